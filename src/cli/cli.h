@@ -1,0 +1,24 @@
+/* Helpers shared by the cmd_*.c files. Each command is
+ *   int cmd_<name>(int argc, char **argv);   argv[0] is the command name
+ *   const char cmd_<name>_summary[];         one line for `trustline --help`
+ * and the build generates the table. Exit codes: 0 ok, 1 failure,
+ * 2 usage error. */
+#ifndef TL_CLI_H
+#define TL_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum { CLI_OK = 0, CLI_EFAIL = 1, CLI_EUSAGE = 2 };
+
+/* The site directory: --site DIR, else $TRUSTLINE_SITE, else ./site. */
+const char *cli_site_default(void);
+
+/* True when argv holds -h or --help anywhere. */
+bool cli_wants_help(int argc, char **argv);
+
+/* Print "trustline CMD: msg" to stderr; returns CLI_EFAIL. */
+int cli_fail(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
