@@ -259,16 +259,16 @@ struct sip_iter {
 	size_t count;
 };
 
-/* Result of stream framing (sip_framer_feed / sip_frame). */
+/* Result of stream framing (sip_framer_feed / sip_frame); the values are
+ * those of the net layer's framer callback (MORE, MSG, KEEPALIVE). */
 enum sip_frame_kind {
 	SIP_FRAME_NEED_MORE = 0, /* keep the bytes, call again with more */
 	SIP_FRAME_MESSAGE = 1,	 /* *n bytes are one message: parse them */
-	/* RFC 5626 §3.5.1: *n (4) bytes CRLFCRLF ping; answer with one CRLF
-	 * ("pong") and consume them. */
-	SIP_FRAME_PING = 2,
-	/* RFC 3261 §7.5 / RFC 5626 §3.5.1: a lone CRLF between messages (a
-	 * pong or stray line end): consume *n bytes, nothing to answer. */
-	SIP_FRAME_PONG = 3,
+	/* *n bytes of keepalive, to consume. RFC 5626 §3.5.1: *n == 4 is a
+	 * CRLFCRLF "ping", answered with one CRLF "pong"; *n == 2 is a lone
+	 * CRLF (a pong, or a stray line end between messages, RFC 3261
+	 * §7.5): nothing to answer. */
+	SIP_FRAME_KEEPALIVE = 2,
 };
 
 /* Resumable stream framer for TCP/TLS. Embed it per connection; the fields
@@ -464,8 +464,8 @@ const char *sip_reason_phrase(uint16_t code);
 void sip_framer_init(struct sip_framer *f, size_t max);
 /* p/len: every byte buffered since the start of the current message (the
  * net layer keeps them; it passes the same prefix plus new bytes each
- * time). Returns a sip_frame_kind (>= 0) with *n set for MESSAGE, PING and
- * PONG - the caller consumes *n bytes and calls again with what is left,
+ * time). Returns a sip_frame_kind (>= 0) with *n set for MESSAGE and
+ * KEEPALIVE - the caller consumes *n bytes and calls again with what is left,
  * as more than one message may be buffered - or a negative error:
  * -TL_ETOOBIG (header block over SIP_MSG_MAX_HEAD or a message over max),
  * -TL_EPARSE (Content-Length missing, not a number, negative, or two
