@@ -613,7 +613,7 @@ struct rl_ent {
 	uint64_t last_ms;
 };
 
-struct sip_auth {
+struct sip_auth_srv {
 	uint8_t secret[32];
 	size_t secret_len;
 	uint8_t dummy_ha1[SIP_AUTH_HA1_MAX];
@@ -646,9 +646,9 @@ static size_t sets_for(size_t slots)
 	return s ? s : 1;
 }
 
-int sip_auth_new(struct sip_auth **out, const struct sip_auth_cfg *cfg)
+int sip_auth_new(struct sip_auth_srv **out, const struct sip_auth_cfg *cfg)
 {
-	struct sip_auth *a;
+	struct sip_auth_srv *a;
 	int rc = -ENOMEM;
 
 	*out = NULL;
@@ -709,7 +709,7 @@ out:
 	return rc;
 }
 
-void sip_auth_free(struct sip_auth *a)
+void sip_auth_free(struct sip_auth_srv *a)
 {
 	if (!a) {
 		return;
@@ -720,7 +720,7 @@ void sip_auth_free(struct sip_auth *a)
 	free(a);
 }
 
-static int nonce_mac(const struct sip_auth *a, const uint8_t *ts_rnd,
+static int nonce_mac(const struct sip_auth_srv *a, const uint8_t *ts_rnd,
 		     struct slice realm, struct slice addr, uint8_t *mac)
 {
 	uint8_t in[16 + NONCE_TS_LEN + NONCE_RND_LEN + 2 + REALM_MAX + 1 +
@@ -756,7 +756,7 @@ static int nonce_mac(const struct sip_auth *a, const uint8_t *ts_rnd,
 	return 0;
 }
 
-static int make_opaque(const struct sip_auth *a, struct slice realm,
+static int make_opaque(const struct sip_auth_srv *a, struct slice realm,
 		       char out[32])
 {
 	uint8_t in[16 + REALM_MAX];
@@ -778,7 +778,7 @@ static int make_opaque(const struct sip_auth *a, struct slice realm,
 	return 0;
 }
 
-static int make_nonce(const struct sip_auth *a, struct slice realm,
+static int make_nonce(const struct sip_auth_srv *a, struct slice realm,
 		      struct slice addr, char out[NONCE_TXT_LEN + 1])
 {
 	uint8_t raw[NONCE_RAW_LEN];
@@ -799,7 +799,7 @@ static int make_nonce(const struct sip_auth *a, struct slice realm,
 	return 0;
 }
 
-int sip_auth_challenge_value(struct sip_auth *a, enum sip_auth_alg alg,
+int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 			     struct slice realm, struct slice addr,
 			     bool stale, struct buf *out)
 {
@@ -826,7 +826,7 @@ int sip_auth_challenge_value(struct sip_auth *a, enum sip_auth_alg alg,
 	return buf_err(out);
 }
 
-int sip_auth_challenge(struct sip_auth *a, struct slice realm,
+int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
 		       struct slice addr, bool stale, bool proxy,
 		       struct buf *out)
 {
@@ -879,7 +879,7 @@ static uint64_t mix(uint64_t seed, const uint8_t *p, size_t n)
 	return h;
 }
 
-static void rl_refill(const struct sip_auth *a, struct rl_ent *e,
+static void rl_refill(const struct sip_auth_srv *a, struct rl_ent *e,
 		      uint64_t now)
 {
 	uint64_t cap = (uint64_t)a->burst * 1000u;
@@ -895,7 +895,7 @@ static void rl_refill(const struct sip_auth *a, struct rl_ent *e,
 	e->last_ms = now;
 }
 
-static struct rl_ent *rl_find(struct sip_auth *a, struct slice addr,
+static struct rl_ent *rl_find(struct sip_auth_srv *a, struct slice addr,
 			      bool create, uint64_t now)
 {
 	size_t set = mix(a->hash_seed, addr.p, addr.len) % a->rl_nsets;
@@ -932,7 +932,7 @@ static struct rl_ent *rl_find(struct sip_auth *a, struct slice addr,
 	return victim;
 }
 
-static bool rl_over(struct sip_auth *a, struct slice addr, uint64_t now)
+static bool rl_over(struct sip_auth_srv *a, struct slice addr, uint64_t now)
 {
 	if (addr.len == 0 || addr.len > ADDR_MAX) {
 		return false;
@@ -941,7 +941,7 @@ static bool rl_over(struct sip_auth *a, struct slice addr, uint64_t now)
 	return e && e->milli_tokens < 1000u;
 }
 
-static void rl_fail(struct sip_auth *a, struct slice addr, uint64_t now)
+static void rl_fail(struct sip_auth_srv *a, struct slice addr, uint64_t now)
 {
 	if (addr.len == 0 || addr.len > ADDR_MAX) {
 		return;
@@ -951,7 +951,7 @@ static void rl_fail(struct sip_auth *a, struct slice addr, uint64_t now)
 						   : 0;
 }
 
-static struct nc_set *nc_set_of(struct sip_auth *a, const uint8_t *key)
+static struct nc_set *nc_set_of(struct sip_auth_srv *a, const uint8_t *key)
 {
 	uint64_t h = 0;
 
@@ -971,7 +971,7 @@ static struct nc_ent *nc_find(struct nc_set *s, const uint8_t *key)
 	return NULL;
 }
 
-static void nc_store(struct sip_auth *a, struct nc_set *s, const uint8_t *key,
+static void nc_store(struct sip_auth_srv *a, struct nc_set *s, const uint8_t *key,
 		     uint64_t ts, uint32_t nc, uint64_t now_s)
 {
 	struct nc_ent *e = nc_find(s, key);
@@ -1014,7 +1014,7 @@ static bool find_creds(const struct sip_auth_req *req,
 	return false;
 }
 
-int sip_auth_check(struct sip_auth *a, const struct sip_auth_req *req,
+int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 		   sip_auth_ha1_h lookup, void *arg,
 		   struct sip_auth_outcome *out)
 {

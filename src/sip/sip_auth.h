@@ -124,11 +124,11 @@ struct sip_auth_cfg {
 	void *clock_arg;
 };
 
-struct sip_auth;
+struct sip_auth_srv;
 
-int sip_auth_new(struct sip_auth **out,
+int sip_auth_new(struct sip_auth_srv **out,
 		 const struct sip_auth_cfg *cfg) TL_MUST_CHECK;
-void sip_auth_free(struct sip_auth *a);
+void sip_auth_free(struct sip_auth_srv *a);
 
 /* Looks up a user's stored HA1 for the hash of alg (MD5 or SHA-256).
  * Returns 0, -TL_ENOTFOUND for an unknown user, or another error. */
@@ -163,7 +163,7 @@ struct sip_auth_outcome {
 /* Checks a request's credentials. Returns 0 with out->verdict set, or an
  * error from the lookup (e.g. -TL_ESTORE: answer 500). Unknown users and
  * wrong passwords take the same path and give the same verdict. */
-int sip_auth_check(struct sip_auth *a, const struct sip_auth_req *req,
+int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 		   sip_auth_ha1_h lookup, void *arg,
 		   struct sip_auth_outcome *out) TL_MUST_CHECK;
 
@@ -171,11 +171,11 @@ int sip_auth_check(struct sip_auth *a, const struct sip_auth_req *req,
  * §2.4), each "WWW-Authenticate: Digest ...\r\n" (Proxy-Authenticate when
  * proxy is true) with realm, nonce, opaque, qop="auth", algorithm and
  * stale=true when asked. */
-int sip_auth_challenge(struct sip_auth *a, struct slice realm,
+int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
 		       struct slice addr, bool stale, bool proxy,
 		       struct buf *out) TL_MUST_CHECK;
 /* One challenge value (no header name, no CRLF) for one algorithm. */
-int sip_auth_challenge_value(struct sip_auth *a, enum sip_auth_alg alg,
+int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 			     struct slice realm, struct slice addr,
 			     bool stale, struct buf *out) TL_MUST_CHECK;
 /* 401, 407 or 403 for a verdict other than OK. */

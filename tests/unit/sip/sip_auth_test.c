@@ -310,7 +310,7 @@ static int fx_lookup(void *arg, struct slice user, struct slice realm,
 			    len);
 }
 
-static struct sip_auth *mk_server(struct fx *f, size_t nc_slots,
+static struct sip_auth_srv *mk_server(struct fx *f, size_t nc_slots,
 				  uint32_t burst, bool bind)
 {
 	struct sip_auth_cfg cfg = {
@@ -322,7 +322,7 @@ static struct sip_auth *mk_server(struct fx *f, size_t nc_slots,
 		.clock_ms = fx_clock,
 		.clock_arg = f,
 	};
-	struct sip_auth *a = NULL;
+	struct sip_auth_srv *a = NULL;
 
 	f->now_ms = 1700000000000ull;
 	assert_int_equal(sip_auth_new(&a, &cfg), 0);
@@ -351,7 +351,7 @@ static size_t split_chals(struct buf *b, struct slice *vals, size_t max,
 }
 
 /* Challenge + client answer; the Authorization value goes into authz. */
-static void answer(struct sip_auth *a, struct sip_auth_client *cl,
+static void answer(struct sip_auth_srv *a, struct sip_auth_client *cl,
 		   const struct sip_auth_cred *cred, struct slice addr,
 		   const char *uri, struct buf *authz)
 {
@@ -372,7 +372,7 @@ static void answer(struct sip_auth *a, struct sip_auth_client *cl,
 	buf_free(&ch);
 }
 
-static enum sip_auth_verdict check(struct sip_auth *a, struct fx *f,
+static enum sip_auth_verdict check(struct sip_auth_srv *a, struct fx *f,
 				   struct buf *authz, struct slice addr,
 				   const char *uri)
 {
@@ -402,7 +402,7 @@ static const struct sip_auth_cred alice = {
 static void test_challenge_shape(void **state)
 {
 	struct fx f = {0};
-	struct sip_auth *a = mk_server(&f, 0, 0, false);
+	struct sip_auth_srv *a = mk_server(&f, 0, 0, false);
 	struct buf b;
 	struct slice vals[4];
 	struct sip_auth_chal ch;
@@ -438,7 +438,7 @@ static void test_challenge_shape(void **state)
 static void test_roundtrip(void **state)
 {
 	struct fx f = {0};
-	struct sip_auth *a = mk_server(&f, 0, 0, true);
+	struct sip_auth_srv *a = mk_server(&f, 0, 0, true);
 	struct sip_auth_client *cl = NULL;
 	struct buf authz;
 	uint8_t md5[SIP_AUTH_HA1_MAX], sha[SIP_AUTH_HA1_MAX];
@@ -537,7 +537,7 @@ static void tamper_nonce(struct buf *authz)
 static void test_failures(void **state)
 {
 	struct fx f = {0};
-	struct sip_auth *a = mk_server(&f, 0, 100, false);
+	struct sip_auth_srv *a = mk_server(&f, 0, 100, false);
 	struct sip_auth_client *cl = NULL;
 	struct buf authz;
 	struct slice ad = slice_make(addr1, 4);
@@ -629,7 +629,7 @@ static void test_failures(void **state)
 static void test_rate_limit(void **state)
 {
 	struct fx f = {0};
-	struct sip_auth *a = mk_server(&f, 0, 3, false);
+	struct sip_auth_srv *a = mk_server(&f, 0, 3, false);
 	struct sip_auth_client *cl = NULL;
 	struct buf authz;
 	struct slice ad = slice_make(addr1, 4);
@@ -669,7 +669,7 @@ static void test_rate_limit(void **state)
 static void test_nc_eviction(void **state)
 {
 	struct fx f = {0};
-	struct sip_auth *a = mk_server(&f, 4, 0, false);
+	struct sip_auth_srv *a = mk_server(&f, 4, 0, false);
 	struct sip_auth_client *cl[6];
 	struct buf authz;
 	struct slice ad = slice_make(addr1, 4);
@@ -699,7 +699,7 @@ static void test_nc_eviction(void **state)
 
 static void test_cfg(void **state)
 {
-	struct sip_auth *a = (struct sip_auth *)1;
+	struct sip_auth_srv *a = (struct sip_auth_srv *)1;
 	struct sip_auth_cfg bad = {.secret = SLICE_LIT("short")};
 
 	assert_int_equal(sip_auth_new(&a, &bad), -TL_ECONFIG);
