@@ -1,0 +1,93 @@
+/* Private to src/net: the structures behind the opaque types. */
+#ifndef TL_NET_INT_H
+#define TL_NET_INT_H
+
+#include "net/net.h"
+#include "net/net_tls.h"
+
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+#include <stdint.h>
+
+#define NET_HASH_SIZE 1024u
+#define NET_UDP_MAX 65507u
+
+struct net_tls {
+	unsigned refs;
+	enum net_tls_role role;
+	SSL_CTX *ctx;
+	net_tls_verify_h *verify_h;
+	void *verify_arg;
+	FILE *keylog;
+};
+
+struct net_lst {
+	struct net_lst *next;
+	struct net *net;
+	enum net_transport tp;
+	struct net_addr addr; /* bound */
+	int fd;		      /* UDP */
+	struct event *ev;     /* UDP */
+	struct evconnlistener *el; /* TCP, TLS */
+	struct net_tls *tls;
+};
+
+struct net_conn {
+	unsigned refs;
+	struct net *net; /* NULL once the net is gone */
+	struct net_conn *hnext, *hprev; /* bucket of the peer's host */
+	unsigned bucket;
+	enum net_transport tp;
+	struct net_addr peer;
+	struct net_addr local;
+	struct bufferevent *bev;
+	SSL *ssl; /* owned by bev */
+	struct net_tls *tls;
+	struct event *timer;
+	bool open;
+	bool up;
+	bool outgoing;
+	bool verified;	 /* set by the TLS verify callback */
+	bool in_cb;	 /* inside the read loop */
+	uint64_t created_ms;
+	uint64_t activity_ms;
+	uint64_t msg_start_ms; /* 0: no partial message buffered */
+	uint64_t armed_ms;     /* deadline the timer is set to */
+	X509 *peer_cert;
+	STACK_OF(X509) * peer_chain;
+	char *identity;
+	const char *tls_version;
+	const char *tls_cipher;
+	void *user;
+};
+
+struct net {
+	struct event_base *base;
+	struct net_conf conf;
+	struct net_handlers h;
+	struct net_lst *lsts;
+	struct net_tls *tls_client;
+	struct net_conn *buckets[NET_HASH_SIZE];
+	unsigned nconns;
+	uint8_t *udp_buf;
+};
+
+uint64_t net_now_ms(void);
+unsigned net_addr_hash_host(const struct net_addr *a);
+
+/* conn.c */
+void net_conn_attach_tls(struct net_conn *c, SSL *ssl);
+int net_conn_accept(struct net *n, struct net_lst *l, int fd,
+		    const struct sockaddr *sa, int salen) TL_MUST_CHECK;
+int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
+		  const struct net_addr *dst, struct net_tls *tls,
+		  const char *server_name) TL_MUST_CHECK;
+/* Close without calling back (net_free). */
+void net_conn_drop(struct net_conn *c);
+
+/* tls.c */
+int net_tls_ssl_new(struct net_tls *t, SSL **out) TL_MUST_CHECK;
+
+#endif

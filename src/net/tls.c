@@ -1,0 +1,337 @@
+/* TLS contexts: protocol and cipher policy, certificates, trust anchors,
+ * CRL, client certificate policy, the verify hook and the key log. */
+#include "base/log.h"
+#include "net/net_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* TLS 1.2: forward secrecy (ECDHE) and AEAD only (RFC 7525 §4.2 as updated
+ * by RFC 9325 §4.2). TLS 1.3 suites are all AEAD (RFC 8446 §9.1). */
+static const char tls12_ciphers[] =
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+static const char tls13_suites[] =
+	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	"TLS_CHACHA20_POLY1305_SHA256";
+static const char tls_groups[] = "X25519:P-256:P-384";
+
+static void log_ssl_errors(const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char msg[256];
+
+	if (e == 0) {
+		log_err("net", "%s", what);
+		return;
+	}
+	ERR_error_string_n(e, msg, sizeof(msg));
+	log_err("net", "%s: %s", what, msg);
+	ERR_clear_error();
+}
+
+/* NSS key log format (one "LABEL client_random secret" line per secret),
+ * as SSLKEYLOGFILE in NSS and OpenSSL's s_client -keylogfile. */
+static void keylog_cb(const SSL *ssl, const char *line)
+{
+	struct net_tls *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
+
+	if (t == NULL || t->keylog == NULL) {
+		return;
+	}
+	fputs(line, t->keylog);
+	fputc('\n', t->keylog);
+	fflush(t->keylog);
+}
+
+/* Replaces OpenSSL's chain check so the hook sees the chain result and
+ * has the last word for the leaf. */
+static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
+{
+	struct net_tls *t = arg;
+	SSL *ssl = X509_STORE_CTX_get_ex_data(
+		sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct net_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
+	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(sctx);
+	int pre, ok;
+
+	pre = X509_verify_cert(sctx) == 1 ? 1 : 0;
+	ok = pre;
+	if (t->verify_h != NULL && leaf != NULL) {
+		ok = t->verify_h(leaf, chain, pre, t->verify_arg) == 1 ? 1 : 0;
+	}
+	if (ok) {
+		X509_STORE_CTX_set_error(sctx, X509_V_OK);
+		if (c != NULL) {
+			c->verified = true;
+		}
+		return 1;
+	}
+	if (X509_STORE_CTX_get_error(sctx) == X509_V_OK) {
+		X509_STORE_CTX_set_error(sctx,
+					 X509_V_ERR_APPLICATION_VERIFICATION);
+	}
+	return 0;
+}
+
+static int use_cert_key(SSL_CTX *ctx, const char *cert_file,
+			const char *key_file, X509 *cert,
+			STACK_OF(X509) *chain, EVP_PKEY *key, const char *which)
+{
+	if (cert != NULL && key != NULL) {
+		if (SSL_CTX_use_cert_and_key(ctx, cert, key, chain, 1) != 1) {
+			log_ssl_errors(which);
+			return -TL_ECONFIG;
+		}
+		return 0;
+	}
+	if (cert != NULL) {
+		if (SSL_CTX_use_certificate(ctx, cert) != 1) {
+			log_ssl_errors(which);
+			return -TL_ECONFIG;
+		}
+		if (chain != NULL &&
+		    SSL_CTX_set1_chain(ctx, chain) != 1) {
+			log_ssl_errors(which);
+			return -TL_ECONFIG;
+		}
+	} else if (cert_file != NULL) {
+		if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1) {
+			log_ssl_errors(which);
+			return -TL_ECONFIG;
+		}
+	} else {
+		return -TL_ECONFIG;
+	}
+	if (key != NULL) {
+		if (SSL_CTX_use_PrivateKey(ctx, key) != 1) {
+			log_ssl_errors(which);
+			return -TL_ECONFIG;
+		}
+	} else if (key_file != NULL) {
+		if (SSL_CTX_use_PrivateKey_file(ctx, key_file,
+						SSL_FILETYPE_PEM) != 1) {
+			log_ssl_errors(which);
+			return -TL_ECONFIG;
+		}
+	} else {
+		log_err("net", "%s: certificate without a key", which);
+		return -TL_ECONFIG;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl_errors(which);
+		return -TL_ECONFIG;
+	}
+	return 0;
+}
+
+static int load_crl(SSL_CTX *ctx, const char *crl_file)
+{
+	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+	X509_LOOKUP *lk = X509_STORE_add_lookup(st, X509_LOOKUP_file());
+
+	if (lk == NULL ||
+	    X509_load_crl_file(lk, crl_file, X509_FILETYPE_PEM) <= 0) {
+		log_ssl_errors("net: CRL file");
+		return -TL_ECONFIG;
+	}
+	/* Revoked peers are refused (DESIGN: Security model). */
+	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+	return 0;
+}
+
+static int open_keylog(struct net_tls *t, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		int err = -errno;
+		log_err("net", "key log file %s: %s", path, tl_strerror(err));
+		return err;
+	}
+	t->keylog = fdopen(fd, "a");
+	if (t->keylog == NULL) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	log_warn("net", "TLS key log enabled: traffic can be decrypted");
+	return 0;
+}
+
+int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
+{
+	struct net_tls *t = NULL;
+	bool server;
+	int minv, maxv, mode, err;
+
+	*out = NULL;
+	if (conf == NULL) {
+		return -EINVAL;
+	}
+	server = conf->role == NET_TLS_SERVER;
+	minv = conf->min_version == 0 ? TLS1_2_VERSION : conf->min_version;
+	maxv = conf->max_version == 0 ? TLS1_3_VERSION : conf->max_version;
+	if (minv < TLS1_2_VERSION || minv > TLS1_3_VERSION ||
+	    maxv < minv || maxv > TLS1_3_VERSION) {
+		log_err("net", "TLS versions: only 1.2 and 1.3 are allowed");
+		return -TL_ECONFIG;
+	}
+	if (!server && conf->ca_file == NULL && conf->verify_h == NULL) {
+		log_err("net", "TLS client needs a CA file or a verify hook");
+		return -TL_ECONFIG;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		return -ENOMEM;
+	}
+	t->refs = 1;
+	t->role = conf->role;
+	t->verify_h = conf->verify_h;
+	t->verify_arg = conf->verify_arg;
+	t->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	if (t->ctx == NULL) {
+		err = -ENOMEM;
+		goto out;
+	}
+	SSL_CTX_set_app_data(t->ctx, t);
+	err = -TL_ECRYPTO;
+	if (SSL_CTX_set_min_proto_version(t->ctx, minv) != 1 ||
+	    SSL_CTX_set_max_proto_version(t->ctx, maxv) != 1 ||
+	    SSL_CTX_set_cipher_list(t->ctx, tls12_ciphers) != 1 ||
+	    SSL_CTX_set_ciphersuites(t->ctx, tls13_suites) != 1 ||
+	    SSL_CTX_set1_groups_list(t->ctx, tls_groups) != 1) {
+		log_ssl_errors("net: TLS policy");
+		goto out;
+	}
+	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION |
+					    SSL_OP_NO_RENEGOTIATION |
+					    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if (server) {
+		/* No resumption: every connection verifies its peer again,
+		 * and identity always comes from a checked certificate. */
+		SSL_CTX_set_options(t->ctx, SSL_OP_NO_TICKET);
+		SSL_CTX_set_session_cache_mode(t->ctx, SSL_SESS_CACHE_OFF);
+		SSL_CTX_set_num_tickets(t->ctx, 0);
+	}
+	SSL_CTX_set_mode(t->ctx, SSL_MODE_RELEASE_BUFFERS);
+
+	err = -TL_ECONFIG;
+	if (conf->cert != NULL || conf->cert_file != NULL) {
+		err = use_cert_key(t->ctx, conf->cert_file, conf->key_file,
+				   conf->cert, conf->chain, conf->key,
+				   "net: certificate");
+		if (err) {
+			goto out;
+		}
+	} else if (server) {
+		log_err("net", "TLS server needs a certificate");
+		goto out;
+	}
+	if (conf->cert2 != NULL || conf->cert2_file != NULL) {
+		err = use_cert_key(t->ctx, conf->cert2_file, conf->key2_file,
+				   conf->cert2, conf->chain2, conf->key2,
+				   "net: second certificate");
+		if (err) {
+			goto out;
+		}
+	}
+	err = -TL_ECONFIG;
+	if (conf->ca_file != NULL) {
+		if (SSL_CTX_load_verify_locations(t->ctx, conf->ca_file,
+						  NULL) != 1) {
+			log_ssl_errors("net: CA file");
+			goto out;
+		}
+		if (server && conf->client_auth != NET_TLS_CLIENT_CERT_NONE) {
+			STACK_OF(X509_NAME) *names =
+				SSL_load_client_CA_file(conf->ca_file);
+			if (names != NULL) {
+				SSL_CTX_set_client_CA_list(t->ctx, names);
+			}
+		}
+	}
+	if (conf->crl_file != NULL) {
+		err = load_crl(t->ctx, conf->crl_file);
+		if (err) {
+			goto out;
+		}
+	}
+	if (server) {
+		switch (conf->client_auth) {
+		case NET_TLS_CLIENT_CERT_NONE:
+			mode = SSL_VERIFY_NONE;
+			break;
+		case NET_TLS_CLIENT_CERT_OPTIONAL:
+			mode = SSL_VERIFY_PEER;
+			break;
+		case NET_TLS_CLIENT_CERT_REQUIRED:
+			mode = SSL_VERIFY_PEER |
+			       SSL_VERIFY_FAIL_IF_NO_PEER_CERT;
+			break;
+		default:
+			err = -TL_ECONFIG;
+			goto out;
+		}
+	} else {
+		mode = SSL_VERIFY_PEER;
+	}
+	SSL_CTX_set_verify(t->ctx, mode, NULL);
+	SSL_CTX_set_cert_verify_callback(t->ctx, cert_verify_cb, t);
+	if (conf->keylog_file != NULL) {
+		err = open_keylog(t, conf->keylog_file);
+		if (err) {
+			goto out;
+		}
+		SSL_CTX_set_keylog_callback(t->ctx, keylog_cb);
+	}
+	*out = t;
+	t = NULL;
+	err = 0;
+out:
+	net_tls_unref(t);
+	return err;
+}
+
+struct net_tls *net_tls_ref(struct net_tls *t)
+{
+	if (t != NULL) {
+		t->refs++;
+	}
+	return t;
+}
+
+void net_tls_unref(struct net_tls *t)
+{
+	if (t == NULL || --t->refs > 0) {
+		return;
+	}
+	SSL_CTX_free(t->ctx);
+	if (t->keylog != NULL) {
+		fclose(t->keylog);
+	}
+	free(t);
+}
+
+enum net_tls_role net_tls_role(const struct net_tls *t)
+{
+	return t->role;
+}
+
+int net_tls_ssl_new(struct net_tls *t, SSL **out)
+{
+	*out = SSL_new(t->ctx);
+	if (*out == NULL) {
+		log_ssl_errors("net: SSL_new");
+		return -ENOMEM;
+	}
+	return 0;
+}

@@ -1,0 +1,675 @@
+/* net: addresses, UDP, TCP framing, connection reuse, keepalive, limits.
+ * Real sockets on loopback (ports 31000-31099), one process, every wait
+ * bounded. */
+#include "net/net.h"
+#include "unit/net/net_testutil.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define PORT_BASE 31000
+
+static bool have_v6(void)
+{
+	struct net_addr a = t_addr("::1", 0);
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	bool ok;
+
+	if (fd < 0) {
+		return false;
+	}
+	ok = bind(fd, (struct sockaddr *)&a.ss, a.len) == 0;
+	close(fd);
+	return ok;
+}
+
+/* --- addresses --- */
+
+static void test_addr_parse(void **state)
+{
+	static const struct {
+		const char *in;
+		uint16_t def;
+		int fam;
+		const char *out;
+	} ok[] = {
+		{"127.0.0.1:5060", 1, AF_INET, "127.0.0.1:5060"},
+		{"127.0.0.1", 5061, AF_INET, "127.0.0.1:5061"},
+		{"[::1]:5061", 1, AF_INET6, "[::1]:5061"},
+		{"[::1]", 5060, AF_INET6, "[::1]:5060"},
+		{"::1", 7, AF_INET6, "[::1]:7"},
+		{"10.0.0.255:65535", 0, AF_INET, "10.0.0.255:65535"},
+		{"[2001:db8::1]:0", 9, AF_INET6, "[2001:db8::1]:0"},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		struct net_addr a;
+		char s[NET_ADDR_STRLEN];
+
+		assert_int_equal(net_addr_parse(&a, ok[i].in, ok[i].def), 0);
+		assert_int_equal(net_addr_family(&a), ok[i].fam);
+		assert_int_equal(net_addr_fmt(&a, s, sizeof(s)), 0);
+		assert_string_equal(s, ok[i].out);
+	}
+}
+
+/* must reject: truncated, overlong, trailing bytes, integer overflow,
+ * names (no lookups), empty */
+static void test_addr_reject(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"127.0.0.1:",
+		"127.0.0.1:65536",
+		"127.0.0.1:99999999999",
+		"127.0.0.1:50x",
+		"127.0.0.1:-1",
+		"127.0.0.1.5",
+		"[::1",
+		"[::1]x",
+		"[::1]:",
+		"[::1]:70000",
+		"[127.0.0.1]:5060x",
+		"host.example:5060",
+		"[::1]:5060:1",
+		"1.2.3.4:5:6",
+		"[1111:2222:3333:4444:5555:6666:7777:8888:9999]:1",
+		"::1%%",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct net_addr a;
+
+		assert_int_not_equal(net_addr_parse(&a, bad[i], 5060), 0);
+		assert_int_equal(net_addr_family(&a), AF_UNSPEC);
+	}
+	{
+		struct net_addr a;
+		char small[8];
+
+		assert_int_equal(net_addr_set(&a, "10.1.2.3", 5060), 0);
+		/* the string does not fit: error, empty string */
+		assert_int_equal(net_addr_fmt(&a, small, sizeof(small)),
+				 -TL_ETOOBIG);
+		assert_string_equal(small, "");
+	}
+}
+
+static void test_addr_eq_transport(void **state)
+{
+	struct net_addr a = t_addr("127.0.0.1", 1), b = t_addr("127.0.0.1", 2);
+	struct net_addr c = t_addr("::1", 1);
+	enum net_transport tp;
+
+	assert_false(net_addr_eq(&a, &b));
+	assert_true(net_addr_eq_host(&a, &b));
+	assert_false(net_addr_eq_host(&a, &c));
+	net_addr_set_port(&b, 1);
+	assert_true(net_addr_eq(&a, &b));
+	assert_int_equal(net_addr_port(&c), 1);
+	assert_int_equal(net_transport_parse("TLS", &tp), 0);
+	assert_int_equal(tp, NET_TLS);
+	assert_int_equal(net_transport_parse("udp", &tp), 0);
+	assert_int_equal(tp, NET_UDP);
+	assert_int_equal(net_transport_parse("sctp", &tp), -TL_EPARSE);
+	assert_int_equal(net_transport_parse("", &tp), -TL_EPARSE);
+	assert_string_equal(net_transport_name(NET_TCP), "TCP");
+}
+
+/* --- UDP --- */
+
+static bool got_msgs1(void *arg)
+{
+	return ((struct tstate *)arg)->nmsg >= 1;
+}
+
+static void udp_echo(const char *host, uint16_t port)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv, cli;
+	struct net_addr sa = t_addr(host, port), ca = t_addr(host, port + 1);
+	struct net_addr bound;
+
+	t_init(&srv, base, NULL);
+	t_init(&cli, base, NULL);
+	srv.echo = true;
+	assert_int_equal(net_listen(srv.n, NET_UDP, &sa, NULL, &bound), 0);
+	assert_true(net_addr_eq(&bound, &sa));
+	assert_int_equal(net_listen(cli.n, NET_UDP, &ca, NULL, NULL), 0);
+	/* the same port twice: refused */
+	assert_int_equal(net_listen(cli.n, NET_UDP, &ca, NULL, NULL),
+			 -EADDRINUSE);
+	assert_int_equal(net_send(cli.n, NET_UDP, &sa, NULL,
+				  (const uint8_t *)"hello", 5),
+			 0);
+	assert_true(run_until(base, got_msgs1, &cli, 2000));
+	assert_int_equal(srv.nmsg, 1);
+	assert_string_equal(srv.msg[0], "hello");
+	assert_int_equal(srv.tp[0], NET_UDP);
+	assert_true(net_addr_eq(&srv.src[0], &ca));
+	assert_int_equal(srv.echo_err, 0);
+	assert_string_equal(cli.msg[0], "ok:hello");
+	assert_true(net_addr_eq(&cli.src[0], &sa));
+	/* no UDP listener of the destination's family */
+	{
+		struct net_addr other = t_addr(
+			net_addr_family(&sa) == AF_INET ? "::1" : "127.0.0.1",
+			port);
+		assert_int_equal(net_send(cli.n, NET_UDP, &other, NULL,
+					  (const uint8_t *)"x", 1),
+				 -TL_ESTATE);
+	}
+	/* too big for one datagram */
+	{
+		static uint8_t big[70000];
+		assert_int_equal(net_send(cli.n, NET_UDP, &sa, NULL, big,
+					  sizeof(big)),
+				 -EMSGSIZE);
+	}
+	t_fini(&cli);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+static void test_udp_v4(void **state)
+{
+	udp_echo("127.0.0.1", PORT_BASE + 0);
+}
+
+static void test_udp_v6(void **state)
+{
+	if (!have_v6()) {
+		skip();
+	}
+	udp_echo("::1", PORT_BASE + 2);
+}
+
+/* --- TCP --- */
+
+/* Messages split across reads and several in one read. */
+static void tcp_framing(const char *host, uint16_t port)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_addr sa = t_addr(host, port);
+	char buf[256];
+	ssize_t r;
+	int fd;
+
+	t_init(&srv, base, NULL);
+	srv.echo = true;
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	raw_write(fd, "hel");
+	run_for(base, 50);
+	assert_int_equal(srv.nmsg, 0);
+	assert_int_equal(srv.ups, 1);
+	assert_int_equal(net_conn_count(srv.n), 1);
+	raw_write(fd, "lo\nwor");
+	r = raw_read(base, fd, buf, sizeof(buf) - 1, 2000);
+	assert_int_equal(r, 9);
+	buf[r] = '\0';
+	assert_string_equal(buf, "ok:hello\n");
+	assert_int_equal(srv.nmsg, 1);
+	assert_string_equal(srv.msg[0], "hello\n");
+	assert_int_equal(srv.tp[0], NET_TCP);
+	raw_write(fd, "ld\nx\n\ny\n");
+	run_for(base, 50);
+	assert_int_equal(srv.nmsg, 5);
+	assert_string_equal(srv.msg[1], "world\n");
+	assert_string_equal(srv.msg[2], "x\n");
+	assert_string_equal(srv.msg[3], "\n");
+	assert_string_equal(srv.msg[4], "y\n");
+	/* the echoes of all four went back on the same connection */
+	r = raw_read(base, fd, buf, sizeof(buf) - 1, 2000);
+	assert_true(r > 0);
+	assert_int_equal(net_conn_count(srv.n), 1);
+	/* a framing error closes the connection */
+	assert_int_equal(write(fd, "a\0b\n", 4), 4);
+	for (int i = 0; i < 10; i++) {
+		r = raw_read(base, fd, buf, sizeof(buf), 200);
+		if (r == 0) {
+			break;
+		}
+	}
+	assert_int_equal(r, 0);
+	assert_int_equal(srv.closes, 1);
+	assert_int_equal(srv.close_err, -TL_EPARSE);
+	assert_int_equal(net_conn_count(srv.n), 0);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+static void test_tcp_framing_v4(void **state)
+{
+	tcp_framing("127.0.0.1", PORT_BASE + 10);
+}
+
+static void test_tcp_framing_v6(void **state)
+{
+	if (!have_v6()) {
+		skip();
+	}
+	tcp_framing("::1", PORT_BASE + 11);
+}
+
+static bool got_msgs2(void *arg)
+{
+	return ((struct tstate *)arg)->nmsg >= 2;
+}
+
+static bool got_close(void *arg)
+{
+	return ((struct tstate *)arg)->closes >= 1;
+}
+
+static bool got_msgs3(void *arg)
+{
+	return ((struct tstate *)arg)->nmsg >= 3;
+}
+
+/* Two sends to one peer use one connection, in both directions: the
+ * server's answers (net_send to the source) reuse the incoming one. */
+static void test_tcp_reuse(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv, cli;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 20);
+	struct net_conn *c;
+
+	t_init(&srv, base, NULL);
+	t_init(&cli, base, NULL);
+	srv.echo = true;
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
+				  (const uint8_t *)"one\n", 4),
+			 0);
+	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
+				  (const uint8_t *)"two\n", 4),
+			 0);
+	assert_int_equal(net_conn_count(cli.n), 1);
+	assert_true(run_until(base, got_msgs2, &cli, 2000));
+	assert_int_equal(srv.nmsg, 2);
+	assert_string_equal(srv.msg[0], "one\n");
+	assert_string_equal(srv.msg[1], "two\n");
+	assert_string_equal(cli.msg[0], "ok:one\n");
+	assert_string_equal(cli.msg[1], "ok:two\n");
+	assert_int_equal(srv.ups, 1);
+	assert_int_equal(cli.ups, 1);
+	assert_int_equal(net_conn_count(srv.n), 1);
+	assert_int_equal(net_conn_count(cli.n), 1);
+	assert_int_equal(srv.echo_err, 0);
+	/* the connection can be found and used directly */
+	c = net_conn_find(cli.n, NET_TCP, &sa);
+	assert_non_null(c);
+	assert_true(net_conn_is_outgoing(c));
+	assert_true(net_conn_is_up(c));
+	assert_int_equal(net_conn_transport(c), NET_TCP);
+	assert_true(net_addr_eq(net_conn_peer(c), &sa));
+	assert_true(net_addr_eq(net_conn_local(srv.last_up),
+				net_conn_peer(srv.last_up)) == false);
+	assert_true(net_addr_eq(net_conn_peer(srv.last_up), net_conn_local(c)));
+	assert_null(net_conn_peer_cert(c));
+	assert_null(net_conn_peer_identity(c));
+	assert_int_equal(net_conn_send(c, (const uint8_t *)"three\n", 6), 0);
+	assert_true(run_until(base, got_msgs3, &srv, 2000));
+	/* not found on another transport */
+	assert_null(net_conn_find(cli.n, NET_TLS, &sa));
+	/* closing: the connection object outlives it while referenced */
+	net_conn_close(c);
+	assert_false(net_conn_is_open(c));
+	assert_int_equal(net_conn_send(c, (const uint8_t *)"x\n", 2),
+			 -ENOTCONN);
+	assert_int_equal(cli.closes, 1);
+	assert_int_equal(cli.close_err, 0);
+	net_conn_unref(c);
+	assert_true(run_until(base, got_close, &srv, 2000));
+	assert_int_equal(srv.nmsg, 3);
+	/* TLS without a client context */
+	assert_int_equal(net_send(cli.n, NET_TLS, &sa, NULL,
+				  (const uint8_t *)"x\n", 2),
+			 -TL_ESTATE);
+	t_fini(&cli);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+static void test_tcp_refused(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate cli;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 21);
+
+	t_init(&cli, base, NULL);
+	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
+				  (const uint8_t *)"x\n", 2),
+			 0);
+	assert_true(run_until(base, got_close, &cli, 2000));
+	assert_int_equal(cli.close_err, -ECONNREFUSED);
+	assert_int_equal(cli.ups, 0);
+	assert_int_equal(net_conn_count(cli.n), 0);
+	t_fini(&cli);
+	event_base_free(base);
+}
+
+static bool got_pong(void *arg)
+{
+	return ((struct tstate *)arg)->pongs >= 1;
+}
+
+/* RFC 5626 §3.5.1: CRLFCRLF ping answered with a CRLF pong. */
+static void test_keepalive(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv, cli;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 30);
+	struct net_conn *c = NULL;
+	char buf[16];
+	ssize_t r;
+	int fd;
+
+	t_init(&srv, base, NULL);
+	t_init(&cli, base, NULL);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	raw_write(fd, "\r\n\r\n");
+	r = raw_read(base, fd, buf, sizeof(buf), 2000);
+	assert_int_equal(r, 2);
+	assert_memory_equal(buf, "\r\n", 2);
+	/* a ping and a message in one read */
+	raw_write(fd, "\r\n\r\nabc\n");
+	r = raw_read(base, fd, buf, sizeof(buf), 2000);
+	assert_int_equal(r, 2);
+	run_for(base, 20);
+	assert_int_equal(srv.nmsg, 1);
+	assert_string_equal(srv.msg[0], "abc\n");
+	assert_int_equal(srv.closes, 0);
+	close(fd);
+	/* our own ping: the pong is reported */
+	assert_int_equal(net_connect(&c, cli.n, NET_TCP, &sa, NULL, NULL), 0);
+	assert_int_equal(net_conn_ping(c), 0);
+	assert_true(run_until(base, got_pong, &cli, 2000));
+	net_conn_unref(c);
+	t_fini(&cli);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+static bool eof_or_close(void *arg)
+{
+	return ((struct tstate *)arg)->closes >= 1;
+}
+
+static void test_idle_timeout(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 40);
+	char buf[16];
+	uint64_t t0;
+	int fd;
+
+	net_conf_default(&cf);
+	cf.idle_timeout_ms = 200;
+	t_init(&srv, base, &cf);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	t0 = t_now_ms();
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	/* activity moves the deadline */
+	run_for(base, 120);
+	raw_write(fd, "a\n");
+	run_for(base, 120);
+	assert_int_equal(srv.closes, 0);
+	assert_true(run_until(base, eof_or_close, &srv, 2000));
+	assert_true(t_now_ms() - t0 >= 300);
+	assert_int_equal(srv.close_err, -ETIMEDOUT);
+	assert_int_equal(raw_read(base, fd, buf, sizeof(buf), 1000), 0);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+static void test_per_ip_limit(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 50);
+	char buf[16];
+	int fd[4], i;
+
+	net_conf_default(&cf);
+	cf.max_conns_per_ip = 2;
+	t_init(&srv, base, &cf);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	for (i = 0; i < 3; i++) {
+		fd[i] = raw_connect(&sa);
+		assert_true(fd[i] >= 0);
+		run_for(base, 30);
+	}
+	assert_int_equal(srv.ups, 2);
+	assert_int_equal(net_conn_count(srv.n), 2);
+	/* the third was closed at once, the first two work */
+	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 1000), 0);
+	raw_write(fd[0], "a\n");
+	raw_write(fd[1], "b\n");
+	run_for(base, 50);
+	assert_int_equal(srv.nmsg, 2);
+	/* after one closes, a new one is accepted */
+	close(fd[0]);
+	run_for(base, 50);
+	fd[3] = raw_connect(&sa);
+	run_for(base, 50);
+	assert_int_equal(srv.ups, 3);
+	assert_int_equal(net_conn_count(srv.n), 2);
+	close(fd[1]);
+	close(fd[2]);
+	close(fd[3]);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+static void test_total_limit(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 51);
+	char buf[16];
+	int fd[3], i;
+
+	net_conf_default(&cf);
+	cf.max_conns = 2;
+	t_init(&srv, base, &cf);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	for (i = 0; i < 3; i++) {
+		fd[i] = raw_connect(&sa);
+		assert_true(fd[i] >= 0);
+		run_for(base, 30);
+	}
+	assert_int_equal(net_conn_count(srv.n), 2);
+	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 1000), 0);
+	/* outgoing connections count too */
+	assert_int_equal(net_send(srv.n, NET_TCP, &sa, NULL,
+				  (const uint8_t *)"x\n", 2),
+			 -TL_ELIMIT);
+	for (i = 0; i < 3; i++) {
+		close(fd[i]);
+	}
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+/* Slow sender: bytes trickled without completing a message. */
+static void test_slow_sender(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 60);
+	uint64_t t0;
+	int fd, i;
+
+	net_conf_default(&cf);
+	cf.msg_timeout_ms = 300;
+	cf.idle_timeout_ms = 5000;
+	t_init(&srv, base, &cf);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	/* complete messages, however many, do not trip it */
+	for (i = 0; i < 8; i++) {
+		raw_write(fd, "m\n");
+		run_for(base, 50);
+	}
+	assert_int_equal(srv.nmsg, 8);
+	assert_int_equal(srv.closes, 0);
+	t0 = t_now_ms();
+	for (i = 0; i < 40 && srv.closes == 0; i++) {
+		if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
+			break;
+		}
+		run_for(base, 50);
+	}
+	assert_int_equal(srv.closes, 1);
+	assert_int_equal(srv.close_err, -ETIMEDOUT);
+	assert_true(t_now_ms() - t0 >= 250);
+	assert_true(t_now_ms() - t0 < 1500);
+	assert_int_equal(srv.nmsg, 8);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+/* A message over max_input closes the connection. */
+static void test_input_bound(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 61);
+	char big[300];
+	int fd;
+
+	net_conf_default(&cf);
+	cf.max_input = 256;
+	t_init(&srv, base, &cf);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	/* just under the bound: fine */
+	memset(big, 'a', sizeof(big));
+	big[254] = '\n';
+	assert_int_equal(write(fd, big, 255), 255);
+	run_for(base, 50);
+	assert_int_equal(srv.nmsg, 1);
+	assert_int_equal(srv.len[0], 255);
+	big[254] = 'a';
+	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
+	assert_true(run_until(base, eof_or_close, &srv, 2000));
+	assert_int_equal(srv.close_err, -TL_ELIMIT);
+	assert_int_equal(srv.nmsg, 1);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+/* Freeing the net with connections open in both directions. */
+static void test_free_open(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv, cli;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 70);
+	struct net_addr ua = t_addr("127.0.0.1", PORT_BASE + 71);
+	int fd;
+
+	t_init(&srv, base, NULL);
+	t_init(&cli, base, NULL);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	assert_int_equal(net_listen(srv.n, NET_UDP, &ua, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
+				  (const uint8_t *)"partial", 7),
+			 0);
+	run_for(base, 50);
+	assert_int_equal(net_conn_count(srv.n), 2);
+	net_conn_unref(srv.last_up);
+	srv.last_up = NULL;
+	net_free(srv.n);
+	srv.n = NULL;
+	/* the listener is gone: the port can be bound again */
+	t_init(&srv, base, NULL);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	assert_int_equal(net_listen(srv.n, NET_UDP, &ua, NULL, NULL), 0);
+	close(fd);
+	t_fini(&cli);
+	t_fini(&srv);
+	net_free(NULL);
+	event_base_free(base);
+}
+
+static void test_bad_args(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct net *n = NULL;
+	struct net_handlers none = {0};
+	struct tstate t;
+	struct net_addr unset;
+	struct net_conn *c;
+
+	memset(&unset, 0, sizeof(unset));
+	assert_int_equal(net_new(&n, base, NULL, &none), -EINVAL);
+	assert_null(n);
+	t_init(&t, base, NULL);
+	assert_int_equal(net_listen(t.n, NET_TCP, &unset, NULL, NULL),
+			 -EINVAL);
+	/* TLS listener without a context */
+	{
+		struct net_addr a = t_addr("127.0.0.1", PORT_BASE + 80);
+		assert_int_equal(net_listen(t.n, NET_TLS, &a, NULL, NULL),
+				 -EINVAL);
+		assert_int_equal(net_connect(&c, t.n, NET_UDP, &a, NULL, NULL),
+				 -EINVAL);
+		assert_null(c);
+	}
+	assert_int_equal(net_send(t.n, NET_UDP, &unset, NULL,
+				  (const uint8_t *)"x", 1),
+			 -EINVAL);
+	t_fini(&t);
+	event_base_free(base);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addr_parse),
+		cmocka_unit_test(test_addr_reject),
+		cmocka_unit_test(test_addr_eq_transport),
+		cmocka_unit_test(test_udp_v4),
+		cmocka_unit_test(test_udp_v6),
+		cmocka_unit_test(test_tcp_framing_v4),
+		cmocka_unit_test(test_tcp_framing_v6),
+		cmocka_unit_test(test_tcp_reuse),
+		cmocka_unit_test(test_tcp_refused),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_idle_timeout),
+		cmocka_unit_test(test_per_ip_limit),
+		cmocka_unit_test(test_total_limit),
+		cmocka_unit_test(test_slow_sender),
+		cmocka_unit_test(test_input_bound),
+		cmocka_unit_test(test_free_open),
+		cmocka_unit_test(test_bad_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
