@@ -1,0 +1,154 @@
+/* Certificates of a site: key generation, the issuing CA, certificate
+ * profiles (DESIGN.md "Security model", reference/cisco-formats.md §4.1),
+ * CRLs, and the verification helper the CAPF, SIP and SRST layers use.
+ *
+ * Certificates are OpenSSL X509 objects: the caller owns what an _out
+ * pointer returns (X509_free, X509_CRL_free, EVP_PKEY_free). Signing goes
+ * through struct pki_key (pki_key.h), so a CA whose key lives in a token
+ * signs the to-be-signed bytes there and never holds the private key. */
+#ifndef TL_PKI_H
+#define TL_PKI_H
+
+#include "base/tl_err.h"
+#include "pki/pki_key.h"
+
+#include <openssl/x509.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum pki_alg {
+	PKI_ALG_P256,
+	PKI_ALG_P384,
+	PKI_ALG_RSA2048,
+	PKI_ALG_RSA3072,
+	PKI_ALG_RSA4096,
+};
+
+/* "p256" (also "ec", "ec-p256", "prime256v1"), "p384", "rsa2048",
+ * "rsa3072", "rsa4096" (also "rsa"). -TL_EUNKNOWN otherwise. */
+int pki_alg_parse(const char *s, enum pki_alg *out) TL_MUST_CHECK;
+const char *pki_alg_name(enum pki_alg alg);
+int pki_keygen(EVP_PKEY **out, enum pki_alg alg) TL_MUST_CHECK;
+/* Keys we accept from others (CSRs, phones): RSA 2048..4096 bits, EC
+ * P-256 or P-384. -TL_EPOLICY otherwise. */
+int pki_key_policy(EVP_PKEY *pub) TL_MUST_CHECK;
+
+enum pki_profile {
+	PKI_PROFILE_CA,	    /* site or manufacturer CA (self-signed) */
+	PKI_PROFILE_SERVER, /* TLS server: CCM, TFTP, CAPF, SRST */
+	PKI_PROFILE_CLIENT, /* TLS client */
+	PKI_PROFILE_LSC,    /* phone LSC, reference §4.1 */
+	PKI_PROFILE_MIC,    /* phone MIC from the manufacturer CA */
+	PKI_PROFILE_SAST,   /* self-signed SAST token certificate */
+};
+
+/* Names as recorded in the store: "ca", "server", "client", "lsc",
+ * "mic", "sast". */
+int pki_profile_parse(const char *s, enum pki_profile *out) TL_MUST_CHECK;
+const char *pki_profile_name(enum pki_profile p);
+/* Default validity in days: CA 3650, MIC 3650, SAST 3650, LSC 365,
+ * server and client 730. */
+uint32_t pki_profile_days(enum pki_profile p);
+
+/* What to put in a certificate. Strings are NUL-terminated; arrays may be
+ * NULL when their count is 0. */
+struct pki_issue {
+	enum pki_profile profile;
+	const char *cn;	 /* subject CN (device name for LSC and MIC) */
+	const char *org; /* subject O for self-signed certificates */
+	const char *const *dns;
+	size_t n_dns;
+	const char *const *ip; /* IPv4 or IPv6 literals */
+	size_t n_ip;
+	const char *uri; /* SAN URI; LSC default: the device name */
+	uint32_t days;	 /* 0: pki_profile_days() */
+	int64_t now;	 /* Unix seconds; 0: the current time */
+	EVP_PKEY *pub;	 /* the subject's public key */
+};
+
+/* Self-signed certificate (CA or SAST) for key; req->pub is ignored. */
+int pki_self_issue(X509 **out, struct pki_key *key,
+		   const struct pki_issue *req) TL_MUST_CHECK;
+
+/* An issuing CA: its certificate, its key (owned by the CA from a
+ * successful pki_ca_new on), and the CRL distribution point put in every
+ * certificate it issues (NULL: none). Not thread-safe. */
+struct pki_ca;
+int pki_ca_new(struct pki_ca **out, X509 *cert, struct pki_key *key,
+	       const char *crl_url) TL_MUST_CHECK;
+void pki_ca_free(struct pki_ca *ca);
+X509 *pki_ca_cert(const struct pki_ca *ca);
+int pki_ca_issue(struct pki_ca *ca, const struct pki_issue *req,
+		 X509 **out) TL_MUST_CHECK;
+
+/* A revoked certificate for a CRL: serial as lower-case hex. */
+struct pki_revoked {
+	const char *serial;
+	int64_t when;
+	int reason; /* RFC 5280 §5.3.1 CRLReason; 0 = unspecified */
+};
+
+/* A v2 CRL (RFC 5280 §5) with the CRL number and authority key
+ * identifier extensions, valid from now for next_days. */
+int pki_ca_crl(struct pki_ca *ca, const struct pki_revoked *rev, size_t n,
+	       uint64_t crl_number, int64_t now, uint32_t next_days,
+	       X509_CRL **out) TL_MUST_CHECK;
+
+/* Sign x (or crl) with key, SHA-256, whatever the key's back-end. */
+int pki_x509_sign(X509 *x, struct pki_key *key) TL_MUST_CHECK;
+int pki_crl_sign(X509_CRL *crl, struct pki_key *key) TL_MUST_CHECK;
+
+/* Trust anchors and CRLs for pki_cert_check. */
+struct pki_trust;
+int pki_trust_new(struct pki_trust **out) TL_MUST_CHECK;
+void pki_trust_free(struct pki_trust *t);
+int pki_trust_add_cert(struct pki_trust *t, X509 *ca) TL_MUST_CHECK;
+/* With at least one CRL added, every checked leaf must be covered by a
+ * current CRL of its issuer. */
+int pki_trust_add_crl(struct pki_trust *t, X509_CRL *crl) TL_MUST_CHECK;
+/* Add every certificate and CRL of a PEM file. */
+int pki_trust_load(struct pki_trust *t, const char *path) TL_MUST_CHECK;
+
+enum pki_eku {
+	PKI_EKU_ANY,
+	PKI_EKU_SERVER, /* id-kp-serverAuth */
+	PKI_EKU_CLIENT, /* id-kp-clientAuth */
+};
+
+/* Verify cert against t at time now (0: current time): the chain
+ * (untrusted intermediates may be NULL), signatures, validity, the CRL
+ * and the expected extended key usage. 0, or -TL_EREVOKED, -TL_EEXPIRED
+ * (expired or not yet valid), -TL_EPOLICY (wrong key usage), -TL_ETRUST
+ * (anything else, including a missing or outdated CRL). */
+int pki_cert_check(struct pki_trust *t, X509 *cert,
+		   STACK_OF(X509) *untrusted, int64_t now,
+		   enum pki_eku eku) TL_MUST_CHECK;
+
+/* Parse one DER certificate from attacker bytes: strict DER, no trailing
+ * bytes. */
+int pki_cert_parse(X509 **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
+/* Parse a PKCS#10 request (DER, or PEM when it starts with "-----"),
+ * check its self-signature (RFC 2986 §3) and its key against
+ * pki_key_policy. */
+int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len)
+	TL_MUST_CHECK;
+
+/* Lower-case hex serial; RFC 4514 one-line names. */
+int pki_serial_hex(const X509 *x, char *out, size_t outlen) TL_MUST_CHECK;
+int pki_name_str(const X509_NAME *n, char *out, size_t outlen)
+	TL_MUST_CHECK;
+
+/* Files: every write is atomic (temporary file in the same directory,
+ * fsync, rename); key files are 0600, the rest 0644. */
+int pki_file_write(const char *path, const void *p, size_t len,
+		   unsigned mode) TL_MUST_CHECK;
+int pki_cert_write(const char *path, X509 *x) TL_MUST_CHECK;
+int pki_pkey_write(const char *path, EVP_PKEY *key) TL_MUST_CHECK;
+/* Writes pem_path and der_path (either may be NULL). */
+int pki_crl_write(const char *pem_path, const char *der_path,
+		  X509_CRL *crl) TL_MUST_CHECK;
+int pki_cert_read(X509 **out, const char *path) TL_MUST_CHECK;
+int pki_crl_read(X509_CRL **out, const char *path) TL_MUST_CHECK;
+
+#endif
