@@ -39,6 +39,10 @@ int store_schema_version(void);
 int store_tx_begin(struct store *st) TL_MUST_CHECK;
 int store_tx_commit(struct store *st) TL_MUST_CHECK;
 void store_tx_rollback(struct store *st);
+/* A read snapshot: several reads see one consistent state without taking
+ * the write lock. No writes inside. Not nested with store_tx_begin. */
+int store_read_begin(struct store *st) TL_MUST_CHECK;
+void store_read_end(struct store *st);
 
 /* The change counter: bumped by every committed write. Readers (the
  * provisioning server) cache generated files per device until it moves. */

@@ -472,6 +472,29 @@ int store_tx_commit(struct store *st)
 	return 0;
 }
 
+int store_read_begin(struct store *st)
+{
+	int err;
+
+	if (st->tx_depth != 0) {
+		return -TL_ESTATE;
+	}
+	err = exec(st, "BEGIN DEFERRED");
+	if (!err) {
+		st->tx_depth = 1;
+		st->tx_failed = false;
+		st->tx_dirty = false;
+	}
+	return err;
+}
+
+void store_read_end(struct store *st)
+{
+	if (st->tx_depth == 1) {
+		store_tx_rollback(st);
+	}
+}
+
 /* Finish the write transaction that tx_begin (store_tx_begin) opened:
  * commit when err is 0, roll back otherwise. */
 static int tx_end(struct store *st, int err)

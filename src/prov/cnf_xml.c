@@ -1,0 +1,721 @@
+/* SEP<MAC>.cnf.xml generation with libxml2: element names and placement
+ * after cisco-formats.md §3 (and §2.3 for the stub); docs/formats/
+ * cnf-xml.md says which values are Cisco's defaults and which are ours.
+ * The tree is built node by node and serialised by libxml2, so no value
+ * from the database can break out of its element. */
+#include "prov/cnf_xml.h"
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+#include <libxml/xmlstring.h>
+#include <openssl/crypto.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINES 64
+#define SECRET_MAX 128
+
+/* One document under construction; the first failure sticks. */
+struct gen {
+	xmlDocPtr doc;
+	int err;
+	xmlNodePtr secrets[MAX_LINES]; /* authPassword nodes: wiped */
+	size_t n_secrets;
+};
+
+static xmlNodePtr el(struct gen *g, xmlNodePtr parent, const char *name,
+		     const char *text)
+{
+	xmlNodePtr n;
+
+	if (g->err || !parent) {
+		return NULL;
+	}
+	/* xmlNewTextChild escapes text (xmlNewChild would not) */
+	n = xmlNewTextChild(parent, NULL, BAD_CAST name,
+			    text ? BAD_CAST text : NULL);
+	if (!n) {
+		g->err = -ENOMEM;
+	}
+	return n;
+}
+
+static xmlNodePtr eli(struct gen *g, xmlNodePtr parent, const char *name,
+		      long v)
+{
+	char s[24];
+
+	snprintf(s, sizeof(s), "%ld", v);
+	return el(g, parent, name, s);
+}
+
+static void attr(struct gen *g, xmlNodePtr n, const char *name, long v)
+{
+	char s[24];
+
+	if (g->err || !n) {
+		return;
+	}
+	snprintf(s, sizeof(s), "%ld", v);
+	if (!xmlNewProp(n, BAD_CAST name, BAD_CAST s)) {
+		g->err = -ENOMEM;
+	}
+}
+
+static const char *tf(bool b)
+{
+	return b ? "true" : "false";
+}
+
+/* Store text is free of control characters; it must also be UTF-8 for
+ * the document to be well-formed. */
+static const char *utf8_or(const char *s, const char *fallback)
+{
+	return (s && *s && xmlCheckUTF8(BAD_CAST s)) ? s : fallback;
+}
+
+static uint16_t port_or(uint16_t p, uint16_t def)
+{
+	return p ? p : def;
+}
+
+static int check_input(const struct cnf_input *in)
+{
+	if (!in || !in->site || !in->device || !in->profile ||
+	    (in->n_lines && !in->lines) || in->n_lines > MAX_LINES) {
+		return -EINVAL;
+	}
+	if (!in->site->host || !*in->site->host ||
+	    !xmlCheckUTF8(BAD_CAST in->site->host)) {
+		return -TL_ECONFIG;
+	}
+	return 0;
+}
+
+static int gen_start(struct gen *g, xmlNodePtr *root)
+{
+	memset(g, 0, sizeof(*g));
+	g->doc = xmlNewDoc(BAD_CAST "1.0");
+	if (!g->doc) {
+		return -ENOMEM;
+	}
+	*root = xmlNewNode(NULL, BAD_CAST "device");
+	if (!*root) {
+		return -ENOMEM;
+	}
+	xmlDocSetRootElement(g->doc, *root);
+	return 0;
+}
+
+/* Serialise into out, then free the tree, wiping any secret first. */
+static int gen_finish(struct gen *g, struct buf *out)
+{
+	xmlChar *mem = NULL;
+	int size = 0;
+	int err = g->err;
+
+	if (!err && g->doc) {
+		xmlDocDumpFormatMemoryEnc(g->doc, &mem, &size, "UTF-8", 1);
+		if (!mem || size <= 0) {
+			err = -ENOMEM;
+		} else if (!(err = buf_reserve(out, (size_t)size))) {
+			/* reserved first: no realloc leaves a copy behind */
+			buf_put(out, mem, (size_t)size);
+			err = buf_err(out);
+		}
+	}
+	if (mem) {
+		OPENSSL_cleanse(mem, (size_t)(size > 0 ? size : 0));
+		xmlFree(mem);
+	}
+	for (size_t i = 0; i < g->n_secrets; i++) {
+		xmlNodePtr t = g->secrets[i]->children;
+
+		if (t && t->content) {
+			OPENSSL_cleanse(t->content,
+					strlen((const char *)t->content));
+		}
+	}
+	xmlFreeDoc(g->doc);
+	g->doc = NULL;
+	return err;
+}
+
+static void add_call_manager_group(struct gen *g, xmlNodePtr pool,
+				   const struct cnf_site *s)
+{
+	xmlNodePtr grp = el(g, pool, "callManagerGroup", NULL);
+	xmlNodePtr members, member, cm, ports;
+
+	el(g, grp, "name", "Default");
+	el(g, grp, "tftpDefault", "true");
+	members = el(g, grp, "members", NULL);
+	member = el(g, members, "member", NULL);
+	attr(g, member, "priority", 0);
+	cm = el(g, member, "callManager", NULL);
+	el(g, cm, "name", s->host);
+	el(g, cm, "description", s->host);
+	ports = el(g, cm, "ports", NULL);
+	/* SCCP port: not served, kept at Cisco's default so phones that
+	 * expect the element find it */
+	eli(g, ports, "ethernetPhonePort", 2000);
+	eli(g, ports, "sipPort", port_or(s->sip_port, 5060));
+	eli(g, ports, "securedSipPort", port_or(s->sip_tls_port, 5061));
+	el(g, cm, "processNodeName", s->host);
+}
+
+/* Secure SRST (seed 003) fills this in; until then SRST is disabled but
+ * the element is present where phones look for it. */
+static void add_srst(struct gen *g, xmlNodePtr pool)
+{
+	xmlNodePtr srst = el(g, pool, "srstInfo", NULL);
+
+	el(g, srst, "name", "Disable");
+	el(g, srst, "srstOption", "Disable");
+	el(g, srst, "userModifiable", "false");
+	el(g, srst, "ipAddr1", "");
+	eli(g, srst, "port1", 2000);
+	el(g, srst, "sipIpAddr1", "");
+	eli(g, srst, "sipPort1", 5060);
+	el(g, srst, "isSecure", "false");
+}
+
+static void add_device_pool(struct gen *g, xmlNodePtr root,
+			    const struct cnf_site *s)
+{
+	xmlNodePtr pool = el(g, root, "devicePool", NULL);
+
+	el(g, pool, "name", utf8_or(s->device_pool, "Default"));
+	add_call_manager_group(g, pool, s);
+	add_srst(g, pool);
+	eli(g, pool, "connectionMonitorDuration",
+	    s->monitor_duration ? (long)s->monitor_duration : 120);
+}
+
+static void add_capf(struct gen *g, xmlNodePtr root, const struct cnf_input *in)
+{
+	xmlNodePtr list, capf;
+
+	eli(g, root, "capfAuthMode", in->device->capf_auth_mode);
+	list = el(g, root, "capfList", NULL);
+	capf = el(g, list, "capf", NULL);
+	eli(g, capf, "phonePort", port_or(in->site->capf_port, 3804));
+	el(g, capf, "processNodeName", in->site->host);
+}
+
+static void add_line(struct gen *g, xmlNodePtr lines,
+		     const struct cnf_input *in, size_t i, bool secrets)
+{
+	const struct store_line *l = &in->lines[i];
+	const struct cnf_site *s = in->site;
+	bool tls = in->profile->transport == STORE_TRANSPORT_TLS;
+	const char *label = utf8_or(l->display, l->dn);
+	const char *auth = *l->user ? l->user : l->dn;
+	xmlNodePtr line = el(g, lines, "line", NULL);
+	xmlNodePtr n;
+
+	attr(g, line, "button", l->line_index);
+	attr(g, line, "lineIndex", l->line_index);
+	eli(g, line, "featureID", 9); /* 9: a line */
+	el(g, line, "featureLabel", label);
+	/* USECALLMANAGER: register with the call manager group above */
+	el(g, line, "proxy", "USECALLMANAGER");
+	eli(g, line, "port",
+	    tls ? port_or(s->sip_tls_port, 5061) : port_or(s->sip_port, 5060));
+	el(g, line, "name", l->dn);
+	el(g, line, "displayName", label);
+	n = el(g, line, "autoAnswer", NULL);
+	eli(g, n, "autoAnswerEnabled", 2);
+	eli(g, line, "callWaiting", 3);
+	el(g, line, "authName", utf8_or(auth, l->dn));
+	if (secrets && in->passwords && in->passwords[i] &&
+	    xmlCheckUTF8(BAD_CAST in->passwords[i])) {
+		n = el(g, line, "authPassword", in->passwords[i]);
+		if (n && g->n_secrets < MAX_LINES) {
+			g->secrets[g->n_secrets++] = n;
+		}
+	}
+	el(g, line, "sharedLine", "false");
+	eli(g, line, "messageWaitingLampPolicy", 3);
+	el(g, line, "messagesNumber", utf8_or(s->voicemail, ""));
+	eli(g, line, "ringSettingIdle", 4);
+	eli(g, line, "ringSettingActive", 5);
+	el(g, line, "contact", l->dn);
+}
+
+static void add_sip_profile(struct gen *g, xmlNodePtr root,
+			    const struct cnf_input *in, bool secrets)
+{
+	xmlNodePtr prof = el(g, root, "sipProfile", NULL);
+	xmlNodePtr proxies, stack, lines;
+
+	proxies = el(g, prof, "sipProxies", NULL);
+	el(g, proxies, "registerWithProxy", "true");
+	/* RFC 3261 §17.1.1.1 timers and the keepalive used for failover
+	 * detection (cisco-formats.md §3, §6) */
+	stack = el(g, prof, "sipStack", NULL);
+	eli(g, stack, "sipInviteRetx", 6);
+	eli(g, stack, "sipRetx", 10);
+	eli(g, stack, "timerInviteExpires", 180);
+	eli(g, stack, "timerRegisterExpires", 3600);
+	eli(g, stack, "timerRegisterDelta", 5);
+	eli(g, stack, "timerKeepAliveExpires", 120);
+	eli(g, stack, "timerSubscribeExpires", 120);
+	eli(g, stack, "timerSubscribeDelta", 5);
+	eli(g, stack, "timerT1", 500);
+	eli(g, stack, "timerT2", 4000);
+	eli(g, stack, "maxRedirects", 70);
+	el(g, stack, "remotePartyID", "true");
+	el(g, stack, "userInfo", "None");
+	el(g, prof, "phoneLabel", utf8_or(in->device->description, ""));
+	lines = el(g, prof, "sipLines", NULL);
+	for (size_t i = 0; i < in->n_lines; i++) {
+		add_line(g, lines, in, i, secrets);
+	}
+	eli(g, prof, "voipControlPort",
+	    in->profile->transport == STORE_TRANSPORT_TLS
+		    ? port_or(in->site->sip_tls_port, 5061)
+		    : port_or(in->site->sip_port, 5060));
+	eli(g, prof, "dscpForAudio", 184); /* EF */
+}
+
+/* Our own element (docs/formats/cnf-xml.md): the security settings of
+ * the profile that have no Cisco element. Cisco phones ignore it. */
+static void add_trustline(struct gen *g, xmlNodePtr root,
+			  const struct cnf_input *in)
+{
+	xmlNodePtr t = el(g, root, "trustlineSecurity", NULL);
+
+	el(g, t, "profile", in->profile->name);
+	/* seed 001: the endpoint challenges incoming INVITE and NOTIFY */
+	el(g, t, "authInvite", tf(in->profile->auth_invite));
+	el(g, t, "srtpRequired",
+	   tf(in->profile->mode == STORE_SEC_ENCRYPTED));
+}
+
+int cnf_xml_full(struct buf *out, const struct cnf_input *in, bool secrets)
+{
+	struct gen g;
+	xmlNodePtr root = NULL;
+	const struct store_device *d;
+	int err = check_input(in);
+
+	if (err) {
+		return err;
+	}
+	d = in->device;
+	err = gen_start(&g, &root);
+	if (err) {
+		xmlFreeDoc(g.doc);
+		return err;
+	}
+	el(&g, root, "fullConfig", "true");
+	el(&g, root, "deviceProtocol", "SIP");
+	add_device_pool(&g, root, in->site);
+	add_sip_profile(&g, root, in, secrets);
+	el(&g, root, "loadInformation", d->load);
+	eli(&g, root, "deviceSecurityMode", in->profile->mode);
+	eli(&g, root, "transportLayerProtocol", in->profile->transport);
+	eli(&g, root, "TLSResumptionTimer", 3600);
+	add_capf(&g, root, in);
+	el(&g, root, "certHash", "");
+	el(&g, root, "encrConfig", "false");
+	add_trustline(&g, root, in);
+	return gen_finish(&g, out);
+}
+
+int cnf_xml_stub(struct buf *out, const struct cnf_input *in)
+{
+	struct gen g;
+	xmlNodePtr root = NULL;
+	int err = check_input(in);
+
+	if (err) {
+		return err;
+	}
+	if (strlen(in->device->cert_md5) != 32) {
+		return -TL_ESTATE;
+	}
+	err = gen_start(&g, &root);
+	if (err) {
+		xmlFreeDoc(g.doc);
+		return err;
+	}
+	/* cisco-formats.md §2.3: only these, then the phone fetches
+	 * SEP<MAC>.cnf.xml.enc.sgn */
+	el(&g, root, "fullConfig", "false");
+	el(&g, root, "ipAddressMode", "0"); /* IPv4 only */
+	el(&g, root, "loadInformation", in->device->load);
+	add_capf(&g, root, in);
+	el(&g, root, "certHash", in->device->cert_md5);
+	el(&g, root, "encrConfig", "true");
+	return gen_finish(&g, out);
+}
+
+/* ---- files ---- */
+
+static const char *const suffixes[CNF_FILE_MAX] = {
+	[CNF_FILE_XML] = ".cnf.xml",
+	[CNF_FILE_SGN] = ".cnf.xml.sgn",
+	[CNF_FILE_ENC] = ".cnf.xml.enc.sgn",
+};
+
+unsigned cnf_serve(enum store_cluster_mode mode, const struct store_device *d)
+{
+	if (mode != STORE_CLUSTER_MIXED) {
+		return 1u << CNF_FILE_XML;
+	}
+	if (d && strlen(d->cert_md5) == 32) {
+		return (1u << CNF_FILE_SGN) | (1u << CNF_FILE_ENC);
+	}
+	return 1u << CNF_FILE_SGN;
+}
+
+int cnf_file_name(enum cnf_file f, const char *mac, char *out, size_t outlen)
+{
+	char m[13];
+	int n;
+
+	if ((unsigned)f >= CNF_FILE_MAX) {
+		return -EINVAL;
+	}
+	if (store_mac_parse(mac, m)) {
+		return -TL_EPARSE;
+	}
+	n = snprintf(out, outlen, "SEP%s%s", m, suffixes[f]);
+	return (n < 0 || (size_t)n >= outlen) ? -TL_ETOOBIG : 0;
+}
+
+int cnf_file_parse(struct slice name, char mac[13], enum cnf_file *f)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	if (name.len < 15 || !name.p) {
+		return -TL_EPARSE;
+	}
+	if ((name.p[0] | 0x20) != 's' || (name.p[1] | 0x20) != 'e' ||
+	    (name.p[2] | 0x20) != 'p') {
+		return -TL_EPARSE;
+	}
+	for (size_t i = 0; i < 12; i++) {
+		uint8_t c = name.p[3 + i];
+		int v;
+
+		if (c >= '0' && c <= '9') {
+			v = c - '0';
+		} else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') {
+			v = (c | 0x20) - 'a' + 10;
+		} else {
+			return -TL_EPARSE;
+		}
+		mac[i] = hex[v];
+	}
+	mac[12] = '\0';
+	for (int k = 0; k < CNF_FILE_MAX; k++) {
+		size_t sl = strlen(suffixes[k]);
+
+		if (name.len == 15 + sl &&
+		    !memcmp(name.p + 15, suffixes[k], sl)) {
+			*f = (enum cnf_file)k;
+			return 0;
+		}
+	}
+	return -TL_EPARSE;
+}
+
+/* ---- from the store ---- */
+
+struct line_acc {
+	struct store_line *lines;
+	size_t n;
+	int err;
+};
+
+static int acc_line(const struct store_line *l, void *arg)
+{
+	struct line_acc *a = arg;
+
+	if (a->n >= MAX_LINES) {
+		a->err = -TL_ETOOBIG;
+		return 1;
+	}
+	a->lines[a->n++] = *l;
+	return 0;
+}
+
+void cnf_files_free(struct cnf_files *f)
+{
+	if (!f) {
+		return;
+	}
+	for (int i = 0; i < CNF_FILE_MAX; i++) {
+		buf_free_secret(&f->body[i]);
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+int cnf_build(struct cnf_files *out, struct store *st,
+	      const struct cnf_site *site, const char *mac,
+	      cnf_secret_h secret, void *arg)
+{
+	struct store_device d;
+	struct store_profile p;
+	enum store_cluster_mode mode;
+	struct store_line *lines = NULL;
+	char *pw = NULL;	       /* MAX_LINES x SECRET_MAX */
+	const char *pws[MAX_LINES] = {0};
+	struct line_acc acc = {0};
+	struct cnf_input in;
+	uint64_t gen = 0;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < CNF_FILE_MAX; i++) {
+		buf_init(&out->body[i], 0);
+	}
+	/* one read transaction: a consistent snapshot and its generation */
+	err = store_read_begin(st);
+	if (err) {
+		return err;
+	}
+	err = store_generation(st, &gen);
+	if (!err) {
+		err = store_device_get(st, mac, &d);
+	}
+	if (!err) {
+		err = store_profile_get(st, d.profile, &p);
+	}
+	if (!err) {
+		err = store_cluster_mode_get(st, &mode);
+	}
+	if (!err) {
+		lines = calloc(MAX_LINES, sizeof(*lines));
+		err = lines ? 0 : -ENOMEM;
+	}
+	if (!err) {
+		acc.lines = lines;
+		err = store_line_list(st, d.mac, acc_line, &acc);
+		if (!err) {
+			err = acc.err;
+		}
+	}
+	store_read_end(st);
+	if (err) {
+		goto out;
+	}
+	in = (struct cnf_input){site, &d, &p, lines, acc.n, NULL};
+	out->generation = gen;
+	out->serve = cnf_serve(mode, &d);
+	if (CNF_SERVES(out->serve, CNF_FILE_XML)) {
+		err = cnf_xml_full(&out->body[CNF_FILE_XML], &in, false);
+		if (err) {
+			goto out;
+		}
+	}
+	if (CNF_SERVES(out->serve, CNF_FILE_SGN)) {
+		err = CNF_SERVES(out->serve, CNF_FILE_ENC)
+			      ? cnf_xml_stub(&out->body[CNF_FILE_SGN], &in)
+			      : cnf_xml_full(&out->body[CNF_FILE_SGN], &in,
+					     false);
+		if (err) {
+			goto out;
+		}
+	}
+	if (CNF_SERVES(out->serve, CNF_FILE_ENC)) {
+		pw = calloc(MAX_LINES, SECRET_MAX);
+		if (!pw) {
+			err = -ENOMEM;
+			goto out;
+		}
+		for (size_t i = 0; secret && i < acc.n; i++) {
+			char *slot = pw + i * SECRET_MAX;
+			int e = secret(lines[i].dn, slot, SECRET_MAX, arg);
+
+			if (e == 0 && memchr(slot, 0, SECRET_MAX) && *slot) {
+				pws[i] = slot;
+			} else if (e && e != -TL_ENOTFOUND) {
+				err = e;
+				goto out;
+			}
+		}
+		in.passwords = pws;
+		err = cnf_xml_full(&out->body[CNF_FILE_ENC], &in, true);
+	}
+out:
+	if (pw) {
+		OPENSSL_cleanse(pw, (size_t)MAX_LINES * SECRET_MAX);
+		free(pw);
+	}
+	free(lines);
+	if (err) {
+		cnf_files_free(out);
+	}
+	return err;
+}
+
+/* ---- cache ---- */
+
+struct cnf_entry {
+	char mac[13];
+	uint64_t generation;
+	unsigned serve;
+	struct buf bytes[CNF_FILE_MAX];
+};
+
+struct cnf_cache {
+	struct store *st;
+	const struct cnf_site *site;
+	cnf_secret_h secret;
+	cnf_transform_h transform;
+	void *arg;
+	struct cnf_entry *e;
+	size_t n, cap;
+	uint64_t builds;
+};
+
+int cnf_cache_new(struct cnf_cache **out, struct store *st,
+		  const struct cnf_site *site, cnf_secret_h secret,
+		  cnf_transform_h transform, void *arg)
+{
+	struct cnf_cache *c;
+
+	*out = NULL;
+	if (!st || !site) {
+		return -EINVAL;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		return -ENOMEM;
+	}
+	*c = (struct cnf_cache){.st = st,
+				.site = site,
+				.secret = secret,
+				.transform = transform,
+				.arg = arg};
+	*out = c;
+	return 0;
+}
+
+static void entry_clear(struct cnf_entry *e)
+{
+	for (int i = 0; i < CNF_FILE_MAX; i++) {
+		buf_free_secret(&e->bytes[i]);
+	}
+}
+
+void cnf_cache_free(struct cnf_cache *c)
+{
+	if (!c) {
+		return;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		entry_clear(&c->e[i]);
+	}
+	free(c->e);
+	free(c);
+}
+
+uint64_t cnf_cache_builds(const struct cnf_cache *c)
+{
+	return c->builds;
+}
+
+static int entry_fill(struct cnf_cache *c, struct cnf_entry *e)
+{
+	struct cnf_files files;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
+	int err = cnf_build(&files, c->st, c->site, e->mac, c->secret, c->arg);
+
+	if (err) {
+		return err;
+	}
+	entry_clear(e);
+	e->generation = files.generation;
+	e->serve = files.serve;
+	if (c->transform && CNF_SERVES(files.serve, CNF_FILE_ENC)) {
+		err = store_device_cert_get(c->st, e->mac, &der, &der_len);
+	}
+	for (int i = 0; !err && i < CNF_FILE_MAX; i++) {
+		buf_init(&e->bytes[i], 0);
+		if (!CNF_SERVES(files.serve, i)) {
+			continue;
+		}
+		if (c->transform) {
+			err = c->transform((enum cnf_file)i, e->mac,
+					   buf_slice(&files.body[i]), der,
+					   der_len, &e->bytes[i], c->arg);
+		} else {
+			buf_put_slice(&e->bytes[i], buf_slice(&files.body[i]));
+			err = buf_err(&e->bytes[i]);
+		}
+	}
+	free(der);
+	cnf_files_free(&files);
+	c->builds++;
+	if (err) {
+		entry_clear(e);
+		e->generation = 0;
+		e->serve = 0;
+	}
+	return err;
+}
+
+int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
+		  struct slice *out)
+{
+	struct cnf_entry *e = NULL;
+	char m[13];
+	uint64_t gen;
+	int err;
+
+	if ((unsigned)f >= CNF_FILE_MAX) {
+		return -EINVAL;
+	}
+	if (store_mac_parse(mac, m)) {
+		return -TL_ENOTFOUND;
+	}
+	err = store_generation(c->st, &gen);
+	if (err) {
+		return err;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		if (!strcmp(c->e[i].mac, m)) {
+			e = &c->e[i];
+			break;
+		}
+	}
+	if (!e) {
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 16;
+			struct cnf_entry *ne =
+				realloc(c->e, cap * sizeof(*ne));
+
+			if (!ne) {
+				return -ENOMEM;
+			}
+			c->e = ne;
+			c->cap = cap;
+		}
+		e = &c->e[c->n++];
+		memset(e, 0, sizeof(*e));
+		memcpy(e->mac, m, sizeof(e->mac));
+	}
+	if (e->serve == 0 || e->generation != gen) {
+		err = entry_fill(c, e);
+		if (err) {
+			entry_clear(e);
+			/* forget the device: an unknown MAC must not grow
+			 * the cache */
+			*e = c->e[--c->n];
+			return err;
+		}
+	}
+	if (!CNF_SERVES(e->serve, f)) {
+		return -TL_ENOTFOUND;
+	}
+	*out = buf_slice(&e->bytes[f]);
+	return 0;
+}
