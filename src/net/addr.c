@@ -150,7 +150,7 @@ int net_addr_parse(struct net_addr *a, const char *s, uint16_t def_port)
 }
 
 int net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa,
-		     socklen_t len)
+                     socklen_t len)
 {
 	memset(a, 0, sizeof(*a));
 	if (sa == NULL) {
@@ -292,11 +292,11 @@ unsigned net_addr_hash_host(const struct net_addr *a)
 
 	if (net_addr_family(a) == AF_INET) {
 		p = (const uint8_t *)&((const struct sockaddr_in *)&a->ss)
-			    ->sin_addr;
+		            ->sin_addr;
 		n = 4;
 	} else if (net_addr_family(a) == AF_INET6) {
 		p = (const uint8_t *)&((const struct sockaddr_in6 *)&a->ss)
-			    ->sin6_addr;
+		            ->sin6_addr;
 		n = 16;
 	}
 	for (i = 0; i < n; i++) {

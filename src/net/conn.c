@@ -3,13 +3,13 @@
 #include "base/log.h"
 #include "net/net_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -108,8 +108,8 @@ static void conn_close(struct net_conn *c, int err, const char *why)
 			peer[0] = '\0';
 		}
 		log_info("net", "closing %s connection %s %s: %s",
-			 net_transport_name(c->tp),
-			 c->outgoing ? "to" : "from", peer, why);
+		         net_transport_name(c->tp), c->outgoing ? "to" : "from",
+		         peer, why);
 	}
 	conn_shut(c);
 	if (n != NULL && n->h.conn_h != NULL) {
@@ -195,36 +195,36 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	c->armed_ms = 0;
 	if (!c->up) {
-		uint64_t lim = (c->outgoing ? cf->connect_timeout_ms : 0) +
-			       (c->tp == NET_TLS ? cf->handshake_timeout_ms : 0);
+		uint64_t lim =
+		        (c->outgoing ? cf->connect_timeout_ms : 0) +
+		        (c->tp == NET_TLS ? cf->handshake_timeout_ms : 0);
 		if (lim != 0 && now >= c->created_ms + lim) {
 			conn_close(c, -ETIMEDOUT,
-				   c->tp == NET_TLS ? "TLS handshake timeout"
-						    : "connect timeout");
+			           c->tp == NET_TLS ? "TLS handshake timeout"
+			                            : "connect timeout");
 			return;
 		}
 	}
 	if (c->msg_start_ms != 0 && cf->msg_timeout_ms != 0 &&
 	    now >= c->msg_start_ms + cf->msg_timeout_ms) {
 		snprintf(why, sizeof(why),
-			 "message incomplete after %u ms (slow sender)",
-			 cf->msg_timeout_ms);
+		         "message incomplete after %u ms (slow sender)",
+		         cf->msg_timeout_ms);
 		conn_close(c, -ETIMEDOUT, why);
 		return;
 	}
 	if (cf->idle_timeout_ms != 0 &&
 	    now >= c->activity_ms + cf->idle_timeout_ms) {
 		snprintf(why, sizeof(why), "idle for %u ms",
-			 cf->idle_timeout_ms);
+		         cf->idle_timeout_ms);
 		conn_close(c, -ETIMEDOUT, why);
 		return;
 	}
 	conn_arm(c, true);
 }
 
-static int conn_new(struct net_conn **out, struct net *n,
-		    enum net_transport tp, const struct net_addr *peer,
-		    bool outgoing)
+static int conn_new(struct net_conn **out, struct net *n, enum net_transport tp,
+                    const struct net_addr *peer, bool outgoing)
 {
 	struct net_conn *c = calloc(1, sizeof(*c));
 
@@ -272,7 +272,7 @@ static void conn_local(struct net_conn *c, int fd)
 }
 
 static void count_ip(struct net *n, const struct net_addr *a,
-		     unsigned *incoming, unsigned *pending)
+                     unsigned *incoming, unsigned *pending)
 {
 	struct net_conn *c;
 
@@ -301,7 +301,7 @@ static void conn_up(struct net_conn *c)
 }
 
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
-		    const struct sockaddr *sa, int salen)
+                    const struct sockaddr *sa, int salen)
 {
 	struct net_conn *c = NULL;
 	struct net_addr peer;
@@ -319,26 +319,29 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 		ps[0] = '\0';
 	}
 	if (n->conf.max_conns != 0 && n->nconns >= n->conf.max_conns) {
-		log_info("net", "refusing %s connection from %s: %u connections"
-				" open (max_conns)",
-			 net_transport_name(l->tp), ps, n->nconns);
+		log_info("net",
+		         "refusing %s connection from %s: %u connections"
+		         " open (max_conns)",
+		         net_transport_name(l->tp), ps, n->nconns);
 		close(fd);
 		return -TL_ELIMIT;
 	}
 	count_ip(n, &peer, &inc, &pend);
 	max_pend = n->conf.max_pending_per_ip != 0 ? n->conf.max_pending_per_ip
-						   : n->conf.max_conns_per_ip;
+	                                           : n->conf.max_conns_per_ip;
 	if (n->conf.max_conns_per_ip != 0 && inc >= n->conf.max_conns_per_ip) {
-		log_info("net", "refusing %s connection from %s: %u open from"
-				" that address (max_conns_per_ip)",
-			 net_transport_name(l->tp), ps, inc);
+		log_info("net",
+		         "refusing %s connection from %s: %u open from"
+		         " that address (max_conns_per_ip)",
+		         net_transport_name(l->tp), ps, inc);
 		close(fd);
 		return -TL_ELIMIT;
 	}
 	if (l->tp == NET_TLS && max_pend != 0 && pend >= max_pend) {
-		log_info("net", "refusing TLS connection from %s: %u handshakes"
-				" pending from that address",
-			 ps, pend);
+		log_info("net",
+		         "refusing TLS connection from %s: %u handshakes"
+		         " pending from that address",
+		         ps, pend);
 		close(fd);
 		return -TL_ELIMIT;
 	}
@@ -358,8 +361,8 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 		c->ssl = ssl;
 		SSL_set_app_data(ssl, c);
 		c->bev = bufferevent_openssl_socket_new(
-			n->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-			BEV_OPT_CLOSE_ON_FREE);
+		        n->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+		        BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL) {
 			SSL_free(ssl);
 			c->ssl = NULL;
@@ -370,7 +373,7 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	} else {
 		c->bev = bufferevent_socket_new(n->base, fd,
-						BEV_OPT_CLOSE_ON_FREE);
+		                                BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL) {
 			close(fd);
 			err = -ENOMEM;
@@ -382,7 +385,7 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 	conn_setup_bev(c);
 	conn_arm(c, true);
 	log_debug("net", "%s connection from %s", net_transport_name(l->tp),
-		  ps);
+	          ps);
 	if (l->tp == NET_TCP) {
 		conn_up(c);
 	}
@@ -401,8 +404,8 @@ static bool is_ip_literal(const char *s)
 }
 
 int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
-		  const struct net_addr *dst, struct net_tls *tls,
-		  const char *server_name)
+                  const struct net_addr *dst, struct net_tls *tls,
+                  const char *server_name)
 {
 	struct net_conn *c = NULL;
 	char ps[NET_ADDR_STRLEN];
@@ -422,9 +425,10 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 		if (net_addr_fmt(dst, ps, sizeof(ps)) != 0) {
 			ps[0] = '\0';
 		}
-		log_info("net", "not connecting to %s: %u connections open"
-				" (max_conns)",
-			 ps, n->nconns);
+		log_info("net",
+		         "not connecting to %s: %u connections open"
+		         " (max_conns)",
+		         ps, n->nconns);
 		return -TL_ELIMIT;
 	}
 	err = conn_new(&c, n, tp, dst, true);
@@ -443,11 +447,11 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 			int ok;
 			if (is_ip_literal(server_name)) {
 				ok = X509_VERIFY_PARAM_set1_ip_asc(
-					SSL_get0_param(ssl), server_name);
+				        SSL_get0_param(ssl), server_name);
 			} else {
 				/* RFC 6066 §3: SNI carries DNS names only */
 				ok = SSL_set_tlsext_host_name(ssl,
-							      server_name) &&
+				                              server_name) &&
 				     SSL_set1_host(ssl, server_name);
 			}
 			if (ok != 1) {
@@ -458,8 +462,8 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 			}
 		}
 		c->bev = bufferevent_openssl_socket_new(
-			n->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-			BEV_OPT_CLOSE_ON_FREE);
+		        n->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+		        BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL) {
 			SSL_free(ssl);
 			c->ssl = NULL;
@@ -469,7 +473,7 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
 	} else {
 		c->bev = bufferevent_socket_new(n->base, -1,
-						BEV_OPT_CLOSE_ON_FREE);
+		                                BEV_OPT_CLOSE_ON_FREE);
 		if (c->bev == NULL) {
 			err = -ENOMEM;
 			goto out;
@@ -478,10 +482,11 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 	c->open = true;
 	conn_link(n, c);
 	conn_setup_bev(c);
-	if (bufferevent_socket_connect(c->bev, (const struct sockaddr *)&dst->ss,
-				       (int)dst->len) < 0) {
+	if (bufferevent_socket_connect(c->bev,
+	                               (const struct sockaddr *)&dst->ss,
+	                               (int)dst->len) < 0) {
 		err = EVUTIL_SOCKET_ERROR() != 0 ? -EVUTIL_SOCKET_ERROR()
-						 : -ECONNREFUSED;
+		                                 : -ECONNREFUSED;
 		conn_shut(c);
 		c->net = NULL;
 		goto out;
@@ -497,15 +502,15 @@ out:
 }
 
 int net_connect(struct net_conn **out, struct net *n, enum net_transport tp,
-		const struct net_addr *dst, struct net_tls *tls,
-		const char *server_name)
+                const struct net_addr *dst, struct net_tls *tls,
+                const char *server_name)
 {
 	*out = NULL;
 	if (tp != NET_TCP && tp != NET_TLS) {
 		return -EINVAL;
 	}
 	if (dst == NULL || (net_addr_family(dst) != AF_INET &&
-			    net_addr_family(dst) != AF_INET6)) {
+	                    net_addr_family(dst) != AF_INET6)) {
 		return -EINVAL;
 	}
 	if (tls == NULL && server_name == NULL) {
@@ -518,12 +523,11 @@ int net_connect(struct net_conn **out, struct net *n, enum net_transport tp,
 }
 
 struct net_conn *net_conn_find(struct net *n, enum net_transport tp,
-			       const struct net_addr *dst)
+                               const struct net_addr *dst)
 {
 	struct net_conn *c, *best = NULL;
 
-	for (c = n->buckets[net_addr_hash_host(dst)]; c != NULL;
-	     c = c->hnext) {
+	for (c = n->buckets[net_addr_hash_host(dst)]; c != NULL; c = c->hnext) {
 		if (c->tp != tp || !c->open || !net_addr_eq(&c->peer, dst)) {
 			continue;
 		}
@@ -588,8 +592,8 @@ static void conn_tls_peer(struct net_conn *c)
 			return;
 		}
 		len = ASN1_STRING_to_UTF8(
-			&utf8,
-			X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, idx)));
+		        &utf8,
+		        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, idx)));
 		if (len > 0 && strlen((char *)utf8) == (size_t)len) {
 			c->identity = strdup((char *)utf8);
 		}
@@ -603,15 +607,19 @@ static int ssl_error(struct net_conn *c, char *why, size_t len)
 	long vr;
 
 	if (c->bev != NULL) {
+		/* libevent queues the SSL_get_error() code too (library
+		 * 0): keep the first real OpenSSL error */
 		while ((x = bufferevent_get_openssl_error(c->bev)) != 0) {
-			e = x;
+			if (e == 0 && ERR_GET_LIB(x) != 0) {
+				e = x;
+			}
 		}
 	}
 	if (c->ssl != NULL) {
 		vr = SSL_get_verify_result(c->ssl);
 		if (vr != X509_V_OK) {
 			snprintf(why, len, "TLS: peer certificate: %s",
-				 X509_verify_cert_error_string(vr));
+			         X509_verify_cert_error_string(vr));
 			return -TL_ETRUST;
 		}
 	}
@@ -619,11 +627,28 @@ static int ssl_error(struct net_conn *c, char *why, size_t len)
 		char msg[160];
 		ERR_error_string_n(e, msg, sizeof(msg));
 		snprintf(why, len, "TLS: %s", msg);
-		if (ERR_GET_REASON(e) == SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE ||
-		    ERR_GET_REASON(e) == SSL_R_CERTIFICATE_VERIFY_FAILED) {
-			return -TL_ETRUST;
+		if (ERR_GET_LIB(e) != ERR_LIB_SSL) {
+			return -TL_ECRYPTO;
 		}
-		return -TL_ECRYPTO;
+		switch (ERR_GET_REASON(e)) {
+		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
+		case SSL_R_CERTIFICATE_VERIFY_FAILED:
+			/* we do not trust the peer */
+			return -TL_ETRUST;
+		case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED:
+		case SSL_R_TLSV1_ALERT_UNKNOWN_CA:
+		case SSL_R_TLSV1_ALERT_ACCESS_DENIED:
+		case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+		case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+		case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+		case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+		case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+			/* the peer refused our certificate (RFC 8446
+			 * §6.2 alerts) */
+			return -TL_EAUTH;
+		default:
+			return -TL_ECRYPTO;
+		}
 	}
 	return 0;
 }
@@ -658,10 +683,11 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			snprintf(why, sizeof(why), "%s", tl_strerror(err));
 		}
 		/* a refused handshake is worth a line; a reset is not */
-		conn_close(c, err, err == -TL_ETRUST || err == -TL_ECRYPTO ||
-						   !c->up
-					   ? why
-					   : NULL);
+		conn_close(c, err,
+		           err == -TL_ETRUST || err == -TL_EAUTH ||
+		                           err == -TL_ECRYPTO || !c->up
+		                   ? why
+		                   : NULL);
 		return;
 	}
 }
@@ -698,8 +724,8 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			if (len >= n->conf.max_input) {
 				char why[96];
 				snprintf(why, sizeof(why),
-					 "message over %zu bytes",
-					 n->conf.max_input);
+				         "message over %zu bytes",
+				         n->conf.max_input);
 				conn_close(c, -TL_ELIMIT, why);
 				break;
 			}
@@ -711,12 +737,13 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 		}
 		if ((r != NET_FRAME_MSG && r != NET_FRAME_KEEPALIVE) ||
 		    mlen == 0 || mlen > len) {
-			conn_close(c, -TL_EPARSE, "framer returned a bad length");
+			conn_close(c, -TL_EPARSE,
+			           "framer returned a bad length");
 			break;
 		}
 		if (r == NET_FRAME_MSG) {
 			n->h.recv_h(c, &c->peer, &c->local, c->tp, p, mlen,
-				    n->h.arg);
+			            n->h.arg);
 			if (!c->open) {
 				break;
 			}

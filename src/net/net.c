@@ -30,7 +30,7 @@ void net_conf_default(struct net_conf *conf)
 }
 
 int net_new(struct net **out, struct event_base *base,
-	    const struct net_conf *conf, const struct net_handlers *h)
+            const struct net_conf *conf, const struct net_handlers *h)
 {
 	struct net *n;
 
@@ -118,7 +118,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		ssize_t r;
 
 		r = recvfrom(fd, n->udp_buf, NET_UDP_MAX + 1, MSG_TRUNC,
-			     (struct sockaddr *)&ss, &sl);
+		             (struct sockaddr *)&ss, &sl);
 		if (r < 0) {
 			/* EAGAIN: drained; ICMP errors (ECONNREFUSED)
 			 * are per-send, not per-socket: ignore. */
@@ -131,12 +131,12 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		n->h.recv_h(NULL, &src, &l->addr, NET_UDP, n->udp_buf,
-			    (size_t)r, n->h.arg);
+		            (size_t)r, n->h.arg);
 	}
 }
 
 static void tcp_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
-			  struct sockaddr *sa, int salen, void *arg)
+                          struct sockaddr *sa, int salen, void *arg)
 {
 	struct net_lst *l = arg;
 	int err;
@@ -153,8 +153,7 @@ static int bind_socket(const struct net_addr *addr, int type, int *fdp)
 	int fd, one = 1, err;
 
 	*fdp = -1;
-	fd = socket(addr->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC,
-		    0);
+	fd = socket(addr->ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		return -errno;
 	}
@@ -180,8 +179,9 @@ fail:
 	return err;
 }
 
-int net_listen(struct net *n, enum net_transport tp, const struct net_addr *addr,
-	       struct net_tls *tls, struct net_addr *bound)
+int net_listen(struct net *n, enum net_transport tp,
+               const struct net_addr *addr, struct net_tls *tls,
+               struct net_addr *bound)
 {
 	struct net_lst *l = NULL;
 	struct sockaddr_storage ss;
@@ -192,7 +192,7 @@ int net_listen(struct net *n, enum net_transport tp, const struct net_addr *addr
 		memset(bound, 0, sizeof(*bound));
 	}
 	if (addr == NULL || (net_addr_family(addr) != AF_INET &&
-			     net_addr_family(addr) != AF_INET6)) {
+	                     net_addr_family(addr) != AF_INET6)) {
 		return -EINVAL;
 	}
 	if (tp == NET_TLS &&
@@ -235,16 +235,15 @@ int net_listen(struct net *n, enum net_transport tp, const struct net_addr *addr
 		l->fd = fd;
 		fd = -1;
 		l->ev = event_new(n->base, l->fd, EV_READ | EV_PERSIST,
-				  udp_read_cb, l);
+		                  udp_read_cb, l);
 		if (l->ev == NULL || event_add(l->ev, NULL) < 0) {
 			err = -ENOMEM;
 			goto out;
 		}
 	} else {
-		l->el = evconnlistener_new(n->base, tcp_accept_cb, l,
-					   LEV_OPT_CLOSE_ON_FREE |
-						   LEV_OPT_CLOSE_ON_EXEC,
-					   128, fd);
+		l->el = evconnlistener_new(
+		        n->base, tcp_accept_cb, l,
+		        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
 		if (l->el == NULL) {
 			err = -errno != 0 ? -errno : -ENOMEM;
 			goto out;
@@ -270,7 +269,7 @@ out:
 }
 
 static struct net_lst *udp_lst_for(struct net *n, const struct net_addr *dst,
-				   const struct net_addr *local)
+                                   const struct net_addr *local)
 {
 	struct net_lst *l, *best = NULL;
 
@@ -296,13 +295,13 @@ static struct net_lst *udp_lst_for(struct net *n, const struct net_addr *dst,
 }
 
 int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
-	     const struct net_addr *local, const uint8_t *p, size_t len)
+             const struct net_addr *local, const uint8_t *p, size_t len)
 {
 	struct net_conn *c = NULL;
 	int err;
 
 	if (dst == NULL || (net_addr_family(dst) != AF_INET &&
-			    net_addr_family(dst) != AF_INET6)) {
+	                    net_addr_family(dst) != AF_INET6)) {
 		return -EINVAL;
 	}
 	if (tp == NET_UDP) {
@@ -316,7 +315,7 @@ int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
 			return -EMSGSIZE;
 		}
 		r = sendto(l->fd, p, len, 0, (const struct sockaddr *)&dst->ss,
-			   dst->len);
+		           dst->len);
 		if (r < 0) {
 			return -errno;
 		}

@@ -70,12 +70,12 @@ struct net_addr {
 
 /* Numeric host only ("127.0.0.1", "::1", "[::1]"); no name lookups. */
 int net_addr_set(struct net_addr *a, const char *host,
-		 uint16_t port) TL_MUST_CHECK;
+                 uint16_t port) TL_MUST_CHECK;
 /* "host:port", "[v6]:port" or a bare host (port becomes def_port). */
 int net_addr_parse(struct net_addr *a, const char *s,
-		   uint16_t def_port) TL_MUST_CHECK;
+                   uint16_t def_port) TL_MUST_CHECK;
 int net_addr_from_sa(struct net_addr *a, const struct sockaddr *sa,
-		     socklen_t len) TL_MUST_CHECK;
+                     socklen_t len) TL_MUST_CHECK;
 /* AF_INET, AF_INET6, or AF_UNSPEC when unset. */
 int net_addr_family(const struct net_addr *a);
 uint16_t net_addr_port(const struct net_addr *a);
@@ -85,16 +85,15 @@ bool net_addr_eq(const struct net_addr *a, const struct net_addr *b);
 /* Same family and address; the port is ignored. */
 bool net_addr_eq_host(const struct net_addr *a, const struct net_addr *b);
 /* "127.0.0.1:5060", "[::1]:5061". Always NUL-terminates when len > 0. */
-int net_addr_fmt(const struct net_addr *a, char *dst, size_t len)
-	TL_MUST_CHECK;
+int net_addr_fmt(const struct net_addr *a, char *dst, size_t len) TL_MUST_CHECK;
 /* The host part only: "127.0.0.1", "::1" (no brackets). */
-int net_addr_fmt_host(const struct net_addr *a, char *dst, size_t len)
-	TL_MUST_CHECK;
+int net_addr_fmt_host(const struct net_addr *a, char *dst,
+                      size_t len) TL_MUST_CHECK;
 
 /* Framer results. */
 enum net_frame {
-	NET_FRAME_MORE = 0,	 /* no complete message yet: read more */
-	NET_FRAME_MSG = 1,	 /* a message of *msg_len bytes is at p */
+	NET_FRAME_MORE = 0,      /* no complete message yet: read more */
+	NET_FRAME_MSG = 1,       /* a message of *msg_len bytes is at p */
 	NET_FRAME_KEEPALIVE = 2, /* a keepalive of *msg_len bytes is at p */
 };
 
@@ -110,31 +109,35 @@ enum net_frame {
  * again with the same bytes (and more) while it returns NET_FRAME_MORE, so
  * it must be a pure function of its input. */
 typedef int net_frame_h(const uint8_t *p, size_t len, size_t *msg_len,
-			void *arg);
+                        void *arg);
 
 /* A datagram or a framed stream message. c is NULL for UDP (borrowed
  * otherwise). src is the peer, local the address of the listener or
  * connection it arrived on (for a listener on a wildcard address, the
  * wildcard address). msg is valid only during the call. */
 typedef void net_recv_h(struct net_conn *c, const struct net_addr *src,
-			const struct net_addr *local, enum net_transport tp,
-			const uint8_t *msg, size_t len, void *arg);
+                        const struct net_addr *local, enum net_transport tp,
+                        const uint8_t *msg, size_t len, void *arg);
 
 enum net_conn_event {
 	/* Incoming connection accepted (TCP) or handshake done (TLS);
 	 * outgoing connection connected (TCP) or handshake done (TLS). */
 	NET_CONN_UP = 1,
-	/* Closed, for whatever reason (err: 0 for an orderly close by
-	 * either side, -ETIMEDOUT, -TL_ELIMIT, -TL_ETRUST, -TL_EPARSE,
-	 * -ECONNREFUSED, ...). Called once per connection that was
-	 * registered, even if it never came up. */
+	/* Closed, for whatever reason. err: 0 for an orderly close by
+	 * either side; -ETIMEDOUT (idle, connect, handshake or message
+	 * timeout); -TL_ELIMIT (input or output bound); -TL_EPARSE (the
+	 * framer failed); -TL_ETRUST (we refused the peer's certificate or
+	 * it sent none when required); -TL_EAUTH (the peer refused ours);
+	 * -TL_ECRYPTO (another TLS failure, e.g. no common version);
+	 * -ECONNREFUSED, -ECONNRESET, other -errno. Called once per
+	 * connection, even if it never came up. */
 	NET_CONN_CLOSED = 2,
 	/* A keepalive pong (lone CRLF) arrived. */
 	NET_CONN_PONG = 3,
 };
 
 typedef void net_conn_h(struct net_conn *c, enum net_conn_event ev, int err,
-			void *arg);
+                        void *arg);
 
 struct net_handlers {
 	net_frame_h *frame_h; /* required for TCP/TLS */
@@ -176,8 +179,8 @@ void net_conf_default(struct net_conf *conf);
 
 /* A transport set on base. conf NULL: defaults. h is copied. */
 int net_new(struct net **out, struct event_base *base,
-	    const struct net_conf *conf,
-	    const struct net_handlers *h) TL_MUST_CHECK;
+            const struct net_conf *conf,
+            const struct net_handlers *h) TL_MUST_CHECK;
 /* Closes every listener and connection. NULL is a no-op. */
 void net_free(struct net *n);
 
@@ -185,8 +188,9 @@ void net_free(struct net *n);
  * (a server context; the listener takes a reference) and ignored
  * otherwise. bound (optional) receives the address actually bound.
  * Errors: -EADDRINUSE, -EACCES, -EINVAL, ... */
-int net_listen(struct net *n, enum net_transport tp, const struct net_addr *addr,
-	       struct net_tls *tls, struct net_addr *bound) TL_MUST_CHECK;
+int net_listen(struct net *n, enum net_transport tp,
+               const struct net_addr *addr, struct net_tls *tls,
+               struct net_addr *bound) TL_MUST_CHECK;
 
 /* The client context for outgoing TLS connections opened by net_send
  * (the net takes a reference; NULL drops it). */
@@ -202,8 +206,8 @@ void net_set_tls_client(struct net *n, struct net_tls *tls);
  *       a client context (net_set_tls_client), else -TL_ESTATE.
  * Returns 0 when the message is sent or queued. */
 int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
-	     const struct net_addr *local, const uint8_t *p,
-	     size_t len) TL_MUST_CHECK;
+             const struct net_addr *local, const uint8_t *p,
+             size_t len) TL_MUST_CHECK;
 
 /* Open (or reuse) a TCP/TLS connection to dst. tls NULL: the net's client
  * context. server_name (optional, TLS only) is sent as SNI and checked
@@ -211,12 +215,12 @@ int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
  * A new reference is returned in *out (drop it with net_conn_unref).
  * A new connection is not up yet: wait for NET_CONN_UP. */
 int net_connect(struct net_conn **out, struct net *n, enum net_transport tp,
-		const struct net_addr *dst, struct net_tls *tls,
-		const char *server_name) TL_MUST_CHECK;
+                const struct net_addr *dst, struct net_tls *tls,
+                const char *server_name) TL_MUST_CHECK;
 
 /* An open connection to dst on tp, with a new reference, or NULL. */
 struct net_conn *net_conn_find(struct net *n, enum net_transport tp,
-			       const struct net_addr *dst);
+                               const struct net_addr *dst);
 
 /* Open connections (both directions, including those not yet up). */
 unsigned net_conn_count(const struct net *n);
@@ -229,7 +233,7 @@ void net_conn_unref(struct net_conn *c); /* NULL is a no-op */
  * -ENOTCONN once closed, -TL_ELIMIT (and the connection is closed) when
  * the peer does not read and conf.max_output is reached. */
 int net_conn_send(struct net_conn *c, const uint8_t *p,
-		  size_t len) TL_MUST_CHECK;
+                  size_t len) TL_MUST_CHECK;
 /* RFC 5626 §4.4.1: send a CRLFCRLF ping; the pong comes back as
  * NET_CONN_PONG. */
 int net_conn_ping(struct net_conn *c) TL_MUST_CHECK;

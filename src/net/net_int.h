@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #define NET_HASH_SIZE 1024u
-#define NET_UDP_MAX 65507u
+#define NET_UDP_MAX   65507u
 
 struct net_tls {
 	unsigned refs;
@@ -27,16 +27,16 @@ struct net_lst {
 	struct net_lst *next;
 	struct net *net;
 	enum net_transport tp;
-	struct net_addr addr; /* bound */
-	int fd;		      /* UDP */
-	struct event *ev;     /* UDP */
+	struct net_addr addr;      /* bound */
+	int fd;                    /* UDP */
+	struct event *ev;          /* UDP */
 	struct evconnlistener *el; /* TCP, TLS */
 	struct net_tls *tls;
 };
 
 struct net_conn {
 	unsigned refs;
-	struct net *net; /* NULL once the net is gone */
+	struct net *net;                /* NULL once the net is gone */
 	struct net_conn *hnext, *hprev; /* bucket of the peer's host */
 	unsigned bucket;
 	enum net_transport tp;
@@ -49,8 +49,8 @@ struct net_conn {
 	bool open;
 	bool up;
 	bool outgoing;
-	bool verified;	 /* set by the TLS verify callback */
-	bool in_cb;	 /* inside the read loop */
+	bool verified; /* set by the TLS verify callback */
+	bool in_cb;    /* inside the read loop */
 	uint64_t created_ms;
 	uint64_t activity_ms;
 	uint64_t msg_start_ms; /* 0: no partial message buffered */
@@ -80,10 +80,10 @@ unsigned net_addr_hash_host(const struct net_addr *a);
 /* conn.c */
 void net_conn_attach_tls(struct net_conn *c, SSL *ssl);
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
-		    const struct sockaddr *sa, int salen) TL_MUST_CHECK;
+                    const struct sockaddr *sa, int salen) TL_MUST_CHECK;
 int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
-		  const struct net_addr *dst, struct net_tls *tls,
-		  const char *server_name) TL_MUST_CHECK;
+                  const struct net_addr *dst, struct net_tls *tls,
+                  const char *server_name) TL_MUST_CHECK;
 /* Close without calling back (net_free). */
 void net_conn_drop(struct net_conn *c);
 

@@ -31,7 +31,7 @@ enum net_tls_role {
 
 /* Server side: whether to ask the client for a certificate. */
 enum net_tls_client_auth {
-	NET_TLS_CLIENT_CERT_NONE = 0,	  /* do not ask */
+	NET_TLS_CLIENT_CERT_NONE = 0,     /* do not ask */
 	NET_TLS_CLIENT_CERT_OPTIONAL = 1, /* ask; verify when one is sent */
 	NET_TLS_CLIENT_CERT_REQUIRED = 2, /* refuse a client without one */
 };
@@ -41,8 +41,8 @@ enum net_tls_client_auth {
  * that check passed (always 0 without a CA file). chain is what the peer
  * sent, leaf first. Return 1 to accept, 0 to refuse (the handshake then
  * fails with a certificate alert). Without a hook, preverify_ok decides. */
-typedef int net_tls_verify_h(X509 *peer, STACK_OF(X509) *chain,
-			     int preverify_ok, void *arg);
+typedef int net_tls_verify_h(X509 *peer, STACK_OF(X509) * chain,
+                             int preverify_ok, void *arg);
 
 struct net_tls_conf {
 	enum net_tls_role role;
@@ -52,7 +52,7 @@ struct net_tls_conf {
 	const char *cert_file;
 	const char *key_file;
 	X509 *cert;
-	STACK_OF(X509) *chain; /* intermediates, may be NULL */
+	STACK_OF(X509) * chain; /* intermediates, may be NULL */
 	EVP_PKEY *key;
 	/* An optional second certificate of another key type on the same
 	 * context (e.g. ECDSA P-256 beside RSA-2048); OpenSSL picks by the
@@ -60,7 +60,7 @@ struct net_tls_conf {
 	const char *cert2_file;
 	const char *key2_file;
 	X509 *cert2;
-	STACK_OF(X509) *chain2;
+	STACK_OF(X509) * chain2;
 	EVP_PKEY *key2;
 	/* Trust anchors (PEM, may hold several) and a CRL file (PEM). */
 	const char *ca_file;
@@ -81,7 +81,7 @@ struct net_tls_conf {
 };
 
 int net_tls_new(struct net_tls **out,
-		const struct net_tls_conf *conf) TL_MUST_CHECK;
+                const struct net_tls_conf *conf) TL_MUST_CHECK;
 struct net_tls *net_tls_ref(struct net_tls *t);
 void net_tls_unref(struct net_tls *t);
 

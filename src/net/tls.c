@@ -15,12 +15,12 @@
 /* TLS 1.2: forward secrecy (ECDHE) and AEAD only (RFC 7525 §4.2 as updated
  * by RFC 9325 §4.2). TLS 1.3 suites are all AEAD (RFC 8446 §9.1). */
 static const char tls12_ciphers[] =
-	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
-	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
-	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+        "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+        "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 static const char tls13_suites[] =
-	"TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
-	"TLS_CHACHA20_POLY1305_SHA256";
+        "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+        "TLS_CHACHA20_POLY1305_SHA256";
 static const char tls_groups[] = "X25519:P-256:P-384";
 
 static void log_ssl_errors(const char *what)
@@ -57,7 +57,7 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 {
 	struct net_tls *t = arg;
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
-		sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
+	        sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct net_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(sctx);
@@ -75,16 +75,18 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 		}
 		return 1;
 	}
-	if (X509_STORE_CTX_get_error(sctx) == X509_V_OK) {
-		X509_STORE_CTX_set_error(sctx,
-					 X509_V_ERR_APPLICATION_VERIFICATION);
+	/* refused by the hook: a certificate alert (bad_certificate), so
+	 * the peer learns that its certificate was the problem */
+	if (pre || X509_STORE_CTX_get_error(sctx) == X509_V_OK) {
+		X509_STORE_CTX_set_error(sctx, X509_V_ERR_CERT_REJECTED);
 	}
 	return 0;
 }
 
 static int use_cert_key(SSL_CTX *ctx, const char *cert_file,
-			const char *key_file, X509 *cert,
-			STACK_OF(X509) *chain, EVP_PKEY *key, const char *which)
+                        const char *key_file, X509 *cert,
+                        STACK_OF(X509) * chain, EVP_PKEY *key,
+                        const char *which)
 {
 	if (cert != NULL && key != NULL) {
 		if (SSL_CTX_use_cert_and_key(ctx, cert, key, chain, 1) != 1) {
@@ -98,8 +100,7 @@ static int use_cert_key(SSL_CTX *ctx, const char *cert_file,
 			log_ssl_errors(which);
 			return -TL_ECONFIG;
 		}
-		if (chain != NULL &&
-		    SSL_CTX_set1_chain(ctx, chain) != 1) {
+		if (chain != NULL && SSL_CTX_set1_chain(ctx, chain) != 1) {
 			log_ssl_errors(which);
 			return -TL_ECONFIG;
 		}
@@ -118,7 +119,7 @@ static int use_cert_key(SSL_CTX *ctx, const char *cert_file,
 		}
 	} else if (key_file != NULL) {
 		if (SSL_CTX_use_PrivateKey_file(ctx, key_file,
-						SSL_FILETYPE_PEM) != 1) {
+		                                SSL_FILETYPE_PEM) != 1) {
 			log_ssl_errors(which);
 			return -TL_ECONFIG;
 		}
@@ -180,8 +181,8 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	server = conf->role == NET_TLS_SERVER;
 	minv = conf->min_version == 0 ? TLS1_2_VERSION : conf->min_version;
 	maxv = conf->max_version == 0 ? TLS1_3_VERSION : conf->max_version;
-	if (minv < TLS1_2_VERSION || minv > TLS1_3_VERSION ||
-	    maxv < minv || maxv > TLS1_3_VERSION) {
+	if (minv < TLS1_2_VERSION || minv > TLS1_3_VERSION || maxv < minv ||
+	    maxv > TLS1_3_VERSION) {
 		log_err("net", "TLS versions: only 1.2 and 1.3 are allowed");
 		return -TL_ECONFIG;
 	}
@@ -197,7 +198,8 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	t->role = conf->role;
 	t->verify_h = conf->verify_h;
 	t->verify_arg = conf->verify_arg;
-	t->ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
+	t->ctx =
+	        SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (t->ctx == NULL) {
 		err = -ENOMEM;
 		goto out;
@@ -213,8 +215,8 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 		goto out;
 	}
 	SSL_CTX_set_options(t->ctx, SSL_OP_NO_COMPRESSION |
-					    SSL_OP_NO_RENEGOTIATION |
-					    SSL_OP_CIPHER_SERVER_PREFERENCE);
+	                                    SSL_OP_NO_RENEGOTIATION |
+	                                    SSL_OP_CIPHER_SERVER_PREFERENCE);
 	if (server) {
 		/* No resumption: every connection verifies its peer again,
 		 * and identity always comes from a checked certificate. */
@@ -227,8 +229,8 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	err = -TL_ECONFIG;
 	if (conf->cert != NULL || conf->cert_file != NULL) {
 		err = use_cert_key(t->ctx, conf->cert_file, conf->key_file,
-				   conf->cert, conf->chain, conf->key,
-				   "net: certificate");
+		                   conf->cert, conf->chain, conf->key,
+		                   "net: certificate");
 		if (err) {
 			goto out;
 		}
@@ -238,8 +240,8 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	}
 	if (conf->cert2 != NULL || conf->cert2_file != NULL) {
 		err = use_cert_key(t->ctx, conf->cert2_file, conf->key2_file,
-				   conf->cert2, conf->chain2, conf->key2,
-				   "net: second certificate");
+		                   conf->cert2, conf->chain2, conf->key2,
+		                   "net: second certificate");
 		if (err) {
 			goto out;
 		}
@@ -247,13 +249,13 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	err = -TL_ECONFIG;
 	if (conf->ca_file != NULL) {
 		if (SSL_CTX_load_verify_locations(t->ctx, conf->ca_file,
-						  NULL) != 1) {
+		                                  NULL) != 1) {
 			log_ssl_errors("net: CA file");
 			goto out;
 		}
 		if (server && conf->client_auth != NET_TLS_CLIENT_CERT_NONE) {
 			STACK_OF(X509_NAME) *names =
-				SSL_load_client_CA_file(conf->ca_file);
+			        SSL_load_client_CA_file(conf->ca_file);
 			if (names != NULL) {
 				SSL_CTX_set_client_CA_list(t->ctx, names);
 			}

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+/* cmocka needs the headers above */
 #include <cmocka.h>
 
 #define PORT_BASE 31000
@@ -36,13 +37,13 @@ static void test_addr_parse(void **state)
 		int fam;
 		const char *out;
 	} ok[] = {
-		{"127.0.0.1:5060", 1, AF_INET, "127.0.0.1:5060"},
-		{"127.0.0.1", 5061, AF_INET, "127.0.0.1:5061"},
-		{"[::1]:5061", 1, AF_INET6, "[::1]:5061"},
-		{"[::1]", 5060, AF_INET6, "[::1]:5060"},
-		{"::1", 7, AF_INET6, "[::1]:7"},
-		{"10.0.0.255:65535", 0, AF_INET, "10.0.0.255:65535"},
-		{"[2001:db8::1]:0", 9, AF_INET6, "[2001:db8::1]:0"},
+	        {"127.0.0.1:5060", 1, AF_INET, "127.0.0.1:5060"},
+	        {"127.0.0.1", 5061, AF_INET, "127.0.0.1:5061"},
+	        {"[::1]:5061", 1, AF_INET6, "[::1]:5061"},
+	        {"[::1]", 5060, AF_INET6, "[::1]:5060"},
+	        {"::1", 7, AF_INET6, "[::1]:7"},
+	        {"10.0.0.255:65535", 0, AF_INET, "10.0.0.255:65535"},
+	        {"[2001:db8::1]:0", 9, AF_INET6, "[2001:db8::1]:0"},
 	};
 	size_t i;
 
@@ -62,23 +63,23 @@ static void test_addr_parse(void **state)
 static void test_addr_reject(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"127.0.0.1:",
-		"127.0.0.1:65536",
-		"127.0.0.1:99999999999",
-		"127.0.0.1:50x",
-		"127.0.0.1:-1",
-		"127.0.0.1.5",
-		"[::1",
-		"[::1]x",
-		"[::1]:",
-		"[::1]:70000",
-		"[127.0.0.1]:5060x",
-		"host.example:5060",
-		"[::1]:5060:1",
-		"1.2.3.4:5:6",
-		"[1111:2222:3333:4444:5555:6666:7777:8888:9999]:1",
-		"::1%%",
+	        "",
+	        "127.0.0.1:",
+	        "127.0.0.1:65536",
+	        "127.0.0.1:99999999999",
+	        "127.0.0.1:50x",
+	        "127.0.0.1:-1",
+	        "127.0.0.1.5",
+	        "[::1",
+	        "[::1]x",
+	        "[::1]:",
+	        "[::1]:70000",
+	        "[127.0.0.1]:5060x",
+	        "host.example:5060",
+	        "[::1]:5060:1",
+	        "1.2.3.4:5:6",
+	        "[1111:2222:3333:4444:5555:6666:7777:8888:9999]:1",
+	        "::1%%",
 	};
 	size_t i;
 
@@ -95,7 +96,7 @@ static void test_addr_reject(void **state)
 		assert_int_equal(net_addr_set(&a, "10.1.2.3", 5060), 0);
 		/* the string does not fit: error, empty string */
 		assert_int_equal(net_addr_fmt(&a, small, sizeof(small)),
-				 -TL_ETOOBIG);
+		                 -TL_ETOOBIG);
 		assert_string_equal(small, "");
 	}
 }
@@ -143,10 +144,10 @@ static void udp_echo(const char *host, uint16_t port)
 	assert_int_equal(net_listen(cli.n, NET_UDP, &ca, NULL, NULL), 0);
 	/* the same port twice: refused */
 	assert_int_equal(net_listen(cli.n, NET_UDP, &ca, NULL, NULL),
-			 -EADDRINUSE);
+	                 -EADDRINUSE);
 	assert_int_equal(net_send(cli.n, NET_UDP, &sa, NULL,
-				  (const uint8_t *)"hello", 5),
-			 0);
+	                          (const uint8_t *)"hello", 5),
+	                 0);
 	assert_true(run_until(base, got_msgs1, &cli, 2000));
 	assert_int_equal(srv.nmsg, 1);
 	assert_string_equal(srv.msg[0], "hello");
@@ -158,18 +159,18 @@ static void udp_echo(const char *host, uint16_t port)
 	/* no UDP listener of the destination's family */
 	{
 		struct net_addr other = t_addr(
-			net_addr_family(&sa) == AF_INET ? "::1" : "127.0.0.1",
-			port);
+		        net_addr_family(&sa) == AF_INET ? "::1" : "127.0.0.1",
+		        port);
 		assert_int_equal(net_send(cli.n, NET_UDP, &other, NULL,
-					  (const uint8_t *)"x", 1),
-				 -TL_ESTATE);
+		                          (const uint8_t *)"x", 1),
+		                 -TL_ESTATE);
 	}
 	/* too big for one datagram */
 	{
 		static uint8_t big[70000];
-		assert_int_equal(net_send(cli.n, NET_UDP, &sa, NULL, big,
-					  sizeof(big)),
-				 -EMSGSIZE);
+		assert_int_equal(
+		        net_send(cli.n, NET_UDP, &sa, NULL, big, sizeof(big)),
+		        -EMSGSIZE);
 	}
 	t_fini(&cli);
 	t_fini(&srv);
@@ -289,11 +290,11 @@ static void test_tcp_reuse(void **state)
 	srv.echo = true;
 	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
 	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
-				  (const uint8_t *)"one\n", 4),
-			 0);
+	                          (const uint8_t *)"one\n", 4),
+	                 0);
 	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
-				  (const uint8_t *)"two\n", 4),
-			 0);
+	                          (const uint8_t *)"two\n", 4),
+	                 0);
 	assert_int_equal(net_conn_count(cli.n), 1);
 	assert_true(run_until(base, got_msgs2, &cli, 2000));
 	assert_int_equal(srv.nmsg, 2);
@@ -314,7 +315,7 @@ static void test_tcp_reuse(void **state)
 	assert_int_equal(net_conn_transport(c), NET_TCP);
 	assert_true(net_addr_eq(net_conn_peer(c), &sa));
 	assert_true(net_addr_eq(net_conn_local(srv.last_up),
-				net_conn_peer(srv.last_up)) == false);
+	                        net_conn_peer(srv.last_up)) == false);
 	assert_true(net_addr_eq(net_conn_peer(srv.last_up), net_conn_local(c)));
 	assert_null(net_conn_peer_cert(c));
 	assert_null(net_conn_peer_identity(c));
@@ -326,16 +327,16 @@ static void test_tcp_reuse(void **state)
 	net_conn_close(c);
 	assert_false(net_conn_is_open(c));
 	assert_int_equal(net_conn_send(c, (const uint8_t *)"x\n", 2),
-			 -ENOTCONN);
+	                 -ENOTCONN);
 	assert_int_equal(cli.closes, 1);
 	assert_int_equal(cli.close_err, 0);
 	net_conn_unref(c);
 	assert_true(run_until(base, got_close, &srv, 2000));
 	assert_int_equal(srv.nmsg, 3);
 	/* TLS without a client context */
-	assert_int_equal(net_send(cli.n, NET_TLS, &sa, NULL,
-				  (const uint8_t *)"x\n", 2),
-			 -TL_ESTATE);
+	assert_int_equal(
+	        net_send(cli.n, NET_TLS, &sa, NULL, (const uint8_t *)"x\n", 2),
+	        -TL_ESTATE);
 	t_fini(&cli);
 	t_fini(&srv);
 	event_base_free(base);
@@ -348,9 +349,9 @@ static void test_tcp_refused(void **state)
 	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 21);
 
 	t_init(&cli, base, NULL);
-	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
-				  (const uint8_t *)"x\n", 2),
-			 0);
+	assert_int_equal(
+	        net_send(cli.n, NET_TCP, &sa, NULL, (const uint8_t *)"x\n", 2),
+	        0);
 	assert_true(run_until(base, got_close, &cli, 2000));
 	assert_int_equal(cli.close_err, -ECONNREFUSED);
 	assert_int_equal(cli.ups, 0);
@@ -500,9 +501,9 @@ static void test_total_limit(void **state)
 	assert_int_equal(net_conn_count(srv.n), 2);
 	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 1000), 0);
 	/* outgoing connections count too */
-	assert_int_equal(net_send(srv.n, NET_TCP, &sa, NULL,
-				  (const uint8_t *)"x\n", 2),
-			 -TL_ELIMIT);
+	assert_int_equal(
+	        net_send(srv.n, NET_TCP, &sa, NULL, (const uint8_t *)"x\n", 2),
+	        -TL_ELIMIT);
 	for (i = 0; i < 3; i++) {
 		close(fd[i]);
 	}
@@ -584,6 +585,78 @@ static void test_input_bound(void **state)
 	event_base_free(base);
 }
 
+/* A peer that does not read: sends fail once max_output is queued. */
+static void test_output_bound(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 62);
+	static uint8_t chunk[4096];
+	int fd, i, err = 0;
+
+	net_conf_default(&cf);
+	cf.max_output = 65536;
+	t_init(&srv, base, &cf);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	run_for(base, 30);
+	assert_non_null(srv.last_up);
+	for (i = 0; i < 64 && err == 0; i++) {
+		err = net_conn_send(srv.last_up, chunk, sizeof(chunk));
+	}
+	assert_int_equal(err, -TL_ELIMIT);
+	assert_int_equal(i, 17);
+	assert_false(net_conn_is_open(srv.last_up));
+	assert_int_equal(srv.close_err, -TL_ELIMIT);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+/* Connect timeout: a listener whose accept queue is full drops SYNs. */
+static void test_connect_timeout(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate cli;
+	struct net_conf cf;
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 63);
+	struct net_conn *c = NULL;
+	int lfd, fds[8], nfd = 0, i, one = 1;
+
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa.ss, sa.len), 0);
+	assert_int_equal(listen(lfd, 0), 0);
+	/* fill the queue: connects that complete are queued, then the
+	 * next ones hang */
+	for (i = 0; i < 8; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		assert_true(fd >= 0);
+		/* EINPROGRESS for those that hang: expected */
+		(void)connect(fd, (struct sockaddr *)&sa.ss, sa.len);
+		fds[nfd++] = fd;
+	}
+	usleep(100000);
+	net_conf_default(&cf);
+	cf.connect_timeout_ms = 300;
+	t_init(&cli, base, &cf);
+	assert_int_equal(net_connect(&c, cli.n, NET_TCP, &sa, NULL, NULL), 0);
+	assert_true(run_until(base, got_close, &cli, 3000));
+	assert_int_equal(cli.close_err, -ETIMEDOUT);
+	assert_int_equal(cli.ups, 0);
+	assert_false(net_conn_is_open(c));
+	net_conn_unref(c);
+	for (i = 0; i < nfd; i++) {
+		close(fds[i]);
+	}
+	close(lfd);
+	t_fini(&cli);
+	event_base_free(base);
+}
+
 /* Freeing the net with connections open in both directions. */
 static void test_free_open(void **state)
 {
@@ -599,8 +672,8 @@ static void test_free_open(void **state)
 	assert_int_equal(net_listen(srv.n, NET_UDP, &ua, NULL, NULL), 0);
 	fd = raw_connect(&sa);
 	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
-				  (const uint8_t *)"partial", 7),
-			 0);
+	                          (const uint8_t *)"partial", 7),
+	                 0);
 	run_for(base, 50);
 	assert_int_equal(net_conn_count(srv.n), 2);
 	net_conn_unref(srv.last_up);
@@ -631,20 +704,19 @@ static void test_bad_args(void **state)
 	assert_int_equal(net_new(&n, base, NULL, &none), -EINVAL);
 	assert_null(n);
 	t_init(&t, base, NULL);
-	assert_int_equal(net_listen(t.n, NET_TCP, &unset, NULL, NULL),
-			 -EINVAL);
+	assert_int_equal(net_listen(t.n, NET_TCP, &unset, NULL, NULL), -EINVAL);
 	/* TLS listener without a context */
 	{
 		struct net_addr a = t_addr("127.0.0.1", PORT_BASE + 80);
 		assert_int_equal(net_listen(t.n, NET_TLS, &a, NULL, NULL),
-				 -EINVAL);
+		                 -EINVAL);
 		assert_int_equal(net_connect(&c, t.n, NET_UDP, &a, NULL, NULL),
-				 -EINVAL);
+		                 -EINVAL);
 		assert_null(c);
 	}
-	assert_int_equal(net_send(t.n, NET_UDP, &unset, NULL,
-				  (const uint8_t *)"x", 1),
-			 -EINVAL);
+	assert_int_equal(
+	        net_send(t.n, NET_UDP, &unset, NULL, (const uint8_t *)"x", 1),
+	        -EINVAL);
 	t_fini(&t);
 	event_base_free(base);
 }
@@ -652,23 +724,25 @@ static void test_bad_args(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_addr_parse),
-		cmocka_unit_test(test_addr_reject),
-		cmocka_unit_test(test_addr_eq_transport),
-		cmocka_unit_test(test_udp_v4),
-		cmocka_unit_test(test_udp_v6),
-		cmocka_unit_test(test_tcp_framing_v4),
-		cmocka_unit_test(test_tcp_framing_v6),
-		cmocka_unit_test(test_tcp_reuse),
-		cmocka_unit_test(test_tcp_refused),
-		cmocka_unit_test(test_keepalive),
-		cmocka_unit_test(test_idle_timeout),
-		cmocka_unit_test(test_per_ip_limit),
-		cmocka_unit_test(test_total_limit),
-		cmocka_unit_test(test_slow_sender),
-		cmocka_unit_test(test_input_bound),
-		cmocka_unit_test(test_free_open),
-		cmocka_unit_test(test_bad_args),
+	        cmocka_unit_test(test_addr_parse),
+	        cmocka_unit_test(test_addr_reject),
+	        cmocka_unit_test(test_addr_eq_transport),
+	        cmocka_unit_test(test_udp_v4),
+	        cmocka_unit_test(test_udp_v6),
+	        cmocka_unit_test(test_tcp_framing_v4),
+	        cmocka_unit_test(test_tcp_framing_v6),
+	        cmocka_unit_test(test_tcp_reuse),
+	        cmocka_unit_test(test_tcp_refused),
+	        cmocka_unit_test(test_keepalive),
+	        cmocka_unit_test(test_idle_timeout),
+	        cmocka_unit_test(test_per_ip_limit),
+	        cmocka_unit_test(test_total_limit),
+	        cmocka_unit_test(test_slow_sender),
+	        cmocka_unit_test(test_input_bound),
+	        cmocka_unit_test(test_output_bound),
+	        cmocka_unit_test(test_connect_timeout),
+	        cmocka_unit_test(test_free_open),
+	        cmocka_unit_test(test_bad_args),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -53,7 +53,8 @@ static T_UNUSED uint64_t t_now_ms(void)
 
 /* Test framing: a message is a line ending in '\n'; "\r\n\r\n" is a ping,
  * a lone "\r\n" a pong; a NUL byte is a framing error. */
-static T_UNUSED int t_frame(const uint8_t *p, size_t len, size_t *msg_len, void *arg)
+static T_UNUSED int t_frame(const uint8_t *p, size_t len, size_t *msg_len,
+                            void *arg)
 {
 	size_t i;
 
@@ -82,8 +83,8 @@ static T_UNUSED int t_frame(const uint8_t *p, size_t len, size_t *msg_len, void 
 }
 
 static T_UNUSED void t_recv(struct net_conn *c, const struct net_addr *src,
-		   const struct net_addr *local, enum net_transport tp,
-		   const uint8_t *msg, size_t len, void *arg)
+                            const struct net_addr *local, enum net_transport tp,
+                            const uint8_t *msg, size_t len, void *arg)
 {
 	struct tstate *t = arg;
 	int i = t->nmsg;
@@ -100,17 +101,17 @@ static T_UNUSED void t_recv(struct net_conn *c, const struct net_addr *src,
 	if (t->echo) {
 		char out[300];
 		int n = snprintf(out, sizeof(out), "ok:%.*s", (int)len,
-				 (const char *)msg);
+		                 (const char *)msg);
 		if (n > 0 && (size_t)n < sizeof(out)) {
 			t->echo_err = net_send(t->n, tp, src, local,
-					       (const uint8_t *)out, (size_t)n);
+			                       (const uint8_t *)out, (size_t)n);
 		}
 	}
 	(void)c;
 }
 
 static T_UNUSED void t_conn(struct net_conn *c, enum net_conn_event ev, int err,
-		   void *arg)
+                            void *arg)
 {
 	struct tstate *t = arg;
 
@@ -131,7 +132,7 @@ static T_UNUSED void t_conn(struct net_conn *c, enum net_conn_event ev, int err,
 }
 
 static T_UNUSED void t_init(struct tstate *t, struct event_base *base,
-		   const struct net_conf *conf)
+                            const struct net_conf *conf)
 {
 	struct net_handlers h = {t_frame, t_recv, t_conn, t};
 
@@ -161,8 +162,8 @@ static T_UNUSED void run_for(struct event_base *b, unsigned ms)
 }
 
 /* Run the loop until cond() holds, at most ms milliseconds. */
-static T_UNUSED bool run_until(struct event_base *b, bool (*cond)(void *), void *arg,
-		      unsigned ms)
+static T_UNUSED bool run_until(struct event_base *b, bool (*cond)(void *),
+                               void *arg, unsigned ms)
 {
 	uint64_t end = t_now_ms() + ms;
 
@@ -208,8 +209,8 @@ static T_UNUSED void raw_write(int fd, const char *s)
 
 /* Read what fd has while running the loop, at most ms: returns bytes
  * read (>0), 0 on EOF, -1 on timeout or error. */
-static T_UNUSED ssize_t raw_read(struct event_base *b, int fd, char *dst, size_t len,
-			unsigned ms)
+static T_UNUSED ssize_t raw_read(struct event_base *b, int fd, char *dst,
+                                 size_t len, unsigned ms)
 {
 	uint64_t end = t_now_ms() + ms;
 
@@ -265,7 +266,8 @@ static T_UNUSED void t_ext(X509 *x, X509 *issuer, int nid, const char *val)
 /* A certificate for key with subject CN cn, signed by issuer/ikey (self
  * signed when issuer is NULL). */
 static T_UNUSED X509 *t_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
-		    EVP_PKEY *ikey, bool ca, long serial, const char *san)
+                             EVP_PKEY *ikey, bool ca, long serial,
+                             const char *san)
 {
 	X509 *x = X509_new();
 	X509_NAME *nm = X509_NAME_new();
@@ -276,10 +278,10 @@ static T_UNUSED X509 *t_cert(EVP_PKEY *key, const char *cn, X509 *issuer,
 	X509_set_version(x, 2);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
 	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-				   (const unsigned char *)cn, -1, -1, 0);
+	                           (const unsigned char *)cn, -1, -1, 0);
 	X509_set_subject_name(x, nm);
 	X509_set_issuer_name(x, issuer != NULL ? X509_get_subject_name(issuer)
-					       : nm);
+	                                       : nm);
 	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	X509_set_pubkey(x, key);
@@ -328,7 +330,7 @@ static T_UNUSED void t_write_key(const char *path, EVP_PKEY *k)
 
 /* A CRL from ca revoking serial (0: none). */
 static T_UNUSED void t_write_crl(const char *path, X509 *ca, EVP_PKEY *cakey,
-			long serial)
+                                 long serial)
 {
 	X509_CRL *crl = X509_CRL_new();
 	ASN1_TIME *t = ASN1_TIME_new();

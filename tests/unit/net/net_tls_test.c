@@ -1,0 +1,807 @@
+/* net TLS: handshakes (1.3, 1.2), refused versions, client certificates,
+ * verify hook, CRL, pinning, peer identity, key log, handshake timeout,
+ * second certificate. Certificates are made with OpenSSL into a temporary
+ * directory; real sockets on loopback (ports 31100-31199). */
+#include "net/net.h"
+#include "net/net_tls.h"
+#include "unit/net/net_testutil.h"
+
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+/* cmocka needs the headers above */
+#include <cmocka.h>
+
+#define PORT_BASE 31100
+
+extern char **environ;
+
+static char dir[256];
+static X509 *ca_cert, *srv_cert, *phone_cert, *rogue_cert;
+static EVP_PKEY *srv_key;
+
+static const char *path(const char *name)
+{
+	static char buf[8][512];
+	static int i;
+
+	i = (i + 1) % 8;
+	snprintf(buf[i], sizeof(buf[i]), "%s/%s", dir, name);
+	return buf[i];
+}
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	EVP_PKEY *ca_key, *k;
+	X509 *x;
+
+	snprintf(dir, sizeof(dir), "%s/tl-net-tls-XXXXXX",
+	         tmp != NULL ? tmp : "/tmp");
+	if (mkdtemp(dir) == NULL) {
+		return -1;
+	}
+	ca_key = t_key_ec();
+	ca_cert =
+	        t_cert(ca_key, "Trustline Test CA", NULL, NULL, true, 1, NULL);
+	t_write_cert(path("ca.pem"), ca_cert);
+
+	srv_key = t_key_ec();
+	srv_cert = t_cert(srv_key, "ccm.test", ca_cert, ca_key, false, 2,
+	                  "DNS:ccm.test,IP:127.0.0.1,IP:::1");
+	t_write_cert(path("srv.pem"), srv_cert);
+	t_write_key(path("srv.key"), srv_key);
+
+	k = t_key_rsa();
+	x = t_cert(k, "ccm.test", ca_cert, ca_key, false, 3,
+	           "DNS:ccm.test,IP:127.0.0.1");
+	t_write_cert(path("srv_rsa.pem"), x);
+	t_write_key(path("srv_rsa.key"), k);
+	X509_free(x);
+	EVP_PKEY_free(k);
+
+	k = t_key_ec();
+	phone_cert =
+	        t_cert(k, "SEP001122AABBCC", ca_cert, ca_key, false, 4, NULL);
+	t_write_cert(path("phone.pem"), phone_cert);
+	t_write_key(path("phone.key"), k);
+	EVP_PKEY_free(k);
+
+	k = t_key_ec();
+	x = t_cert(k, "SEP0011223344FF", ca_cert, ca_key, false, 5, NULL);
+	t_write_cert(path("revoked.pem"), x);
+	t_write_key(path("revoked.key"), k);
+	X509_free(x);
+	EVP_PKEY_free(k);
+
+	k = t_key_ec();
+	rogue_cert = t_cert(k, "SEP00000000DEAD", NULL, NULL, false, 6, NULL);
+	t_write_cert(path("rogue.pem"), rogue_cert);
+	t_write_key(path("rogue.key"), k);
+	EVP_PKEY_free(k);
+
+	t_write_crl(path("crl.pem"), ca_cert, ca_key, 5);
+	EVP_PKEY_free(ca_key);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	static const char *const files[] = {
+	        "ca.pem",      "srv.pem",      "srv.key",      "srv_rsa.pem",
+	        "srv_rsa.key", "phone.pem",    "phone.key",    "revoked.pem",
+	        "revoked.key", "rogue.pem",    "rogue.key",    "crl.pem",
+	        "keylog.txt",  "nokeylog.txt", "s_client.out",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		unlink(path(files[i]));
+	}
+	rmdir(dir);
+	X509_free(ca_cert);
+	X509_free(srv_cert);
+	X509_free(phone_cert);
+	X509_free(rogue_cert);
+	EVP_PKEY_free(srv_key);
+	return 0;
+}
+
+/* --- helpers --- */
+
+static struct net_tls *server_ctx(enum net_tls_client_auth auth,
+                                  net_tls_verify_h *vh, const char *crl,
+                                  const char *keylog)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+
+	c.role = NET_TLS_SERVER;
+	c.cert_file = path("srv.pem");
+	c.key_file = path("srv.key");
+	c.ca_file = path("ca.pem");
+	c.crl_file = crl;
+	c.client_auth = auth;
+	c.verify_h = vh;
+	c.keylog_file = keylog;
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	return t;
+}
+
+static struct net_tls *client_ctx(const char *cert, const char *key,
+                                  bool use_ca, net_tls_verify_h *vh,
+                                  int max_version)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+
+	c.role = NET_TLS_CLIENT;
+	c.cert_file = cert;
+	c.key_file = key;
+	c.ca_file = use_ca ? path("ca.pem") : NULL;
+	c.verify_h = vh;
+	c.max_version = max_version;
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	return t;
+}
+
+struct pair {
+	struct event_base *base;
+	struct tstate srv, cli;
+	struct net_addr sa;
+};
+
+static void pair_init(struct pair *p, const char *host, uint16_t port,
+                      struct net_tls *stls, struct net_tls *ctls,
+                      const struct net_conf *scf)
+{
+	p->base = event_base_new();
+	assert_non_null(p->base);
+	t_init(&p->srv, p->base, scf);
+	t_init(&p->cli, p->base, NULL);
+	p->srv.echo = true;
+	p->sa = t_addr(host, port);
+	assert_int_equal(net_listen(p->srv.n, NET_TLS, &p->sa, stls, NULL), 0);
+	if (ctls != NULL) {
+		net_set_tls_client(p->cli.n, ctls);
+	}
+	/* the listener and the net hold their own references */
+	net_tls_unref(stls);
+	net_tls_unref(ctls);
+}
+
+static void pair_fini(struct pair *p)
+{
+	t_fini(&p->cli);
+	t_fini(&p->srv);
+	event_base_free(p->base);
+}
+
+static bool cli_got1(void *arg)
+{
+	return ((struct pair *)arg)->cli.nmsg >= 1;
+}
+
+static bool both_closed(void *arg)
+{
+	struct pair *p = arg;
+	return p->srv.closes >= 1 && p->cli.closes >= 1;
+}
+
+static bool srv_closed(void *arg)
+{
+	return ((struct pair *)arg)->srv.closes >= 1;
+}
+
+/* Send "hi\n" from client to server and wait for the echo. */
+static bool exchange(struct pair *p)
+{
+	assert_int_equal(net_send(p->cli.n, NET_TLS, &p->sa, NULL,
+	                          (const uint8_t *)"hi\n", 3),
+	                 0);
+	return run_until(p->base, cli_got1, p, 5000);
+}
+
+/* Send and expect refusal: nothing delivered, both sides closed. */
+static void refused(struct pair *p)
+{
+	assert_int_equal(net_send(p->cli.n, NET_TLS, &p->sa, NULL,
+	                          (const uint8_t *)"hi\n", 3),
+	                 0);
+	assert_true(run_until(p->base, both_closed, p, 5000));
+	assert_int_equal(p->srv.nmsg, 0);
+	assert_int_equal(p->srv.ups, 0);
+	assert_int_equal(p->cli.nmsg, 0);
+	assert_int_equal(net_conn_count(p->srv.n), 0);
+	assert_int_equal(net_conn_count(p->cli.n), 0);
+}
+
+/* --- handshakes --- */
+
+static void mutual(const char *host, uint16_t port, int max_version,
+                   const char *want_version)
+{
+	struct pair p;
+	struct net_conn *sc, *cc;
+	STACK_OF(X509) * chain;
+
+	pair_init(&p, host, port,
+	          server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL),
+	          client_ctx(path("phone.pem"), path("phone.key"), true, NULL,
+	                     max_version),
+	          NULL);
+	assert_true(exchange(&p));
+	assert_string_equal(p.srv.msg[0], "hi\n");
+	assert_int_equal(p.srv.tp[0], NET_TLS);
+	assert_string_equal(p.cli.msg[0], "ok:hi\n");
+	/* the server sees the phone, the phone sees the server */
+	sc = p.srv.last_up;
+	cc = p.cli.last_up;
+	assert_non_null(sc);
+	assert_non_null(cc);
+	assert_int_equal(net_conn_transport(sc), NET_TLS);
+	assert_string_equal(net_conn_peer_identity(sc), "SEP001122AABBCC");
+	assert_string_equal(net_conn_peer_identity(cc), "ccm.test");
+	assert_int_equal(X509_cmp(net_conn_peer_cert(sc), phone_cert), 0);
+	assert_int_equal(X509_cmp(net_conn_peer_cert(cc), srv_cert), 0);
+	chain = net_conn_peer_chain(sc);
+	assert_non_null(chain);
+	assert_true(sk_X509_num(chain) >= 1);
+	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), phone_cert), 0);
+	chain = net_conn_peer_chain(cc);
+	assert_non_null(chain);
+	assert_int_equal(X509_cmp(sk_X509_value(chain, 0), srv_cert), 0);
+	assert_string_equal(net_conn_tls_version(sc), want_version);
+	assert_string_equal(net_conn_tls_version(cc), want_version);
+	assert_non_null(strstr(net_conn_tls_cipher(cc), "GCM") != NULL
+	                        ? "GCM"
+	                        : strstr(net_conn_tls_cipher(cc), "CHACHA"));
+	if (max_version == TLS1_2_VERSION) {
+		assert_memory_equal(net_conn_tls_cipher(cc), "ECDHE-", 6);
+	}
+	/* a second send reuses the connection */
+	assert_int_equal(net_send(p.cli.n, NET_TLS, &p.sa, NULL,
+	                          (const uint8_t *)"again\n", 6),
+	                 0);
+	run_for(p.base, 100);
+	assert_int_equal(p.srv.nmsg, 2);
+	assert_int_equal(p.srv.ups, 1);
+	assert_int_equal(net_conn_count(p.cli.n), 1);
+	pair_fini(&p);
+}
+
+static void test_tls13_v4(void **state)
+{
+	mutual("127.0.0.1", PORT_BASE + 0, 0, "TLSv1.3");
+}
+
+static void test_tls13_v6(void **state)
+{
+	mutual("::1", PORT_BASE + 1, 0, "TLSv1.3");
+}
+
+static void test_tls12(void **state)
+{
+	mutual("127.0.0.1", PORT_BASE + 2, TLS1_2_VERSION, "TLSv1.2");
+}
+
+/* --- openssl s_client --- */
+
+/* Run argv with stdin from /dev/null and output to s_client.out, the loop
+ * running meanwhile; at most ms. Returns the exit status, or -1. */
+static int spawn_run(struct event_base *b, char *const argv[], unsigned ms)
+{
+	posix_spawn_file_actions_t fa;
+	uint64_t end = t_now_ms() + ms;
+	pid_t pid;
+	int st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, path("s_client.out"),
+	                                 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	posix_spawn_file_actions_adddup2(&fa, 1, 2);
+	if (posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	while (t_now_ms() < end) {
+		run_for(b, 10);
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		}
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static bool out_has(const char *needle)
+{
+	static char buf[65536];
+	FILE *f = fopen(path("s_client.out"), "r");
+	size_t n;
+
+	if (f == NULL) {
+		return false;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, needle) != NULL;
+}
+
+static void test_tls11_refused(void **state)
+{
+	struct pair p;
+	char port[16], hostport[32];
+
+	snprintf(port, sizeof(port), "%d", PORT_BASE + 10);
+	snprintf(hostport, sizeof(hostport), "127.0.0.1:%s", port);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 10,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL), NULL,
+	          NULL);
+	{
+		/* control: the same client with TLS 1.3 gets in */
+		char *const ok[] = {"openssl",
+		                    "s_client",
+		                    "-tls1_3",
+		                    "-connect",
+		                    hostport,
+		                    "-CAfile",
+		                    (char *)path("ca.pem"),
+		                    "-verify_return_error",
+		                    NULL};
+		assert_int_equal(spawn_run(p.base, ok, 10000), 0);
+		assert_true(out_has("TLSv1.3"));
+		assert_true(out_has("Verify return code: 0 (ok)"));
+	}
+	run_for(p.base, 50);
+	assert_int_equal(p.srv.ups, 1);
+	{
+		/* TLS 1.1 offered for real (security level 0 lets the client
+		 * propose it): the server must refuse */
+		char *const bad[] = {"openssl",
+		                     "s_client",
+		                     "-tls1_1",
+		                     "-cipher",
+		                     "DEFAULT@SECLEVEL=0",
+		                     "-connect",
+		                     hostport,
+		                     NULL};
+		assert_int_not_equal(spawn_run(p.base, bad, 10000), 0);
+	}
+	{
+		char *const bad[] = {"openssl",
+		                     "s_client",
+		                     "-tls1",
+		                     "-cipher",
+		                     "DEFAULT@SECLEVEL=0",
+		                     "-connect",
+		                     hostport,
+		                     NULL};
+		assert_int_not_equal(spawn_run(p.base, bad, 10000), 0);
+	}
+	run_for(p.base, 50);
+	assert_int_equal(p.srv.ups, 1);
+	assert_int_equal(p.srv.closes, 3);
+	assert_int_equal(net_conn_count(p.srv.n), 0);
+	pair_fini(&p);
+}
+
+/* Two certificates on one context: RSA-2048 and ECDSA P-256. */
+static void test_dual_cert(void **state)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+	struct pair p;
+	char hostport[32];
+
+	c.role = NET_TLS_SERVER;
+	c.cert_file = path("srv_rsa.pem");
+	c.key_file = path("srv_rsa.key");
+	/* the second one as objects */
+	c.cert2 = srv_cert;
+	c.key2 = srv_key;
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", PORT_BASE + 11);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 11, t, NULL, NULL);
+	{
+		char *const ec[] = {
+		        "openssl",  "s_client", "-sigalgs", "ECDSA+SHA256",
+		        "-connect", hostport,   NULL};
+		assert_int_equal(spawn_run(p.base, ec, 10000), 0);
+		assert_true(out_has("Server public key is 256 bit"));
+	}
+	{
+		char *const rsa[] = {"openssl",  "s_client",
+		                     "-sigalgs", "RSA-PSS+SHA256:RSA+SHA256",
+		                     "-connect", hostport,
+		                     NULL};
+		assert_int_equal(spawn_run(p.base, rsa, 10000), 0);
+		assert_true(out_has("Server public key is 2048 bit"));
+	}
+	pair_fini(&p);
+}
+
+/* --- client certificates --- */
+
+static void test_client_cert_missing(void **state)
+{
+	struct pair p;
+
+	pair_init(&p, "127.0.0.1", PORT_BASE + 20,
+	          server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, true, NULL, 0), NULL);
+	refused(&p);
+	assert_int_equal(p.srv.close_err, -TL_ETRUST);
+	assert_int_equal(p.cli.close_err, -TL_EAUTH);
+	pair_fini(&p);
+}
+
+static void test_client_cert_optional(void **state)
+{
+	struct pair p;
+
+	/* none sent: accepted, no identity */
+	pair_init(&p, "127.0.0.1", PORT_BASE + 21,
+	          server_ctx(NET_TLS_CLIENT_CERT_OPTIONAL, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, true, NULL, 0), NULL);
+	assert_true(exchange(&p));
+	assert_null(net_conn_peer_identity(p.srv.last_up));
+	assert_null(net_conn_peer_cert(p.srv.last_up));
+	assert_string_equal(net_conn_peer_identity(p.cli.last_up), "ccm.test");
+	pair_fini(&p);
+	/* one sent that does not verify: refused */
+	pair_init(
+	        &p, "127.0.0.1", PORT_BASE + 22,
+	        server_ctx(NET_TLS_CLIENT_CERT_OPTIONAL, NULL, NULL, NULL),
+	        client_ctx(path("rogue.pem"), path("rogue.key"), true, NULL, 0),
+	        NULL);
+	refused(&p);
+	assert_int_equal(p.srv.close_err, -TL_ETRUST);
+	pair_fini(&p);
+}
+
+static void test_crl(void **state)
+{
+	struct pair p;
+
+	pair_init(&p, "127.0.0.1", PORT_BASE + 30,
+	          server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL,
+	                     path("crl.pem"), NULL),
+	          client_ctx(path("revoked.pem"), path("revoked.key"), true,
+	                     NULL, 0),
+	          NULL);
+	refused(&p);
+	assert_int_equal(p.srv.close_err, -TL_ETRUST);
+	pair_fini(&p);
+	pair_init(
+	        &p, "127.0.0.1", PORT_BASE + 31,
+	        server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, path("crl.pem"),
+	                   NULL),
+	        client_ctx(path("phone.pem"), path("phone.key"), true, NULL, 0),
+	        NULL);
+	assert_true(exchange(&p));
+	assert_string_equal(net_conn_peer_identity(p.srv.last_up),
+	                    "SEP001122AABBCC");
+	pair_fini(&p);
+}
+
+/* --- verify hook --- */
+
+static int hook_calls, hook_pre;
+
+static int hook_reject(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
+                       void *arg)
+{
+	hook_calls++;
+	hook_pre = preverify_ok;
+	return 0;
+}
+
+/* Accept exactly the rogue (self-signed) phone certificate: a CTL pin. */
+static int hook_pin_rogue(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
+                          void *arg)
+{
+	hook_calls++;
+	hook_pre = preverify_ok;
+	return X509_cmp(peer, rogue_cert) == 0 && sk_X509_num(chain) >= 1 &&
+	       X509_cmp(sk_X509_value(chain, 0), peer) == 0;
+}
+
+static int hook_pin_srv(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
+                        void *arg)
+{
+	hook_calls++;
+	hook_pre = preverify_ok;
+	return X509_cmp(peer, srv_cert) == 0;
+}
+
+static int hook_pin_phone(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
+                          void *arg)
+{
+	hook_calls++;
+	return X509_cmp(peer, phone_cert) == 0;
+}
+
+static void test_verify_hook_reject(void **state)
+{
+	struct pair p;
+
+	hook_calls = 0;
+	pair_init(
+	        &p, "127.0.0.1", PORT_BASE + 40,
+	        server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, hook_reject, NULL,
+	                   NULL),
+	        client_ctx(path("phone.pem"), path("phone.key"), true, NULL, 0),
+	        NULL);
+	refused(&p);
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(hook_pre, 1); /* the chain itself was fine */
+	assert_int_equal(p.srv.close_err, -TL_ETRUST);
+	assert_int_equal(p.cli.close_err, -TL_EAUTH);
+	pair_fini(&p);
+}
+
+static void test_verify_hook_pin(void **state)
+{
+	struct pair p;
+
+	/* server pins a self-signed phone certificate the CA never
+	 * issued */
+	hook_calls = 0;
+	pair_init(
+	        &p, "127.0.0.1", PORT_BASE + 41,
+	        server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, hook_pin_rogue, NULL,
+	                   NULL),
+	        client_ctx(path("rogue.pem"), path("rogue.key"), true, NULL, 0),
+	        NULL);
+	assert_true(exchange(&p));
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(hook_pre, 0);
+	assert_string_equal(net_conn_peer_identity(p.srv.last_up),
+	                    "SEP00000000DEAD");
+	pair_fini(&p);
+	/* client with no CA file pins the server certificate */
+	hook_calls = 0;
+	pair_init(&p, "127.0.0.1", PORT_BASE + 42,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, false, hook_pin_srv, 0), NULL);
+	assert_true(exchange(&p));
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(hook_pre, 0);
+	assert_string_equal(net_conn_peer_identity(p.cli.last_up), "ccm.test");
+	pair_fini(&p);
+	/* ... and refuses a server that is not the pinned one */
+	pair_init(&p, "127.0.0.1", PORT_BASE + 43,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, false, hook_pin_phone, 0), NULL);
+	refused(&p);
+	assert_int_equal(p.cli.close_err, -TL_ETRUST);
+	pair_fini(&p);
+}
+
+/* Server name: SNI and subject alternative name check. */
+static bool up_or_closed(void *arg)
+{
+	struct tstate *t = arg;
+	return t->ups >= 1 || t->closes >= 1;
+}
+
+static void test_server_name(void **state)
+{
+	static const struct {
+		const char *name;
+		bool ok;
+	} cases[] = {
+	        {"ccm.test", true},
+	        {"127.0.0.1", true},
+	        {"other.test", false},
+	        {"10.9.9.9", false},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pair p;
+		struct net_conn *c = NULL;
+
+		pair_init(
+		        &p, "127.0.0.1", PORT_BASE + 50 + (uint16_t)i,
+		        server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+		        client_ctx(NULL, NULL, true, NULL, 0), NULL);
+		assert_int_equal(net_connect(&c, p.cli.n, NET_TLS, &p.sa, NULL,
+		                             cases[i].name),
+		                 0);
+		assert_false(net_conn_is_up(c));
+		assert_true(run_until(p.base, up_or_closed, &p.cli, 5000));
+		assert_int_equal(net_conn_is_up(c), cases[i].ok);
+		if (!cases[i].ok) {
+			assert_int_equal(p.cli.close_err, -TL_ETRUST);
+		}
+		net_conn_unref(c);
+		pair_fini(&p);
+	}
+}
+
+/* --- key log --- */
+
+static void test_keylog(void **state)
+{
+	struct pair p;
+	struct stat st;
+	char line[512];
+	bool found = false;
+	FILE *f;
+
+	/* not configured: nothing written anywhere we name */
+	pair_init(&p, "127.0.0.1", PORT_BASE + 60,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, true, NULL, 0), NULL);
+	assert_true(exchange(&p));
+	pair_fini(&p);
+	assert_int_equal(stat(path("keylog.txt"), &st), -1);
+	assert_int_equal(stat(path("nokeylog.txt"), &st), -1);
+	/* configured on the server */
+	pair_init(&p, "127.0.0.1", PORT_BASE + 61,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL,
+	                     path("keylog.txt")),
+	          client_ctx(NULL, NULL, true, NULL, 0), NULL);
+	assert_true(exchange(&p));
+	pair_fini(&p);
+	assert_int_equal(stat(path("keylog.txt"), &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	f = fopen(path("keylog.txt"), "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		/* NSS key log: LABEL <64 hex client random> <hex secret> */
+		if (strncmp(line, "CLIENT_TRAFFIC_SECRET_0 ", 24) == 0 &&
+		    strlen(line) > 24 + 64 + 1 + 64) {
+			found = true;
+		}
+	}
+	fclose(f);
+	assert_true(found);
+}
+
+/* --- limits --- */
+
+static void test_handshake_timeout(void **state)
+{
+	struct pair p;
+	struct net_conf cf;
+	char buf[16];
+	uint64_t t0;
+	int fd;
+
+	net_conf_default(&cf);
+	cf.handshake_timeout_ms = 200;
+	pair_init(&p, "127.0.0.1", PORT_BASE + 70,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL), NULL,
+	          &cf);
+	t0 = t_now_ms();
+	fd = raw_connect(&p.sa);
+	assert_true(fd >= 0);
+	/* a ClientHello that never completes */
+	assert_int_equal(write(fd, "\x16\x03\x01\x02\x00\x01", 6), 6);
+	assert_true(run_until(p.base, srv_closed, &p, 3000));
+	assert_int_equal(p.srv.close_err, -ETIMEDOUT);
+	assert_true(t_now_ms() - t0 >= 190);
+	assert_int_equal(raw_read(p.base, fd, buf, sizeof(buf), 1000), 0);
+	assert_int_equal(p.srv.ups, 0);
+	close(fd);
+	pair_fini(&p);
+}
+
+/* Handshakes pending per source address. */
+static void test_pending_limit(void **state)
+{
+	struct pair p;
+	struct net_conf cf;
+	char buf[16];
+	int fd1, fd2;
+
+	net_conf_default(&cf);
+	cf.max_pending_per_ip = 1;
+	pair_init(&p, "127.0.0.1", PORT_BASE + 71,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, true, NULL, 0), &cf);
+	fd1 = raw_connect(&p.sa);
+	assert_true(fd1 >= 0);
+	run_for(p.base, 30);
+	fd2 = raw_connect(&p.sa);
+	assert_true(fd2 >= 0);
+	assert_int_equal(raw_read(p.base, fd2, buf, sizeof(buf), 1000), 0);
+	assert_int_equal(net_conn_count(p.srv.n), 1);
+	/* a completed handshake does not count as pending */
+	close(fd1);
+	run_for(p.base, 30);
+	assert_true(exchange(&p));
+	fd1 = raw_connect(&p.sa);
+	run_for(p.base, 30);
+	assert_int_equal(net_conn_count(p.srv.n), 2);
+	close(fd1);
+	close(fd2);
+	pair_fini(&p);
+}
+
+/* --- configuration errors --- */
+
+static void test_conf_reject(void **state)
+{
+	struct net_tls *t = NULL;
+	struct net_tls_conf c;
+
+	memset(&c, 0, sizeof(c));
+	c.role = NET_TLS_SERVER;
+	c.cert_file = path("srv.pem");
+	c.key_file = path("srv.key");
+	c.min_version = TLS1_1_VERSION;
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.min_version = 0;
+	c.max_version = TLS1_1_VERSION;
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.max_version = 0;
+	c.key_file = path("phone.key"); /* does not match */
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.key_file = path("missing.key");
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.key_file = NULL;
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.key_file = path("srv.key");
+	c.ca_file = path("missing.pem");
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.ca_file = NULL;
+	c.crl_file = path("missing.pem");
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	c.crl_file = NULL;
+	c.keylog_file = "/nonexistent-dir/keylog";
+	assert_int_not_equal(net_tls_new(&t, &c), 0);
+	c.keylog_file = NULL;
+	/* a server needs a certificate */
+	memset(&c, 0, sizeof(c));
+	c.role = NET_TLS_SERVER;
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	/* a client must check the server somehow */
+	c.role = NET_TLS_CLIENT;
+	assert_int_equal(net_tls_new(&t, &c), -TL_ECONFIG);
+	assert_null(t);
+	/* objects instead of files */
+	c.role = NET_TLS_SERVER;
+	c.cert = srv_cert;
+	c.key = srv_key;
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	assert_int_equal(net_tls_role(t), NET_TLS_SERVER);
+	net_tls_unref(t);
+	net_tls_unref(NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_tls13_v4),
+	        cmocka_unit_test(test_tls13_v6),
+	        cmocka_unit_test(test_tls12),
+	        cmocka_unit_test(test_tls11_refused),
+	        cmocka_unit_test(test_dual_cert),
+	        cmocka_unit_test(test_client_cert_missing),
+	        cmocka_unit_test(test_client_cert_optional),
+	        cmocka_unit_test(test_crl),
+	        cmocka_unit_test(test_verify_hook_reject),
+	        cmocka_unit_test(test_verify_hook_pin),
+	        cmocka_unit_test(test_server_name),
+	        cmocka_unit_test(test_keylog),
+	        cmocka_unit_test(test_handshake_timeout),
+	        cmocka_unit_test(test_pending_limit),
+	        cmocka_unit_test(test_conf_reject),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
