@@ -1,0 +1,427 @@
+/* trustline cluster show|mode: the cluster security mode (seed 002).
+ * Mixed mode needs a CTL signed by one of at least two SAST tokens; it is
+ * checked here with src/trust before the mode is stored. */
+#include "cli/cli.h"
+#include "cli/site.h"
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "codec/tlv/tlv.h"
+#include "store/store.h"
+#include "trust/trust.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char cmd_cluster_summary[] =
+	"cluster security mode: show, mode mixed|nonsecure (checks the CTL)";
+
+static const char usage[] =
+	"usage: trustline cluster show [--json]\n"
+	"       trustline cluster mode mixed|nonsecure\n"
+	"\n"
+	"show: the cluster security mode and what the site serves.\n"
+	"mode: set the cluster security mode (seed 002). mixed needs the\n"
+	"  site's tftp/CTLFile.tlv: signed by a SAST it lists, listing two\n"
+	"  SAST certificates and a TFTP (or CCM+TFTP) certificate that signs\n"
+	"  the configs (trustline ctl ...). In mixed mode phones are served\n"
+	"  signed configs (SEP<MAC>.cnf.xml.sgn) and, with a certificate,\n"
+	"  encrypted ones; auto-registration is refused. Phones pick the\n"
+	"  change up at their next reset.\n"
+	"Common options:\n"
+	"  --site DIR   the site directory (default ./site)\n"
+	"  --json       machine-readable output\n";
+
+#define CMD "cluster"
+#define CTL_MAX (1024 * 1024)
+
+struct opts {
+	const char *site;
+	bool json;
+	const char *arg;
+};
+
+static void quiet(void)
+{
+	if (log_get_level() == LOG_INFO) {
+		log_set_level(LOG_WARN);
+	}
+}
+
+static int open_store(const char *dir, struct site *s, struct store **st)
+{
+	struct stat sb;
+	int err;
+
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		cli_fail(CMD, "no site directory '%s' (see trustline init)",
+			 dir);
+		return -ENOENT;
+	}
+	err = site_load(s, dir);
+	if (err == -ENOENT) {
+		err = site_defaults(s, dir, 0);
+	}
+	if (err) {
+		cli_fail(CMD, "site '%s': %s", dir, tl_strerror(err));
+		return err;
+	}
+	err = store_open(st, s->db);
+	if (err) {
+		cli_fail(CMD, "cannot open %s: %s", s->db, tl_strerror(err));
+	}
+	return err;
+}
+
+static const char *actor(void)
+{
+	static char a[64];
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(a, sizeof(a), "cli:%s", pw && pw->pw_name ? pw->pw_name
+							   : "unknown");
+	return a;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option lo[] = {
+		{"site", required_argument, NULL, 's'},
+		{"json", no_argument, NULL, 'j'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->site = cli_site_default();
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			o->site = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case ':':
+			cli_fail(CMD, "%s needs a value", argv[optind - 1]);
+			return CLI_EUSAGE;
+		default:
+			cli_fail(CMD, "unknown option '%s' (try --help)",
+				 argv[optind - 1]);
+			return CLI_EUSAGE;
+		}
+	}
+	if (optind < argc) {
+		o->arg = argv[optind++];
+	}
+	if (optind < argc) {
+		cli_fail(CMD, "unexpected argument '%s'", argv[optind]);
+		return CLI_EUSAGE;
+	}
+	return 0;
+}
+
+/* Read a whole file of at most max bytes. */
+static int read_file(const char *path, size_t max, struct buf *out)
+{
+	uint8_t chunk[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+	int err = 0;
+
+	if (fd < 0) {
+		return -errno;
+	}
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0) {
+		if (out->len + (size_t)n > max) {
+			err = -TL_ETOOBIG;
+			break;
+		}
+		buf_put(out, chunk, (size_t)n);
+	}
+	if (n < 0) {
+		err = -errno;
+	}
+	close(fd);
+	return err ? err : buf_err(out);
+}
+
+struct ctl_facts {
+	bool present;
+	bool valid;
+	size_t sast, tftp;
+	char why[160];
+};
+
+/* What the site's CTL allows: seed 002 "mixed mode needs a CTL signed by
+ * one of at least two SAST tokens"; a TFTP signer so phones accept the
+ * signed configs (cisco-formats.md §2.1). */
+static void ctl_check(const struct site *s, struct ctl_facts *f)
+{
+	char path[SITE_PATH_MAX + 32];
+	struct buf b;
+	struct trust_ctl *ctl = NULL;
+	struct trust_opts o = {.first_use = true};
+	const char *why = NULL;
+	int err;
+
+	memset(f, 0, sizeof(*f));
+	buf_init(&b, 0);
+	if (site_path(s, "tftp/CTLFile.tlv", path, sizeof(path))) {
+		snprintf(f->why, sizeof(f->why), "site path too long");
+		return;
+	}
+	err = read_file(path, CTL_MAX, &b);
+	if (err == -ENOENT) {
+		snprintf(f->why, sizeof(f->why),
+			 "no tftp/CTLFile.tlv (build it with trustline ctl)");
+		goto out;
+	}
+	f->present = true;
+	if (err) {
+		snprintf(f->why, sizeof(f->why), "tftp/CTLFile.tlv: %s",
+			 tl_strerror(err));
+		goto out;
+	}
+	err = trust_ctl_parse(&ctl, b.p, b.len, &why);
+	if (!err) {
+		/* The CTL on disk was written by this site; its signature
+		 * must hold on its own (first use: no earlier CTL here). */
+		err = trust_ctl_verify(ctl, NULL, &o, &why);
+	}
+	if (err) {
+		snprintf(f->why, sizeof(f->why), "tftp/CTLFile.tlv: %s%s%s",
+			 tl_strerror(err), why ? ": " : "", why ? why : "");
+		goto out;
+	}
+	for (size_t i = 0; i < trust_ctl_count(ctl); i++) {
+		struct trust_entry e;
+
+		if (trust_ctl_entry(ctl, i, &e)) {
+			continue;
+		}
+		if (e.role == TLV_ROLE_SAST) {
+			f->sast++;
+		}
+		if (e.role == TLV_ROLE_TFTP || e.role == TLV_ROLE_CCM_TFTP) {
+			f->tftp++;
+		}
+	}
+	if (f->sast < 2) {
+		snprintf(f->why, sizeof(f->why),
+			 "the CTL lists %zu SAST certificate(s); mixed mode "
+			 "needs two",
+			 f->sast);
+	} else if (f->tftp == 0) {
+		snprintf(f->why, sizeof(f->why),
+			 "the CTL lists no TFTP certificate: phones would "
+			 "refuse every signed config");
+	} else {
+		f->valid = true;
+	}
+out:
+	trust_ctl_free(ctl);
+	buf_free(&b);
+}
+
+static int count_dev(const struct store_device *d, void *arg)
+{
+	size_t *n = arg;
+
+	n[0]++;
+	if (*d->cert_md5) {
+		n[1]++;
+	}
+	return 0;
+}
+
+static int count_line(const struct store_line *l, void *arg)
+{
+	(*(size_t *)arg)++;
+	return 0;
+}
+
+static int do_show(struct store *st, const struct site *s,
+		   const struct opts *o)
+{
+	enum store_cluster_mode mode;
+	struct ctl_facts ctl;
+	char stored[32];
+	char realm[128];
+	size_t dev[2] = {0, 0};
+	size_t lines = 0;
+	uint64_t gen = 0;
+	bool explicit;
+	int err;
+
+	if (o->arg) {
+		cli_fail(CMD, "show takes no argument");
+		return CLI_EUSAGE;
+	}
+	err = store_read_begin(st);
+	if (err) {
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	err = store_cluster_mode_get(st, &mode);
+	explicit = !store_setting_get(st, "cluster_mode", stored,
+				      sizeof(stored));
+	if (!err && store_setting_get(st, "realm", realm, sizeof(realm))) {
+		snprintf(realm, sizeof(realm), "%s", s->name);
+	}
+	if (!err) {
+		err = store_device_list(st, count_dev, dev);
+	}
+	if (!err) {
+		err = store_line_list(st, NULL, count_line, &lines);
+	}
+	if (!err) {
+		err = store_generation(st, &gen);
+	}
+	store_read_end(st);
+	if (err) {
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	ctl_check(s, &ctl);
+	if (o->json) {
+		json_t *j = json_pack(
+			"{s:s, s:s, s:s, s:s, s:{s:b, s:b, s:i, s:i, s:s}, "
+			"s:i, s:i, s:i, s:I, s:[s]}",
+			"mode", store_cluster_mode_name(mode), "mode_source",
+			explicit ? "database" : "default", "site", s->name,
+			"realm", realm, "ctl", "present", ctl.present, "valid",
+			ctl.valid, "sast", (int)ctl.sast, "tftp",
+			(int)ctl.tftp, "problem", ctl.valid ? "" : ctl.why,
+			"devices", (int)dev[0], "devices_with_certificate",
+			(int)dev[1], "lines", (int)lines, "generation",
+			(json_int_t)gen, "serves",
+			mode == STORE_CLUSTER_MIXED
+				? "SEP<MAC>.cnf.xml.sgn (+ .enc.sgn with a "
+				  "device certificate)"
+				: "SEP<MAC>.cnf.xml");
+		int jerr;
+
+		if (!j) {
+			return cli_fail(CMD, "out of memory");
+		}
+		jerr = json_dumpf(j, stdout, JSON_INDENT(2));
+		json_decref(j);
+		fputc('\n', stdout);
+		return jerr ? CLI_EFAIL : CLI_OK;
+	}
+	printf("cluster mode: %s%s\nsite:         %s (realm %s)\n"
+	       "CTL:          %s\n"
+	       "devices:      %zu (%zu with a certificate), lines %zu\n"
+	       "configs:      %s\n",
+	       store_cluster_mode_name(mode), explicit ? "" : " (default)",
+	       s->name, realm,
+	       ctl.valid ? "valid (2 SAST, TFTP signer)"
+			 : (ctl.why[0] ? ctl.why : "none"),
+	       dev[0], dev[1], lines,
+	       mode == STORE_CLUSTER_MIXED
+		       ? "SEP<MAC>.cnf.xml.sgn, and .enc.sgn for devices "
+			 "with a certificate"
+		       : "SEP<MAC>.cnf.xml (plain, no passwords)");
+	if (mode == STORE_CLUSTER_MIXED && !ctl.valid) {
+		fprintf(stderr, "trustline cluster: warning: mixed mode but "
+				"%s\n",
+			ctl.why);
+	}
+	return CLI_OK;
+}
+
+static int do_mode(struct store *st, const struct site *s,
+		   const struct opts *o)
+{
+	enum store_cluster_mode mode, old;
+	struct ctl_facts ctl;
+	char detail[96];
+	int err;
+
+	if (!o->arg) {
+		cli_fail(CMD, "mode needs mixed or nonsecure");
+		return CLI_EUSAGE;
+	}
+	if (!strcmp(o->arg, "mixed")) {
+		mode = STORE_CLUSTER_MIXED;
+	} else if (!strcmp(o->arg, "nonsecure")) {
+		mode = STORE_CLUSTER_NONSECURE;
+	} else {
+		cli_fail(CMD, "bad mode '%s' (mixed or nonsecure)", o->arg);
+		return CLI_EUSAGE;
+	}
+	if (mode == STORE_CLUSTER_MIXED) {
+		ctl_check(s, &ctl);
+		if (!ctl.valid) {
+			return cli_fail(CMD, "refusing mixed mode: %s",
+					ctl.why);
+		}
+	}
+	err = store_tx_begin(st);
+	if (!err) {
+		err = store_cluster_mode_get(st, &old);
+	}
+	if (!err) {
+		err = store_cluster_mode_set(st, mode);
+	}
+	if (!err) {
+		snprintf(detail, sizeof(detail), "%s -> %s",
+			 store_cluster_mode_name(old),
+			 store_cluster_mode_name(mode));
+		err = store_audit(st, actor(), "cluster.mode", detail);
+	}
+	if (err) {
+		store_tx_rollback(st);
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	err = store_tx_commit(st);
+	if (err) {
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	printf("cluster mode %s (was %s); reset the phones to apply it\n",
+	       store_cluster_mode_name(mode), store_cluster_mode_name(old));
+	return CLI_OK;
+}
+
+int cmd_cluster(int argc, char **argv)
+{
+	struct opts o;
+	struct site s;
+	struct store *st = NULL;
+	const char *sub;
+	int rc;
+
+	if (cli_wants_help(argc, argv)) {
+		fputs(usage, stdout);
+		return CLI_OK;
+	}
+	if (argc < 2) {
+		fputs(usage, stderr);
+		return CLI_EUSAGE;
+	}
+	sub = argv[1];
+	if (strcmp(sub, "show") && strcmp(sub, "mode")) {
+		cli_fail(CMD, "unknown subcommand '%s' (try --help)", sub);
+		return CLI_EUSAGE;
+	}
+	rc = parse_opts(argc - 1, argv + 1, &o);
+	if (rc) {
+		return rc;
+	}
+	quiet();
+	if (open_store(o.site, &s, &st)) {
+		return CLI_EFAIL;
+	}
+	rc = !strcmp(sub, "show") ? do_show(st, &s, &o) : do_mode(st, &s, &o);
+	store_close(st);
+	return rc;
+}
