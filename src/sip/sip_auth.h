@@ -33,8 +33,8 @@ enum sip_auth_alg {
 #define SIP_AUTH_HEX_MAX 65 /* lower-case hex digest + NUL */
 
 /* Limits on what a header value may hold (longer input is refused). */
-#define SIP_AUTH_VALUE_MAX 4096
-#define SIP_AUTH_PARAM_MAX 512
+#define SIP_AUTH_VALUE_MAX  4096
+#define SIP_AUTH_PARAM_MAX  512
 #define SIP_AUTH_PARAMS_MAX 32
 
 /* "MD5", "MD5-sess", "SHA-256", "SHA-256-sess". */
@@ -47,8 +47,8 @@ size_t sip_auth_alg_len(enum sip_auth_alg alg);
 /* HA1 = H(user:realm:password) for alg's hash (the -sess variants use the
  * same stored HA1). Writes sip_auth_alg_len(alg) bytes. */
 int sip_auth_ha1(enum sip_auth_alg alg, struct slice user, struct slice realm,
-		 struct slice password, uint8_t ha1[SIP_AUTH_HA1_MAX],
-		 size_t *len) TL_MUST_CHECK;
+                 struct slice password, uint8_t ha1[SIP_AUTH_HA1_MAX],
+                 size_t *len) TL_MUST_CHECK;
 
 /* The inputs of one response computation (RFC 7616 §3.4.1, qop=auth). */
 struct sip_auth_digest_in {
@@ -57,7 +57,7 @@ struct sip_auth_digest_in {
 	size_t ha1_len;
 	struct slice nonce;
 	struct slice cnonce;
-	struct slice nc; /* 8 hex digits as sent */
+	struct slice nc;  /* 8 hex digits as sent */
 	struct slice qop; /* "auth"; empty: RFC 2069 form */
 	struct slice method;
 	struct slice uri;
@@ -66,7 +66,7 @@ struct sip_auth_digest_in {
 /* response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" H(method ":"
  * uri)) in lower-case hex, NUL-terminated. */
 int sip_auth_response(const struct sip_auth_digest_in *in,
-		      char hex[SIP_AUTH_HEX_MAX]) TL_MUST_CHECK;
+                      char hex[SIP_AUTH_HEX_MAX]) TL_MUST_CHECK;
 
 /* A parsed Authorization / Proxy-Authorization value (RFC 7616 §3.4). */
 struct sip_auth_creds {
@@ -91,7 +91,7 @@ struct sip_auth_creds {
  * SIP_AUTH_PARAM_MAX, more than SIP_AUTH_PARAMS_MAX parameters, trailing
  * garbage. Unknown parameters are ignored (RFC 7616 §3.4). */
 int sip_auth_parse_creds(struct slice value,
-			 struct sip_auth_creds *out) TL_MUST_CHECK;
+                         struct sip_auth_creds *out) TL_MUST_CHECK;
 
 /* A parsed WWW-Authenticate / Proxy-Authenticate value (RFC 7616 §3.3). */
 struct sip_auth_chal {
@@ -105,7 +105,7 @@ struct sip_auth_chal {
 };
 
 int sip_auth_parse_chal(struct slice value,
-			struct sip_auth_chal *out) TL_MUST_CHECK;
+                        struct sip_auth_chal *out) TL_MUST_CHECK;
 
 /* ---- server ---- */
 
@@ -113,12 +113,12 @@ struct sip_auth_cfg {
 	/* HMAC key for nonces; at least 16 bytes. Empty: a random key for
 	 * the life of the object (nonces do not survive a restart). */
 	struct slice secret;
-	uint32_t nonce_ttl_s; /* 0: 300 */
-	size_t nc_slots; /* replay table entries, 0: 4096 */
-	uint32_t fail_burst; /* failures allowed at once per source, 0: 10 */
+	uint32_t nonce_ttl_s;  /* 0: 300 */
+	size_t nc_slots;       /* replay table entries, 0: 4096 */
+	uint32_t fail_burst;   /* failures allowed at once per source, 0: 10 */
 	uint32_t fail_per_min; /* sustained failures per minute, 0: 6 */
-	size_t rl_slots; /* rate-limit table entries, 0: 4096 */
-	bool bind_addr; /* put the source address into the nonce MAC */
+	size_t rl_slots;       /* rate-limit table entries, 0: 4096 */
+	bool bind_addr;        /* put the source address into the nonce MAC */
 	/* Wall clock in milliseconds; NULL: CLOCK_REALTIME. */
 	uint64_t (*clock_ms)(void *arg);
 	void *clock_arg;
@@ -127,19 +127,19 @@ struct sip_auth_cfg {
 struct sip_auth_srv;
 
 int sip_auth_new(struct sip_auth_srv **out,
-		 const struct sip_auth_cfg *cfg) TL_MUST_CHECK;
+                 const struct sip_auth_cfg *cfg) TL_MUST_CHECK;
 void sip_auth_free(struct sip_auth_srv *a);
 
 /* Looks up a user's stored HA1 for the hash of alg (MD5 or SHA-256).
  * Returns 0, -TL_ENOTFOUND for an unknown user, or another error. */
 typedef int (*sip_auth_ha1_h)(void *arg, struct slice user, struct slice realm,
-			      enum sip_auth_alg alg,
-			      uint8_t ha1[SIP_AUTH_HA1_MAX], size_t *len);
+                              enum sip_auth_alg alg,
+                              uint8_t ha1[SIP_AUTH_HA1_MAX], size_t *len);
 
 struct sip_auth_req {
 	struct slice method; /* request method */
-	struct slice uri; /* Request-URI as text; digest uri must equal it */
-	struct slice realm; /* the realm this server authenticates for */
+	struct slice uri;    /* Request-URI as text; digest uri must equal it */
+	struct slice realm;  /* the realm this server authenticates for */
 	/* Authorization (or Proxy-Authorization) values; the first for our
 	 * realm is used. */
 	const struct slice *authz;
@@ -148,9 +148,9 @@ struct sip_auth_req {
 };
 
 enum sip_auth_verdict {
-	SIP_AUTH_OK, /* authenticated */
+	SIP_AUTH_OK,        /* authenticated */
 	SIP_AUTH_CHALLENGE, /* answer 401/407 with a fresh challenge */
-	SIP_AUTH_STALE, /* answer 401/407 with stale=true */
+	SIP_AUTH_STALE,     /* answer 401/407 with stale=true */
 	SIP_AUTH_FORBIDDEN, /* source over its failure limit: answer 403 */
 };
 
@@ -164,20 +164,20 @@ struct sip_auth_outcome {
  * error from the lookup (e.g. -TL_ESTORE: answer 500). Unknown users and
  * wrong passwords take the same path and give the same verdict. */
 int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
-		   sip_auth_ha1_h lookup, void *arg,
-		   struct sip_auth_outcome *out) TL_MUST_CHECK;
+                   sip_auth_ha1_h lookup, void *arg,
+                   struct sip_auth_outcome *out) TL_MUST_CHECK;
 
 /* Appends the challenge header lines, SHA-256 first then MD5 (RFC 8760
  * §2.4), each "WWW-Authenticate: Digest ...\r\n" (Proxy-Authenticate when
  * proxy is true) with realm, nonce, opaque, qop="auth", algorithm and
  * stale=true when asked. */
 int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
-		       struct slice addr, bool stale, bool proxy,
-		       struct buf *out) TL_MUST_CHECK;
+                       struct slice addr, bool stale, bool proxy,
+                       struct buf *out) TL_MUST_CHECK;
 /* One challenge value (no header name, no CRLF) for one algorithm. */
 int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
-			     struct slice realm, struct slice addr,
-			     bool stale, struct buf *out) TL_MUST_CHECK;
+                             struct slice realm, struct slice addr, bool stale,
+                             struct buf *out) TL_MUST_CHECK;
 /* 401, 407 or 403 for a verdict other than OK. */
 int sip_auth_status(enum sip_auth_verdict v, bool proxy);
 
@@ -192,8 +192,8 @@ void sip_auth_client_free(struct sip_auth_client *c);
  * NULL; an algorithm without its HA1 is not chosen). */
 struct sip_auth_cred {
 	struct slice user;
-	struct slice password; /* empty: use the HA1s */
-	const uint8_t *ha1_md5; /* 16 bytes */
+	struct slice password;     /* empty: use the HA1s */
+	const uint8_t *ha1_md5;    /* 16 bytes */
 	const uint8_t *ha1_sha256; /* 32 bytes */
 };
 
@@ -202,15 +202,14 @@ struct sip_auth_cred {
  * remembers its nonce, and appends the Authorization value (no header
  * name) with a fresh cnonce and nc=00000001 (or the next nc when the nonce
  * is already known). -TL_EUNKNOWN when no challenge is usable. */
-int sip_auth_client_answer(struct sip_auth_client *c,
-			   const struct slice *chals, size_t n_chals,
-			   const struct sip_auth_cred *cred,
-			   struct slice method, struct slice uri,
-			   struct buf *out) TL_MUST_CHECK;
+int sip_auth_client_answer(struct sip_auth_client *c, const struct slice *chals,
+                           size_t n_chals, const struct sip_auth_cred *cred,
+                           struct slice method, struct slice uri,
+                           struct buf *out) TL_MUST_CHECK;
 /* Authorizes another request with the nonce last used for realm, with the
  * next nc. -TL_ENOTFOUND when no nonce is remembered for realm. */
 int sip_auth_client_again(struct sip_auth_client *c, struct slice realm,
-			  const struct sip_auth_cred *cred, struct slice method,
-			  struct slice uri, struct buf *out) TL_MUST_CHECK;
+                          const struct sip_auth_cred *cred, struct slice method,
+                          struct slice uri, struct buf *out) TL_MUST_CHECK;
 
 #endif

@@ -1,0 +1,1478 @@
+/* SIP transactions (RFC 3261 §17, RFC 6026, RFC 3261 §9 CANCEL). */
+#include "sip/sip_tsx.h"
+
+#include "base/log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAGIC      "z9hG4bK"
+#define MAGIC_LEN  7
+#define TO_TAG_LEN 16
+
+enum ev {
+	EV_REQ,       /* request retransmission received (server) */
+	EV_ACK,       /* ACK received (INVITE server) */
+	EV_TU_1XX,    /* TU sends a provisional response (server) */
+	EV_TU_2XX,    /* TU sends a 2xx (server) */
+	EV_TU_FINAL,  /* TU sends a 300-699 (server) */
+	EV_RX_1XX,    /* provisional received (client) */
+	EV_RX_2XX,    /* 2xx received (client) */
+	EV_RX_FINAL,  /* 300-699 received (client) */
+	EV_T_RETX,    /* Timer A, E or G */
+	EV_T_TIMEOUT, /* Timer B, F or H */
+	EV_T_WAIT,    /* Timer D, I, J, K, L or M */
+	EV_TERR,      /* transport error */
+	EV_COUNT
+};
+
+#define NSTATES (SIP_TSX_TERMINATED + 1)
+
+struct sip_tsx_layer {
+	struct sip_tsx_cfg cfg;
+	struct sip_tsx **bucket;
+	size_t nbucket;
+	size_t count;
+	uint64_t seed;
+};
+
+struct sip_tsx {
+	struct sip_tsx_layer *l;
+	unsigned refs;
+	enum sip_tsx_kind kind;
+	enum sip_tsx_state state;
+	bool reliable;
+	struct sip_tsx *next; /* hash chain */
+	bool in_table;
+	uint8_t *key;
+	size_t key_len;
+	uint8_t *req_raw;
+	size_t req_len;
+	struct sip_msg *req;
+	struct buf last; /* last response sent (server) */
+	struct buf ack;  /* ACK for a non-2xx final (INVITE client) */
+	uint16_t last_code;
+	uint16_t final;
+	struct sip_tsx_peer peer;
+	struct event *t_retx;
+	struct event *t_timeout;
+	struct event *t_wait;
+	unsigned retx_ms;
+	char to_tag[TO_TAG_LEN + 1];
+	sip_tsx_resp_h resp_h;
+	void *resp_arg;
+	bool cancel_pending;
+	bool cancel_sent;
+};
+
+/* What an event carries into its cell handler. */
+struct ev_ctx {
+	struct sip_msg *m; /* received message, or NULL */
+	const struct sip_tsx_peer *src;
+	const uint8_t *p; /* bytes the TU sends */
+	size_t len;
+	uint16_t code;
+	int err;
+};
+
+typedef int (*cell_h)(struct sip_tsx *t, struct ev_ctx *c);
+
+/* ------------------------------------------------------------ helpers */
+
+static unsigned t1(const struct sip_tsx *t)
+{
+	return t->l->cfg.t1_ms;
+}
+
+static unsigned t2(const struct sip_tsx *t)
+{
+	return t->l->cfg.t2_ms;
+}
+
+static void timer_start(struct event *ev, unsigned ms)
+{
+	struct timeval tv = {.tv_sec = ms / 1000,
+	                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+
+	evtimer_add(ev, &tv);
+}
+
+static void timers_stop(struct sip_tsx *t)
+{
+	if (t->t_retx) {
+		evtimer_del(t->t_retx);
+	}
+	if (t->t_timeout) {
+		evtimer_del(t->t_timeout);
+	}
+	if (t->t_wait) {
+		evtimer_del(t->t_wait);
+	}
+}
+
+static uint64_t key_hash(const struct sip_tsx_layer *l, const uint8_t *k,
+                         size_t n)
+{
+	uint64_t h = l->seed ^ 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= k[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ^ (h >> 29);
+}
+
+static struct sip_tsx *table_find(struct sip_tsx_layer *l, const uint8_t *k,
+                                  size_t n)
+{
+	struct sip_tsx *t = l->bucket[key_hash(l, k, n) & (l->nbucket - 1)];
+
+	for (; t; t = t->next) {
+		if (t->key_len == n && memcmp(t->key, k, n) == 0) {
+			return t;
+		}
+	}
+	return NULL;
+}
+
+static void table_grow(struct sip_tsx_layer *l)
+{
+	size_t nb = l->nbucket * 2;
+	struct sip_tsx **b = calloc(nb, sizeof(*b));
+
+	if (!b) {
+		return; /* keep the longer chains */
+	}
+	for (size_t i = 0; i < l->nbucket; i++) {
+		struct sip_tsx *t = l->bucket[i];
+		while (t) {
+			struct sip_tsx *nx = t->next;
+			size_t j = key_hash(l, t->key, t->key_len) & (nb - 1);
+			t->next = b[j];
+			b[j] = t;
+			t = nx;
+		}
+	}
+	free(l->bucket);
+	l->bucket = b;
+	l->nbucket = nb;
+}
+
+static void table_add(struct sip_tsx_layer *l, struct sip_tsx *t)
+{
+	if (l->count >= l->nbucket) {
+		table_grow(l);
+	}
+	size_t j = key_hash(l, t->key, t->key_len) & (l->nbucket - 1);
+	t->next = l->bucket[j];
+	l->bucket[j] = t;
+	t->in_table = true;
+	l->count++;
+}
+
+static void table_del(struct sip_tsx_layer *l, struct sip_tsx *t)
+{
+	struct sip_tsx **pp;
+
+	if (!t->in_table) {
+		return;
+	}
+	pp = &l->bucket[key_hash(l, t->key, t->key_len) & (l->nbucket - 1)];
+	for (; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	t->in_table = false;
+	t->next = NULL;
+	l->count--;
+}
+
+static void peer_copy(struct sip_tsx_peer *dst, const struct sip_tsx_peer *src)
+{
+	*dst = *src;
+	if (dst->conn) {
+		net_conn_ref(dst->conn);
+	}
+}
+
+static void key_put(struct buf *k, struct slice s)
+{
+	buf_put_slice(k, s);
+	buf_put_u8(k, 0);
+}
+
+static bool has_magic(struct slice branch)
+{
+	return branch.len > MAGIC_LEN &&
+	       memcmp(branch.p, MAGIC, MAGIC_LEN) == 0;
+}
+
+/* RFC 3261 §17.2.3: branch, sent-by and method (ACK counts as INVITE);
+ * the RFC 2543 fallback uses Request-URI, Call-ID, CSeq, From tag and the
+ * top Via (the To tag is left out: an ACK's differs from its INVITE's). */
+static int server_key(struct buf *k, struct sip_msg *m, const char *method)
+{
+	const struct sip_via *v = sip_msg_via(m);
+	struct slice ms =
+	        method ? slice_from_str(method) : sip_msg_method_name(m);
+
+	buf_put_u8(k, 'S');
+	key_put(k, ms);
+	if (has_magic(v->branch)) {
+		key_put(k, v->branch);
+		for (size_t i = 0; i < v->host.len; i++) {
+			uint8_t c = v->host.p[i];
+			buf_put_u8(k, (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32)
+			                                     : c);
+		}
+		buf_printf(k, ":%u", v->has_port ? v->port : 0);
+	} else {
+		const struct sip_uri *ru = sip_msg_ruri(m);
+		buf_put_u8(k, '2');
+		key_put(k, ru ? ru->raw : SLICE_NULL);
+		key_put(k, sip_msg_call_id(m));
+		buf_printf(k, "%u", sip_msg_cseq(m)->num);
+		buf_put_u8(k, 0);
+		key_put(k, sip_msg_from(m)->tag);
+		key_put(k, v->raw);
+	}
+	return buf_err(k);
+}
+
+/* RFC 3261 §17.1.3: the top Via branch and the CSeq method. */
+static int client_key(struct buf *k, struct slice branch, struct slice method)
+{
+	buf_put_u8(k, 'C');
+	key_put(k, method);
+	buf_put_slice(k, branch);
+	return buf_err(k);
+}
+
+static int do_send(struct sip_tsx *t, const uint8_t *p, size_t len)
+{
+	return t->l->cfg.send_h(&t->peer, p, len, t->l->cfg.arg);
+}
+
+/* Ends the transaction: no more timers, out of the table, the layer's
+ * reference dropped (the dispatcher holds another during handlers). */
+static void terminate(struct sip_tsx *t)
+{
+	if (t->state == SIP_TSX_TERMINATED) {
+		return;
+	}
+	t->state = SIP_TSX_TERMINATED;
+	timers_stop(t);
+	table_del(t->l, t);
+	sip_tsx_unref(t);
+}
+
+static void deliver(struct sip_tsx *t, struct sip_msg *m, uint16_t code)
+{
+	if (t->resp_h) {
+		t->resp_h(t, m, code, t->resp_arg);
+	}
+}
+
+static void server_error(struct sip_tsx *t, int err)
+{
+	terminate(t);
+	if (t->l->cfg.error_h) {
+		t->l->cfg.error_h(t, err, t->l->cfg.arg);
+	}
+}
+
+/* Keeps a copy of what the TU sends, then sends it. */
+static int send_response(struct sip_tsx *t, struct ev_ctx *c)
+{
+	buf_reset(&t->last);
+	buf_put(&t->last, c->p, c->len);
+	if (buf_err(&t->last)) {
+		return buf_err(&t->last);
+	}
+	t->last_code = c->code;
+	int rc = do_send(t, t->last.p, t->last.len);
+	if (rc) {
+		c->err = rc;
+	}
+	return rc;
+}
+
+static void resend_last(struct sip_tsx *t)
+{
+	if (t->last.len && do_send(t, t->last.p, t->last.len) != 0) {
+		server_error(t, -EIO);
+	}
+}
+
+/* ------------------------------------------- INVITE client (§17.1.1) */
+
+static int send_cancel(struct sip_tsx *t);
+
+static int ic_rx_1xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	/* RFC 3261 §17.1.1.2: a provisional stops retransmissions; Timer B
+	 * only guards the Calling state. */
+	timers_stop(t);
+	t->state = SIP_TSX_PROCEEDING;
+	deliver(t, c->m, c->code);
+	if (t->cancel_pending && !t->cancel_sent &&
+	    t->state == SIP_TSX_PROCEEDING) {
+		int rc = send_cancel(t);
+		if (rc) {
+			log_warn("sip", "CANCEL not sent: %s", tl_strerror(rc));
+		}
+	}
+	return 0;
+}
+
+static int ic_rx_2xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	/* RFC 6026 §7.2: Accepted, Timer M = 64*T1; the TU ACKs 2xx. */
+	timers_stop(t);
+	t->state = SIP_TSX_ACCEPTED;
+	t->final = c->code;
+	timer_start(t->t_wait, 64 * t1(t));
+	deliver(t, c->m, c->code);
+	return 0;
+}
+
+/* RFC 3261 §17.1.1.3: the ACK for a non-2xx final response. */
+static int build_ack(struct sip_tsx *t, struct sip_msg *resp)
+{
+	struct sip_msg *r = t->req;
+	struct buf *b = &t->ack;
+	struct sip_iter it;
+	struct slice v;
+	int rc;
+
+	buf_reset(b);
+	rc = sip_build_request(b, SLICE_LIT("ACK"), sip_msg_ruri(r)->raw);
+	if (rc) {
+		return rc;
+	}
+	/* one Via: the top Via of the original request */
+	rc = sip_build_hdr(b, "Via", sip_msg_via(r)->raw);
+	if (rc) {
+		return rc;
+	}
+	sip_msg_iter(&it, r, SIP_HDR_ROUTE);
+	while ((rc = sip_iter_next(&it, &v)) == 1) {
+		rc = sip_build_hdr(b, "Route", v);
+		if (rc) {
+			return rc;
+		}
+	}
+	if (rc < 0) {
+		return rc;
+	}
+	rc = sip_build_hdr(b, "From", sip_msg_from(r)->raw);
+	if (!rc) {
+		/* To: as in the response, with its tag */
+		rc = sip_build_hdr(b, "To", sip_msg_to(resp)->raw);
+	}
+	if (!rc) {
+		rc = sip_build_hdr(b, "Call-ID", sip_msg_call_id(r));
+	}
+	if (!rc) {
+		rc = sip_build_hdrf(b, "CSeq", "%u ACK", sip_msg_cseq(r)->num);
+	}
+	if (!rc) {
+		rc = sip_build_hdr(b, "Max-Forwards", SLICE_LIT("70"));
+	}
+	if (!rc) {
+		rc = sip_build_end(b, SLICE_NULL, SLICE_NULL);
+	}
+	return rc;
+}
+
+static int ic_rx_final(struct sip_tsx *t, struct ev_ctx *c)
+{
+	timers_stop(t);
+	t->state = SIP_TSX_COMPLETED;
+	t->final = c->code;
+	int rc = build_ack(t, c->m);
+	if (rc == 0 && do_send(t, t->ack.p, t->ack.len) != 0) {
+		rc = -EIO;
+	}
+	if (rc) {
+		log_warn("sip", "ACK not sent: %s", tl_strerror(rc));
+	}
+	deliver(t, c->m, c->code);
+	if (t->state != SIP_TSX_COMPLETED) {
+		return 0;
+	}
+	/* Timer D: 32 s on unreliable transports, 0 on reliable ones. */
+	if (t->reliable) {
+		terminate(t);
+	} else {
+		timer_start(t->t_wait, t->l->cfg.d_ms);
+	}
+	return 0;
+}
+
+static int ic_completed_final(struct sip_tsx *t, struct ev_ctx *c)
+{
+	/* retransmitted final response: resend the ACK, tell no one */
+	if (t->ack.len && do_send(t, t->ack.p, t->ack.len) != 0) {
+		terminate(t);
+	}
+	return 0;
+}
+
+static int ic_accepted_2xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	deliver(t, c->m, c->code);
+	return 0;
+}
+
+static int ic_timer_a(struct sip_tsx *t, struct ev_ctx *c)
+{
+	/* RFC 3261 §17.1.1.2: retransmit, doubling Timer A (no cap). */
+	if (do_send(t, t->req_raw, t->req_len) != 0) {
+		terminate(t);
+		deliver(t, NULL, 503);
+		return 0;
+	}
+	t->retx_ms *= 2;
+	timer_start(t->t_retx, t->retx_ms);
+	return 0;
+}
+
+static int client_timeout(struct sip_tsx *t, struct ev_ctx *c)
+{
+	/* Timer B / F: 408 to the TU (RFC 3261 §8.1.3.1). */
+	terminate(t);
+	t->final = 408;
+	deliver(t, NULL, 408);
+	return 0;
+}
+
+static int client_terr(struct sip_tsx *t, struct ev_ctx *c)
+{
+	terminate(t);
+	t->final = 503;
+	deliver(t, NULL, 503);
+	return 0;
+}
+
+static int wait_done(struct sip_tsx *t, struct ev_ctx *c)
+{
+	terminate(t);
+	return 0;
+}
+
+static int absorb(struct sip_tsx *t, struct ev_ctx *c)
+{
+	return 0;
+}
+
+/* --------------------------------------- non-INVITE client (§17.1.2) */
+
+static int nc_rx_1xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	t->state = SIP_TSX_PROCEEDING;
+	deliver(t, c->m, c->code);
+	return 0;
+}
+
+static int nc_rx_final(struct sip_tsx *t, struct ev_ctx *c)
+{
+	timers_stop(t);
+	t->state = SIP_TSX_COMPLETED;
+	t->final = c->code;
+	deliver(t, c->m, c->code);
+	if (t->state != SIP_TSX_COMPLETED) {
+		return 0;
+	}
+	/* Timer K: T4 on unreliable transports, 0 on reliable ones. */
+	if (t->reliable) {
+		terminate(t);
+	} else {
+		timer_start(t->t_wait, t->l->cfg.t4_ms);
+	}
+	return 0;
+}
+
+static int nc_timer_e(struct sip_tsx *t, struct ev_ctx *c)
+{
+	if (do_send(t, t->req_raw, t->req_len) != 0) {
+		return client_terr(t, c);
+	}
+	/* RFC 3261 §17.1.2.2: doubling up to T2 in Trying; T2 in
+	 * Proceeding. */
+	if (t->state == SIP_TSX_TRYING) {
+		t->retx_ms = 2 * t->retx_ms < t2(t) ? 2 * t->retx_ms : t2(t);
+	} else {
+		t->retx_ms = t2(t);
+	}
+	timer_start(t->t_retx, t->retx_ms);
+	return 0;
+}
+
+/* ------------------------------------------- INVITE server (§17.2.1) */
+
+static int srv_resend(struct sip_tsx *t, struct ev_ctx *c)
+{
+	resend_last(t);
+	return 0;
+}
+
+static int is_tu_1xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	if (send_response(t, c) != 0) {
+		server_error(t, c->err);
+		return c->err;
+	}
+	return 0;
+}
+
+static int is_tu_2xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	bool first = t->state == SIP_TSX_PROCEEDING;
+
+	t->final = c->code;
+	if (send_response(t, c) != 0) {
+		server_error(t, c->err);
+		return c->err;
+	}
+	/* RFC 6026 §8.5: Accepted, Timer L = 64*T1; 2xx retransmissions
+	 * come from the TU and pass through. */
+	if (first) {
+		t->state = SIP_TSX_ACCEPTED;
+		timer_start(t->t_wait, 64 * t1(t));
+	}
+	return 0;
+}
+
+static int is_tu_final(struct sip_tsx *t, struct ev_ctx *c)
+{
+	t->final = c->code;
+	if (send_response(t, c) != 0) {
+		server_error(t, c->err);
+		return c->err;
+	}
+	t->state = SIP_TSX_COMPLETED;
+	/* RFC 3261 §17.2.1: Timer G (unreliable only) and Timer H. */
+	if (!t->reliable) {
+		t->retx_ms = t1(t);
+		timer_start(t->t_retx, t->retx_ms);
+	}
+	timer_start(t->t_timeout, 64 * t1(t));
+	return 0;
+}
+
+static int is_ack(struct sip_tsx *t, struct ev_ctx *c)
+{
+	timers_stop(t);
+	t->state = SIP_TSX_CONFIRMED;
+	/* Timer I: T4 on unreliable transports, 0 on reliable ones. */
+	if (t->reliable) {
+		terminate(t);
+	} else {
+		timer_start(t->t_wait, t->l->cfg.t4_ms);
+	}
+	return 0;
+}
+
+static int is_accepted_ack(struct sip_tsx *t, struct ev_ctx *c)
+{
+	/* RFC 6026 §8.7: an ACK matching in Accepted goes to the TU. */
+	t->l->cfg.request_h(NULL, c->m, c->src, t->l->cfg.arg);
+	return 0;
+}
+
+static int is_timer_g(struct sip_tsx *t, struct ev_ctx *c)
+{
+	if (do_send(t, t->last.p, t->last.len) != 0) {
+		server_error(t, -EIO);
+		return 0;
+	}
+	t->retx_ms = 2 * t->retx_ms < t2(t) ? 2 * t->retx_ms : t2(t);
+	timer_start(t->t_retx, t->retx_ms);
+	return 0;
+}
+
+static int is_timer_h(struct sip_tsx *t, struct ev_ctx *c)
+{
+	server_error(t, -ETIMEDOUT);
+	return 0;
+}
+
+/* --------------------------------------- non-INVITE server (§17.2.2) */
+
+static int ns_tu_1xx(struct sip_tsx *t, struct ev_ctx *c)
+{
+	if (send_response(t, c) != 0) {
+		server_error(t, c->err);
+		return c->err;
+	}
+	t->state = SIP_TSX_PROCEEDING;
+	return 0;
+}
+
+static int ns_tu_final(struct sip_tsx *t, struct ev_ctx *c)
+{
+	t->final = c->code;
+	if (send_response(t, c) != 0) {
+		server_error(t, c->err);
+		return c->err;
+	}
+	t->state = SIP_TSX_COMPLETED;
+	/* Timer J: 64*T1 on unreliable transports, 0 on reliable ones. */
+	if (t->reliable) {
+		terminate(t);
+	} else {
+		timer_start(t->t_wait, 64 * t1(t));
+	}
+	return 0;
+}
+
+static int srv_terr(struct sip_tsx *t, struct ev_ctx *c)
+{
+	server_error(t, c->err ? c->err : -EIO);
+	return 0;
+}
+
+/* ------------------------------------------------- state x event tables */
+
+static const cell_h ic_tab[NSTATES][EV_COUNT] = {
+        [SIP_TSX_CALLING] =
+                {
+                        [EV_RX_1XX] = ic_rx_1xx,
+                        [EV_RX_2XX] = ic_rx_2xx,
+                        [EV_RX_FINAL] = ic_rx_final,
+                        [EV_T_RETX] = ic_timer_a,
+                        [EV_T_TIMEOUT] = client_timeout,
+                        [EV_TERR] = client_terr,
+                },
+        [SIP_TSX_PROCEEDING] =
+                {
+                        [EV_RX_1XX] = ic_rx_1xx,
+                        [EV_RX_2XX] = ic_rx_2xx,
+                        [EV_RX_FINAL] = ic_rx_final,
+                        [EV_TERR] = client_terr,
+                },
+        [SIP_TSX_COMPLETED] =
+                {
+                        [EV_RX_1XX] = absorb,
+                        [EV_RX_2XX] = absorb,
+                        [EV_RX_FINAL] = ic_completed_final,
+                        [EV_T_WAIT] = wait_done, /* Timer D */
+                        [EV_TERR] = wait_done,
+                },
+        [SIP_TSX_ACCEPTED] =
+                {
+                        [EV_RX_1XX] = absorb,
+                        [EV_RX_2XX] = ic_accepted_2xx,
+                        [EV_RX_FINAL] = absorb,
+                        [EV_T_WAIT] = wait_done, /* Timer M */
+                },
+};
+
+static const cell_h nc_tab[NSTATES][EV_COUNT] = {
+        [SIP_TSX_TRYING] =
+                {
+                        [EV_RX_1XX] = nc_rx_1xx,
+                        [EV_RX_2XX] = nc_rx_final,
+                        [EV_RX_FINAL] = nc_rx_final,
+                        [EV_T_RETX] = nc_timer_e,
+                        [EV_T_TIMEOUT] = client_timeout,
+                        [EV_TERR] = client_terr,
+                },
+        [SIP_TSX_PROCEEDING] =
+                {
+                        [EV_RX_1XX] = nc_rx_1xx,
+                        [EV_RX_2XX] = nc_rx_final,
+                        [EV_RX_FINAL] = nc_rx_final,
+                        [EV_T_RETX] = nc_timer_e,
+                        [EV_T_TIMEOUT] = client_timeout,
+                        [EV_TERR] = client_terr,
+                },
+        [SIP_TSX_COMPLETED] =
+                {
+                        [EV_RX_1XX] = absorb,
+                        [EV_RX_2XX] = absorb,
+                        [EV_RX_FINAL] = absorb,
+                        [EV_T_WAIT] = wait_done, /* Timer K */
+                },
+};
+
+static const cell_h is_tab[NSTATES][EV_COUNT] = {
+        [SIP_TSX_PROCEEDING] =
+                {
+                        [EV_REQ] = srv_resend,
+                        [EV_TU_1XX] = is_tu_1xx,
+                        [EV_TU_2XX] = is_tu_2xx,
+                        [EV_TU_FINAL] = is_tu_final,
+                        [EV_TERR] = srv_terr,
+                },
+        [SIP_TSX_COMPLETED] =
+                {
+                        [EV_REQ] = srv_resend,
+                        [EV_ACK] = is_ack,
+                        [EV_T_RETX] = is_timer_g,
+                        [EV_T_TIMEOUT] = is_timer_h,
+                        [EV_TERR] = srv_terr,
+                },
+        [SIP_TSX_CONFIRMED] =
+                {
+                        [EV_REQ] = absorb,
+                        [EV_ACK] = absorb,
+                        [EV_T_WAIT] = wait_done, /* Timer I */
+                },
+        [SIP_TSX_ACCEPTED] =
+                {
+                        [EV_REQ] = absorb, /* RFC 6026 §8.7 */
+                        [EV_ACK] = is_accepted_ack,
+                        [EV_TU_2XX] = is_tu_2xx,
+                        [EV_T_WAIT] = wait_done, /* Timer L */
+                        [EV_TERR] = srv_terr,
+                },
+};
+
+static const cell_h ns_tab[NSTATES][EV_COUNT] = {
+        [SIP_TSX_TRYING] =
+                {
+                        [EV_REQ] = absorb,
+                        [EV_TU_1XX] = ns_tu_1xx,
+                        [EV_TU_2XX] = ns_tu_final,
+                        [EV_TU_FINAL] = ns_tu_final,
+                        [EV_TERR] = srv_terr,
+                },
+        [SIP_TSX_PROCEEDING] =
+                {
+                        [EV_REQ] = srv_resend,
+                        [EV_TU_1XX] = ns_tu_1xx,
+                        [EV_TU_2XX] = ns_tu_final,
+                        [EV_TU_FINAL] = ns_tu_final,
+                        [EV_TERR] = srv_terr,
+                },
+        [SIP_TSX_COMPLETED] =
+                {
+                        [EV_REQ] = srv_resend, [EV_T_WAIT] = wait_done, /* Timer
+                                                                           J */
+                },
+};
+
+static const cell_h (*const tabs[4])[EV_COUNT] = {
+        [SIP_TSX_IC] = ic_tab,
+        [SIP_TSX_NC] = nc_tab,
+        [SIP_TSX_IS] = is_tab,
+        [SIP_TSX_NS] = ns_tab,
+};
+
+/* Runs the cell for (state, ev). A cell without a handler ignores a
+ * network or timer event and refuses a TU action with -TL_ESTATE. */
+static int dispatch(struct sip_tsx *t, enum ev ev, struct ev_ctx *c)
+{
+	cell_h h = tabs[t->kind][t->state][ev];
+	int rc;
+
+	if (!h) {
+		bool tu =
+		        ev == EV_TU_1XX || ev == EV_TU_2XX || ev == EV_TU_FINAL;
+		return tu ? -TL_ESTATE : 0;
+	}
+	sip_tsx_ref(t);
+	rc = h(t, c);
+	sip_tsx_unref(t);
+	return rc;
+}
+
+static void on_timer(struct sip_tsx *t, enum ev ev)
+{
+	struct ev_ctx c = {0};
+
+	(void)dispatch(t, ev, &c);
+}
+
+static void on_retx(evutil_socket_t fd, short what, void *arg)
+{
+	on_timer(arg, EV_T_RETX);
+}
+
+static void on_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	on_timer(arg, EV_T_TIMEOUT);
+}
+
+static void on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	on_timer(arg, EV_T_WAIT);
+}
+
+/* ------------------------------------------------------------ objects */
+
+static void tsx_destroy(struct sip_tsx *t)
+{
+	if (t->t_retx) {
+		event_free(t->t_retx);
+	}
+	if (t->t_timeout) {
+		event_free(t->t_timeout);
+	}
+	if (t->t_wait) {
+		event_free(t->t_wait);
+	}
+	net_conn_unref(t->peer.conn);
+	sip_msg_free(t->req);
+	free(t->req_raw);
+	free(t->key);
+	buf_free(&t->last);
+	buf_free(&t->ack);
+	free(t);
+}
+
+struct sip_tsx *sip_tsx_ref(struct sip_tsx *t)
+{
+	t->refs++;
+	return t;
+}
+
+void sip_tsx_unref(struct sip_tsx *t)
+{
+	if (!t || --t->refs > 0) {
+		return;
+	}
+	tsx_destroy(t);
+}
+
+/* A transaction in the table with one reference (the layer's), holding a
+ * parsed copy of the request. */
+static int tsx_new(struct sip_tsx **out, struct sip_tsx_layer *l,
+                   enum sip_tsx_kind kind, struct buf *key, const uint8_t *p,
+                   size_t len, enum sip_mode mode,
+                   const struct sip_tsx_peer *peer)
+{
+	struct sip_tsx *t;
+	int rc = -ENOMEM;
+
+	*out = NULL;
+	if (l->count >= l->cfg.max_tsx) {
+		return -TL_ELIMIT;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		return -ENOMEM;
+	}
+	t->l = l;
+	t->refs = 1;
+	t->kind = kind;
+	buf_init(&t->last, SIP_MSG_MAX_SIZE);
+	buf_init(&t->ack, SIP_MSG_MAX_SIZE);
+	peer_copy(&t->peer, peer);
+	t->reliable = peer->tp != NET_UDP;
+	t->key = malloc(key->len);
+	t->req_raw = malloc(len ? len : 1);
+	t->t_retx = evtimer_new(l->cfg.base, on_retx, t);
+	t->t_timeout = evtimer_new(l->cfg.base, on_timeout, t);
+	t->t_wait = evtimer_new(l->cfg.base, on_wait, t);
+	if (!t->key || !t->req_raw || !t->t_retx || !t->t_timeout ||
+	    !t->t_wait) {
+		goto out;
+	}
+	memcpy(t->key, key->p, key->len);
+	t->key_len = key->len;
+	memcpy(t->req_raw, p, len);
+	t->req_len = len;
+	rc = sip_msg_new(&t->req);
+	if (rc) {
+		goto out;
+	}
+	rc = sip_msg_parse(t->req, t->req_raw, t->req_len, mode);
+	if (rc) {
+		goto out;
+	}
+	uint8_t rnd[TO_TAG_LEN / 2];
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		rc = -TL_ECRYPTO;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		static const char hx[] = "0123456789abcdef";
+		t->to_tag[2 * i] = hx[rnd[i] >> 4];
+		t->to_tag[2 * i + 1] = hx[rnd[i] & 15];
+	}
+	switch (kind) {
+	case SIP_TSX_IC:
+		t->state = SIP_TSX_CALLING;
+		break;
+	case SIP_TSX_NC:
+	case SIP_TSX_NS:
+		t->state = SIP_TSX_TRYING;
+		break;
+	case SIP_TSX_IS:
+		t->state = SIP_TSX_PROCEEDING;
+		break;
+	}
+	table_add(l, t);
+	*out = t;
+	t = NULL;
+	rc = 0;
+out:
+	if (t) {
+		tsx_destroy(t);
+	}
+	return rc;
+}
+
+int sip_tsx_layer_new(struct sip_tsx_layer **out, const struct sip_tsx_cfg *cfg)
+{
+	struct sip_tsx_layer *l;
+
+	*out = NULL;
+	if (!cfg->base || !cfg->send_h || !cfg->request_h) {
+		return -EINVAL;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l) {
+		return -ENOMEM;
+	}
+	l->cfg = *cfg;
+	l->cfg.t1_ms = cfg->t1_ms ? cfg->t1_ms : 500;
+	l->cfg.t2_ms = cfg->t2_ms ? cfg->t2_ms : 4000;
+	l->cfg.t4_ms = cfg->t4_ms ? cfg->t4_ms : 5000;
+	l->cfg.d_ms = cfg->d_ms ? cfg->d_ms : 32000;
+	l->cfg.max_tsx = cfg->max_tsx ? cfg->max_tsx : 65536;
+	l->nbucket = 256;
+	l->bucket = calloc(l->nbucket, sizeof(*l->bucket));
+	if (!l->bucket ||
+	    RAND_bytes((uint8_t *)&l->seed, sizeof(l->seed)) != 1) {
+		free(l->bucket);
+		free(l);
+		return -ENOMEM;
+	}
+	*out = l;
+	return 0;
+}
+
+void sip_tsx_layer_free(struct sip_tsx_layer *l)
+{
+	if (!l) {
+		return;
+	}
+	for (size_t i = 0; i < l->nbucket; i++) {
+		while (l->bucket[i]) {
+			terminate(l->bucket[i]);
+		}
+	}
+	free(l->bucket);
+	free(l);
+}
+
+size_t sip_tsx_layer_count(const struct sip_tsx_layer *l)
+{
+	return l->count;
+}
+
+/* --------------------------------------------------------- responses */
+
+/* RFC 3581 §4 / RFC 3261 §18.2.1: the top Via of a response gets
+ * received=<source IP> when the sent-by host differs from it or rport was
+ * asked for, and rport=<source port> when asked for. */
+static void put_top_via(struct buf *b, struct sip_tsx *t,
+                        const struct sip_via *v)
+{
+	struct slice raw = v->raw;
+	char host[NET_ADDR_STRLEN];
+	bool have_src =
+	        t->peer.addr.len > 0 &&
+	        net_addr_fmt_host(&t->peer.addr, host, sizeof(host)) == 0;
+
+	buf_put_str(b, "Via: ");
+	if (!have_src || v->params.p == NULL) {
+		buf_put_slice(b, raw);
+		if (have_src && !slice_eq_str_nocase(v->host, host)) {
+			buf_printf(b, ";received=%s", host);
+		}
+		buf_put_str(b, "\r\n");
+		return;
+	}
+	/* up to the params, then each param, rport and received rewritten */
+	buf_put(b, raw.p, (size_t)(v->params.p - raw.p));
+	struct slice st = v->params, name, val;
+	bool first = true;
+	while (sip_param_next(&st, &name, &val) == 1) {
+		if (slice_eq_str_nocase(name, "received")) {
+			continue;
+		}
+		if (!first) {
+			buf_put_u8(b, ';');
+		}
+		first = false;
+		if (slice_eq_str_nocase(name, "rport")) {
+			buf_printf(b, "rport=%u", net_addr_port(&t->peer.addr));
+			continue;
+		}
+		buf_put_slice(b, name);
+		if (val.p) {
+			buf_put_u8(b, '=');
+			buf_put_slice(b, val);
+		}
+	}
+	if (v->has_rport || !slice_eq_str_nocase(v->host, host)) {
+		buf_printf(b, ";received=%s", host);
+	}
+	buf_put_str(b, "\r\n");
+}
+
+static int build_response(struct buf *b, struct sip_tsx *t, uint16_t code,
+                          const char *reason, struct slice hdrs,
+                          struct slice ctype, struct slice body)
+{
+	struct sip_msg *r = t->req;
+	const struct sip_addr *to = sip_msg_to(r);
+	const struct sip_cseq *cs = sip_msg_cseq(r);
+	struct sip_iter it;
+	struct slice v;
+	bool top = true;
+	int rc;
+
+	if (code < 100 || code > 699) {
+		return -EINVAL;
+	}
+	if (!reason) {
+		reason = sip_reason_phrase(code);
+	}
+	for (const char *q = reason; *q; q++) {
+		if (*q == '\r' || *q == '\n') {
+			return -TL_EPARSE;
+		}
+	}
+	buf_printf(b, "SIP/2.0 %u %s\r\n", code, reason);
+	sip_msg_iter(&it, r, SIP_HDR_VIA);
+	while ((rc = sip_iter_next(&it, &v)) == 1) {
+		if (top) {
+			put_top_via(b, t, sip_msg_via(r));
+			top = false;
+		} else {
+			buf_put_str(b, "Via: ");
+			buf_put_slice(b, v);
+			buf_put_str(b, "\r\n");
+		}
+	}
+	if (rc < 0) {
+		return rc;
+	}
+	buf_put_str(b, "From: ");
+	buf_put_slice(b, sip_msg_from(r)->raw);
+	buf_put_str(b, "\r\nTo: ");
+	buf_put_slice(b, to->raw);
+	/* RFC 3261 §8.2.6.2: a tag in every response but 100 (§8.2.6.1) */
+	if (to->tag.p == NULL && code != 100) {
+		buf_printf(b, ";tag=%s", t->to_tag);
+	}
+	buf_put_str(b, "\r\nCall-ID: ");
+	buf_put_slice(b, sip_msg_call_id(r));
+	buf_printf(b, "\r\nCSeq: %u ", cs->num);
+	buf_put_slice(b, cs->method_s);
+	buf_put_str(b, "\r\n");
+	buf_put_slice(b, hdrs);
+	return sip_build_end(b, ctype, body);
+}
+
+static enum ev tu_event(uint16_t code)
+{
+	if (code < 200) {
+		return EV_TU_1XX;
+	}
+	return code < 300 ? EV_TU_2XX : EV_TU_FINAL;
+}
+
+int sip_tsx_respond(struct sip_tsx *t, uint16_t code, const uint8_t *p,
+                    size_t len)
+{
+	struct ev_ctx c = {.p = p, .len = len, .code = code};
+
+	if (t->kind != SIP_TSX_IS && t->kind != SIP_TSX_NS) {
+		return -TL_ESTATE;
+	}
+	if (code < 100 || code > 699 || len == 0) {
+		return -EINVAL;
+	}
+	return dispatch(t, tu_event(code), &c);
+}
+
+int sip_tsx_reply(struct sip_tsx *t, uint16_t code, const char *reason,
+                  struct slice hdrs, struct slice ctype, struct slice body)
+{
+	struct buf b;
+	int rc;
+
+	if (t->kind != SIP_TSX_IS && t->kind != SIP_TSX_NS) {
+		return -TL_ESTATE;
+	}
+	if (t->state == SIP_TSX_TERMINATED) {
+		return -TL_ESTATE;
+	}
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	rc = build_response(&b, t, code, reason, hdrs, ctype, body);
+	if (rc == 0) {
+		rc = sip_tsx_respond(t, code, b.p, b.len);
+	}
+	buf_free(&b);
+	return rc;
+}
+
+struct slice sip_tsx_to_tag(const struct sip_tsx *t)
+{
+	return slice_make(t->to_tag, TO_TAG_LEN);
+}
+
+const struct sip_tsx_peer *sip_tsx_peer(const struct sip_tsx *t)
+{
+	return &t->peer;
+}
+
+/* ----------------------------------------------------------- receive */
+
+static int recv_response(struct sip_tsx_layer *l, struct sip_msg *m,
+                         const struct sip_tsx_peer *src)
+{
+	const struct sip_via *v = sip_msg_via(m);
+	const struct sip_cseq *cs = sip_msg_cseq(m);
+	uint16_t code = sip_msg_status(m);
+	struct buf k;
+	int rc;
+
+	buf_init(&k, 0);
+	rc = client_key(&k, v->branch, cs->method_s);
+	if (rc) {
+		goto out;
+	}
+	struct sip_tsx *t = table_find(l, k.p, k.len);
+	if (!t) {
+		if (l->cfg.stray_h) {
+			l->cfg.stray_h(m, src, l->cfg.arg);
+		}
+		goto out;
+	}
+	struct ev_ctx c = {.m = m, .src = src, .code = code};
+	enum ev ev =
+	        code < 200 ? EV_RX_1XX : (code < 300 ? EV_RX_2XX : EV_RX_FINAL);
+	rc = dispatch(t, ev, &c);
+out:
+	buf_free(&k);
+	return rc;
+}
+
+static void cancel_answer(struct sip_tsx_layer *l, struct sip_tsx *ct,
+                          uint16_t code)
+{
+	int rc = sip_tsx_reply(ct, code, NULL, SLICE_NULL, SLICE_NULL,
+	                       SLICE_NULL);
+
+	if (rc) {
+		log_warn("sip", "CANCEL answer %u not sent: %s", code,
+		         tl_strerror(rc));
+	}
+}
+
+/* RFC 3261 §9.2: a CANCEL gets its own server transaction; it is matched
+ * to the INVITE by the same rules with the method INVITE. */
+static int recv_cancel(struct sip_tsx_layer *l, struct sip_tsx *ct)
+{
+	struct buf k;
+	int rc;
+
+	buf_init(&k, 0);
+	rc = server_key(&k, ct->req, "INVITE");
+	if (rc) {
+		goto out;
+	}
+	struct sip_tsx *inv = table_find(l, k.p, k.len);
+	if (!inv) {
+		cancel_answer(l, ct, 481);
+		goto out;
+	}
+	cancel_answer(l, ct, 200);
+	if (inv->state != SIP_TSX_PROCEEDING) {
+		goto out; /* a final response went out: no effect */
+	}
+	sip_tsx_ref(inv);
+	if (l->cfg.cancel_h) {
+		l->cfg.cancel_h(inv, l->cfg.arg);
+	}
+	if (inv->state == SIP_TSX_PROCEEDING) {
+		rc = sip_tsx_reply(inv, 487, NULL, SLICE_NULL, SLICE_NULL,
+		                   SLICE_NULL);
+		if (rc) {
+			log_warn("sip", "487 not sent: %s", tl_strerror(rc));
+			rc = 0;
+		}
+	}
+	sip_tsx_unref(inv);
+out:
+	buf_free(&k);
+	return rc;
+}
+
+static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
+                        enum sip_mode mode, const struct sip_tsx_peer *src)
+{
+	enum sip_method meth = sip_msg_method(m);
+	struct ev_ctx c = {.m = m, .src = src};
+	struct sip_tsx *t;
+	struct buf k;
+	int rc;
+
+	buf_init(&k, 0);
+	rc = server_key(&k, m, meth == SIP_M_ACK ? "INVITE" : NULL);
+	if (rc) {
+		goto out;
+	}
+	t = table_find(l, k.p, k.len);
+	if (meth == SIP_M_ACK) {
+		if (t && t->kind == SIP_TSX_IS) {
+			rc = dispatch(t, EV_ACK, &c);
+		} else {
+			/* the ACK to a 2xx: no transaction, to the TU */
+			l->cfg.request_h(NULL, m, src, l->cfg.arg);
+		}
+		goto out;
+	}
+	if (t) {
+		/* a retransmission: absorbed (the last response resent) */
+		rc = dispatch(t, EV_REQ, &c);
+		goto out;
+	}
+	struct slice raw = sip_msg_raw(m);
+	enum sip_tsx_kind kind = meth == SIP_M_INVITE ? SIP_TSX_IS : SIP_TSX_NS;
+	rc = tsx_new(&t, l, kind, &k, raw.p, raw.len, mode, src);
+	if (rc) {
+		goto out;
+	}
+	sip_tsx_ref(t);
+	if (meth == SIP_M_CANCEL) {
+		rc = recv_cancel(l, t);
+	} else {
+		l->cfg.request_h(t, t->req, &t->peer, l->cfg.arg);
+		/* RFC 3261 §17.2.1: 100 Trying unless the TU answered. */
+		if (kind == SIP_TSX_IS && t->state == SIP_TSX_PROCEEDING &&
+		    t->last_code == 0) {
+			int r2 = sip_tsx_reply(t, 100, NULL, SLICE_NULL,
+			                       SLICE_NULL, SLICE_NULL);
+			if (r2) {
+				log_debug("sip", "100 not sent: %s",
+				          tl_strerror(r2));
+			}
+		}
+	}
+	sip_tsx_unref(t);
+out:
+	buf_free(&k);
+	return rc;
+}
+
+int sip_tsx_recv(struct sip_tsx_layer *l, struct sip_msg *m, enum sip_mode mode,
+                 const struct sip_tsx_peer *src)
+{
+	if (sip_msg_is_request(m)) {
+		return recv_request(l, m, mode, src);
+	}
+	return recv_response(l, m, src);
+}
+
+/* ------------------------------------------------------------ client */
+
+static void cancel_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
+                        void *arg)
+{
+	/* the INVITE transaction reports the outcome (487) */
+}
+
+/* RFC 3261 §9.1: CANCEL with the INVITE's Request-URI, Call-ID, To,
+ * From, CSeq number and top Via (same branch), Route headers. */
+static int send_cancel(struct sip_tsx *t)
+{
+	struct sip_msg *r = t->req;
+	struct sip_iter it;
+	struct slice v;
+	struct buf b;
+	int rc;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	rc = sip_build_request(&b, SLICE_LIT("CANCEL"), sip_msg_ruri(r)->raw);
+	if (!rc) {
+		rc = sip_build_hdr(&b, "Via", sip_msg_via(r)->raw);
+	}
+	sip_msg_iter(&it, r, SIP_HDR_ROUTE);
+	while (!rc && (rc = sip_iter_next(&it, &v)) == 1) {
+		rc = sip_build_hdr(&b, "Route", v);
+	}
+	if (!rc) {
+		rc = sip_build_hdr(&b, "From", sip_msg_from(r)->raw);
+	}
+	if (!rc) {
+		rc = sip_build_hdr(&b, "To", sip_msg_to(r)->raw);
+	}
+	if (!rc) {
+		rc = sip_build_hdr(&b, "Call-ID", sip_msg_call_id(r));
+	}
+	if (!rc) {
+		rc = sip_build_hdrf(&b, "CSeq", "%u CANCEL",
+		                    sip_msg_cseq(r)->num);
+	}
+	if (!rc) {
+		rc = sip_build_hdr(&b, "Max-Forwards", SLICE_LIT("70"));
+	}
+	if (!rc) {
+		rc = sip_build_end(&b, SLICE_NULL, SLICE_NULL);
+	}
+	if (!rc) {
+		rc = sip_tsx_request(NULL, t->l, b.p, b.len, &t->peer,
+		                     cancel_resp, NULL);
+	}
+	if (!rc) {
+		t->cancel_sent = true;
+	}
+	buf_free(&b);
+	return rc;
+}
+
+int sip_tsx_cancel(struct sip_tsx *t)
+{
+	if (t->kind != SIP_TSX_IC ||
+	    (t->state != SIP_TSX_CALLING && t->state != SIP_TSX_PROCEEDING)) {
+		return -TL_ESTATE;
+	}
+	if (t->cancel_pending || t->cancel_sent) {
+		return 0;
+	}
+	if (t->state == SIP_TSX_CALLING) {
+		/* RFC 3261 §9.1: not before a provisional response */
+		t->cancel_pending = true;
+		return 0;
+	}
+	t->cancel_pending = true;
+	return send_cancel(t);
+}
+
+int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
+                    const uint8_t *p, size_t len,
+                    const struct sip_tsx_peer *dst, sip_tsx_resp_h h, void *arg)
+{
+	struct sip_msg *m = NULL;
+	struct sip_tsx *t = NULL;
+	struct buf k;
+	int rc;
+
+	if (out) {
+		*out = NULL;
+	}
+	buf_init(&k, 0);
+	rc = sip_msg_new(&m);
+	if (rc) {
+		goto out;
+	}
+	rc = sip_msg_parse(m, p, len, SIP_MODE_DGRAM);
+	if (rc) {
+		goto out;
+	}
+	rc = -EINVAL;
+	if (!sip_msg_is_request(m) || sip_msg_method(m) == SIP_M_ACK ||
+	    !has_magic(sip_msg_via(m)->branch)) {
+		goto out;
+	}
+	rc = client_key(&k, sip_msg_via(m)->branch, sip_msg_cseq(m)->method_s);
+	if (rc) {
+		goto out;
+	}
+	if (table_find(l, k.p, k.len)) {
+		rc = -TL_EEXIST;
+		goto out;
+	}
+	enum sip_tsx_kind kind =
+	        sip_msg_method(m) == SIP_M_INVITE ? SIP_TSX_IC : SIP_TSX_NC;
+	rc = tsx_new(&t, l, kind, &k, p, len, SIP_MODE_DGRAM, dst);
+	if (rc) {
+		goto out;
+	}
+	t->resp_h = h;
+	t->resp_arg = arg;
+	rc = do_send(t, t->req_raw, t->req_len);
+	if (rc) {
+		terminate(t);
+		goto out;
+	}
+	/* RFC 3261 §17.1.1.2 / §17.1.2.2: Timer A / E on unreliable
+	 * transports, Timer B / F always. */
+	if (!t->reliable) {
+		t->retx_ms = t1(t);
+		timer_start(t->t_retx, t->retx_ms);
+	}
+	timer_start(t->t_timeout, 64 * t1(t));
+	if (out) {
+		*out = sip_tsx_ref(t);
+	}
+out:
+	sip_msg_free(m);
+	buf_free(&k);
+	return rc;
+}
+
+int sip_tsx_branch(char out[SIP_TSX_BRANCH_LEN])
+{
+	static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+	                           "opqrstuvwxyz0123456789-_";
+	uint8_t rnd[22];
+
+	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
+		return -TL_ECRYPTO;
+	}
+	memcpy(out, MAGIC, MAGIC_LEN);
+	for (size_t i = 0; i < sizeof(rnd); i++) {
+		out[MAGIC_LEN + i] = b64u[rnd[i] & 63];
+	}
+	out[MAGIC_LEN + sizeof(rnd)] = '\0';
+	return 0;
+}
+
+int sip_tsx_send_stateless(struct sip_tsx_layer *l,
+                           const struct sip_tsx_peer *to, const uint8_t *p,
+                           size_t len)
+{
+	return l->cfg.send_h(to, p, len, l->cfg.arg);
+}
+
+/* ------------------------------------------------------------ access */
+
+enum sip_tsx_state sip_tsx_state(const struct sip_tsx *t)
+{
+	return t->state;
+}
+
+enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *t)
+{
+	return t->kind;
+}
+
+const char *sip_tsx_state_name(enum sip_tsx_state s)
+{
+	static const char *const names[NSTATES] = {
+	        [SIP_TSX_CALLING] = "Calling",
+	        [SIP_TSX_TRYING] = "Trying",
+	        [SIP_TSX_PROCEEDING] = "Proceeding",
+	        [SIP_TSX_COMPLETED] = "Completed",
+	        [SIP_TSX_CONFIRMED] = "Confirmed",
+	        [SIP_TSX_ACCEPTED] = "Accepted",
+	        [SIP_TSX_TERMINATED] = "Terminated",
+	};
+
+	return (unsigned)s < NSTATES ? names[s] : "?";
+}
+
+struct sip_msg *sip_tsx_req(const struct sip_tsx *t)
+{
+	return t->req;
+}
+
+uint16_t sip_tsx_final(const struct sip_tsx *t)
+{
+	return t->final;
+}
