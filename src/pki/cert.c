@@ -314,11 +314,18 @@ static int set_subject(X509 *x, const struct pki_issue *req,
 				return -TL_ECRYPTO;
 			}
 		}
-	} else if (req->org && *req->org) {
-		if (!X509_NAME_add_entry_by_NID(n, NID_organizationName,
+	} else {
+		if (req->org && *req->org &&
+		    !X509_NAME_add_entry_by_NID(n, NID_organizationName,
 						MBSTRING_UTF8,
 						(const unsigned char *)req->org,
 						-1, -1, 0)) {
+			return -TL_EPARSE;
+		}
+		if (req->ou && *req->ou &&
+		    !X509_NAME_add_entry_by_NID(
+			    n, NID_organizationalUnitName, MBSTRING_UTF8,
+			    (const unsigned char *)req->ou, -1, -1, 0)) {
 			return -TL_EPARSE;
 		}
 	}

@@ -56,7 +56,8 @@ uint32_t pki_profile_days(enum pki_profile p);
 struct pki_issue {
 	enum pki_profile profile;
 	const char *cn;	 /* subject CN (device name for LSC and MIC) */
-	const char *org; /* subject O for self-signed certificates */
+	const char *org; /* subject O (not for LSC and MIC: see profile) */
+	const char *ou;	 /* subject OU (likewise) */
 	const char *const *dns;
 	size_t n_dns;
 	const char *const *ip; /* IPv4 or IPv6 literals */
