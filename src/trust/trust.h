@@ -113,6 +113,10 @@ int trust_sgn_verify(struct slice file, const struct trust_ctl *ctl,
  * EC P-256: ours, docs/formats/enc-sgn.md) and sign. */
 int trust_enc_build(struct buf *out, const struct trust_sign *s,
 		    X509 *device_cert, struct slice plain) TL_MUST_CHECK;
+/* Check only the signature of an encrypted config against ctl (no key
+ * needed): what a TFTP server or an administrator can check. */
+int trust_enc_verify(struct slice file, const struct trust_ctl *ctl,
+		     const struct trust_opts *o, const char **why) TL_MUST_CHECK;
 /* Verify against ctl (skipped when ctl is NULL: the content hash is still
  * checked), decrypt with the device's private key, append to plain. */
 int trust_enc_open(struct slice file, const struct trust_ctl *ctl,

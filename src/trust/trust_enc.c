@@ -405,3 +405,23 @@ out:
 	tlv_file_clear(&f);
 	return err;
 }
+
+int trust_enc_verify(struct slice file, const struct trust_ctl *ctl,
+		     const struct trust_opts *o, const char **why)
+{
+	const char *dummy = NULL;
+	struct tlv_file f;
+	int err;
+
+	if (!why) {
+		why = &dummy;
+	}
+	*why = NULL;
+	err = tlv_parse(&f, TLV_KIND_ENC, file.p, file.len, why);
+	if (err) {
+		return err;
+	}
+	err = trust_check_file_signer(&f, file.p, file.len, ctl, o, why);
+	tlv_file_clear(&f);
+	return err;
+}

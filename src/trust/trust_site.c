@@ -142,7 +142,7 @@ int trust_pin_read(const char *path, char *out, size_t outlen)
 	size_t n = 0;
 	int err;
 
-	buf_init(&b, 4096);
+	buf_init(&b, 0);
 	err = trust_file_read(path, 4096, &b);
 	if (!err) {
 		while (n < b.len && b.p[n] != '\n' && b.p[n] != '\r') {
@@ -284,6 +284,44 @@ out:
 	pki_key_free(k);
 	X509_free(x);
 	return err;
+}
+
+int trust_site_signer(const struct trust_signer_spec *sp, struct pki_key **key,
+		      X509 **cert)
+{
+	char pin[256];
+	const char *use = sp->pin;
+	struct pki_key *k = NULL;
+	X509 *x = NULL;
+	int err;
+
+	if (sp->token) {
+		if (!use && sp->pin_file) {
+			err = trust_pin_read(sp->pin_file, pin, sizeof(pin));
+			if (err) {
+				return err;
+			}
+			use = pin;
+		}
+		err = trust_site_sast(sp->site, sp->token, sp->module, use, key,
+				      cert);
+		OPENSSL_cleanse(pin, sizeof(pin));
+		return err;
+	}
+	if (!sp->key_file || !sp->cert_file) {
+		return -EINVAL;
+	}
+	err = pki_key_load_file(&k, sp->key_file, NULL);
+	if (!err) {
+		err = trust_cert_read(&x, sp->cert_file);
+	}
+	if (err) {
+		pki_key_free(k);
+		return err;
+	}
+	*key = k;
+	*cert = x;
+	return 0;
 }
 
 static int build_one(const char *site_dir, struct pki_key *key, X509 *cert,

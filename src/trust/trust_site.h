@@ -33,6 +33,20 @@ int trust_site_sast(const char *site_dir, int n, const char *module,
 		    const char *pin, struct pki_key **key,
 		    X509 **cert) TL_MUST_CHECK;
 
+/* Where a signing key comes from: SAST token `token` of the site (with
+ * pin, or pin_file, or the token's pin file), or key_file + cert_file. */
+struct trust_signer_spec {
+	const char *site;
+	int token; /* 0: use key_file and cert_file */
+	const char *module;
+	const char *pin;
+	const char *pin_file;
+	const char *key_file;
+	const char *cert_file;
+};
+int trust_site_signer(const struct trust_signer_spec *sp, struct pki_key **key,
+		      X509 **cert) TL_MUST_CHECK;
+
 /* Read a whole file (at most max bytes). */
 int trust_file_read(const char *path, size_t max, struct buf *out)
 	TL_MUST_CHECK;

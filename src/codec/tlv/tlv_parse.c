@@ -649,6 +649,9 @@ int tlv_parse(struct tlv_file *f, enum tlv_kind kind, const uint8_t *p,
 	while (cur_left(&c)) {
 		struct tlv_record *r;
 
+		if (cur_left(&c) < 5) {
+			FAIL(-TL_ETRAIL, "trailing bytes after the last record");
+		}
 		if (f->nrecs == TLV_MAX_RECORDS) {
 			FAIL(-TL_ETOOBIG, "too many records");
 		}

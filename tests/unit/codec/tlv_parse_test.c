@@ -288,7 +288,7 @@ static const struct reject rejects[] = {
 	{"empty", TLV_KIND_LIST, m_empty, -TL_ETRUNC},
 	{"truncated header", TLV_KIND_LIST, m_truncate_header, -TL_ETRUNC},
 	{"truncated record", TLV_KIND_LIST, m_truncate_record, -TL_ETRUNC},
-	{"trailing bytes", TLV_KIND_LIST, m_trailing, 0},
+	{"trailing bytes", TLV_KIND_LIST, m_trailing, -TL_ETRAIL},
 	{"overlong header length", TLV_KIND_LIST, m_overlong_hdr, -TL_ETRUNC},
 	{"overlong string", TLV_KIND_LIST, m_overlong_string, -TL_ETRUNC},
 	{"NUL inside", TLV_KIND_LIST, m_nul_inside, -TL_EPARSE},
