@@ -3,9 +3,11 @@
 #include "base/log.h"
 #include "net/net_int.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/util.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -27,6 +29,21 @@ void net_conf_default(struct net_conf *conf)
 	conf->max_conns = 4096;
 	conf->max_conns_per_ip = 32;
 	conf->max_pending_per_ip = 0;
+}
+
+/* A write to a peer that has gone must fail with EPIPE, not kill the
+ * process: libevent and OpenSSL write with plain write(2). A handler the
+ * program installed itself is left alone. */
+static void ignore_sigpipe(void)
+{
+	struct sigaction sa;
+
+	if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_IGN;
+		sigemptyset(&sa.sa_mask);
+		(void)sigaction(SIGPIPE, &sa, NULL);
+	}
 }
 
 int net_new(struct net **out, struct event_base *base,
@@ -52,6 +69,7 @@ int net_new(struct net **out, struct event_base *base,
 		n->conf.max_input = 64;
 	}
 	n->h = *h;
+	ignore_sigpipe();
 	*out = n;
 	return 0;
 }
@@ -66,6 +84,9 @@ static void lst_free(struct net_lst *l)
 	}
 	if (l->el != NULL) {
 		evconnlistener_free(l->el);
+	}
+	if (l->retry != NULL) {
+		event_free(l->retry);
 	}
 	net_tls_unref(l->tls);
 	free(l);
@@ -105,6 +126,52 @@ unsigned net_conn_count(const struct net *n)
 	return n->nconns;
 }
 
+static bool addr_is_wild(const struct net_addr *a)
+{
+	if (net_addr_family(a) == AF_INET) {
+		return ((const struct sockaddr_in *)&a->ss)->sin_addr.s_addr ==
+		       htonl(INADDR_ANY);
+	}
+	if (net_addr_family(a) == AF_INET6) {
+		return IN6_IS_ADDR_UNSPECIFIED(
+		        &((const struct sockaddr_in6 *)&a->ss)->sin6_addr);
+	}
+	return false;
+}
+
+/* The address a datagram was sent to, from IP_PKTINFO / IPV6_PKTINFO
+ * (RFC 3542 §6.1), with the listener's port. */
+static void udp_dst(const struct net_lst *l, struct msghdr *mh,
+                    struct net_addr *local)
+{
+	struct cmsghdr *cm;
+
+	*local = l->addr;
+	if (!l->wild) {
+		return;
+	}
+	for (cm = CMSG_FIRSTHDR(mh); cm != NULL; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_PKTINFO &&
+		    net_addr_family(local) == AF_INET) {
+			struct in_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			((struct sockaddr_in *)&local->ss)->sin_addr =
+			        pi.ipi_addr;
+			return;
+		}
+		if (cm->cmsg_level == IPPROTO_IPV6 &&
+		    cm->cmsg_type == IPV6_PKTINFO &&
+		    net_addr_family(local) == AF_INET6) {
+			struct in6_pktinfo pi;
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			((struct sockaddr_in6 *)&local->ss)->sin6_addr =
+			        pi.ipi6_addr;
+			return;
+		}
+	}
+}
+
 static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct net_lst *l = arg;
@@ -113,26 +180,88 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 
 	for (i = 0; i < NET_UDP_BATCH; i++) {
 		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
-		struct net_addr src;
+		union {
+			struct cmsghdr align;
+			uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+		} ctl;
+		struct iovec iov = {n->udp_buf, NET_UDP_MAX + 1};
+		struct msghdr mh = {0};
+		struct net_addr src, local;
 		ssize_t r;
 
-		r = recvfrom(fd, n->udp_buf, NET_UDP_MAX + 1, MSG_TRUNC,
-		             (struct sockaddr *)&ss, &sl);
+		mh.msg_name = &ss;
+		mh.msg_namelen = sizeof(ss);
+		mh.msg_iov = &iov;
+		mh.msg_iovlen = 1;
+		mh.msg_control = ctl.b;
+		mh.msg_controllen = sizeof(ctl.b);
+		r = recvmsg(fd, &mh, MSG_TRUNC);
 		if (r < 0) {
-			/* EAGAIN: drained; ICMP errors (ECONNREFUSED)
-			 * are per-send, not per-socket: ignore. */
+			/* EAGAIN: drained. Anything else (an ICMP error
+			 * queued on the socket) is per-send: the next
+			 * readiness event reads on. */
 			return;
 		}
-		if ((size_t)r > NET_UDP_MAX || r == 0) {
+		if ((size_t)r > NET_UDP_MAX || r == 0 ||
+		    (mh.msg_flags & MSG_TRUNC) != 0) {
 			continue;
 		}
-		if (net_addr_from_sa(&src, (struct sockaddr *)&ss, sl) != 0) {
+		if (net_addr_from_sa(&src, (struct sockaddr *)&ss,
+		                     mh.msg_namelen) != 0) {
 			continue;
 		}
-		n->h.recv_h(NULL, &src, &l->addr, NET_UDP, n->udp_buf,
-		            (size_t)r, n->h.arg);
+		udp_dst(l, &mh, &local);
+		n->h.recv_h(NULL, &src, &local, NET_UDP, n->udp_buf, (size_t)r,
+		            n->h.arg);
 	}
+}
+
+/* Send from a given source address on a wildcard socket: RFC 3581 §4, a
+ * response leaves from the address and port the request was received on. */
+static ssize_t udp_sendto(const struct net_lst *l, const struct net_addr *dst,
+                          const struct net_addr *local, const uint8_t *p,
+                          size_t len)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctl;
+	struct iovec iov = {(void *)p, len};
+	struct msghdr mh = {0};
+	struct cmsghdr *cm;
+
+	if (!l->wild || local == NULL || addr_is_wild(local) ||
+	    net_addr_family(local) != net_addr_family(dst)) {
+		return sendto(l->fd, p, len, 0,
+		              (const struct sockaddr *)&dst->ss, dst->len);
+	}
+	memset(&ctl, 0, sizeof(ctl));
+	mh.msg_name = (void *)&dst->ss;
+	mh.msg_namelen = dst->len;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.b;
+	cm = (struct cmsghdr *)ctl.b;
+	if (net_addr_family(dst) == AF_INET) {
+		struct in_pktinfo pi = {0};
+		pi.ipi_spec_dst =
+		        ((const struct sockaddr_in *)&local->ss)->sin_addr;
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = {0};
+		pi.ipi6_addr =
+		        ((const struct sockaddr_in6 *)&local->ss)->sin6_addr;
+		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+	return sendmsg(l->fd, &mh, 0);
 }
 
 static void tcp_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
@@ -146,6 +275,35 @@ static void tcp_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
 		/* net_conn_accept closed fd and logged the reason */
 		return;
 	}
+}
+
+static void accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_lst *l = arg;
+
+	evconnlistener_enable(l->el);
+}
+
+/* accept(2) failed (EMFILE, ENFILE, ENOBUFS): the pending connection stays
+ * in the queue and the socket stays readable, so pause instead of spinning
+ * (one log line per pause). */
+static void accept_error_cb(struct evconnlistener *el, void *arg)
+{
+	struct net_lst *l = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = {0, 100000};
+	char a[NET_ADDR_STRLEN];
+
+	if (err == EAGAIN || err == EINTR || err == ECONNABORTED) {
+		return;
+	}
+	if (net_addr_fmt(&l->addr, a, sizeof(a)) != 0) {
+		a[0] = '\0';
+	}
+	log_warn("net", "accept on %s %s: %s; pausing 100 ms",
+	         net_transport_name(l->tp), a, tl_strerror(-err));
+	evconnlistener_disable(el);
+	evtimer_add(l->retry, &tv);
 }
 
 static int bind_socket(const struct net_addr *addr, int type, int *fdp)
@@ -232,6 +390,19 @@ int net_listen(struct net *n, enum net_transport tp,
 				goto out;
 			}
 		}
+		l->wild = addr_is_wild(&l->addr);
+		if (l->wild) {
+			int one = 1;
+			if (net_addr_family(&l->addr) == AF_INET
+			            ? setsockopt(fd, IPPROTO_IP, IP_PKTINFO,
+			                         &one, sizeof(one))
+			            : setsockopt(fd, IPPROTO_IPV6,
+			                         IPV6_RECVPKTINFO, &one,
+			                         sizeof(one))) {
+				err = -errno;
+				goto out;
+			}
+		}
 		l->fd = fd;
 		fd = -1;
 		l->ev = event_new(n->base, l->fd, EV_READ | EV_PERSIST,
@@ -245,10 +416,16 @@ int net_listen(struct net *n, enum net_transport tp,
 		        n->base, tcp_accept_cb, l,
 		        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128, fd);
 		if (l->el == NULL) {
-			err = -errno != 0 ? -errno : -ENOMEM;
+			err = errno != 0 ? -errno : -ENOMEM;
 			goto out;
 		}
 		fd = -1;
+		l->retry = evtimer_new(n->base, accept_retry_cb, l);
+		if (l->retry == NULL) {
+			err = -ENOMEM;
+			goto out;
+		}
+		evconnlistener_set_error_cb(l->el, accept_error_cb);
 		l->tls = net_tls_ref(tp == NET_TLS ? tls : NULL);
 	}
 	if (bound != NULL) {
@@ -314,8 +491,7 @@ int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
 		if (len > NET_UDP_MAX) {
 			return -EMSGSIZE;
 		}
-		r = sendto(l->fd, p, len, 0, (const struct sockaddr *)&dst->ss,
-		           dst->len);
+		r = udp_sendto(l, dst, local, p, len);
 		if (r < 0) {
 			return -errno;
 		}

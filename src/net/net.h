@@ -112,9 +112,10 @@ typedef int net_frame_h(const uint8_t *p, size_t len, size_t *msg_len,
                         void *arg);
 
 /* A datagram or a framed stream message. c is NULL for UDP (borrowed
- * otherwise). src is the peer, local the address of the listener or
- * connection it arrived on (for a listener on a wildcard address, the
- * wildcard address). msg is valid only during the call. */
+ * otherwise). src is the peer, local the address it arrived on: the
+ * connection's local address, or for UDP the address the datagram was
+ * sent to (also on a wildcard listener, from IP_PKTINFO/IPV6_PKTINFO).
+ * msg is valid only during the call. */
 typedef void net_recv_h(struct net_conn *c, const struct net_addr *src,
                         const struct net_addr *local, enum net_transport tp,
                         const uint8_t *msg, size_t len, void *arg);
@@ -197,8 +198,10 @@ int net_listen(struct net *n, enum net_transport tp,
 void net_set_tls_client(struct net *n, struct net_tls *tls);
 
 /* Send one message to dst on tp.
- *  UDP: through the UDP listener bound to local (when given) or the first
- *       UDP listener of dst's family; -TL_ESTATE when there is none;
+ *  UDP: through the UDP listener bound to local (when given; a wildcard
+ *       listener on local's port sends from local's address, so an answer
+ *       leaves from the address the request came to) or the first UDP
+ *       listener of dst's family; -TL_ESTATE when there is none;
  *       -EMSGSIZE over 65507 bytes.
  *  TCP/TLS: on an open connection to dst (transport + address + port),
  *       or a new outgoing connection (bytes are queued until it is up;

@@ -31,7 +31,9 @@ struct net_lst {
 	int fd;                    /* UDP */
 	struct event *ev;          /* UDP */
 	struct evconnlistener *el; /* TCP, TLS */
+	struct event *retry;       /* re-enable after accept errors */
 	struct net_tls *tls;
+	bool wild; /* UDP on a wildcard address: packet info on */
 };
 
 struct net_conn {
@@ -50,7 +52,6 @@ struct net_conn {
 	bool up;
 	bool outgoing;
 	bool verified; /* set by the TLS verify callback */
-	bool in_cb;    /* inside the read loop */
 	uint64_t created_ms;
 	uint64_t activity_ms;
 	uint64_t msg_start_ms; /* 0: no partial message buffered */

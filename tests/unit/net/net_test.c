@@ -4,10 +4,14 @@
 #include "net/net.h"
 #include "unit/net/net_testutil.h"
 
+#include <net/if.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 /* cmocka needs the headers above */
 #include <cmocka.h>
 
@@ -188,6 +192,108 @@ static void test_udp_v6(void **state)
 		skip();
 	}
 	udp_echo("::1", PORT_BASE + 2);
+}
+
+/* --- UDP on a wildcard address ---
+ * Binding 0.0.0.0 or :: would expose a port beyond loopback, so this runs
+ * in a child process inside its own network namespace (only lo, brought
+ * up here); skipped where namespaces are not allowed. */
+
+static int ns_lo_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM, 0), ok;
+
+	if (fd < 0) {
+		return -1;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ok = ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+/* In the child: 0 on success, the failing step otherwise. */
+static int wild_case(const char *any, const char *lo, const char *cli_host,
+                     uint16_t port)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv, cli;
+	struct net_addr wa = t_addr(any, port);
+	struct net_addr ca = t_addr(cli_host, port + 1);
+	struct net_addr la = t_addr(lo, port);
+	int rc = 0;
+
+	t_init(&srv, base, NULL);
+	t_init(&cli, base, NULL);
+	srv.echo = true;
+	if (net_listen(srv.n, NET_UDP, &wa, NULL, NULL) != 0 ||
+	    net_listen(cli.n, NET_UDP, &ca, NULL, NULL) != 0) {
+		rc = 10;
+		goto out;
+	}
+	if (net_send(cli.n, NET_UDP, &la, NULL, (const uint8_t *)"w", 1) != 0) {
+		rc = 11;
+		goto out;
+	}
+	if (!run_until(base, got_msgs1, &cli, 2000)) {
+		rc = 12;
+		goto out;
+	}
+	/* the address the datagram was sent to, not the wildcard */
+	if (srv.nmsg != 1 || !net_addr_eq(&srv.local[0], &la)) {
+		rc = 13;
+		goto out;
+	}
+	/* and the answer comes from it */
+	if (strcmp(cli.msg[0], "ok:w") != 0 || !net_addr_eq(&cli.src[0], &la)) {
+		rc = 14;
+		goto out;
+	}
+out:
+	t_fini(&cli);
+	t_fini(&srv);
+	event_base_free(base);
+	return rc;
+}
+
+static void test_udp_wildcard(void **state)
+{
+	pid_t pid = fork();
+	int st = 0;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc;
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) != 0 ||
+		    ns_lo_up() != 0) {
+			_exit(77);
+		}
+		rc = wild_case("0.0.0.0", "127.0.0.1", "127.0.0.1",
+		               PORT_BASE + 90);
+		if (rc == 0) {
+			rc = wild_case("::", "::1", "::1", PORT_BASE + 92);
+			rc = rc != 0 ? rc + 10 : 0;
+		}
+		/* the answer leaves from the address the request came to,
+		 * not the one the kernel would pick (127.0.0.2 is on lo
+		 * here, and nowhere else) */
+		if (rc == 0) {
+			rc = wild_case("0.0.0.0", "127.0.0.2", "127.0.0.1",
+			               PORT_BASE + 94);
+			rc = rc != 0 ? rc + 20 : 0;
+		}
+		_exit(rc);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	if (WEXITSTATUS(st) == 77) {
+		skip();
+	}
+	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
 /* --- TCP --- */
@@ -729,6 +835,7 @@ int main(void)
 	        cmocka_unit_test(test_addr_eq_transport),
 	        cmocka_unit_test(test_udp_v4),
 	        cmocka_unit_test(test_udp_v6),
+	        cmocka_unit_test(test_udp_wildcard),
 	        cmocka_unit_test(test_tcp_framing_v4),
 	        cmocka_unit_test(test_tcp_framing_v6),
 	        cmocka_unit_test(test_tcp_reuse),

@@ -34,6 +34,7 @@ struct tstate {
 	size_t len[T_MAXMSG];
 	enum net_transport tp[T_MAXMSG];
 	struct net_addr src[T_MAXMSG];
+	struct net_addr local[T_MAXMSG];
 	/* connection events */
 	int ups, closes, pongs;
 	int close_err;
@@ -96,6 +97,7 @@ static T_UNUSED void t_recv(struct net_conn *c, const struct net_addr *src,
 		t->len[i] = len;
 		t->tp[i] = tp;
 		t->src[i] = *src;
+		t->local[i] = *local;
 		t->nmsg++;
 	}
 	if (t->echo) {
