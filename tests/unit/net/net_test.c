@@ -314,6 +314,7 @@ static void tcp_framing(const char *host, uint16_t port)
 	fd = raw_connect(&sa);
 	assert_true(fd >= 0);
 	raw_write(fd, "hel");
+	assert_true(wait_ge(base, &srv.ups, 1, 2000));
 	run_for(base, 50);
 	assert_int_equal(srv.nmsg, 0);
 	assert_int_equal(srv.ups, 1);
@@ -327,7 +328,7 @@ static void tcp_framing(const char *host, uint16_t port)
 	assert_string_equal(srv.msg[0], "hello\n");
 	assert_int_equal(srv.tp[0], NET_TCP);
 	raw_write(fd, "ld\nx\n\ny\n");
-	run_for(base, 50);
+	assert_true(wait_ge(base, &srv.nmsg, 5, 2000));
 	assert_int_equal(srv.nmsg, 5);
 	assert_string_equal(srv.msg[1], "world\n");
 	assert_string_equal(srv.msg[2], "x\n");
@@ -495,8 +496,7 @@ static void test_keepalive(void **state)
 	raw_write(fd, "\r\n\r\nabc\n");
 	r = raw_read(base, fd, buf, sizeof(buf), 2000);
 	assert_int_equal(r, 2);
-	run_for(base, 20);
-	assert_int_equal(srv.nmsg, 1);
+	assert_true(wait_ge(base, &srv.nmsg, 1, 2000));
 	assert_string_equal(srv.msg[0], "abc\n");
 	assert_int_equal(srv.closes, 0);
 	close(fd);
@@ -526,19 +526,20 @@ static void test_idle_timeout(void **state)
 	int fd;
 
 	net_conf_default(&cf);
-	cf.idle_timeout_ms = 200;
+	cf.idle_timeout_ms = 400;
 	t_init(&srv, base, &cf);
 	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
 	t0 = t_now_ms();
 	fd = raw_connect(&sa);
 	assert_true(fd >= 0);
 	/* activity moves the deadline */
-	run_for(base, 120);
+	run_for(base, 250);
 	raw_write(fd, "a\n");
-	run_for(base, 120);
+	run_for(base, 250);
+	assert_int_equal(srv.nmsg, 1);
 	assert_int_equal(srv.closes, 0);
-	assert_true(run_until(base, eof_or_close, &srv, 2000));
-	assert_true(t_now_ms() - t0 >= 300);
+	assert_true(run_until(base, eof_or_close, &srv, 3000));
+	assert_true(t_now_ms() - t0 >= 600);
 	assert_int_equal(srv.close_err, -ETIMEDOUT);
 	assert_int_equal(raw_read(base, fd, buf, sizeof(buf), 1000), 0);
 	close(fd);
@@ -562,22 +563,22 @@ static void test_per_ip_limit(void **state)
 	for (i = 0; i < 3; i++) {
 		fd[i] = raw_connect(&sa);
 		assert_true(fd[i] >= 0);
-		run_for(base, 30);
+		if (i < 2) {
+			assert_true(wait_ge(base, &srv.ups, i + 1, 2000));
+		}
 	}
+	/* the third was closed at once, the first two work */
+	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 2000), 0);
 	assert_int_equal(srv.ups, 2);
 	assert_int_equal(net_conn_count(srv.n), 2);
-	/* the third was closed at once, the first two work */
-	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 1000), 0);
 	raw_write(fd[0], "a\n");
 	raw_write(fd[1], "b\n");
-	run_for(base, 50);
-	assert_int_equal(srv.nmsg, 2);
+	assert_true(wait_ge(base, &srv.nmsg, 2, 2000));
 	/* after one closes, a new one is accepted */
 	close(fd[0]);
-	run_for(base, 50);
+	assert_true(wait_ge(base, &srv.closes, 1, 2000));
 	fd[3] = raw_connect(&sa);
-	run_for(base, 50);
-	assert_int_equal(srv.ups, 3);
+	assert_true(wait_ge(base, &srv.ups, 3, 2000));
 	assert_int_equal(net_conn_count(srv.n), 2);
 	close(fd[1]);
 	close(fd[2]);
@@ -602,10 +603,12 @@ static void test_total_limit(void **state)
 	for (i = 0; i < 3; i++) {
 		fd[i] = raw_connect(&sa);
 		assert_true(fd[i] >= 0);
-		run_for(base, 30);
+		if (i < 2) {
+			assert_true(wait_ge(base, &srv.ups, i + 1, 2000));
+		}
 	}
+	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 2000), 0);
 	assert_int_equal(net_conn_count(srv.n), 2);
-	assert_int_equal(raw_read(base, fd[2], buf, sizeof(buf), 1000), 0);
 	/* outgoing connections count too */
 	assert_int_equal(
 	        net_send(srv.n, NET_TCP, &sa, NULL, (const uint8_t *)"x\n", 2),
@@ -637,7 +640,8 @@ static void test_slow_sender(void **state)
 	/* complete messages, however many, do not trip it */
 	for (i = 0; i < 8; i++) {
 		raw_write(fd, "m\n");
-		run_for(base, 50);
+		assert_true(wait_ge(base, &srv.nmsg, i + 1, 2000));
+		run_for(base, 40);
 	}
 	assert_int_equal(srv.nmsg, 8);
 	assert_int_equal(srv.closes, 0);
@@ -678,8 +682,7 @@ static void test_input_bound(void **state)
 	memset(big, 'a', sizeof(big));
 	big[254] = '\n';
 	assert_int_equal(write(fd, big, 255), 255);
-	run_for(base, 50);
-	assert_int_equal(srv.nmsg, 1);
+	assert_true(wait_ge(base, &srv.nmsg, 1, 2000));
 	assert_int_equal(srv.len[0], 255);
 	big[254] = 'a';
 	assert_int_equal(write(fd, big, sizeof(big)), (ssize_t)sizeof(big));
@@ -707,7 +710,7 @@ static void test_output_bound(void **state)
 	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
 	fd = raw_connect(&sa);
 	assert_true(fd >= 0);
-	run_for(base, 30);
+	assert_true(wait_ge(base, &srv.ups, 1, 2000));
 	assert_non_null(srv.last_up);
 	for (i = 0; i < 64 && err == 0; i++) {
 		err = net_conn_send(srv.last_up, chunk, sizeof(chunk));
@@ -780,7 +783,7 @@ static void test_free_open(void **state)
 	assert_int_equal(net_send(cli.n, NET_TCP, &sa, NULL,
 	                          (const uint8_t *)"partial", 7),
 	                 0);
-	run_for(base, 50);
+	assert_true(wait_ge(base, &srv.ups, 2, 2000));
 	assert_int_equal(net_conn_count(srv.n), 2);
 	net_conn_unref(srv.last_up);
 	srv.last_up = NULL;

@@ -175,6 +175,25 @@ static T_UNUSED bool run_until(struct event_base *b, bool (*cond)(void *),
 	return cond(arg);
 }
 
+struct t_wait {
+	const int *v;
+	int want;
+};
+
+static T_UNUSED bool t_wait_cond(void *arg)
+{
+	const struct t_wait *w = arg;
+	return *w->v >= w->want;
+}
+
+/* Run the loop until *v >= want, at most ms milliseconds. */
+static T_UNUSED bool wait_ge(struct event_base *b, const int *v, int want,
+                             unsigned ms)
+{
+	struct t_wait w = {v, want};
+	return run_until(b, t_wait_cond, &w, ms);
+}
+
 static T_UNUSED struct net_addr t_addr(const char *host, uint16_t port)
 {
 	struct net_addr a;

@@ -269,8 +269,7 @@ static void mutual(const char *host, uint16_t port, int max_version,
 	assert_int_equal(net_send(p.cli.n, NET_TLS, &p.sa, NULL,
 	                          (const uint8_t *)"again\n", 6),
 	                 0);
-	run_for(p.base, 100);
-	assert_int_equal(p.srv.nmsg, 2);
+	assert_true(wait_ge(p.base, &p.srv.nmsg, 2, 3000));
 	assert_int_equal(p.srv.ups, 1);
 	assert_int_equal(net_conn_count(p.cli.n), 1);
 	pair_fini(&p);
@@ -363,8 +362,7 @@ static void test_tls11_refused(void **state)
 		assert_true(out_has("TLSv1.3"));
 		assert_true(out_has("Verify return code: 0 (ok)"));
 	}
-	run_for(p.base, 50);
-	assert_int_equal(p.srv.ups, 1);
+	assert_true(wait_ge(p.base, &p.srv.ups, 1, 3000));
 	{
 		/* TLS 1.1 offered for real (security level 0 lets the client
 		 * propose it): the server must refuse */
@@ -389,7 +387,7 @@ static void test_tls11_refused(void **state)
 		                     NULL};
 		assert_int_not_equal(spawn_run(p.base, bad, 10000), 0);
 	}
-	run_for(p.base, 50);
+	assert_true(wait_ge(p.base, &p.srv.closes, 3, 3000));
 	assert_int_equal(p.srv.ups, 1);
 	assert_int_equal(p.srv.closes, 3);
 	assert_int_equal(net_conn_count(p.srv.n), 0);
@@ -700,6 +698,17 @@ static void test_handshake_timeout(void **state)
 	pair_fini(&p);
 }
 
+static bool wait_count(struct event_base *b, struct net *n, unsigned want,
+                       unsigned ms)
+{
+	uint64_t end = t_now_ms() + ms;
+
+	while (net_conn_count(n) != want && t_now_ms() < end) {
+		run_for(b, 5);
+	}
+	return net_conn_count(n) == want;
+}
+
 /* Handshakes pending per source address. */
 static void test_pending_limit(void **state)
 {
@@ -715,16 +724,17 @@ static void test_pending_limit(void **state)
 	          client_ctx(NULL, NULL, true, NULL, 0), &cf);
 	fd1 = raw_connect(&p.sa);
 	assert_true(fd1 >= 0);
-	run_for(p.base, 30);
+	assert_true(wait_count(p.base, p.srv.n, 1, 2000));
 	fd2 = raw_connect(&p.sa);
 	assert_true(fd2 >= 0);
 	assert_int_equal(raw_read(p.base, fd2, buf, sizeof(buf), 1000), 0);
 	assert_int_equal(net_conn_count(p.srv.n), 1);
 	/* a completed handshake does not count as pending */
 	close(fd1);
-	run_for(p.base, 30);
+	assert_true(wait_count(p.base, p.srv.n, 0, 2000));
 	assert_true(exchange(&p));
 	fd1 = raw_connect(&p.sa);
+	assert_true(wait_count(p.base, p.srv.n, 2, 2000));
 	run_for(p.base, 30);
 	assert_int_equal(net_conn_count(p.srv.n), 2);
 	close(fd1);
