@@ -4,6 +4,7 @@
 #include "sip/sip_auth.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -45,8 +46,8 @@ const char *sip_auth_alg_name(enum sip_auth_alg alg)
 int sip_auth_alg_parse(struct slice s, enum sip_auth_alg *out)
 {
 	static const enum sip_auth_alg all[] = {SIP_AUTH_MD5, SIP_AUTH_MD5_SESS,
-	                                        SIP_AUTH_SHA256,
-	                                        SIP_AUTH_SHA256_SESS};
+						SIP_AUTH_SHA256,
+						SIP_AUTH_SHA256_SESS};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (slice_eq_str_nocase(s, sip_auth_alg_name(all[i]))) {
@@ -90,7 +91,7 @@ static void to_hex(const uint8_t *p, size_t n, char *out)
 
 /* H(p0 ":" p1 ":" ... ) over n slices, raw digest into md_out. */
 static int hash_join(enum sip_auth_alg alg, const struct slice *parts, size_t n,
-                     uint8_t *md_out)
+		     uint8_t *md_out)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned int mdlen = 0;
@@ -122,8 +123,8 @@ out:
 }
 
 int sip_auth_ha1(enum sip_auth_alg alg, struct slice user, struct slice realm,
-                 struct slice password, uint8_t ha1[SIP_AUTH_HA1_MAX],
-                 size_t *len)
+		 struct slice password, uint8_t ha1[SIP_AUTH_HA1_MAX],
+		 size_t *len)
 {
 	struct slice parts[3] = {user, realm, password};
 	int rc = hash_join(alg, parts, 3, ha1);
@@ -135,7 +136,7 @@ int sip_auth_ha1(enum sip_auth_alg alg, struct slice user, struct slice realm,
 }
 
 int sip_auth_response(const struct sip_auth_digest_in *in,
-                      char hex[SIP_AUTH_HEX_MAX])
+		      char hex[SIP_AUTH_HEX_MAX])
 {
 	size_t dlen = sip_auth_alg_len(in->alg);
 	uint8_t md[SIP_AUTH_HA1_MAX];
@@ -151,7 +152,7 @@ int sip_auth_response(const struct sip_auth_digest_in *in,
 		/* RFC 7616 §3.4.2: HA1 = H(H(user:realm:pw) ":" nonce ":"
 		 * cnonce) for the -sess variants. */
 		struct slice sp[3] = {slice_make(ha1hex, 2 * dlen), in->nonce,
-		                      in->cnonce};
+				      in->cnonce};
 
 		rc = hash_join(in->alg, sp, 3, md);
 		if (rc) {
@@ -167,16 +168,16 @@ int sip_auth_response(const struct sip_auth_digest_in *in,
 	to_hex(md, dlen, ha2hex);
 	if (in->qop.len) {
 		struct slice rp[6] = {slice_make(ha1hex, 2 * dlen),
-		                      in->nonce,
-		                      in->nc,
-		                      in->cnonce,
-		                      in->qop,
-		                      slice_make(ha2hex, 2 * dlen)};
+				      in->nonce,
+				      in->nc,
+				      in->cnonce,
+				      in->qop,
+				      slice_make(ha2hex, 2 * dlen)};
 		rc = hash_join(in->alg, rp, 6, md);
 	} else {
 		/* RFC 2069 compatibility form (RFC 7616 §3.4.1 note). */
 		struct slice rp[3] = {slice_make(ha1hex, 2 * dlen), in->nonce,
-		                      slice_make(ha2hex, 2 * dlen)};
+				      slice_make(ha2hex, 2 * dlen)};
 		rc = hash_join(in->alg, rp, 3, md);
 	}
 	if (rc) {
@@ -192,7 +193,7 @@ out:
 /* ------------------------------------------------------------- base64url */
 
 static const char b64u[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* Unpadded base64url (RFC 4648 §5); out must hold 4*ceil(n/3)+1. */
 static size_t b64u_enc(const uint8_t *p, size_t n, char *out)
@@ -201,7 +202,7 @@ static size_t b64u_enc(const uint8_t *p, size_t n, char *out)
 
 	for (; i + 3 <= n; i += 3) {
 		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-		             p[i + 2];
+			     p[i + 2];
 		out[o++] = b64u[v >> 18];
 		out[o++] = b64u[(v >> 12) & 63];
 		out[o++] = b64u[(v >> 6) & 63];
@@ -296,7 +297,7 @@ static size_t skip_lws(struct slice s, size_t i)
 /* "Scheme k=v, k="v" ..." into kvs. Quoted strings may not hold escapes
  * (we hand out slices, never copies) nor control bytes. */
 static int scan_params(struct slice s, struct slice *scheme, struct kv *kvs,
-                       size_t *n)
+		       size_t *n)
 {
 	size_t i, cnt = 0;
 
@@ -376,7 +377,7 @@ static int scan_params(struct slice s, struct slice *scheme, struct kv *kvs,
 
 /* Maps known names to slots; a known name twice is refused. */
 static int pick_params(const struct kv *kvs, size_t n, const char *const *names,
-                       struct slice *vals, bool *seen, size_t nnames)
+		       struct slice *vals, bool *seen, size_t nnames)
 {
 	for (size_t i = 0; i < nnames; i++) {
 		seen[i] = false;
@@ -416,7 +417,7 @@ static uint32_t hex_u32(struct slice s)
 	for (size_t i = 0; i < s.len; i++) {
 		uint8_t c = s.p[i];
 		uint32_t d = c <= '9' ? (uint32_t)(c - '0')
-		                      : (uint32_t)((c | 0x20) - 'a' + 10);
+				      : (uint32_t)((c | 0x20) - 'a' + 10);
 		v = v << 4 | d;
 	}
 	return v;
@@ -438,8 +439,8 @@ enum {
 };
 
 static const char *const cred_names[CP_COUNT] = {
-        "username", "realm",  "nonce", "uri", "response", "algorithm",
-        "cnonce",   "opaque", "qop",   "nc",  "userhash"};
+	"username", "realm",  "nonce", "uri", "response", "algorithm",
+	"cnonce",   "opaque", "qop",   "nc",  "userhash"};
 
 int sip_auth_parse_creds(struct slice value, struct sip_auth_creds *out)
 {
@@ -521,7 +522,7 @@ enum {
 };
 
 static const char *const chal_names[CH_COUNT] = {
-        "realm", "nonce", "opaque", "algorithm", "stale", "qop", "domain"};
+	"realm", "nonce", "opaque", "algorithm", "stale", "qop", "domain"};
 
 /* Does the comma-separated list hold "auth" (not "auth-int")? */
 static bool qop_list_has_auth(struct slice l)
@@ -685,8 +686,8 @@ int sip_auth_new(struct sip_auth_srv **out, const struct sip_auth_cfg *cfg)
 		 * hash them anyway). */
 		if (cfg->secret.len > sizeof(a->secret)) {
 			if (EVP_Digest(cfg->secret.p, cfg->secret.len,
-			               a->secret, NULL, EVP_sha256(),
-			               NULL) != 1) {
+				       a->secret, NULL, EVP_sha256(),
+				       NULL) != 1) {
 				goto out;
 			}
 			a->secret_len = sizeof(a->secret);
@@ -724,10 +725,10 @@ void sip_auth_free(struct sip_auth_srv *a)
 }
 
 static int nonce_mac(const struct sip_auth_srv *a, const uint8_t *ts_rnd,
-                     struct slice realm, struct slice addr, uint8_t *mac)
+		     struct slice realm, struct slice addr, uint8_t *mac)
 {
 	uint8_t in[16 + NONCE_TS_LEN + NONCE_RND_LEN + 2 + REALM_MAX + 1 +
-	           ADDR_MAX];
+		   ADDR_MAX];
 	size_t n = 0;
 	unsigned int mlen = 0;
 
@@ -752,7 +753,7 @@ static int nonce_mac(const struct sip_auth_srv *a, const uint8_t *ts_rnd,
 		}
 	}
 	if (!HMAC(EVP_sha256(), a->secret, (int)a->secret_len, in, n, mac,
-	          &mlen) ||
+		  &mlen) ||
 	    mlen != NONCE_MAC_LEN) {
 		return -TL_ECRYPTO;
 	}
@@ -760,7 +761,7 @@ static int nonce_mac(const struct sip_auth_srv *a, const uint8_t *ts_rnd,
 }
 
 static int make_opaque(const struct sip_auth_srv *a, struct slice realm,
-                       char out[32])
+		       char out[32])
 {
 	uint8_t in[16 + REALM_MAX];
 	uint8_t mac[32];
@@ -774,7 +775,7 @@ static int make_opaque(const struct sip_auth_srv *a, struct slice realm,
 		memcpy(in + 16, realm.p, realm.len);
 	}
 	if (!HMAC(EVP_sha256(), a->secret, (int)a->secret_len, in,
-	          16 + realm.len, mac, &mlen)) {
+		  16 + realm.len, mac, &mlen)) {
 		return -TL_ECRYPTO;
 	}
 	b64u_enc(mac, OPAQUE_RAW_LEN, out);
@@ -782,7 +783,7 @@ static int make_opaque(const struct sip_auth_srv *a, struct slice realm,
 }
 
 static int make_nonce(const struct sip_auth_srv *a, struct slice realm,
-                      struct slice addr, char out[NONCE_TXT_LEN + 1])
+		      struct slice addr, char out[NONCE_TXT_LEN + 1])
 {
 	uint8_t raw[NONCE_RAW_LEN];
 	uint64_t ts = a->clock_ms(a->clock_arg) / 1000u;
@@ -803,8 +804,8 @@ static int make_nonce(const struct sip_auth_srv *a, struct slice realm,
 }
 
 int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
-                             struct slice realm, struct slice addr, bool stale,
-                             struct buf *out)
+			     struct slice realm, struct slice addr, bool stale,
+			     struct buf *out)
 {
 	char nonce[NONCE_TXT_LEN + 1];
 	char opaque[32];
@@ -822,28 +823,28 @@ int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 		return rc;
 	}
 	buf_printf(out,
-	           "Digest realm=\"%.*s\", nonce=\"%s\", opaque=\"%s\", "
-	           "algorithm=%s, qop=\"auth\"%s",
-	           (int)realm.len, (const char *)realm.p, nonce, opaque,
-	           sip_auth_alg_name(alg), stale ? ", stale=true" : "");
+		   "Digest realm=\"%.*s\", nonce=\"%s\", opaque=\"%s\", "
+		   "algorithm=%s, qop=\"auth\"%s",
+		   (int)realm.len, (const char *)realm.p, nonce, opaque,
+		   sip_auth_alg_name(alg), stale ? ", stale=true" : "");
 	return buf_err(out);
 }
 
 int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
-                       struct slice addr, bool stale, bool proxy,
-                       struct buf *out)
+		       struct slice addr, bool stale, bool proxy,
+		       struct buf *out)
 {
 	/* RFC 8760 §2.4: the UAC uses the first challenge it supports, so
 	 * the stronger algorithm goes first. */
 	static const enum sip_auth_alg offer[] = {SIP_AUTH_SHA256,
-	                                          SIP_AUTH_MD5};
+						  SIP_AUTH_MD5};
 	const char *name =
-	        proxy ? "Proxy-Authenticate: " : "WWW-Authenticate: ";
+		proxy ? "Proxy-Authenticate: " : "WWW-Authenticate: ";
 
 	for (size_t i = 0; i < 2; i++) {
 		buf_put_str(out, name);
 		int rc = sip_auth_challenge_value(a, offer[i], realm, addr,
-		                                  stale, out);
+						  stale, out);
 		if (rc) {
 			return rc;
 		}
@@ -884,7 +885,7 @@ static uint64_t mix(uint64_t seed, const uint8_t *p, size_t n)
 }
 
 static void rl_refill(const struct sip_auth_srv *a, struct rl_ent *e,
-                      uint64_t now)
+		      uint64_t now)
 {
 	uint64_t cap = (uint64_t)a->burst * 1000u;
 
@@ -893,14 +894,14 @@ static void rl_refill(const struct sip_auth_srv *a, struct rl_ent *e,
 		/* per_min tokens per 60000 ms = per_min milli-tokens/60 ms */
 		uint64_t add = el > cap * 60u ? cap : el * a->per_min / 60u;
 		e->milli_tokens = e->milli_tokens + add > cap
-		                          ? cap
-		                          : e->milli_tokens + add;
+					  ? cap
+					  : e->milli_tokens + add;
 	}
 	e->last_ms = now;
 }
 
 static struct rl_ent *rl_find(struct sip_auth_srv *a, struct slice addr,
-                              bool create, uint64_t now)
+			      bool create, uint64_t now)
 {
 	size_t set = mix(a->hash_seed, addr.p, addr.len) % a->rl_nsets;
 	struct rl_ent *w = a->rl + set * WAYS;
@@ -952,7 +953,7 @@ static void rl_fail(struct sip_auth_srv *a, struct slice addr, uint64_t now)
 	}
 	struct rl_ent *e = rl_find(a, addr, true, now);
 	e->milli_tokens =
-	        e->milli_tokens >= 1000u ? e->milli_tokens - 1000u : 0;
+		e->milli_tokens >= 1000u ? e->milli_tokens - 1000u : 0;
 }
 
 static struct nc_set *nc_set_of(struct sip_auth_srv *a, const uint8_t *key)
@@ -975,8 +976,8 @@ static struct nc_ent *nc_find(struct nc_set *s, const uint8_t *key)
 }
 
 static void nc_store(struct sip_auth_srv *a, struct nc_set *s,
-                     const uint8_t *key, uint64_t ts, uint32_t nc,
-                     uint64_t now_s)
+		     const uint8_t *key, uint64_t ts, uint32_t nc,
+		     uint64_t now_s)
 {
 	struct nc_ent *e = nc_find(s, key);
 
@@ -1018,8 +1019,8 @@ static bool find_creds(const struct sip_auth_req *req, struct sip_auth_creds *c)
 }
 
 int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
-                   sip_auth_ha1_h lookup, void *arg,
-                   struct sip_auth_outcome *out)
+		   sip_auth_ha1_h lookup, void *arg,
+		   struct sip_auth_outcome *out)
 {
 	uint64_t now_ms = a->clock_ms(a->clock_arg);
 	uint64_t now_s = now_ms / 1000u;
@@ -1055,7 +1056,7 @@ int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 		goto out;
 	}
 	if (CRYPTO_memcmp(mac, raw + NONCE_TS_LEN + NONCE_RND_LEN,
-	                  NONCE_MAC_LEN) != 0) {
+			  NONCE_MAC_LEN) != 0) {
 		goto fail;
 	}
 	uint64_t ts = 0;
@@ -1082,7 +1083,7 @@ int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 		goto fail;
 	}
 	enum sip_auth_alg base =
-	        alg_is_sha256(c.alg) ? SIP_AUTH_SHA256 : SIP_AUTH_MD5;
+		alg_is_sha256(c.alg) ? SIP_AUTH_SHA256 : SIP_AUTH_MD5;
 	rc = lookup(arg, c.username, req->realm, base, ha1, &ha1_len);
 	if (rc == 0 && ha1_len == sip_auth_alg_len(c.alg)) {
 		known = true;
@@ -1095,15 +1096,15 @@ int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 		goto out;
 	}
 	struct sip_auth_digest_in din = {
-	        .alg = c.alg,
-	        .ha1 = ha1,
-	        .ha1_len = ha1_len,
-	        .nonce = c.nonce,
-	        .cnonce = c.cnonce,
-	        .nc = c.nc_text,
-	        .qop = c.qop,
-	        .method = req->method,
-	        .uri = c.uri,
+		.alg = c.alg,
+		.ha1 = ha1,
+		.ha1_len = ha1_len,
+		.nonce = c.nonce,
+		.cnonce = c.cnonce,
+		.nc = c.nc_text,
+		.qop = c.qop,
+		.method = req->method,
+		.uri = c.uri,
 	};
 	rc = sip_auth_response(&din, want);
 	if (rc) {
@@ -1145,6 +1146,54 @@ out:
 	return rc;
 }
 
+struct slice sip_auth_addr(const struct net_addr *a)
+{
+	if (a->len && a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&a->ss;
+		return slice_make(&s4->sin_addr, 4);
+	}
+	if (a->len && a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&a->ss;
+		return slice_make(&s6->sin6_addr, 16);
+	}
+	return SLICE_NULL;
+}
+
+#define AUTHZ_MAX 8
+
+int sip_auth_check_msg(struct sip_auth_srv *a, struct sip_msg *m,
+		       struct slice realm, const struct net_addr *src,
+		       bool proxy, sip_auth_ha1_h lookup, void *arg,
+		       struct sip_auth_outcome *out)
+{
+	struct slice vals[AUTHZ_MAX];
+	const struct sip_uri *ru = sip_msg_ruri(m);
+	struct sip_iter it;
+	size_t n = 0;
+	int rc;
+
+	if (!ru) {
+		return -EINVAL;
+	}
+	/* RFC 3261 §22.4: one Authorization line per realm; we look at the
+	 * first few only (a malformed line counts as none). */
+	sip_msg_iter(&it, m,
+		     proxy ? SIP_HDR_PROXY_AUTHORIZATION
+			   : SIP_HDR_AUTHORIZATION);
+	while (n < AUTHZ_MAX && (rc = sip_iter_next(&it, &vals[n])) == 1) {
+		n++;
+	}
+	struct sip_auth_req req = {
+		.method = sip_msg_method_name(m),
+		.uri = ru->raw,
+		.realm = realm,
+		.authz = vals,
+		.n_authz = n,
+		.addr = sip_auth_addr(src),
+	};
+	return sip_auth_check(a, &req, lookup, arg, out);
+}
+
 /* ---------------------------------------------------------------- client */
 
 struct cl_ent {
@@ -1179,7 +1228,7 @@ static bool cred_usable(const struct sip_auth_cred *cred, enum sip_auth_alg alg)
 		return true;
 	}
 	return alg_is_sha256(alg) ? cred->ha1_sha256 != NULL
-	                          : cred->ha1_md5 != NULL;
+				  : cred->ha1_md5 != NULL;
 }
 
 static struct cl_ent *cl_find(struct sip_auth_client *c, struct slice realm)
@@ -1193,8 +1242,8 @@ static struct cl_ent *cl_find(struct sip_auth_client *c, struct slice realm)
 }
 
 static int cl_build(struct sip_auth_client *c, struct cl_ent *e,
-                    const struct sip_auth_cred *cred, struct slice method,
-                    struct slice uri, struct buf *out)
+		    const struct sip_auth_cred *cred, struct slice method,
+		    struct slice uri, struct buf *out)
 {
 	uint8_t ha1[SIP_AUTH_HA1_MAX];
 	size_t ha1_len = sip_auth_alg_len(e->alg);
@@ -1214,7 +1263,7 @@ static int cl_build(struct sip_auth_client *c, struct cl_ent *e,
 	}
 	if (cred->password.len) {
 		rc = sip_auth_ha1(e->alg, cred->user, slice_from_str(e->realm),
-		                  cred->password, ha1, &ha1_len);
+				  cred->password, ha1, &ha1_len);
 		if (rc) {
 			goto out;
 		}
@@ -1232,27 +1281,27 @@ static int cl_build(struct sip_auth_client *c, struct cl_ent *e,
 	snprintf(nc, sizeof(nc), "%08x", e->nc);
 	e->lru = ++c->tick;
 	struct sip_auth_digest_in din = {
-	        .alg = e->alg,
-	        .ha1 = ha1,
-	        .ha1_len = ha1_len,
-	        .nonce = slice_from_str(e->nonce),
-	        .cnonce = slice_from_str(cnonce),
-	        .nc = slice_from_str(nc),
-	        .qop = SLICE_LIT("auth"),
-	        .method = method,
-	        .uri = uri,
+		.alg = e->alg,
+		.ha1 = ha1,
+		.ha1_len = ha1_len,
+		.nonce = slice_from_str(e->nonce),
+		.cnonce = slice_from_str(cnonce),
+		.nc = slice_from_str(nc),
+		.qop = SLICE_LIT("auth"),
+		.method = method,
+		.uri = uri,
 	};
 	rc = sip_auth_response(&din, resp);
 	if (rc) {
 		goto out;
 	}
 	buf_printf(out,
-	           "Digest username=\"%.*s\", realm=\"%s\", nonce=\"%s\", "
-	           "uri=\"%.*s\", response=\"%s\", algorithm=%s, "
-	           "cnonce=\"%s\", ",
-	           (int)cred->user.len, (const char *)cred->user.p, e->realm,
-	           e->nonce, (int)uri.len, (const char *)uri.p, resp,
-	           sip_auth_alg_name(e->alg), cnonce);
+		   "Digest username=\"%.*s\", realm=\"%s\", nonce=\"%s\", "
+		   "uri=\"%.*s\", response=\"%s\", algorithm=%s, "
+		   "cnonce=\"%s\", ",
+		   (int)cred->user.len, (const char *)cred->user.p, e->realm,
+		   e->nonce, (int)uri.len, (const char *)uri.p, resp,
+		   sip_auth_alg_name(e->alg), cnonce);
 	if (e->opaque[0]) {
 		buf_printf(out, "opaque=\"%s\", ", e->opaque);
 	}
@@ -1264,9 +1313,9 @@ out:
 }
 
 int sip_auth_client_answer(struct sip_auth_client *c, const struct slice *chals,
-                           size_t n_chals, const struct sip_auth_cred *cred,
-                           struct slice method, struct slice uri,
-                           struct buf *out)
+			   size_t n_chals, const struct sip_auth_cred *cred,
+			   struct slice method, struct slice uri,
+			   struct buf *out)
 {
 	struct sip_auth_chal ch;
 	bool found = false;
@@ -1316,8 +1365,8 @@ int sip_auth_client_answer(struct sip_auth_client *c, const struct slice *chals,
 }
 
 int sip_auth_client_again(struct sip_auth_client *c, struct slice realm,
-                          const struct sip_auth_cred *cred, struct slice method,
-                          struct slice uri, struct buf *out)
+			  const struct sip_auth_cred *cred, struct slice method,
+			  struct slice uri, struct buf *out)
 {
 	struct cl_ent *e = cl_find(c, realm);
 

@@ -17,6 +17,8 @@
 #include "base/buf.h"
 #include "base/slice.h"
 #include "base/tl_err.h"
+#include "codec/sip/sip_msg.h"
+#include "net/net.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -47,8 +49,8 @@ size_t sip_auth_alg_len(enum sip_auth_alg alg);
 /* HA1 = H(user:realm:password) for alg's hash (the -sess variants use the
  * same stored HA1). Writes sip_auth_alg_len(alg) bytes. */
 int sip_auth_ha1(enum sip_auth_alg alg, struct slice user, struct slice realm,
-                 struct slice password, uint8_t ha1[SIP_AUTH_HA1_MAX],
-                 size_t *len) TL_MUST_CHECK;
+		 struct slice password, uint8_t ha1[SIP_AUTH_HA1_MAX],
+		 size_t *len) TL_MUST_CHECK;
 
 /* The inputs of one response computation (RFC 7616 §3.4.1, qop=auth). */
 struct sip_auth_digest_in {
@@ -66,7 +68,7 @@ struct sip_auth_digest_in {
 /* response = H(HA1 ":" nonce ":" nc ":" cnonce ":" qop ":" H(method ":"
  * uri)) in lower-case hex, NUL-terminated. */
 int sip_auth_response(const struct sip_auth_digest_in *in,
-                      char hex[SIP_AUTH_HEX_MAX]) TL_MUST_CHECK;
+		      char hex[SIP_AUTH_HEX_MAX]) TL_MUST_CHECK;
 
 /* A parsed Authorization / Proxy-Authorization value (RFC 7616 §3.4). */
 struct sip_auth_creds {
@@ -91,7 +93,7 @@ struct sip_auth_creds {
  * SIP_AUTH_PARAM_MAX, more than SIP_AUTH_PARAMS_MAX parameters, trailing
  * garbage. Unknown parameters are ignored (RFC 7616 §3.4). */
 int sip_auth_parse_creds(struct slice value,
-                         struct sip_auth_creds *out) TL_MUST_CHECK;
+			 struct sip_auth_creds *out) TL_MUST_CHECK;
 
 /* A parsed WWW-Authenticate / Proxy-Authenticate value (RFC 7616 §3.3). */
 struct sip_auth_chal {
@@ -105,7 +107,7 @@ struct sip_auth_chal {
 };
 
 int sip_auth_parse_chal(struct slice value,
-                        struct sip_auth_chal *out) TL_MUST_CHECK;
+			struct sip_auth_chal *out) TL_MUST_CHECK;
 
 /* ---- server ---- */
 
@@ -127,14 +129,14 @@ struct sip_auth_cfg {
 struct sip_auth_srv;
 
 int sip_auth_new(struct sip_auth_srv **out,
-                 const struct sip_auth_cfg *cfg) TL_MUST_CHECK;
+		 const struct sip_auth_cfg *cfg) TL_MUST_CHECK;
 void sip_auth_free(struct sip_auth_srv *a);
 
 /* Looks up a user's stored HA1 for the hash of alg (MD5 or SHA-256).
  * Returns 0, -TL_ENOTFOUND for an unknown user, or another error. */
 typedef int (*sip_auth_ha1_h)(void *arg, struct slice user, struct slice realm,
-                              enum sip_auth_alg alg,
-                              uint8_t ha1[SIP_AUTH_HA1_MAX], size_t *len);
+			      enum sip_auth_alg alg,
+			      uint8_t ha1[SIP_AUTH_HA1_MAX], size_t *len);
 
 struct sip_auth_req {
 	struct slice method; /* request method */
@@ -164,22 +166,34 @@ struct sip_auth_outcome {
  * error from the lookup (e.g. -TL_ESTORE: answer 500). Unknown users and
  * wrong passwords take the same path and give the same verdict. */
 int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
-                   sip_auth_ha1_h lookup, void *arg,
-                   struct sip_auth_outcome *out) TL_MUST_CHECK;
+		   sip_auth_ha1_h lookup, void *arg,
+		   struct sip_auth_outcome *out) TL_MUST_CHECK;
 
 /* Appends the challenge header lines, SHA-256 first then MD5 (RFC 8760
  * §2.4), each "WWW-Authenticate: Digest ...\r\n" (Proxy-Authenticate when
  * proxy is true) with realm, nonce, opaque, qop="auth", algorithm and
  * stale=true when asked. */
 int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
-                       struct slice addr, bool stale, bool proxy,
-                       struct buf *out) TL_MUST_CHECK;
+		       struct slice addr, bool stale, bool proxy,
+		       struct buf *out) TL_MUST_CHECK;
 /* One challenge value (no header name, no CRLF) for one algorithm. */
 int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
-                             struct slice realm, struct slice addr, bool stale,
-                             struct buf *out) TL_MUST_CHECK;
+			     struct slice realm, struct slice addr, bool stale,
+			     struct buf *out) TL_MUST_CHECK;
 /* 401, 407 or 403 for a verdict other than OK. */
 int sip_auth_status(enum sip_auth_verdict v, bool proxy);
+
+/* The IP address bytes of a (4 or 16 bytes, into *a; empty when unset),
+ * as sip_auth_req.addr wants them. */
+struct slice sip_auth_addr(const struct net_addr *a);
+
+/* sip_auth_check for a parsed request: method, Request-URI as written and
+ * every Authorization (Proxy-Authorization when proxy) value of m, the
+ * source address src. */
+int sip_auth_check_msg(struct sip_auth_srv *a, struct sip_msg *m,
+		       struct slice realm, const struct net_addr *src,
+		       bool proxy, sip_auth_ha1_h lookup, void *arg,
+		       struct sip_auth_outcome *out) TL_MUST_CHECK;
 
 /* ---- client ---- */
 
@@ -203,13 +217,13 @@ struct sip_auth_cred {
  * name) with a fresh cnonce and nc=00000001 (or the next nc when the nonce
  * is already known). -TL_EUNKNOWN when no challenge is usable. */
 int sip_auth_client_answer(struct sip_auth_client *c, const struct slice *chals,
-                           size_t n_chals, const struct sip_auth_cred *cred,
-                           struct slice method, struct slice uri,
-                           struct buf *out) TL_MUST_CHECK;
+			   size_t n_chals, const struct sip_auth_cred *cred,
+			   struct slice method, struct slice uri,
+			   struct buf *out) TL_MUST_CHECK;
 /* Authorizes another request with the nonce last used for realm, with the
  * next nc. -TL_ENOTFOUND when no nonce is remembered for realm. */
 int sip_auth_client_again(struct sip_auth_client *c, struct slice realm,
-                          const struct sip_auth_cred *cred, struct slice method,
-                          struct slice uri, struct buf *out) TL_MUST_CHECK;
+			  const struct sip_auth_cred *cred, struct slice method,
+			  struct slice uri, struct buf *out) TL_MUST_CHECK;
 
 #endif

@@ -24,8 +24,8 @@ struct sip_stack {
  * UDP to the source IP (the "received" address) and the source port when
  * rport was asked for, else the Via sent-by port (5060 by default). */
 static void reply_peer(struct sip_tsx_peer *p, const struct sip_msg *m,
-                       struct net_conn *c, const struct net_addr *src,
-                       const struct net_addr *local, enum net_transport tp)
+		       struct net_conn *c, const struct net_addr *src,
+		       const struct net_addr *local, enum net_transport tp)
 {
 	const struct sip_via *v = sip_msg_via(m);
 
@@ -42,7 +42,7 @@ static void reply_peer(struct sip_tsx_peer *p, const struct sip_msg *m,
 }
 
 static int st_send(const struct sip_tsx_peer *to, const uint8_t *p, size_t len,
-                   void *arg)
+		   void *arg)
 {
 	struct sip_stack *s = arg;
 
@@ -50,22 +50,22 @@ static int st_send(const struct sip_tsx_peer *to, const uint8_t *p, size_t len,
 		return net_conn_send(to->conn, p, len);
 	}
 	return net_send(s->net, to->tp, &to->addr,
-	                to->local.len ? &to->local : NULL, p, len);
+			to->local.len ? &to->local : NULL, p, len);
 }
 
 static void st_request(struct sip_tsx *t, struct sip_msg *req,
-                       const struct sip_tsx_peer *src, void *arg)
+		       const struct sip_tsx_peer *src, void *arg)
 {
 	struct sip_stack *s = arg;
 	struct sip_stack_req r = {
-	        .tsx = t,
-	        .msg = req,
-	        .tp = src->tp,
-	        .src = s->cur_src ? s->cur_src : &src->addr,
-	        .local = s->cur_local ? s->cur_local : &src->local,
-	        .conn = src->conn,
-	        .peer_identity =
-	                src->conn ? net_conn_peer_identity(src->conn) : NULL,
+		.tsx = t,
+		.msg = req,
+		.tp = src->tp,
+		.src = s->cur_src ? s->cur_src : &src->addr,
+		.local = s->cur_local ? s->cur_local : &src->local,
+		.conn = src->conn,
+		.peer_identity =
+			src->conn ? net_conn_peer_identity(src->conn) : NULL,
 	};
 
 	s->cfg.request_h(s, &r, s->cfg.arg);
@@ -81,7 +81,7 @@ static void st_cancel(struct sip_tsx *t, void *arg)
 }
 
 static void st_stray(struct sip_msg *resp, const struct sip_tsx_peer *src,
-                     void *arg)
+		     void *arg)
 {
 	struct sip_stack *s = arg;
 
@@ -101,8 +101,8 @@ static void st_error(struct sip_tsx *t, int err, void *arg)
 
 /* A stateless response (RFC 3261 §8.2.6) with a fresh To tag. */
 static int send_stateless(struct sip_stack *s, const struct sip_msg *req,
-                          const struct sip_tsx_peer *to, uint16_t code,
-                          const char *reason)
+			  const struct sip_tsx_peer *to, uint16_t code,
+			  const char *reason)
 {
 	static const char hx[] = "0123456789abcdef";
 	uint8_t rnd[8];
@@ -120,7 +120,7 @@ static int send_stateless(struct sip_stack *s, const struct sip_msg *req,
 	tag[16] = '\0';
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	rc = sip_build_response(&b, req, code, reason,
-	                        code > 100 ? slice_from_str(tag) : SLICE_NULL);
+				code > 100 ? slice_from_str(tag) : SLICE_NULL);
 	if (!rc) {
 		rc = sip_build_end(&b, SLICE_NULL, SLICE_NULL);
 	}
@@ -132,8 +132,8 @@ static int send_stateless(struct sip_stack *s, const struct sip_msg *req,
 }
 
 static void on_recv(struct net_conn *c, const struct net_addr *src,
-                    const struct net_addr *local, enum net_transport tp,
-                    const uint8_t *msg, size_t len, void *arg)
+		    const struct net_addr *local, enum net_transport tp,
+		    const uint8_t *msg, size_t len, void *arg)
 {
 	struct sip_stack *s = arg;
 	enum sip_mode mode = tp == NET_UDP ? SIP_MODE_DGRAM : SIP_MODE_STREAM;
@@ -151,10 +151,10 @@ static void on_recv(struct net_conn *c, const struct net_addr *src,
 		    sip_msg_method(m) != SIP_M_ACK) {
 			reply_peer(&peer, m, c, src, local, tp);
 			rc = send_stateless(s, m, &peer, code,
-			                    sip_msg_error(m));
+					    sip_msg_error(m));
 			if (rc) {
 				log_debug("sip", "error response not sent: %s",
-				          tl_strerror(rc));
+					  tl_strerror(rc));
 			}
 			s->st.rx_bad_requests++;
 			return;
@@ -206,27 +206,27 @@ int sip_stack_new(struct sip_stack **out, const struct sip_stack_cfg *cfg)
 		goto out;
 	}
 	struct net_handlers h = {
-	        .frame_h = sip_frame,
-	        .recv_h = on_recv,
-	        .arg = s,
+		.frame_h = sip_frame,
+		.recv_h = on_recv,
+		.arg = s,
 	};
 	rc = net_new(&s->net, cfg->base, cfg->net_conf, &h);
 	if (rc) {
 		goto out;
 	}
 	struct sip_tsx_cfg tc = {
-	        .base = cfg->base,
-	        .t1_ms = cfg->t1_ms,
-	        .t2_ms = cfg->t2_ms,
-	        .t4_ms = cfg->t4_ms,
-	        .d_ms = cfg->d_ms,
-	        .max_tsx = cfg->max_tsx,
-	        .send_h = st_send,
-	        .request_h = st_request,
-	        .cancel_h = st_cancel,
-	        .stray_h = st_stray,
-	        .error_h = st_error,
-	        .arg = s,
+		.base = cfg->base,
+		.t1_ms = cfg->t1_ms,
+		.t2_ms = cfg->t2_ms,
+		.t4_ms = cfg->t4_ms,
+		.d_ms = cfg->d_ms,
+		.max_tsx = cfg->max_tsx,
+		.send_h = st_send,
+		.request_h = st_request,
+		.cancel_h = st_cancel,
+		.stray_h = st_stray,
+		.error_h = st_error,
+		.arg = s,
 	};
 	rc = sip_tsx_layer_new(&s->tsx, &tc);
 	if (rc) {
@@ -252,8 +252,8 @@ void sip_stack_free(struct sip_stack *s)
 }
 
 int sip_stack_listen(struct sip_stack *s, enum net_transport tp,
-                     const struct net_addr *addr, struct net_tls *tls,
-                     struct net_addr *bound)
+		     const struct net_addr *addr, struct net_tls *tls,
+		     struct net_addr *bound)
 {
 	return net_listen(s->net, tp, addr, tls, bound);
 }
@@ -274,8 +274,8 @@ struct sip_tsx_layer *sip_stack_tsx(struct sip_stack *s)
 }
 
 int sip_stack_request(struct sip_stack *s, struct sip_tsx **out,
-                      const uint8_t *p, size_t len, enum net_transport tp,
-                      const struct net_addr *dst, sip_tsx_resp_h h, void *arg)
+		      const uint8_t *p, size_t len, enum net_transport tp,
+		      const struct net_addr *dst, sip_tsx_resp_h h, void *arg)
 {
 	struct sip_tsx_peer peer = {.tp = tp, .addr = *dst};
 
@@ -283,14 +283,14 @@ int sip_stack_request(struct sip_stack *s, struct sip_tsx **out,
 }
 
 int sip_stack_send(struct sip_stack *s, enum net_transport tp,
-                   const struct net_addr *dst, const uint8_t *p, size_t len)
+		   const struct net_addr *dst, const uint8_t *p, size_t len)
 {
 	return net_send(s->net, tp, dst, NULL, p, len);
 }
 
 int sip_stack_reply_stateless(struct sip_stack *s,
-                              const struct sip_stack_req *r, uint16_t code,
-                              const char *reason)
+			      const struct sip_stack_req *r, uint16_t code,
+			      const char *reason)
 {
 	struct sip_tsx_peer peer;
 

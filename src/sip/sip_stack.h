@@ -48,7 +48,7 @@ struct sip_stack_req {
 };
 
 typedef void (*sip_stack_request_h)(struct sip_stack *s,
-                                    const struct sip_stack_req *r, void *arg);
+				    const struct sip_stack_req *r, void *arg);
 
 struct sip_stack_cfg {
 	struct event_base *base;
@@ -67,13 +67,13 @@ struct sip_stack_cfg {
 };
 
 int sip_stack_new(struct sip_stack **out,
-                  const struct sip_stack_cfg *cfg) TL_MUST_CHECK;
+		  const struct sip_stack_cfg *cfg) TL_MUST_CHECK;
 void sip_stack_free(struct sip_stack *s); /* NULL is a no-op */
 
 /* Listen (net_listen): port 0 picks one, bound gets the address. */
 int sip_stack_listen(struct sip_stack *s, enum net_transport tp,
-                     const struct net_addr *addr, struct net_tls *tls,
-                     struct net_addr *bound) TL_MUST_CHECK;
+		     const struct net_addr *addr, struct net_tls *tls,
+		     struct net_addr *bound) TL_MUST_CHECK;
 /* The TLS client context for outgoing TLS (see net_set_tls_client). */
 void sip_stack_set_tls_client(struct sip_stack *s, struct net_tls *tls);
 
@@ -83,18 +83,18 @@ struct sip_tsx_layer *sip_stack_tsx(struct sip_stack *s);
 /* Sends a request through a new client transaction to dst on tp (see
  * sip_tsx_request for the branch rule and the callback). */
 int sip_stack_request(struct sip_stack *s, struct sip_tsx **out,
-                      const uint8_t *p, size_t len, enum net_transport tp,
-                      const struct net_addr *dst, sip_tsx_resp_h h,
-                      void *arg) TL_MUST_CHECK;
+		      const uint8_t *p, size_t len, enum net_transport tp,
+		      const struct net_addr *dst, sip_tsx_resp_h h,
+		      void *arg) TL_MUST_CHECK;
 /* Sends without a transaction (the ACK to a 2xx, ...). */
 int sip_stack_send(struct sip_stack *s, enum net_transport tp,
-                   const struct net_addr *dst, const uint8_t *p,
-                   size_t len) TL_MUST_CHECK;
+		   const struct net_addr *dst, const uint8_t *p,
+		   size_t len) TL_MUST_CHECK;
 /* A stateless response to req (RFC 3261 §8.2.6) where r says it came
  * from; reason NULL: the default phrase. */
 int sip_stack_reply_stateless(struct sip_stack *s,
-                              const struct sip_stack_req *r, uint16_t code,
-                              const char *reason) TL_MUST_CHECK;
+			      const struct sip_stack_req *r, uint16_t code,
+			      const char *reason) TL_MUST_CHECK;
 
 /* Counters (for tests and statistics). */
 struct sip_stack_stats {

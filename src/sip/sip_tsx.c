@@ -95,7 +95,7 @@ static unsigned t2(const struct sip_tsx *t)
 static void timer_start(struct event *ev, unsigned ms)
 {
 	struct timeval tv = {.tv_sec = ms / 1000,
-	                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 	evtimer_add(ev, &tv);
 }
@@ -114,7 +114,7 @@ static void timers_stop(struct sip_tsx *t)
 }
 
 static uint64_t key_hash(const struct sip_tsx_layer *l, const uint8_t *k,
-                         size_t n)
+			 size_t n)
 {
 	uint64_t h = l->seed ^ 0xcbf29ce484222325ull;
 
@@ -126,7 +126,7 @@ static uint64_t key_hash(const struct sip_tsx_layer *l, const uint8_t *k,
 }
 
 static struct sip_tsx *table_find(struct sip_tsx_layer *l, const uint8_t *k,
-                                  size_t n)
+				  size_t n)
 {
 	struct sip_tsx *t = l->bucket[key_hash(l, k, n) & (l->nbucket - 1)];
 
@@ -219,7 +219,7 @@ static int server_key(struct buf *k, struct sip_msg *m, const char *method)
 {
 	const struct sip_via *v = sip_msg_via(m);
 	struct slice ms =
-	        method ? slice_from_str(method) : sip_msg_method_name(m);
+		method ? slice_from_str(method) : sip_msg_method_name(m);
 
 	buf_put_u8(k, 'S');
 	key_put(k, ms);
@@ -228,7 +228,7 @@ static int server_key(struct buf *k, struct sip_msg *m, const char *method)
 		for (size_t i = 0; i < v->host.len; i++) {
 			uint8_t c = v->host.p[i];
 			buf_put_u8(k, (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32)
-			                                     : c);
+							     : c);
 		}
 		buf_printf(k, ":%u", v->has_port ? v->port : 0);
 	} else {
@@ -641,129 +641,129 @@ static int srv_terr(struct sip_tsx *t, struct ev_ctx *c)
 /* ------------------------------------------------- state x event tables */
 
 static const cell_h ic_tab[NSTATES][EV_COUNT] = {
-        [SIP_TSX_CALLING] =
-                {
-                        [EV_RX_1XX] = ic_rx_1xx,
-                        [EV_RX_2XX] = ic_rx_2xx,
-                        [EV_RX_FINAL] = ic_rx_final,
-                        [EV_T_RETX] = ic_timer_a,
-                        [EV_T_TIMEOUT] = client_timeout,
-                        [EV_TERR] = client_terr,
-                },
-        [SIP_TSX_PROCEEDING] =
-                {
-                        [EV_RX_1XX] = ic_rx_1xx,
-                        [EV_RX_2XX] = ic_rx_2xx,
-                        [EV_RX_FINAL] = ic_rx_final,
-                        [EV_TERR] = client_terr,
-                },
-        [SIP_TSX_COMPLETED] =
-                {
-                        [EV_RX_1XX] = absorb,
-                        [EV_RX_2XX] = absorb,
-                        [EV_RX_FINAL] = ic_completed_final,
-                        [EV_T_WAIT] = wait_done, /* Timer D */
-                        [EV_TERR] = wait_done,
-                },
-        [SIP_TSX_ACCEPTED] =
-                {
-                        [EV_RX_1XX] = absorb,
-                        [EV_RX_2XX] = ic_accepted_2xx,
-                        [EV_RX_FINAL] = absorb,
-                        [EV_T_WAIT] = wait_done, /* Timer M */
-                },
+	[SIP_TSX_CALLING] =
+		{
+			[EV_RX_1XX] = ic_rx_1xx,
+			[EV_RX_2XX] = ic_rx_2xx,
+			[EV_RX_FINAL] = ic_rx_final,
+			[EV_T_RETX] = ic_timer_a,
+			[EV_T_TIMEOUT] = client_timeout,
+			[EV_TERR] = client_terr,
+		},
+	[SIP_TSX_PROCEEDING] =
+		{
+			[EV_RX_1XX] = ic_rx_1xx,
+			[EV_RX_2XX] = ic_rx_2xx,
+			[EV_RX_FINAL] = ic_rx_final,
+			[EV_TERR] = client_terr,
+		},
+	[SIP_TSX_COMPLETED] =
+		{
+			[EV_RX_1XX] = absorb,
+			[EV_RX_2XX] = absorb,
+			[EV_RX_FINAL] = ic_completed_final,
+			[EV_T_WAIT] = wait_done, /* Timer D */
+			[EV_TERR] = wait_done,
+		},
+	[SIP_TSX_ACCEPTED] =
+		{
+			[EV_RX_1XX] = absorb,
+			[EV_RX_2XX] = ic_accepted_2xx,
+			[EV_RX_FINAL] = absorb,
+			[EV_T_WAIT] = wait_done, /* Timer M */
+		},
 };
 
 static const cell_h nc_tab[NSTATES][EV_COUNT] = {
-        [SIP_TSX_TRYING] =
-                {
-                        [EV_RX_1XX] = nc_rx_1xx,
-                        [EV_RX_2XX] = nc_rx_final,
-                        [EV_RX_FINAL] = nc_rx_final,
-                        [EV_T_RETX] = nc_timer_e,
-                        [EV_T_TIMEOUT] = client_timeout,
-                        [EV_TERR] = client_terr,
-                },
-        [SIP_TSX_PROCEEDING] =
-                {
-                        [EV_RX_1XX] = nc_rx_1xx,
-                        [EV_RX_2XX] = nc_rx_final,
-                        [EV_RX_FINAL] = nc_rx_final,
-                        [EV_T_RETX] = nc_timer_e,
-                        [EV_T_TIMEOUT] = client_timeout,
-                        [EV_TERR] = client_terr,
-                },
-        [SIP_TSX_COMPLETED] =
-                {
-                        [EV_RX_1XX] = absorb,
-                        [EV_RX_2XX] = absorb,
-                        [EV_RX_FINAL] = absorb,
-                        [EV_T_WAIT] = wait_done, /* Timer K */
-                },
+	[SIP_TSX_TRYING] =
+		{
+			[EV_RX_1XX] = nc_rx_1xx,
+			[EV_RX_2XX] = nc_rx_final,
+			[EV_RX_FINAL] = nc_rx_final,
+			[EV_T_RETX] = nc_timer_e,
+			[EV_T_TIMEOUT] = client_timeout,
+			[EV_TERR] = client_terr,
+		},
+	[SIP_TSX_PROCEEDING] =
+		{
+			[EV_RX_1XX] = nc_rx_1xx,
+			[EV_RX_2XX] = nc_rx_final,
+			[EV_RX_FINAL] = nc_rx_final,
+			[EV_T_RETX] = nc_timer_e,
+			[EV_T_TIMEOUT] = client_timeout,
+			[EV_TERR] = client_terr,
+		},
+	[SIP_TSX_COMPLETED] =
+		{
+			[EV_RX_1XX] = absorb,
+			[EV_RX_2XX] = absorb,
+			[EV_RX_FINAL] = absorb,
+			[EV_T_WAIT] = wait_done, /* Timer K */
+		},
 };
 
 static const cell_h is_tab[NSTATES][EV_COUNT] = {
-        [SIP_TSX_PROCEEDING] =
-                {
-                        [EV_REQ] = srv_resend,
-                        [EV_TU_1XX] = is_tu_1xx,
-                        [EV_TU_2XX] = is_tu_2xx,
-                        [EV_TU_FINAL] = is_tu_final,
-                        [EV_TERR] = srv_terr,
-                },
-        [SIP_TSX_COMPLETED] =
-                {
-                        [EV_REQ] = srv_resend,
-                        [EV_ACK] = is_ack,
-                        [EV_T_RETX] = is_timer_g,
-                        [EV_T_TIMEOUT] = is_timer_h,
-                        [EV_TERR] = srv_terr,
-                },
-        [SIP_TSX_CONFIRMED] =
-                {
-                        [EV_REQ] = absorb,
-                        [EV_ACK] = absorb,
-                        [EV_T_WAIT] = wait_done, /* Timer I */
-                },
-        [SIP_TSX_ACCEPTED] =
-                {
-                        [EV_REQ] = absorb, /* RFC 6026 §8.7 */
-                        [EV_ACK] = is_accepted_ack,
-                        [EV_TU_2XX] = is_tu_2xx,
-                        [EV_T_WAIT] = wait_done, /* Timer L */
-                        [EV_TERR] = srv_terr,
-                },
+	[SIP_TSX_PROCEEDING] =
+		{
+			[EV_REQ] = srv_resend,
+			[EV_TU_1XX] = is_tu_1xx,
+			[EV_TU_2XX] = is_tu_2xx,
+			[EV_TU_FINAL] = is_tu_final,
+			[EV_TERR] = srv_terr,
+		},
+	[SIP_TSX_COMPLETED] =
+		{
+			[EV_REQ] = srv_resend,
+			[EV_ACK] = is_ack,
+			[EV_T_RETX] = is_timer_g,
+			[EV_T_TIMEOUT] = is_timer_h,
+			[EV_TERR] = srv_terr,
+		},
+	[SIP_TSX_CONFIRMED] =
+		{
+			[EV_REQ] = absorb,
+			[EV_ACK] = absorb,
+			[EV_T_WAIT] = wait_done, /* Timer I */
+		},
+	[SIP_TSX_ACCEPTED] =
+		{
+			[EV_REQ] = absorb, /* RFC 6026 §8.7 */
+			[EV_ACK] = is_accepted_ack,
+			[EV_TU_2XX] = is_tu_2xx,
+			[EV_T_WAIT] = wait_done, /* Timer L */
+			[EV_TERR] = srv_terr,
+		},
 };
 
 static const cell_h ns_tab[NSTATES][EV_COUNT] = {
-        [SIP_TSX_TRYING] =
-                {
-                        [EV_REQ] = absorb,
-                        [EV_TU_1XX] = ns_tu_1xx,
-                        [EV_TU_2XX] = ns_tu_final,
-                        [EV_TU_FINAL] = ns_tu_final,
-                        [EV_TERR] = srv_terr,
-                },
-        [SIP_TSX_PROCEEDING] =
-                {
-                        [EV_REQ] = srv_resend,
-                        [EV_TU_1XX] = ns_tu_1xx,
-                        [EV_TU_2XX] = ns_tu_final,
-                        [EV_TU_FINAL] = ns_tu_final,
-                        [EV_TERR] = srv_terr,
-                },
-        [SIP_TSX_COMPLETED] =
-                {
-                        [EV_REQ] = srv_resend, [EV_T_WAIT] = wait_done, /* Timer
-                                                                           J */
-                },
+	[SIP_TSX_TRYING] =
+		{
+			[EV_REQ] = absorb,
+			[EV_TU_1XX] = ns_tu_1xx,
+			[EV_TU_2XX] = ns_tu_final,
+			[EV_TU_FINAL] = ns_tu_final,
+			[EV_TERR] = srv_terr,
+		},
+	[SIP_TSX_PROCEEDING] =
+		{
+			[EV_REQ] = srv_resend,
+			[EV_TU_1XX] = ns_tu_1xx,
+			[EV_TU_2XX] = ns_tu_final,
+			[EV_TU_FINAL] = ns_tu_final,
+			[EV_TERR] = srv_terr,
+		},
+	[SIP_TSX_COMPLETED] =
+		{
+			[EV_REQ] = srv_resend, [EV_T_WAIT] = wait_done, /* Timer
+									   J */
+		},
 };
 
 static const cell_h (*const tabs[4])[EV_COUNT] = {
-        [SIP_TSX_IC] = ic_tab,
-        [SIP_TSX_NC] = nc_tab,
-        [SIP_TSX_IS] = is_tab,
-        [SIP_TSX_NS] = ns_tab,
+	[SIP_TSX_IC] = ic_tab,
+	[SIP_TSX_NC] = nc_tab,
+	[SIP_TSX_IS] = is_tab,
+	[SIP_TSX_NS] = ns_tab,
 };
 
 /* Runs the cell for (state, ev). A cell without a handler ignores a
@@ -775,7 +775,7 @@ static int dispatch(struct sip_tsx *t, enum ev ev, struct ev_ctx *c)
 
 	if (!h) {
 		bool tu =
-		        ev == EV_TU_1XX || ev == EV_TU_2XX || ev == EV_TU_FINAL;
+			ev == EV_TU_1XX || ev == EV_TU_2XX || ev == EV_TU_FINAL;
 		return tu ? -TL_ESTATE : 0;
 	}
 	sip_tsx_ref(t);
@@ -845,9 +845,9 @@ void sip_tsx_unref(struct sip_tsx *t)
 /* A transaction in the table with one reference (the layer's), holding a
  * parsed copy of the request. */
 static int tsx_new(struct sip_tsx **out, struct sip_tsx_layer *l,
-                   enum sip_tsx_kind kind, struct buf *key, const uint8_t *p,
-                   size_t len, enum sip_mode mode,
-                   const struct sip_tsx_peer *peer)
+		   enum sip_tsx_kind kind, struct buf *key, const uint8_t *p,
+		   size_t len, enum sip_mode mode,
+		   const struct sip_tsx_peer *peer)
 {
 	struct sip_tsx *t;
 	int rc = -ENOMEM;
@@ -976,13 +976,13 @@ size_t sip_tsx_layer_count(const struct sip_tsx_layer *l)
  * received=<source IP> when the sent-by host differs from it or rport was
  * asked for, and rport=<source port> when asked for. */
 static void put_top_via(struct buf *b, struct sip_tsx *t,
-                        const struct sip_via *v)
+			const struct sip_via *v)
 {
 	struct slice raw = v->raw;
 	char host[NET_ADDR_STRLEN];
 	bool have_src =
-	        t->peer.addr.len > 0 &&
-	        net_addr_fmt_host(&t->peer.addr, host, sizeof(host)) == 0;
+		t->peer.addr.len > 0 &&
+		net_addr_fmt_host(&t->peer.addr, host, sizeof(host)) == 0;
 
 	buf_put_str(b, "Via: ");
 	if (!have_src || v->params.p == NULL) {
@@ -1022,8 +1022,8 @@ static void put_top_via(struct buf *b, struct sip_tsx *t,
 }
 
 static int build_response(struct buf *b, struct sip_tsx *t, uint16_t code,
-                          const char *reason, struct slice hdrs,
-                          struct slice ctype, struct slice body)
+			  const char *reason, struct slice hdrs,
+			  struct slice ctype, struct slice body)
 {
 	struct sip_msg *r = t->req;
 	const struct sip_addr *to = sip_msg_to(r);
@@ -1085,7 +1085,7 @@ static enum ev tu_event(uint16_t code)
 }
 
 int sip_tsx_respond(struct sip_tsx *t, uint16_t code, const uint8_t *p,
-                    size_t len)
+		    size_t len)
 {
 	struct ev_ctx c = {.p = p, .len = len, .code = code};
 
@@ -1099,7 +1099,7 @@ int sip_tsx_respond(struct sip_tsx *t, uint16_t code, const uint8_t *p,
 }
 
 int sip_tsx_reply(struct sip_tsx *t, uint16_t code, const char *reason,
-                  struct slice hdrs, struct slice ctype, struct slice body)
+		  struct slice hdrs, struct slice ctype, struct slice body)
 {
 	struct buf b;
 	int rc;
@@ -1132,7 +1132,7 @@ const struct sip_tsx_peer *sip_tsx_peer(const struct sip_tsx *t)
 /* ----------------------------------------------------------- receive */
 
 static int recv_response(struct sip_tsx_layer *l, struct sip_msg *m,
-                         const struct sip_tsx_peer *src)
+			 const struct sip_tsx_peer *src)
 {
 	const struct sip_via *v = sip_msg_via(m);
 	const struct sip_cseq *cs = sip_msg_cseq(m);
@@ -1154,7 +1154,7 @@ static int recv_response(struct sip_tsx_layer *l, struct sip_msg *m,
 	}
 	struct ev_ctx c = {.m = m, .src = src, .code = code};
 	enum ev ev =
-	        code < 200 ? EV_RX_1XX : (code < 300 ? EV_RX_2XX : EV_RX_FINAL);
+		code < 200 ? EV_RX_1XX : (code < 300 ? EV_RX_2XX : EV_RX_FINAL);
 	rc = dispatch(t, ev, &c);
 out:
 	buf_free(&k);
@@ -1162,14 +1162,14 @@ out:
 }
 
 static void cancel_answer(struct sip_tsx_layer *l, struct sip_tsx *ct,
-                          uint16_t code)
+			  uint16_t code)
 {
 	int rc = sip_tsx_reply(ct, code, NULL, SLICE_NULL, SLICE_NULL,
-	                       SLICE_NULL);
+			       SLICE_NULL);
 
 	if (rc) {
 		log_warn("sip", "CANCEL answer %u not sent: %s", code,
-		         tl_strerror(rc));
+			 tl_strerror(rc));
 	}
 }
 
@@ -1200,7 +1200,7 @@ static int recv_cancel(struct sip_tsx_layer *l, struct sip_tsx *ct)
 	}
 	if (inv->state == SIP_TSX_PROCEEDING) {
 		rc = sip_tsx_reply(inv, 487, NULL, SLICE_NULL, SLICE_NULL,
-		                   SLICE_NULL);
+				   SLICE_NULL);
 		if (rc) {
 			log_warn("sip", "487 not sent: %s", tl_strerror(rc));
 			rc = 0;
@@ -1213,7 +1213,7 @@ out:
 }
 
 static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
-                        enum sip_mode mode, const struct sip_tsx_peer *src)
+			enum sip_mode mode, const struct sip_tsx_peer *src)
 {
 	enum sip_method meth = sip_msg_method(m);
 	struct ev_ctx c = {.m = m, .src = src};
@@ -1256,10 +1256,10 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 		if (kind == SIP_TSX_IS && t->state == SIP_TSX_PROCEEDING &&
 		    t->last_code == 0) {
 			int r2 = sip_tsx_reply(t, 100, NULL, SLICE_NULL,
-			                       SLICE_NULL, SLICE_NULL);
+					       SLICE_NULL, SLICE_NULL);
 			if (r2) {
 				log_debug("sip", "100 not sent: %s",
-				          tl_strerror(r2));
+					  tl_strerror(r2));
 			}
 		}
 	}
@@ -1270,7 +1270,7 @@ out:
 }
 
 int sip_tsx_recv(struct sip_tsx_layer *l, struct sip_msg *m, enum sip_mode mode,
-                 const struct sip_tsx_peer *src)
+		 const struct sip_tsx_peer *src)
 {
 	if (sip_msg_is_request(m)) {
 		return recv_request(l, m, mode, src);
@@ -1281,7 +1281,7 @@ int sip_tsx_recv(struct sip_tsx_layer *l, struct sip_msg *m, enum sip_mode mode,
 /* ------------------------------------------------------------ client */
 
 static void cancel_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-                        void *arg)
+			void *arg)
 {
 	/* the INVITE transaction reports the outcome (487) */
 }
@@ -1316,7 +1316,7 @@ static int send_cancel(struct sip_tsx *t)
 	}
 	if (!rc) {
 		rc = sip_build_hdrf(&b, "CSeq", "%u CANCEL",
-		                    sip_msg_cseq(r)->num);
+				    sip_msg_cseq(r)->num);
 	}
 	if (!rc) {
 		rc = sip_build_hdr(&b, "Max-Forwards", SLICE_LIT("70"));
@@ -1326,7 +1326,7 @@ static int send_cancel(struct sip_tsx *t)
 	}
 	if (!rc) {
 		rc = sip_tsx_request(NULL, t->l, b.p, b.len, &t->peer,
-		                     cancel_resp, NULL);
+				     cancel_resp, NULL);
 	}
 	if (!rc) {
 		t->cancel_sent = true;
@@ -1354,8 +1354,8 @@ int sip_tsx_cancel(struct sip_tsx *t)
 }
 
 int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
-                    const uint8_t *p, size_t len,
-                    const struct sip_tsx_peer *dst, sip_tsx_resp_h h, void *arg)
+		    const uint8_t *p, size_t len,
+		    const struct sip_tsx_peer *dst, sip_tsx_resp_h h, void *arg)
 {
 	struct sip_msg *m = NULL;
 	struct sip_tsx *t = NULL;
@@ -1388,7 +1388,7 @@ int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
 		goto out;
 	}
 	enum sip_tsx_kind kind =
-	        sip_msg_method(m) == SIP_M_INVITE ? SIP_TSX_IC : SIP_TSX_NC;
+		sip_msg_method(m) == SIP_M_INVITE ? SIP_TSX_IC : SIP_TSX_NC;
 	rc = tsx_new(&t, l, kind, &k, p, len, SIP_MODE_DGRAM, dst);
 	if (rc) {
 		goto out;
@@ -1419,7 +1419,7 @@ out:
 int sip_tsx_branch(char out[SIP_TSX_BRANCH_LEN])
 {
 	static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
-	                           "opqrstuvwxyz0123456789-_";
+				   "opqrstuvwxyz0123456789-_";
 	uint8_t rnd[22];
 
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
@@ -1434,8 +1434,8 @@ int sip_tsx_branch(char out[SIP_TSX_BRANCH_LEN])
 }
 
 int sip_tsx_send_stateless(struct sip_tsx_layer *l,
-                           const struct sip_tsx_peer *to, const uint8_t *p,
-                           size_t len)
+			   const struct sip_tsx_peer *to, const uint8_t *p,
+			   size_t len)
 {
 	return l->cfg.send_h(to, p, len, l->cfg.arg);
 }
@@ -1455,13 +1455,13 @@ enum sip_tsx_kind sip_tsx_kind(const struct sip_tsx *t)
 const char *sip_tsx_state_name(enum sip_tsx_state s)
 {
 	static const char *const names[NSTATES] = {
-	        [SIP_TSX_CALLING] = "Calling",
-	        [SIP_TSX_TRYING] = "Trying",
-	        [SIP_TSX_PROCEEDING] = "Proceeding",
-	        [SIP_TSX_COMPLETED] = "Completed",
-	        [SIP_TSX_CONFIRMED] = "Confirmed",
-	        [SIP_TSX_ACCEPTED] = "Accepted",
-	        [SIP_TSX_TERMINATED] = "Terminated",
+		[SIP_TSX_CALLING] = "Calling",
+		[SIP_TSX_TRYING] = "Trying",
+		[SIP_TSX_PROCEEDING] = "Proceeding",
+		[SIP_TSX_COMPLETED] = "Completed",
+		[SIP_TSX_CONFIRMED] = "Confirmed",
+		[SIP_TSX_ACCEPTED] = "Accepted",
+		[SIP_TSX_TERMINATED] = "Terminated",
 	};
 
 	return (unsigned)s < NSTATES ? names[s] : "?";

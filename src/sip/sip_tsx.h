@@ -49,7 +49,7 @@ struct sip_tsx_peer {
 /* Sends one message. Returns 0 or a negative error (a transport error:
  * RFC 3261 §17.1.4, §17.2.4). */
 typedef int (*sip_tsx_send_h)(const struct sip_tsx_peer *to, const uint8_t *p,
-                              size_t len, void *arg);
+			      size_t len, void *arg);
 
 /* A request that created a server transaction t (owned by the layer;
  * borrowed here), or an ACK that matched none (t NULL: the ACK to a 2xx,
@@ -57,7 +57,7 @@ typedef int (*sip_tsx_send_h)(const struct sip_tsx_peer *to, const uint8_t *p,
  * where it came from and where responses go. The TU answers with
  * sip_tsx_reply / sip_tsx_respond, now or later (keeping a reference). */
 typedef void (*sip_tsx_request_h)(struct sip_tsx *t, struct sip_msg *req,
-                                  const struct sip_tsx_peer *src, void *arg);
+				  const struct sip_tsx_peer *src, void *arg);
 /* RFC 3261 §9.2: a CANCEL matched the pending INVITE server transaction
  * t. The layer has answered 200 to the CANCEL; when this returns and the
  * TU has not sent a final response, the layer answers 487 to the INVITE. */
@@ -66,7 +66,7 @@ typedef void (*sip_tsx_cancel_h)(struct sip_tsx *t, void *arg);
  * a 2xx retransmission for an INVITE whose transaction is gone); the TU
  * may ACK it. */
 typedef void (*sip_tsx_stray_h)(struct sip_msg *resp,
-                                const struct sip_tsx_peer *src, void *arg);
+				const struct sip_tsx_peer *src, void *arg);
 /* A server transaction ended abnormally: -ETIMEDOUT (Timer H, no ACK) or a
  * transport error. Optional. */
 typedef void (*sip_tsx_error_h)(struct sip_tsx *t, int err, void *arg);
@@ -78,7 +78,7 @@ typedef void (*sip_tsx_error_h)(struct sip_tsx *t, int err, void *arg);
  * each 2xx retransmission while the transaction is Accepted (RFC 6026
  * §7.2), so that the TU ACKs them. */
 typedef void (*sip_tsx_resp_h)(struct sip_tsx *t, struct sip_msg *resp,
-                               uint16_t code, void *arg);
+			       uint16_t code, void *arg);
 
 struct sip_tsx_cfg {
 	struct event_base *base;
@@ -98,7 +98,7 @@ struct sip_tsx_cfg {
 };
 
 int sip_tsx_layer_new(struct sip_tsx_layer **out,
-                      const struct sip_tsx_cfg *cfg) TL_MUST_CHECK;
+		      const struct sip_tsx_cfg *cfg) TL_MUST_CHECK;
 /* Ends every transaction (no callbacks). NULL is a no-op. */
 void sip_tsx_layer_free(struct sip_tsx_layer *l);
 /* Live transactions (for tests and statistics). */
@@ -111,7 +111,7 @@ size_t sip_tsx_layer_count(const struct sip_tsx_layer *l);
  * (absorbed, passed on or dropped), or an error (-ENOMEM, -TL_ELIMIT:
  * the caller may answer 503 statelessly). */
 int sip_tsx_recv(struct sip_tsx_layer *l, struct sip_msg *m, enum sip_mode mode,
-                 const struct sip_tsx_peer *src) TL_MUST_CHECK;
+		 const struct sip_tsx_peer *src) TL_MUST_CHECK;
 
 /* ---- server side ---- */
 
@@ -123,11 +123,11 @@ int sip_tsx_recv(struct sip_tsx_layer *l, struct sip_msg *m, enum sip_mode mode,
  * ctype is set, Content-Length and body. reason NULL: the default phrase.
  * -TL_ESTATE when the state does not allow this response. */
 int sip_tsx_reply(struct sip_tsx *t, uint16_t code, const char *reason,
-                  struct slice hdrs, struct slice ctype,
-                  struct slice body) TL_MUST_CHECK;
+		  struct slice hdrs, struct slice ctype,
+		  struct slice body) TL_MUST_CHECK;
 /* Sends a response the TU built whole (code must be its status). */
 int sip_tsx_respond(struct sip_tsx *t, uint16_t code, const uint8_t *p,
-                    size_t len) TL_MUST_CHECK;
+		    size_t len) TL_MUST_CHECK;
 /* The To tag the layer uses in this transaction's responses. */
 struct slice sip_tsx_to_tag(const struct sip_tsx *t);
 /* The peer the request came from (responses go there). */
@@ -142,9 +142,9 @@ const struct sip_tsx_peer *sip_tsx_peer(const struct sip_tsx *t);
  * sip_tsx_send_stateless). h gets the responses. out (optional) gets a new
  * reference. */
 int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
-                    const uint8_t *p, size_t len,
-                    const struct sip_tsx_peer *dst, sip_tsx_resp_h h,
-                    void *arg) TL_MUST_CHECK;
+		    const uint8_t *p, size_t len,
+		    const struct sip_tsx_peer *dst, sip_tsx_resp_h h,
+		    void *arg) TL_MUST_CHECK;
 /* RFC 3261 §9.1: cancel a pending INVITE client transaction. The CANCEL
  * is sent at once in Proceeding, or as soon as a provisional response
  * arrives in Calling. -TL_ESTATE once a final response came. */
@@ -155,8 +155,8 @@ int sip_tsx_branch(char out[SIP_TSX_BRANCH_LEN]) TL_MUST_CHECK;
 
 /* Sends without a transaction (ACK for 2xx, stateless responses). */
 int sip_tsx_send_stateless(struct sip_tsx_layer *l,
-                           const struct sip_tsx_peer *to, const uint8_t *p,
-                           size_t len) TL_MUST_CHECK;
+			   const struct sip_tsx_peer *to, const uint8_t *p,
+			   size_t len) TL_MUST_CHECK;
 
 /* ---- both ---- */
 

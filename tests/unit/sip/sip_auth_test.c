@@ -1,5 +1,7 @@
 #include "base/buf.h"
 #include "base/slice.h"
+#include "codec/sip/sip_msg.h"
+#include "net/net.h"
 #include "sip/sip_auth.h"
 
 #include <setjmp.h>
@@ -25,14 +27,14 @@ static void test_rfc7616_vectors(void **state)
 		enum sip_auth_alg alg;
 		const char *response;
 	} cases[] = {
-	        /* RFC 7616 §3.9.1, both responses as printed there */
-	        {SIP_AUTH_SHA256, "753927fa0e85d155564e2e272a28d180"
-	                          "2ca10daf4496794697cf8db5856cb6c1"},
-	        {SIP_AUTH_MD5, "8ca523f5e9506fed4657c9700eebdbec"},
-	        /* the -sess forms of the same inputs (RFC 7616 §3.4.2) */
-	        {SIP_AUTH_SHA256_SESS, "2fd51b3a77ad75bad6afad6003e818d7"
-	                               "67133c46d9e2749e7f5232ae1ea3efd7"},
-	        {SIP_AUTH_MD5_SESS, "e783283f46242139c486a698fec7211d"},
+		/* RFC 7616 §3.9.1, both responses as printed there */
+		{SIP_AUTH_SHA256, "753927fa0e85d155564e2e272a28d180"
+				  "2ca10daf4496794697cf8db5856cb6c1"},
+		{SIP_AUTH_MD5, "8ca523f5e9506fed4657c9700eebdbec"},
+		/* the -sess forms of the same inputs (RFC 7616 §3.4.2) */
+		{SIP_AUTH_SHA256_SESS, "2fd51b3a77ad75bad6afad6003e818d7"
+				       "67133c46d9e2749e7f5232ae1ea3efd7"},
+		{SIP_AUTH_MD5_SESS, "e783283f46242139c486a698fec7211d"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -41,20 +43,20 @@ static void test_rfc7616_vectors(void **state)
 		char hex[SIP_AUTH_HEX_MAX];
 
 		assert_int_equal(sip_auth_ha1(cases[i].alg, SLICE_LIT(RFC_USER),
-		                              SLICE_LIT(RFC_REALM),
-		                              SLICE_LIT(RFC_PASS), ha1, &len),
-		                 0);
+					      SLICE_LIT(RFC_REALM),
+					      SLICE_LIT(RFC_PASS), ha1, &len),
+				 0);
 		assert_int_equal(len, sip_auth_alg_len(cases[i].alg));
 		struct sip_auth_digest_in in = {
-		        .alg = cases[i].alg,
-		        .ha1 = ha1,
-		        .ha1_len = len,
-		        .nonce = SLICE_LIT(RFC_NONCE),
-		        .cnonce = SLICE_LIT(RFC_CNONCE),
-		        .nc = SLICE_LIT("00000001"),
-		        .qop = SLICE_LIT("auth"),
-		        .method = SLICE_LIT("GET"),
-		        .uri = SLICE_LIT(RFC_URI),
+			.alg = cases[i].alg,
+			.ha1 = ha1,
+			.ha1_len = len,
+			.nonce = SLICE_LIT(RFC_NONCE),
+			.cnonce = SLICE_LIT(RFC_CNONCE),
+			.nc = SLICE_LIT("00000001"),
+			.qop = SLICE_LIT("auth"),
+			.method = SLICE_LIT("GET"),
+			.uri = SLICE_LIT(RFC_URI),
 		};
 		assert_int_equal(sip_auth_response(&in, hex), 0);
 		assert_string_equal(hex, cases[i].response);
@@ -65,20 +67,20 @@ static void test_rfc7616_vectors(void **state)
 static void test_rfc7616_header(void **state)
 {
 	static const char hdr[] =
-	        "Digest username=\"Mufasa\",\r\n"
-	        "    realm=\"http-auth@example.org\",\r\n"
-	        "    uri=\"/dir/index.html\",\r\n"
-	        "    algorithm=SHA-256,\r\n"
-	        "    "
-	        "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\",\r\n"
-	        "    nc=00000001,\r\n"
-	        "    "
-	        "cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\",\r\n"
-	        "    qop=auth,\r\n"
-	        "    "
-	        "response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697"
-	        "cf8db5856cb6c1\",\r\n"
-	        "    opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
+		"Digest username=\"Mufasa\",\r\n"
+		"    realm=\"http-auth@example.org\",\r\n"
+		"    uri=\"/dir/index.html\",\r\n"
+		"    algorithm=SHA-256,\r\n"
+		"    "
+		"nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\",\r\n"
+		"    nc=00000001,\r\n"
+		"    "
+		"cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\",\r\n"
+		"    qop=auth,\r\n"
+		"    "
+		"response=\"753927fa0e85d155564e2e272a28d1802ca10daf4496794697"
+		"cf8db5856cb6c1\",\r\n"
+		"    opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\"";
 	struct sip_auth_creds c;
 
 	assert_int_equal(sip_auth_parse_creds(SLICE_LIT(hdr), &c), 0);
@@ -90,7 +92,7 @@ static void test_rfc7616_header(void **state)
 	assert_int_equal(c.nc, 1);
 	assert_true(slice_eq_str(c.qop, "auth"));
 	assert_true(slice_eq_str(
-	        c.opaque, "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"));
+		c.opaque, "FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"));
 }
 
 static void test_alg_names(void **state)
@@ -100,21 +102,21 @@ static void test_alg_names(void **state)
 		int rc;
 		enum sip_auth_alg alg;
 	} t[] = {
-	        {"MD5", 0, SIP_AUTH_MD5},
-	        {"md5", 0, SIP_AUTH_MD5},
-	        {"MD5-sess", 0, SIP_AUTH_MD5_SESS},
-	        {"SHA-256", 0, SIP_AUTH_SHA256},
-	        {"sha-256-SESS", 0, SIP_AUTH_SHA256_SESS},
-	        {"SHA-512-256", -TL_EUNKNOWN, 0},
-	        {"SHA256", -TL_EUNKNOWN, 0},
-	        {"", -TL_EUNKNOWN, 0},
+		{"MD5", 0, SIP_AUTH_MD5},
+		{"md5", 0, SIP_AUTH_MD5},
+		{"MD5-sess", 0, SIP_AUTH_MD5_SESS},
+		{"SHA-256", 0, SIP_AUTH_SHA256},
+		{"sha-256-SESS", 0, SIP_AUTH_SHA256_SESS},
+		{"SHA-512-256", -TL_EUNKNOWN, 0},
+		{"SHA256", -TL_EUNKNOWN, 0},
+		{"", -TL_EUNKNOWN, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		enum sip_auth_alg a = SIP_AUTH_MD5;
 		assert_int_equal(
-		        sip_auth_alg_parse(slice_from_str(t[i].in), &a),
-		        t[i].rc);
+			sip_auth_alg_parse(slice_from_str(t[i].in), &a),
+			t[i].rc);
 		if (t[i].rc == 0) {
 			assert_int_equal(a, t[i].alg);
 		}
@@ -133,9 +135,9 @@ static void test_creds_reject(void **state)
 	size_t o = 0;
 
 	snprintf(big, sizeof(big), "Digest username=\"%0*d\", " OK_PARAMS,
-	         SIP_AUTH_PARAM_MAX + 1, 0);
+		 SIP_AUTH_PARAM_MAX + 1, 0);
 	o += (size_t)snprintf(many, sizeof(many),
-	                      "Digest username=\"u\", " OK_PARAMS);
+			      "Digest username=\"u\", " OK_PARAMS);
 	for (int i = 0; i < SIP_AUTH_PARAMS_MAX; i++) {
 		o += (size_t)snprintf(many + o, sizeof(many) - o, ", x%d=1", i);
 	}
@@ -146,89 +148,89 @@ static void test_creds_reject(void **state)
 		size_t len; /* 0: strlen */
 		int rc;
 	} t[] = {
-	        {"valid", "Digest username=\"u\", " OK_PARAMS, 0, 0},
-	        {"valid token values",
-	         "Digest username=u, realm=r, nonce=n, "
-	         "uri=x, response="
-	         "0123456789ABCDEF0123456789abcdef",
-	         0, 0},
-	        {"empty", "", 0, -TL_EPARSE},
-	        {"scheme only", "Digest", 0, -TL_EPARSE},
-	        {"scheme and space", "Digest ", 0, -TL_EPARSE},
-	        {"other scheme", "Basic username=\"u\", " OK_PARAMS, 0,
-	         -TL_EUNKNOWN},
-	        {"duplicate username",
-	         "Digest username=\"u\", username=\"v\", " OK_PARAMS, 0,
-	         -TL_EDUP},
-	        {"duplicate nonce case",
-	         "Digest username=\"u\", NONCE=\"x\", " OK_PARAMS, 0, -TL_EDUP},
-	        {"missing username", "Digest " OK_PARAMS, 0, -TL_EPARSE},
-	        {"missing response",
-	         "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"x\"",
-	         0, -TL_EPARSE},
-	        {"missing uri",
-	         "Digest username=\"u\", realm=\"r\", nonce=\"n\", "
-	         "response=\"0123456789abcdef0123456789abcdef\"",
-	         0, -TL_EPARSE},
-	        {"empty username", "Digest username=\"\", " OK_PARAMS, 0,
-	         -TL_EPARSE},
-	        {"qop without nc",
-	         "Digest username=\"u\", qop=auth, "
-	         "cnonce=\"c\", " OK_PARAMS,
-	         0, -TL_EPARSE},
-	        {"qop without cnonce",
-	         "Digest username=\"u\", qop=auth, "
-	         "nc=00000001, " OK_PARAMS,
-	         0, -TL_EPARSE},
-	        {"nc without qop",
-	         "Digest username=\"u\", cnonce=\"c\", "
-	         "nc=00000001, " OK_PARAMS,
-	         0, -TL_EPARSE},
-	        {"nc short",
-	         "Digest username=\"u\", qop=auth, cnonce=\"c\", "
-	         "nc=0001, " OK_PARAMS,
-	         0, -TL_EPARSE},
-	        {"nc overflow",
-	         "Digest username=\"u\", qop=auth, cnonce=\"c\", "
-	         "nc=100000000, " OK_PARAMS,
-	         0, -TL_EPARSE},
-	        {"nc not hex",
-	         "Digest username=\"u\", qop=auth, cnonce=\"c\", "
-	         "nc=0000000g, " OK_PARAMS,
-	         0, -TL_EPARSE},
-	        {"unknown algorithm",
-	         "Digest username=\"u\", algorithm=SHA-1, " OK_PARAMS, 0,
-	         -TL_EUNKNOWN},
-	        {"response wrong length for sha-256",
-	         "Digest username=\"u\", algorithm=SHA-256, " OK_PARAMS, 0,
-	         -TL_EPARSE},
-	        {"response not hex",
-	         "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"x\", "
-	         "response=\"0123456789abcdef0123456789abcdez\"",
-	         0, -TL_EPARSE},
-	        {"userhash", "Digest username=\"u\", userhash=true, " OK_PARAMS,
-	         0, -TL_EUNKNOWN},
-	        {"unterminated quote", "Digest username=\"u, " OK_PARAMS, 0,
-	         -TL_EPARSE},
-	        {"truncated at end",
-	         "Digest username=\"u\", " OK_PARAMS ", x=", 0, -TL_EPARSE},
-	        {"truncated quote", "Digest username=\"u\", realm=\"r", 0,
-	         -TL_ETRUNC},
-	        {"escape inside quotes",
-	         "Digest username=\"u\\\"x\", " OK_PARAMS, 0, -TL_EPARSE},
-	        {"control byte", "Digest username=\"u\x01\", " OK_PARAMS, 0,
-	         -TL_EPARSE},
-	        {"NUL inside", nul_inside, sizeof(nul_inside) - 1, -TL_EPARSE},
-	        {"trailing garbage", "Digest username=\"u\", " OK_PARAMS " x",
-	         0, -TL_EPARSE},
-	        {"trailing comma", "Digest username=\"u\", " OK_PARAMS ",", 0,
-	         -TL_EPARSE},
-	        {"missing equals", "Digest username \"u\", " OK_PARAMS, 0,
-	         -TL_EPARSE},
-	        {"double comma", "Digest username=\"u\",, " OK_PARAMS, 0,
-	         -TL_EPARSE},
-	        {"overlong value", big, 0, -TL_ETOOBIG},
-	        {"too many params", many, 0, -TL_ETOOBIG},
+		{"valid", "Digest username=\"u\", " OK_PARAMS, 0, 0},
+		{"valid token values",
+		 "Digest username=u, realm=r, nonce=n, "
+		 "uri=x, response="
+		 "0123456789ABCDEF0123456789abcdef",
+		 0, 0},
+		{"empty", "", 0, -TL_EPARSE},
+		{"scheme only", "Digest", 0, -TL_EPARSE},
+		{"scheme and space", "Digest ", 0, -TL_EPARSE},
+		{"other scheme", "Basic username=\"u\", " OK_PARAMS, 0,
+		 -TL_EUNKNOWN},
+		{"duplicate username",
+		 "Digest username=\"u\", username=\"v\", " OK_PARAMS, 0,
+		 -TL_EDUP},
+		{"duplicate nonce case",
+		 "Digest username=\"u\", NONCE=\"x\", " OK_PARAMS, 0, -TL_EDUP},
+		{"missing username", "Digest " OK_PARAMS, 0, -TL_EPARSE},
+		{"missing response",
+		 "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"x\"",
+		 0, -TL_EPARSE},
+		{"missing uri",
+		 "Digest username=\"u\", realm=\"r\", nonce=\"n\", "
+		 "response=\"0123456789abcdef0123456789abcdef\"",
+		 0, -TL_EPARSE},
+		{"empty username", "Digest username=\"\", " OK_PARAMS, 0,
+		 -TL_EPARSE},
+		{"qop without nc",
+		 "Digest username=\"u\", qop=auth, "
+		 "cnonce=\"c\", " OK_PARAMS,
+		 0, -TL_EPARSE},
+		{"qop without cnonce",
+		 "Digest username=\"u\", qop=auth, "
+		 "nc=00000001, " OK_PARAMS,
+		 0, -TL_EPARSE},
+		{"nc without qop",
+		 "Digest username=\"u\", cnonce=\"c\", "
+		 "nc=00000001, " OK_PARAMS,
+		 0, -TL_EPARSE},
+		{"nc short",
+		 "Digest username=\"u\", qop=auth, cnonce=\"c\", "
+		 "nc=0001, " OK_PARAMS,
+		 0, -TL_EPARSE},
+		{"nc overflow",
+		 "Digest username=\"u\", qop=auth, cnonce=\"c\", "
+		 "nc=100000000, " OK_PARAMS,
+		 0, -TL_EPARSE},
+		{"nc not hex",
+		 "Digest username=\"u\", qop=auth, cnonce=\"c\", "
+		 "nc=0000000g, " OK_PARAMS,
+		 0, -TL_EPARSE},
+		{"unknown algorithm",
+		 "Digest username=\"u\", algorithm=SHA-1, " OK_PARAMS, 0,
+		 -TL_EUNKNOWN},
+		{"response wrong length for sha-256",
+		 "Digest username=\"u\", algorithm=SHA-256, " OK_PARAMS, 0,
+		 -TL_EPARSE},
+		{"response not hex",
+		 "Digest username=\"u\", realm=\"r\", nonce=\"n\", uri=\"x\", "
+		 "response=\"0123456789abcdef0123456789abcdez\"",
+		 0, -TL_EPARSE},
+		{"userhash", "Digest username=\"u\", userhash=true, " OK_PARAMS,
+		 0, -TL_EUNKNOWN},
+		{"unterminated quote", "Digest username=\"u, " OK_PARAMS, 0,
+		 -TL_EPARSE},
+		{"truncated at end",
+		 "Digest username=\"u\", " OK_PARAMS ", x=", 0, -TL_EPARSE},
+		{"truncated quote", "Digest username=\"u\", realm=\"r", 0,
+		 -TL_ETRUNC},
+		{"escape inside quotes",
+		 "Digest username=\"u\\\"x\", " OK_PARAMS, 0, -TL_EPARSE},
+		{"control byte", "Digest username=\"u\x01\", " OK_PARAMS, 0,
+		 -TL_EPARSE},
+		{"NUL inside", nul_inside, sizeof(nul_inside) - 1, -TL_EPARSE},
+		{"trailing garbage", "Digest username=\"u\", " OK_PARAMS " x",
+		 0, -TL_EPARSE},
+		{"trailing comma", "Digest username=\"u\", " OK_PARAMS ",", 0,
+		 -TL_EPARSE},
+		{"missing equals", "Digest username \"u\", " OK_PARAMS, 0,
+		 -TL_EPARSE},
+		{"double comma", "Digest username=\"u\",, " OK_PARAMS, 0,
+		 -TL_EPARSE},
+		{"overlong value", big, 0, -TL_ETOOBIG},
+		{"too many params", many, 0, -TL_ETOOBIG},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -237,7 +239,7 @@ static void test_creds_reject(void **state)
 		int rc = sip_auth_parse_creds(slice_make(t[i].v, len), &c);
 		if (rc != t[i].rc) {
 			fail_msg("case '%s': got %d want %d", t[i].name, rc,
-			         t[i].rc);
+				 t[i].rc);
 		}
 	}
 }
@@ -252,23 +254,23 @@ static void test_chal_parse(void **state)
 		bool stale;
 		enum sip_auth_alg alg;
 	} t[] = {
-	        {"Digest realm=\"r\", nonce=\"n\", qop=\"auth,auth-int\", "
-	         "algorithm=SHA-256, stale=TRUE",
-	         0, true, true, SIP_AUTH_SHA256},
-	        {"Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"", 0, false,
-	         false, SIP_AUTH_MD5},
-	        {"Digest realm=\"r\", nonce=\"n\", qop=\" auth \", stale=false",
-	         0, true, false, SIP_AUTH_MD5},
-	        {"Digest realm=\"r\"", -TL_EPARSE, false, false, 0},
-	        {"Digest realm=\"r\", nonce=\"\"", -TL_EPARSE, false, false, 0},
-	        {"Digest realm=\"r\", nonce=\"n\", nonce=\"m\"", -TL_EDUP,
-	         false, false, 0},
-	        {"Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512",
-	         -TL_EUNKNOWN, false, false, 0},
-	        {"Bearer realm=\"r\", nonce=\"n\"", -TL_EUNKNOWN, false, false,
-	         0},
-	        {"Digest realm=\"r\", nonce=\"n\" junk", -TL_EPARSE, false,
-	         false, 0},
+		{"Digest realm=\"r\", nonce=\"n\", qop=\"auth,auth-int\", "
+		 "algorithm=SHA-256, stale=TRUE",
+		 0, true, true, SIP_AUTH_SHA256},
+		{"Digest realm=\"r\", nonce=\"n\", qop=\"auth-int\"", 0, false,
+		 false, SIP_AUTH_MD5},
+		{"Digest realm=\"r\", nonce=\"n\", qop=\" auth \", stale=false",
+		 0, true, false, SIP_AUTH_MD5},
+		{"Digest realm=\"r\"", -TL_EPARSE, false, false, 0},
+		{"Digest realm=\"r\", nonce=\"\"", -TL_EPARSE, false, false, 0},
+		{"Digest realm=\"r\", nonce=\"n\", nonce=\"m\"", -TL_EDUP,
+		 false, false, 0},
+		{"Digest realm=\"r\", nonce=\"n\", algorithm=SHA-512",
+		 -TL_EUNKNOWN, false, false, 0},
+		{"Bearer realm=\"r\", nonce=\"n\"", -TL_EUNKNOWN, false, false,
+		 0},
+		{"Digest realm=\"r\", nonce=\"n\" junk", -TL_EPARSE, false,
+		 false, 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -302,8 +304,8 @@ static uint64_t fx_clock(void *arg)
 
 /* One user, alice / "wonderland", in the realm. */
 static int fx_lookup(void *arg, struct slice user, struct slice realm,
-                     enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
-                     size_t *len)
+		     enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
+		     size_t *len)
 {
 	struct fx *f = arg;
 
@@ -315,20 +317,20 @@ static int fx_lookup(void *arg, struct slice user, struct slice realm,
 		return -TL_ENOTFOUND;
 	}
 	return sip_auth_ha1(alg, user, realm, SLICE_LIT("wonderland"), ha1,
-	                    len);
+			    len);
 }
 
 static struct sip_auth_srv *mk_server(struct fx *f, size_t nc_slots,
-                                      uint32_t burst, bool bind)
+				      uint32_t burst, bool bind)
 {
 	struct sip_auth_cfg cfg = {
-	        .secret = SLICE_LIT(SECRET),
-	        .nc_slots = nc_slots,
-	        .fail_burst = burst,
-	        .fail_per_min = 60,
-	        .bind_addr = bind,
-	        .clock_ms = fx_clock,
-	        .clock_arg = f,
+		.secret = SLICE_LIT(SECRET),
+		.nc_slots = nc_slots,
+		.fail_burst = burst,
+		.fail_per_min = 60,
+		.bind_addr = bind,
+		.clock_ms = fx_clock,
+		.clock_arg = f,
 	};
 	struct sip_auth_srv *a = NULL;
 
@@ -342,7 +344,7 @@ static const uint8_t addr2[4] = {127, 0, 0, 2};
 
 /* Splits challenge header lines into values (into one buffer). */
 static size_t split_chals(struct buf *b, struct slice *vals, size_t max,
-                          const char *name)
+			  const char *name)
 {
 	size_t n = 0, i = 0, nl = strlen(name);
 
@@ -360,38 +362,38 @@ static size_t split_chals(struct buf *b, struct slice *vals, size_t max,
 
 /* Challenge + client answer; the Authorization value goes into authz. */
 static void answer(struct sip_auth_srv *a, struct sip_auth_client *cl,
-                   const struct sip_auth_cred *cred, struct slice addr,
-                   const char *uri, struct buf *authz)
+		   const struct sip_auth_cred *cred, struct slice addr,
+		   const char *uri, struct buf *authz)
 {
 	struct buf ch;
 	struct slice vals[4];
 
 	buf_init(&ch, 0);
 	assert_int_equal(sip_auth_challenge(a, SLICE_LIT(REALM), addr, false,
-	                                    false, &ch),
-	                 0);
+					    false, &ch),
+			 0);
 	size_t n = split_chals(&ch, vals, 4, "WWW-Authenticate: ");
 	assert_int_equal(n, 2);
 	buf_reset(authz);
 	assert_int_equal(sip_auth_client_answer(cl, vals, n, cred,
-	                                        SLICE_LIT("REGISTER"),
-	                                        slice_from_str(uri), authz),
-	                 0);
+						SLICE_LIT("REGISTER"),
+						slice_from_str(uri), authz),
+			 0);
 	buf_free(&ch);
 }
 
 static enum sip_auth_verdict check(struct sip_auth_srv *a, struct fx *f,
-                                   struct buf *authz, struct slice addr,
-                                   const char *uri)
+				   struct buf *authz, struct slice addr,
+				   const char *uri)
 {
 	struct slice v = buf_slice(authz);
 	struct sip_auth_req req = {
-	        .method = SLICE_LIT("REGISTER"),
-	        .uri = slice_from_str(uri),
-	        .realm = SLICE_LIT(REALM),
-	        .authz = &v,
-	        .n_authz = authz->len ? 1 : 0,
-	        .addr = addr,
+		.method = SLICE_LIT("REGISTER"),
+		.uri = slice_from_str(uri),
+		.realm = SLICE_LIT(REALM),
+		.authz = &v,
+		.n_authz = authz->len ? 1 : 0,
+		.addr = addr,
 	};
 	struct sip_auth_outcome o;
 
@@ -403,8 +405,8 @@ static enum sip_auth_verdict check(struct sip_auth_srv *a, struct fx *f,
 }
 
 static const struct sip_auth_cred alice = {
-        .user = SLICE_LIT("alice"),
-        .password = SLICE_LIT("wonderland"),
+	.user = SLICE_LIT("alice"),
+	.password = SLICE_LIT("wonderland"),
 };
 
 static void test_challenge_shape(void **state)
@@ -417,9 +419,9 @@ static void test_challenge_shape(void **state)
 
 	buf_init(&b, 0);
 	assert_int_equal(sip_auth_challenge(a, SLICE_LIT(REALM),
-	                                    slice_make(addr1, 4), true, true,
-	                                    &b),
-	                 0);
+					    slice_make(addr1, 4), true, true,
+					    &b),
+			 0);
 	assert_int_equal(split_chals(&b, vals, 4, "Proxy-Authenticate: "), 2);
 	/* RFC 8760 §2.4: SHA-256 first, then MD5 */
 	assert_int_equal(sip_auth_parse_chal(vals[0], &ch), 0);
@@ -436,9 +438,9 @@ static void test_challenge_shape(void **state)
 	/* a realm that cannot be quoted is refused */
 	buf_reset(&b);
 	assert_int_equal(sip_auth_challenge(a, SLICE_LIT("a\"b"),
-	                                    slice_make(addr1, 4), false, false,
-	                                    &b),
-	                 -TL_EPARSE);
+					    slice_make(addr1, 4), false, false,
+					    &b),
+			 -TL_EPARSE);
 	buf_free(&b);
 	sip_auth_free(a);
 }
@@ -470,62 +472,62 @@ static void test_roundtrip(void **state)
 	/* the same nonce again with the next nc */
 	buf_reset(&authz);
 	assert_int_equal(sip_auth_client_again(cl, SLICE_LIT(REALM), &alice,
-	                                       SLICE_LIT("REGISTER"),
-	                                       SLICE_LIT(URI), &authz),
-	                 0);
+					       SLICE_LIT("REGISTER"),
+					       SLICE_LIT(URI), &authz),
+			 0);
 	assert_int_equal(sip_auth_parse_creds(buf_slice(&authz), &c), 0);
 	assert_int_equal(c.nc, 2);
 	assert_int_equal(check(a, &f, &authz, ad, URI), SIP_AUTH_OK);
 
 	/* HA1 only for MD5: RFC 8760 §2.4, the UAC skips SHA-256 */
 	assert_int_equal(sip_auth_ha1(SIP_AUTH_MD5, SLICE_LIT("alice"),
-	                              SLICE_LIT(REALM), SLICE_LIT("wonderland"),
-	                              md5, &l),
-	                 0);
+				      SLICE_LIT(REALM), SLICE_LIT("wonderland"),
+				      md5, &l),
+			 0);
 	struct sip_auth_cred md5only = {.user = SLICE_LIT("alice"),
-	                                .ha1_md5 = md5};
+					.ha1_md5 = md5};
 	answer(a, cl, &md5only, ad, URI, &authz);
 	assert_int_equal(sip_auth_parse_creds(buf_slice(&authz), &c), 0);
 	assert_int_equal(c.alg, SIP_AUTH_MD5);
 	assert_int_equal(check(a, &f, &authz, ad, URI), SIP_AUTH_OK);
 
 	assert_int_equal(sip_auth_ha1(SIP_AUTH_SHA256, SLICE_LIT("alice"),
-	                              SLICE_LIT(REALM), SLICE_LIT("wonderland"),
-	                              sha, &l),
-	                 0);
+				      SLICE_LIT(REALM), SLICE_LIT("wonderland"),
+				      sha, &l),
+			 0);
 	struct sip_auth_cred shaonly = {.user = SLICE_LIT("alice"),
-	                                .ha1_sha256 = sha};
+					.ha1_sha256 = sha};
 	answer(a, cl, &shaonly, ad, URI, &authz);
 	assert_int_equal(check(a, &f, &authz, ad, URI), SIP_AUTH_OK);
 
 	/* the nonce is bound to the source address */
 	answer(a, cl, &alice, ad, URI, &authz);
 	assert_int_equal(check(a, &f, &authz, slice_make(addr2, 4), URI),
-	                 SIP_AUTH_CHALLENGE);
+			 SIP_AUTH_CHALLENGE);
 
 	/* no usable challenge */
 	struct sip_auth_cred none = {.user = SLICE_LIT("alice")};
 	struct slice junk = SLICE_LIT("Basic realm=\"x\"");
 	buf_reset(&authz);
 	assert_int_equal(sip_auth_client_answer(cl, &junk, 1, &alice,
-	                                        SLICE_LIT("REGISTER"),
-	                                        SLICE_LIT(URI), &authz),
-	                 -TL_EUNKNOWN);
+						SLICE_LIT("REGISTER"),
+						SLICE_LIT(URI), &authz),
+			 -TL_EUNKNOWN);
 	struct buf ch;
 	struct slice vals[4];
 	buf_init(&ch, 0);
 	assert_int_equal(
-	        sip_auth_challenge(a, SLICE_LIT(REALM), ad, false, false, &ch),
-	        0);
+		sip_auth_challenge(a, SLICE_LIT(REALM), ad, false, false, &ch),
+		0);
 	size_t n = split_chals(&ch, vals, 4, "WWW-Authenticate: ");
 	assert_int_equal(sip_auth_client_answer(cl, vals, n, &none,
-	                                        SLICE_LIT("REGISTER"),
-	                                        SLICE_LIT(URI), &authz),
-	                 -TL_EUNKNOWN);
+						SLICE_LIT("REGISTER"),
+						SLICE_LIT(URI), &authz),
+			 -TL_EUNKNOWN);
 	assert_int_equal(sip_auth_client_again(cl, SLICE_LIT("other"), &alice,
-	                                       SLICE_LIT("REGISTER"),
-	                                       SLICE_LIT(URI), &authz),
-	                 -TL_ENOTFOUND);
+					       SLICE_LIT("REGISTER"),
+					       SLICE_LIT(URI), &authz),
+			 -TL_ENOTFOUND);
 	buf_free(&ch);
 	buf_free(&authz);
 	sip_auth_client_free(cl);
@@ -550,9 +552,9 @@ static void test_failures(void **state)
 	struct buf authz;
 	struct slice ad = slice_make(addr1, 4);
 	struct sip_auth_cred wrong = {.user = SLICE_LIT("alice"),
-	                              .password = SLICE_LIT("looking-glass")};
+				      .password = SLICE_LIT("looking-glass")};
 	struct sip_auth_cred ghost = {.user = SLICE_LIT("ghost"),
-	                              .password = SLICE_LIT("wonderland")};
+				      .password = SLICE_LIT("wonderland")};
 
 	assert_int_equal(sip_auth_client_new(&cl), 0);
 	buf_init(&authz, 0);
@@ -590,12 +592,12 @@ static void test_failures(void **state)
 	answer(a, cl, &alice, ad, URI, &authz);
 	struct slice v = buf_slice(&authz);
 	struct sip_auth_req req = {
-	        .method = SLICE_LIT("REGISTER"),
-	        .uri = SLICE_LIT(URI),
-	        .realm = SLICE_LIT("elsewhere.test"),
-	        .authz = &v,
-	        .n_authz = 1,
-	        .addr = ad,
+		.method = SLICE_LIT("REGISTER"),
+		.uri = SLICE_LIT(URI),
+		.realm = SLICE_LIT("elsewhere.test"),
+		.authz = &v,
+		.n_authz = 1,
+		.addr = ad,
 	};
 	struct sip_auth_outcome o;
 	f.lookups = 0;
@@ -626,7 +628,7 @@ static void test_failures(void **state)
 	v = buf_slice(&authz);
 	req.method = SLICE_LIT("REGISTER");
 	assert_int_equal(sip_auth_check(a, &req, fx_lookup, &f, &o),
-	                 -TL_ESTORE);
+			 -TL_ESTORE);
 	f.store_err = 0;
 
 	buf_free(&authz);
@@ -642,14 +644,14 @@ static void test_rate_limit(void **state)
 	struct buf authz;
 	struct slice ad = slice_make(addr1, 4);
 	struct sip_auth_cred wrong = {.user = SLICE_LIT("alice"),
-	                              .password = SLICE_LIT("looking-glass")};
+				      .password = SLICE_LIT("looking-glass")};
 
 	assert_int_equal(sip_auth_client_new(&cl), 0);
 	buf_init(&authz, 0);
 	for (int i = 0; i < 3; i++) {
 		answer(a, cl, &wrong, ad, URI, &authz);
 		assert_int_equal(check(a, &f, &authz, ad, URI),
-		                 SIP_AUTH_CHALLENGE);
+				 SIP_AUTH_CHALLENGE);
 	}
 	/* over the limit: 403 even with the right password, no digest */
 	answer(a, cl, &alice, ad, URI, &authz);
@@ -659,7 +661,7 @@ static void test_rate_limit(void **state)
 	/* another source is not affected */
 	answer(a, cl, &alice, slice_make(addr2, 4), URI, &authz);
 	assert_int_equal(check(a, &f, &authz, slice_make(addr2, 4), URI),
-	                 SIP_AUTH_OK);
+			 SIP_AUTH_OK);
 	/* one token back after a second at 60 per minute */
 	f.now_ms += 1000;
 	answer(a, cl, &alice, ad, URI, &authz);
@@ -693,15 +695,73 @@ static void test_nc_eviction(void **state)
 	for (int i = 0; i < 6; i++) {
 		buf_reset(&authz);
 		assert_int_equal(sip_auth_client_again(cl[i], SLICE_LIT(REALM),
-		                                       &alice,
-		                                       SLICE_LIT("REGISTER"),
-		                                       SLICE_LIT(URI), &authz),
-		                 0);
+						       &alice,
+						       SLICE_LIT("REGISTER"),
+						       SLICE_LIT(URI), &authz),
+				 0);
 		assert_int_equal(check(a, &f, &authz, ad, URI),
-		                 i < 2 ? SIP_AUTH_STALE : SIP_AUTH_OK);
+				 i < 2 ? SIP_AUTH_STALE : SIP_AUTH_OK);
 		sip_auth_client_free(cl[i]);
 	}
 	buf_free(&authz);
+	sip_auth_free(a);
+}
+
+/* The message-level check: REGISTER with two Authorization lines, the
+ * one for another realm is skipped. */
+static void test_check_msg(void **state)
+{
+	struct fx f = {0};
+	struct sip_auth_srv *a = mk_server(&f, 0, 0, true);
+	struct sip_auth_client *cl = NULL;
+	struct buf authz, msg;
+	struct net_addr src, src6;
+	struct sip_msg *m = NULL;
+	struct sip_auth_outcome o;
+
+	assert_int_equal(net_addr_set(&src, "127.0.0.1", 5062), 0);
+	assert_int_equal(net_addr_set(&src6, "::1", 5062), 0);
+	assert_int_equal(sip_auth_addr(&src).len, 4);
+	assert_memory_equal(sip_auth_addr(&src).p, addr1, 4);
+	assert_int_equal(sip_auth_addr(&src6).len, 16);
+	assert_int_equal(sip_auth_client_new(&cl), 0);
+	buf_init(&authz, 0);
+	buf_init(&msg, 0);
+	answer(a, cl, &alice, sip_auth_addr(&src), URI, &authz);
+	buf_printf(&msg,
+		   "REGISTER " URI " SIP/2.0\r\n"
+		   "Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKreg1\r\n"
+		   "From: <sip:alice@" REALM ">;tag=1\r\n"
+		   "To: <sip:alice@" REALM ">\r\n"
+		   "Call-ID: reg-1\r\n"
+		   "CSeq: 1 REGISTER\r\n"
+		   "Authorization: Digest username=\"alice\", "
+		   "realm=\"other\", nonce=\"x\", uri=\"" URI "\", "
+		   "response=\"0123456789abcdef0123456789abcdef\"\r\n"
+		   "Authorization: %.*s\r\n"
+		   "Content-Length: 0\r\n\r\n",
+		   (int)authz.len, (const char *)authz.p);
+	assert_int_equal(sip_msg_new(&m), 0);
+	assert_int_equal(sip_msg_parse(m, msg.p, msg.len, SIP_MODE_DGRAM), 0);
+	assert_int_equal(sip_auth_check_msg(a, m, SLICE_LIT(REALM), &src, false,
+					    fx_lookup, &f, &o),
+			 0);
+	assert_int_equal(o.verdict, SIP_AUTH_OK);
+	assert_true(slice_eq_str(o.user, "alice"));
+	/* the same again: nc replay */
+	assert_int_equal(sip_auth_check_msg(a, m, SLICE_LIT(REALM), &src, false,
+					    fx_lookup, &f, &o),
+			 0);
+	assert_int_equal(o.verdict, SIP_AUTH_CHALLENGE);
+	/* no Proxy-Authorization at all */
+	assert_int_equal(sip_auth_check_msg(a, m, SLICE_LIT(REALM), &src, true,
+					    fx_lookup, &f, &o),
+			 0);
+	assert_int_equal(o.verdict, SIP_AUTH_CHALLENGE);
+	sip_msg_free(m);
+	buf_free(&msg);
+	buf_free(&authz);
+	sip_auth_client_free(cl);
 	sip_auth_free(a);
 }
 
@@ -722,17 +782,18 @@ static void test_cfg(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_rfc7616_vectors),
-	        cmocka_unit_test(test_rfc7616_header),
-	        cmocka_unit_test(test_alg_names),
-	        cmocka_unit_test(test_creds_reject),
-	        cmocka_unit_test(test_chal_parse),
-	        cmocka_unit_test(test_challenge_shape),
-	        cmocka_unit_test(test_roundtrip),
-	        cmocka_unit_test(test_failures),
-	        cmocka_unit_test(test_rate_limit),
-	        cmocka_unit_test(test_nc_eviction),
-	        cmocka_unit_test(test_cfg),
+		cmocka_unit_test(test_rfc7616_vectors),
+		cmocka_unit_test(test_rfc7616_header),
+		cmocka_unit_test(test_alg_names),
+		cmocka_unit_test(test_creds_reject),
+		cmocka_unit_test(test_chal_parse),
+		cmocka_unit_test(test_challenge_shape),
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_failures),
+		cmocka_unit_test(test_rate_limit),
+		cmocka_unit_test(test_nc_eviction),
+		cmocka_unit_test(test_check_msg),
+		cmocka_unit_test(test_cfg),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

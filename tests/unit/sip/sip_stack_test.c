@@ -50,7 +50,7 @@ struct fx {
 };
 
 static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
-                       void *arg)
+		       void *arg)
 {
 	struct tu *u = arg;
 
@@ -68,10 +68,10 @@ static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
 	}
 	if (u->answer) {
 		assert_int_equal(sip_tsx_reply(r->tsx, u->answer, NULL,
-		                               SLICE_LIT("Allow: INVITE, ACK, "
-		                                         "CANCEL, OPTIONS\r\n"),
-		                               SLICE_NULL, SLICE_NULL),
-		                 0);
+					       SLICE_LIT("Allow: INVITE, ACK, "
+							 "CANCEL, OPTIONS\r\n"),
+					       SLICE_NULL, SLICE_NULL),
+				 0);
 	}
 }
 
@@ -81,7 +81,7 @@ static void on_cancel(struct sip_tsx *t, void *arg)
 }
 
 static void on_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-                    void *arg)
+		    void *arg)
 {
 	struct tu *u = arg;
 
@@ -92,14 +92,14 @@ static void on_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 static struct sip_stack *mk_stack(struct event_base *base, struct tu *u)
 {
 	struct sip_stack_cfg cfg = {
-	        .base = base,
-	        .t1_ms = 50,
-	        .t2_ms = 200,
-	        .t4_ms = 100,
-	        .d_ms = 100,
-	        .request_h = on_request,
-	        .cancel_h = on_cancel,
-	        .arg = u,
+		.base = base,
+		.t1_ms = 50,
+		.t2_ms = 200,
+		.t4_ms = 100,
+		.d_ms = 100,
+		.request_h = on_request,
+		.cancel_h = on_cancel,
+		.arg = u,
 	};
 	struct sip_stack *s = NULL;
 
@@ -119,11 +119,11 @@ static int fx_setup(void **state)
 	f->cli = mk_stack(f->base, &f->ctu);
 	assert_int_equal(net_addr_set(&any, "127.0.0.1", 0), 0);
 	assert_int_equal(
-	        sip_stack_listen(f->srv, NET_UDP, &any, NULL, &f->srv_udp), 0);
+		sip_stack_listen(f->srv, NET_UDP, &any, NULL, &f->srv_udp), 0);
 	assert_int_equal(
-	        sip_stack_listen(f->srv, NET_TCP, &any, NULL, &f->srv_tcp), 0);
+		sip_stack_listen(f->srv, NET_TCP, &any, NULL, &f->srv_tcp), 0);
 	assert_int_equal(
-	        sip_stack_listen(f->cli, NET_UDP, &any, NULL, &f->cli_udp), 0);
+		sip_stack_listen(f->cli, NET_UDP, &any, NULL, &f->cli_udp), 0);
 	*state = f;
 	return 0;
 }
@@ -170,8 +170,8 @@ static void run_ms(struct fx *f, unsigned ms)
 }
 
 static void mk_request(struct buf *b, const char *method, const char *tp,
-                       const struct net_addr *via, const char *callid,
-                       const char *extra_via_params)
+		       const struct net_addr *via, const char *callid,
+		       const char *extra_via_params)
 {
 	char host[NET_ADDR_STRLEN];
 	char br[SIP_TSX_BRANCH_LEN];
@@ -179,15 +179,15 @@ static void mk_request(struct buf *b, const char *method, const char *tp,
 	assert_int_equal(net_addr_fmt(via, host, sizeof(host)), 0);
 	assert_int_equal(sip_tsx_branch(br), 0);
 	buf_printf(b,
-	           "%s sip:bob@127.0.0.1 SIP/2.0\r\n"
-	           "Via: SIP/2.0/%s %s;branch=%s%s\r\n"
-	           "Max-Forwards: 70\r\n"
-	           "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	           "To: <sip:bob@127.0.0.1>\r\n"
-	           "Call-ID: %s\r\n"
-	           "CSeq: 1 %s\r\n"
-	           "Content-Length: 0\r\n\r\n",
-	           method, tp, host, br, extra_via_params, callid, method);
+		   "%s sip:bob@127.0.0.1 SIP/2.0\r\n"
+		   "Via: SIP/2.0/%s %s;branch=%s%s\r\n"
+		   "Max-Forwards: 70\r\n"
+		   "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		   "To: <sip:bob@127.0.0.1>\r\n"
+		   "Call-ID: %s\r\n"
+		   "CSeq: 1 %s\r\n"
+		   "Content-Length: 0\r\n\r\n",
+		   method, tp, host, br, extra_via_params, callid, method);
 }
 
 static void test_udp_options(void **state)
@@ -199,8 +199,8 @@ static void test_udp_options(void **state)
 	buf_init(&b, 0);
 	mk_request(&b, "OPTIONS", "UDP", &f->cli_udp, "udp-1@test", ";rport");
 	assert_int_equal(sip_stack_request(f->cli, NULL, b.p, b.len, NET_UDP,
-	                                   &f->srv_udp, on_resp, &f->ctu),
-	                 0);
+					   &f->srv_udp, on_resp, &f->ctu),
+			 0);
 	run_until(f, &f->ctu.ncodes, 1);
 	assert_int_equal(f->ctu.ncodes, 1);
 	assert_int_equal(f->ctu.codes[0], 200);
@@ -225,8 +225,8 @@ static void test_tcp_options(void **state)
 	buf_init(&b, 0);
 	mk_request(&b, "OPTIONS", "TCP", &f->cli_udp, "tcp-1@test", "");
 	assert_int_equal(sip_stack_request(f->cli, NULL, b.p, b.len, NET_TCP,
-	                                   &f->srv_tcp, on_resp, &f->ctu),
-	                 0);
+					   &f->srv_tcp, on_resp, &f->ctu),
+			 0);
 	run_until(f, &f->ctu.ncodes, 1);
 	assert_int_equal(f->ctu.ncodes, 1);
 	assert_int_equal(f->ctu.codes[0], 200);
@@ -250,8 +250,8 @@ static void test_invite_cancel(void **state)
 	buf_init(&b, 0);
 	mk_request(&b, "INVITE", "UDP", &f->cli_udp, "inv-1@test", ";rport");
 	assert_int_equal(sip_stack_request(f->cli, &t, b.p, b.len, NET_UDP,
-	                                   &f->srv_udp, on_resp, &f->ctu),
-	                 0);
+					   &f->srv_udp, on_resp, &f->ctu),
+			 0);
 	run_until(f, &f->ctu.ncodes, 1);
 	assert_int_equal(f->ctu.codes[0], 100);
 	assert_non_null(f->stu.held);
@@ -284,16 +284,16 @@ static int raw_socket(struct net_addr *bound)
 	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
 	assert_int_equal(net_addr_from_sa(bound, (struct sockaddr *)&sin, len),
-	                 0);
+			 0);
 	return fd;
 }
 
 static void raw_send(int fd, const struct net_addr *to, const char *p,
-                     size_t len)
+		     size_t len)
 {
 	assert_int_equal(sendto(fd, p, len, 0, (const struct sockaddr *)&to->ss,
-	                        to->len),
-	                 (ssize_t)len);
+				to->len),
+			 (ssize_t)len);
 }
 
 /* Runs the loop until a datagram is waiting on fd (or 2 s), reads it. */
@@ -334,7 +334,7 @@ static void test_rport_routing(void **state)
 	assert_non_null(strstr(buf, want));
 	assert_non_null(strstr(buf, ";received=127.0.0.1\r\n"));
 	assert_non_null(strstr(buf, "\r\nAllow: INVITE, ACK, CANCEL, "
-	                            "OPTIONS\r\n"));
+				    "OPTIONS\r\n"));
 	close(fd);
 	buf_free(&b);
 }
@@ -354,15 +354,15 @@ static void test_bad_input(void **state)
 	assert_int_equal(net_addr_fmt(&me, host, sizeof(host)), 0);
 	/* Content-Length larger than the datagram (RFC 3261 §18.3) */
 	snprintf(req, sizeof(req),
-	         "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
-	         "Via: SIP/2.0/UDP %s;rport;branch=z9hG4bKbad1\r\n"
-	         "Max-Forwards: 70\r\n"
-	         "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	         "To: <sip:bob@127.0.0.1>\r\n"
-	         "Call-ID: bad-1@test\r\n"
-	         "CSeq: 1 OPTIONS\r\n"
-	         "Content-Length: 500\r\n\r\n",
-	         host);
+		 "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP %s;rport;branch=z9hG4bKbad1\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		 "To: <sip:bob@127.0.0.1>\r\n"
+		 "Call-ID: bad-1@test\r\n"
+		 "CSeq: 1 OPTIONS\r\n"
+		 "Content-Length: 500\r\n\r\n",
+		 host);
 	raw_send(fd, &f->srv_udp, req, strlen(req));
 	assert_true(raw_recv(f, fd, buf, sizeof(buf)) > 0);
 	assert_true(strncmp(buf, "SIP/2.0 400 ", 12) == 0);
@@ -372,14 +372,14 @@ static void test_bad_input(void **state)
 	assert_int_equal(f->stu.requests, 0);
 
 	static const char *const junk[] = {
-	        "hello",
-	        "SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
-	        "\x00\x01\x02\x03",
-	        "ACK sip:bob@127.0.0.1 SIP/2.0\r\n\r\n",
+		"hello",
+		"SIP/2.0 200 OK\r\nContent-Length: 0\r\n\r\n",
+		"\x00\x01\x02\x03",
+		"ACK sip:bob@127.0.0.1 SIP/2.0\r\n\r\n",
 	};
 	for (size_t i = 0; i < sizeof(junk) / sizeof(junk[0]); i++) {
 		raw_send(fd, &f->srv_udp, junk[i],
-		         i == 2 ? 4 : strlen(junk[i]));
+			 i == 2 ? 4 : strlen(junk[i]));
 	}
 	assert_true(raw_recv(f, fd, buf, sizeof(buf)) < 0);
 	sip_stack_stats(f->srv, &st);
@@ -392,16 +392,16 @@ static void test_bad_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_udp_options, fx_setup,
-	                                        fx_teardown),
-	        cmocka_unit_test_setup_teardown(test_tcp_options, fx_setup,
-	                                        fx_teardown),
-	        cmocka_unit_test_setup_teardown(test_invite_cancel, fx_setup,
-	                                        fx_teardown),
-	        cmocka_unit_test_setup_teardown(test_rport_routing, fx_setup,
-	                                        fx_teardown),
-	        cmocka_unit_test_setup_teardown(test_bad_input, fx_setup,
-	                                        fx_teardown),
+		cmocka_unit_test_setup_teardown(test_udp_options, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_options, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_invite_cancel, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rport_routing, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_input, fx_setup,
+						fx_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,7 +62,7 @@ static uint64_t now_ms(void)
 }
 
 static int w_send(const struct sip_tsx_peer *to, const uint8_t *p, size_t len,
-                  void *arg)
+		  void *arg)
 {
 	struct wire *w = arg;
 
@@ -81,7 +81,7 @@ static int w_send(const struct sip_tsx_peer *to, const uint8_t *p, size_t len,
 }
 
 static void w_request(struct sip_tsx *t, struct sip_msg *req,
-                      const struct sip_tsx_peer *src, void *arg)
+		      const struct sip_tsx_peer *src, void *arg)
 {
 	struct wire *w = arg;
 
@@ -96,8 +96,8 @@ static void w_request(struct sip_tsx *t, struct sip_msg *req,
 	}
 	if (w->answer) {
 		assert_int_equal(sip_tsx_reply(t, w->answer, NULL, SLICE_NULL,
-		                               SLICE_NULL, SLICE_NULL),
-		                 0);
+					       SLICE_NULL, SLICE_NULL),
+				 0);
 	}
 }
 
@@ -117,7 +117,7 @@ static void w_error(struct sip_tsx *t, int err, void *arg)
 }
 
 static void w_stray(struct sip_msg *resp, const struct sip_tsx_peer *src,
-                    void *arg)
+		    void *arg)
 {
 	struct wire *w = arg;
 
@@ -125,7 +125,7 @@ static void w_stray(struct sip_msg *resp, const struct sip_tsx_peer *src,
 }
 
 static void w_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-                   void *arg)
+		   void *arg)
 {
 	struct wire *w = arg;
 
@@ -159,17 +159,17 @@ static void w_init(struct wire *w)
 	w->base = event_base_new();
 	assert_non_null(w->base);
 	struct sip_tsx_cfg cfg = {
-	        .base = w->base,
-	        .t1_ms = T1,
-	        .t2_ms = T2,
-	        .t4_ms = T4,
-	        .d_ms = TD,
-	        .send_h = w_send,
-	        .request_h = w_request,
-	        .cancel_h = w_cancel,
-	        .stray_h = w_stray,
-	        .error_h = w_error,
-	        .arg = w,
+		.base = w->base,
+		.t1_ms = T1,
+		.t2_ms = T2,
+		.t4_ms = T4,
+		.d_ms = TD,
+		.send_h = w_send,
+		.request_h = w_request,
+		.cancel_h = w_cancel,
+		.stray_h = w_stray,
+		.error_h = w_error,
+		.arg = w,
 	};
 	assert_int_equal(sip_tsx_layer_new(&w->l, &cfg), 0);
 	w->t0 = now_ms();
@@ -195,7 +195,7 @@ static void w_done(struct wire *w)
 static void run_for(struct wire *w, unsigned ms)
 {
 	struct timeval tv = {.tv_sec = ms / 1000,
-	                     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
+			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
 	event_base_loopexit(w->base, &tv);
 	event_base_dispatch(w->base);
@@ -208,8 +208,8 @@ static void feed(struct wire *w, const char *text, struct sip_tsx_peer peer)
 
 	assert_int_equal(sip_msg_new(&m), 0);
 	assert_int_equal(sip_msg_parse(m, (const uint8_t *)text, strlen(text),
-	                               SIP_MODE_DGRAM),
-	                 0);
+				       SIP_MODE_DGRAM),
+			 0);
 	assert_int_equal(sip_tsx_recv(w->l, m, SIP_MODE_DGRAM, &peer), 0);
 	sip_msg_free(m);
 }
@@ -219,8 +219,8 @@ static void parse_sent(struct wire *w, size_t i, struct sip_msg **m)
 	assert_true(i < w->n);
 	assert_int_equal(sip_msg_new(m), 0);
 	assert_int_equal(sip_msg_parse(*m, (const uint8_t *)w->s[i].p,
-	                               w->s[i].len, SIP_MODE_DGRAM),
-	                 0);
+				       w->s[i].len, SIP_MODE_DGRAM),
+			 0);
 }
 
 /* An interval measured on a shared machine: never early, a little late. */
@@ -228,7 +228,7 @@ static void assert_interval(uint64_t got, uint64_t want)
 {
 	if (got + 3 < want || got > want + want / 2 + 30) {
 		fail_msg("interval %llu ms, want %llu ms",
-		         (unsigned long long)got, (unsigned long long)want);
+			 (unsigned long long)got, (unsigned long long)want);
 	}
 }
 
@@ -256,28 +256,28 @@ static void assert_interval(uint64_t got, uint64_t want)
 
 /* A response to INVITE/OPTIONS above, as the peer would send it. */
 static void resp_text(char *out, size_t n, unsigned code, const char *branch,
-                      const char *method, unsigned cseq, const char *callid)
+		      const char *method, unsigned cseq, const char *callid)
 {
 	snprintf(out, n,
-	         "SIP/2.0 %u X\r\n"
-	         "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=%s\r\n"
-	         "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	         "To: <sip:bob@127.0.0.1>%s\r\n"
-	         "Call-ID: %s\r\n"
-	         "CSeq: %u %s\r\n"
-	         "Content-Length: 0\r\n\r\n",
-	         code, branch, code > 100 ? ";tag=b2" : "", callid, cseq,
-	         method);
+		 "SIP/2.0 %u X\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=%s\r\n"
+		 "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		 "To: <sip:bob@127.0.0.1>%s\r\n"
+		 "Call-ID: %s\r\n"
+		 "CSeq: %u %s\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 code, branch, code > 100 ? ";tag=b2" : "", callid, cseq,
+		 method);
 }
 
 static struct sip_tsx *start_client(struct wire *w, const char *req,
-                                    struct sip_tsx_peer peer)
+				    struct sip_tsx_peer peer)
 {
 	struct sip_tsx *t = NULL;
 
 	assert_int_equal(sip_tsx_request(&t, w->l, (const uint8_t *)req,
-	                                 strlen(req), &peer, w_resp, w),
-	                 0);
+					 strlen(req), &peer, w_resp, w),
+			 0);
 	assert_non_null(t);
 	return t;
 }
@@ -332,7 +332,7 @@ static void test_nc_proceeding_and_k(void **state)
 	w_init(&w);
 	struct sip_tsx *t = start_client(&w, OPTIONS, udp_peer());
 	resp_text(r, sizeof(r), 100, "z9hG4bKopt1", "OPTIONS", 1,
-	          "call-2@test");
+		  "call-2@test");
 	feed(&w, r, udp_peer());
 	assert_int_equal(sip_tsx_state(t), SIP_TSX_PROCEEDING);
 	size_t n0 = w.n;
@@ -342,7 +342,7 @@ static void test_nc_proceeding_and_k(void **state)
 		assert_interval(w.s[i].at - w.s[i - 1].at, T2);
 	}
 	resp_text(r, sizeof(r), 200, "z9hG4bKopt1", "OPTIONS", 1,
-	          "call-2@test");
+		  "call-2@test");
 	feed(&w, r, udp_peer());
 	assert_int_equal(sip_tsx_state(t), SIP_TSX_COMPLETED);
 	feed(&w, r, udp_peer()); /* absorbed */
@@ -409,7 +409,7 @@ static void test_ic_ack_non2xx(void **state)
 	const char *ack = w.s[1].p;
 	assert_true(strncmp(ack, "ACK sip:bob@127.0.0.1 SIP/2.0\r\n", 31) == 0);
 	assert_true(has_line(
-	        ack, "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR));
+		ack, "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR));
 	assert_true(has_line(ack, "Route: <sip:edge.invalid;lr>"));
 	assert_true(has_line(ack, "From: <sip:alice@127.0.0.1>;tag=a1"));
 	assert_true(has_line(ack, "To: <sip:bob@127.0.0.1>;tag=b2"));
@@ -506,14 +506,14 @@ static void test_is_ack_timer_i(void **state)
 {
 	struct wire w;
 	static const char ack[] =
-	        "ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR "\r\n"
-	        "Max-Forwards: 70\r\n"
-	        "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	        "To: <sip:bob@127.0.0.1>;tag=x\r\n"
-	        "Call-ID: call-1@test\r\n"
-	        "CSeq: 7 ACK\r\n"
-	        "Content-Length: 0\r\n\r\n";
+		"ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR "\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1>;tag=x\r\n"
+		"Call-ID: call-1@test\r\n"
+		"CSeq: 7 ACK\r\n"
+		"Content-Length: 0\r\n\r\n";
 
 	w_init(&w);
 	w.hold = true;
@@ -525,8 +525,8 @@ static void test_is_ack_timer_i(void **state)
 	/* 100 carries no To tag (RFC 3261 §8.2.6.1) */
 	assert_true(has_line(w.s[0].p, "To: <sip:bob@127.0.0.1>"));
 	assert_int_equal(sip_tsx_reply(w.held, 603, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 0);
+				       SLICE_NULL, SLICE_NULL),
+			 0);
 	assert_int_equal(sip_tsx_state(w.held), SIP_TSX_COMPLETED);
 	feed(&w, ack, udp_peer());
 	assert_int_equal(sip_tsx_state(w.held), SIP_TSX_CONFIRMED);
@@ -546,8 +546,8 @@ static void test_is_ack_timer_i(void **state)
 	assert_int_equal(w.errors, 0);
 	/* a terminated transaction refuses to send */
 	assert_int_equal(sip_tsx_reply(w.held, 200, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 -TL_ESTATE);
+				       SLICE_NULL, SLICE_NULL),
+			 -TL_ESTATE);
 	w_done(&w);
 }
 
@@ -558,39 +558,39 @@ static void test_is_accepted_l(void **state)
 {
 	struct wire w;
 	static const char ack2xx[] =
-	        "ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack2\r\n"
-	        "Max-Forwards: 70\r\n"
-	        "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	        "To: <sip:bob@127.0.0.1>;tag=x\r\n"
-	        "Call-ID: call-1@test\r\n"
-	        "CSeq: 7 ACK\r\n"
-	        "Content-Length: 0\r\n\r\n";
+		"ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKack2\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1>;tag=x\r\n"
+		"Call-ID: call-1@test\r\n"
+		"CSeq: 7 ACK\r\n"
+		"Content-Length: 0\r\n\r\n";
 
 	w_init(&w);
 	w.hold = true;
 	feed(&w, INVITE, udp_peer());
 	assert_int_equal(sip_tsx_reply(w.held, 180, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 0);
+				       SLICE_NULL, SLICE_NULL),
+			 0);
 	/* retransmitted INVITE in Proceeding: the last provisional again */
 	feed(&w, INVITE, udp_peer());
 	assert_true(strncmp(w.s[w.n - 1].p, "SIP/2.0 180 ", 12) == 0);
 	assert_int_equal(sip_tsx_reply(w.held, 200, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 0);
+				       SLICE_NULL, SLICE_NULL),
+			 0);
 	assert_int_equal(sip_tsx_state(w.held), SIP_TSX_ACCEPTED);
 	size_t n = w.n;
 	feed(&w, INVITE, udp_peer());
 	assert_int_equal(w.n, n);
 	assert_int_equal(sip_tsx_reply(w.held, 200, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 0);
+				       SLICE_NULL, SLICE_NULL),
+			 0);
 	assert_int_equal(w.n, n + 1);
 	/* a 486 after the 200 is refused */
 	assert_int_equal(sip_tsx_reply(w.held, 486, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 -TL_ESTATE);
+				       SLICE_NULL, SLICE_NULL),
+			 -TL_ESTATE);
 	feed(&w, ack2xx, udp_peer());
 	assert_int_equal(w.acks_to_tu, 1);
 	uint64_t st = now_ms();
@@ -663,8 +663,8 @@ static void test_server_cancel(void **state)
 	assert_int_equal(sip_tsx_final(w.held), 487);
 	/* the TU's late answer is refused */
 	assert_int_equal(sip_tsx_reply(w.held, 200, NULL, SLICE_NULL,
-	                               SLICE_NULL, SLICE_NULL),
-	                 -TL_ESTATE);
+				       SLICE_NULL, SLICE_NULL),
+			 -TL_ESTATE);
 	/* a retransmitted CANCEL gets its 200 again */
 	feed(&w, CANCEL_MSG, udp_peer());
 	assert_int_equal(w.cancels, 1);
@@ -697,9 +697,9 @@ static void test_client_cancel(void **state)
 	assert_int_equal(w.n, 2);
 	const char *c = w.s[1].p;
 	assert_true(strncmp(c, "CANCEL sip:bob@127.0.0.1 SIP/2.0\r\n", 34) ==
-	            0);
+		    0);
 	assert_true(has_line(
-	        c, "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR));
+		c, "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR));
 	assert_true(has_line(c, "Route: <sip:edge.invalid;lr>"));
 	assert_true(has_line(c, "To: <sip:bob@127.0.0.1>"));
 	assert_true(has_line(c, "CSeq: 7 CANCEL"));
@@ -722,15 +722,15 @@ static void test_rport(void **state)
 {
 	struct wire w;
 	static const char req[] =
-	        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP phone.invalid:5070;rport;branch=z9hG4bKr1\r\n"
-	        "Via: SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKr0\r\n"
-	        "Max-Forwards: 70\r\n"
-	        "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	        "To: <sip:bob@127.0.0.1>\r\n"
-	        "Call-ID: call-3@test\r\n"
-	        "CSeq: 1 OPTIONS\r\n"
-	        "Content-Length: 0\r\n\r\n";
+		"OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP phone.invalid:5070;rport;branch=z9hG4bKr1\r\n"
+		"Via: SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKr0\r\n"
+		"Max-Forwards: 70\r\n"
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1>\r\n"
+		"Call-ID: call-3@test\r\n"
+		"CSeq: 1 OPTIONS\r\n"
+		"Content-Length: 0\r\n\r\n";
 	struct sip_tsx_peer p = udp_peer();
 
 	net_addr_set_port(&p.addr, 40123);
@@ -739,10 +739,10 @@ static void test_rport(void **state)
 	feed(&w, req, p);
 	assert_int_equal(w.n, 1);
 	assert_true(has_line(w.s[0].p,
-	                     "Via: SIP/2.0/UDP phone.invalid:5070;rport=40123;"
-	                     "branch=z9hG4bKr1;received=127.0.0.1"));
+			     "Via: SIP/2.0/UDP phone.invalid:5070;rport=40123;"
+			     "branch=z9hG4bKr1;received=127.0.0.1"));
 	assert_true(has_line(w.s[0].p,
-	                     "Via: SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKr0"));
+			     "Via: SIP/2.0/UDP 10.1.1.1;branch=z9hG4bKr0"));
 	w_done(&w);
 }
 
@@ -762,8 +762,8 @@ static void test_transport_error(void **state)
 	/* a send failing at once is reported to the caller */
 	struct sip_tsx_peer p = udp_peer();
 	assert_int_equal(sip_tsx_request(NULL, w.l, (const uint8_t *)INVITE,
-	                                 strlen(INVITE), &p, w_resp, &w),
-	                 -EIO);
+					 strlen(INVITE), &p, w_resp, &w),
+			 -EIO);
 	assert_int_equal(sip_tsx_layer_count(w.l), 0);
 	w_done(&w);
 }
@@ -774,38 +774,38 @@ static void test_request_reject(void **state)
 	struct wire w;
 	struct sip_tsx_peer p = udp_peer();
 	static const char *const bad[] = {
-	        /* ACK: no transaction */
-	        "ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa\r\n"
-	        "From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\n"
-	        "Call-ID: x\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
-	        /* branch without the magic cookie */
-	        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=old1\r\n"
-	        "From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\n"
-	        "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-	        /* a response */
-	        "SIP/2.0 200 OK\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa\r\n"
-	        "From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\n"
-	        "Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		/* ACK: no transaction */
+		"ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa\r\n"
+		"From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\n"
+		"Call-ID: x\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n",
+		/* branch without the magic cookie */
+		"OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=old1\r\n"
+		"From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\n"
+		"Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+		/* a response */
+		"SIP/2.0 200 OK\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKa\r\n"
+		"From: <sip:a@b>;tag=1\r\nTo: <sip:b@b>\r\n"
+		"Call-ID: x\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
 	};
 
 	w_init(&w);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(
-		        sip_tsx_request(NULL, w.l, (const uint8_t *)bad[i],
-		                        strlen(bad[i]), &p, w_resp, &w),
-		        -EINVAL);
+			sip_tsx_request(NULL, w.l, (const uint8_t *)bad[i],
+					strlen(bad[i]), &p, w_resp, &w),
+			-EINVAL);
 	}
 	/* truncated: the codec refuses it */
 	assert_true(sip_tsx_request(NULL, w.l, (const uint8_t *)OPTIONS, 40, &p,
-	                            w_resp, &w) < 0);
+				    w_resp, &w) < 0);
 	/* the same branch twice */
 	sip_tsx_unref(start_client(&w, OPTIONS, p));
 	assert_int_equal(sip_tsx_request(NULL, w.l, (const uint8_t *)OPTIONS,
-	                                 strlen(OPTIONS), &p, w_resp, &w),
-	                 -TL_EEXIST);
+					 strlen(OPTIONS), &p, w_resp, &w),
+			 -TL_EEXIST);
 	assert_int_equal(w.n, 1);
 	char br[SIP_TSX_BRANCH_LEN];
 	assert_int_equal(sip_tsx_branch(br), 0);
@@ -820,21 +820,21 @@ static void test_rfc2543_match(void **state)
 {
 	struct wire w;
 	static const char inv[] =
-	        "INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=old\r\n"
-	        "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	        "To: <sip:bob@127.0.0.1>\r\n"
-	        "Call-ID: call-9@test\r\n"
-	        "CSeq: 3 INVITE\r\n"
-	        "Content-Length: 0\r\n\r\n";
+		"INVITE sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=old\r\n"
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1>\r\n"
+		"Call-ID: call-9@test\r\n"
+		"CSeq: 3 INVITE\r\n"
+		"Content-Length: 0\r\n\r\n";
 	static const char ack[] =
-	        "ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
-	        "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=old\r\n"
-	        "From: <sip:alice@127.0.0.1>;tag=a1\r\n"
-	        "To: <sip:bob@127.0.0.1>;tag=zz\r\n"
-	        "Call-ID: call-9@test\r\n"
-	        "CSeq: 3 ACK\r\n"
-	        "Content-Length: 0\r\n\r\n";
+		"ACK sip:bob@127.0.0.1 SIP/2.0\r\n"
+		"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=old\r\n"
+		"From: <sip:alice@127.0.0.1>;tag=a1\r\n"
+		"To: <sip:bob@127.0.0.1>;tag=zz\r\n"
+		"Call-ID: call-9@test\r\n"
+		"CSeq: 3 ACK\r\n"
+		"Content-Length: 0\r\n\r\n";
 
 	w_init(&w);
 	w.answer = 404;
@@ -850,22 +850,22 @@ static void test_rfc2543_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_nc_timer_e_f),
-	        cmocka_unit_test(test_nc_reliable),
-	        cmocka_unit_test(test_nc_proceeding_and_k),
-	        cmocka_unit_test(test_ic_timer_a_b),
-	        cmocka_unit_test(test_ic_ack_non2xx),
-	        cmocka_unit_test(test_ic_accepted_m),
-	        cmocka_unit_test(test_is_timer_g_h),
-	        cmocka_unit_test(test_is_ack_timer_i),
-	        cmocka_unit_test(test_is_accepted_l),
-	        cmocka_unit_test(test_ns_timer_j),
-	        cmocka_unit_test(test_server_cancel),
-	        cmocka_unit_test(test_client_cancel),
-	        cmocka_unit_test(test_rport),
-	        cmocka_unit_test(test_transport_error),
-	        cmocka_unit_test(test_request_reject),
-	        cmocka_unit_test(test_rfc2543_match),
+		cmocka_unit_test(test_nc_timer_e_f),
+		cmocka_unit_test(test_nc_reliable),
+		cmocka_unit_test(test_nc_proceeding_and_k),
+		cmocka_unit_test(test_ic_timer_a_b),
+		cmocka_unit_test(test_ic_ack_non2xx),
+		cmocka_unit_test(test_ic_accepted_m),
+		cmocka_unit_test(test_is_timer_g_h),
+		cmocka_unit_test(test_is_ack_timer_i),
+		cmocka_unit_test(test_is_accepted_l),
+		cmocka_unit_test(test_ns_timer_j),
+		cmocka_unit_test(test_server_cancel),
+		cmocka_unit_test(test_client_cancel),
+		cmocka_unit_test(test_rport),
+		cmocka_unit_test(test_transport_error),
+		cmocka_unit_test(test_request_reject),
+		cmocka_unit_test(test_rfc2543_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
