@@ -79,6 +79,11 @@ static void conn_unlink(struct net *n, struct net_conn *c)
  * The object itself lives on while references remain. */
 static void conn_shut(struct net_conn *c)
 {
+	/* RFC 8446 §6.1: close_notify, so the peer sees a clean close and
+	 * not a truncation (best effort: the socket is non-blocking) */
+	if (c->ssl != NULL && c->up && SSL_is_init_finished(c->ssl)) {
+		(void)SSL_shutdown(c->ssl);
+	}
 	c->open = false;
 	c->up = false;
 	c->ssl = NULL;
@@ -631,6 +636,10 @@ static int ssl_error(struct net_conn *c, char *why, size_t len)
 			return -TL_ECRYPTO;
 		}
 		switch (ERR_GET_REASON(e)) {
+		case SSL_R_UNEXPECTED_EOF_WHILE_READING:
+			/* the peer went without close_notify: a reset */
+			why[0] = '\0';
+			return -ECONNRESET;
 		case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE:
 		case SSL_R_CERTIFICATE_VERIFY_FAILED:
 			/* we do not trust the peer */
@@ -677,9 +686,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		err = c->tp == NET_TLS ? ssl_error(c, why, sizeof(why)) : 0;
 		if (err == 0 && c->outgoing && !c->up) {
 			err = -ECONNREFUSED;
-			snprintf(why, sizeof(why), "%s", tl_strerror(err));
 		} else if (err == 0) {
 			err = se != 0 ? -se : -ECONNRESET;
+		}
+		if (why[0] == '\0') {
 			snprintf(why, sizeof(why), "%s", tl_strerror(err));
 		}
 		/* a refused handshake is worth a line; a reset is not */

@@ -742,6 +742,52 @@ static void test_pending_limit(void **state)
 	pair_fini(&p);
 }
 
+/* The stream limits hold over TLS too: a message over max_input, and a
+ * message that never completes. */
+static void test_tls_stream_limits(void **state)
+{
+	struct pair p;
+	struct net_conf cf;
+	struct net_conn *c;
+	char big[400];
+	uint64_t t0;
+	int i;
+
+	net_conf_default(&cf);
+	cf.max_input = 256;
+	cf.msg_timeout_ms = 300;
+	pair_init(&p, "127.0.0.1", PORT_BASE + 80,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_ctx(NULL, NULL, true, NULL, 0), &cf);
+	assert_true(exchange(&p));
+	c = net_conn_find(p.cli.n, NET_TLS, &p.sa);
+	assert_non_null(c);
+	memset(big, 'b', sizeof(big));
+	assert_int_equal(net_conn_send(c, (const uint8_t *)big, sizeof(big)),
+	                 0);
+	assert_true(run_until(p.base, both_closed, &p, 3000));
+	assert_int_equal(p.srv.close_err, -TL_ELIMIT);
+	assert_int_equal(p.srv.nmsg, 1);
+	net_conn_unref(c);
+	/* slow sender */
+	p.srv.closes = p.cli.closes = 0;
+	p.cli.nmsg = 0;
+	assert_true(exchange(&p));
+	c = net_conn_find(p.cli.n, NET_TLS, &p.sa);
+	assert_non_null(c);
+	t0 = t_now_ms();
+	for (i = 0; i < 40 && p.srv.closes == 0; i++) {
+		assert_int_equal(net_conn_send(c, (const uint8_t *)"s", 1), 0);
+		run_for(p.base, 50);
+	}
+	assert_int_equal(p.srv.closes, 1);
+	assert_int_equal(p.srv.close_err, -ETIMEDOUT);
+	assert_true(t_now_ms() - t0 >= 250);
+	assert_true(t_now_ms() - t0 < 1500);
+	net_conn_unref(c);
+	pair_fini(&p);
+}
+
 /* --- configuration errors --- */
 
 static void test_conf_reject(void **state)
@@ -810,6 +856,7 @@ int main(void)
 	        cmocka_unit_test(test_keylog),
 	        cmocka_unit_test(test_handshake_timeout),
 	        cmocka_unit_test(test_pending_limit),
+	        cmocka_unit_test(test_tls_stream_limits),
 	        cmocka_unit_test(test_conf_reject),
 	};
 
