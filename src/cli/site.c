@@ -43,6 +43,7 @@ int site_defaults(struct site *s, const char *dir, uint16_t base_port)
 	snprintf(s->name, sizeof(s->name), "trustline");
 	snprintf(s->host, sizeof(s->host), "localhost");
 	snprintf(s->cluster_mode, sizeof(s->cluster_mode), "nonsecure");
+	snprintf(s->digest, sizeof(s->digest), "sha256,md5");
 	if (base_port) {
 		if (base_port > 65535 - 6) {
 			return -TL_ECONFIG;
@@ -115,6 +116,13 @@ static int on_kv(void *arg, const char *sec, const char *key,
 		}
 		return set_str(s->cluster_mode, sizeof(s->cluster_mode), val);
 	}
+	if (!strcmp(sec, "sip") && !strcmp(key, "digest")) {
+		if (strcmp(val, "sha256,md5") && strcmp(val, "md5,sha256") &&
+		    strcmp(val, "md5")) {
+			return 0;
+		}
+		return set_str(s->digest, sizeof(s->digest), val);
+	}
 	if (!strcmp(sec, "ports")) {
 		for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys);
 		     i++) {
@@ -177,8 +185,10 @@ int site_write_conf(const struct site *s)
 		"[site]\nname = %s\n\n"
 		"[net]\nlisten = %s\nhost = %s\n\n"
 		"[security]\ncluster_mode = %s\n\n"
+		"; digest challenge order: sha256,md5 | md5,sha256 | md5\n"
+		"[sip]\ndigest = %s\n\n"
 		"[ports]\n",
-		s->name, s->listen, s->host, s->cluster_mode);
+		s->name, s->listen, s->host, s->cluster_mode, s->digest);
 	for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys); i++) {
 		fprintf(f, "%s = %u\n", port_keys[i].key,
 			*(const uint16_t *)((const char *)&s->ports +

@@ -1,0 +1,718 @@
+/* Registrar: RFC 3261 §10.3 with digest authentication (RFC 7616/8760)
+ * and the per-device security policy of seed 002 (authenticated and
+ * encrypted devices register only over TLS with their own certificate). */
+#include "callmgr/cm_reg.h"
+
+#include "base/log.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CM_KEY_MAX 64
+
+struct cm_line {
+	struct cm_line *next_user; /* hash chain by digest user */
+	struct cm_line *next_dn;   /* hash chain by directory number */
+	char dn[CM_KEY_MAX];
+	char user[CM_KEY_MAX];
+	char realm[128];
+	char cn[20]; /* SEP<MAC> of the owning device */
+	enum store_sec_mode mode;
+	bool allow_mic;
+	bool has_md5, has_sha256;
+	uint8_t ha1_md5[16];
+	uint8_t ha1_sha256[32];
+};
+
+struct cm_lines {
+	struct cm_line *all;
+	size_t n;
+	struct cm_line **by_user;
+	struct cm_line **by_dn;
+	size_t mask;
+};
+
+struct cm_bind {
+	struct cm_bind *next;
+	char *contact;
+	char *call_id;
+	uint32_t cseq;
+	uint64_t expires_at;
+	enum net_transport tp;
+	struct net_addr src;
+};
+
+struct cm_aor {
+	struct cm_aor *next;
+	struct cm_bind *binds;
+	unsigned n;
+	char dn[CM_KEY_MAX];
+};
+
+struct cm_reg {
+	struct store *st;
+	struct sip_auth_srv *auth;
+	struct cm_reg_conf conf;
+	char realm[128];
+	enum sip_auth_alg algs[2];
+	size_t n_algs;
+	struct cm_lines lines;
+	struct cm_aor **aors;
+	size_t aor_mask;
+	unsigned count;
+};
+
+static uint32_t hash_bytes(const uint8_t *p, size_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h = (h ^ p[i]) * 16777619u;
+	}
+	return h;
+}
+
+static int key_eq(const char *key, struct slice s)
+{
+	return strlen(key) == s.len && memcmp(key, s.p, s.len) == 0;
+}
+
+static void lines_free(struct cm_lines *l)
+{
+	free(l->all);
+	free(l->by_user);
+	free(l->by_dn);
+	memset(l, 0, sizeof(*l));
+}
+
+static struct cm_line *line_by_user(const struct cm_reg *r, struct slice u)
+{
+	if (!r->lines.by_user) {
+		return NULL;
+	}
+	for (struct cm_line *l =
+		     r->lines.by_user[hash_bytes(u.p, u.len) & r->lines.mask];
+	     l; l = l->next_user) {
+		if (key_eq(l->user, u)) {
+			return l;
+		}
+	}
+	return NULL;
+}
+
+static struct cm_line *line_by_dn(const struct cm_reg *r, struct slice dn)
+{
+	if (!r->lines.by_dn) {
+		return NULL;
+	}
+	for (struct cm_line *l =
+		     r->lines.by_dn[hash_bytes(dn.p, dn.len) & r->lines.mask];
+	     l; l = l->next_dn) {
+		if (key_eq(l->dn, dn)) {
+			return l;
+		}
+	}
+	return NULL;
+}
+
+static int hex_to_raw(const char *hex, uint8_t *out, size_t n)
+{
+	if (strlen(hex) != 2 * n) {
+		return -TL_EPARSE;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+			return -TL_EPARSE;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+struct load_ctx {
+	struct cm_reg *r;
+	struct cm_line *arr;
+	size_t n, cap;
+	int err;
+};
+
+static int load_line(const struct store_line *sl, void *arg)
+{
+	struct load_ctx *c = arg;
+	struct store_device dev;
+	struct store_profile prof;
+	struct cm_line *l;
+
+	if (c->n == c->cap) {
+		size_t ncap = c->cap ? c->cap * 2 : 64;
+		struct cm_line *na = realloc(c->arr, ncap * sizeof(*na));
+		if (!na) {
+			c->err = -ENOMEM;
+			return 1;
+		}
+		c->arr = na;
+		c->cap = ncap;
+	}
+	l = &c->arr[c->n];
+	memset(l, 0, sizeof(*l));
+	snprintf(l->dn, sizeof(l->dn), "%s", sl->dn);
+	snprintf(l->user, sizeof(l->user), "%s", sl->user[0] ? sl->user : sl->dn);
+	snprintf(l->realm, sizeof(l->realm), "%s", sl->realm);
+	l->has_md5 = hex_to_raw(sl->ha1_md5, l->ha1_md5, 16) == 0;
+	l->has_sha256 = hex_to_raw(sl->ha1_sha256, l->ha1_sha256, 32) == 0;
+	l->mode = STORE_SEC_NONSECURE;
+	if (store_device_get(c->r->st, sl->device, &dev) == 0) {
+		snprintf(l->cn, sizeof(l->cn), "%s", dev.name);
+		if (store_profile_get(c->r->st, dev.profile, &prof) == 0) {
+			l->mode = prof.mode;
+			l->allow_mic = prof.allow_mic;
+		}
+	}
+	c->n++;
+	return 0;
+}
+
+int cm_reg_reload(struct cm_reg *r)
+{
+	struct load_ctx c = {.r = r};
+	struct cm_lines nl = {0};
+	size_t buckets = 16;
+	int err;
+
+	err = store_line_list(r->st, NULL, load_line, &c);
+	if (!err) {
+		err = c.err;
+	}
+	if (err) {
+		free(c.arr);
+		return err;
+	}
+	while (buckets < 2 * c.n) {
+		buckets *= 2;
+	}
+	nl.all = c.arr;
+	nl.n = c.n;
+	nl.mask = buckets - 1;
+	nl.by_user = calloc(buckets, sizeof(*nl.by_user));
+	nl.by_dn = calloc(buckets, sizeof(*nl.by_dn));
+	if (!nl.by_user || !nl.by_dn) {
+		lines_free(&nl);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < nl.n; i++) {
+		struct cm_line *l = &nl.all[i];
+		uint32_t hu = hash_bytes((const uint8_t *)l->user,
+					 strlen(l->user)) & nl.mask;
+		uint32_t hd = hash_bytes((const uint8_t *)l->dn,
+					 strlen(l->dn)) & nl.mask;
+		l->next_user = nl.by_user[hu];
+		nl.by_user[hu] = l;
+		l->next_dn = nl.by_dn[hd];
+		nl.by_dn[hd] = l;
+	}
+	lines_free(&r->lines);
+	r->lines = nl;
+	log_info("registrar", "%zu lines loaded", nl.n);
+	return 0;
+}
+
+int cm_reg_new(struct cm_reg **out, struct store *st,
+	       struct sip_auth_srv *auth, const struct cm_reg_conf *conf)
+{
+	struct cm_reg *r = calloc(1, sizeof(*r));
+	int err;
+
+	if (!r) {
+		return -ENOMEM;
+	}
+	r->st = st;
+	r->auth = auth;
+	r->conf = *conf;
+	if (!r->conf.min_expires) {
+		r->conf.min_expires = 60;
+	}
+	if (!r->conf.max_expires) {
+		r->conf.max_expires = 7200;
+	}
+	if (!r->conf.default_expires) {
+		r->conf.default_expires = 3600;
+	}
+	if (!r->conf.max_contacts) {
+		r->conf.max_contacts = 8;
+	}
+	snprintf(r->realm, sizeof(r->realm), "%s",
+		 conf->realm ? conf->realm : "trustline");
+	if (conf->md5_first) {
+		r->algs[0] = SIP_AUTH_MD5;
+		r->algs[1] = SIP_AUTH_SHA256;
+	} else {
+		r->algs[0] = SIP_AUTH_SHA256;
+		r->algs[1] = SIP_AUTH_MD5;
+	}
+	r->n_algs = conf->md5_only ? 1 : 2;
+	if (conf->md5_only) {
+		r->algs[0] = SIP_AUTH_MD5;
+	}
+	r->aor_mask = 4095;
+	r->aors = calloc(r->aor_mask + 1, sizeof(*r->aors));
+	if (!r->aors) {
+		free(r);
+		return -ENOMEM;
+	}
+	err = cm_reg_reload(r);
+	if (err) {
+		cm_reg_free(r);
+		return err;
+	}
+	*out = r;
+	return 0;
+}
+
+static void bind_free(struct cm_bind *b)
+{
+	free(b->contact);
+	free(b->call_id);
+	free(b);
+}
+
+void cm_reg_free(struct cm_reg *r)
+{
+	if (!r) {
+		return;
+	}
+	for (size_t i = 0; r->aors && i <= r->aor_mask; i++) {
+		struct cm_aor *a = r->aors[i];
+		while (a) {
+			struct cm_aor *na = a->next;
+			struct cm_bind *b = a->binds;
+			while (b) {
+				struct cm_bind *nb = b->next;
+				bind_free(b);
+				b = nb;
+			}
+			free(a);
+			a = na;
+		}
+	}
+	free(r->aors);
+	lines_free(&r->lines);
+	free(r);
+}
+
+static struct cm_aor *aor_find(struct cm_reg *r, struct slice dn,
+			       bool create)
+{
+	uint32_t h = hash_bytes(dn.p, dn.len) & r->aor_mask;
+	struct cm_aor *a;
+
+	for (a = r->aors[h]; a; a = a->next) {
+		if (key_eq(a->dn, dn)) {
+			return a;
+		}
+	}
+	if (!create || dn.len >= CM_KEY_MAX) {
+		return NULL;
+	}
+	a = calloc(1, sizeof(*a));
+	if (!a) {
+		return NULL;
+	}
+	memcpy(a->dn, dn.p, dn.len);
+	a->next = r->aors[h];
+	r->aors[h] = a;
+	return a;
+}
+
+/* Remove expired bindings of one AOR. */
+static void aor_prune(struct cm_reg *r, struct cm_aor *a, uint64_t now)
+{
+	struct cm_bind **pp = &a->binds;
+
+	while (*pp) {
+		struct cm_bind *b = *pp;
+		if (b->expires_at <= now) {
+			*pp = b->next;
+			bind_free(b);
+			a->n--;
+			r->count--;
+		} else {
+			pp = &b->next;
+		}
+	}
+}
+
+void cm_reg_expire(struct cm_reg *r, uint64_t now_ms)
+{
+	for (size_t i = 0; i <= r->aor_mask; i++) {
+		for (struct cm_aor *a = r->aors[i]; a; a = a->next) {
+			aor_prune(r, a, now_ms);
+		}
+	}
+}
+
+unsigned cm_reg_count(const struct cm_reg *r)
+{
+	return r->count;
+}
+
+int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
+		  cm_binding_h h, void *arg)
+{
+	struct slice k = slice_from_str(dn);
+	struct cm_aor *a;
+	int n = 0;
+
+	if (!line_by_dn(r, k)) {
+		return -TL_ENOTFOUND;
+	}
+	a = aor_find(r, k, false);
+	if (!a) {
+		return 0;
+	}
+	aor_prune(r, a, now_ms);
+	for (struct cm_bind *b = a->binds; b; b = b->next) {
+		struct cm_binding cb = {
+			.contact = b->contact,
+			.tp = b->tp,
+			.src = b->src,
+			.expires_in = (uint32_t)((b->expires_at - now_ms) / 1000),
+		};
+		n++;
+		if (h && h(&cb, arg)) {
+			break;
+		}
+	}
+	return n;
+}
+
+/* ---- REGISTER ---- */
+
+static int ha1_lookup(void *arg, struct slice user, struct slice realm,
+		      enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
+		      size_t *len)
+{
+	struct cm_reg *r = arg;
+	struct cm_line *l = line_by_user(r, user);
+
+	if (!l || !key_eq(l->realm, realm)) {
+		return -TL_ENOTFOUND;
+	}
+	if (alg == SIP_AUTH_SHA256 || alg == SIP_AUTH_SHA256_SESS) {
+		if (!l->has_sha256) {
+			return -TL_ENOTFOUND;
+		}
+		memcpy(ha1, l->ha1_sha256, 32);
+		*len = 32;
+	} else {
+		if (!l->has_md5) {
+			return -TL_ENOTFOUND;
+		}
+		memcpy(ha1, l->ha1_md5, 16);
+		*len = 16;
+	}
+	return 0;
+}
+
+static struct slice addr_bytes(const struct net_addr *a)
+{
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)&a->ss;
+		return slice_make(&s4->sin_addr, 4);
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)&a->ss;
+		return slice_make(&s6->sin6_addr, 16);
+	}
+	return SLICE_NULL;
+}
+
+static int respond(struct cm_reg_answer *ans, uint16_t code,
+		   const char *reason)
+{
+	ans->code = code;
+	ans->reason = reason;
+	return buf_err(&ans->hdrs);
+}
+
+static void audit(struct cm_reg *r, const char *action, const char *dn,
+		  const struct cm_req_info *info, const char *why)
+{
+	char src[NET_ADDR_STRLEN] = "?";
+	char detail[512];
+
+	if (net_addr_fmt(&info->src, src, sizeof(src)) != 0) {
+		snprintf(src, sizeof(src), "?");
+	}
+	snprintf(detail, sizeof(detail), "dn=%s transport=%s src=%s: %s", dn,
+		 net_transport_name(info->tp), src, why);
+	log_warn("registrar", "%s %s", action, detail);
+	if (store_audit(r->st, "registrar", action, detail) != 0) {
+		log_warn("registrar", "audit log write failed");
+	}
+}
+
+/* seed 002: a device in authenticated or encrypted mode registers only
+ * over TLS, with a client certificate naming the device itself. */
+static const char *policy_refusal(const struct cm_line *l,
+				  const struct cm_req_info *info)
+{
+	if (l->mode == STORE_SEC_NONSECURE) {
+		return NULL;
+	}
+	if (info->tp != NET_TLS) {
+		return "Transport not allowed by security profile";
+	}
+	if (!info->peer_cn) {
+		return "Client certificate required";
+	}
+	if (strcmp(info->peer_cn, l->cn) != 0) {
+		return "Certificate does not match device";
+	}
+	return NULL;
+}
+
+struct contact_op {
+	struct slice uri;
+	uint32_t expires;
+};
+
+static struct cm_bind *bind_find(struct cm_aor *a, struct slice uri)
+{
+	for (struct cm_bind *b = a->binds; b; b = b->next) {
+		if (key_eq(b->contact, uri)) {
+			return b;
+		}
+	}
+	return NULL;
+}
+
+static char *dup_slice(struct slice s)
+{
+	char *p = malloc(s.len + 1);
+
+	if (p) {
+		memcpy(p, s.p, s.len);
+		p[s.len] = '\0';
+	}
+	return p;
+}
+
+static void bind_remove(struct cm_reg *r, struct cm_aor *a,
+			struct cm_bind *target)
+{
+	for (struct cm_bind **pp = &a->binds; *pp; pp = &(*pp)->next) {
+		if (*pp == target) {
+			*pp = target->next;
+			bind_free(target);
+			a->n--;
+			r->count--;
+			return;
+		}
+	}
+}
+
+static int build_ok(struct cm_aor *a, uint64_t now, struct cm_reg_answer *ans)
+{
+	int err = 0;
+
+	for (struct cm_bind *b = a ? a->binds : NULL; !err && b;
+	     b = b->next) {
+		err = sip_build_hdrf(&ans->hdrs, "Contact", "<%s>;expires=%u",
+				     b->contact,
+				     (unsigned)((b->expires_at - now) / 1000));
+	}
+	return err ? err : respond(ans, 200, NULL);
+}
+
+static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
+			  struct slice dn, const struct cm_req_info *info,
+			  struct cm_reg_answer *ans)
+{
+	struct contact_op ops[16];
+	size_t nops = 0;
+	bool star = false;
+	uint32_t hdr_exp = 0;
+	bool has_hdr_exp = sip_msg_expires(req, &hdr_exp) == 0;
+	const struct sip_cseq *cseq = sip_msg_cseq(req);
+	struct slice call_id = sip_msg_call_id(req);
+	uint64_t now = info->now_ms;
+	struct sip_iter it;
+	struct sip_contact c;
+	struct cm_aor *a;
+	int rc;
+
+	sip_msg_iter(&it, req, SIP_HDR_CONTACT);
+	while ((rc = sip_iter_contact(&it, &c)) == 1) {
+		if (c.star) {
+			star = true;
+			continue;
+		}
+		if (nops == sizeof(ops) / sizeof(*ops)) {
+			return respond(ans, 403, "Too many contacts");
+		}
+		ops[nops].uri = c.addr.uri_raw;
+		ops[nops].expires = c.has_expires ? c.expires
+				    : has_hdr_exp ? hdr_exp
+						  : r->conf.default_expires;
+		nops++;
+	}
+	if (rc < 0) {
+		return respond(ans, 400, "Bad Contact");
+	}
+	/* RFC 3261 §10.3 step 6: "*" only alone and with Expires: 0. */
+	if (star && (nops > 0 || !has_hdr_exp || hdr_exp != 0)) {
+		return respond(ans, 400, "Invalid wildcard Contact");
+	}
+	a = aor_find(r, dn, star || nops > 0);
+	if (!a && (star || nops > 0)) {
+		return respond(ans, 500, "Out of memory");
+	}
+	if (a) {
+		aor_prune(r, a, now);
+	}
+	if (star) {
+		while (a->binds) {
+			bind_remove(r, a, a->binds);
+		}
+		return build_ok(a, now, ans);
+	}
+	for (size_t i = 0; i < nops; i++) {
+		if (ops[i].expires != 0 &&
+		    ops[i].expires < r->conf.min_expires) {
+			int err = sip_build_hdrf(&ans->hdrs, "Min-Expires",
+						 "%u", r->conf.min_expires);
+			return err ? err : respond(ans, 423, NULL);
+		}
+		if (ops[i].expires > r->conf.max_expires) {
+			ops[i].expires = r->conf.max_expires;
+		}
+		/* RFC 3261 §10.3 step 7: the same Call-ID with a CSeq that
+		 * is not higher is out of order. */
+		struct cm_bind *b = bind_find(a, ops[i].uri);
+		if (b && key_eq(b->call_id, call_id) && cseq->num <= b->cseq) {
+			return respond(ans, 500, "Out of order request");
+		}
+	}
+	for (size_t i = 0; i < nops; i++) {
+		struct cm_bind *b = bind_find(a, ops[i].uri);
+		if (ops[i].expires == 0) {
+			if (b) {
+				bind_remove(r, a, b);
+			}
+			continue;
+		}
+		if (!b) {
+			if (a->n >= r->conf.max_contacts) {
+				return respond(ans, 403, "Too many registered contacts");
+			}
+			b = calloc(1, sizeof(*b));
+			if (!b || !(b->contact = dup_slice(ops[i].uri))) {
+				free(b);
+				return respond(ans, 500, "Out of memory");
+			}
+			b->next = a->binds;
+			a->binds = b;
+			a->n++;
+			r->count++;
+		}
+		if (!key_eq(b->call_id ? b->call_id : "", call_id)) {
+			char *cid = dup_slice(call_id);
+			if (!cid) {
+				return respond(ans, 500, "Out of memory");
+			}
+			free(b->call_id);
+			b->call_id = cid;
+		}
+		b->cseq = cseq->num;
+		b->expires_at = now + (uint64_t)ops[i].expires * 1000;
+		b->tp = info->tp;
+		b->src = info->src;
+	}
+	return build_ok(a, now, ans);
+}
+
+/* RFC 8760 §2.4: a UAC answers the first challenge it supports, but some
+ * (SIPp 3.6) read only the first one: the order is configurable. */
+static int challenge(struct cm_reg *r, struct slice addr, bool stale,
+		     struct buf *hdrs)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < r->n_algs; i++) {
+		buf_put_str(hdrs, "WWW-Authenticate: ");
+		err = sip_auth_challenge_value(r->auth, r->algs[i],
+					       slice_from_str(r->realm), addr,
+					       stale, hdrs);
+		buf_put_str(hdrs, "\r\n");
+	}
+	return err ? err : buf_err(hdrs);
+}
+
+int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
+		  const struct cm_req_info *info, struct cm_reg_answer *ans)
+{
+	const struct sip_addr *to = sip_msg_to(req);
+	struct slice authz[8];
+	size_t n_authz = 0;
+	struct sip_auth_outcome oc;
+	struct sip_auth_req ar;
+	struct cm_line *line, *owner;
+	const char *why;
+	char dn[CM_KEY_MAX];
+	int err;
+
+	if (!to || (to->uri.scheme != SIP_URI_SIP &&
+		    to->uri.scheme != SIP_URI_SIPS)) {
+		return respond(ans, 404, "Unknown address of record");
+	}
+	line = line_by_dn(r, to->uri.user);
+	for (size_t i = 0; i < sip_msg_hdr_count(req) && n_authz < 8; i++) {
+		struct sip_hdr h;
+		if (sip_msg_hdr(req, i, &h) == 0 &&
+		    h.id == SIP_HDR_AUTHORIZATION) {
+			authz[n_authz++] = h.value;
+		}
+	}
+	ar = (struct sip_auth_req){
+		.method = SLICE_LIT("REGISTER"),
+		.uri = sip_msg_ruri(req)->raw,
+		.realm = slice_from_str(r->realm),
+		.authz = authz,
+		.n_authz = n_authz,
+		.addr = addr_bytes(&info->src),
+	};
+	/* Unknown AORs are challenged like known ones: the answer must not
+	 * tell which numbers exist. */
+	err = sip_auth_check(r->auth, &ar, ha1_lookup, r, &oc);
+	if (err) {
+		return respond(ans, 500, "Credential lookup failed");
+	}
+	if (oc.verdict != SIP_AUTH_OK) {
+		uint16_t code = (uint16_t)sip_auth_status(oc.verdict, false);
+		if (code == 403) {
+			return respond(ans, 403, "Too many failures");
+		}
+		err = challenge(r, ar.addr, oc.verdict == SIP_AUTH_STALE,
+				&ans->hdrs);
+		return err ? err : respond(ans, code, NULL);
+	}
+	owner = line_by_user(r, oc.user);
+	if (!line || !owner || owner != line) {
+		if (slice_to_cstr(to->uri.user, dn, sizeof(dn)) != 0) {
+			snprintf(dn, sizeof(dn), "?");
+		}
+		audit(r, "register-refused", dn, info,
+		      "credentials do not own this number");
+		return respond(ans, 403, "Not allowed for this number");
+	}
+	why = policy_refusal(line, info);
+	if (why) {
+		audit(r, "register-refused", line->dn, info, why);
+		return respond(ans, 403, why);
+	}
+	return apply_contacts(r, req, to->uri.user, info, ans);
+}

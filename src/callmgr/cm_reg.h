@@ -1,0 +1,90 @@
+/* Registrar (RFC 3261 §10.3): digest-authenticated REGISTER, in-memory
+ * bindings with expiry, per-device security policy at registration.
+ *
+ * Lines (AOR user = directory number, digest user, HA1s, device, profile
+ * mode) are read from the store into memory by cm_reg_reload and looked
+ * up without touching the database on the REGISTER path.
+ *
+ * Ownership: cm_reg_new returns an object freed with cm_reg_free (NULL is
+ * a no-op); the store and the digest server are borrowed and must outlive
+ * it. */
+#ifndef TL_CM_REG_H
+#define TL_CM_REG_H
+
+#include "base/buf.h"
+#include "base/tl_err.h"
+#include "codec/sip/sip_msg.h"
+#include "net/net.h"
+#include "sip/sip_auth.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct cm_reg;
+
+struct cm_reg_conf {
+	const char *realm;	  /* digest realm */
+	uint32_t min_expires;	  /* 0: 60 (423 below it) */
+	uint32_t max_expires;	  /* 0: 7200 (capped) */
+	uint32_t default_expires; /* 0: 3600 */
+	unsigned max_contacts;	  /* per AOR, 0: 8 */
+	/* Challenge order: SHA-256 then MD5 by default (RFC 8760 §2.4). */
+	bool md5_first;
+	bool md5_only;
+};
+
+/* What to answer: the status, a reason phrase (NULL: the default) and
+ * extra header lines ("Name: value\r\n"...). The caller initialises
+ * hdrs (buf_init) and frees it. */
+struct cm_reg_answer {
+	uint16_t code;
+	const char *reason;
+	struct buf hdrs;
+};
+
+/* What the transport knows about a request. */
+struct cm_req_info {
+	enum net_transport tp;
+	struct net_addr src;
+	/* TLS only: subject CN of the verified client certificate, or
+	 * NULL when none was presented. */
+	const char *peer_cn;
+	uint64_t now_ms; /* monotonic milliseconds */
+};
+
+int cm_reg_new(struct cm_reg **out, struct store *st,
+	       struct sip_auth_srv *auth, const struct cm_reg_conf *conf)
+	TL_MUST_CHECK;
+void cm_reg_free(struct cm_reg *r);
+
+/* Re-read lines, devices and profiles from the store. On failure the old
+ * tables stay in use. */
+int cm_reg_reload(struct cm_reg *r) TL_MUST_CHECK;
+
+/* Decide the answer to a REGISTER. Returns 0 when ans is set. */
+int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
+		  const struct cm_req_info *info, struct cm_reg_answer *ans)
+	TL_MUST_CHECK;
+
+/* Drop expired bindings. */
+void cm_reg_expire(struct cm_reg *r, uint64_t now_ms);
+
+/* One current binding of an AOR. */
+struct cm_binding {
+	const char *contact; /* the Contact URI as registered */
+	enum net_transport tp;
+	struct net_addr src;
+	uint32_t expires_in; /* seconds left */
+};
+typedef int (*cm_binding_h)(const struct cm_binding *b, void *arg);
+
+/* Visit the live bindings of directory number dn (h non-zero stops).
+ * Returns the number visited, or -TL_ENOTFOUND for an unknown dn. */
+int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
+		  cm_binding_h h, void *arg) TL_MUST_CHECK;
+
+/* Live bindings in total. */
+unsigned cm_reg_count(const struct cm_reg *r);
+
+#endif

@@ -1,0 +1,337 @@
+/* The transaction user of `trustline serve` at the foundation stage:
+ * OPTIONS and REGISTER; everything else is refused with the status
+ * RFC 3261 §8.2 asks for. */
+#include "callmgr/cm_svc.h"
+
+#include "base/log.h"
+#include "callmgr/cm_reg.h"
+#include "net/net_tls.h"
+#include "sip/sip_auth.h"
+#include "sip/sip_stack.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CM_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+/* Option tags we implement (RFC 3261 §8.2.2.3: anything else in Require
+ * is answered 420). */
+static const char *const cm_supported[] = {"path", "outbound", "gruu", NULL};
+
+struct cm_svc {
+	struct event_base *base;
+	struct store *st;
+	struct sip_auth_srv *auth;
+	struct cm_reg *reg;
+	struct sip_stack *stack;
+	struct net_tls *tls;
+	struct event *tick;
+	uint64_t generation;
+	char server[64];
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void reply(const struct sip_stack_req *r, uint16_t code,
+		  const char *reason, const char *hdrs)
+{
+	int err = sip_tsx_reply(r->tsx, code, reason, slice_from_str(hdrs),
+				SLICE_NULL, SLICE_NULL);
+
+	if (err) {
+		log_debug("sip", "reply %u failed: %s", code, tl_strerror(err));
+	}
+}
+
+/* RFC 3261 §8.2.2.3: the first option tag in Require that we do not
+ * support, or an empty slice. */
+static int unsupported_tags(struct sip_msg *m, struct buf *hdrs)
+{
+	struct sip_iter it;
+	struct slice tok;
+	int n = 0;
+
+	sip_msg_iter(&it, m, SIP_HDR_REQUIRE);
+	while (sip_iter_token(&it, &tok) == 1) {
+		bool known = false;
+		for (const char *const *s = cm_supported; *s; s++) {
+			known = known || slice_eq_str_nocase(tok, *s);
+		}
+		if (!known) {
+			buf_put_str(hdrs, n++ ? ", " : "Unsupported: ");
+			buf_put_slice(hdrs, tok);
+		}
+	}
+	if (n) {
+		buf_put_str(hdrs, "\r\n");
+	}
+	return n;
+}
+
+static bool accepts_sdp(struct sip_msg *m)
+{
+	struct sip_iter it;
+	struct slice v;
+	bool any = false;
+
+	sip_msg_iter(&it, m, SIP_HDR_ACCEPT);
+	while (sip_iter_next(&it, &v) == 1) {
+		any = true;
+		long semi = slice_find(v, ';');
+		if (semi >= 0) {
+			v.len = (size_t)semi;
+		}
+		v = slice_trim(v);
+		if (slice_eq_str_nocase(v, "application/sdp") ||
+		    slice_eq_str_nocase(v, "application/*") ||
+		    slice_eq_str(v, "*/*")) {
+			return true;
+		}
+	}
+	return !any;
+}
+
+static void on_register(struct cm_svc *s, const struct sip_stack_req *r)
+{
+	struct cm_req_info info = {
+		.tp = r->tp,
+		.src = *r->src,
+		.peer_cn = r->peer_identity,
+		.now_ms = now_ms(),
+	};
+	struct cm_reg_answer ans = {0};
+	int err;
+
+	buf_init(&ans.hdrs, 16384);
+	err = cm_reg_handle(s->reg, r->msg, &info, &ans);
+	if (!err) {
+		err = sip_tsx_reply(r->tsx, ans.code, ans.reason,
+				    buf_slice(&ans.hdrs), SLICE_NULL,
+				    SLICE_NULL);
+	}
+	if (err) {
+		log_warn("registrar", "REGISTER not answered: %s",
+			 tl_strerror(err));
+		reply(r, 500, "Server Internal Error", "");
+	}
+	buf_free(&ans.hdrs);
+}
+
+static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
+		       void *arg)
+{
+	struct cm_svc *s = arg;
+	struct sip_msg *m = r->msg;
+	enum sip_method meth = sip_msg_method(m);
+	const struct sip_uri *ruri = sip_msg_ruri(m);
+	const struct sip_ctype *ct;
+	struct buf hdrs;
+
+	if (!r->tsx) {
+		return; /* an ACK to a 2xx: no dialogs at this stage */
+	}
+	buf_init(&hdrs, 4096);
+	/* §8.2.1: methods we do not know at all. */
+	switch (meth) {
+	case SIP_M_REGISTER:
+	case SIP_M_OPTIONS:
+	case SIP_M_INVITE:
+	case SIP_M_BYE:
+	case SIP_M_CANCEL:
+		break;
+	default:
+		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
+		goto out;
+	}
+	/* §8.2.2.1: Request-URI schemes we do not serve. */
+	if (ruri->scheme != SIP_URI_SIP && ruri->scheme != SIP_URI_SIPS) {
+		reply(r, 416, NULL, "");
+		goto out;
+	}
+	/* §8.2.2.3 */
+	if (unsupported_tags(m, &hdrs) && meth != SIP_M_CANCEL) {
+		buf_put(&hdrs, "", 1);
+		if (buf_err(&hdrs) == 0) {
+			reply(r, 420, NULL, (const char *)hdrs.p);
+		}
+		goto out;
+	}
+	switch (meth) {
+	case SIP_M_REGISTER:
+		on_register(s, r);
+		break;
+	case SIP_M_OPTIONS:
+		reply(r, 200, NULL,
+		      "Allow: " CM_ALLOW "\r\nAccept: application/sdp\r\n"
+		      "Supported: path, outbound, gruu\r\n");
+		break;
+	case SIP_M_INVITE:
+		/* §8.2.3: only SDP bodies; §8.2.2 Accept. */
+		ct = sip_msg_ctype(m);
+		if (sip_msg_body(m).len &&
+		    (!ct || !slice_eq_str_nocase(ct->type, "application") ||
+		     !slice_eq_str_nocase(ct->subtype, "sdp"))) {
+			reply(r, 415, NULL, "Accept: application/sdp\r\n");
+		} else if (!accepts_sdp(m)) {
+			reply(r, 406, NULL, "");
+		} else {
+			reply(r, 480, "Call control not enabled", "");
+		}
+		break;
+	case SIP_M_BYE:
+		reply(r, 481, NULL, "");
+		break;
+	default:
+		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
+		break;
+	}
+out:
+	buf_free(&hdrs);
+}
+
+/* Once a second: drop expired bindings, reload lines when the database
+ * changed. */
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct cm_svc *s = arg;
+	uint64_t gen;
+
+	cm_reg_expire(s->reg, now_ms());
+	if (store_generation(s->st, &gen) == 0 && gen != s->generation) {
+		if (cm_reg_reload(s->reg) == 0) {
+			s->generation = gen;
+		}
+	}
+}
+
+/* TLS clients are verified against the site CA and the manufacturer CA;
+ * a client without a certificate is let through here and refused by the
+ * registrar when its profile needs one. */
+static int listen_all(struct cm_svc *s, const struct cm_svc_conf *conf)
+{
+	struct net_addr a;
+	int err;
+
+	err = net_addr_set(&a, conf->listen, conf->port);
+	if (err) {
+		log_err("sip", "bad listen address %s", conf->listen);
+		return err;
+	}
+	err = sip_stack_listen(s->stack, NET_UDP, &a, NULL, NULL);
+	if (!err) {
+		err = sip_stack_listen(s->stack, NET_TCP, &a, NULL, NULL);
+	}
+	if (err) {
+		log_err("sip", "cannot listen on %s port %u: %s", conf->listen,
+			conf->port, tl_strerror(err));
+		return err;
+	}
+	if (!conf->tls_port) {
+		return 0;
+	}
+	struct net_tls_conf tc = {
+		.role = NET_TLS_SERVER,
+		.cert_file = conf->cert_file,
+		.key_file = conf->key_file,
+		.cert2_file = conf->cert2_file,
+		.key2_file = conf->key2_file,
+		.ca_file = conf->client_ca_file,
+		.crl_file = conf->crl_file,
+		.client_auth = conf->client_ca_file
+				       ? NET_TLS_CLIENT_CERT_OPTIONAL
+				       : NET_TLS_CLIENT_CERT_NONE,
+		.keylog_file = conf->keylog_file,
+	};
+	err = net_tls_new(&s->tls, &tc);
+	if (err) {
+		log_err("sip", "TLS setup failed (%s): %s", conf->cert_file,
+			tl_strerror(err));
+		return err;
+	}
+	net_addr_set_port(&a, conf->tls_port);
+	err = sip_stack_listen(s->stack, NET_TLS, &a, s->tls, NULL);
+	if (err) {
+		log_err("sip", "cannot listen on %s port %u (TLS): %s",
+			conf->listen, conf->tls_port, tl_strerror(err));
+	}
+	return err;
+}
+
+int cm_svc_new(struct cm_svc **out, struct event_base *base,
+	       struct store *st, const struct cm_svc_conf *conf)
+{
+	struct cm_svc *s = calloc(1, sizeof(*s));
+	struct sip_auth_cfg acfg = {0};
+	struct cm_reg_conf rconf = {
+		.realm = conf->realm,
+		.md5_first = conf->digest_md5_first,
+		.md5_only = conf->digest_md5_only,
+	};
+	struct timeval one = {1, 0};
+	int err;
+
+	if (!s) {
+		return -ENOMEM;
+	}
+	s->base = base;
+	s->st = st;
+	err = sip_auth_new(&s->auth, &acfg);
+	if (err) {
+		goto fail;
+	}
+	err = cm_reg_new(&s->reg, st, s->auth, &rconf);
+	if (err) {
+		log_err("registrar", "cannot load lines: %s", tl_strerror(err));
+		goto fail;
+	}
+	if (store_generation(st, &s->generation) != 0) {
+		s->generation = 0;
+	}
+	struct sip_stack_cfg scfg = {
+		.base = base,
+		.request_h = on_request,
+		.arg = s,
+	};
+	err = sip_stack_new(&s->stack, &scfg);
+	if (err) {
+		goto fail;
+	}
+	err = listen_all(s, conf);
+	if (err) {
+		goto fail;
+	}
+	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
+	if (!s->tick || event_add(s->tick, &one) != 0) {
+		err = -ENOMEM;
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	cm_svc_free(s);
+	return err;
+}
+
+void cm_svc_free(struct cm_svc *s)
+{
+	if (!s) {
+		return;
+	}
+	if (s->tick) {
+		event_free(s->tick);
+	}
+	sip_stack_free(s->stack);
+	net_tls_unref(s->tls);
+	cm_reg_free(s->reg);
+	sip_auth_free(s->auth);
+	free(s);
+}

@@ -1,0 +1,270 @@
+/* trustline serve: run a site's services in the foreground. */
+#include "base/log.h"
+#include "callmgr/cm_svc.h"
+#include "cli/cli.h"
+#include "cli/site.h"
+#include "prov/http_prov.h"
+#include "prov/prov_fs.h"
+#include "prov/tftp_srv.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char cmd_serve_summary[] =
+	"run the site's services (SIP, TFTP, HTTP provisioning) in the "
+	"foreground";
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: trustline serve [--site DIR] [--keylog FILE] "
+		"[--no-tftp] [--no-http]\n\n"
+		"Runs the services of the site in the foreground and logs to "
+		"stderr:\n"
+		"  SIP registrar on UDP/TCP and TLS (ports from "
+		"trustline.conf),\n"
+		"  TFTP and HTTP provisioning of the site's tftp/ folder and "
+		"CRL.\n"
+		"Exits 0 after a clean shutdown on SIGTERM or SIGINT, and "
+		"non-zero with a\none-line reason when it cannot start.\n\n"
+		"  --site DIR     the site directory (default ./site)\n"
+		"  --keylog FILE  append TLS secrets in NSS key log format "
+		"(debugging only)\n"
+		"  --no-tftp      do not start the TFTP server\n"
+		"  --no-http      do not start the HTTP provisioning server\n");
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_info("serve", "signal %d: shutting down", (int)sig);
+	event_base_loopexit(base, NULL);
+}
+
+static bool file_exists(const char *p)
+{
+	return access(p, R_OK) == 0;
+}
+
+/* Phones present an LSC (site CA) or a MIC (manufacturer CA): one bundle
+ * of both anchors, rewritten atomically at each start. */
+static int write_client_ca(const struct site *s, char *out, size_t outlen)
+{
+	char ca[SITE_PATH_MAX + 16], mfg[SITE_PATH_MAX + 16];
+	char tmp[SITE_PATH_MAX + 32];
+	const char *srcs[] = {ca, mfg};
+	FILE *f;
+	int err = 0, n = 0;
+
+	snprintf(ca, sizeof(ca), "%s/ca.crt", s->pki);
+	snprintf(mfg, sizeof(mfg), "%s/mfg-ca.crt", s->pki);
+	if (snprintf(out, outlen, "%s/client-ca.pem", s->pki) >= (int)outlen) {
+		return -TL_ETOOBIG;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	f = fopen(tmp, "w");
+	if (!f) {
+		return -errno;
+	}
+	for (size_t i = 0; i < 2; i++) {
+		FILE *in = fopen(srcs[i], "r");
+		char chunk[4096];
+		size_t got;
+		if (!in) {
+			continue;
+		}
+		while ((got = fread(chunk, 1, sizeof(chunk), in)) > 0) {
+			fwrite(chunk, 1, got, f);
+		}
+		fclose(in);
+		n++;
+	}
+	if (fclose(f) != 0) {
+		err = -errno;
+	}
+	if (!err && n == 0) {
+		err = -ENOENT;
+	}
+	if (!err && rename(tmp, out) != 0) {
+		err = -errno;
+	}
+	if (err) {
+		unlink(tmp);
+	}
+	return err;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *dir = cli_site_default();
+	const char *keylog = NULL;
+	bool no_tftp = false, no_http = false;
+	struct site site;
+	struct store *st = NULL;
+	struct event_base *base = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	struct cm_svc *svc = NULL;
+	struct prov_fs *fs = NULL;
+	struct tftp_srv *tftp = NULL;
+	struct http_prov *http = NULL;
+	char cert[SITE_PATH_MAX + 16], key[SITE_PATH_MAX + 16];
+	char cert2[SITE_PATH_MAX + 16], key2[SITE_PATH_MAX + 16];
+	char crl[SITE_PATH_MAX + 16], client_ca[SITE_PATH_MAX + 32];
+	char crl_der[SITE_PATH_MAX + 16];
+	int rc = CLI_EFAIL;
+	int err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			usage(stdout);
+			return CLI_OK;
+		} else if (!strcmp(argv[i], "--site") && i + 1 < argc) {
+			dir = argv[++i];
+		} else if (!strcmp(argv[i], "--keylog") && i + 1 < argc) {
+			keylog = argv[++i];
+		} else if (!strcmp(argv[i], "--no-tftp")) {
+			no_tftp = true;
+		} else if (!strcmp(argv[i], "--no-http")) {
+			no_http = true;
+		} else {
+			usage(stderr);
+			return CLI_EUSAGE;
+		}
+	}
+	err = site_load(&site, dir);
+	if (err == -ENOENT) {
+		return cli_fail("serve", "no site in %s (create one with "
+					 "'trustline init --site %s')",
+				dir, dir);
+	}
+	if (err) {
+		return cli_fail("serve", "cannot read %s/trustline.conf: %s",
+				dir, tl_strerror(err));
+	}
+	err = store_open(&st, site.db);
+	if (err) {
+		return cli_fail("serve", "cannot open %s: %s", site.db,
+				tl_strerror(err));
+	}
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	if (!base) {
+		cli_fail("serve", "cannot create the event loop");
+		goto out;
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) != 0 ||
+	    evsignal_add(sigint, NULL) != 0) {
+		cli_fail("serve", "cannot install signal handlers");
+		goto out;
+	}
+
+	snprintf(cert, sizeof(cert), "%s/ccm.crt", site.pki);
+	snprintf(key, sizeof(key), "%s/ccm.key", site.pki);
+	snprintf(cert2, sizeof(cert2), "%s/ccm-ec.crt", site.pki);
+	snprintf(key2, sizeof(key2), "%s/ccm-ec.key", site.pki);
+	snprintf(crl, sizeof(crl), "%s/crl.pem", site.pki);
+	snprintf(crl_der, sizeof(crl_der), "%s/crl.der", site.pki);
+	bool have_tls = file_exists(cert) && file_exists(key);
+	bool have_ca = write_client_ca(&site, client_ca, sizeof(client_ca)) == 0;
+	if (!have_tls) {
+		log_warn("serve", "no %s: SIP over TLS is off", cert);
+	}
+	struct cm_svc_conf sc = {
+		.listen = site.listen,
+		.port = site.ports.sip,
+		.tls_port = have_tls ? site.ports.sip_tls : 0,
+		.realm = site.name,
+		.cert_file = cert,
+		.key_file = key,
+		.cert2_file = file_exists(cert2) && file_exists(key2) ? cert2
+								      : NULL,
+		.key2_file = file_exists(cert2) && file_exists(key2) ? key2
+								     : NULL,
+		.client_ca_file = have_ca ? client_ca : NULL,
+		.crl_file = have_ca && file_exists(crl) ? crl : NULL,
+		.keylog_file = keylog,
+		.digest_md5_first = strncmp(site.digest, "md5", 3) == 0,
+		.digest_md5_only = strcmp(site.digest, "md5") == 0,
+	};
+	err = cm_svc_new(&svc, base, st, &sc);
+	if (err) {
+		cli_fail("serve", "cannot start SIP on %s:%u/%u: %s",
+			 site.listen, site.ports.sip, site.ports.sip_tls,
+			 tl_strerror(err));
+		goto out;
+	}
+
+	if (!no_tftp || !no_http) {
+		err = prov_fs_new(&fs, site.tftp);
+		if (!err && file_exists(crl_der)) {
+			err = prov_fs_map(fs, "crl.der", crl_der);
+		}
+		if (!err && file_exists(crl)) {
+			err = prov_fs_map(fs, "crl.pem", crl);
+		}
+		if (err) {
+			cli_fail("serve", "cannot serve %s: %s", site.tftp,
+				 tl_strerror(err));
+			goto out;
+		}
+	}
+	if (!no_tftp) {
+		struct tftp_srv_cfg tc = {.addr = site.listen,
+					  .port = site.ports.tftp};
+		err = tftp_srv_new(&tftp, base, fs, &tc);
+		if (err) {
+			cli_fail("serve", "cannot start TFTP on %s:%u: %s",
+				 site.listen, site.ports.tftp,
+				 tl_strerror(err));
+			goto out;
+		}
+	}
+	if (!no_http) {
+		struct http_prov_cfg hc = {.addr = site.listen,
+					   .port = site.ports.http};
+		err = http_prov_new(&http, base, fs, &hc);
+		if (err) {
+			cli_fail("serve", "cannot start HTTP on %s:%u: %s",
+				 site.listen, site.ports.http,
+				 tl_strerror(err));
+			goto out;
+		}
+	}
+	log_info("serve",
+		 "site %s: SIP %s:%u udp/tcp%s, TFTP %u%s, HTTP %u%s; "
+		 "ready",
+		 site.name, site.listen, site.ports.sip,
+		 have_tls ? ", tls" : " (no tls)", site.ports.tftp,
+		 tftp ? "" : " (off)", site.ports.http, http ? "" : " (off)");
+	if (event_base_dispatch(base) < 0) {
+		cli_fail("serve", "event loop failed");
+		goto out;
+	}
+	log_info("serve", "stopped");
+	rc = CLI_OK;
+out:
+	http_prov_free(http);
+	tftp_srv_free(tftp);
+	prov_fs_free(fs);
+	cm_svc_free(svc);
+	if (sigterm) {
+		event_free(sigterm);
+	}
+	if (sigint) {
+		event_free(sigint);
+	}
+	if (base) {
+		event_base_free(base);
+	}
+	store_close(st);
+	return rc;
+}
