@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -31,6 +32,12 @@ static void conn_free(struct net_conn *c)
 	sk_X509_pop_free(c->peer_chain, X509_free);
 	free(c->identity);
 	free(c);
+}
+
+static bool conn_drained(const struct net_conn *c)
+{
+	return c->up &&
+	       evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
 }
 
 struct net_conn *net_conn_ref(struct net_conn *c)
@@ -134,6 +141,32 @@ void net_conn_drop(struct net_conn *c)
 void net_conn_close(struct net_conn *c)
 {
 	if (c != NULL) {
+		conn_close(c, 0, NULL);
+	}
+}
+
+void net_conn_close_flush(struct net_conn *c)
+{
+	if (c == NULL || !c->open || c->closing) {
+		return;
+	}
+	c->closing = true;
+	bufferevent_disable(c->bev, EV_READ);
+	if (conn_drained(c)) {
+		conn_close(c, 0, NULL);
+		return;
+	}
+	/* libevent calls the write callback when the output buffer has
+	 * been written down to its low watermark (0) */
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	                  c);
+}
+
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct net_conn *c = arg;
+
+	if (c->closing && conn_drained(c)) {
 		conn_close(c, 0, NULL);
 	}
 }
@@ -300,9 +333,14 @@ static void conn_up(struct net_conn *c)
 	c->up = true;
 	c->activity_ms = net_now_ms();
 	conn_arm(c, true);
+	net_conn_ref(c);
 	if (n->h.conn_h != NULL) {
 		n->h.conn_h(c, NET_CONN_UP, 0, n->h.arg);
 	}
+	if (c->open && c->closing && conn_drained(c)) {
+		conn_close(c, 0, NULL);
+	}
+	net_conn_unref(c);
 }
 
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
@@ -585,24 +623,10 @@ static void conn_tls_peer(struct net_conn *c)
 		}
 	}
 	if (c->verified) {
-		X509_NAME *nm = X509_get_subject_name(leaf);
-		int idx = X509_NAME_get_index_by_NID(nm, NID_commonName, -1);
-		unsigned char *utf8 = NULL;
-		int len;
-
-		/* exactly one CN, no NUL inside: an identity must not be
-		 * ambiguous */
-		if (idx < 0 ||
-		    X509_NAME_get_index_by_NID(nm, NID_commonName, idx) >= 0) {
-			return;
+		char cn[256];
+		if (net_tls_cert_cn(leaf, cn, sizeof(cn)) == 0) {
+			c->identity = strdup(cn);
 		}
-		len = ASN1_STRING_to_UTF8(
-		        &utf8,
-		        X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, idx)));
-		if (len > 0 && strlen((char *)utf8) == (size_t)len) {
-			c->identity = strdup((char *)utf8);
-		}
-		OPENSSL_free(utf8);
 	}
 }
 
@@ -709,6 +733,9 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct evbuffer *in = bufferevent_get_input(bev);
 	uint64_t now = net_now_ms();
 
+	if (c->closing) {
+		return;
+	}
 	c->activity_ms = now;
 	net_conn_ref(c);
 	while (c->open) {
@@ -781,7 +808,7 @@ int net_conn_send(struct net_conn *c, const uint8_t *p, size_t len)
 	if (c == NULL) {
 		return -EINVAL;
 	}
-	if (!c->open || c->bev == NULL) {
+	if (!c->open || c->bev == NULL || c->closing) {
 		return -ENOTCONN;
 	}
 	out = bufferevent_get_output(c->bev);

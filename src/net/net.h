@@ -243,6 +243,11 @@ int net_conn_ping(struct net_conn *c) TL_MUST_CHECK;
 /* Close now (flushing nothing); NET_CONN_CLOSED follows at once with
  * err 0. Closing a closed connection does nothing. */
 void net_conn_close(struct net_conn *c);
+/* Stop reading and close once everything queued has been written (TLS:
+ * then close_notify); NET_CONN_CLOSED follows with err 0, or with
+ * -ETIMEDOUT when the peer does not read within the idle timeout. Sends
+ * after this fail with -ENOTCONN. */
+void net_conn_close_flush(struct net_conn *c);
 
 enum net_transport net_conn_transport(const struct net_conn *c);
 const struct net_addr *net_conn_peer(const struct net_conn *c);

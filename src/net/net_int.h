@@ -52,6 +52,7 @@ struct net_conn {
 	bool up;
 	bool outgoing;
 	bool verified; /* set by the TLS verify callback */
+	bool closing;  /* net_conn_close_flush: close when output drains */
 	uint64_t created_ms;
 	uint64_t activity_ms;
 	uint64_t msg_start_ms; /* 0: no partial message buffered */

@@ -87,4 +87,15 @@ void net_tls_unref(struct net_tls *t);
 
 enum net_tls_role net_tls_role(const struct net_tls *t);
 
+/* The OpenSSL context (borrowed; valid while t lives), for TLS outside the
+ * net layer on the same policy, e.g. an evhttp server's bufferevent
+ * callback. The verify hook and key log apply there too; a peer accepted
+ * by the hook has SSL_get_verify_result() == X509_V_OK. */
+SSL_CTX *net_tls_ssl_ctx(const struct net_tls *t);
+
+/* The subject CN of x as a NUL-terminated UTF-8 string, the identity a
+ * connection reports: -TL_ENOTFOUND without a CN, -TL_EDUP with more than
+ * one, -TL_EPARSE with a NUL inside, -TL_ETOOBIG if it does not fit. */
+int net_tls_cert_cn(X509 *x, char *dst, size_t len) TL_MUST_CHECK;
+
 #endif

@@ -337,3 +337,46 @@ int net_tls_ssl_new(struct net_tls *t, SSL **out)
 	}
 	return 0;
 }
+
+SSL_CTX *net_tls_ssl_ctx(const struct net_tls *t)
+{
+	return t->ctx;
+}
+
+int net_tls_cert_cn(X509 *x, char *dst, size_t len)
+{
+	X509_NAME *nm;
+	unsigned char *utf8 = NULL;
+	int idx, n, err;
+
+	if (len > 0) {
+		dst[0] = '\0';
+	}
+	if (x == NULL) {
+		return -EINVAL;
+	}
+	nm = X509_get_subject_name(x);
+	idx = X509_NAME_get_index_by_NID(nm, NID_commonName, -1);
+	if (idx < 0) {
+		return -TL_ENOTFOUND;
+	}
+	/* an identity must not be ambiguous */
+	if (X509_NAME_get_index_by_NID(nm, NID_commonName, idx) >= 0) {
+		return -TL_EDUP;
+	}
+	n = ASN1_STRING_to_UTF8(
+	        &utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, idx)));
+	if (n < 0) {
+		return -TL_EPARSE;
+	}
+	if (strlen((char *)utf8) != (size_t)n) {
+		err = -TL_EPARSE;
+	} else if ((size_t)n >= len) {
+		err = -TL_ETOOBIG;
+	} else {
+		memcpy(dst, utf8, (size_t)n + 1);
+		err = 0;
+	}
+	OPENSSL_free(utf8);
+	return err;
+}

@@ -724,6 +724,63 @@ static void test_output_bound(void **state)
 	event_base_free(base);
 }
 
+/* net_conn_close_flush: a big answer is written out in full, then the
+ * connection closes. */
+static uint8_t flush_big[300000];
+
+static void flush_recv(struct net_conn *c, const struct net_addr *src,
+                       const struct net_addr *local, enum net_transport tp,
+                       const uint8_t *msg, size_t len, void *arg)
+{
+	struct tstate *t = arg;
+
+	t->nmsg++;
+	t->echo_err = net_conn_send(c, flush_big, sizeof(flush_big));
+	net_conn_close_flush(c);
+	net_conn_close_flush(c); /* twice: no effect */
+	if (net_conn_send(c, (const uint8_t *)"x", 1) != -ENOTCONN) {
+		t->echo_err = -1;
+	}
+}
+
+static void test_close_flush(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_handlers h = {t_frame, flush_recv, t_conn, &srv};
+	struct net_addr sa = t_addr("127.0.0.1", PORT_BASE + 64);
+	static char buf[65536];
+	size_t total = 0;
+	uint64_t end;
+	int fd;
+
+	memset(&srv, 0, sizeof(srv));
+	srv.base = base;
+	assert_int_equal(net_new(&srv.n, base, NULL, &h), 0);
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	memset(flush_big, 'z', sizeof(flush_big));
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	raw_write(fd, "go\n");
+	end = t_now_ms() + 5000;
+	while (t_now_ms() < end) {
+		ssize_t r = raw_read(base, fd, buf, sizeof(buf), 1000);
+		if (r <= 0) {
+			break;
+		}
+		total += (size_t)r;
+	}
+	assert_int_equal(total, sizeof(flush_big));
+	assert_int_equal(srv.nmsg, 1);
+	assert_int_equal(srv.echo_err, 0);
+	assert_true(wait_ge(base, &srv.closes, 1, 2000));
+	assert_int_equal(srv.close_err, 0);
+	assert_int_equal(net_conn_count(srv.n), 0);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
 /* Connect timeout: a listener whose accept queue is full drops SYNs. */
 static void test_connect_timeout(void **state)
 {
@@ -851,6 +908,7 @@ int main(void)
 	        cmocka_unit_test(test_input_bound),
 	        cmocka_unit_test(test_output_bound),
 	        cmocka_unit_test(test_connect_timeout),
+	        cmocka_unit_test(test_close_flush),
 	        cmocka_unit_test(test_free_open),
 	        cmocka_unit_test(test_bad_args),
 	};

@@ -788,6 +788,62 @@ static void test_tls_stream_limits(void **state)
 	pair_fini(&p);
 }
 
+/* The identity string: exactly one subject CN, no NUL inside. */
+static X509 *cn_cert(const char *const *cns, const int *lens, int n)
+{
+	X509 *x = X509_new();
+	X509_NAME *nm = X509_NAME_new();
+	int i;
+
+	assert_non_null(x);
+	assert_non_null(nm);
+	X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC,
+	                           (const unsigned char *)"Trustline", -1, -1,
+	                           0);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(X509_NAME_add_entry_by_txt(
+		                         nm, "CN", MBSTRING_ASC,
+		                         (const unsigned char *)cns[i], lens[i],
+		                         -1, 0),
+		                 1);
+	}
+	X509_set_subject_name(x, nm);
+	X509_NAME_free(nm);
+	return x;
+}
+
+static void test_cert_cn(void **state)
+{
+	static const char *const one[] = {"SEP001122AABBCC"};
+	static const int one_len[] = {15};
+	static const char *const two[] = {"SEP001122AABBCC", "ccm.test"};
+	static const int two_len[] = {15, 8};
+	static const char *const nul[] = {"SEP0011\0ccm.test"};
+	static const int nul_len[] = {16};
+	char cn[64], small[8];
+	X509 *x;
+
+	x = cn_cert(one, one_len, 1);
+	assert_int_equal(net_tls_cert_cn(x, cn, sizeof(cn)), 0);
+	assert_string_equal(cn, "SEP001122AABBCC");
+	/* must reject: does not fit */
+	assert_int_equal(net_tls_cert_cn(x, small, sizeof(small)), -TL_ETOOBIG);
+	assert_string_equal(small, "");
+	X509_free(x);
+	/* must reject: no CN, duplicate CN, NUL inside, no certificate */
+	x = cn_cert(NULL, NULL, 0);
+	assert_int_equal(net_tls_cert_cn(x, cn, sizeof(cn)), -TL_ENOTFOUND);
+	X509_free(x);
+	x = cn_cert(two, two_len, 2);
+	assert_int_equal(net_tls_cert_cn(x, cn, sizeof(cn)), -TL_EDUP);
+	X509_free(x);
+	x = cn_cert(nul, nul_len, 1);
+	assert_int_equal(net_tls_cert_cn(x, cn, sizeof(cn)), -TL_EPARSE);
+	assert_string_equal(cn, "");
+	X509_free(x);
+	assert_int_equal(net_tls_cert_cn(NULL, cn, sizeof(cn)), -EINVAL);
+}
+
 /* --- configuration errors --- */
 
 static void test_conf_reject(void **state)
@@ -835,6 +891,7 @@ static void test_conf_reject(void **state)
 	c.key = srv_key;
 	assert_int_equal(net_tls_new(&t, &c), 0);
 	assert_int_equal(net_tls_role(t), NET_TLS_SERVER);
+	assert_non_null(net_tls_ssl_ctx(t));
 	net_tls_unref(t);
 	net_tls_unref(NULL);
 }
@@ -857,6 +914,7 @@ int main(void)
 	        cmocka_unit_test(test_handshake_timeout),
 	        cmocka_unit_test(test_pending_limit),
 	        cmocka_unit_test(test_tls_stream_limits),
+	        cmocka_unit_test(test_cert_cn),
 	        cmocka_unit_test(test_conf_reject),
 	};
 
