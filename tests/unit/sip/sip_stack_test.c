@@ -4,12 +4,17 @@
 #include "base/slice.h"
 #include "codec/sip/sip_msg.h"
 #include "net/net.h"
+#include "net/net_tls.h"
 #include "sip/sip_stack.h"
 #include "sip/sip_tsx.h"
 
 #include <arpa/inet.h>
 #include <event2/event.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -33,6 +38,7 @@ struct tu {
 	enum net_transport tp;
 	struct net_addr src;
 	bool had_conn;
+	char ident[64];
 	/* client side */
 	uint16_t codes[16];
 	size_t ncodes;
@@ -62,7 +68,9 @@ static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
 	u->tp = r->tp;
 	u->src = *r->src;
 	u->had_conn = r->conn != NULL;
-	assert_null(r->peer_identity); /* no TLS here */
+	if (r->peer_identity) {
+		snprintf(u->ident, sizeof(u->ident), "%s", r->peer_identity);
+	}
 	if (u->hold) {
 		u->held = sip_tsx_ref(r->tsx);
 	}
@@ -389,6 +397,127 @@ static void test_bad_input(void **state)
 	close(fd);
 }
 
+/* ---- TLS: the verified peer identity reaches the TU ---- */
+
+static void add_ext(X509 *x, X509 *issuer, int nid, const char *val)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *e;
+
+	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
+	e = X509V3_EXT_conf_nid(NULL, &ctx, nid, val);
+	assert_non_null(e);
+	assert_int_equal(X509_add_ext(x, e, -1), 1);
+	X509_EXTENSION_free(e);
+}
+
+/* A P-256 certificate for CN cn, signed by ca/cakey (self-signed when ca
+ * is NULL). */
+static X509 *mk_cert(EVP_PKEY *key, const char *cn, X509 *ca, EVP_PKEY *cakey,
+		     long serial, const char *san)
+{
+	X509 *x = X509_new();
+	X509_NAME *nm = X509_NAME_new();
+
+	assert_non_null(x);
+	assert_non_null(nm);
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_subject_name(x, nm);
+	X509_set_issuer_name(x, ca ? X509_get_subject_name(ca) : nm);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+	X509_set_pubkey(x, key);
+	add_ext(x, ca ? ca : x, NID_basic_constraints,
+		ca ? "critical,CA:FALSE" : "critical,CA:TRUE");
+	if (ca) {
+		add_ext(x, ca, NID_ext_key_usage, "serverAuth,clientAuth");
+	} else {
+		add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
+	}
+	if (san) {
+		add_ext(x, ca ? ca : x, NID_subject_alt_name, san);
+	}
+	assert_true(X509_sign(x, cakey ? cakey : key, EVP_sha256()) > 0);
+	X509_NAME_free(nm);
+	return x;
+}
+
+static void test_tls_identity(void **state)
+{
+	struct fx *f = *state;
+	EVP_PKEY *cak = EVP_EC_gen("P-256");
+	EVP_PKEY *sk = EVP_EC_gen("P-256");
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	char dir[] = "/tmp/tl-sip-tls-XXXXXX";
+	char ca_path[64];
+	struct net_tls *stls = NULL, *ctls = NULL;
+	struct net_addr any, srv_tls;
+	struct buf b;
+
+	assert_non_null(cak);
+	assert_non_null(sk);
+	assert_non_null(pk);
+	X509 *ca = mk_cert(cak, "Trustline Test CA", NULL, NULL, 1, NULL);
+	X509 *sc = mk_cert(sk, "ccm.test", ca, cak, 2,
+			   "DNS:ccm.test,IP:127.0.0.1");
+	X509 *pc = mk_cert(pk, "SEP001122AABBCC", ca, cak, 3, NULL);
+	/* the CA goes in a file: the net layer reads trust anchors so */
+	assert_non_null(mkdtemp(dir));
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.pem", dir);
+	FILE *fp = fopen(ca_path, "w");
+	assert_non_null(fp);
+	assert_int_equal(PEM_write_X509(fp, ca), 1);
+	fclose(fp);
+
+	struct net_tls_conf sconf = {
+		.role = NET_TLS_SERVER,
+		.cert = sc,
+		.key = sk,
+		.ca_file = ca_path,
+		.client_auth = NET_TLS_CLIENT_CERT_REQUIRED,
+	};
+	struct net_tls_conf cconf = {
+		.role = NET_TLS_CLIENT,
+		.cert = pc,
+		.key = pk,
+		.ca_file = ca_path,
+	};
+	assert_int_equal(net_tls_new(&stls, &sconf), 0);
+	assert_int_equal(net_tls_new(&ctls, &cconf), 0);
+	assert_int_equal(net_addr_set(&any, "127.0.0.1", 0), 0);
+	assert_int_equal(
+		sip_stack_listen(f->srv, NET_TLS, &any, stls, &srv_tls), 0);
+	sip_stack_set_tls_client(f->cli, ctls);
+
+	f->stu.answer = 200;
+	buf_init(&b, 0);
+	mk_request(&b, "OPTIONS", "TLS", &f->cli_udp, "tls-1@test", "");
+	assert_int_equal(sip_stack_request(f->cli, NULL, b.p, b.len, NET_TLS,
+					   &srv_tls, on_resp, &f->ctu),
+			 0);
+	run_until(f, &f->ctu.ncodes, 1);
+	assert_int_equal(f->ctu.ncodes, 1);
+	assert_int_equal(f->ctu.codes[0], 200);
+	assert_int_equal(f->stu.tp, NET_TLS);
+	assert_true(f->stu.had_conn);
+	assert_string_equal(f->stu.ident, "SEP001122AABBCC");
+
+	buf_free(&b);
+	net_tls_unref(stls);
+	net_tls_unref(ctls);
+	unlink(ca_path);
+	rmdir(dir);
+	X509_free(ca);
+	X509_free(sc);
+	X509_free(pc);
+	EVP_PKEY_free(cak);
+	EVP_PKEY_free(sk);
+	EVP_PKEY_free(pk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -401,6 +530,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rport_routing, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, fx_setup,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tls_identity, fx_setup,
 						fx_teardown),
 	};
 
