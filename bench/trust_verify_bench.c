@@ -20,18 +20,18 @@ static double now(void)
 }
 
 static void load(const char *src, const char *name, struct pki_key **k,
-		 X509 **x)
+                 X509 **x)
 {
 	char p[2048];
 
-	snprintf(p, sizeof(p), "%s/tests/vectors/trust/test-vector-%s.key",
-		 src, name);
+	snprintf(p, sizeof(p), "%s/tests/vectors/trust/test-vector-%s.key", src,
+	         name);
 	if (k && pki_key_load_file(k, p, NULL)) {
 		fprintf(stderr, "cannot load %s\n", p);
 		exit(1);
 	}
-	snprintf(p, sizeof(p), "%s/tests/vectors/trust/test-vector-%s.crt",
-		 src, name);
+	snprintf(p, sizeof(p), "%s/tests/vectors/trust/test-vector-%s.crt", src,
+	         name);
 	if (trust_cert_read(x, p)) {
 		fprintf(stderr, "cannot load %s\n", p);
 		exit(1);
@@ -62,18 +62,19 @@ int main(int argc, char **argv)
 	load(src, "sast2", NULL, &certs[2]);
 	buf_init(&cb, 0);
 	{
-		struct trust_sign s = {.key = sk, .cert = certs[0],
-				       .filename = "CTLFile.tlv"};
+		struct trust_sign s = {
+		        .key = sk, .cert = certs[0], .filename = "CTLFile.tlv"};
 
-		if (trust_ctl_build(&cb, &s, certs, roles, 3, TRUST_BUILD_MIXED) ||
+		if (trust_ctl_build(&cb, &s, certs, roles, 3,
+		                    TRUST_BUILD_MIXED) ||
 		    trust_ctl_parse(&ctl, cb.p, cb.len, NULL)) {
 			fprintf(stderr, "cannot build the CTL\n");
 			return 1;
 		}
 	}
 	for (size_t i = 0; i < 2; i++) {
-		struct trust_sign s = {.key = tk, .cert = certs[1],
-				       .filename = "f.sgn"};
+		struct trust_sign s = {
+		        .key = tk, .cert = certs[1], .filename = "f.sgn"};
 
 		buf_init(&content, 0);
 		for (size_t j = 0; j < sizes[i]; j++) {
@@ -106,8 +107,31 @@ int main(int argc, char **argv)
 			t = now() - t0;
 		} while (t < secs);
 		printf("ctl_verify_per_s %.0f (CTL of %zu bytes, 3 records, "
-		       "parse+verify)\n",
+		       "parse+verify against the held CTL)\n",
 		       (double)n / t, cb.len);
+	}
+	/* First use: the signer's certificate is decoded from the file. */
+	{
+		struct trust_opts fo = {.first_use = true};
+		double t0 = now(), t;
+		unsigned long n = 0;
+
+		do {
+			for (int j = 0; j < 20; j++) {
+				struct trust_ctl *c = NULL;
+
+				if (trust_ctl_parse(&c, cb.p, cb.len, NULL) ||
+				    trust_ctl_verify(c, NULL, &fo, NULL)) {
+					return 1;
+				}
+				trust_ctl_free(c);
+				n++;
+			}
+			t = now() - t0;
+		} while (t < secs);
+		printf("ctl_first_use_verify_per_s %.0f (decodes the SAST "
+		       "certificate)\n",
+		       (double)n / t);
 	}
 	for (size_t i = 0; i < 2; i++) {
 		double t0 = now(), t;
@@ -116,16 +140,18 @@ int main(int argc, char **argv)
 
 		do {
 			for (int j = 0; j < 20; j++) {
-				if (trust_sgn_verify(buf_slice(sgns[i]), ctl, &o,
-						     &c, NULL)) {
+				if (trust_sgn_verify(buf_slice(sgns[i]), ctl,
+				                     &o, &c, NULL)) {
 					return 1;
 				}
 				n++;
 			}
 			t = now() - t0;
 		} while (t < secs);
-		printf("sgn_verify_per_s %.0f (content %zu bytes)\n",
-		       (double)n / t, sizes[i]);
+		printf("sgn_verify_%s_per_s %.0f (content %zu bytes, %.0f "
+		       "MB/s)\n",
+		       i ? "1m" : "2k", (double)n / t, sizes[i],
+		       (double)n * (double)sizes[i] / t / 1e6);
 	}
 	trust_ctl_free(ctl);
 	buf_free(&cb);

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum tlv_kind kinds[] = {TLV_KIND_LIST, TLV_KIND_SGN,
-					      TLV_KIND_ENC};
+	                                      TLV_KIND_ENC};
 	enum tlv_kind kind;
 	struct tlv_file f, g;
 	const char *why = NULL;
@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_init(&b, 0);
 	if (!tlv_write(&b, kind, &f.hdr, f.recs, f.nrecs, f.content,
-		       f.hdr.signature.len, &off)) {
+	               f.hdr.signature.len, &off)) {
 		memcpy(b.p + off, f.hdr.signature.p, f.hdr.signature.len);
 		if (tlv_parse(&g, kind, b.p, b.len, &why) ||
 		    g.nrecs != f.nrecs || !slice_eq(g.content, f.content) ||

@@ -35,7 +35,7 @@ static void init(void)
 		if (strrchr(here, '/')) {
 			*strrchr(here, '/') = 0;
 			snprintf(here + strlen(here),
-				 sizeof(here) - strlen(here), "/..");
+			         sizeof(here) - strlen(here), "/..");
 			src = here;
 		} else {
 			src = "..";
@@ -43,24 +43,24 @@ static void init(void)
 	}
 	buf_init(&b, 0);
 	snprintf(p, sizeof(p), "%s/tests/vectors/trust/test-vector-sast.key",
-		 src);
+	         src);
 	snprintf(c, sizeof(c), "%s/tests/vectors/trust/test-vector-sast.crt",
-		 src);
+	         src);
 	if (pki_key_load_file(&k, p, NULL) || trust_cert_read(&certs[0], c)) {
 		fprintf(stderr, "trust_verify_fuzz: test vectors not found "
-				"(set TL_SRC)\n");
+		                "(set TL_SRC)\n");
 		abort();
 	}
 	snprintf(c, sizeof(c), "%s/tests/vectors/trust/test-vector-tftp.crt",
-		 src);
+	         src);
 	if (trust_cert_read(&certs[1], c)) {
 		abort();
 	}
 	{
 		struct trust_sign s = {.key = k,
-				       .cert = certs[0],
-				       .filename = "CTLFile.tlv",
-				       .timestamp = 1700000000};
+		                       .cert = certs[0],
+		                       .filename = "CTLFile.tlv",
+		                       .timestamp = 1700000000};
 
 		if (trust_ctl_build(&b, &s, certs, roles, 2, 0) ||
 		    trust_ctl_parse(&ctl, b.p, b.len, NULL)) {
@@ -68,7 +68,7 @@ static void init(void)
 		}
 	}
 	snprintf(p, sizeof(p),
-		 "%s/tests/vectors/trust/test-vector-device-ec.key", src);
+	         "%s/tests/vectors/trust/test-vector-device-ec.key", src);
 	f = fopen(p, "r");
 	if (!f || !(devkey = PEM_read_PrivateKey(f, NULL, NULL, NULL))) {
 		abort();
@@ -104,7 +104,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 1:
 		if (!trust_sgn_verify(in, ctl, &o, &content, NULL) &&
-		    (content.p < in.p || content.p + content.len > in.p + in.len)) {
+		    (content.p < in.p ||
+		     content.p + content.len > in.p + in.len)) {
 			abort();
 		}
 		break;

@@ -13,33 +13,50 @@
 #include <time.h>
 
 const char cmd_ctl_summary[] =
-	"build, sign, show and verify the CTL/ITL (CTLFile.tlv, ITLFile.tlv)";
+        "build, sign, show and verify the CTL/ITL (CTLFile.tlv, ITLFile.tlv)";
 
-#define MAX_ADD 64
+#define MAX_ADD  64
 #define MAX_FILE (4u * 1024 * 1024)
 
 static void usage(void)
 {
-	printf("usage: trustline ctl build [--site DIR] [--itl] [--add ROLE:CERT]...\n"
-	       "                 [--no-site-certs] [--single-sast] [--token N | --key KEY --cert CERT]\n"
-	       "                 [--pin PIN | --pin-file F] [--module SO] [--digest sha1|sha256|sha512]\n"
-	       "                 [--name NAME] [--timestamp UNIX] [--out FILE]\n"
-	       "       trustline ctl sign FILE [--site DIR] [--token N | --key KEY --cert CERT]\n"
-	       "                 [--pin PIN | --pin-file F] [--module SO] [--digest ...] [--out FILE]\n"
+	printf("usage: trustline ctl build [--site DIR] [--itl] [--add "
+	       "ROLE:CERT]...\n"
+	       "                 [--no-site-certs] [--single-sast] [--token N "
+	       "| --key KEY --cert CERT]\n"
+	       "                 [--pin PIN | --pin-file F] [--module SO] "
+	       "[--digest sha1|sha256|sha512]\n"
+	       "                 [--name NAME] [--timestamp UNIX] [--out "
+	       "FILE]\n"
+	       "       trustline ctl sign FILE [--site DIR] [--token N | --key "
+	       "KEY --cert CERT]\n"
+	       "                 [--pin PIN | --pin-file F] [--module SO] "
+	       "[--digest ...] [--out FILE]\n"
 	       "       trustline ctl show [FILE] [--site DIR] [--json]\n"
-	       "       trustline ctl verify FILE [--previous OLD.tlv | --first-use] [--crl CRL]\n"
+	       "       trustline ctl verify FILE [--previous OLD.tlv | "
+	       "--first-use] [--crl CRL]\n"
 	       "                 [--at UNIX] [--json]\n"
 	       "\n"
-	       "build   lists the site's SAST tokens (pki/sast1.crt, pki/sast2.crt) and service\n"
-	       "        certificates (ccm, tftp, capf, ccm-ec) plus each --add ROLE:CERT, and signs\n"
-	       "        with SAST token 1 (or --token N, or a key file). Roles: SAST, CCM, CCM+TFTP,\n"
-	       "        TFTP, CAPF, APP-SERVER, TVS. A CTL needs two SASTs (mixed mode) unless\n"
-	       "        --single-sast or --itl; it never lists more than two. Writes\n"
-	       "        tftp/CTLFile.tlv (tftp/ITLFile.tlv with --itl) unless --out.\n"
-	       "sign    re-signs FILE's records with another SAST (FILE is replaced unless --out).\n"
-	       "show    prints the signer and every record (role, subject, serial, fingerprints).\n"
-	       "verify  checks the signature and the trust rule: the signer must be a SAST of\n"
-	       "        the previous CTL (--previous), or --first-use for a first CTL.\n"
+	       "build   lists the site's SAST tokens (pki/sast1.crt, "
+	       "pki/sast2.crt) and service\n"
+	       "        certificates (ccm, tftp, capf, ccm-ec) plus each --add "
+	       "ROLE:CERT, and signs\n"
+	       "        with SAST token 1 (or --token N, or a key file). "
+	       "Roles: SAST, CCM, CCM+TFTP,\n"
+	       "        TFTP, CAPF, APP-SERVER, TVS. A CTL needs two SASTs "
+	       "(mixed mode) unless\n"
+	       "        --single-sast or --itl; it never lists more than two. "
+	       "Writes\n"
+	       "        tftp/CTLFile.tlv (tftp/ITLFile.tlv with --itl) unless "
+	       "--out.\n"
+	       "sign    re-signs FILE's records with another SAST (FILE is "
+	       "replaced unless --out).\n"
+	       "show    prints the signer and every record (role, subject, "
+	       "serial, fingerprints).\n"
+	       "verify  checks the signature and the trust rule: the signer "
+	       "must be a SAST of\n"
+	       "        the previous CTL (--previous), or --first-use for a "
+	       "first CTL.\n"
 	       "        Exit 0 valid, 1 invalid, 2 usage.\n");
 }
 
@@ -71,7 +88,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 
 	if (argc < 2) {
 		return cli_fail("ctl", "missing subcommand (build, sign, "
-				       "show, verify); see --help");
+		                       "show, verify); see --help");
 	}
 	o->sub = argv[1];
 	o->site = cli_site_default();
@@ -111,13 +128,15 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(a, "--digest")) {
 			o->digest = val;
 			if (!trust_md_by_name(val)) {
-				return cli_fail("ctl", "unknown digest %s "
-						       "(sha1, sha256, sha512)",
-						val);
+				return cli_fail("ctl",
+				                "unknown digest %s "
+				                "(sha1, sha256, sha512)",
+				                val);
 			}
 		} else if (!strcmp(a, "--token")) {
 			if (num_arg(val, 2, &v) || v < 1) {
-				return cli_fail("ctl", "--token must be 1 or 2");
+				return cli_fail("ctl",
+				                "--token must be 1 or 2");
 			}
 			o->sp.token = (int)v;
 		} else if (!strcmp(a, "--key")) {
@@ -137,7 +156,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
 			o->add[o->nadd++] = val;
 		} else if (!strcmp(a, "--timestamp")) {
 			if (num_arg(val, UINT32_MAX, &v)) {
-				return cli_fail("ctl", "bad --timestamp %s", val);
+				return cli_fail("ctl", "bad --timestamp %s",
+				                val);
 			}
 			o->timestamp = (uint32_t)v;
 		} else if (!strcmp(a, "--at")) {
@@ -162,7 +182,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
 		o->sp.token = (o->sp.key_file || o->sp.cert_file) ? 0 : 1;
 	} else if (o->sp.key_file || o->sp.cert_file) {
 		return cli_fail("ctl", "--token and --key/--cert exclude each "
-				       "other");
+		                       "other");
 	}
 	if (!o->sp.token && (!o->sp.key_file || !o->sp.cert_file)) {
 		return cli_fail("ctl", "--key and --cert go together");
@@ -170,19 +190,19 @@ static int parse_args(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int load_signer(const struct opts *o, struct pki_key **key,
-		       X509 **cert)
+static int load_signer(const struct opts *o, struct pki_key **key, X509 **cert)
 {
 	int err = trust_site_signer(&o->sp, key, cert);
 
 	if (err) {
 		if (o->sp.token) {
-			return cli_fail("ctl", "cannot open SAST token %d of %s: %s",
-					o->sp.token, o->site, tl_strerror(err));
+			return cli_fail("ctl",
+			                "cannot open SAST token %d of %s: %s",
+			                o->sp.token, o->site, tl_strerror(err));
 		}
 		return cli_fail("ctl", "cannot load signing key %s / %s: %s",
-				o->sp.key_file, o->sp.cert_file,
-				tl_strerror(err));
+		                o->sp.key_file, o->sp.cert_file,
+		                tl_strerror(err));
 	}
 	return 0;
 }
@@ -207,7 +227,7 @@ static int write_out(const char *path, struct buf *b)
 
 	if (err) {
 		return cli_fail("ctl", "cannot write %s: %s", path,
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	return 0;
 }
@@ -215,7 +235,7 @@ static int write_out(const char *path, struct buf *b)
 static void default_path(const struct opts *o, char *out, size_t n)
 {
 	snprintf(out, n, "%s/tftp/%s", o->site,
-		 o->itl ? "ITLFile.tlv" : "CTLFile.tlv");
+	         o->itl ? "ITLFile.tlv" : "CTLFile.tlv");
 }
 
 static int do_build(struct opts *o)
@@ -232,10 +252,11 @@ static int do_build(struct opts *o)
 	if (!o->no_site) {
 		err = trust_site_records(o->site, o->itl, &certs, &roles, &n);
 		if (err) {
-			return cli_fail("ctl", "cannot read the site's "
-					       "certificates in %s/pki: %s "
-					       "(use --no-site-certs and --add)",
-					o->site, tl_strerror(err));
+			return cli_fail("ctl",
+			                "cannot read the site's "
+			                "certificates in %s/pki: %s "
+			                "(use --no-site-certs and --add)",
+			                o->site, tl_strerror(err));
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -249,7 +270,7 @@ static int do_build(struct opts *o)
 
 		if (!colon || (size_t)(colon - o->add[i]) >= sizeof(role)) {
 			cli_fail("ctl", "--add wants ROLE:CERT, got %s",
-				 o->add[i]);
+			         o->add[i]);
 			goto out;
 		}
 		memcpy(role, o->add[i], (size_t)(colon - o->add[i]));
@@ -265,7 +286,7 @@ static int do_build(struct opts *o)
 		err = trust_cert_read(&all[m], colon + 1);
 		if (err) {
 			cli_fail("ctl", "cannot read certificate %s: %s",
-				 colon + 1, tl_strerror(err));
+			         colon + 1, tl_strerror(err));
 			goto out;
 		}
 		allr[m++] = r;
@@ -281,14 +302,16 @@ static int do_build(struct opts *o)
 			nsast += allr[i] == TLV_ROLE_SAST;
 		}
 		if (nsast > 2) {
-			cli_fail("ctl", "a CTL lists at most two SASTs (got %zu)",
-				 nsast);
+			cli_fail("ctl",
+			         "a CTL lists at most two SASTs (got %zu)",
+			         nsast);
 			goto out;
 		}
 		if (nsast < 2 && !o->itl && !o->single) {
-			cli_fail("ctl", "mixed mode needs two SASTs (got %zu); "
-					"--single-sast for a test list",
-				 nsast);
+			cli_fail("ctl",
+			         "mixed mode needs two SASTs (got %zu); "
+			         "--single-sast for a test list",
+			         nsast);
 			goto out;
 		}
 	}
@@ -297,13 +320,13 @@ static int do_build(struct opts *o)
 	}
 	{
 		struct trust_sign s = {
-			.key = key,
-			.cert = scert,
-			.md = o->digest ? trust_md_by_name(o->digest) : NULL,
-			.filename = o->name ? o->name
-				  : o->itl  ? "ITLFile.tlv"
-					    : "CTLFile.tlv",
-			.timestamp = o->timestamp,
+		        .key = key,
+		        .cert = scert,
+		        .md = o->digest ? trust_md_by_name(o->digest) : NULL,
+		        .filename = o->name  ? o->name
+		                    : o->itl ? "ITLFile.tlv"
+		                             : "CTLFile.tlv",
+		        .timestamp = o->timestamp,
 		};
 		unsigned flags = (o->itl || o->single) ? 0 : TRUST_BUILD_MIXED;
 
@@ -319,8 +342,8 @@ static int do_build(struct opts *o)
 	if (write_out(o->out ? o->out : path, &b)) {
 		goto out;
 	}
-	printf("wrote %s (%zu records, %zu bytes)\n", o->out ? o->out : path,
-	       m, b.len);
+	printf("wrote %s (%zu records, %zu bytes)\n", o->out ? o->out : path, m,
+	       b.len);
 	rc = CLI_OK;
 out:
 	/* the first n belong to the site arrays */
@@ -345,13 +368,13 @@ static int read_ctl(const char *path, struct trust_ctl **ctl)
 	if (err) {
 		buf_free(&b);
 		return cli_fail("ctl", "cannot read %s: %s", path,
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	err = trust_ctl_parse(ctl, b.p, b.len, &why);
 	buf_free(&b);
 	if (err) {
 		return cli_fail("ctl", "%s: %s (%s)", path,
-				why ? why : "malformed", tl_strerror(err));
+		                why ? why : "malformed", tl_strerror(err));
 	}
 	return 0;
 }
@@ -389,11 +412,11 @@ static int do_sign(struct opts *o)
 	}
 	{
 		struct trust_sign s = {
-			.key = key,
-			.cert = scert,
-			.md = o->digest ? trust_md_by_name(o->digest) : NULL,
-			.filename = o->name ? o->name : "",
-			.timestamp = o->timestamp,
+		        .key = key,
+		        .cert = scert,
+		        .md = o->digest ? trust_md_by_name(o->digest) : NULL,
+		        .filename = o->name ? o->name : "",
+		        .timestamp = o->timestamp,
 		};
 		char name[256];
 
@@ -416,7 +439,7 @@ static int do_sign(struct opts *o)
 	}
 	printf("signed %s with %s\n", o->out ? o->out : o->file,
 	       o->sp.token ? (o->sp.token == 1 ? "SAST1" : "SAST2")
-			   : o->sp.key_file);
+	                   : o->sp.key_file);
 	rc = CLI_OK;
 out:
 	pki_key_free(key);
@@ -445,7 +468,8 @@ static void iso_time(uint32_t t, char *out, size_t n)
 	time_t tt = (time_t)t;
 	struct tm tm;
 
-	if (!gmtime_r(&tt, &tm) || !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+	if (!gmtime_r(&tt, &tm) ||
+	    !strftime(out, n, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
 		snprintf(out, n, "%u", t);
 	}
 }
@@ -483,16 +507,15 @@ static int do_show(struct opts *o)
 		snprintf(ver, sizeof(ver), "%u.%u", h->ver_major, h->ver_minor);
 		snprintf(sv, sizeof(sv), "%u.%u", h->sv_major, h->sv_minor);
 		recs = json_array();
-		root = json_pack("{s:s, s:s, s:s?, s:{s:s, s:s, s:s}, s:s, "
-				 "s:i, s:s, s:i, s:o}",
-				 "filename", fn, "version", ver,
-				 "signer_version",
-				 h->has_signer_version ? sv : NULL, "signer",
-				 "name", name, "serial", serial, "issuer",
-				 issuer, "hash", hash_name(h->hash_alg),
-				 "signature_bits", (int)h->signature.len * 8,
-				 "time", when, "timestamp",
-				 (json_int_t)h->timestamp, "records", recs);
+		root = json_pack(
+		        "{s:s, s:s, s:s?, s:{s:s, s:s, s:s}, s:s, "
+		        "s:i, s:s, s:i, s:o}",
+		        "filename", fn, "version", ver, "signer_version",
+		        h->has_signer_version ? sv : NULL, "signer", "name",
+		        name, "serial", serial, "issuer", issuer, "hash",
+		        hash_name(h->hash_alg), "signature_bits",
+		        (int)h->signature.len * 8, "time", when, "timestamp",
+		        (json_int_t)h->timestamp, "records", recs);
 		if (!root) {
 			goto out;
 		}
@@ -518,7 +541,8 @@ static int do_show(struct opts *o)
 		const char *role;
 		char subj[1024], rs[80], sha[65], md5[33], rolebuf[16];
 
-		if (trust_ctl_entry(ctl, i, &e) || trust_cert_sha256(e.cert, sha) ||
+		if (trust_ctl_entry(ctl, i, &e) ||
+		    trust_cert_sha256(e.cert, sha) ||
 		    trust_cert_hash(e.cert, md5)) {
 			goto out;
 		}
@@ -531,13 +555,13 @@ static int do_show(struct opts *o)
 		trust_hex(e.serial, rs, sizeof(rs));
 		if (o->json) {
 			if (json_array_append_new(
-				    recs, json_pack("{s:s, s:i, s:s, s:s, "
-						    "s:s, s:s}",
-						    "role", role, "role_code",
-						    (int)e.role, "subject",
-						    subj, "serial", rs,
-						    "sha256", sha, "md5",
-						    md5))) {
+			            recs,
+			            json_pack("{s:s, s:i, s:s, s:s, "
+			                      "s:s, s:s}",
+			                      "role", role, "role_code",
+			                      (int)e.role, "subject", subj,
+			                      "serial", rs, "sha256", sha,
+			                      "md5", md5))) {
 				goto out;
 			}
 		} else {
@@ -574,7 +598,7 @@ static int read_crl(const char *path, X509_CRL **out)
 	if (err) {
 		buf_free(&b);
 		return cli_fail("ctl", "cannot read CRL %s: %s", path,
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	bio = BIO_new_mem_buf(b.p, (int)b.len);
 	if (bio) {
@@ -607,12 +631,12 @@ static int do_verify(struct opts *o)
 	}
 	if (o->previous && o->first_use) {
 		cli_fail("ctl", "--previous and --first-use exclude "
-				       "each other");
+		                "each other");
 		return CLI_EUSAGE;
 	}
 	if (!o->previous && !o->first_use) {
 		cli_fail("ctl", "verify needs --previous OLD.tlv or "
-				       "--first-use");
+		                "--first-use");
 		return CLI_EUSAGE;
 	}
 	if (read_ctl(o->file, &ctl) ||
@@ -622,10 +646,9 @@ static int do_verify(struct opts *o)
 	}
 	err = trust_ctl_verify(ctl, prev, &to, &why);
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:b, s:s?}", "file", o->file,
-				      "valid", !err, "reason",
-				      err ? (why ? why : tl_strerror(err))
-					  : NULL);
+		json_t *j = json_pack(
+		        "{s:s, s:b, s:s?}", "file", o->file, "valid", !err,
+		        "reason", err ? (why ? why : tl_strerror(err)) : NULL);
 		char *s = j ? json_dumps(j, 0) : NULL;
 
 		if (s) {
@@ -637,7 +660,7 @@ static int do_verify(struct opts *o)
 	if (err) {
 		if (!o->json) {
 			cli_fail("ctl", "%s: not valid: %s", o->file,
-				 why ? why : tl_strerror(err));
+			         why ? why : tl_strerror(err));
 		}
 		goto out;
 	}

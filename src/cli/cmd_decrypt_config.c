@@ -11,7 +11,7 @@
 #include <string.h>
 
 const char cmd_decrypt_config_summary[] =
-	"decrypt a .enc.sgn config with the device key (checks it first)";
+        "decrypt a .enc.sgn config with the device key (checks it first)";
 
 #define TRUST_CLI_MAX_IN (32u * 1024 * 1024)
 
@@ -20,9 +20,12 @@ static void usage(void)
 	printf("usage: trustline decrypt-config --key DEVICE.key IN.enc.sgn\n"
 	       "                 [--ctl CTLFile.tlv] [--out OUT]\n"
 	       "\n"
-	       "Checks the signature against --ctl (signer: TFTP role) when given, then\n"
-	       "decrypts with the device's private key and checks the content hash.\n"
-	       "Writes OUT (default IN without .enc.sgn; '-' for standard output) with\n"
+	       "Checks the signature against --ctl (signer: TFTP role) when "
+	       "given, then\n"
+	       "decrypts with the device's private key and checks the content "
+	       "hash.\n"
+	       "Writes OUT (default IN without .enc.sgn; '-' for standard "
+	       "output) with\n"
 	       "mode 0600: the config may hold secrets.\n");
 }
 
@@ -80,7 +83,7 @@ int cmd_decrypt_config(int argc, char **argv)
 	}
 	if (!in || !keyp) {
 		cli_fail("decrypt-config", "need --key DEVICE.key and "
-					   "IN.enc.sgn; see --help");
+		                           "IN.enc.sgn; see --help");
 		return CLI_EUSAGE;
 	}
 	if (!out) {
@@ -99,7 +102,7 @@ int cmd_decrypt_config(int argc, char **argv)
 	err = load_key(keyp, &key);
 	if (err) {
 		cli_fail("decrypt-config", "cannot load key %s: %s", keyp,
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	if (ctlp) {
@@ -112,23 +115,23 @@ int cmd_decrypt_config(int argc, char **argv)
 		}
 		if (err) {
 			cli_fail("decrypt-config", "%s is not a valid CTL: %s",
-				 ctlp, why ? why : tl_strerror(err));
+			         ctlp, why ? why : tl_strerror(err));
 			goto out;
 		}
 	} else {
 		fprintf(stderr, "trustline decrypt-config: no --ctl: the "
-				"signer is not checked\n");
+		                "signer is not checked\n");
 	}
 	err = trust_file_read(in, TRUST_CLI_MAX_IN, &fb);
 	if (err) {
 		cli_fail("decrypt-config", "cannot read %s: %s", in,
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	err = trust_enc_open(buf_slice(&fb), ctl, &o, key, &plain, &why);
 	if (err) {
 		cli_fail("decrypt-config", "%s: %s", in,
-			 why ? why : tl_strerror(err));
+		         why ? why : tl_strerror(err));
 		goto out;
 	}
 	if (!strcmp(out, "-")) {
@@ -139,7 +142,7 @@ int cmd_decrypt_config(int argc, char **argv)
 		err = trust_file_write(out, plain.p, plain.len, 0600);
 		if (err) {
 			cli_fail("decrypt-config", "cannot write %s: %s", out,
-				 tl_strerror(err));
+			         tl_strerror(err));
 			goto out;
 		}
 		printf("wrote %s (%zu bytes)\n", out, plain.len);

@@ -10,21 +10,28 @@
 #include <string.h>
 
 const char cmd_encrypt_config_summary[] =
-	"encrypt a phone config to its certificate and sign it (.enc.sgn)";
+        "encrypt a phone config to its certificate and sign it (.enc.sgn)";
 
 #define TRUST_CLI_MAX_IN (16u * 1024 * 1024)
 
 static void usage(void)
 {
-	printf("usage: trustline encrypt-config --cert DEVICE.crt IN.xml [--site DIR]\n"
-	       "                 [--key KEY --signer-cert CERT] [--digest sha1|sha256|sha512]\n"
+	printf("usage: trustline encrypt-config --cert DEVICE.crt IN.xml "
+	       "[--site DIR]\n"
+	       "                 [--key KEY --signer-cert CERT] [--digest "
+	       "sha1|sha256|sha512]\n"
 	       "                 [--name NAME] [--out OUT] [--json]\n"
 	       "\n"
-	       "Encrypts IN.xml with a fresh AES-128 key (CBC), carries the key to the\n"
-	       "device certificate's key (RSA: PKCS#1 v1.5 as Cisco phones expect;\n"
-	       "EC P-256: ECDH + HKDF-SHA256 + AES key wrap) and signs the file with the\n"
-	       "site's TFTP key (pki/tftp.key) or --key/--signer-cert. Writes OUT\n"
-	       "(default IN.xml.enc.sgn) and prints the certHash (hex MD5 of the device\n"
+	       "Encrypts IN.xml with a fresh AES-128 key (CBC), carries the "
+	       "key to the\n"
+	       "device certificate's key (RSA: PKCS#1 v1.5 as Cisco phones "
+	       "expect;\n"
+	       "EC P-256: ECDH + HKDF-SHA256 + AES key wrap) and signs the "
+	       "file with the\n"
+	       "site's TFTP key (pki/tftp.key) or --key/--signer-cert. Writes "
+	       "OUT\n"
+	       "(default IN.xml.enc.sgn) and prints the certHash (hex MD5 of "
+	       "the device\n"
 	       "certificate) that the stub SEP<MAC>.cnf.xml.sgn must carry.\n");
 }
 
@@ -83,7 +90,7 @@ int cmd_encrypt_config(int argc, char **argv)
 	}
 	if (!in || !devp) {
 		cli_fail("encrypt-config", "need --cert DEVICE.crt and IN.xml; "
-					   "see --help");
+		                           "see --help");
 		return CLI_EUSAGE;
 	}
 	if (digest && !trust_md_by_name(digest)) {
@@ -91,7 +98,8 @@ int cmd_encrypt_config(int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	if (!!sp.key_file != !!sp.cert_file) {
-		cli_fail("encrypt-config", "--key and --signer-cert go together");
+		cli_fail("encrypt-config",
+		         "--key and --signer-cert go together");
 		return CLI_EUSAGE;
 	}
 	if (!sp.key_file) {
@@ -114,38 +122,38 @@ int cmd_encrypt_config(int argc, char **argv)
 	err = trust_cert_read(&dev, devp);
 	if (err) {
 		cli_fail("encrypt-config", "cannot read certificate %s: %s",
-			 devp, tl_strerror(err));
+		         devp, tl_strerror(err));
 		goto out;
 	}
 	err = trust_site_signer(&sp, &key, &cert);
 	if (err) {
 		cli_fail("encrypt-config", "cannot load %s / %s: %s",
-			 sp.key_file, sp.cert_file, tl_strerror(err));
+		         sp.key_file, sp.cert_file, tl_strerror(err));
 		goto out;
 	}
 	err = trust_file_read(in, TRUST_CLI_MAX_IN, &ib);
 	if (err) {
 		cli_fail("encrypt-config", "cannot read %s: %s", in,
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	{
 		struct trust_sign s = {
-			.key = key,
-			.cert = cert,
-			.md = digest ? trust_md_by_name(digest) : NULL,
-			.filename = name,
+		        .key = key,
+		        .cert = cert,
+		        .md = digest ? trust_md_by_name(digest) : NULL,
+		        .filename = name,
 		};
 
 		err = trust_enc_build(&b, &s, dev, buf_slice(&ib));
 	}
 	if (err) {
 		cli_fail("encrypt-config", "cannot encrypt: %s",
-			 err == -TL_EPOLICY
-				 ? "device key is neither RSA nor P-256, or "
-				   "the signing key is not RSA or does not "
-				   "match its certificate"
-				 : tl_strerror(err));
+		         err == -TL_EPOLICY
+		                 ? "device key is neither RSA nor P-256, or "
+		                   "the signing key is not RSA or does not "
+		                   "match its certificate"
+		                 : tl_strerror(err));
 		goto out;
 	}
 	if (trust_cert_hash(dev, hash)) {
@@ -154,12 +162,12 @@ int cmd_encrypt_config(int argc, char **argv)
 	err = trust_file_write(out, b.p, b.len, 0644);
 	if (err) {
 		cli_fail("encrypt-config", "cannot write %s: %s", out,
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	if (json) {
-		json_t *j = json_pack("{s:s, s:s}", "file", out, "certHash",
-				      hash);
+		json_t *j =
+		        json_pack("{s:s, s:s}", "file", out, "certHash", hash);
 		char *s = j ? json_dumps(j, 0) : NULL;
 
 		if (s) {

@@ -8,21 +8,27 @@
 #include <string.h>
 
 const char cmd_sign_summary[] =
-	"sign a config or firmware image into FILE.sgn (TFTP role key)";
+        "sign a config or firmware image into FILE.sgn (TFTP role key)";
 
 #define TRUST_CLI_MAX_IN (512u * 1024 * 1024)
 
 static void usage(void)
 {
 	printf("usage: trustline sign FILE [--site DIR] [--role tftp|ccm]\n"
-	       "                 [--key KEY --cert CERT] [--digest sha1|sha256|sha512]\n"
+	       "                 [--key KEY --cert CERT] [--digest "
+	       "sha1|sha256|sha512]\n"
 	       "                 [--name NAME] [--timestamp UNIX] [--out OUT]\n"
 	       "\n"
-	       "Writes OUT (default FILE.sgn): the signed header, then FILE unchanged.\n"
-	       "The key is the site's pki/tftp.key with pki/tftp.crt (--role tftp, the\n"
-	       "default) or pki/ccm.key (--role ccm, for a CCM+TFTP certificate), or\n"
-	       "--key/--cert. The phone accepts it only if that certificate holds the\n"
-	       "TFTP or CCM+TFTP role in its CTL. NAME (header file name) defaults to\n"
+	       "Writes OUT (default FILE.sgn): the signed header, then FILE "
+	       "unchanged.\n"
+	       "The key is the site's pki/tftp.key with pki/tftp.crt (--role "
+	       "tftp, the\n"
+	       "default) or pki/ccm.key (--role ccm, for a CCM+TFTP "
+	       "certificate), or\n"
+	       "--key/--cert. The phone accepts it only if that certificate "
+	       "holds the\n"
+	       "TFTP or CCM+TFTP role in its CTL. NAME (header file name) "
+	       "defaults to\n"
 	       "the base name of OUT. Digest: sha512 by default.\n");
 }
 
@@ -91,7 +97,7 @@ int cmd_sign(int argc, char **argv)
 	}
 	if (digest && !trust_md_by_name(digest)) {
 		cli_fail("sign", "unknown digest %s (sha1, sha256, sha512)",
-			 digest);
+		         digest);
 		return CLI_EUSAGE;
 	}
 	if (!!sp.key_file != !!sp.cert_file) {
@@ -118,7 +124,7 @@ int cmd_sign(int argc, char **argv)
 	err = trust_site_signer(&sp, &key, &cert);
 	if (err) {
 		cli_fail("sign", "cannot load %s / %s: %s", sp.key_file,
-			 sp.cert_file, tl_strerror(err));
+		         sp.cert_file, tl_strerror(err));
 		goto out;
 	}
 	err = trust_file_read(file, TRUST_CLI_MAX_IN, &in);
@@ -128,20 +134,20 @@ int cmd_sign(int argc, char **argv)
 	}
 	{
 		struct trust_sign s = {
-			.key = key,
-			.cert = cert,
-			.md = digest ? trust_md_by_name(digest) : NULL,
-			.filename = name,
-			.timestamp = (uint32_t)ts,
+		        .key = key,
+		        .cert = cert,
+		        .md = digest ? trust_md_by_name(digest) : NULL,
+		        .filename = name,
+		        .timestamp = (uint32_t)ts,
 		};
 
 		err = trust_sgn_build(&b, &s, buf_slice(&in));
 	}
 	if (err) {
 		cli_fail("sign", "cannot sign %s: %s", file,
-			 err == -TL_EPOLICY ? "the key must be RSA and match "
-					      "its certificate"
-					    : tl_strerror(err));
+		         err == -TL_EPOLICY ? "the key must be RSA and match "
+		                              "its certificate"
+		                            : tl_strerror(err));
 		goto out;
 	}
 	err = trust_file_write(out, b.p, b.len, 0644);

@@ -11,19 +11,24 @@
 #include <string.h>
 
 const char cmd_verify_summary[] =
-	"verify a .sgn or .enc.sgn file against a CTL (signer: TFTP role)";
+        "verify a .sgn or .enc.sgn file against a CTL (signer: TFTP role)";
 
 #define TRUST_CLI_MAX_IN (512u * 1024 * 1024)
 
 static void usage(void)
 {
-	printf("usage: trustline verify FILE.sgn --ctl CTLFile.tlv [--strip OUT]\n"
+	printf("usage: trustline verify FILE.sgn --ctl CTLFile.tlv [--strip "
+	       "OUT]\n"
 	       "                 [--crl CRL] [--at UNIX] [--json]\n"
 	       "\n"
-	       "Accepts FILE only if its signer holds the TFTP or CCM+TFTP role in the\n"
-	       "CTL (itself checked as a validly signed CTL), is within its validity\n"
-	       "period (at --at, default now) and is not revoked by --crl. --strip\n"
-	       "writes the original content. A .enc.sgn (format 2.0) has its signature\n"
+	       "Accepts FILE only if its signer holds the TFTP or CCM+TFTP "
+	       "role in the\n"
+	       "CTL (itself checked as a validly signed CTL), is within its "
+	       "validity\n"
+	       "period (at --at, default now) and is not revoked by --crl. "
+	       "--strip\n"
+	       "writes the original content. A .enc.sgn (format 2.0) has its "
+	       "signature\n"
 	       "checked; decrypt it with `trustline decrypt-config`.\n"
 	       "Exit 0 valid, 1 invalid, 2 usage.\n");
 }
@@ -103,7 +108,8 @@ int cmd_verify(int argc, char **argv)
 		i++;
 	}
 	if (!file || !ctlp) {
-		cli_fail("verify", "need FILE and --ctl CTLFile.tlv; see --help");
+		cli_fail("verify",
+		         "need FILE and --ctl CTLFile.tlv; see --help");
 		return CLI_EUSAGE;
 	}
 	o.now = co.now = (int64_t)at;
@@ -111,7 +117,8 @@ int cmd_verify(int argc, char **argv)
 	buf_init(&fb, 0);
 	err = trust_file_read(ctlp, TRUST_CLI_MAX_IN, &cb);
 	if (err) {
-		cli_fail("verify", "cannot read %s: %s", ctlp, tl_strerror(err));
+		cli_fail("verify", "cannot read %s: %s", ctlp,
+		         tl_strerror(err));
 		goto out;
 	}
 	err = trust_ctl_parse(&ctl, cb.p, cb.len, &why);
@@ -120,20 +127,21 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (err) {
 		cli_fail("verify", "%s is not a valid CTL: %s", ctlp,
-			 why ? why : tl_strerror(err));
+		         why ? why : tl_strerror(err));
 		goto out;
 	}
 	if (crlp) {
 		err = load_crl(crlp, &o.crl);
 		if (err) {
 			cli_fail("verify", "cannot read CRL %s: %s", crlp,
-				 tl_strerror(err));
+			         tl_strerror(err));
 			goto out;
 		}
 	}
 	err = trust_file_read(file, TRUST_CLI_MAX_IN, &fb);
 	if (err) {
-		cli_fail("verify", "cannot read %s: %s", file, tl_strerror(err));
+		cli_fail("verify", "cannot read %s: %s", file,
+		         tl_strerror(err));
 		goto out;
 	}
 	/* The version element says which kind: 1.0 signed, 2.0 encrypted. */
@@ -144,13 +152,11 @@ int cmd_verify(int argc, char **argv)
 		err = trust_sgn_verify(buf_slice(&fb), ctl, &o, &content, &why);
 	}
 	if (json) {
-		json_t *j = json_pack("{s:s, s:s, s:b, s:s?, s:I}", "file", file,
-				      "kind", enc ? "enc.sgn" : "sgn", "valid",
-				      !err, "reason",
-				      err ? (why ? why : tl_strerror(err))
-					  : NULL,
-				      "content_bytes",
-				      (json_int_t)content.len);
+		json_t *j = json_pack(
+		        "{s:s, s:s, s:b, s:s?, s:I}", "file", file, "kind",
+		        enc ? "enc.sgn" : "sgn", "valid", !err, "reason",
+		        err ? (why ? why : tl_strerror(err)) : NULL,
+		        "content_bytes", (json_int_t)content.len);
 		char *s = j ? json_dumps(j, 0) : NULL;
 
 		if (s) {
@@ -162,7 +168,7 @@ int cmd_verify(int argc, char **argv)
 	if (err) {
 		if (!json) {
 			cli_fail("verify", "%s: not valid: %s", file,
-				 why ? why : tl_strerror(err));
+			         why ? why : tl_strerror(err));
 		}
 		goto out;
 	}
@@ -170,12 +176,14 @@ int cmd_verify(int argc, char **argv)
 		err = trust_file_write(strip, content.p, content.len, 0644);
 		if (err) {
 			cli_fail("verify", "cannot write %s: %s", strip,
-				 tl_strerror(err));
+			         tl_strerror(err));
 			goto out;
 		}
 	} else if (strip) {
-		cli_fail("verify", "--strip: %s is encrypted; use "
-				   "decrypt-config", file);
+		cli_fail("verify",
+		         "--strip: %s is encrypted; use "
+		         "decrypt-config",
+		         file);
 		goto out;
 	}
 	if (!json) {

@@ -88,7 +88,7 @@ out:
 /* RFC 4514 §2.4: escape the characters that would end or confuse a value;
  * ';' too, because it separates our attributes. */
 static int put_escaped(char *out, size_t outlen, size_t *o,
-		       const unsigned char *v, int n)
+                       const unsigned char *v, int n)
 {
 	for (int i = 0; i < n; i++) {
 		unsigned char ch = v[i];
@@ -131,7 +131,7 @@ int trust_dn_string(const X509_NAME *name, char *out, size_t outlen)
 
 		if (!sn) {
 			if (OBJ_obj2txt(oid, sizeof(oid),
-					X509_NAME_ENTRY_get_object(e), 1) < 1) {
+			                X509_NAME_ENTRY_get_object(e), 1) < 1) {
 				return -TL_EPARSE;
 			}
 			sn = oid;
@@ -183,7 +183,7 @@ int trust_cert_sha256(X509 *cert, char out[65])
 }
 
 int trust_fill_signer(struct tlv_hdr *h, const struct trust_sign *s,
-		      struct trust_signer_buf *sb, size_t *siglen)
+                      struct trust_signer_buf *sb, size_t *siglen)
 {
 	EVP_PKEY *pub = s->key ? pki_key_public(s->key) : NULL;
 	size_t slen = sizeof(sb->serial);
@@ -211,11 +211,11 @@ int trust_fill_signer(struct tlv_hdr *h, const struct trust_sign *s,
 	err = trust_serial_bytes(s->cert, sb->serial, &slen);
 	if (!err) {
 		err = trust_dn_string(X509_get_subject_name(s->cert), sb->name,
-				      sizeof(sb->name));
+		                      sizeof(sb->name));
 	}
 	if (!err) {
-		err = trust_dn_string(X509_get_issuer_name(s->cert),
-				      sb->issuer, sizeof(sb->issuer));
+		err = trust_dn_string(X509_get_issuer_name(s->cert), sb->issuer,
+		                      sizeof(sb->issuer));
 	}
 	if (err) {
 		return err;
@@ -229,9 +229,9 @@ int trust_fill_signer(struct tlv_hdr *h, const struct trust_sign *s,
 }
 
 int trust_write_signed(struct buf *out, enum tlv_kind kind,
-		       const struct tlv_hdr *h, const struct tlv_record *recs,
-		       size_t nrecs, struct slice content, size_t siglen,
-		       const struct trust_sign *s)
+                       const struct tlv_hdr *h, const struct tlv_record *recs,
+                       size_t nrecs, struct slice content, size_t siglen,
+                       const struct trust_sign *s)
 {
 	struct buf file, tbs, sig;
 	struct tlv_hdr parsed_sig = {0};
@@ -242,8 +242,7 @@ int trust_write_signed(struct buf *out, enum tlv_kind kind,
 	buf_init(&file, 0);
 	buf_init(&tbs, 0);
 	buf_init(&sig, 0);
-	err = tlv_write(&file, kind, h, recs, nrecs, content, siglen,
-			&val_off);
+	err = tlv_write(&file, kind, h, recs, nrecs, content, siglen, &val_off);
 	if (err) {
 		goto out;
 	}
@@ -257,7 +256,7 @@ int trust_write_signed(struct buf *out, enum tlv_kind kind,
 		goto out;
 	}
 	err = pki_key_sign(s->key, trust_hash_md(h->hash_alg), tbs.p, tbs.len,
-			   &sig);
+	                   &sig);
 	if (err) {
 		goto out;
 	}
@@ -276,7 +275,7 @@ out:
 }
 
 int trust_check_sig(EVP_PKEY *pub, const struct tlv_hdr *h, const uint8_t *p,
-		    size_t len)
+                    size_t len)
 {
 	const EVP_MD *md = trust_hash_md(h->hash_alg);
 	struct slice parts[2];
@@ -302,8 +301,7 @@ int trust_check_sig(EVP_PKEY *pub, const struct tlv_hdr *h, const uint8_t *p,
 	return rc ? 0 : -TL_ESIG;
 }
 
-int trust_check_cert(X509 *cert, const struct trust_opts *o,
-		     const char **why)
+int trust_check_cert(X509 *cert, const struct trust_opts *o, const char **why)
 {
 	time_t now = (o && o->now) ? (time_t)o->now : time(NULL);
 	X509_REVOKED *rev = NULL;
@@ -319,7 +317,7 @@ int trust_check_cert(X509 *cert, const struct trust_opts *o,
 	/* RFC 5280 §6.3.3: a CRL speaks only for its issuer's certificates. */
 	if (o && o->crl &&
 	    !X509_NAME_cmp(X509_CRL_get_issuer(o->crl),
-			   X509_get_issuer_name(cert)) &&
+	                   X509_get_issuer_name(cert)) &&
 	    X509_CRL_get0_by_cert(o->crl, &rev, cert) == 1) {
 		*why = "signer certificate is revoked";
 		return -TL_EREVOKED;

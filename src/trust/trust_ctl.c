@@ -12,7 +12,8 @@ struct trust_ctl {
 	uint8_t *bytes;
 	size_t len;
 	struct tlv_file f;
-	X509 **certs; /* one per record */
+	X509 **certs; /* one per record, decoded on first use */
+	bool *bad;    /* a record whose certificate failed to decode */
 };
 
 static bool role_covers(uint16_t have, uint16_t want)
@@ -33,7 +34,7 @@ struct rec_buf {
 };
 
 static int fill_record(struct tlv_record *r, struct rec_buf *rb, X509 *cert,
-		       uint16_t role)
+                       uint16_t role)
 {
 	const ASN1_BIT_STRING *sig = NULL;
 	const unsigned char *pk = NULL;
@@ -45,11 +46,11 @@ static int fill_record(struct tlv_record *r, struct rec_buf *rb, X509 *cert,
 	err = trust_serial_bytes(cert, rb->serial, &slen);
 	if (!err) {
 		err = trust_dn_string(X509_get_subject_name(cert), rb->subject,
-				      sizeof(rb->subject));
+		                      sizeof(rb->subject));
 	}
 	if (!err) {
 		err = trust_dn_string(X509_get_issuer_name(cert), rb->issuer,
-				      sizeof(rb->issuer));
+		                      sizeof(rb->issuer));
 	}
 	if (err) {
 		return err;
@@ -57,7 +58,7 @@ static int fill_record(struct tlv_record *r, struct rec_buf *rb, X509 *cert,
 	/* The subjectPublicKey BIT STRING holds exactly what tag 7 carries:
 	 * DER RSAPublicKey (RFC 8017 A.1.1) or the X9.62 EC point. */
 	if (!X509_PUBKEY_get0_param(NULL, &pk, &pklen, NULL,
-				    X509_get_X509_PUBKEY(cert)) ||
+	                            X509_get_X509_PUBKEY(cert)) ||
 	    pklen < 1) {
 		return -TL_EPARSE;
 	}
@@ -74,14 +75,14 @@ static int fill_record(struct tlv_record *r, struct rec_buf *rb, X509 *cert,
 	r->issuer = slice_from_str(rb->issuer);
 	r->pubkey = slice_make(pk, (size_t)pklen);
 	r->cert_sig = slice_make(ASN1_STRING_get0_data(sig),
-				 (size_t)ASN1_STRING_length(sig));
+	                         (size_t)ASN1_STRING_length(sig));
 	r->cert = slice_make(rb->der, (size_t)n);
 	return 0;
 }
 
 int trust_ctl_build(struct buf *out, const struct trust_sign *s,
-		    X509 *const *certs, const uint16_t *roles, size_t n,
-		    unsigned flags)
+                    X509 *const *certs, const uint16_t *roles, size_t n,
+                    unsigned flags)
 {
 	struct tlv_record *recs = NULL;
 	struct rec_buf *rbs = NULL;
@@ -140,7 +141,7 @@ int trust_ctl_build(struct buf *out, const struct trust_sign *s,
 		}
 	}
 	err = trust_write_signed(out, TLV_KIND_LIST, &h, recs, n, SLICE_NULL,
-				 siglen, s);
+	                         siglen, s);
 out:
 	if (rbs) {
 		for (size_t i = 0; i < n; i++) {
@@ -163,13 +164,72 @@ void trust_ctl_free(struct trust_ctl *ctl)
 		}
 	}
 	free(ctl->certs);
+	free(ctl->bad);
 	tlv_file_clear(&ctl->f);
 	free(ctl->bytes);
 	free(ctl);
 }
 
+/* X.690 §8.1: one DER SEQUENCE (definite length) filling the slice
+ * exactly. The full decode waits until the certificate is used: OpenSSL
+ * decodes the public key with every certificate, which dominates the cost
+ * of reading a CTL. */
+static bool der_sequence(struct slice s)
+{
+	size_t len, hdr;
+
+	if (s.len < 2 || s.p[0] != 0x30) {
+		return false;
+	}
+	if (s.p[1] < 0x80) {
+		len = s.p[1];
+		hdr = 2;
+	} else {
+		size_t n = s.p[1] & 0x7f;
+
+		if (n == 0 || n > 3 || s.len < 2 + n || s.p[2] == 0) {
+			return false;
+		}
+		len = 0;
+		for (size_t i = 0; i < n; i++) {
+			len = (len << 8) | s.p[2 + i];
+		}
+		if (len < 0x80) {
+			return false; /* DER: shortest form */
+		}
+		hdr = 2 + n;
+	}
+	return hdr + len == s.len;
+}
+
+/* The record's certificate, decoded on first use; NULL when it does not
+ * decode as one DER certificate or its serial differs from the record's.
+ * Such a record is never trusted for anything. */
+static X509 *cert_at(const struct trust_ctl *ctl, size_t i)
+{
+	const struct tlv_record *r = &ctl->f.recs[i];
+	const unsigned char *d = r->cert.p;
+	uint8_t serial[32];
+	size_t slen = sizeof(serial);
+	X509 *x;
+
+	if (ctl->certs[i] || ctl->bad[i]) {
+		return ctl->certs[i];
+	}
+	x = d2i_X509(NULL, &d, (long)r->cert.len);
+	if (!x || d != r->cert.p + r->cert.len ||
+	    trust_serial_bytes(x, serial, &slen) ||
+	    !slice_eq(slice_make(serial, slen), r->serial)) {
+		X509_free(x);
+		ctl->bad[i] = true;
+		return NULL;
+	}
+	ctl->certs[i] = x;
+	return x;
+}
+
 int trust_ctl_parse(struct trust_ctl **out, const uint8_t *p, size_t len,
-		    const char **why)
+                    const char **why)
 {
 	const char *dummy = NULL;
 	struct trust_ctl *ctl;
@@ -197,25 +257,14 @@ int trust_ctl_parse(struct trust_ctl **out, const uint8_t *p, size_t len,
 		goto out;
 	}
 	ctl->certs = calloc(ctl->f.nrecs, sizeof(*ctl->certs));
-	if (!ctl->certs) {
+	ctl->bad = calloc(ctl->f.nrecs, sizeof(*ctl->bad));
+	if (!ctl->certs || !ctl->bad) {
 		err = -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < ctl->f.nrecs; i++) {
-		const struct tlv_record *r = &ctl->f.recs[i];
-		const unsigned char *d = r->cert.p;
-		uint8_t serial[32];
-		size_t slen = sizeof(serial);
-
-		ctl->certs[i] = d2i_X509(NULL, &d, (long)r->cert.len);
-		if (!ctl->certs[i] || d != r->cert.p + r->cert.len) {
-			*why = "record certificate is not one DER X.509";
-			err = -TL_EPARSE;
-			goto out;
-		}
-		if (trust_serial_bytes(ctl->certs[i], serial, &slen) ||
-		    !slice_eq(slice_make(serial, slen), r->serial)) {
-			*why = "record serial does not match its certificate";
+		if (!der_sequence(ctl->f.recs[i].cert)) {
+			*why = "record certificate is not one DER SEQUENCE";
 			err = -TL_EPARSE;
 			goto out;
 		}
@@ -235,13 +284,16 @@ size_t trust_ctl_count(const struct trust_ctl *ctl)
 }
 
 int trust_ctl_entry(const struct trust_ctl *ctl, size_t i,
-		    struct trust_entry *e)
+                    struct trust_entry *e)
 {
 	if (i >= ctl->f.nrecs) {
 		return -TL_ENOTFOUND;
 	}
+	e->cert = cert_at(ctl, i);
+	if (!e->cert) {
+		return -TL_EPARSE;
+	}
 	e->role = ctl->f.recs[i].role;
-	e->cert = ctl->certs[i];
 	e->serial = ctl->f.recs[i].serial;
 	e->subject = ctl->f.recs[i].subject;
 	return 0;
@@ -263,32 +315,39 @@ X509 *trust_ctl_signer(const struct trust_ctl *ctl)
 
 	for (size_t i = 0; i < ctl->f.nrecs; i++) {
 		const struct tlv_record *r = &ctl->f.recs[i];
+		X509 *x;
 
-		if (r->role == TLV_ROLE_SAST && slice_eq(r->serial, h->serial) &&
-		    !trust_check_sig(X509_get0_pubkey(ctl->certs[i]), h,
-				     ctl->bytes, ctl->len)) {
-			return ctl->certs[i];
+		if (r->role != TLV_ROLE_SAST ||
+		    !slice_eq(r->serial, h->serial)) {
+			continue;
+		}
+		x = cert_at(ctl, i);
+		if (x && !trust_check_sig(X509_get0_pubkey(x), h, ctl->bytes,
+		                          ctl->len)) {
+			return x;
 		}
 	}
 	return NULL;
 }
 
-/* Whether prev lists cert, with the same serial, as a SAST. */
-static bool prev_has_sast(const struct trust_ctl *prev, X509 *cert,
-			  struct slice serial)
+/* prev's decoded certificate for a SAST record with this serial and the
+ * same certificate bytes, or NULL. */
+static X509 *prev_sast(const struct trust_ctl *prev, const struct tlv_record *r)
 {
 	for (size_t i = 0; i < prev->f.nrecs; i++) {
-		if (prev->f.recs[i].role == TLV_ROLE_SAST &&
-		    slice_eq(prev->f.recs[i].serial, serial) &&
-		    !X509_cmp(prev->certs[i], cert)) {
-			return true;
+		const struct tlv_record *q = &prev->f.recs[i];
+
+		if (q->role == TLV_ROLE_SAST &&
+		    slice_eq(q->serial, r->serial) &&
+		    slice_eq(q->cert, r->cert)) {
+			return cert_at(prev, i);
 		}
 	}
-	return false;
+	return NULL;
 }
 
 int trust_ctl_verify(const struct trust_ctl *ctl, const struct trust_ctl *prev,
-		     const struct trust_opts *o, const char **why)
+                     const struct trust_opts *o, const char **why)
 {
 	const struct tlv_hdr *h = &ctl->f.hdr;
 	const char *dummy = NULL;
@@ -316,18 +375,22 @@ int trust_ctl_verify(const struct trust_ctl *ctl, const struct trust_ctl *prev,
 	}
 	for (size_t i = 0; i < ctl->f.nrecs; i++) {
 		const struct tlv_record *r = &ctl->f.recs[i];
-		X509 *cert = ctl->certs[i];
+		X509 *cert;
 
-		if (r->role != TLV_ROLE_SAST || !slice_eq(r->serial, h->serial)) {
+		if (r->role != TLV_ROLE_SAST ||
+		    !slice_eq(r->serial, h->serial)) {
 			continue;
 		}
 		listed = true;
-		if (prev && !prev_has_sast(prev, cert, r->serial)) {
+		/* With a previous CTL the key comes from it: the same bytes,
+		 * already decoded, trusted before this file arrived. */
+		cert = prev ? prev_sast(prev, r) : cert_at(ctl, i);
+		if (!cert) {
 			continue;
 		}
 		known = true;
 		err = trust_check_sig(X509_get0_pubkey(cert), h, ctl->bytes,
-				      ctl->len);
+		                      ctl->len);
 		if (err) {
 			*why = "signature does not verify";
 			continue;
@@ -339,30 +402,45 @@ int trust_ctl_verify(const struct trust_ctl *ctl, const struct trust_ctl *prev,
 		return -TL_ETRUST;
 	}
 	if (!known) {
-		*why = "signer is not a SAST of the previous CTL";
+		*why = prev ? "signer is not a SAST of the previous CTL"
+		            : "signer certificate does not decode";
 		return -TL_ETRUST;
 	}
 	return err;
 }
 
-bool trust_ctl_has_role(const struct trust_ctl *ctl, X509 *cert,
-			uint16_t role)
+/* The DER of cert, malloc'd by OpenSSL. */
+static struct slice der_of(X509 *cert, unsigned char **mem)
 {
-	for (size_t i = 0; i < ctl->f.nrecs; i++) {
-		if (role_covers(ctl->f.recs[i].role, role) &&
-		    !X509_cmp(ctl->certs[i], cert)) {
-			return true;
-		}
-	}
-	return false;
+	int n;
+
+	*mem = NULL;
+	n = i2d_X509(cert, mem);
+	return n > 0 ? slice_make(*mem, (size_t)n) : SLICE_NULL;
 }
 
-bool trust_ctl_serial_has_role(const struct trust_ctl *ctl,
-			       struct slice serial, uint16_t role)
+bool trust_ctl_has_role(const struct trust_ctl *ctl, X509 *cert, uint16_t role)
+{
+	unsigned char *mem;
+	struct slice der = der_of(cert, &mem);
+	bool found = false;
+
+	for (size_t i = 0; der.len && i < ctl->f.nrecs && !found; i++) {
+		found = role_covers(ctl->f.recs[i].role, role) &&
+		        slice_eq(ctl->f.recs[i].cert, der) &&
+		        cert_at(ctl, i) != NULL;
+	}
+	OPENSSL_free(mem);
+	return found;
+}
+
+bool trust_ctl_serial_has_role(const struct trust_ctl *ctl, struct slice serial,
+                               uint16_t role)
 {
 	for (size_t i = 0; i < ctl->f.nrecs; i++) {
 		if (role_covers(ctl->f.recs[i].role, role) &&
-		    slice_eq(ctl->f.recs[i].serial, serial)) {
+		    slice_eq(ctl->f.recs[i].serial, serial) &&
+		    cert_at(ctl, i)) {
 			return true;
 		}
 	}
@@ -370,8 +448,8 @@ bool trust_ctl_serial_has_role(const struct trust_ctl *ctl,
 }
 
 int trust_check_file_signer(const struct tlv_file *f, const uint8_t *p,
-			    size_t len, const struct trust_ctl *ctl,
-			    const struct trust_opts *o, const char **why)
+                            size_t len, const struct trust_ctl *ctl,
+                            const struct trust_opts *o, const char **why)
 {
 	const struct tlv_hdr *h = &f->hdr;
 	bool holder = false;
@@ -379,19 +457,23 @@ int trust_check_file_signer(const struct tlv_file *f, const uint8_t *p,
 
 	for (size_t i = 0; i < ctl->f.nrecs; i++) {
 		const struct tlv_record *r = &ctl->f.recs[i];
+		X509 *cert;
 
 		if (!role_covers(r->role, TLV_ROLE_TFTP) ||
 		    !slice_eq(r->serial, h->serial)) {
 			continue;
 		}
+		cert = cert_at(ctl, i);
+		if (!cert) {
+			continue;
+		}
 		holder = true;
-		err = trust_check_sig(X509_get0_pubkey(ctl->certs[i]), h, p,
-				      len);
+		err = trust_check_sig(X509_get0_pubkey(cert), h, p, len);
 		if (err) {
 			*why = "signature does not verify";
 			continue;
 		}
-		return trust_check_cert(ctl->certs[i], o, why);
+		return trust_check_cert(cert, o, why);
 	}
 	if (!holder) {
 		*why = "signer does not hold the TFTP role in the CTL";

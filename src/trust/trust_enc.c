@@ -11,12 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AES_KEY_LEN 16
-#define AES_BLOCK 16
-#define P256_POINT 65			  /* X9.62 uncompressed */
-#define WRAPPED_LEN (AES_KEY_LEN + 8)	  /* RFC 3394 §2.2.1 */
+#define AES_KEY_LEN  16
+#define AES_BLOCK    16
+#define P256_POINT   65                /* X9.62 uncompressed */
+#define WRAPPED_LEN  (AES_KEY_LEN + 8) /* RFC 3394 §2.2.1 */
 #define EC_KEY_FIELD (P256_POINT + WRAPPED_LEN)
-#define MAX_CONFIG (16u * 1024 * 1024)
+#define MAX_CONFIG   (16u * 1024 * 1024)
 
 static const char hkdf_label[] = "trustline enc.sgn key wrap v1";
 
@@ -27,14 +27,14 @@ static bool is_p256(EVP_PKEY *k)
 
 	return EVP_PKEY_get_base_id(k) == EVP_PKEY_EC &&
 	       EVP_PKEY_get_utf8_string_param(k, OSSL_PKEY_PARAM_GROUP_NAME,
-					      group, sizeof(group), &n) &&
+	                                      group, sizeof(group), &n) &&
 	       !strcmp(group, "prime256v1");
 }
 
 /* KEK = HKDF-SHA256(IKM = Z, salt = none, info = label || Q_e || Q_r),
  * RFC 5869; both points X9.62 uncompressed. */
 static int ecdh_kek(EVP_PKEY *priv, EVP_PKEY *peer, const uint8_t *qe,
-		    const uint8_t *qr, uint8_t kek[AES_KEY_LEN])
+                    const uint8_t *qr, uint8_t kek[AES_KEY_LEN])
 {
 	EVP_PKEY_CTX *dctx = EVP_PKEY_CTX_new(priv, NULL);
 	EVP_PKEY_CTX *kctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
@@ -72,8 +72,8 @@ out:
 /* AES key wrap, RFC 3394 (the key is a multiple of 8 bytes, so the
  * RFC 5649 padded variant is not needed). */
 static int aes_wrap(bool wrap, const uint8_t kek[AES_KEY_LEN],
-		    const uint8_t *in, size_t inlen, uint8_t *out,
-		    size_t *outlen)
+                    const uint8_t *in, size_t inlen, uint8_t *out,
+                    size_t *outlen)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int n = 0, f = 0, ok;
@@ -83,7 +83,7 @@ static int aes_wrap(bool wrap, const uint8_t kek[AES_KEY_LEN],
 	}
 	EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 	ok = EVP_CipherInit_ex(c, EVP_aes_128_wrap(), NULL, kek, NULL,
-			       wrap ? 1 : 0) == 1 &&
+	                       wrap ? 1 : 0) == 1 &&
 	     EVP_CipherUpdate(c, out, &n, in, (int)inlen) == 1 &&
 	     EVP_CipherFinal_ex(c, out + n, &f) == 1;
 	EVP_CIPHER_CTX_free(c);
@@ -107,7 +107,7 @@ static int point_of(EVP_PKEY *k, uint8_t out[P256_POINT])
 }
 
 static int wrap_key_ec(EVP_PKEY *dev, const uint8_t key[AES_KEY_LEN],
-		       uint8_t out[EC_KEY_FIELD])
+                       uint8_t out[EC_KEY_FIELD])
 {
 	EVP_PKEY *eph = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	uint8_t qr[P256_POINT], kek[AES_KEY_LEN];
@@ -126,7 +126,7 @@ static int wrap_key_ec(EVP_PKEY *dev, const uint8_t key[AES_KEY_LEN],
 	}
 	if (!err) {
 		err = aes_wrap(true, kek, key, AES_KEY_LEN, out + P256_POINT,
-			       &wlen);
+		               &wlen);
 	}
 	if (!err && wlen != WRAPPED_LEN) {
 		err = -TL_ECRYPTO;
@@ -137,7 +137,7 @@ static int wrap_key_ec(EVP_PKEY *dev, const uint8_t key[AES_KEY_LEN],
 }
 
 static int unwrap_key_ec(EVP_PKEY *dev, struct slice field,
-			 uint8_t key[AES_KEY_LEN])
+                         uint8_t key[AES_KEY_LEN])
 {
 	uint8_t qr[P256_POINT], kek[AES_KEY_LEN], tmp[WRAPPED_LEN];
 	EVP_PKEY *peer = EVP_PKEY_new();
@@ -158,7 +158,7 @@ static int unwrap_key_ec(EVP_PKEY *dev, struct slice field,
 	}
 	if (!err) {
 		err = aes_wrap(false, kek, field.p + P256_POINT, WRAPPED_LEN,
-			       tmp, &n);
+		               tmp, &n);
 	}
 	if (!err && n != AES_KEY_LEN) {
 		err = -TL_EAUTH;
@@ -176,7 +176,7 @@ out:
 }
 
 static int rsa_crypt(bool enc, EVP_PKEY *k, const uint8_t *in, size_t inlen,
-		     struct buf *out)
+                     struct buf *out)
 {
 	EVP_PKEY_CTX *c = EVP_PKEY_CTX_new(k, NULL);
 	size_t n = 0;
@@ -188,13 +188,13 @@ static int rsa_crypt(bool enc, EVP_PKEY *k, const uint8_t *in, size_t inlen,
 	ok = (enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) == 1 &&
 	     EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) == 1 &&
 	     (enc ? EVP_PKEY_encrypt(c, NULL, &n, in, inlen)
-		  : EVP_PKEY_decrypt(c, NULL, &n, in, inlen)) == 1;
+	          : EVP_PKEY_decrypt(c, NULL, &n, in, inlen)) == 1;
 	if (!ok || (err = buf_reserve(out, n))) {
 		EVP_PKEY_CTX_free(c);
 		return ok ? -ENOMEM : -TL_ECRYPTO;
 	}
 	ok = (enc ? EVP_PKEY_encrypt(c, out->p + out->len, &n, in, inlen)
-		  : EVP_PKEY_decrypt(c, out->p + out->len, &n, in, inlen)) == 1;
+	          : EVP_PKEY_decrypt(c, out->p + out->len, &n, in, inlen)) == 1;
 	EVP_PKEY_CTX_free(c);
 	if (!ok) {
 		return enc ? -TL_ECRYPTO : -TL_EAUTH;
@@ -204,8 +204,8 @@ static int rsa_crypt(bool enc, EVP_PKEY *k, const uint8_t *in, size_t inlen,
 }
 
 static int aes_cbc(bool enc, const uint8_t key[AES_KEY_LEN],
-		   const uint8_t iv[AES_BLOCK], const uint8_t *in, size_t len,
-		   uint8_t *out)
+                   const uint8_t iv[AES_BLOCK], const uint8_t *in, size_t len,
+                   uint8_t *out)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int n = 0, f = 0, ok;
@@ -214,7 +214,7 @@ static int aes_cbc(bool enc, const uint8_t key[AES_KEY_LEN],
 		return -ENOMEM;
 	}
 	ok = EVP_CipherInit_ex(c, EVP_aes_128_cbc(), NULL, key, iv,
-			       enc ? 1 : 0) == 1 &&
+	                       enc ? 1 : 0) == 1 &&
 	     EVP_CIPHER_CTX_set_padding(c, 0) == 1 &&
 	     EVP_CipherUpdate(c, out, &n, in, (int)len) == 1 &&
 	     EVP_CipherFinal_ex(c, out + n, &f) == 1 && (size_t)(n + f) == len;
@@ -223,7 +223,7 @@ static int aes_cbc(bool enc, const uint8_t key[AES_KEY_LEN],
 }
 
 int trust_enc_build(struct buf *out, const struct trust_sign *s,
-		    X509 *device_cert, struct slice plain)
+                    X509 *device_cert, struct slice plain)
 {
 	EVP_PKEY *dev = device_cert ? X509_get0_pubkey(device_cert) : NULL;
 	uint8_t key[AES_KEY_LEN], iv[AES_BLOCK], ec_field[EC_KEY_FIELD];
@@ -264,7 +264,7 @@ int trust_enc_build(struct buf *out, const struct trust_sign *s,
 	}
 	/* enc-sgn.md §3: hash of the plaintext, with the signature's hash. */
 	if (!EVP_Digest(plain.p, plain.len, digest, &dlen,
-			trust_hash_md(h.hash_alg), NULL)) {
+	                trust_hash_md(h.hash_alg), NULL)) {
 		err = -TL_ECRYPTO;
 		goto out;
 	}
@@ -291,7 +291,7 @@ int trust_enc_build(struct buf *out, const struct trust_sign *s,
 	h.enc_hash_alg = h.hash_alg;
 	h.enc_hash = slice_make(digest, dlen);
 	err = trust_write_signed(out, TLV_KIND_ENC, &h, NULL, 0,
-				 buf_slice(&body), siglen, s);
+	                         buf_slice(&body), siglen, s);
 out:
 	OPENSSL_cleanse(key, sizeof(key));
 	buf_free_secret(&body);
@@ -300,8 +300,8 @@ out:
 }
 
 int trust_enc_open(struct slice file, const struct trust_ctl *ctl,
-		   const struct trust_opts *o, EVP_PKEY *device_key,
-		   struct buf *plain, const char **why)
+                   const struct trust_opts *o, EVP_PKEY *device_key,
+                   struct buf *plain, const char **why)
 {
 	uint8_t key[AES_KEY_LEN], digest[EVP_MAX_MD_SIZE];
 	const char *dummy = NULL;
@@ -325,7 +325,8 @@ int trust_enc_open(struct slice file, const struct trust_ctl *ctl,
 	}
 	h = &f.hdr;
 	if (ctl) {
-		err = trust_check_file_signer(&f, file.p, file.len, ctl, o, why);
+		err = trust_check_file_signer(&f, file.p, file.len, ctl, o,
+		                              why);
 		if (err) {
 			goto out;
 		}
@@ -352,7 +353,7 @@ int trust_enc_open(struct slice file, const struct trust_ctl *ctl,
 			goto out;
 		}
 		err = rsa_crypt(false, device_key, h->enc_key.p, h->enc_key.len,
-				&kb);
+		                &kb);
 		if (!err && kb.len != AES_KEY_LEN) {
 			err = -TL_EAUTH;
 		}
@@ -407,7 +408,7 @@ out:
 }
 
 int trust_enc_verify(struct slice file, const struct trust_ctl *ctl,
-		     const struct trust_opts *o, const char **why)
+                     const struct trust_opts *o, const char **why)
 {
 	const char *dummy = NULL;
 	struct tlv_file f;

@@ -22,23 +22,24 @@ struct trust_signer_buf {
 	char issuer[1024];
 };
 int trust_fill_signer(struct tlv_hdr *h, const struct trust_sign *s,
-		      struct trust_signer_buf *sb, size_t *siglen) TL_MUST_CHECK;
+                      struct trust_signer_buf *sb,
+                      size_t *siglen) TL_MUST_CHECK;
 /* Write the file with tlv_write, sign the signed parts with s->key and
  * patch the signature in. */
 int trust_write_signed(struct buf *out, enum tlv_kind kind,
-		       const struct tlv_hdr *h, const struct tlv_record *recs,
-		       size_t nrecs, struct slice content, size_t siglen,
-		       const struct trust_sign *s) TL_MUST_CHECK;
+                       const struct tlv_hdr *h, const struct tlv_record *recs,
+                       size_t nrecs, struct slice content, size_t siglen,
+                       const struct trust_sign *s) TL_MUST_CHECK;
 /* Verify the header signature of a parsed file over its signed parts. */
 int trust_check_sig(EVP_PKEY *pub, const struct tlv_hdr *h, const uint8_t *p,
-		    size_t len) TL_MUST_CHECK;
+                    size_t len) TL_MUST_CHECK;
 /* Validity period and CRL. */
 int trust_check_cert(X509 *cert, const struct trust_opts *o,
-		     const char **why) TL_MUST_CHECK;
+                     const char **why) TL_MUST_CHECK;
 /* Verify a .sgn or .enc.sgn header against ctl (TFTP role). */
 int trust_check_file_signer(const struct tlv_file *f, const uint8_t *p,
-			    size_t len, const struct trust_ctl *ctl,
-			    const struct trust_opts *o,
-			    const char **why) TL_MUST_CHECK;
+                            size_t len, const struct trust_ctl *ctl,
+                            const struct trust_opts *o,
+                            const char **why) TL_MUST_CHECK;
 
 #endif

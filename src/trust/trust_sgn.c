@@ -3,7 +3,7 @@
 #include "trust/trust_int.h"
 
 int trust_sgn_build(struct buf *out, const struct trust_sign *s,
-		    struct slice content)
+                    struct slice content)
 {
 	struct trust_signer_buf sb;
 	struct tlv_hdr h = {0};
@@ -17,12 +17,12 @@ int trust_sgn_build(struct buf *out, const struct trust_sign *s,
 	h.ver_major = 1;
 	h.ver_minor = 0;
 	return trust_write_signed(out, TLV_KIND_SGN, &h, NULL, 0, content,
-				  siglen, s);
+	                          siglen, s);
 }
 
 int trust_sgn_verify(struct slice file, const struct trust_ctl *ctl,
-		     const struct trust_opts *o, struct slice *content,
-		     const char **why)
+                     const struct trust_opts *o, struct slice *content,
+                     const char **why)
 {
 	const char *dummy = NULL;
 	struct tlv_file f;

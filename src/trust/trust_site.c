@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define PATHLEN 4096
+#define PATHLEN  4096
 #define MAX_CERT (64 * 1024)
 
 int trust_file_read(const char *path, size_t max, struct buf *out)
@@ -178,19 +178,19 @@ void trust_site_records_free(X509 **certs, uint16_t *roles, size_t n)
 }
 
 int trust_site_records(const char *site_dir, bool itl, X509 ***certs,
-		       uint16_t **roles, size_t *n)
+                       uint16_t **roles, size_t *n)
 {
 	static const struct {
 		const char *file;
 		uint16_t role;
 		bool optional, in_ctl, in_itl;
 	} want[] = {
-		{"pki/sast1.crt", TLV_ROLE_SAST, false, true, true},
-		{"pki/sast2.crt", TLV_ROLE_SAST, false, true, false},
-		{"pki/ccm.crt", TLV_ROLE_CCM, false, true, true},
-		{"pki/tftp.crt", TLV_ROLE_TFTP, false, true, true},
-		{"pki/capf.crt", TLV_ROLE_CAPF, false, true, true},
-		{"pki/ccm-ec.crt", TLV_ROLE_CCM, true, true, false},
+	        {"pki/sast1.crt", TLV_ROLE_SAST, false, true, true},
+	        {"pki/sast2.crt", TLV_ROLE_SAST, false, true, false},
+	        {"pki/ccm.crt", TLV_ROLE_CCM, false, true, true},
+	        {"pki/tftp.crt", TLV_ROLE_TFTP, false, true, true},
+	        {"pki/capf.crt", TLV_ROLE_CAPF, false, true, true},
+	        {"pki/ccm-ec.crt", TLV_ROLE_CCM, true, true, false},
 	};
 	const size_t max = sizeof(want) / sizeof(want[0]);
 	X509 **c = calloc(max, sizeof(*c));
@@ -232,7 +232,7 @@ out:
 }
 
 int trust_site_sast(const char *site_dir, int n, const char *module,
-		    const char *pin, struct pki_key **key, X509 **cert)
+                    const char *pin, struct pki_key **key, X509 **cert)
 {
 	char path[PATHLEN], rel[64], label[16], pinbuf[256];
 	struct pki_key *k = NULL;
@@ -287,7 +287,7 @@ out:
 }
 
 int trust_site_signer(const struct trust_signer_spec *sp, struct pki_key **key,
-		      X509 **cert)
+                      X509 **cert)
 {
 	char pin[256];
 	const char *use = sp->pin;
@@ -304,7 +304,7 @@ int trust_site_signer(const struct trust_signer_spec *sp, struct pki_key **key,
 			use = pin;
 		}
 		err = trust_site_sast(sp->site, sp->token, sp->module, use, key,
-				      cert);
+		                      cert);
 		OPENSSL_cleanse(pin, sizeof(pin));
 		return err;
 	}
@@ -325,12 +325,12 @@ int trust_site_signer(const struct trust_signer_spec *sp, struct pki_key **key,
 }
 
 static int build_one(const char *site_dir, struct pki_key *key, X509 *cert,
-		     bool itl)
+                     bool itl)
 {
 	struct trust_sign s = {
-		.key = key,
-		.cert = cert,
-		.filename = itl ? "ITLFile.tlv" : "CTLFile.tlv",
+	        .key = key,
+	        .cert = cert,
+	        .filename = itl ? "ITLFile.tlv" : "CTLFile.tlv",
 	};
 	char path[PATHLEN];
 	X509 **certs = NULL;
@@ -343,11 +343,11 @@ static int build_one(const char *site_dir, struct pki_key *key, X509 *cert,
 	err = trust_site_records(site_dir, itl, &certs, &roles, &n);
 	if (!err) {
 		err = trust_ctl_build(&out, &s, certs, roles, n,
-				      itl ? 0 : TRUST_BUILD_MIXED);
+		                      itl ? 0 : TRUST_BUILD_MIXED);
 	}
 	if (!err) {
 		err = path_of(path, site_dir,
-			      itl ? "tftp/ITLFile.tlv" : "tftp/CTLFile.tlv");
+		              itl ? "tftp/ITLFile.tlv" : "tftp/CTLFile.tlv");
 	}
 	if (!err) {
 		err = trust_file_write(path, out.p, out.len, 0644);

@@ -103,6 +103,16 @@ assert j["signer"]["serial"] == "5a01", j["signer"]
 EOF
 ok "ctl build lists 2 SASTs + CCM, TFTP, CAPF; signed by SAST1"
 "$TL_BIN" ctl show "$ctl" | grep -q '^\[3\] TFTP' || fail "show text"
+"$TL_BIN" ctl build --site "$site" --itl >/dev/null
+"$TL_BIN" ctl show "$site/tftp/ITLFile.tlv" --json >"$work/itl.json"
+python3 - "$work/itl.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["filename"] == "ITLFile.tlv", j["filename"]
+assert [r["role"] for r in j["records"]] == ["SAST", "CCM", "TFTP", "CAPF"]
+EOF
+"$TL_BIN" ctl verify "$site/tftp/ITLFile.tlv" --first-use >/dev/null
+ok "ITL: same format, SAST1 + CCM, TFTP, CAPF"
 "$TL_BIN" ctl verify "$ctl" --first-use >/dev/null
 ok "first CTL accepted on first use"
 rc=0

@@ -2,8 +2,8 @@
  * Stricter than the phones: containers must hold exactly their children,
  * every tag appears at most once, unknown tags are refused, padding only
  * ends the header, and nothing may follow the last record. */
-#include "codec/tlv/tlv.h"
 #include "base/cur.h"
+#include "codec/tlv/tlv.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -139,8 +139,8 @@ static int u16_val(struct cur *v, uint16_t *out, const char **why)
 	return cur_u16be(v, out);
 }
 
-static int bytes_val(struct cur *v, size_t min, size_t max,
-		     struct slice *out, const char **why)
+static int bytes_val(struct cur *v, size_t min, size_t max, struct slice *out,
+                     const char **why)
 {
 	size_t n = cur_left(v);
 
@@ -188,8 +188,8 @@ static int parse_signer(struct cur *c, struct tlv_hdr *h, const char **why)
 			goto out;
 		}
 	}
-	if (seen != ((1u << H_SIGNER_NAME) | (1u << H_SERIAL) |
-		     (1u << H_ISSUER))) {
+	if (seen !=
+	    ((1u << H_SIGNER_NAME) | (1u << H_SERIAL) | (1u << H_ISSUER))) {
 		FAIL(-TL_EPARSE, "signer info lacks name, serial or issuer");
 	}
 out:
@@ -220,7 +220,8 @@ static int parse_sig_alg(struct cur *c, struct tlv_hdr *h, const char **why)
 			err = u8_val(&v, &h->sig_modulus, why);
 			break;
 		default:
-			FAIL(-TL_EUNKNOWN, "unknown tag in signature algorithm");
+			FAIL(-TL_EUNKNOWN,
+			     "unknown tag in signature algorithm");
 		}
 		if (err) {
 			goto out;
@@ -259,7 +260,7 @@ static int parse_sig_info(struct cur *c, struct tlv_hdr *h, const char **why)
 		case H_HASH_ALG:
 			err = u8_val(&v, &h->hash_alg, why);
 			if (!err && (h->hash_alg < TLV_HASH_SHA1 ||
-				     h->hash_alg > TLV_HASH_SHA512)) {
+			             h->hash_alg > TLV_HASH_SHA512)) {
 				FAIL(-TL_EUNKNOWN, "unknown hash algorithm");
 			}
 			break;
@@ -313,8 +314,8 @@ static int parse_iv_info(struct cur *c, struct tlv_hdr *h, const char **why)
 			goto out;
 		}
 	}
-	if (seen != ((1u << H_ENC_IV_ALG) | (1u << H_ENC_IV) |
-		     (1u << H_ENC_PAD))) {
+	if (seen !=
+	    ((1u << H_ENC_IV_ALG) | (1u << H_ENC_IV) | (1u << H_ENC_PAD))) {
 		FAIL(-TL_EPARSE, "IV info incomplete");
 	}
 out:
@@ -358,7 +359,7 @@ static int parse_key_info(struct cur *c, struct tlv_hdr *h, const char **why)
 		}
 	}
 	if (seen != ((1u << H_ENC_KEYWRAP) | (1u << H_ENC_KEY_BITS) |
-		     (1u << H_ENC_KEY_ALG) | (1u << H_ENC_KEY))) {
+	             (1u << H_ENC_KEY_ALG) | (1u << H_ENC_KEY))) {
 		FAIL(-TL_EPARSE, "key info incomplete");
 	}
 out:
@@ -391,7 +392,7 @@ static int parse_enc_info(struct cur *c, struct tlv_hdr *h, const char **why)
 		case H_ENC_HASH_ALG:
 			err = u8_val(&v, &h->enc_hash_alg, why);
 			if (!err && (h->enc_hash_alg < TLV_HASH_SHA1 ||
-				     h->enc_hash_alg > TLV_HASH_SHA512)) {
+			             h->enc_hash_alg > TLV_HASH_SHA512)) {
 				FAIL(-TL_EUNKNOWN, "unknown content hash");
 			}
 			break;
@@ -406,7 +407,7 @@ static int parse_enc_info(struct cur *c, struct tlv_hdr *h, const char **why)
 		}
 	}
 	if (seen != ((1u << H_ENC_IV_INFO) | (1u << H_ENC_KEY_INFO) |
-		     (1u << H_ENC_HASH_ALG) | (1u << H_ENC_HASH))) {
+	             (1u << H_ENC_HASH_ALG) | (1u << H_ENC_HASH))) {
 		FAIL(-TL_EPARSE, "encryption info incomplete");
 	}
 out:
@@ -414,7 +415,7 @@ out:
 }
 
 static int parse_header(struct cur *c, enum tlv_kind kind, struct tlv_hdr *h,
-			const char **why)
+                        const char **why)
 {
 	uint32_t seen = 0;
 	bool padding = false;
@@ -470,7 +471,8 @@ static int parse_header(struct cur *c, enum tlv_kind kind, struct tlv_hdr *h,
 				     "signer version in a signed file");
 			}
 			if (cur_left(&v) != 2) {
-				FAIL(-TL_EPARSE, "signer version is not 2 bytes");
+				FAIL(-TL_EPARSE,
+				     "signer version is not 2 bytes");
 			}
 			h->has_signer_version = true;
 			err = cur_u8(&v, &h->sv_major);
@@ -592,7 +594,7 @@ out:
 }
 
 int tlv_parse(struct tlv_file *f, enum tlv_kind kind, const uint8_t *p,
-	      size_t len, const char **why)
+              size_t len, const char **why)
 {
 	const char *dummy = NULL;
 	struct tlv_hdr *h = &f->hdr;
@@ -650,7 +652,8 @@ int tlv_parse(struct tlv_file *f, enum tlv_kind kind, const uint8_t *p,
 		struct tlv_record *r;
 
 		if (cur_left(&c) < 5) {
-			FAIL(-TL_ETRAIL, "trailing bytes after the last record");
+			FAIL(-TL_ETRAIL,
+			     "trailing bytes after the last record");
 		}
 		if (f->nrecs == TLV_MAX_RECORDS) {
 			FAIL(-TL_ETOOBIG, "too many records");
@@ -696,7 +699,7 @@ void tlv_file_clear(struct tlv_file *f)
 }
 
 void tlv_signed_parts(const struct tlv_hdr *h, const uint8_t *p, size_t len,
-		      struct slice parts[2])
+                      struct slice parts[2])
 {
 	size_t end = h->sig_off + 3 + h->signature.len;
 
@@ -708,10 +711,10 @@ static const struct {
 	uint16_t code;
 	const char *name;
 } roles[] = {
-	{TLV_ROLE_SAST, "SAST"},	 {TLV_ROLE_CCM, "CCM"},
-	{TLV_ROLE_CCM_TFTP, "CCM+TFTP"}, {TLV_ROLE_TFTP, "TFTP"},
-	{TLV_ROLE_CAPF, "CAPF"},	 {TLV_ROLE_APP_SERVER, "APP-SERVER"},
-	{TLV_ROLE_TVS, "TVS"},
+        {TLV_ROLE_SAST, "SAST"},         {TLV_ROLE_CCM, "CCM"},
+        {TLV_ROLE_CCM_TFTP, "CCM+TFTP"}, {TLV_ROLE_TFTP, "TFTP"},
+        {TLV_ROLE_CAPF, "CAPF"},         {TLV_ROLE_APP_SERVER, "APP-SERVER"},
+        {TLV_ROLE_TVS, "TVS"},
 };
 
 const char *tlv_role_name(uint16_t role)

@@ -127,8 +127,8 @@ static void put_enc_info(struct buf *b, const struct tlv_hdr *h)
 }
 
 int tlv_write(struct buf *out, enum tlv_kind kind, const struct tlv_hdr *h,
-	      const struct tlv_record *recs, size_t nrecs,
-	      struct slice content, size_t siglen, size_t *sig_val_off)
+              const struct tlv_record *recs, size_t nrecs, struct slice content,
+              size_t siglen, size_t *sig_val_off)
 {
 	size_t start = out->len;
 	size_t hdr_len;
@@ -174,8 +174,8 @@ int tlv_write(struct buf *out, enum tlv_kind kind, const struct tlv_hdr *h,
 		buf_put_u8(out, h->sv_minor);
 	}
 	put_hdr(out, 3,
-		3 + h->signer_name.len + 1 + 3 + h->serial.len + 3 +
-			h->issuer_name.len + 1);
+	        3 + h->signer_name.len + 1 + 3 + h->serial.len + 3 +
+	                h->issuer_name.len + 1);
 	put_str(out, 4, h->signer_name);
 	put_bytes(out, 5, h->serial);
 	put_str(out, 6, h->issuer_name);

@@ -4,13 +4,14 @@
 #include "base/buf.h"
 #include "codec/tlv/tlv.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 static const uint8_t cert_bytes[] = {0x30, 0x03, 0x02, 0x01, 0x05};
@@ -60,14 +61,14 @@ static struct tlv_hdr hdr(enum tlv_kind kind)
 static void make(struct buf *b, enum tlv_kind kind)
 {
 	struct tlv_record recs[2] = {rec(TLV_ROLE_SAST, 1),
-				     rec(TLV_ROLE_TFTP, 2)};
+	                             rec(TLV_ROLE_TFTP, 2)};
 	struct tlv_hdr h = hdr(kind);
 	size_t off;
 
 	buf_init(b, 0);
 	assert_int_equal(tlv_write(b, kind, &h, recs, 2,
-				   SLICE_LIT("<xml/>0123456789"), 64, &off),
-			 0);
+	                           SLICE_LIT("<xml/>0123456789"), 64, &off),
+	                 0);
 	memset(b->p + off, 0xAA, 64);
 }
 
@@ -120,11 +121,12 @@ static void test_round_trip_kinds(void **state)
 		tlv_signed_parts(&f.hdr, b.p, b.len, parts);
 		assert_int_equal(parts[0].len + parts[1].len + 3 + 64, b.len);
 		/* the wrong kind is refused */
-		assert_int_not_equal(tlv_parse(&f, kinds[i] == TLV_KIND_SGN
-						      ? TLV_KIND_ENC
-						      : TLV_KIND_SGN,
-					       b.p, b.len, NULL),
-				     0);
+		assert_int_not_equal(tlv_parse(&f,
+		                               kinds[i] == TLV_KIND_SGN
+		                                       ? TLV_KIND_ENC
+		                                       : TLV_KIND_SGN,
+		                               b.p, b.len, NULL),
+		                     0);
 		tlv_file_clear(&f);
 		buf_free(&b);
 	}
@@ -136,7 +138,7 @@ struct reject {
 	const char *name;
 	enum tlv_kind kind;
 	int (*mutate)(struct buf *b); /* returns nothing useful; 0 */
-	int want;		      /* expected error, 0: any */
+	int want;                     /* expected error, 0: any */
 };
 
 static size_t find(const struct buf *b, const void *pat, size_t n)
@@ -176,7 +178,10 @@ static int m_overlong_hdr(struct buf *b)
 
 static int m_overlong_string(struct buf *b)
 {
-	size_t at = find(b, "\x04\x00\x0a" "CN=signer", 12);
+	size_t at = find(b,
+	                 "\x04\x00\x0a"
+	                 "CN=signer",
+	                 12);
 
 	b->p[at + 2] = 0x40; /* runs past signer info */
 	return 0;
@@ -202,7 +207,10 @@ static int m_dup_role(struct buf *b)
 {
 	/* turn the issuer tag (5) of the first record into a second role
 	 * (4) of the right length */
-	size_t at = find(b, "\x05\x00\x06" "CN=ca", 8);
+	size_t at = find(b,
+	                 "\x05\x00\x06"
+	                 "CN=ca",
+	                 8);
 
 	b->p[at] = 6; /* serial tag twice */
 	return 0;
@@ -285,30 +293,28 @@ static int m_padding_mid(struct buf *b)
 }
 
 static const struct reject rejects[] = {
-	{"empty", TLV_KIND_LIST, m_empty, -TL_ETRUNC},
-	{"truncated header", TLV_KIND_LIST, m_truncate_header, -TL_ETRUNC},
-	{"truncated record", TLV_KIND_LIST, m_truncate_record, -TL_ETRUNC},
-	{"trailing bytes", TLV_KIND_LIST, m_trailing, -TL_ETRAIL},
-	{"overlong header length", TLV_KIND_LIST, m_overlong_hdr, -TL_ETRUNC},
-	{"overlong string", TLV_KIND_LIST, m_overlong_string, -TL_ETRUNC},
-	{"NUL inside", TLV_KIND_LIST, m_nul_inside, -TL_EPARSE},
-	{"string without NUL", TLV_KIND_LIST, m_no_nul, -TL_EPARSE},
-	{"duplicate record field", TLV_KIND_LIST, m_dup_role, -TL_EDUP},
-	{"duplicate header field", TLV_KIND_LIST, m_dup_hdr, -TL_EDUP},
-	{"unknown header tag", TLV_KIND_LIST, m_unknown_hdr, -TL_EUNKNOWN},
-	{"bad version", TLV_KIND_ENC, m_bad_version, -TL_EUNKNOWN},
-	{"record length overflow", TLV_KIND_LIST, m_rec_len_overflow,
-	 -TL_ETRUNC},
-	{"record length too small", TLV_KIND_LIST, m_rec_len_small,
-	 -TL_EPARSE},
-	{"modulus mismatch", TLV_KIND_LIST, m_sig_modulus, -TL_EPARSE},
-	{"unknown hash", TLV_KIND_LIST, m_hash_alg, -TL_EUNKNOWN},
-	{"padding inside header", TLV_KIND_LIST, m_padding_mid, 0},
-	{"truncated .sgn header", TLV_KIND_SGN, m_truncate_header,
-	 -TL_ETRUNC},
-	{"NUL inside .sgn name", TLV_KIND_SGN, m_nul_inside, -TL_EPARSE},
-	{"overlong .sgn header", TLV_KIND_SGN, m_overlong_hdr, -TL_ETRUNC},
-	{"duplicate .enc.sgn field", TLV_KIND_ENC, m_dup_hdr, 0},
+        {"empty", TLV_KIND_LIST, m_empty, -TL_ETRUNC},
+        {"truncated header", TLV_KIND_LIST, m_truncate_header, -TL_ETRUNC},
+        {"truncated record", TLV_KIND_LIST, m_truncate_record, -TL_ETRUNC},
+        {"trailing bytes", TLV_KIND_LIST, m_trailing, -TL_ETRAIL},
+        {"overlong header length", TLV_KIND_LIST, m_overlong_hdr, -TL_ETRUNC},
+        {"overlong string", TLV_KIND_LIST, m_overlong_string, -TL_ETRUNC},
+        {"NUL inside", TLV_KIND_LIST, m_nul_inside, -TL_EPARSE},
+        {"string without NUL", TLV_KIND_LIST, m_no_nul, -TL_EPARSE},
+        {"duplicate record field", TLV_KIND_LIST, m_dup_role, -TL_EDUP},
+        {"duplicate header field", TLV_KIND_LIST, m_dup_hdr, -TL_EDUP},
+        {"unknown header tag", TLV_KIND_LIST, m_unknown_hdr, -TL_EUNKNOWN},
+        {"bad version", TLV_KIND_ENC, m_bad_version, -TL_EUNKNOWN},
+        {"record length overflow", TLV_KIND_LIST, m_rec_len_overflow,
+         -TL_ETRUNC},
+        {"record length too small", TLV_KIND_LIST, m_rec_len_small, -TL_EPARSE},
+        {"modulus mismatch", TLV_KIND_LIST, m_sig_modulus, -TL_EPARSE},
+        {"unknown hash", TLV_KIND_LIST, m_hash_alg, -TL_EUNKNOWN},
+        {"padding inside header", TLV_KIND_LIST, m_padding_mid, 0},
+        {"truncated .sgn header", TLV_KIND_SGN, m_truncate_header, -TL_ETRUNC},
+        {"NUL inside .sgn name", TLV_KIND_SGN, m_nul_inside, -TL_EPARSE},
+        {"overlong .sgn header", TLV_KIND_SGN, m_overlong_hdr, -TL_ETRUNC},
+        {"duplicate .enc.sgn field", TLV_KIND_ENC, m_dup_hdr, 0},
 };
 
 static void test_must_reject(void **state)
@@ -325,7 +331,7 @@ static void test_must_reject(void **state)
 		err = tlv_parse(&f, r->kind, b.p, b.len, &why);
 		if (err == 0 || (r->want && err != r->want)) {
 			fail_msg("%s: got %d (%s)", r->name, err,
-				 why ? why : "-");
+			         why ? why : "-");
 		}
 		assert_non_null(why);
 		assert_null(f.recs);
@@ -352,28 +358,28 @@ static void test_write_rejects(void **state)
 	size_t off;
 
 	buf_init(&b, 0);
-	assert_int_equal(tlv_write(&b, TLV_KIND_LIST, &h, recs, 1,
-				   SLICE_NULL, 100, &off),
-			 -EINVAL);
+	assert_int_equal(tlv_write(&b, TLV_KIND_LIST, &h, recs, 1, SLICE_NULL,
+	                           100, &off),
+	                 -EINVAL);
 	h.filename = SLICE_LIT("a\0b");
-	assert_int_equal(tlv_write(&b, TLV_KIND_LIST, &h, recs, 1,
-				   SLICE_NULL, 64, &off),
-			 -EINVAL);
+	assert_int_equal(
+	        tlv_write(&b, TLV_KIND_LIST, &h, recs, 1, SLICE_NULL, 64, &off),
+	        -EINVAL);
 	h = hdr(TLV_KIND_LIST);
-	assert_int_equal(tlv_write(&b, TLV_KIND_LIST, &h, recs, 0,
-				   SLICE_NULL, 64, &off),
-			 -EINVAL);
+	assert_int_equal(
+	        tlv_write(&b, TLV_KIND_LIST, &h, recs, 0, SLICE_NULL, 64, &off),
+	        -EINVAL);
 	buf_free(&b);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_layout),
-		cmocka_unit_test(test_round_trip_kinds),
-		cmocka_unit_test(test_must_reject),
-		cmocka_unit_test(test_roles),
-		cmocka_unit_test(test_write_rejects),
+	        cmocka_unit_test(test_layout),
+	        cmocka_unit_test(test_round_trip_kinds),
+	        cmocka_unit_test(test_must_reject),
+	        cmocka_unit_test(test_roles),
+	        cmocka_unit_test(test_write_rejects),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #define KAT_TIME 1700000000u
@@ -70,8 +71,7 @@ static int setup(void **state)
 	const char *src = getenv("TL_SRC");
 	char p[1200];
 
-	snprintf(vdir, sizeof(vdir), "%s/tests/vectors/trust",
-		 src ? src : ".");
+	snprintf(vdir, sizeof(vdir), "%s/tests/vectors/trust", src ? src : ".");
 	load_ident(&sast, "sast");
 	load_ident(&sast2, "sast2");
 	load_ident(&tftp, "tftp");
@@ -102,9 +102,9 @@ static int teardown(void **state)
 static struct trust_sign signer(const struct ident *id, const char *name)
 {
 	return (struct trust_sign){.key = id->key,
-				   .cert = id->cert,
-				   .filename = name,
-				   .timestamp = KAT_TIME};
+	                           .cert = id->cert,
+	                           .filename = name,
+	                           .timestamp = KAT_TIME};
 }
 
 /* CTL: SAST (and optionally SAST2) plus TFTP, signed by by. */
@@ -115,9 +115,8 @@ static void build_ctl(struct buf *out, const struct ident *by, bool two)
 	struct trust_sign s = signer(by, "CTLFile.tlv");
 
 	buf_init(out, 0);
-	assert_int_equal(trust_ctl_build(out, &s, certs, roles, two ? 3 : 2,
-					 0),
-			 0);
+	assert_int_equal(trust_ctl_build(out, &s, certs, roles, two ? 3 : 2, 0),
+	                 0);
 }
 
 static struct trust_ctl *parse_ok(struct buf *b)
@@ -141,7 +140,7 @@ static void kat(const char *name, struct buf *got)
 	vpath(p, sizeof(p), name);
 	if (getenv("TL_TRUST_REGEN")) {
 		assert_int_equal(trust_file_write(p, got->p, got->len, 0644),
-				 0);
+		                 0);
 	}
 	buf_init(&want, 0);
 	assert_int_equal(trust_file_read(p, 0, &want), 0);
@@ -170,10 +169,10 @@ static void test_kat_ctl(void **state)
 	assert_int_equal(h->timestamp, KAT_TIME);
 	assert_int_equal(h->header_len % 4, 0);
 	assert_true(slice_eq_str(h->signer_name,
-				 "C=NZ;O=Trustline Test Vectors;"
-				 "OU=NOT FOR PRODUCTION;CN=test-vector-sast"));
-	for (size_t i = h->sig_off + 3 + 256 + 3 + 12 + 7;
-	     i < h->header_len; i++) {
+	                         "C=NZ;O=Trustline Test Vectors;"
+	                         "OU=NOT FOR PRODUCTION;CN=test-vector-sast"));
+	for (size_t i = h->sig_off + 3 + 256 + 3 + 12 + 7; i < h->header_len;
+	     i++) {
 		assert_int_equal(b.p[i], 0x0d);
 	}
 	assert_int_equal(trust_ctl_count(ctl), 2);
@@ -202,12 +201,10 @@ static void test_kat_sgn(void **state)
 	assert_memory_equal(b.p, "\x01\x00\x02\x01\x00", 5);
 	build_ctl(&ctlb, &sast, false);
 	ctl = parse_ok(&ctlb);
-	assert_int_equal(trust_sgn_verify(buf_slice(&b), ctl, NULL, &content,
-					  NULL),
-			 0);
+	assert_int_equal(
+	        trust_sgn_verify(buf_slice(&b), ctl, NULL, &content, NULL), 0);
 	assert_true(slice_eq(content, buf_slice(&in)));
-	assert_int_equal(b.len - content.len,
-			 (size_t)((b.p[8] << 8) | b.p[9]));
+	assert_int_equal(b.len - content.len, (size_t)((b.p[8] << 8) | b.p[9]));
 	trust_ctl_free(ctl);
 	buf_free(&ctlb);
 	buf_free(&b);
@@ -252,26 +249,26 @@ static void test_ctl_rules(void **state)
 		struct trust_entry e;
 
 		assert_int_equal(trust_ctl_entry(c1, 1, &e), 0);
-		assert_true(trust_ctl_serial_has_role(c1, e.serial,
-						      TLV_ROLE_TFTP));
+		assert_true(
+		        trust_ctl_serial_has_role(c1, e.serial, TLV_ROLE_TFTP));
 		assert_int_equal(trust_ctl_entry(c1, 2, &e), -TL_ENOTFOUND);
 	}
 	/* build rules: three SASTs, mixed with one, signer not listed */
 	buf_init(&bad, 0);
 	assert_int_equal(trust_ctl_build(&bad, &s, certs, roles, 3, 0),
-			 -TL_EPOLICY);
+	                 -TL_EPOLICY);
 	roles[1] = TLV_ROLE_TFTP;
 	roles[2] = TLV_ROLE_TFTP;
-	assert_int_equal(trust_ctl_build(&bad, &s, certs, roles, 3,
-					 TRUST_BUILD_MIXED),
-			 -TL_EPOLICY);
+	assert_int_equal(
+	        trust_ctl_build(&bad, &s, certs, roles, 3, TRUST_BUILD_MIXED),
+	        -TL_EPOLICY);
 	s = signer(&tftp, "CTLFile.tlv");
 	assert_int_equal(trust_ctl_build(&bad, &s, certs, roles, 3, 0),
-			 -TL_ETRUST);
+	                 -TL_ETRUST);
 	/* key and certificate that do not match */
 	s.cert = sast.cert;
 	assert_int_equal(trust_ctl_build(&bad, &s, certs, roles, 3, 0),
-			 -TL_EPOLICY);
+	                 -TL_EPOLICY);
 	assert_int_equal(bad.len, 0);
 	buf_free(&bad);
 	trust_ctl_free(c1);
@@ -289,12 +286,12 @@ static X509_CRL *crl_for(X509 *cert)
 	ASN1_TIME *t = ASN1_TIME_set(NULL, KAT_TIME);
 
 	assert_non_null(crl);
-	assert_int_equal(X509_CRL_set_issuer_name(crl,
-						  X509_get_issuer_name(cert)),
-			 1);
-	assert_int_equal(X509_REVOKED_set_serialNumber(
-				 r, (ASN1_INTEGER *)X509_get0_serialNumber(cert)),
-			 1);
+	assert_int_equal(
+	        X509_CRL_set_issuer_name(crl, X509_get_issuer_name(cert)), 1);
+	assert_int_equal(
+	        X509_REVOKED_set_serialNumber(
+	                r, (ASN1_INTEGER *)X509_get0_serialNumber(cert)),
+	        1);
 	assert_int_equal(X509_REVOKED_set_revocationDate(r, t), 1);
 	assert_int_equal(X509_CRL_add0_revoked(crl, r), 1);
 	ASN1_TIME_free(t);
@@ -326,15 +323,15 @@ static void test_expired_revoked(void **state)
 
 	buf_init(&s, 0);
 	assert_int_equal(trust_sgn_build(&s, &sg, SLICE_LIT("x")), 0);
-	assert_int_equal(trust_sgn_verify(buf_slice(&s), ctl, &o, &content,
-					  &why),
-			 -TL_EREVOKED);
+	assert_int_equal(
+	        trust_sgn_verify(buf_slice(&s), ctl, &o, &content, &why),
+	        -TL_EREVOKED);
 	X509_CRL_free(o.crl);
 	o.crl = NULL;
 	o.now = 4102444800;
-	assert_int_equal(trust_sgn_verify(buf_slice(&s), ctl, &o, &content,
-					  &why),
-			 -TL_EEXPIRED);
+	assert_int_equal(
+	        trust_sgn_verify(buf_slice(&s), ctl, &o, &content, &why),
+	        -TL_EEXPIRED);
 	buf_free(&s);
 	trust_ctl_free(ctl);
 	buf_free(&b);
@@ -353,18 +350,18 @@ static void test_sgn_wrong_signer(void **state)
 	buf_init(&b, 0);
 	/* SAST role only: not a TFTP signer */
 	assert_int_equal(trust_sgn_build(&b, &s, SLICE_LIT("hello")), 0);
-	assert_int_equal(trust_sgn_verify(buf_slice(&b), ctl, NULL, &content,
-					  &why),
-			 -TL_ETRUST);
+	assert_int_equal(
+	        trust_sgn_verify(buf_slice(&b), ctl, NULL, &content, &why),
+	        -TL_ETRUST);
 	assert_string_equal(why,
-			    "signer does not hold the TFTP role in the CTL");
+	                    "signer does not hold the TFTP role in the CTL");
 	buf_reset(&b);
 	/* not in the CTL at all */
 	s = signer(&sast2, "a.sgn");
 	assert_int_equal(trust_sgn_build(&b, &s, SLICE_LIT("hello")), 0);
-	assert_int_equal(trust_sgn_verify(buf_slice(&b), ctl, NULL, &content,
-					  &why),
-			 -TL_ETRUST);
+	assert_int_equal(
+	        trust_sgn_verify(buf_slice(&b), ctl, NULL, &content, &why),
+	        -TL_ETRUST);
 	buf_free(&b);
 	trust_ctl_free(ctl);
 	buf_free(&ctlb);
@@ -395,7 +392,7 @@ static void test_every_byte(void **state)
 	}
 	buf_init(&sgn, 0);
 	assert_int_equal(trust_sgn_build(&sgn, &s, SLICE_LIT("<cfg>1</cfg>")),
-			 0);
+	                 0);
 	for (size_t i = 0; i < sgn.len; i++) {
 		struct slice c;
 
@@ -415,8 +412,8 @@ static void test_every_byte(void **state)
 static void test_enc(void **state)
 {
 	static const char xml[] = "<device><sipLines><line><authPassword>"
-				  "secret</authPassword></line></sipLines>"
-				  "</device>\n";
+	                          "secret</authPassword></line></sipLines>"
+	                          "</device>\n";
 	struct trust_sign s = signer(&tftp, "SEPX.cnf.xml.enc.sgn");
 	X509 *devs[2] = {dev_rsa_cert, dev_ec_cert};
 	EVP_PKEY *keys[2] = {dev_rsa_key, dev_ec_key};
@@ -436,30 +433,30 @@ static void test_enc(void **state)
 			buf_init(&b, 0);
 			buf_init(&out, 0);
 			assert_int_equal(trust_enc_build(&b, &s, devs[i], in),
-					 0);
+			                 0);
 			assert_int_equal(b.p[3], 2);
 			if (trust_enc_open(buf_slice(&b), ctl, NULL, keys[i],
-					   &out, &why)) {
+			                   &out, &why)) {
 				fail_msg("open %zu/%zu: %s", i, len, why);
 			}
 			assert_true(slice_eq(buf_slice(&out), in));
 			buf_reset(&out);
 			/* the other device's key cannot open it */
 			assert_int_not_equal(trust_enc_open(buf_slice(&b), ctl,
-							    NULL, keys[1 - i],
-							    &out, &why),
-					     0);
+			                                    NULL, keys[1 - i],
+			                                    &out, &why),
+			                     0);
 			/* a flipped ciphertext byte: signature, then (no
 			 * CTL) the content hash refuse it */
 			b.p[b.len - 1] ^= 1;
 			assert_int_equal(trust_enc_open(buf_slice(&b), ctl,
-							NULL, keys[i], &out,
-							&why),
-					 -TL_ESIG);
+			                                NULL, keys[i], &out,
+			                                &why),
+			                 -TL_ESIG);
 			assert_int_equal(trust_enc_open(buf_slice(&b), NULL,
-							NULL, keys[i], &out,
-							&why),
-					 -TL_EAUTH);
+			                                NULL, keys[i], &out,
+			                                &why),
+			                 -TL_EAUTH);
 			assert_int_equal(out.len, 0);
 			buf_free(&b);
 			buf_free(&out);
@@ -493,7 +490,7 @@ static void test_token(void **state)
 	FILE *f;
 
 	if (run("command -v softhsm2-util >/dev/null && "
-		"command -v pkcs11-tool >/dev/null")) {
+	        "command -v pkcs11-tool >/dev/null")) {
 		skip();
 	}
 	assert_non_null(mkdtemp(dir));
@@ -501,31 +498,29 @@ static void test_token(void **state)
 	f = fopen(conf, "w");
 	assert_non_null(f);
 	fprintf(f, "directories.tokendir = %s\nobjectstore.backend = file\n",
-		dir);
+	        dir);
 	fclose(f);
 	setenv("SOFTHSM2_CONF", conf, 1);
 	assert_int_equal(run("softhsm2-util --init-token --free --label SAST1 "
-			     "--so-pin 12345678 --pin 1234 >/dev/null"),
-			 0);
+	                     "--so-pin 12345678 --pin 1234 >/dev/null"),
+	                 0);
 	assert_int_equal(run("pkcs11-tool --module "
-			     "/usr/lib/softhsm/libsofthsm2.so --token-label "
-			     "SAST1 --login --pin 1234 --keypairgen --key-type "
-			     "rsa:2048 --label sast --id 01 >/dev/null"),
-			 0);
+	                     "/usr/lib/softhsm/libsofthsm2.so --token-label "
+	                     "SAST1 --login --pin 1234 --keypairgen --key-type "
+	                     "rsa:2048 --label sast --id 01 >/dev/null"),
+	                 0);
 	/* a wrong PIN first: PKCS#11 login state is per process */
 	assert_true(pki_key_open_p11(&k, NULL, "SAST1", "sast", "0000") < 0);
 	assert_int_equal(pki_key_open_p11(&k, NULL, "SAST1", "sast", "1234"),
-			 0);
+	                 0);
 	/* its certificate, issued by the test-vector SAST key */
 	assert_int_equal(X509_set_version(x, 2), 1);
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 0x5a57);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-				   MBSTRING_ASC,
-				   (const unsigned char *)"SAST1 token", -1,
-				   -1, 0);
-	assert_int_equal(X509_set_issuer_name(
-				 x, X509_get_subject_name(sast.cert)),
-			 1);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"SAST1 token", -1, -1,
+	                           0);
+	assert_int_equal(
+	        X509_set_issuer_name(x, X509_get_subject_name(sast.cert)), 1);
 	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
 	assert_int_equal(X509_set_pubkey(x, pki_key_public(k)), 1);
@@ -552,17 +547,128 @@ static void test_token(void **state)
 	unsetenv("SOFTHSM2_CONF");
 }
 
+/* A certificate for a token key, issued by the test-vector SAST key. */
+static X509 *token_cert(struct pki_key *k, long serial, const char *cn)
+{
+	X509 *x = X509_new();
+	EVP_PKEY *ca = load_pkey("test-vector-sast.key");
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, 2), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)cn, -1, -1, 0);
+	assert_int_equal(
+	        X509_set_issuer_name(x, X509_get_subject_name(sast.cert)), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	assert_int_equal(X509_set_pubkey(x, pki_key_public(k)), 1);
+	assert_true(X509_sign(x, ca, EVP_sha256()) > 0);
+	EVP_PKEY_free(ca);
+	return x;
+}
+
+static void copy_vector(const char *name, const char *site, const char *rel)
+{
+	char p[1200], q[1200];
+	struct buf b;
+
+	vpath(p, sizeof(p), name);
+	snprintf(q, sizeof(q), "%s/%s", site, rel);
+	buf_init(&b, 0);
+	assert_int_equal(trust_file_read(p, 0, &b), 0);
+	assert_int_equal(trust_file_write(q, b.p, b.len, 0644), 0);
+	buf_free(&b);
+}
+
+/* trust_site_init on a site laid out as `trustline init` leaves it: the
+ * SAST1 token (real SoftHSM2), its pin file, service certificates. */
+static void test_site_init(void **state)
+{
+	char site[] = "/tmp/tl-trust-site-XXXXXX", p[1200], cmd[2048];
+	const char *names[] = {"CTLFile.tlv", "ITLFile.tlv"};
+	const size_t want[] = {5, 4};
+	struct pki_key *k = NULL;
+	X509 *x;
+	FILE *f;
+
+	if (run("command -v softhsm2-util >/dev/null && "
+	        "command -v pkcs11-tool >/dev/null")) {
+		skip();
+	}
+	assert_non_null(mkdtemp(site));
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/pki %s/tokens/store %s/tftp",
+	         site, site, site);
+	assert_int_equal(run(cmd), 0);
+	snprintf(p, sizeof(p), "%s/tokens/softhsm2.conf", site);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	fprintf(f, "directories.tokendir = %s/tokens/store\n", site);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+	         "export SOFTHSM2_CONF=%s/tokens/softhsm2.conf && "
+	         "softhsm2-util --init-token --free --label SAST1 --so-pin "
+	         "12345678 --pin 4321 >/dev/null && pkcs11-tool --module "
+	         "/usr/lib/softhsm/libsofthsm2.so --token-label SAST1 --login "
+	         "--pin 4321 --keypairgen --key-type rsa:2048 --label sast "
+	         "--id 01 >/dev/null && printf '4321\\n' >%s/tokens/sast1.pin",
+	         site, site);
+	assert_int_equal(run(cmd), 0);
+	/* trust_site_init sets SOFTHSM2_CONF itself (shared contract) */
+	unsetenv("SOFTHSM2_CONF");
+	setenv("SOFTHSM2_CONF", p, 1);
+	assert_int_equal(pki_key_open_p11(&k, NULL, "SAST1", "sast", "4321"),
+	                 0);
+	x = token_cert(k, 0x5a01, "SAST1");
+	pki_key_free(k);
+	unsetenv("SOFTHSM2_CONF");
+	snprintf(p, sizeof(p), "%s/pki/sast1.crt", site);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, x), 1);
+	fclose(f);
+	copy_vector("test-vector-sast2.crt", site, "pki/sast2.crt");
+	copy_vector("test-vector-device-rsa.crt", site, "pki/ccm.crt");
+	copy_vector("test-vector-tftp.crt", site, "pki/tftp.crt");
+	copy_vector("test-vector-sast.crt", site, "pki/capf.crt");
+
+	assert_int_equal(trust_site_init(site), 0);
+	for (size_t i = 0; i < 2; i++) {
+		struct trust_opts o = {.first_use = true};
+		struct trust_ctl *ctl;
+		struct buf b;
+
+		snprintf(p, sizeof(p), "%s/tftp/%s", site, names[i]);
+		buf_init(&b, 0);
+		assert_int_equal(trust_file_read(p, 0, &b), 0);
+		ctl = parse_ok(&b);
+		assert_int_equal(trust_ctl_count(ctl), want[i]);
+		assert_int_equal(trust_ctl_verify(ctl, NULL, &o, NULL), 0);
+		assert_int_equal(X509_cmp(trust_ctl_signer(ctl), x), 0);
+		assert_true(slice_eq_str(trust_ctl_header(ctl)->filename,
+		                         names[i]));
+		assert_true(trust_ctl_has_role(ctl, tftp.cert, TLV_ROLE_TFTP));
+		trust_ctl_free(ctl);
+		buf_free(&b);
+	}
+	X509_free(x);
+	unsetenv("SOFTHSM2_CONF");
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", site);
+	assert_int_equal(run(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_kat_ctl),
-		cmocka_unit_test(test_kat_sgn),
-		cmocka_unit_test(test_ctl_rules),
-		cmocka_unit_test(test_expired_revoked),
-		cmocka_unit_test(test_sgn_wrong_signer),
-		cmocka_unit_test(test_every_byte),
-		cmocka_unit_test(test_enc),
-		cmocka_unit_test(test_token),
+	        cmocka_unit_test(test_kat_ctl),
+	        cmocka_unit_test(test_kat_sgn),
+	        cmocka_unit_test(test_ctl_rules),
+	        cmocka_unit_test(test_expired_revoked),
+	        cmocka_unit_test(test_sgn_wrong_signer),
+	        cmocka_unit_test(test_every_byte),
+	        cmocka_unit_test(test_enc),
+	        cmocka_unit_test(test_token),
+	        cmocka_unit_test(test_site_init),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
