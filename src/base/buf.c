@@ -108,14 +108,27 @@ void buf_put_u32be(struct buf *b, uint32_t v)
 
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
+	size_t room = b->cap - b->len;
 	va_list ap2;
 	int n;
 
+	if (b->err) {
+		return;
+	}
+	/* One pass when it fits in what is already allocated. */
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(room ? (char *)b->p + b->len : NULL, room, fmt, ap2);
 	va_end(ap2);
 	if (n < 0) {
-		b->err = b->err ? b->err : -TL_EPARSE;
+		b->err = -TL_EPARSE;
+		return;
+	}
+	if ((size_t)n < room) {
+		if (b->max && b->len + (size_t)n > b->max) {
+			b->err = -TL_ETOOBIG;
+			return;
+		}
+		b->len += (size_t)n;
 		return;
 	}
 	if (buf_reserve(b, (size_t)n + 1)) {

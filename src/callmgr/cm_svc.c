@@ -270,7 +270,9 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 	       struct store *st, const struct cm_svc_conf *conf)
 {
 	struct cm_svc *s = calloc(1, sizeof(*s));
-	struct sip_auth_cfg acfg = {0};
+	/* Room to remember nonce counts of ~2,000 registrations per second
+	 * over a whole nonce lifetime before evicting (8 MiB). */
+	struct sip_auth_cfg acfg = {.nc_slots = 1u << 18};
 	struct cm_reg_conf rconf = {
 		.realm = conf->realm,
 		.md5_first = conf->digest_md5_first,

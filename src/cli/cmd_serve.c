@@ -58,7 +58,7 @@ static bool file_exists(const char *p)
 static int write_client_ca(const struct site *s, char *out, size_t outlen)
 {
 	char ca[SITE_PATH_MAX + 16], mfg[SITE_PATH_MAX + 16];
-	char tmp[SITE_PATH_MAX + 32];
+	char tmp[SITE_PATH_MAX + 64];
 	const char *srcs[] = {ca, mfg};
 	FILE *f;
 	int err = 0, n = 0;
@@ -68,7 +68,9 @@ static int write_client_ca(const struct site *s, char *out, size_t outlen)
 	if (snprintf(out, outlen, "%s/client-ca.pem", s->pki) >= (int)outlen) {
 		return -TL_ETOOBIG;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", out);
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", out) >= (int)sizeof(tmp)) {
+		return -TL_ETOOBIG;
+	}
 	f = fopen(tmp, "w");
 	if (!f) {
 		return -errno;
