@@ -100,7 +100,8 @@ static void st_error(struct sip_tsx *t, int err, void *arg)
 }
 
 /* A stateless response (RFC 3261 §8.2.6) with a fresh To tag. */
-static int send_stateless(struct sip_stack *s, const struct sip_msg *req,
+static int send_stateless(struct sip_stack *s, struct sip_msg *req, bool parsed,
+			  const struct net_addr *src,
 			  const struct sip_tsx_peer *to, uint16_t code,
 			  const char *reason)
 {
@@ -119,10 +120,19 @@ static int send_stateless(struct sip_stack *s, const struct sip_msg *req,
 	}
 	tag[16] = '\0';
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	rc = sip_build_response(&b, req, code, reason,
-				code > 100 ? slice_from_str(tag) : SLICE_NULL);
-	if (!rc) {
-		rc = sip_build_end(&b, SLICE_NULL, SLICE_NULL);
+	if (parsed) {
+		/* with received/rport in the top Via (RFC 3581 §4) */
+		rc = sip_tsx_build_response(&b, req, src, code, reason,
+					    slice_from_str(tag), SLICE_NULL,
+					    SLICE_NULL, SLICE_NULL);
+	} else {
+		/* what the codec could read of a malformed request */
+		rc = sip_build_response(&b, req, code, reason,
+					code > 100 ? slice_from_str(tag)
+						   : SLICE_NULL);
+		if (!rc) {
+			rc = sip_build_end(&b, SLICE_NULL, SLICE_NULL);
+		}
 	}
 	if (!rc) {
 		rc = st_send(to, b.p, b.len, s);
@@ -150,7 +160,7 @@ static void on_recv(struct net_conn *c, const struct net_addr *src,
 		if (sip_msg_can_answer(m) && code &&
 		    sip_msg_method(m) != SIP_M_ACK) {
 			reply_peer(&peer, m, c, src, local, tp);
-			rc = send_stateless(s, m, &peer, code,
+			rc = send_stateless(s, m, false, src, &peer, code,
 					    sip_msg_error(m));
 			if (rc) {
 				log_debug("sip", "error response not sent: %s",
@@ -180,7 +190,7 @@ static void on_recv(struct net_conn *c, const struct net_addr *src,
 	s->cur_local = NULL;
 	if (rc && sip_msg_is_request(m) && sip_msg_method(m) != SIP_M_ACK) {
 		/* out of transactions or memory: RFC 3261 §21.5.4 */
-		rc = send_stateless(s, m, &peer, 503, NULL);
+		rc = send_stateless(s, m, true, src, &peer, 503, NULL);
 		if (rc) {
 			log_debug("sip", "503 not sent: %s", tl_strerror(rc));
 		}
@@ -295,7 +305,7 @@ int sip_stack_reply_stateless(struct sip_stack *s,
 	struct sip_tsx_peer peer;
 
 	reply_peer(&peer, r->msg, r->conn, r->src, r->local, r->tp);
-	return send_stateless(s, r->msg, &peer, code, reason);
+	return send_stateless(s, r->msg, true, r->src, &peer, code, reason);
 }
 
 void sip_stack_stats(const struct sip_stack *s, struct sip_stack_stats *out)

@@ -975,14 +975,13 @@ size_t sip_tsx_layer_count(const struct sip_tsx_layer *l)
 /* RFC 3581 §4 / RFC 3261 §18.2.1: the top Via of a response gets
  * received=<source IP> when the sent-by host differs from it or rport was
  * asked for, and rport=<source port> when asked for. */
-static void put_top_via(struct buf *b, struct sip_tsx *t,
+static void put_top_via(struct buf *b, const struct net_addr *src,
 			const struct sip_via *v)
 {
 	struct slice raw = v->raw;
 	char host[NET_ADDR_STRLEN];
-	bool have_src =
-		t->peer.addr.len > 0 &&
-		net_addr_fmt_host(&t->peer.addr, host, sizeof(host)) == 0;
+	bool have_src = src && src->len > 0 &&
+			net_addr_fmt_host(src, host, sizeof(host)) == 0;
 
 	buf_put_str(b, "Via: ");
 	if (!have_src || v->params.p == NULL) {
@@ -1006,7 +1005,7 @@ static void put_top_via(struct buf *b, struct sip_tsx *t,
 		}
 		first = false;
 		if (slice_eq_str_nocase(name, "rport")) {
-			buf_printf(b, "rport=%u", net_addr_port(&t->peer.addr));
+			buf_printf(b, "rport=%u", net_addr_port(src));
 			continue;
 		}
 		buf_put_slice(b, name);
@@ -1021,11 +1020,12 @@ static void put_top_via(struct buf *b, struct sip_tsx *t,
 	buf_put_str(b, "\r\n");
 }
 
-static int build_response(struct buf *b, struct sip_tsx *t, uint16_t code,
-			  const char *reason, struct slice hdrs,
-			  struct slice ctype, struct slice body)
+int sip_tsx_build_response(struct buf *b, struct sip_msg *r,
+			   const struct net_addr *src, uint16_t code,
+			   const char *reason, struct slice to_tag,
+			   struct slice hdrs, struct slice ctype,
+			   struct slice body)
 {
-	struct sip_msg *r = t->req;
 	const struct sip_addr *to = sip_msg_to(r);
 	const struct sip_cseq *cs = sip_msg_cseq(r);
 	struct sip_iter it;
@@ -1048,7 +1048,7 @@ static int build_response(struct buf *b, struct sip_tsx *t, uint16_t code,
 	sip_msg_iter(&it, r, SIP_HDR_VIA);
 	while ((rc = sip_iter_next(&it, &v)) == 1) {
 		if (top) {
-			put_top_via(b, t, sip_msg_via(r));
+			put_top_via(b, src, sip_msg_via(r));
 			top = false;
 		} else {
 			buf_put_str(b, "Via: ");
@@ -1064,8 +1064,9 @@ static int build_response(struct buf *b, struct sip_tsx *t, uint16_t code,
 	buf_put_str(b, "\r\nTo: ");
 	buf_put_slice(b, to->raw);
 	/* RFC 3261 §8.2.6.2: a tag in every response but 100 (§8.2.6.1) */
-	if (to->tag.p == NULL && code != 100) {
-		buf_printf(b, ";tag=%s", t->to_tag);
+	if (to->tag.p == NULL && code != 100 && to_tag.len) {
+		buf_put_str(b, ";tag=");
+		buf_put_slice(b, to_tag);
 	}
 	buf_put_str(b, "\r\nCall-ID: ");
 	buf_put_slice(b, sip_msg_call_id(r));
@@ -1111,7 +1112,8 @@ int sip_tsx_reply(struct sip_tsx *t, uint16_t code, const char *reason,
 		return -TL_ESTATE;
 	}
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	rc = build_response(&b, t, code, reason, hdrs, ctype, body);
+	rc = sip_tsx_build_response(&b, t->req, &t->peer.addr, code, reason,
+				    sip_tsx_to_tag(t), hdrs, ctype, body);
 	if (rc == 0) {
 		rc = sip_tsx_respond(t, code, b.p, b.len);
 	}

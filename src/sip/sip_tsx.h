@@ -125,6 +125,15 @@ int sip_tsx_recv(struct sip_tsx_layer *l, struct sip_msg *m, enum sip_mode mode,
 int sip_tsx_reply(struct sip_tsx *t, uint16_t code, const char *reason,
 		  struct slice hdrs, struct slice ctype,
 		  struct slice body) TL_MUST_CHECK;
+/* Builds what sip_tsx_reply sends, without a transaction (stateless
+ * responses): src is where req came from (received/rport; NULL: the Vias
+ * are copied unchanged); to_tag goes into To when req's has none and code
+ * is not 100 (empty: no tag). */
+int sip_tsx_build_response(struct buf *b, struct sip_msg *req,
+			   const struct net_addr *src, uint16_t code,
+			   const char *reason, struct slice to_tag,
+			   struct slice hdrs, struct slice ctype,
+			   struct slice body) TL_MUST_CHECK;
 /* Sends a response the TU built whole (code must be its status). */
 int sip_tsx_respond(struct sip_tsx *t, uint16_t code, const uint8_t *p,
 		    size_t len) TL_MUST_CHECK;

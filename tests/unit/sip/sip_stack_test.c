@@ -33,6 +33,7 @@ struct tu {
 	int acks;
 	int cancels;
 	uint16_t answer;
+	uint16_t stateless; /* answer with sip_stack_reply_stateless */
 	bool hold;
 	struct sip_tsx *held;
 	enum net_transport tp;
@@ -73,6 +74,11 @@ static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
 	}
 	if (u->hold) {
 		u->held = sip_tsx_ref(r->tsx);
+	}
+	if (u->stateless) {
+		assert_int_equal(
+			sip_stack_reply_stateless(s, r, u->stateless, "Nope"),
+			0);
 	}
 	if (u->answer) {
 		assert_int_equal(sip_tsx_reply(r->tsx, u->answer, NULL,
@@ -343,6 +349,17 @@ static void test_rport_routing(void **state)
 	assert_non_null(strstr(buf, ";received=127.0.0.1\r\n"));
 	assert_non_null(strstr(buf, "\r\nAllow: INVITE, ACK, CANCEL, "
 				    "OPTIONS\r\n"));
+	/* a stateless answer is routed and tagged the same way */
+	f->stu.answer = 0;
+	f->stu.stateless = 403;
+	buf_reset(&b);
+	mk_request(&b, "OPTIONS", "UDP", &fake, "rport-2@test", ";rport");
+	raw_send(fd, &f->srv_udp, (const char *)b.p, b.len);
+	assert_true(raw_recv(f, fd, buf, sizeof(buf)) > 0);
+	assert_true(strncmp(buf, "SIP/2.0 403 Nope\r\n", 18) == 0);
+	assert_non_null(strstr(buf, want));
+	assert_non_null(strstr(buf, ";received=127.0.0.1\r\n"));
+	assert_non_null(strstr(buf, "\r\nTo: <sip:bob@127.0.0.1>;tag="));
 	close(fd);
 	buf_free(&b);
 }
