@@ -6,6 +6,7 @@
 #include "codec/tlv/tlv.h"
 #include "pki/pki_key.h"
 #include "trust/trust.h"
+#include "trust/trust_int.h"
 #include "trust/trust_site.h"
 
 #include <openssl/pem.h>
@@ -657,6 +658,112 @@ static void test_site_init(void **state)
 	assert_int_equal(run(cmd), 0);
 }
 
+/* Hashes (codes 1, 2, 3) and the signer version 1.1 for EC records. */
+static void test_hashes_and_ec(void **state)
+{
+	const EVP_MD *mds[] = {EVP_sha1(), EVP_sha256(), EVP_sha512()};
+	struct trust_opts o = {.first_use = true};
+
+	for (size_t i = 0; i < 3; i++) {
+		X509 *certs[3] = {sast.cert, tftp.cert, dev_ec_cert};
+		uint16_t roles[3] = {TLV_ROLE_SAST, TLV_ROLE_TFTP,
+		                     TLV_ROLE_CCM};
+		struct trust_sign s = signer(&sast, "CTLFile.tlv");
+		struct trust_ctl *ctl;
+		struct buf b;
+
+		s.md = mds[i];
+		buf_init(&b, 0);
+		assert_int_equal(trust_ctl_build(&b, &s, certs, roles,
+		                                 i == 2 ? 3 : 2, 0),
+		                 0);
+		ctl = parse_ok(&b);
+		assert_int_equal(trust_ctl_header(ctl)->hash_alg, i + 1);
+		assert_int_equal(trust_ctl_header(ctl)->sv_minor, i == 2);
+		assert_int_equal(trust_ctl_verify(ctl, NULL, &o, NULL), 0);
+		if (i == 2) {
+			assert_true(trust_ctl_has_role(ctl, dev_ec_cert,
+			                               TLV_ROLE_CCM));
+		}
+		trust_ctl_free(ctl);
+		buf_free(&b);
+	}
+}
+
+/* Files the builder refuses to make, made by hand and signed properly:
+ * the verifier must refuse them too. */
+static void hand_ctl(struct buf *out, struct tlv_record *recs, size_t n)
+{
+	struct trust_sign s = signer(&sast, "CTLFile.tlv");
+	struct trust_signer_buf sb;
+	struct tlv_hdr h = {0};
+	size_t siglen;
+
+	assert_int_equal(trust_fill_signer(&h, &s, &sb, &siglen), 0);
+	h.ver_major = 1;
+	h.ver_minor = 2;
+	h.sv_major = 1;
+	buf_init(out, 0);
+	assert_int_equal(trust_write_signed(out, TLV_KIND_LIST, &h, recs, n,
+	                                    SLICE_NULL, siglen, &s),
+	                 0);
+}
+
+static void test_verify_must_reject(void **state)
+{
+	struct trust_opts o = {.first_use = true};
+	struct buf good, b;
+	struct trust_ctl *g, *ctl;
+	struct tlv_record recs[3];
+	struct tlv_file gf;
+	const char *why = NULL;
+
+	build_ctl(&good, &sast, true);
+	g = parse_ok(&good);
+	assert_int_equal(tlv_parse(&gf, TLV_KIND_LIST, good.p, good.len, NULL),
+	                 0);
+	for (size_t i = 0; i < 3; i++) {
+		recs[i] = gf.recs[i];
+	}
+	/* three SAST records */
+	recs[1].role = TLV_ROLE_SAST;
+	hand_ctl(&b, recs, 3);
+	ctl = parse_ok(&b);
+	assert_int_equal(trust_ctl_verify(ctl, NULL, &o, &why), -TL_EPOLICY);
+	trust_ctl_free(ctl);
+	buf_free(&b);
+	/* the signer's record claims another certificate's bytes */
+	recs[1].role = TLV_ROLE_TFTP;
+	recs[0].cert = gf.recs[2].cert;
+	hand_ctl(&b, recs, 3);
+	ctl = parse_ok(&b);
+	assert_int_equal(trust_ctl_verify(ctl, NULL, &o, &why), -TL_ETRUST);
+	assert_int_not_equal(trust_ctl_verify(ctl, g, &o, &why), 0);
+	trust_ctl_free(ctl);
+	buf_free(&b);
+	/* a record certificate that is not a DER SEQUENCE */
+	recs[0] = gf.recs[0];
+	recs[2].cert = SLICE_LIT("\x31\x00");
+	hand_ctl(&b, recs, 3);
+	assert_int_equal(trust_ctl_parse(&ctl, b.p, b.len, &why), -TL_EPARSE);
+	assert_string_equal(why, "record certificate is not one DER SEQUENCE");
+	buf_free(&b);
+	/* a TFTP record whose serial is not its certificate's */
+	recs[2] = gf.recs[2];
+	recs[1].serial = SLICE_LIT("\x01");
+	hand_ctl(&b, recs, 3);
+	ctl = parse_ok(&b);
+	assert_int_equal(trust_ctl_verify(ctl, NULL, &o, &why), 0);
+	assert_false(trust_ctl_has_role(ctl, tftp.cert, TLV_ROLE_TFTP));
+	assert_false(trust_ctl_serial_has_role(ctl, SLICE_LIT("\x01"),
+	                                       TLV_ROLE_TFTP));
+	trust_ctl_free(ctl);
+	buf_free(&b);
+	tlv_file_clear(&gf);
+	trust_ctl_free(g);
+	buf_free(&good);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -667,6 +774,8 @@ int main(void)
 	        cmocka_unit_test(test_sgn_wrong_signer),
 	        cmocka_unit_test(test_every_byte),
 	        cmocka_unit_test(test_enc),
+	        cmocka_unit_test(test_hashes_and_ec),
+	        cmocka_unit_test(test_verify_must_reject),
 	        cmocka_unit_test(test_token),
 	        cmocka_unit_test(test_site_init),
 	};
