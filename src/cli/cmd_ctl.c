@@ -402,6 +402,9 @@ static int do_sign(struct opts *o)
 		struct trust_entry e;
 
 		if (trust_ctl_entry(ctl, i, &e)) {
+			cli_fail("ctl", "%s: record %zu: certificate does not "
+			                "decode or does not match its serial",
+			         o->file, i);
 			goto out;
 		}
 		certs[i] = e.cert;
@@ -544,6 +547,9 @@ static int do_show(struct opts *o)
 		if (trust_ctl_entry(ctl, i, &e) ||
 		    trust_cert_sha256(e.cert, sha) ||
 		    trust_cert_hash(e.cert, md5)) {
+			cli_fail("ctl", "record %zu: certificate does not "
+			                "decode or does not match its serial",
+			         i);
 			goto out;
 		}
 		role = tlv_role_name(e.role);
