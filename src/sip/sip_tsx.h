@@ -55,7 +55,9 @@ typedef int (*sip_tsx_send_h)(const struct sip_tsx_peer *to, const uint8_t *p,
  * borrowed here), or an ACK that matched none (t NULL: the ACK to a 2xx,
  * which is the TU's business, RFC 3261 §17.2.3 / RFC 6026 §8.7). src is
  * where it came from and where responses go. The TU answers with
- * sip_tsx_reply / sip_tsx_respond, now or later (keeping a reference). */
+ * sip_tsx_reply / sip_tsx_respond, now or later (keeping a reference).
+ * For an INVITE not answered by the time this returns, the layer sends
+ * 100 Trying itself (RFC 3261 §17.2.1). */
 typedef void (*sip_tsx_request_h)(struct sip_tsx *t, struct sip_msg *req,
 				  const struct sip_tsx_peer *src, void *arg);
 /* RFC 3261 §9.2: a CANCEL matched the pending INVITE server transaction
