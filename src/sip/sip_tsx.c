@@ -317,7 +317,9 @@ static int ic_rx_1xx(struct sip_tsx *t, struct ev_ctx *c)
 {
 	/* RFC 3261 §17.1.1.2: a provisional stops retransmissions; Timer B
 	 * only guards the Calling state. */
-	timers_stop(t);
+	if (t->state == SIP_TSX_CALLING) {
+		timers_stop(t);
+	}
 	t->state = SIP_TSX_PROCEEDING;
 	deliver(t, c->m, c->code);
 	if (t->cancel_pending && !t->cancel_sent &&
@@ -655,6 +657,7 @@ static const cell_h ic_tab[NSTATES][EV_COUNT] = {
 			[EV_RX_1XX] = ic_rx_1xx,
 			[EV_RX_2XX] = ic_rx_2xx,
 			[EV_RX_FINAL] = ic_rx_final,
+			[EV_T_TIMEOUT] = client_timeout, /* after CANCEL */
 			[EV_TERR] = client_terr,
 		},
 	[SIP_TSX_COMPLETED] =
@@ -1332,6 +1335,9 @@ static int send_cancel(struct sip_tsx *t)
 	}
 	if (!rc) {
 		t->cancel_sent = true;
+		/* RFC 3261 §9.1: without a final response 64*T1 after the
+		 * CANCEL, the INVITE transaction is given up. */
+		timer_start(t->t_timeout, 64 * t1(t));
 	}
 	buf_free(&b);
 	return rc;

@@ -716,6 +716,33 @@ static void test_client_cancel(void **state)
 	w_done(&w);
 }
 
+/* RFC 3261 §9.1: no final response 64*T1 after the CANCEL: the INVITE
+ * transaction gives up with 408; later provisionals do not stop that. */
+static void test_client_cancel_timeout(void **state)
+{
+	struct wire w;
+	char r[1024];
+
+	w_init(&w);
+	struct sip_tsx *t = start_client(&w, INVITE, tcp_peer());
+	resp_text(r, sizeof(r), 180, INVITE_BR, "INVITE", 7, "call-1@test");
+	feed(&w, r, tcp_peer());
+	assert_int_equal(sip_tsx_cancel(t), 0);
+	assert_int_equal(w.n, 2);
+	uint64_t st = now_ms();
+	resp_text(r, sizeof(r), 183, INVITE_BR, "INVITE", 7, "call-1@test");
+	feed(&w, r, tcp_peer());
+	while (sip_tsx_state(t) != SIP_TSX_TERMINATED && now_ms() - st < 5000) {
+		run_for(&w, 10);
+	}
+	assert_int_equal(sip_tsx_state(t), SIP_TSX_TERMINATED);
+	assert_interval(now_ms() - st, 64 * T1);
+	assert_int_equal(w.codes[w.ncodes - 1], 408);
+	assert_int_equal(sip_tsx_layer_count(w.l), 0);
+	sip_tsx_unref(t);
+	w_done(&w);
+}
+
 /* RFC 3581: rport and received in the response's top Via; the other Vias
  * are copied. */
 static void test_rport(void **state)
@@ -862,6 +889,7 @@ int main(void)
 		cmocka_unit_test(test_ns_timer_j),
 		cmocka_unit_test(test_server_cancel),
 		cmocka_unit_test(test_client_cancel),
+		cmocka_unit_test(test_client_cancel_timeout),
 		cmocka_unit_test(test_rport),
 		cmocka_unit_test(test_transport_error),
 		cmocka_unit_test(test_request_reject),
