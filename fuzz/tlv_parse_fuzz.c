@@ -30,6 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	buf_init(&b, 0);
+	if (!f.hdr.has_signer_version) {
+		/* the writer always states one for a trust list */
+		f.hdr.sv_major = 1;
+		f.hdr.sv_minor = 0;
+	}
 	if (!tlv_write(&b, kind, &f.hdr, f.recs, f.nrecs, f.content,
 	               f.hdr.signature.len, &off)) {
 		memcpy(b.p + off, f.hdr.signature.p, f.hdr.signature.len);
