@@ -109,7 +109,9 @@ static void serve(struct http_prov *hp, struct evhttp_request *req,
 		reply_error(req, HTTP_INTERNAL, "Internal Server Error");
 		goto out;
 	}
-	if (prov_file_fd(f) >= 0) {
+	if (size == 0) {
+		/* evbuffer_add_file cannot map an empty file. */
+	} else if (prov_file_fd(f) >= 0) {
 		/* The evbuffer owns the duplicate and sends from it. */
 		int fd = dup(prov_file_fd(f));
 
