@@ -178,9 +178,7 @@ enum sip_hdr_id sip_hdr_from(struct slice name)
 			return SIP_HDR_OTHER;
 		}
 		if (e->len == name.len &&
-		    slice_eq_nocase(name, (struct slice){(const uint8_t *)
-								 e->name,
-							 e->len})) {
+		    sip_eq_nocase(name.p, (const uint8_t *)e->name, e->len)) {
 			return (enum sip_hdr_id)e->id;
 		}
 	}

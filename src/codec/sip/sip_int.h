@@ -23,6 +23,8 @@ enum {
 	C_SCHEME = 1u << 10,
 	C_LWS = 1u << 11,
 	C_HOST = 1u << 12,
+	C_QSPEC = 1u << 13,
+	C_SPLIT = 1u << 14,
 };
 
 /* Character classes of RFC 3261 §25.1, one bit each (sip_lex.c). */
@@ -60,12 +62,61 @@ static inline bool sip_scan_eof(const struct sip_scan *s)
 }
 
 /* Skip linear white space; true if any was skipped. */
-bool sip_scan_lws(struct sip_scan *s);
+static inline bool sip_scan_lws(struct sip_scan *s)
+{
+	const uint8_t *start = s->p;
+
+	while (s->p < s->end && sip_is(*s->p, C_LWS)) {
+		s->p++;
+	}
+	return s->p != start;
+}
+
 /* A run of bytes of class cls (may be empty). */
-struct slice sip_scan_run(struct sip_scan *s, uint16_t cls);
+static inline struct slice sip_scan_run(struct sip_scan *s, uint16_t cls)
+{
+	const uint8_t *start = s->p;
+
+	while (s->p < s->end && sip_is(*s->p, cls)) {
+		s->p++;
+	}
+	return (struct slice){start, (size_t)(s->p - start)};
+}
+
 /* Consume byte c after optional LWS on both sides (SEMI, EQUAL, COMMA,
  * SLASH, COLON of RFC 3261 §25.1). */
-bool sip_scan_sep(struct sip_scan *s, uint8_t c);
+static inline bool sip_scan_sep(struct sip_scan *s, uint8_t c)
+{
+	const uint8_t *save = s->p;
+
+	sip_scan_lws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		sip_scan_lws(s);
+		return true;
+	}
+	s->p = save;
+	return false;
+}
+
+/* ASCII case-insensitive equality of n bytes (inline: it runs for every
+ * header name and parameter). */
+static inline bool sip_eq_nocase(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (a[i] != b[i] && sip_lower(a[i]) != sip_lower(b[i])) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Literal comparison without strlen: the length is known at compile
+ * time. */
+#define SIP_LIT_EQ(sl, lit)                                                    \
+	((sl).len == sizeof(lit) - 1 &&                                        \
+	 sip_eq_nocase((sl).p, (const uint8_t *)(lit), sizeof(lit) - 1))
+
 /* A quoted-string starting at '"': sets *inner to the bytes between the
  * quotes (escapes kept). -TL_EPARSE if unterminated or a quoted-pair
  * escapes CR/LF. */
@@ -78,6 +129,10 @@ int sip_num(struct slice s, uint64_t max, uint64_t *out) TL_MUST_CHECK;
  * without brackets), its type and the bytes consumed. */
 int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
 		  enum sip_host_type *type, size_t *used) TL_MUST_CHECK;
+/* One param at s (after its ';'): name [= value]; value.p == NULL
+ * without '='. Quoted values keep their quotes. */
+int sip_param_one(struct sip_scan *s, struct slice *name,
+		  struct slice *value) TL_MUST_CHECK;
 /* Params "name[=value]" after the first ';' of a Via, URI or header
  * value: the params slice, ended by ',' or the end of the value. The
  * scanner is left after the list. */
@@ -161,6 +216,14 @@ struct slice sip_msg_hname(const struct sip_msg *m, size_t i);
 struct slice sip_msg_hval(const struct sip_msg *m, size_t i);
 /* True if values of this header are comma-separated lists. */
 bool sip_hdr_is_list(enum sip_hdr_id id);
+
+/* Scanners of one list value: they stop before the ',' (or the end)
+ * that follows it (sip_val.c). */
+int sip_via_scan(struct sip_via *v, struct sip_scan *sc) TL_MUST_CHECK;
+int sip_addr_scan(struct sip_addr *a, struct sip_scan *sc,
+		  struct sip_contact *c) TL_MUST_CHECK;
+int sip_contact_scan(struct sip_contact *c, struct sip_scan *sc)
+	TL_MUST_CHECK;
 
 /* Typed values without a public parser of their own (sip_val.c). */
 int sip_event_parse_int(struct sip_event *e, struct slice s) TL_MUST_CHECK;

@@ -8,12 +8,13 @@
 /* Generated from the ABNF of RFC 3261 §25.1 (token, unreserved,
  * user-unreserved, password, param-unreserved, hnv-unreserved, word...). */
 const uint16_t sip_cc[256] = {
+	[0] = C_QSPEC,
 	[9] = C_LWS,
 	[10] = C_LWS,
-	[13] = C_LWS,
+	[13] = C_LWS | C_QSPEC,
 	[32] = C_LWS,
 	[33] = C_TOKEN | C_UNRES | C_WORD,
-	[34] = C_WORD,
+	[34] = C_WORD | C_QSPEC | C_SPLIT,
 	[36] = C_USER | C_PASS | C_PARAM | C_HNV,
 	[37] = C_TOKEN | C_WORD,
 	[38] = C_USER | C_PASS | C_PARAM,
@@ -22,7 +23,7 @@ const uint16_t sip_cc[256] = {
 	[41] = C_UNRES | C_WORD,
 	[42] = C_TOKEN | C_UNRES | C_WORD,
 	[43] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_HNV | C_WORD | C_SCHEME,
-	[44] = C_USER | C_PASS,
+	[44] = C_USER | C_PASS | C_SPLIT,
 	[45] = C_TOKEN | C_UNRES | C_WORD | C_SCHEME | C_HOST,
 	[46] = C_TOKEN | C_UNRES | C_WORD | C_SCHEME | C_HOST,
 	[47] = C_USER | C_PARAM | C_HNV | C_WORD,
@@ -38,9 +39,9 @@ const uint16_t sip_cc[256] = {
 	[57] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
 	[58] = C_PARAM | C_HNV | C_WORD,
 	[59] = C_USER,
-	[60] = C_WORD,
+	[60] = C_WORD | C_SPLIT,
 	[61] = C_USER | C_PASS,
-	[62] = C_WORD,
+	[62] = C_WORD | C_SPLIT,
 	[63] = C_USER | C_HNV | C_WORD,
 	[65] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
 	[66] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
@@ -69,7 +70,7 @@ const uint16_t sip_cc[256] = {
 	[89] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
 	[90] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
 	[91] = C_PARAM | C_HNV | C_WORD,
-	[92] = C_WORD,
+	[92] = C_WORD | C_QSPEC,
 	[93] = C_PARAM | C_HNV | C_WORD,
 	[95] = C_TOKEN | C_UNRES | C_WORD,
 	[96] = C_TOKEN | C_WORD,
@@ -104,40 +105,6 @@ const uint16_t sip_cc[256] = {
 	[126] = C_TOKEN | C_UNRES | C_WORD,
 };
 
-bool sip_scan_lws(struct sip_scan *s)
-{
-	const uint8_t *start = s->p;
-
-	while (s->p < s->end && sip_is(*s->p, C_LWS)) {
-		s->p++;
-	}
-	return s->p != start;
-}
-
-struct slice sip_scan_run(struct sip_scan *s, uint16_t cls)
-{
-	const uint8_t *start = s->p;
-
-	while (s->p < s->end && sip_is(*s->p, cls)) {
-		s->p++;
-	}
-	return sip_sl(start, s->p);
-}
-
-bool sip_scan_sep(struct sip_scan *s, uint8_t c)
-{
-	const uint8_t *save = s->p;
-
-	sip_scan_lws(s);
-	if (s->p < s->end && *s->p == c) {
-		s->p++;
-		sip_scan_lws(s);
-		return true;
-	}
-	s->p = save;
-	return false;
-}
-
 int sip_scan_quoted(struct sip_scan *s, struct slice *inner)
 {
 	const uint8_t *start;
@@ -148,15 +115,23 @@ int sip_scan_quoted(struct sip_scan *s, struct slice *inner)
 	s->p++;
 	start = s->p;
 	while (s->p < s->end) {
-		uint8_t c = *s->p;
+		uint8_t c;
 
+		/* qdtext runs fast; only '"', '\\', NUL and CR stop here */
+		while (s->p < s->end && !sip_is(*s->p, C_QSPEC)) {
+			s->p++;
+		}
+		if (s->p >= s->end) {
+			break;
+		}
+		c = *s->p;
 		if (c == '"') {
 			*inner = sip_sl(start, s->p);
 			s->p++;
 			return 0;
 		}
 		if (c == '\\') {
-			/* RFC 3261 §25.1: quoted-pair = "\" (%x00-09 /
+			/* RFC 3261 §25.1: quoted-pair = "\\" (%x00-09 /
 			 * %x0B-0C / %x0E-7F) */
 			if (s->p + 1 >= s->end || s->p[1] == '\r' ||
 			    s->p[1] == '\n' || s->p[1] > 0x7f) {
@@ -165,12 +140,12 @@ int sip_scan_quoted(struct sip_scan *s, struct slice *inner)
 			s->p += 2;
 			continue;
 		}
-		if (c == 0 || (c == '\r' && (s->p + 2 >= s->end ||
-					     s->p[1] != '\n' ||
-					     (s->p[2] != ' ' && s->p[2] != '\t')))) {
+		/* NUL, or a CR that does not start a fold */
+		if (c == 0 || s->p + 2 >= s->end || s->p[1] != '\n' ||
+		    (s->p[2] != ' ' && s->p[2] != '\t')) {
 			return -TL_EPARSE;
 		}
-		s->p++;
+		s->p += 3;
 	}
 	return -TL_EPARSE;
 }
@@ -328,9 +303,8 @@ int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
  * token / host, lenient about URI paramchars). */
 #define C_PVAL (C_TOKEN | C_UNRES | C_PARAM)
 
-/* One param at s (after its ';'): name [= value]. */
-static int param_one(struct sip_scan *s, struct slice *name,
-		     struct slice *value)
+int sip_param_one(struct sip_scan *s, struct slice *name,
+		  struct slice *value)
 {
 	sip_scan_lws(s);
 	*name = sip_scan_run(s, C_PVAL);
@@ -370,7 +344,7 @@ int sip_scan_params(struct sip_scan *s, struct slice *params)
 		if (start == NULL) {
 			start = s->p;
 		}
-		rc = param_one(s, &name, &value);
+		rc = sip_param_one(s, &name, &value);
 		if (rc < 0) {
 			return rc;
 		}
@@ -392,7 +366,7 @@ int sip_param_next(struct slice *state, struct slice *name,
 		return 0;
 	}
 	sip_scan_init(&s, *state);
-	rc = param_one(&s, name, value);
+	rc = sip_param_one(&s, name, value);
 	if (rc < 0) {
 		return rc;
 	}

@@ -242,7 +242,8 @@ static int locate_headers(struct sip_msg *m, const uint8_t *p,
 		while (vs < ve && sip_is(*vs, C_LWS)) {
 			vs++;
 		}
-		while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t')) {
+		/* trailing white space, a trailing fold's CRLF included */
+		while (ve > vs && sip_is(ve[-1], C_LWS)) {
 			ve--;
 		}
 		rc = add_header(m, name, sip_sl(vs, ve));
@@ -318,10 +319,10 @@ static void parse_framing(struct sip_msg *m)
 
 	/* Via: only the top value now; the rest on iteration */
 	sip_msg_iter(&it, m, SIP_HDR_VIA);
-	rc = sip_iter_next(&it, &v);
+	rc = sip_iter_via(&it, &m->via);
 	if (rc == 0) {
 		fail(m, -TL_EPARSE, "Missing Via", 400);
-	} else if (rc < 0 || sip_via_parse(&m->via, v) < 0) {
+	} else if (rc < 0) {
 		fail(m, -TL_EPARSE, "Bad Via", 400);
 	} else {
 		m->ok |= SIP_OK_VIA;
@@ -774,8 +775,23 @@ int sip_iter_next(struct sip_iter *it, struct slice *value)
 		q = it->rest.p;
 		e = q + it->rest.len;
 		for (; q < e; q++) {
-			uint8_t c = *q;
+			uint8_t c;
 
+			/* most bytes are neither quote, bracket nor comma;
+			 * inside quotes only '"' and '\\' matter */
+			if (inq) {
+				while (q < e && !sip_is(*q, C_QSPEC)) {
+					q++;
+				}
+			} else {
+				while (q < e && !sip_is(*q, C_SPLIT)) {
+					q++;
+				}
+			}
+			if (q >= e) {
+				break;
+			}
+			c = *q;
 			if (inq) {
 				if (c == '\\') {
 					if (++q >= e) {
@@ -818,27 +834,70 @@ int sip_iter_next(struct sip_iter *it, struct slice *value)
 	return 1;
 }
 
+/* Position the iterator on the current value for a direct scan: 1, or 0
+ * at the end. */
+static int iter_cur(struct sip_iter *it)
+{
+	for (;;) {
+		if (it->rest.p == NULL) {
+			if (!iter_advance(it)) {
+				return 0;
+			}
+			if (it->split && it->rest.len == 0) {
+				/* an empty list header has no values */
+				it->rest = SLICE_NULL;
+				continue;
+			}
+		}
+		return 1;
+	}
+}
+
+/* After a directly scanned value: the ',' before the next one, or the
+ * end of the header. */
+static int iter_after(struct sip_iter *it, struct sip_scan *sc)
+{
+	sip_scan_lws(sc);
+	if (sip_scan_eof(sc)) {
+		it->rest = SLICE_NULL;
+	} else if (it->split && *sc->p == ',') {
+		it->rest = sip_sl(sc->p + 1, sc->end);
+	} else {
+		return -TL_EPARSE;
+	}
+	if (++it->count > SIP_MSG_MAX_VALUES) {
+		return -TL_ETOOBIG;
+	}
+	return 1;
+}
+
 int sip_iter_via(struct sip_iter *it, struct sip_via *v)
 {
-	struct slice s;
-	int rc = sip_iter_next(it, &s);
+	struct sip_scan sc;
+	int rc = iter_cur(it);
 
 	if (rc <= 0) {
 		return rc;
 	}
-	rc = sip_via_parse(v, s);
-	return rc < 0 ? rc : 1;
+	sip_scan_init(&sc, it->rest);
+	rc = sip_via_scan(v, &sc);
+	return rc < 0 ? rc : iter_after(it, &sc);
 }
 
 int sip_iter_contact(struct sip_iter *it, struct sip_contact *c)
 {
-	struct slice s;
-	int rc = sip_iter_next(it, &s);
+	struct sip_scan sc;
+	int rc = iter_cur(it);
 
 	if (rc <= 0) {
 		return rc;
 	}
-	rc = sip_contact_parse(c, s);
+	sip_scan_init(&sc, it->rest);
+	rc = sip_contact_scan(c, &sc);
+	if (rc < 0) {
+		return rc;
+	}
+	rc = iter_after(it, &sc);
 	if (rc < 0) {
 		return rc;
 	}
@@ -852,14 +911,15 @@ int sip_iter_contact(struct sip_iter *it, struct sip_contact *c)
 
 int sip_iter_addr(struct sip_iter *it, struct sip_addr *a)
 {
-	struct slice s;
-	int rc = sip_iter_next(it, &s);
+	struct sip_scan sc;
+	int rc = iter_cur(it);
 
 	if (rc <= 0) {
 		return rc;
 	}
-	rc = sip_addr_parse(a, s);
-	return rc < 0 ? rc : 1;
+	sip_scan_init(&sc, it->rest);
+	rc = sip_addr_scan(a, &sc, NULL);
+	return rc < 0 ? rc : iter_after(it, &sc);
 }
 
 int sip_iter_auth(struct sip_iter *it, struct sip_auth *a)
@@ -888,17 +948,20 @@ int sip_iter_callinfo(struct sip_iter *it, struct sip_callinfo *ci)
 
 int sip_iter_token(struct sip_iter *it, struct slice *tok)
 {
-	int rc = sip_iter_next(it, tok);
+	struct sip_scan sc;
+	int rc = iter_cur(it);
 
 	if (rc <= 0) {
 		return rc;
 	}
-	for (size_t i = 0; i < tok->len; i++) {
-		if (!sip_is(tok->p[i], C_TOKEN)) {
-			return -TL_EPARSE;
-		}
+	/* a list of tokens is cut and checked in one pass */
+	sip_scan_init(&sc, it->rest);
+	sip_scan_lws(&sc);
+	*tok = sip_scan_run(&sc, C_TOKEN);
+	if (tok->len == 0) {
+		return -TL_EPARSE;
 	}
-	return 1;
+	return iter_after(it, &sc);
 }
 
 /* ---- lazily parsed single headers ---- */

@@ -123,14 +123,14 @@ static int uri_known_param(struct sip_uri *u, struct slice n, struct slice v)
 {
 	struct slice *dst = NULL;
 
-	if (slice_eq_str_nocase(n, "lr")) {
+	if (SIP_LIT_EQ(n, "lr")) {
 		if (u->lr) {
 			return -TL_EPARSE;
 		}
 		u->lr = true;
 		return 0;
 	}
-	if (slice_eq_str_nocase(n, "ttl")) {
+	if (SIP_LIT_EQ(n, "ttl")) {
 		uint64_t ttl;
 
 		if (u->has_ttl || v.p == NULL || sip_num(v, 255, &ttl) < 0 ||
@@ -141,13 +141,13 @@ static int uri_known_param(struct sip_uri *u, struct slice n, struct slice v)
 		u->ttl = (uint8_t)ttl;
 		return 0;
 	}
-	if (slice_eq_str_nocase(n, "transport")) {
+	if (SIP_LIT_EQ(n, "transport")) {
 		dst = &u->transport;
-	} else if (slice_eq_str_nocase(n, "user")) {
+	} else if (SIP_LIT_EQ(n, "user")) {
 		dst = &u->user_param;
-	} else if (slice_eq_str_nocase(n, "method")) {
+	} else if (SIP_LIT_EQ(n, "method")) {
 		dst = &u->method;
-	} else if (slice_eq_str_nocase(n, "maddr")) {
+	} else if (SIP_LIT_EQ(n, "maddr")) {
 		dst = &u->maddr;
 	} else {
 		return 0;
@@ -418,11 +418,11 @@ int sip_uri_parse(struct sip_uri *u, const uint8_t *p, size_t len)
 	}
 	u->scheme_s = (struct slice){p, i};
 	rest = (struct slice){p + i + 1, len - i - 1};
-	if (slice_eq_str_nocase(u->scheme_s, "sip")) {
+	if (SIP_LIT_EQ(u->scheme_s, "sip")) {
 		u->scheme = SIP_URI_SIP;
-	} else if (slice_eq_str_nocase(u->scheme_s, "sips")) {
+	} else if (SIP_LIT_EQ(u->scheme_s, "sips")) {
 		u->scheme = SIP_URI_SIPS;
-	} else if (slice_eq_str_nocase(u->scheme_s, "tel")) {
+	} else if (SIP_LIT_EQ(u->scheme_s, "tel")) {
 		u->scheme = SIP_URI_TEL;
 	} else {
 		u->scheme = SIP_URI_OTHER;
@@ -528,10 +528,11 @@ static bool other_params_eq(const struct sip_uri *a, const struct sip_uri *b)
 		if (slice_to_cstr(n, name, sizeof(name)) < 0) {
 			continue;
 		}
-		if (sip_uri_param(b, name, &w) == 0) {
-			struct slice va = v.p ? v : (struct slice){n.p, 0};
-
-			if (!esc_eq(va, w, true)) {
+		/* the first occurrence on both sides, so that a repeated
+		 * name compares the same way in both directions */
+		if (sip_uri_param(b, name, &w) == 0 &&
+		    sip_uri_param(a, name, &v) == 0) {
+			if (!esc_eq(v, w, true)) {
 				return false;
 			}
 		}

@@ -17,41 +17,85 @@ static int param_u32(struct slice v, uint64_t max, uint32_t *out)
 	return 0;
 }
 
+/* One Via param already split into name and value. */
+static int via_param(struct sip_via *v, struct slice n, struct slice val)
+{
+	struct slice *dst = NULL;
+
+	if (SIP_LIT_EQ(n, "branch")) {
+		dst = &v->branch;
+	} else if (SIP_LIT_EQ(n, "received")) {
+		dst = &v->received;
+	} else if (SIP_LIT_EQ(n, "maddr")) {
+		dst = &v->maddr;
+	} else if (SIP_LIT_EQ(n, "ttl")) {
+		uint32_t ttl;
+
+		if (v->has_ttl || val.len > 3 || param_u32(val, 255, &ttl) < 0) {
+			return -TL_EPARSE;
+		}
+		v->has_ttl = true;
+		v->ttl = (uint8_t)ttl;
+	} else if (SIP_LIT_EQ(n, "rport")) {
+		/* RFC 3581 §3: response-port = "rport" [EQUAL 1*DIGIT] */
+		if (v->has_rport) {
+			return -TL_EPARSE;
+		}
+		v->has_rport = true;
+		if (val.p != NULL) {
+			uint32_t port;
+
+			if (val.len > 5 || param_u32(val, 65535, &port) < 0) {
+				return -TL_EPARSE;
+			}
+			v->rport_has_value = true;
+			v->rport = (uint16_t)port;
+		}
+	}
+	if (dst != NULL) {
+		if (dst->p != NULL || val.p == NULL || val.len == 0 ||
+		    val.p[0] == '"') {
+			return -TL_EPARSE;
+		}
+		*dst = val;
+	}
+	return 0;
+}
+
 /* RFC 3261 §20.42, §25.1:
  * via-parm = sent-protocol LWS sent-by *( SEMI via-params )
- * sent-protocol = protocol-name SLASH protocol-version SLASH transport */
-int sip_via_parse(struct sip_via *v, struct slice s)
+ * sent-protocol = protocol-name SLASH protocol-version SLASH transport
+ * Scans one via-parm and stops before the ',' (or end) after it. */
+int sip_via_scan(struct sip_via *v, struct sip_scan *sc)
 {
-	struct sip_scan sc;
-	struct slice st, n, val;
+	const uint8_t *ps = NULL, *pe = NULL;
 	size_t used;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
-	s = slice_trim(s);
-	v->raw = s;
-	sip_scan_init(&sc, s);
-	v->proto_name = sip_scan_run(&sc, C_TOKEN);
-	if (v->proto_name.len == 0 || !sip_scan_sep(&sc, '/')) {
+	sip_scan_lws(sc);
+	v->raw.p = sc->p;
+	v->proto_name = sip_scan_run(sc, C_TOKEN);
+	if (v->proto_name.len == 0 || !sip_scan_sep(sc, '/')) {
 		return -TL_EPARSE;
 	}
-	v->proto_version = sip_scan_run(&sc, C_TOKEN);
-	if (v->proto_version.len == 0 || !sip_scan_sep(&sc, '/')) {
+	v->proto_version = sip_scan_run(sc, C_TOKEN);
+	if (v->proto_version.len == 0 || !sip_scan_sep(sc, '/')) {
 		return -TL_EPARSE;
 	}
-	v->transport = sip_scan_run(&sc, C_TOKEN);
-	if (v->transport.len == 0 || !sip_scan_lws(&sc)) {
+	v->transport = sip_scan_run(sc, C_TOKEN);
+	if (v->transport.len == 0 || !sip_scan_lws(sc)) {
 		return -TL_EPARSE;
 	}
 	v->tp = sip_transport_from(v->transport);
-	rc = sip_host_scan(sc.p, (size_t)(sc.end - sc.p), &v->host,
+	rc = sip_host_scan(sc->p, (size_t)(sc->end - sc->p), &v->host,
 			   &v->host_type, &used);
 	if (rc < 0) {
 		return rc;
 	}
-	sc.p += used;
-	if (sip_scan_sep(&sc, ':')) {
-		struct slice port = sip_scan_run(&sc, C_DIGIT);
+	sc->p += used;
+	if (sip_scan_sep(sc, ':')) {
+		struct slice port = sip_scan_run(sc, C_DIGIT);
 		uint32_t pv;
 
 		if (port.len > 5 || param_u32(port, 65535, &pv) < 0) {
@@ -60,171 +104,45 @@ int sip_via_parse(struct sip_via *v, struct slice s)
 		v->has_port = true;
 		v->port = (uint16_t)pv;
 	}
-	rc = sip_scan_params(&sc, &v->params);
-	if (rc < 0) {
-		return rc;
-	}
-	sip_scan_lws(&sc);
-	if (!sip_scan_eof(&sc)) {
-		return -TL_EPARSE;
-	}
-	st = v->params;
-	while ((rc = sip_param_next(&st, &n, &val)) == 1) {
-		struct slice *dst = NULL;
+	pe = sc->p;
+	while (sip_scan_sep(sc, ';')) {
+		struct slice n, val;
 
-		if (slice_eq_str_nocase(n, "branch")) {
-			dst = &v->branch;
-		} else if (slice_eq_str_nocase(n, "received")) {
-			dst = &v->received;
-		} else if (slice_eq_str_nocase(n, "maddr")) {
-			dst = &v->maddr;
-		} else if (slice_eq_str_nocase(n, "ttl")) {
-			uint32_t ttl;
-
-			if (v->has_ttl || val.len > 3 ||
-			    param_u32(val, 255, &ttl) < 0) {
-				return -TL_EPARSE;
-			}
-			v->has_ttl = true;
-			v->ttl = (uint8_t)ttl;
-		} else if (slice_eq_str_nocase(n, "rport")) {
-			/* RFC 3581 §3: response-port = "rport" [EQUAL
-			 * 1*DIGIT] */
-			if (v->has_rport) {
-				return -TL_EPARSE;
-			}
-			v->has_rport = true;
-			if (val.p != NULL) {
-				uint32_t port;
-
-				if (val.len > 5 ||
-				    param_u32(val, 65535, &port) < 0) {
-					return -TL_EPARSE;
-				}
-				v->rport_has_value = true;
-				v->rport = (uint16_t)port;
-			}
+		if (ps == NULL) {
+			ps = sc->p;
 		}
-		if (dst != NULL) {
-			if (dst->p != NULL || val.p == NULL || val.len == 0 ||
-			    val.p[0] == '"') {
-				return -TL_EPARSE;
-			}
-			*dst = val;
+		rc = sip_param_one(sc, &n, &val);
+		if (rc < 0) {
+			return rc;
+		}
+		pe = sc->p;
+		rc = via_param(v, n, val);
+		if (rc < 0) {
+			return rc;
 		}
 	}
-	return rc;
+	if (ps != NULL) {
+		v->params = sip_sl(ps, pe);
+	}
+	v->raw = sip_sl(v->raw.p, pe);
+	return 0;
 }
 
-/* RFC 3261 §20.10: a display name is a quoted-string or *(token LWS);
- * without <> the URI runs to the first ';' or white space and its
- * ;params are header params. */
-int sip_addr_parse(struct sip_addr *a, struct slice s)
+/* The rest of a value must be white space only. */
+static int scan_end(struct sip_scan *sc)
+{
+	sip_scan_lws(sc);
+	return sip_scan_eof(sc) ? 0 : -TL_EPARSE;
+}
+
+int sip_via_parse(struct sip_via *v, struct slice s)
 {
 	struct sip_scan sc;
-	const uint8_t *us, *ue;
 	int rc;
 
-	memset(a, 0, sizeof(*a));
-	s = slice_trim(s);
-	a->raw = s;
 	sip_scan_init(&sc, s);
-	if (sip_scan_eof(&sc)) {
-		return -TL_EPARSE;
-	}
-	if (*sc.p == '"') {
-		rc = sip_scan_quoted(&sc, &a->display);
-		if (rc < 0) {
-			return rc;
-		}
-		a->display_quoted = true;
-		sip_scan_lws(&sc);
-		if (sip_scan_eof(&sc) || *sc.p != '<') {
-			return -TL_EPARSE;
-		}
-	} else {
-		/* tokens then '<' make a display name; otherwise this is an
-		 * addr-spec (RFC 4475 §3.1.1.6: no LWS needed before '<') */
-		const uint8_t *first = sc.p, *last = sc.p;
-
-		for (;;) {
-			struct slice t = sip_scan_run(&sc, C_TOKEN);
-
-			if (t.len == 0) {
-				break;
-			}
-			last = sc.p;
-			sip_scan_lws(&sc);
-		}
-		if (!sip_scan_eof(&sc) && *sc.p == '<') {
-			if (last != first) {
-				a->display = sip_sl(first, last);
-			}
-		} else {
-			sc.p = first;
-		}
-	}
-	if (*sc.p == '<') {
-		const uint8_t *close;
-
-		a->name_addr = true;
-		sc.p++;
-		close = memchr(sc.p, '>', (size_t)(sc.end - sc.p));
-		if (close == NULL) {
-			return -TL_EPARSE;
-		}
-		us = sc.p;
-		ue = close;
-		sc.p = close + 1;
-	} else {
-		us = sc.p;
-		while (sc.p < sc.end && *sc.p != ';' &&
-		       !sip_is(*sc.p, C_LWS)) {
-			sc.p++;
-		}
-		ue = sc.p;
-	}
-	a->uri_raw = sip_sl(us, ue);
-	rc = sip_uri_parse(&a->uri, us, (size_t)(ue - us));
-	if (rc < 0) {
-		return rc;
-	}
-	/* RFC 3261 §20.10: a URI with headers must be in <>; an addr-spec
-	 * must not smuggle them (RFC 4475 §3.1.2.13) */
-	if (!a->name_addr && a->uri.headers.p != NULL) {
-		return -TL_EPARSE;
-	}
-	rc = sip_scan_params(&sc, &a->params);
-	if (rc < 0) {
-		return rc;
-	}
-	sip_scan_lws(&sc);
-	if (!sip_scan_eof(&sc)) {
-		return -TL_EPARSE;
-	}
-	if (a->params.p != NULL) {
-		struct slice st = a->params, n, v;
-
-		while ((rc = sip_param_next(&st, &n, &v)) == 1) {
-			if (!slice_eq_str_nocase(n, "tag")) {
-				continue;
-			}
-			/* tag-param = "tag" EQUAL token, once */
-			if (a->tag.p != NULL || v.p == NULL || v.len == 0) {
-				return -TL_EPARSE;
-			}
-			for (size_t i = 0; i < v.len; i++) {
-				if (!sip_is(v.p[i], C_TOKEN)) {
-					return -TL_EPARSE;
-				}
-			}
-			a->tag = v;
-		}
-		if (rc < 0) {
-			return rc;
-		}
-	}
-	return 0;
+	rc = sip_via_scan(v, &sc);
+	return rc < 0 ? rc : scan_end(&sc);
 }
 
 /* q = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ) as 0..1000 */
@@ -256,53 +174,197 @@ static int parse_q(struct slice v, uint16_t *q)
 	return 0;
 }
 
-int sip_contact_parse(struct sip_contact *c, struct slice s)
+/* Contact params (RFC 3261 §20.10, RFC 5626 §4.1, §4.2). */
+static int contact_param(struct sip_contact *c, struct slice n,
+			 struct slice v)
 {
-	struct slice st, n, v;
+	if (SIP_LIT_EQ(n, "expires")) {
+		if (c->has_expires ||
+		    param_u32(v, UINT32_MAX, &c->expires) < 0) {
+			return -TL_EPARSE;
+		}
+		c->has_expires = true;
+	} else if (SIP_LIT_EQ(n, "q")) {
+		if (c->has_q || parse_q(v, &c->q) < 0) {
+			return -TL_EPARSE;
+		}
+		c->has_q = true;
+	} else if (SIP_LIT_EQ(n, "+sip.instance")) {
+		/* +sip.instance="<urn:...>" */
+		if (c->instance.p != NULL || v.len < 2 || v.p[0] != '"' ||
+		    v.p[v.len - 1] != '"') {
+			return -TL_EPARSE;
+		}
+		c->instance = (struct slice){v.p + 1, v.len - 2};
+	} else if (SIP_LIT_EQ(n, "reg-id")) {
+		/* reg-id = 1*DIGIT, 1 to 2^31-1 */
+		if (c->has_reg_id ||
+		    param_u32(v, 2147483647u, &c->reg_id) < 0 ||
+		    c->reg_id == 0) {
+			return -TL_EPARSE;
+		}
+		c->has_reg_id = true;
+	}
+	return 0;
+}
+
+/* RFC 3261 §20.10: a display name is a quoted-string or *(token LWS);
+ * without <> the URI runs to the first ';', ',' or white space and its
+ * ;params are header params. Scans one value and stops before the ','
+ * (or end) after it; with c, Contact params are read in the same pass. */
+int sip_addr_scan(struct sip_addr *a, struct sip_scan *sc,
+		  struct sip_contact *c)
+{
+	const uint8_t *us, *ue, *ps = NULL, *pe;
 	int rc;
 
-	memset(c, 0, sizeof(*c));
-	s = slice_trim(s);
-	if (s.len == 1 && s.p[0] == '*') {
-		c->star = true;
-		c->addr.raw = s;
-		return 0;
+	memset(a, 0, sizeof(*a));
+	sip_scan_lws(sc);
+	a->raw.p = sc->p;
+	if (sip_scan_eof(sc)) {
+		return -TL_EPARSE;
 	}
-	rc = sip_addr_parse(&c->addr, s);
+	if (*sc->p == '"') {
+		rc = sip_scan_quoted(sc, &a->display);
+		if (rc < 0) {
+			return rc;
+		}
+		a->display_quoted = true;
+		sip_scan_lws(sc);
+		if (sip_scan_eof(sc) || *sc->p != '<') {
+			return -TL_EPARSE;
+		}
+	} else if (*sc->p != '<') {
+		/* tokens then '<' make a display name; otherwise this is an
+		 * addr-spec (RFC 4475 §3.1.1.6: no LWS needed before '<') */
+		const uint8_t *first = sc->p, *last = sc->p;
+
+		for (;;) {
+			struct slice t = sip_scan_run(sc, C_TOKEN);
+
+			if (t.len == 0) {
+				break;
+			}
+			last = sc->p;
+			sip_scan_lws(sc);
+		}
+		if (!sip_scan_eof(sc) && *sc->p == '<') {
+			if (last != first) {
+				a->display = sip_sl(first, last);
+			}
+		} else {
+			sc->p = first;
+		}
+	}
+	if (*sc->p == '<') {
+		const uint8_t *close;
+
+		a->name_addr = true;
+		sc->p++;
+		close = memchr(sc->p, '>', (size_t)(sc->end - sc->p));
+		if (close == NULL) {
+			return -TL_EPARSE;
+		}
+		us = sc->p;
+		ue = close;
+		sc->p = close + 1;
+	} else {
+		us = sc->p;
+		while (sc->p < sc->end && *sc->p != ';' && *sc->p != ',' &&
+		       !sip_is(*sc->p, C_LWS)) {
+			sc->p++;
+		}
+		ue = sc->p;
+	}
+	a->uri_raw = sip_sl(us, ue);
+	rc = sip_uri_parse(&a->uri, us, (size_t)(ue - us));
 	if (rc < 0) {
 		return rc;
 	}
-	st = c->addr.params;
-	while ((rc = sip_param_next(&st, &n, &v)) == 1) {
-		if (slice_eq_str_nocase(n, "expires")) {
-			if (c->has_expires ||
-			    param_u32(v, UINT32_MAX, &c->expires) < 0) {
-				return -TL_EPARSE;
-			}
-			c->has_expires = true;
-		} else if (slice_eq_str_nocase(n, "q")) {
-			if (c->has_q || parse_q(v, &c->q) < 0) {
-				return -TL_EPARSE;
-			}
-			c->has_q = true;
-		} else if (slice_eq_str_nocase(n, "+sip.instance")) {
-			/* RFC 5626 §4.1: +sip.instance="<urn:...>" */
-			if (c->instance.p != NULL || v.len < 2 ||
-			    v.p[0] != '"' || v.p[v.len - 1] != '"') {
-				return -TL_EPARSE;
-			}
-			c->instance = (struct slice){v.p + 1, v.len - 2};
-		} else if (slice_eq_str_nocase(n, "reg-id")) {
-			/* RFC 5626 §4.2: reg-id = 1*DIGIT (1 to 2^31-1) */
-			if (c->has_reg_id ||
-			    param_u32(v, 2147483647u, &c->reg_id) < 0 ||
-			    c->reg_id == 0) {
-				return -TL_EPARSE;
-			}
-			c->has_reg_id = true;
-		}
+	/* RFC 3261 §20.10: a URI with headers must be in <>; an addr-spec
+	 * must not smuggle them (RFC 4475 §3.1.2.13) */
+	if (!a->name_addr && a->uri.headers.p != NULL) {
+		return -TL_EPARSE;
 	}
-	return rc;
+	/* header params, the tag and Contact params in one pass */
+	pe = sc->p;
+	while (sip_scan_sep(sc, ';')) {
+		struct slice n, v;
+
+		if (ps == NULL) {
+			ps = sc->p;
+		}
+		rc = sip_param_one(sc, &n, &v);
+		if (rc < 0) {
+			return rc;
+		}
+		pe = sc->p;
+		if (c != NULL) {
+			rc = contact_param(c, n, v);
+			if (rc < 0) {
+				return rc;
+			}
+		}
+		if (!SIP_LIT_EQ(n, "tag")) {
+			continue;
+		}
+		/* tag-param = "tag" EQUAL token, once */
+		if (a->tag.p != NULL || v.p == NULL || v.len == 0) {
+			return -TL_EPARSE;
+		}
+		for (size_t i = 0; i < v.len; i++) {
+			if (!sip_is(v.p[i], C_TOKEN)) {
+				return -TL_EPARSE;
+			}
+		}
+		a->tag = v;
+	}
+	if (ps != NULL) {
+		a->params = sip_sl(ps, pe);
+	}
+	a->raw = sip_sl(a->raw.p, pe);
+	return 0;
+}
+
+int sip_addr_parse(struct sip_addr *a, struct slice s)
+{
+	struct sip_scan sc;
+	int rc;
+
+	sip_scan_init(&sc, s);
+	rc = sip_addr_scan(a, &sc, NULL);
+	return rc < 0 ? rc : scan_end(&sc);
+}
+
+int sip_contact_scan(struct sip_contact *c, struct sip_scan *sc)
+{
+	const uint8_t *save;
+
+	memset(c, 0, sizeof(*c));
+	sip_scan_lws(sc);
+	save = sc->p;
+	if (sc->p < sc->end && *sc->p == '*') {
+		/* RFC 3261 §10.2.2: "Contact: *" */
+		sc->p++;
+		sip_scan_lws(sc);
+		if (sip_scan_eof(sc) || *sc->p == ',') {
+			c->star = true;
+			c->addr.raw = (struct slice){save, 1};
+			return 0;
+		}
+		sc->p = save;
+	}
+	return sip_addr_scan(&c->addr, sc, c);
+}
+
+int sip_contact_parse(struct sip_contact *c, struct slice s)
+{
+	struct sip_scan sc;
+	int rc;
+
+	sip_scan_init(&sc, s);
+	rc = sip_contact_scan(c, &sc);
+	return rc < 0 ? rc : scan_end(&sc);
 }
 
 int sip_auth_parse(struct sip_auth *a, struct slice s)
@@ -409,18 +471,18 @@ int sip_substate_parse_int(struct sip_substate *ss, struct slice s)
 	}
 	st = ss->params;
 	while ((rc = sip_param_next(&st, &n, &v)) == 1) {
-		if (slice_eq_str_nocase(n, "reason")) {
+		if (SIP_LIT_EQ(n, "reason")) {
 			if (ss->reason.p != NULL || v.p == NULL) {
 				return -TL_EPARSE;
 			}
 			ss->reason = v;
-		} else if (slice_eq_str_nocase(n, "expires")) {
+		} else if (SIP_LIT_EQ(n, "expires")) {
 			if (ss->has_expires ||
 			    param_u32(v, UINT32_MAX, &ss->expires) < 0) {
 				return -TL_EPARSE;
 			}
 			ss->has_expires = true;
-		} else if (slice_eq_str_nocase(n, "retry-after")) {
+		} else if (SIP_LIT_EQ(n, "retry-after")) {
 			if (ss->has_retry_after ||
 			    param_u32(v, UINT32_MAX, &ss->retry_after) < 0) {
 				return -TL_EPARSE;
