@@ -36,8 +36,15 @@ static void reply_peer(struct sip_tsx_peer *p, const struct sip_msg *m,
 	if (local) {
 		p->local = *local;
 	}
+	uint16_t port = tp == NET_TLS ? 5061 : 5060;
+	if (v && v->has_port) {
+		port = v->port;
+	}
 	if (tp == NET_UDP && v && !v->has_rport) {
-		net_addr_set_port(&p->addr, v->has_port ? v->port : 5060);
+		net_addr_set_port(&p->addr, port);
+	} else if (tp != NET_UDP) {
+		p->alt = *src;
+		net_addr_set_port(&p->alt, port);
 	}
 }
 
@@ -48,6 +55,9 @@ static int st_send(const struct sip_tsx_peer *to, const uint8_t *p, size_t len,
 
 	if (to->conn && net_conn_is_open(to->conn)) {
 		return net_conn_send(to->conn, p, len);
+	}
+	if (to->tp != NET_UDP && to->alt.len) {
+		return net_send(s->net, to->tp, &to->alt, NULL, p, len);
 	}
 	return net_send(s->net, to->tp, &to->addr,
 			to->local.len ? &to->local : NULL, p, len);

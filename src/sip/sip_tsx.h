@@ -44,6 +44,9 @@ struct sip_tsx_peer {
 	struct net_addr addr;
 	struct net_addr local; /* unset: any */
 	struct net_conn *conn; /* may be NULL */
+	/* Streams: where a response goes when conn has closed (RFC 3261
+	 * §18.2.2: the source IP and the Via sent-by port); unset: addr. */
+	struct net_addr alt;
 };
 
 /* Sends one message. Returns 0 or a negative error (a transport error:

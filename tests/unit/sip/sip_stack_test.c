@@ -414,6 +414,72 @@ static void test_bad_input(void **state)
 	close(fd);
 }
 
+/* RFC 3261 §18.2.2: when the connection a request came on has closed,
+ * the response goes over a new connection to the source IP and the Via
+ * sent-by port. */
+static void test_tcp_closed_fallback(void **state)
+{
+	struct fx *f = *state;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t sl = sizeof(sin);
+	struct net_addr lst;
+	struct buf b;
+	char buf[4096] = "";
+	size_t got = 0;
+
+	/* where the "phone" listens (its Via sent-by) */
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(lfd >= 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sin, &sl), 0);
+	assert_int_equal(net_addr_from_sa(&lst, (struct sockaddr *)&sin, sl),
+			 0);
+
+	f->stu.hold = true;
+	buf_init(&b, 0);
+	mk_request(&b, "OPTIONS", "TCP", &lst, "tcp-2@test", "");
+	int cfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(cfd >= 0);
+	assert_int_equal(connect(cfd, (const struct sockaddr *)&f->srv_tcp.ss,
+				 f->srv_tcp.len),
+			 0);
+	assert_int_equal(write(cfd, b.p, b.len), (ssize_t)b.len);
+	uint64_t st = now_ms();
+	while (f->stu.requests == 0 && now_ms() - st < 3000) {
+		run_ms(f, 10);
+	}
+	assert_int_equal(f->stu.requests, 1);
+	assert_non_null(f->stu.held);
+	close(cfd);
+	run_ms(f, 100);
+	assert_int_equal(sip_tsx_reply(f->stu.held, 200, NULL, SLICE_NULL,
+				       SLICE_NULL, SLICE_NULL),
+			 0);
+	int afd = -1;
+	st = now_ms();
+	while (afd < 0 && now_ms() - st < 3000) {
+		run_ms(f, 10);
+		afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	}
+	assert_true(afd >= 0);
+	st = now_ms();
+	while (!strstr(buf, "\r\n\r\n") && now_ms() - st < 3000) {
+		run_ms(f, 10);
+		ssize_t r = read(afd, buf + got, sizeof(buf) - 1 - got);
+		if (r > 0) {
+			got += (size_t)r;
+		}
+		buf[got] = '\0';
+	}
+	assert_true(strncmp(buf, "SIP/2.0 200 OK\r\n", 16) == 0);
+	assert_non_null(strstr(buf, "\r\nCall-ID: tcp-2@test\r\n"));
+	close(afd);
+	close(lfd);
+	buf_free(&b);
+}
+
 /* ---- TLS: the verified peer identity reaches the TU ---- */
 
 static void add_ext(X509 *x, X509 *issuer, int nid, const char *val)
@@ -548,6 +614,8 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_bad_input, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_closed_fallback,
+						fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_tls_identity, fx_setup,
 						fx_teardown),
 	};
