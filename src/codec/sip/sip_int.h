@@ -99,23 +99,21 @@ static inline bool sip_scan_sep(struct sip_scan *s, uint8_t c)
 	return false;
 }
 
-/* ASCII case-insensitive equality of n bytes (inline: it runs for every
- * header name and parameter). */
-static inline bool sip_eq_nocase(const uint8_t *a, const uint8_t *b, size_t n)
+/* ASCII case-insensitive equality of n bytes of a with the lower-case
+ * bytes lc (inline: it runs for every header name and parameter). */
+static inline bool sip_eq_lower(const uint8_t *a, const char *lc, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (a[i] != b[i] && sip_lower(a[i]) != sip_lower(b[i])) {
+		if (sip_lower(a[i]) != (uint8_t)lc[i]) {
 			return false;
 		}
 	}
 	return true;
 }
 
-/* Literal comparison without strlen: the length is known at compile
- * time. */
+/* Comparison with a lower-case literal, without strlen. */
 #define SIP_LIT_EQ(sl, lit)                                                    \
-	((sl).len == sizeof(lit) - 1 &&                                        \
-	 sip_eq_nocase((sl).p, (const uint8_t *)(lit), sizeof(lit) - 1))
+	((sl).len == sizeof(lit) - 1 && sip_eq_lower((sl).p, lit, sizeof(lit) - 1))
 
 /* A quoted-string starting at '"': sets *inner to the bytes between the
  * quotes (escapes kept). -TL_EPARSE if unterminated or a quoted-pair

@@ -176,6 +176,8 @@ int sip_num(struct slice s, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+/* RFC 3261 §25.1: IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "."
+ * 1*3DIGIT, each at most 255 */
 static int ipv4_check(struct slice h)
 {
 	unsigned parts = 0, digits = 0, val = 0;
@@ -198,51 +200,10 @@ static int ipv4_check(struct slice h)
 	return parts == 4 ? 0 : -TL_EPARSE;
 }
 
-/* RFC 3261 §25.1: hostname = *( domainlabel "." ) toplabel [ "." ],
- * domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum,
- * toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum */
-static int hostname_check(struct slice h)
-{
-	size_t i = 0, label_start = 0;
-	size_t top = 0;
-
-	if (h.len == 0 || h.len > 255) {
-		return -TL_EPARSE;
-	}
-	while (i <= h.len) {
-		if (i == h.len || h.p[i] == '.') {
-			size_t n = i - label_start;
-
-			if (n == 0) {
-				/* only a final trailing dot may end empty */
-				if (i == h.len && i > 0) {
-					break;
-				}
-				return -TL_EPARSE;
-			}
-			if (h.p[label_start] == '-' || h.p[i - 1] == '-') {
-				return -TL_EPARSE;
-			}
-			top = label_start;
-			label_start = i + 1;
-			i++;
-			continue;
-		}
-		if (!sip_is(h.p[i], C_HOST)) {
-			return -TL_EPARSE;
-		}
-		i++;
-	}
-	if (!sip_is(h.p[top], C_ALPHA)) {
-		return -TL_EPARSE;
-	}
-	return 0;
-}
-
 int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
 		  enum sip_host_type *type, size_t *used)
 {
-	size_t n = 0;
+	size_t n = 0, label = 0, top = 0;
 	bool numeric = true;
 
 	if (len == 0) {
@@ -278,22 +239,50 @@ int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
 		*used = n + 2;
 		return 0;
 	}
-	while (n < len && sip_is(p[n], C_HOST)) {
-		if (!sip_is(p[n], C_DIGIT) && p[n] != '.') {
+	/* hostname = *( domainlabel "." ) toplabel [ "." ], labels of
+	 * alphanum and inner '-', the top label starting with a letter; one
+	 * pass, IPv4 checked apart */
+	for (; n < len && sip_is(p[n], C_HOST); n++) {
+		uint8_t c = p[n];
+
+		if (c == '.') {
+			if (n == label || p[n - 1] == '-') {
+				return -TL_EPARSE;
+			}
+			top = label;
+			label = n + 1;
+			continue;
+		}
+		if (c == '-') {
+			numeric = false;
+			if (n == label) {
+				return -TL_EPARSE;
+			}
+		} else if (!sip_is(c, C_DIGIT)) {
 			numeric = false;
 		}
-		n++;
 	}
-	if (n == 0) {
+	if (n == 0 || n > 255) {
 		return -TL_EPARSE;
 	}
 	*host = (struct slice){p, n};
-	if (numeric && ipv4_check(*host) == 0) {
+	if (numeric) {
+		if (ipv4_check(*host) < 0) {
+			return -TL_EPARSE;
+		}
 		*type = SIP_HOST_IPV4;
-	} else if (hostname_check(*host) == 0) {
-		*type = SIP_HOST_NAME;
 	} else {
-		return -TL_EPARSE;
+		if (label < n) {
+			/* no trailing dot: the last label is the top one */
+			if (p[n - 1] == '-') {
+				return -TL_EPARSE;
+			}
+			top = label;
+		}
+		if (!sip_is(p[top], C_ALPHA)) {
+			return -TL_EPARSE;
+		}
+		*type = SIP_HOST_NAME;
 	}
 	*used = n;
 	return 0;

@@ -382,7 +382,8 @@ int sip_iter_contact(struct sip_iter *it, struct sip_contact *c)
 /* Any name-addr list header: Route, Record-Route, Path, Service-Route,
  * Reply-To, Refer-To, Referred-By, P-Asserted-Identity... */
 int sip_iter_addr(struct sip_iter *it, struct sip_addr *a) TL_MUST_CHECK;
-/* Authorization and friends: one value per header line. */
+/* Authorization and friends: one value per header line. The scheme is
+ * checked here, the auth-params as they are read. */
 int sip_iter_auth(struct sip_iter *it, struct sip_auth *a) TL_MUST_CHECK;
 /* Call-Info values. */
 int sip_iter_callinfo(struct sip_iter *it, struct sip_callinfo *ci)

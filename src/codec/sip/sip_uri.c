@@ -77,16 +77,17 @@ enum sip_transport sip_transport_from(struct slice s)
 {
 	static const struct {
 		const char *name;
+		size_t len;
 		enum sip_transport tp;
 	} tps[] = {
-		{"udp", SIP_TP_UDP},	 {"tcp", SIP_TP_TCP},
-		{"tls", SIP_TP_TLS},	 {"sctp", SIP_TP_SCTP},
-		{"tls-sctp", SIP_TP_TLS_SCTP}, {"ws", SIP_TP_WS},
-		{"wss", SIP_TP_WSS},
+		{"udp", 3, SIP_TP_UDP},	  {"tcp", 3, SIP_TP_TCP},
+		{"tls", 3, SIP_TP_TLS},	  {"sctp", 4, SIP_TP_SCTP},
+		{"tls-sctp", 8, SIP_TP_TLS_SCTP}, {"ws", 2, SIP_TP_WS},
+		{"wss", 3, SIP_TP_WSS},
 	};
 
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-		if (slice_eq_str_nocase(s, tps[i].name)) {
+		if (s.len == tps[i].len && sip_eq_lower(s.p, tps[i].name, s.len)) {
 			return tps[i].tp;
 		}
 	}
@@ -398,14 +399,6 @@ int sip_uri_parse(struct sip_uri *u, const uint8_t *p, size_t len)
 	if (len > SIP_URI_MAX_LEN) {
 		return -TL_ETOOBIG;
 	}
-	for (size_t k = 0; k < len; k++) {
-		/* no white space, controls, 8-bit bytes, or the delimiters
-		 * of a name-addr inside a URI (RFC 3261 §25.1) */
-		if (p[k] <= 0x20 || p[k] >= 0x7f || p[k] == '<' ||
-		    p[k] == '>' || p[k] == '"') {
-			return -TL_EPARSE;
-		}
-	}
 	u->raw = (struct slice){p, len};
 	if (!sip_is(p[0], C_ALPHA)) {
 		return -TL_EPARSE;
@@ -427,6 +420,18 @@ int sip_uri_parse(struct sip_uri *u, const uint8_t *p, size_t len)
 	} else {
 		u->scheme = SIP_URI_OTHER;
 		u->opaque = rest;
+		/* no white space, controls, 8-bit bytes, or the delimiters
+		 * of a name-addr inside a URI (RFC 3261 §25.1); the sip, sips
+		 * and tel grammars below check every byte themselves */
+		for (size_t k = 0; k < rest.len; k++) {
+			uint8_t c = rest.p[k];
+
+			if (c <= 0x20 || c >= 0x7f || c == '<' || c == '>' ||
+			    c == '"') {
+				memset(u, 0, sizeof(*u));
+				return -TL_EPARSE;
+			}
+		}
 		return 0;
 	}
 	int rc = u->scheme == SIP_URI_TEL ? parse_tel(u, rest) :

@@ -620,7 +620,16 @@ static void test_values(void **state)
 			rc = sip_contact_parse(&c, S(t[i].in));
 			break;
 		case 3:
+			/* auth-params are checked as they are read */
 			rc = sip_auth_parse(&au, S(t[i].in));
+			if (rc == 0) {
+				struct slice st = au.params, an, av;
+				bool q;
+
+				while ((rc = sip_auth_param_next(&st, &an, &av,
+								 &q)) == 1) {
+				}
+			}
 			break;
 		default:
 			rc = sip_ctype_parse(&ct, S(t[i].in));
@@ -973,6 +982,15 @@ static void test_lazy_reject(void **state)
 		case 5:
 			sip_msg_iter(&it, m, SIP_HDR_AUTHORIZATION);
 			while ((rc = sip_iter_auth(&it, &au)) == 1) {
+				struct slice st = au.params, an, av;
+				bool q;
+
+				while ((rc = sip_auth_param_next(&st, &an, &av,
+								 &q)) == 1) {
+				}
+				if (rc < 0) {
+					break;
+				}
 			}
 			break;
 		case 6:
