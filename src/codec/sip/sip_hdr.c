@@ -163,26 +163,61 @@ static unsigned hname_hash(const uint8_t *p, size_t len)
 	return h & 255;
 }
 
-enum sip_hdr_id sip_hdr_from(struct slice name)
+/* Equality of a token (no byte below '!') with a lower-case name made
+ * of letters and '-': setting bit 0x20 lowers a letter and keeps '-', and
+ * no other token byte turns into a letter or '-' that way, so 8 bytes
+ * compare at once. */
+static bool tok_eq_name(const uint8_t *p, const char *name, size_t n)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		uint64_t a, b;
+
+		memcpy(&a, p + i, 8);
+		memcpy(&b, name + i, 8);
+		if ((a | 0x2020202020202020ull) != b) {
+			return false;
+		}
+	}
+	for (; i < n; i++) {
+		if ((uint8_t)(p[i] | 0x20) != (uint8_t)name[i]) {
+			return false;
+		}
+	}
+	return true;
+}
+
+enum sip_hdr_id sip_hdr_lookup_tok(const uint8_t *p, size_t len)
 {
 	unsigned h;
 
-	if (name.len == 0 || name.len > 32) {
+	if (len == 0 || len > 32) {
 		return SIP_HDR_OTHER;
 	}
-	h = hname_hash(name.p, name.len);
+	h = hname_hash(p, len);
 	for (unsigned probe = 0; probe < 256; probe++) {
 		const struct hname *e = &htab[(h + probe) & 255];
 
 		if (e->len == 0) {
 			return SIP_HDR_OTHER;
 		}
-		if (e->len == name.len &&
-		    sip_eq_lower(name.p, e->name, e->len)) {
+		if (e->len == len && tok_eq_name(p, e->name, len)) {
 			return (enum sip_hdr_id)e->id;
 		}
 	}
 	return SIP_HDR_OTHER;
+}
+
+enum sip_hdr_id sip_hdr_from(struct slice name)
+{
+	/* only tokens name headers (RFC 3261 §7.3.1) */
+	for (size_t i = 0; i < name.len; i++) {
+		if (!sip_is(name.p[i], C_TOKEN)) {
+			return SIP_HDR_OTHER;
+		}
+	}
+	return sip_hdr_lookup_tok(name.p, name.len);
 }
 
 const char *sip_hdr_name(enum sip_hdr_id id)

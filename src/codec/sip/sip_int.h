@@ -178,7 +178,6 @@ struct sip_msg {
 	enum sip_method method;
 	struct slice method_s;
 	struct slice ruri_raw;
-	struct sip_uri ruri;
 	uint16_t status;
 	struct slice reason;
 
@@ -187,15 +186,9 @@ struct sip_msg {
 	uint8_t last[SIP_HDR__COUNT];
 	uint8_t count[SIP_HDR__COUNT];
 
-	struct sip_via via;
-	struct sip_addr from;
-	struct sip_addr to;
-	bool to_parsed;
 	struct slice call_id;
-	struct sip_cseq cseq;
 	int max_fwd;
 	bool has_ctype;
-	struct sip_ctype ctype;
 	bool has_cl;
 	size_t clen;
 	struct slice body;
@@ -205,13 +198,23 @@ struct sip_msg {
 	int exp_rc;
 	uint32_t exp_val;
 
-	/* last: only the first nhdrs entries are ever read, so a new parse
-	 * clears everything before it and nothing of it */
+	/* From here on nothing is cleared by a new parse: each struct is
+	 * written whole by its parser and read only when its SIP_OK_* bit
+	 * (or has_ctype) says it parsed. */
+	struct sip_uri ruri;
+	struct sip_via via;
+	struct sip_addr from;
+	struct sip_addr to;
+	struct sip_cseq cseq;
+	struct sip_ctype ctype;
+	/* only the first nhdrs entries are ever read */
 	struct sip_hent h[SIP_MSG_MAX_HDRS];
 };
 
 struct slice sip_msg_hname(const struct sip_msg *m, size_t i);
 struct slice sip_msg_hval(const struct sip_msg *m, size_t i);
+/* sip_hdr_from() for a name already known to be a token. */
+enum sip_hdr_id sip_hdr_lookup_tok(const uint8_t *p, size_t len);
 /* True if values of this header are comma-separated lists. */
 bool sip_hdr_is_list(enum sip_hdr_id id);
 

@@ -162,7 +162,7 @@ static int add_header(struct sip_msg *m, struct slice name, struct slice val)
 	if (i >= SIP_MSG_MAX_HDRS) {
 		return fail(m, -TL_ETOOBIG, "Too many headers", 513);
 	}
-	id = sip_hdr_from(name);
+	id = sip_hdr_lookup_tok(name.p, name.len);
 	e = &m->h[i];
 	e->name_off = (uint16_t)(name.p - m->p);
 	e->name_len = (uint16_t)name.len;
@@ -433,7 +433,7 @@ static int parse_clen(struct sip_msg *m)
 
 static void reset(struct sip_msg *m)
 {
-	memset(m, 0, offsetof(struct sip_msg, h));
+	memset(m, 0, offsetof(struct sip_msg, ruri));
 	memset(m->first, SIP_NO_HDR, sizeof(m->first));
 	m->max_fwd = -TL_ENOTFOUND;
 }
