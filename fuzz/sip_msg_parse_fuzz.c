@@ -30,15 +30,15 @@ static void touch(struct sip_msg *m)
 	size_t len;
 	struct buf b;
 	static const enum sip_hdr_id addr_ids[] = {
-		SIP_HDR_ROUTE, SIP_HDR_RECORD_ROUTE, SIP_HDR_PATH,
-		SIP_HDR_REFER_TO, SIP_HDR_REFERRED_BY,
-		SIP_HDR_P_ASSERTED_IDENTITY};
+	        SIP_HDR_ROUTE,       SIP_HDR_RECORD_ROUTE,
+	        SIP_HDR_PATH,        SIP_HDR_REFER_TO,
+	        SIP_HDR_REFERRED_BY, SIP_HDR_P_ASSERTED_IDENTITY};
 	static const enum sip_hdr_id auth_ids[] = {
-		SIP_HDR_AUTHORIZATION, SIP_HDR_PROXY_AUTHORIZATION,
-		SIP_HDR_WWW_AUTHENTICATE, SIP_HDR_PROXY_AUTHENTICATE};
+	        SIP_HDR_AUTHORIZATION, SIP_HDR_PROXY_AUTHORIZATION,
+	        SIP_HDR_WWW_AUTHENTICATE, SIP_HDR_PROXY_AUTHENTICATE};
 	static const enum sip_hdr_id tok_ids[] = {
-		SIP_HDR_SUPPORTED, SIP_HDR_REQUIRE, SIP_HDR_PROXY_REQUIRE,
-		SIP_HDR_UNSUPPORTED, SIP_HDR_ALLOW, SIP_HDR_ALLOW_EVENTS};
+	        SIP_HDR_SUPPORTED,   SIP_HDR_REQUIRE, SIP_HDR_PROXY_REQUIRE,
+	        SIP_HDR_UNSUPPORTED, SIP_HDR_ALLOW,   SIP_HDR_ALLOW_EVENTS};
 
 	buf_init(&b, 1 << 20);
 	sip_msg_iter(&it, m, SIP_HDR_VIA);
@@ -54,7 +54,7 @@ static void touch(struct sip_msg *m)
 		sip_msg_iter(&it, m, addr_ids[i]);
 		while (sip_iter_addr(&it, &a) == 1) {
 			if (sip_uri_unescape(a.uri.user, tmp, sizeof(tmp),
-					     &len) == 0 &&
+			                     &len) == 0 &&
 			    len > sizeof(tmp)) {
 				abort();
 			}
@@ -65,8 +65,9 @@ static void touch(struct sip_msg *m)
 		while (sip_iter_auth(&it, &au) == 1) {
 			st = au.params;
 			while (sip_auth_param_next(&st, &n, &val, &q) == 1) {
-				if (q && sip_unquote(val, tmp, sizeof(tmp),
-						     &len) == 0 &&
+				if (q &&
+				    sip_unquote(val, tmp, sizeof(tmp), &len) ==
+				            0 &&
 				    len > val.len) {
 					abort();
 				}
@@ -131,8 +132,8 @@ static void answer(struct sip_msg *m, int rc)
 	}
 	buf_init(&b, 1 << 20);
 	if (sip_build_response(&b, m, code ? code : 400,
-			       rc == 0 ? NULL : sip_msg_error(m),
-			       SLICE_LIT("fz1")) != 0 ||
+	                       rc == 0 ? NULL : sip_msg_error(m),
+	                       SLICE_LIT("fz1")) != 0 ||
 	    sip_build_hdrf(&b, "Server", "fuzz/%d", 1) != 0 ||
 	    sip_build_end(&b, SLICE_NULL, SLICE_NULL) != 0) {
 		abort();
@@ -147,16 +148,15 @@ static void answer(struct sip_msg *m, int rc)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (msg == NULL && (sip_msg_new(&msg) != 0 ||
-			    sip_msg_new(&resp) != 0)) {
+	if (msg == NULL &&
+	    (sip_msg_new(&msg) != 0 || sip_msg_new(&resp) != 0)) {
 		abort();
 	}
 	if (size < 1) {
 		return 0;
 	}
 	if ((data[0] & 1) == 0) {
-		int rc = sip_msg_parse(msg, data + 1, size - 1,
-				       SIP_MODE_DGRAM);
+		int rc = sip_msg_parse(msg, data + 1, size - 1, SIP_MODE_DGRAM);
 
 		if (rc < 0 && sip_msg_error(msg) == NULL) {
 			abort(); /* every failure names its reason */

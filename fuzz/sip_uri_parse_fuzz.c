@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		buf_free(&b);
 	}
-	if (sip_contact_parse(&c, (struct slice){data, size}) == 0 &&
-	    c.has_q && c.q > 1000) {
+	if (sip_contact_parse(&c, (struct slice){data, size}) == 0 && c.has_q &&
+	    c.q > 1000) {
 		abort();
 	}
 	return 0;

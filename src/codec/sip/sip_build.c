@@ -37,8 +37,8 @@ static void put_hdr(struct buf *b, const char *name, struct slice v)
 	buf_put(b, "\r\n", 2);
 }
 
-int sip_build_response(struct buf *b, const struct sip_msg *req,
-		       uint16_t code, const char *reason, struct slice to_tag)
+int sip_build_response(struct buf *b, const struct sip_msg *req, uint16_t code,
+                       const char *reason, struct slice to_tag)
 {
 	struct slice r;
 

@@ -32,8 +32,9 @@ static int head_clen(const uint8_t *p, size_t len, size_t *out)
 		}
 		if (q < end && *q == ':' &&
 		    ((nl == 1 && sip_lower(*ns) == 'l') ||
-		     (nl == 14 && slice_eq_nocase((struct slice){ns, 14},
-						  SLICE_LIT("content-length"))))) {
+		     (nl == 14 &&
+		      slice_eq_nocase((struct slice){ns, 14},
+		                      SLICE_LIT("content-length"))))) {
 			uint64_t v;
 
 			vs = q + 1;
@@ -41,11 +42,11 @@ static int head_clen(const uint8_t *p, size_t len, size_t *out)
 			ve = vs;
 			while (ve + 2 < end &&
 			       !(ve[0] == '\r' && ve[1] == '\n' &&
-				 ve[2] != ' ' && ve[2] != '\t')) {
+			         ve[2] != ' ' && ve[2] != '\t')) {
 				ve++;
 			}
 			if (sip_num(slice_trim(sip_sl(vs, ve)), UINT32_MAX,
-				    &v) < 0) {
+			            &v) < 0) {
 				return -TL_EPARSE;
 			}
 			/* RFC 4475 §3.3.9: two different values */
@@ -59,8 +60,7 @@ static int head_clen(const uint8_t *p, size_t len, size_t *out)
 		/* a folded line continues the previous header */
 		while (line != NULL && line + 1 < end &&
 		       (line[1] == ' ' || line[1] == '\t')) {
-			line = memchr(line + 1, '\n',
-				      (size_t)(end - line - 1));
+			line = memchr(line + 1, '\n', (size_t)(end - line - 1));
 		}
 	}
 	if (!have) {
@@ -71,7 +71,7 @@ static int head_clen(const uint8_t *p, size_t len, size_t *out)
 }
 
 int sip_framer_feed(struct sip_framer *f, const uint8_t *p, size_t len,
-		    size_t *n)
+                    size_t *n)
 {
 	if (f->max == 0) {
 		sip_framer_init(f, 0);
@@ -91,13 +91,12 @@ int sip_framer_feed(struct sip_framer *f, const uint8_t *p, size_t len,
 			if (p[1] != '\n') {
 				return -TL_EPARSE;
 			}
-			*n = (len >= 4 && p[2] == '\r' && p[3] == '\n') ? 4 :
-									  2;
+			*n = (len >= 4 && p[2] == '\r' && p[3] == '\n') ? 4 : 2;
 			return SIP_FRAME_KEEPALIVE;
 		}
 		from = f->scanned > 3 ? f->scanned - 3 : 0;
-		hit = len > from ? memmem(p + from, len - from, "\r\n\r\n", 4) :
-				   NULL;
+		hit = len > from ? memmem(p + from, len - from, "\r\n\r\n", 4)
+		                 : NULL;
 		if (hit == NULL) {
 			f->scanned = len;
 			if (len > SIP_MSG_MAX_HEAD || len > f->max) {

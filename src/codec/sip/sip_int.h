@@ -113,7 +113,8 @@ static inline bool sip_eq_lower(const uint8_t *a, const char *lc, size_t n)
 
 /* Comparison with a lower-case literal, without strlen. */
 #define SIP_LIT_EQ(sl, lit)                                                    \
-	((sl).len == sizeof(lit) - 1 && sip_eq_lower((sl).p, lit, sizeof(lit) - 1))
+	((sl).len == sizeof(lit) - 1 &&                                        \
+	 sip_eq_lower((sl).p, lit, sizeof(lit) - 1))
 
 /* A quoted-string starting at '"': sets *inner to the bytes between the
  * quotes (escapes kept). -TL_EPARSE if unterminated or a quoted-pair
@@ -126,11 +127,11 @@ int sip_num(struct slice s, uint64_t max, uint64_t *out) TL_MUST_CHECK;
 /* A host (hostname, IPv4, [IPv6]) at the start of s; sets the slice (IPv6
  * without brackets), its type and the bytes consumed. */
 int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
-		  enum sip_host_type *type, size_t *used) TL_MUST_CHECK;
+                  enum sip_host_type *type, size_t *used) TL_MUST_CHECK;
 /* One param at s (after its ';'): name [= value]; value.p == NULL
  * without '='. Quoted values keep their quotes. */
 int sip_param_one(struct sip_scan *s, struct slice *name,
-		  struct slice *value) TL_MUST_CHECK;
+                  struct slice *value) TL_MUST_CHECK;
 /* Params "name[=value]" after the first ';' of a Via, URI or header
  * value: the params slice, ended by ',' or the end of the value. The
  * scanner is left after the list. */
@@ -222,15 +223,14 @@ bool sip_hdr_is_list(enum sip_hdr_id id);
  * that follows it (sip_val.c). */
 int sip_via_scan(struct sip_via *v, struct sip_scan *sc) TL_MUST_CHECK;
 int sip_addr_scan(struct sip_addr *a, struct sip_scan *sc,
-		  struct sip_contact *c) TL_MUST_CHECK;
-int sip_contact_scan(struct sip_contact *c, struct sip_scan *sc)
-	TL_MUST_CHECK;
+                  struct sip_contact *c) TL_MUST_CHECK;
+int sip_contact_scan(struct sip_contact *c, struct sip_scan *sc) TL_MUST_CHECK;
 
 /* Typed values without a public parser of their own (sip_val.c). */
 int sip_event_parse_int(struct sip_event *e, struct slice s) TL_MUST_CHECK;
-int sip_substate_parse_int(struct sip_substate *ss, struct slice s)
-	TL_MUST_CHECK;
-int sip_callinfo_parse_int(struct sip_callinfo *ci, struct slice s)
-	TL_MUST_CHECK;
+int sip_substate_parse_int(struct sip_substate *ss,
+                           struct slice s) TL_MUST_CHECK;
+int sip_callinfo_parse_int(struct sip_callinfo *ci,
+                           struct slice s) TL_MUST_CHECK;
 
 #endif

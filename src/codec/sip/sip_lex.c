@@ -8,101 +8,104 @@
 /* Generated from the ABNF of RFC 3261 §25.1 (token, unreserved,
  * user-unreserved, password, param-unreserved, hnv-unreserved, word...). */
 const uint16_t sip_cc[256] = {
-	[0] = C_QSPEC,
-	[9] = C_LWS,
-	[10] = C_LWS,
-	[13] = C_LWS | C_QSPEC,
-	[32] = C_LWS,
-	[33] = C_TOKEN | C_UNRES | C_WORD,
-	[34] = C_WORD | C_QSPEC | C_SPLIT,
-	[36] = C_USER | C_PASS | C_PARAM | C_HNV,
-	[37] = C_TOKEN | C_WORD,
-	[38] = C_USER | C_PASS | C_PARAM,
-	[39] = C_TOKEN | C_UNRES | C_WORD,
-	[40] = C_UNRES | C_WORD,
-	[41] = C_UNRES | C_WORD,
-	[42] = C_TOKEN | C_UNRES | C_WORD,
-	[43] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_HNV | C_WORD | C_SCHEME,
-	[44] = C_USER | C_PASS | C_SPLIT,
-	[45] = C_TOKEN | C_UNRES | C_WORD | C_SCHEME | C_HOST,
-	[46] = C_TOKEN | C_UNRES | C_WORD | C_SCHEME | C_HOST,
-	[47] = C_USER | C_PARAM | C_HNV | C_WORD,
-	[48] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[49] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[50] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[51] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[52] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[53] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[54] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[55] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[56] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[57] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
-	[58] = C_PARAM | C_HNV | C_WORD,
-	[59] = C_USER,
-	[60] = C_WORD | C_SPLIT,
-	[61] = C_USER | C_PASS,
-	[62] = C_WORD | C_SPLIT,
-	[63] = C_USER | C_HNV | C_WORD,
-	[65] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[66] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[67] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[68] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[69] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[70] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[71] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[72] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[73] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[74] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[75] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[76] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[77] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[78] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[79] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[80] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[81] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[82] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[83] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[84] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[85] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[86] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[87] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[88] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[89] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[90] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[91] = C_PARAM | C_HNV | C_WORD,
-	[92] = C_WORD | C_QSPEC,
-	[93] = C_PARAM | C_HNV | C_WORD,
-	[95] = C_TOKEN | C_UNRES | C_WORD,
-	[96] = C_TOKEN | C_WORD,
-	[97] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[98] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[99] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[100] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[101] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[102] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
-	[103] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[104] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[105] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[106] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[107] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[108] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[109] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[110] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[111] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[112] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[113] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[114] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[115] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[116] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[117] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[118] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[119] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[120] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[121] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[122] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
-	[123] = C_WORD,
-	[125] = C_WORD,
-	[126] = C_TOKEN | C_UNRES | C_WORD,
+        [0] = C_QSPEC,
+        [9] = C_LWS,
+        [10] = C_LWS,
+        [13] = C_LWS | C_QSPEC,
+        [32] = C_LWS,
+        [33] = C_TOKEN | C_UNRES | C_WORD,
+        [34] = C_WORD | C_QSPEC | C_SPLIT,
+        [36] = C_USER | C_PASS | C_PARAM | C_HNV,
+        [37] = C_TOKEN | C_WORD,
+        [38] = C_USER | C_PASS | C_PARAM,
+        [39] = C_TOKEN | C_UNRES | C_WORD,
+        [40] = C_UNRES | C_WORD,
+        [41] = C_UNRES | C_WORD,
+        [42] = C_TOKEN | C_UNRES | C_WORD,
+        [43] = C_TOKEN | C_USER | C_PASS | C_PARAM | C_HNV | C_WORD | C_SCHEME,
+        [44] = C_USER | C_PASS | C_SPLIT,
+        [45] = C_TOKEN | C_UNRES | C_WORD | C_SCHEME | C_HOST,
+        [46] = C_TOKEN | C_UNRES | C_WORD | C_SCHEME | C_HOST,
+        [47] = C_USER | C_PARAM | C_HNV | C_WORD,
+        [48] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [49] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [50] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [51] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [52] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [53] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [54] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [55] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [56] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [57] = C_TOKEN | C_UNRES | C_WORD | C_DIGIT | C_HEX | C_SCHEME | C_HOST,
+        [58] = C_PARAM | C_HNV | C_WORD,
+        [59] = C_USER,
+        [60] = C_WORD | C_SPLIT,
+        [61] = C_USER | C_PASS,
+        [62] = C_WORD | C_SPLIT,
+        [63] = C_USER | C_HNV | C_WORD,
+        [65] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [66] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [67] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [68] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [69] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [70] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [71] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [72] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [73] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [74] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [75] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [76] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [77] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [78] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [79] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [80] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [81] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [82] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [83] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [84] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [85] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [86] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [87] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [88] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [89] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [90] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [91] = C_PARAM | C_HNV | C_WORD,
+        [92] = C_WORD | C_QSPEC,
+        [93] = C_PARAM | C_HNV | C_WORD,
+        [95] = C_TOKEN | C_UNRES | C_WORD,
+        [96] = C_TOKEN | C_WORD,
+        [97] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [98] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [99] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME | C_HOST,
+        [100] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME |
+                C_HOST,
+        [101] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME |
+                C_HOST,
+        [102] = C_TOKEN | C_UNRES | C_WORD | C_HEX | C_ALPHA | C_SCHEME |
+                C_HOST,
+        [103] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [104] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [105] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [106] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [107] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [108] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [109] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [110] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [111] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [112] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [113] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [114] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [115] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [116] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [117] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [118] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [119] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [120] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [121] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [122] = C_TOKEN | C_UNRES | C_WORD | C_ALPHA | C_SCHEME | C_HOST,
+        [123] = C_WORD,
+        [125] = C_WORD,
+        [126] = C_TOKEN | C_UNRES | C_WORD,
 };
 
 int sip_scan_quoted(struct sip_scan *s, struct slice *inner)
@@ -201,7 +204,7 @@ static int ipv4_check(struct slice h)
 }
 
 int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
-		  enum sip_host_type *type, size_t *used)
+                  enum sip_host_type *type, size_t *used)
 {
 	size_t n = 0, label = 0, top = 0;
 	bool numeric = true;
@@ -292,8 +295,7 @@ int sip_host_scan(const uint8_t *p, size_t len, struct slice *host,
  * token / host, lenient about URI paramchars). */
 #define C_PVAL (C_TOKEN | C_UNRES | C_PARAM)
 
-int sip_param_one(struct sip_scan *s, struct slice *name,
-		  struct slice *value)
+int sip_param_one(struct sip_scan *s, struct slice *name, struct slice *value)
 {
 	sip_scan_lws(s);
 	*name = sip_scan_run(s, C_PVAL);
@@ -345,8 +347,7 @@ int sip_scan_params(struct sip_scan *s, struct slice *params)
 	return 0;
 }
 
-int sip_param_next(struct slice *state, struct slice *name,
-		   struct slice *value)
+int sip_param_next(struct slice *state, struct slice *name, struct slice *value)
 {
 	struct sip_scan s;
 	int rc;
@@ -392,7 +393,7 @@ int sip_param_get(struct slice params, const char *name, struct slice *value)
 }
 
 int sip_auth_param_next(struct slice *state, struct slice *name,
-			struct slice *value, bool *quoted)
+                        struct slice *value, bool *quoted)
 {
 	struct sip_scan s;
 
@@ -441,7 +442,7 @@ int sip_auth_param_next(struct slice *state, struct slice *name,
 }
 
 int sip_auth_param_get(const struct sip_auth *a, const char *name,
-		       struct slice *value, bool *quoted)
+                       struct slice *value, bool *quoted)
 {
 	struct slice st = a->params, n, v;
 	struct slice want = slice_from_str(name);

@@ -131,7 +131,7 @@ static int parse_request_line(struct sip_msg *m, struct slice line)
 	if (!is_sip20(ver)) {
 		if (is_sip_version(ver)) {
 			return fail(m, -TL_EPARSE, "Version Not Supported",
-				    505);
+			            505);
 		}
 		return fail(m, -TL_EPARSE, "Bad Request-Line", 400);
 	}
@@ -187,7 +187,7 @@ static int add_header(struct sip_msg *m, struct slice name, struct slice val)
  * not followed by white space (RFC 3261 §7.3.1 folding). *body is set
  * after the empty line. */
 static int locate_headers(struct sip_msg *m, const uint8_t *p,
-			  const uint8_t *end, const uint8_t **body)
+                          const uint8_t *end, const uint8_t **body)
 {
 	while (p < end) {
 		const uint8_t *ns = p, *vs, *q, *cr, *ve;
@@ -197,7 +197,7 @@ static int locate_headers(struct sip_msg *m, const uint8_t *p,
 		if (*p == '\r') {
 			if (p + 1 >= end || p[1] != '\n') {
 				return fail(m, -TL_EPARSE, "Bad line ending",
-					    400);
+				            400);
 			}
 			*body = p + 2;
 			return 0;
@@ -221,16 +221,16 @@ static int locate_headers(struct sip_msg *m, const uint8_t *p,
 			cr = memchr(q, '\r', (size_t)(end - q));
 			if (cr == NULL) {
 				return fail(m, -TL_ETRUNC, "Truncated header",
-					    400);
+				            400);
 			}
 			if (memchr(q, '\n', (size_t)(cr - q)) != NULL ||
 			    cr + 1 >= end || cr[1] != '\n') {
 				return fail(m, -TL_EPARSE, "Bad line ending",
-					    400);
+				            400);
 			}
 			if ((size_t)(cr - ns) > SIP_MSG_MAX_LINE) {
 				return fail(m, -TL_ETOOBIG, "Header too long",
-					    513);
+				            513);
 			}
 			if (cr + 2 < end && (cr[2] == ' ' || cr[2] == '\t')) {
 				q = cr + 3;
@@ -421,7 +421,7 @@ static int parse_clen(struct sip_msg *m)
 		}
 		if (have && v != first) {
 			return fail(m, -TL_EDUP, "Conflicting Content-Length",
-				    400);
+			            400);
 		}
 		have = true;
 		first = v;
@@ -439,7 +439,7 @@ static void reset(struct sip_msg *m)
 }
 
 int sip_msg_parse(struct sip_msg *m, const uint8_t *p, size_t len,
-		  enum sip_mode mode)
+                  enum sip_mode mode)
 {
 	const uint8_t *end, *eol, *body = NULL;
 	size_t avail;
@@ -464,8 +464,8 @@ int sip_msg_parse(struct sip_msg *m, const uint8_t *p, size_t len,
 	m->len = (size_t)(end - p);
 	eol = memchr(p, '\r', (size_t)(end - p));
 	if (eol == NULL || eol + 1 >= end || eol[1] != '\n') {
-		return fail(m, eol ? -TL_EPARSE : -TL_ETRUNC,
-			    "Bad start line", 0);
+		return fail(m, eol ? -TL_EPARSE : -TL_ETRUNC, "Bad start line",
+		            0);
 	}
 	line = sip_sl(p, eol);
 	if ((size_t)(eol - p) > SIP_MSG_MAX_LINE) {
@@ -486,8 +486,7 @@ int sip_msg_parse(struct sip_msg *m, const uint8_t *p, size_t len,
 		return rc;
 	}
 	rc = locate_headers(m, eol + 2, end, &body);
-	if (body != NULL &&
-	    (size_t)(body - p) > SIP_MSG_MAX_HEAD) {
+	if (body != NULL && (size_t)(body - p) > SIP_MSG_MAX_HEAD) {
 		fail(m, -TL_ETOOBIG, "Headers too long", 513);
 	}
 	/* a NUL may appear in a header only as a quoted-pair (RFC 3261
@@ -684,7 +683,7 @@ size_t sip_msg_hdr_lines_name(const struct sip_msg *m, struct slice name)
 }
 
 int sip_msg_hdr_first(const struct sip_msg *m, enum sip_hdr_id id,
-		      struct slice *value)
+                      struct slice *value)
 {
 	if ((unsigned)id >= SIP_HDR__COUNT || id == SIP_HDR_OTHER ||
 	    m->first[id] == SIP_NO_HDR) {
@@ -695,7 +694,7 @@ int sip_msg_hdr_first(const struct sip_msg *m, enum sip_hdr_id id,
 }
 
 int sip_msg_hdr_first_name(const struct sip_msg *m, struct slice name,
-			   struct slice *value)
+                           struct slice *value)
 {
 	enum sip_hdr_id id = sip_hdr_from(name);
 
@@ -725,7 +724,7 @@ void sip_msg_iter(struct sip_iter *it, struct sip_msg *m, enum sip_hdr_id id)
 }
 
 void sip_msg_iter_name(struct sip_iter *it, struct sip_msg *m,
-		       struct slice name, bool split)
+                       struct slice name, bool split)
 {
 	enum sip_hdr_id id = sip_hdr_from(name);
 
@@ -902,8 +901,8 @@ int sip_iter_contact(struct sip_iter *it, struct sip_contact *c)
 		return rc;
 	}
 	/* RFC 3261 §10.3 step 6: "*" must be the only Contact value */
-	if (c->star && (it->count > 1 || it->rest.p != NULL ||
-			it->hdr != SIP_NO_HDR)) {
+	if (c->star &&
+	    (it->count > 1 || it->rest.p != NULL || it->hdr != SIP_NO_HDR)) {
 		return -TL_EPARSE;
 	}
 	return 1;
@@ -997,9 +996,8 @@ int sip_msg_expires(struct sip_msg *m, uint32_t *out)
 		if (m->exp_rc == 0) {
 			/* RFC 3261 §20.19: Expires = delta-seconds; RFC 4475
 			 * §3.1.2.4 wants a 400 for an overlarge one */
-			m->exp_rc = sip_num(v, UINT32_MAX, &n) < 0 ?
-					    -TL_EPARSE :
-					    0;
+			m->exp_rc =
+			        sip_num(v, UINT32_MAX, &n) < 0 ? -TL_EPARSE : 0;
 			m->exp_val = (uint32_t)n;
 		}
 	}
@@ -1046,8 +1044,7 @@ int sip_msg_substate(struct sip_msg *m, struct sip_substate *out)
 	return sip_substate_parse_int(out, v);
 }
 
-bool sip_msg_has_token(struct sip_msg *m, enum sip_hdr_id id,
-		       const char *tok)
+bool sip_msg_has_token(struct sip_msg *m, enum sip_hdr_id id, const char *tok)
 {
 	struct sip_iter it;
 	struct slice t;

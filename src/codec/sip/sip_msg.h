@@ -34,11 +34,11 @@
 #include <stdint.h>
 
 /* Hard limits (docs/formats/sip-limits.md). */
-#define SIP_MSG_MAX_SIZE 65535	/* whole message, headers + body */
-#define SIP_MSG_MAX_HDRS 128	/* header fields (lines after unfolding) */
-#define SIP_MSG_MAX_LINE 8192	/* one start line or header field */
-#define SIP_MSG_MAX_HEAD 32768	/* start line + headers + empty line */
-#define SIP_MSG_MAX_VALUES 256	/* values in one iteration (Via, Contact) */
+#define SIP_MSG_MAX_SIZE   65535 /* whole message, headers + body */
+#define SIP_MSG_MAX_HDRS   128   /* header fields (lines after unfolding) */
+#define SIP_MSG_MAX_LINE   8192  /* one start line or header field */
+#define SIP_MSG_MAX_HEAD   32768 /* start line + headers + empty line */
+#define SIP_MSG_MAX_VALUES 256   /* values in one iteration (Via, Contact) */
 
 /* Well-known methods; SIP_M_OTHER for extension methods (see the slice). */
 enum sip_method {
@@ -63,15 +63,15 @@ enum sip_method {
  * RFC 3841, RFC 3892, RFC 4028, RFC 8224) map to the same id. */
 enum sip_hdr_id {
 	SIP_HDR_OTHER = 0, /* unknown: matched by name */
-	SIP_HDR_VIA,	   /* v */
-	SIP_HDR_FROM,	   /* f */
-	SIP_HDR_TO,	   /* t */
+	SIP_HDR_VIA,       /* v */
+	SIP_HDR_FROM,      /* f */
+	SIP_HDR_TO,        /* t */
 	SIP_HDR_CALL_ID,   /* i */
 	SIP_HDR_CSEQ,
 	SIP_HDR_MAX_FORWARDS,
 	SIP_HDR_CONTENT_LENGTH, /* l */
-	SIP_HDR_CONTENT_TYPE,	/* c */
-	SIP_HDR_CONTACT,	/* m */
+	SIP_HDR_CONTENT_TYPE,   /* c */
+	SIP_HDR_CONTACT,        /* m */
 	SIP_HDR_ROUTE,
 	SIP_HDR_RECORD_ROUTE,
 	SIP_HDR_EXPIRES,
@@ -87,7 +87,7 @@ enum sip_hdr_id {
 	SIP_HDR_UNSUPPORTED,
 	SIP_HDR_ALLOW,
 	SIP_HDR_ALLOW_EVENTS, /* u */
-	SIP_HDR_EVENT,	      /* o */
+	SIP_HDR_EVENT,        /* o */
 	SIP_HDR_SUBSCRIPTION_STATE,
 	SIP_HDR_ACCEPT,
 	SIP_HDR_ACCEPT_ENCODING,
@@ -95,14 +95,14 @@ enum sip_hdr_id {
 	SIP_HDR_CONTENT_ENCODING, /* e */
 	SIP_HDR_CONTENT_DISPOSITION,
 	SIP_HDR_CALL_INFO,
-	SIP_HDR_SUBJECT, /* s */
+	SIP_HDR_SUBJECT,         /* s */
 	SIP_HDR_SESSION_EXPIRES, /* x */
 	SIP_HDR_MIN_SE,
-	SIP_HDR_REFER_TO,    /* r */
-	SIP_HDR_REFERRED_BY, /* b */
-	SIP_HDR_IDENTITY,    /* y */
-	SIP_HDR_REJECT_CONTACT,	     /* j */
-	SIP_HDR_ACCEPT_CONTACT,	     /* a */
+	SIP_HDR_REFER_TO,            /* r */
+	SIP_HDR_REFERRED_BY,         /* b */
+	SIP_HDR_IDENTITY,            /* y */
+	SIP_HDR_REJECT_CONTACT,      /* j */
+	SIP_HDR_ACCEPT_CONTACT,      /* a */
 	SIP_HDR_REQUEST_DISPOSITION, /* d */
 	SIP_HDR_USER_AGENT,
 	SIP_HDR_SERVER,
@@ -139,16 +139,16 @@ struct sip_msg;
 /* Value types handed out by the accessors. */
 
 struct sip_via {
-	struct slice raw;	    /* the whole via-parm */
+	struct slice raw;           /* the whole via-parm */
 	struct slice proto_name;    /* "SIP" */
 	struct slice proto_version; /* "2.0" */
-	struct slice transport;	    /* as written: "UDP", "TLS", "FOO" */
+	struct slice transport;     /* as written: "UDP", "TLS", "FOO" */
 	enum sip_transport tp;
 	struct slice host; /* sent-by host, IPv6 without [] */
 	enum sip_host_type host_type;
 	bool has_port;
 	uint16_t port;
-	struct slice params; /* after the first ';', without it */
+	struct slice params;   /* after the first ';', without it */
 	struct slice branch;   /* branch=..., absent if none */
 	struct slice received; /* received=... */
 	struct slice maddr;    /* maddr=... */
@@ -168,7 +168,7 @@ struct sip_via {
 struct sip_addr {
 	struct slice raw;     /* the whole value */
 	struct slice display; /* without the quotes; escapes kept (see
-			       * sip_unquote); absent if none */
+	                       * sip_unquote); absent if none */
 	bool display_quoted;
 	bool name_addr; /* the URI was in <> */
 	struct slice uri_raw;
@@ -179,7 +179,7 @@ struct sip_addr {
 
 struct sip_contact {
 	struct sip_addr addr; /* unset when star */
-	bool star;	      /* "Contact: *" (RFC 3261 §10.2.2) */
+	bool star;            /* "Contact: *" (RFC 3261 §10.2.2) */
 	bool has_expires;
 	uint32_t expires; /* expires=... delta-seconds */
 	bool has_q;
@@ -212,13 +212,13 @@ struct sip_auth {
 	struct slice params; /* raw auth-params after the scheme */
 };
 
-struct sip_event { /* RFC 6665 §8.2.1 */
+struct sip_event {            /* RFC 6665 §8.2.1 */
 	struct slice package; /* event-type, e.g. "message-summary" */
 	struct slice id;      /* id=..., absent if none */
 	struct slice params;
 };
 
-struct sip_substate { /* RFC 6665 §8.2.3 */
+struct sip_substate {       /* RFC 6665 §8.2.3 */
 	struct slice state; /* active, pending, terminated, or other */
 	struct slice reason;
 	bool has_expires;
@@ -231,9 +231,9 @@ struct sip_substate { /* RFC 6665 §8.2.3 */
 /* Call-Info (RFC 3261 §20.9); Cisco's
  * "Call-Info: <urn:x-cisco-remotecc:callinfo>; security=Encrypted". */
 struct sip_callinfo {
-	struct slice uri;     /* inside <>, as written */
-	struct slice params;  /* without the leading ';' */
-	struct slice purpose; /* purpose=..., absent if none */
+	struct slice uri;      /* inside <>, as written */
+	struct slice params;   /* without the leading ';' */
+	struct slice purpose;  /* purpose=..., absent if none */
 	struct slice security; /* security=... (Cisco), absent if none */
 };
 
@@ -254,7 +254,7 @@ struct sip_iter {
 	enum sip_hdr_id id;
 	struct slice name;
 	bool split;
-	size_t hdr;  /* next header index to look at */
+	size_t hdr;        /* next header index to look at */
 	struct slice rest; /* what is left of the current header */
 	size_t count;
 };
@@ -263,7 +263,7 @@ struct sip_iter {
  * those of the net layer's framer callback (MORE, MSG, KEEPALIVE). */
 enum sip_frame_kind {
 	SIP_FRAME_NEED_MORE = 0, /* keep the bytes, call again with more */
-	SIP_FRAME_MESSAGE = 1,	 /* *n bytes are one message: parse them */
+	SIP_FRAME_MESSAGE = 1,   /* *n bytes are one message: parse them */
 	/* *n bytes of keepalive, to consume. RFC 5626 §3.5.1: *n == 4 is a
 	 * CRLFCRLF "ping", answered with one CRLF "pong"; *n == 2 is a lone
 	 * CRLF (a pong, or a stray line end between messages, RFC 3261
@@ -274,9 +274,9 @@ enum sip_frame_kind {
 /* Resumable stream framer for TCP/TLS. Embed it per connection; the fields
  * are private. */
 struct sip_framer {
-	size_t max;	  /* largest message accepted */
-	size_t scanned;	  /* bytes already searched for the end of head */
-	size_t head_len;  /* 0 until the empty line was found */
+	size_t max;      /* largest message accepted */
+	size_t scanned;  /* bytes already searched for the end of head */
+	size_t head_len; /* 0 until the empty line was found */
 	size_t body_len;
 };
 
@@ -300,7 +300,7 @@ void sip_msg_free(struct sip_msg *m);
  * responses need Via, From, To, Call-ID, CSeq. Max-Forwards is optional
  * (RFC 2543 peers, RFC 4475 §3.4.1) but must be <= 255 when present. */
 int sip_msg_parse(struct sip_msg *m, const uint8_t *p, size_t len,
-		  enum sip_mode mode) TL_MUST_CHECK;
+                  enum sip_mode mode) TL_MUST_CHECK;
 
 /* After a failed parse: a short static reason for "400 <reason>" (e.g.
  * "Bad CSeq", "Missing Call-ID", "Content-Length mismatch"), or NULL after
@@ -326,7 +326,7 @@ enum sip_method sip_msg_method(const struct sip_msg *m);
 struct slice sip_msg_method_name(const struct sip_msg *m);
 /* Request-URI (requests only; NULL otherwise). */
 const struct sip_uri *sip_msg_ruri(const struct sip_msg *m);
-uint16_t sip_msg_status(const struct sip_msg *m); /* responses; else 0 */
+uint16_t sip_msg_status(const struct sip_msg *m);     /* responses; else 0 */
 struct slice sip_msg_reason(const struct sip_msg *m); /* may be empty */
 
 /* ---- framing headers (parsed at once) ---- */
@@ -349,25 +349,24 @@ bool sip_msg_has_content_length(const struct sip_msg *m);
 
 size_t sip_msg_hdr_count(const struct sip_msg *m);
 /* i < sip_msg_hdr_count(); returns 0 or -TL_ENOTFOUND. */
-int sip_msg_hdr(const struct sip_msg *m, size_t i, struct sip_hdr *out)
-	TL_MUST_CHECK;
+int sip_msg_hdr(const struct sip_msg *m, size_t i,
+                struct sip_hdr *out) TL_MUST_CHECK;
 /* Number of header lines with this id (for SIP_HDR_OTHER use
  * sip_msg_hdr_lines_name). */
 size_t sip_msg_hdr_lines(const struct sip_msg *m, enum sip_hdr_id id);
 size_t sip_msg_hdr_lines_name(const struct sip_msg *m, struct slice name);
 /* Raw value of the first line with this id / name. */
 int sip_msg_hdr_first(const struct sip_msg *m, enum sip_hdr_id id,
-		      struct slice *value) TL_MUST_CHECK;
+                      struct slice *value) TL_MUST_CHECK;
 int sip_msg_hdr_first_name(const struct sip_msg *m, struct slice name,
-			   struct slice *value) TL_MUST_CHECK;
+                           struct slice *value) TL_MUST_CHECK;
 
 /* Iterate every value of a known header (list headers split at commas). */
-void sip_msg_iter(struct sip_iter *it, struct sip_msg *m,
-		  enum sip_hdr_id id);
+void sip_msg_iter(struct sip_iter *it, struct sip_msg *m, enum sip_hdr_id id);
 /* The same by name (compact forms of known names work too); split chooses
  * whether commas separate values for an unknown header. */
 void sip_msg_iter_name(struct sip_iter *it, struct sip_msg *m,
-		       struct slice name, bool split);
+                       struct slice name, bool split);
 /* Next raw value, trimmed. 1, 0 at the end, or a negative error (an empty
  * element "a,,b", an unbalanced quote or <>, over SIP_MSG_MAX_VALUES). */
 int sip_iter_next(struct sip_iter *it, struct slice *value) TL_MUST_CHECK;
@@ -377,8 +376,7 @@ int sip_iter_next(struct sip_iter *it, struct slice *value) TL_MUST_CHECK;
 /* Via values, top first. */
 int sip_iter_via(struct sip_iter *it, struct sip_via *v) TL_MUST_CHECK;
 /* Contact (SIP_HDR_CONTACT), including "*". */
-int sip_iter_contact(struct sip_iter *it, struct sip_contact *c)
-	TL_MUST_CHECK;
+int sip_iter_contact(struct sip_iter *it, struct sip_contact *c) TL_MUST_CHECK;
 /* Any name-addr list header: Route, Record-Route, Path, Service-Route,
  * Reply-To, Refer-To, Referred-By, P-Asserted-Identity... */
 int sip_iter_addr(struct sip_iter *it, struct sip_addr *a) TL_MUST_CHECK;
@@ -386,8 +384,8 @@ int sip_iter_addr(struct sip_iter *it, struct sip_addr *a) TL_MUST_CHECK;
  * checked here, the auth-params as they are read. */
 int sip_iter_auth(struct sip_iter *it, struct sip_auth *a) TL_MUST_CHECK;
 /* Call-Info values. */
-int sip_iter_callinfo(struct sip_iter *it, struct sip_callinfo *ci)
-	TL_MUST_CHECK;
+int sip_iter_callinfo(struct sip_iter *it,
+                      struct sip_callinfo *ci) TL_MUST_CHECK;
 /* Option tags (Supported, Require, Proxy-Require, Unsupported), methods
  * (Allow), event types (Allow-Events): one token per value; -TL_EPARSE if
  * a value is not a token. */
@@ -400,19 +398,17 @@ int sip_iter_token(struct sip_iter *it, struct slice *tok) TL_MUST_CHECK;
 int sip_msg_expires(struct sip_msg *m, uint32_t *out) TL_MUST_CHECK;
 /* Min-Expires, Session-Expires (without its refresher param), Min-SE,
  * RSeq: any header whose value starts with delta-seconds. */
-int sip_msg_hdr_u32(struct sip_msg *m, enum sip_hdr_id id, uint32_t *out)
-	TL_MUST_CHECK;
+int sip_msg_hdr_u32(struct sip_msg *m, enum sip_hdr_id id,
+                    uint32_t *out) TL_MUST_CHECK;
 int sip_msg_event(struct sip_msg *m, struct sip_event *out) TL_MUST_CHECK;
-int sip_msg_substate(struct sip_msg *m, struct sip_substate *out)
-	TL_MUST_CHECK;
+int sip_msg_substate(struct sip_msg *m, struct sip_substate *out) TL_MUST_CHECK;
 /* true when the list header id (Supported, Require, Allow...) names tok
  * (case-insensitive). Malformed headers count as not naming it. */
-bool sip_msg_has_token(struct sip_msg *m, enum sip_hdr_id id,
-		       const char *tok);
+bool sip_msg_has_token(struct sip_msg *m, enum sip_hdr_id id, const char *tok);
 /* The first value of id parsed as a name-addr (Refer-To, Referred-By,
  * P-Asserted-Identity...). */
-int sip_msg_addr(struct sip_msg *m, enum sip_hdr_id id, struct sip_addr *out)
-	TL_MUST_CHECK;
+int sip_msg_addr(struct sip_msg *m, enum sip_hdr_id id,
+                 struct sip_addr *out) TL_MUST_CHECK;
 
 /* ---- values parsed on their own ---- */
 
@@ -429,33 +425,33 @@ int sip_ctype_parse(struct sip_ctype *c, struct slice s) TL_MUST_CHECK;
  * NULL when there is no '='; quoted values keep their quotes), 0 at the
  * end, -TL_EPARSE on an empty name or bad quoting. */
 int sip_param_next(struct slice *state, struct slice *name,
-		   struct slice *value) TL_MUST_CHECK;
+                   struct slice *value) TL_MUST_CHECK;
 /* Find a parameter by name (case-insensitive): 0 or -TL_ENOTFOUND (or
  * -TL_EPARSE for a malformed list). */
-int sip_param_get(struct slice params, const char *name, struct slice *value)
-	TL_MUST_CHECK;
+int sip_param_get(struct slice params, const char *name,
+                  struct slice *value) TL_MUST_CHECK;
 
 /* Auth-params (RFC 7616 §3.3, RFC 3261 §25.1 "auth-param"): comma-
  * separated name=value pairs. *state starts as sip_auth.params. Each call
  * returns 1 with the name and the value: quotes removed when quoted (set
  * *quoted; escapes kept, see sip_unquote), 0 at the end, -TL_EPARSE. */
 int sip_auth_param_next(struct slice *state, struct slice *name,
-			struct slice *value, bool *quoted) TL_MUST_CHECK;
+                        struct slice *value, bool *quoted) TL_MUST_CHECK;
 int sip_auth_param_get(const struct sip_auth *a, const char *name,
-		       struct slice *value, bool *quoted) TL_MUST_CHECK;
+                       struct slice *value, bool *quoted) TL_MUST_CHECK;
 
 /* Resolve quoted-pair escapes (RFC 3261 §25.1: "\" followed by any byte
  * but CR/LF) of a quoted string's inside into dst. -TL_ETOOBIG when dst is
  * too small, -TL_EPARSE on a trailing lone backslash. */
-int sip_unquote(struct slice in, uint8_t *dst, size_t dstlen, size_t *outlen)
-	TL_MUST_CHECK;
+int sip_unquote(struct slice in, uint8_t *dst, size_t dstlen,
+                size_t *outlen) TL_MUST_CHECK;
 
 /* ---- names ---- */
 
 enum sip_method sip_method_from(struct slice s); /* case-sensitive */
-const char *sip_method_name(enum sip_method m);	 /* NULL for OTHER */
+const char *sip_method_name(enum sip_method m);  /* NULL for OTHER */
 enum sip_hdr_id sip_hdr_from(struct slice name); /* long or compact */
-const char *sip_hdr_name(enum sip_hdr_id id);	 /* long form; NULL: OTHER */
+const char *sip_hdr_name(enum sip_hdr_id id);    /* long form; NULL: OTHER */
 /* Default reason phrase for a status code ("Not Found"), never NULL. */
 const char *sip_reason_phrase(uint16_t code);
 
@@ -473,12 +469,11 @@ void sip_framer_init(struct sip_framer *f, size_t max);
  * different values: RFC 4475 §3.1.2.3, §3.3.9), after which the connection
  * should be closed. Resumes where it stopped: each byte is scanned once. */
 int sip_framer_feed(struct sip_framer *f, const uint8_t *p, size_t len,
-		    size_t *n) TL_MUST_CHECK;
+                    size_t *n) TL_MUST_CHECK;
 /* Stateless form of the same (scans from the start every time), shaped as
  * a net-layer "how long is the next frame" callback: returns a
  * sip_frame_kind or a negative error; arg is unused. */
-int sip_frame(const uint8_t *p, size_t len, size_t *n, void *arg)
-	TL_MUST_CHECK;
+int sip_frame(const uint8_t *p, size_t len, size_t *n, void *arg) TL_MUST_CHECK;
 
 /* ---- building (into a struct buf; errors surface in buf_err) ---- */
 
@@ -489,23 +484,22 @@ int sip_frame(const uint8_t *p, size_t len, size_t *n, void *arg)
  * req must satisfy sip_msg_can_answer() (returns -TL_ESTATE otherwise)
  * and code must be 100..699 (-TL_EPARSE). Add more headers with
  * sip_build_hdr*, then end with sip_build_end. */
-int sip_build_response(struct buf *b, const struct sip_msg *req,
-		       uint16_t code, const char *reason, struct slice to_tag)
-	TL_MUST_CHECK;
+int sip_build_response(struct buf *b, const struct sip_msg *req, uint16_t code,
+                       const char *reason, struct slice to_tag) TL_MUST_CHECK;
 /* "METHOD request-uri SIP/2.0" start line; the method must be a token and
  * the URI free of whitespace (-TL_EPARSE). */
-int sip_build_request(struct buf *b, struct slice method, struct slice ruri)
-	TL_MUST_CHECK;
+int sip_build_request(struct buf *b, struct slice method,
+                      struct slice ruri) TL_MUST_CHECK;
 /* "Name: value" CRLF. -TL_EPARSE if the name is not a token or the value
  * holds CR, LF or NUL (no header injection). */
-int sip_build_hdr(struct buf *b, const char *name, struct slice value)
-	TL_MUST_CHECK;
-int sip_build_hdrf(struct buf *b, const char *name, const char *fmt, ...)
-	TL_MUST_CHECK __attribute__((format(printf, 3, 4)));
+int sip_build_hdr(struct buf *b, const char *name,
+                  struct slice value) TL_MUST_CHECK;
+int sip_build_hdrf(struct buf *b, const char *name, const char *fmt,
+                   ...) TL_MUST_CHECK __attribute__((format(printf, 3, 4)));
 /* Content-Type (when ctype is not empty), Content-Length, the empty line
  * and the body. Returns buf_err(b). */
-int sip_build_end(struct buf *b, struct slice ctype, struct slice body)
-	TL_MUST_CHECK;
+int sip_build_end(struct buf *b, struct slice ctype,
+                  struct slice body) TL_MUST_CHECK;
 
 /* Print a name-addr: ["display" ]<uri>[;params]. */
 void sip_addr_print(struct buf *b, const struct sip_addr *a);

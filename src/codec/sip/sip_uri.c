@@ -1,6 +1,6 @@
 /* SIP, SIPS and TEL URIs: RFC 3261 §19.1 and §25.1, RFC 3966 §3. */
-#include "codec/sip/sip_int.h"
 #include "codec/sip/sip_uri.h"
+#include "codec/sip/sip_int.h"
 
 #include <string.h>
 
@@ -42,7 +42,7 @@ static int check_escaped(struct slice s, uint16_t cls, size_t min)
 }
 
 int sip_uri_unescape(struct slice in, uint8_t *dst, size_t dstlen,
-		     size_t *outlen)
+                     size_t *outlen)
 {
 	size_t o = 0;
 
@@ -80,14 +80,15 @@ enum sip_transport sip_transport_from(struct slice s)
 		size_t len;
 		enum sip_transport tp;
 	} tps[] = {
-		{"udp", 3, SIP_TP_UDP},	  {"tcp", 3, SIP_TP_TCP},
-		{"tls", 3, SIP_TP_TLS},	  {"sctp", 4, SIP_TP_SCTP},
-		{"tls-sctp", 8, SIP_TP_TLS_SCTP}, {"ws", 2, SIP_TP_WS},
-		{"wss", 3, SIP_TP_WSS},
+	        {"udp", 3, SIP_TP_UDP},           {"tcp", 3, SIP_TP_TCP},
+	        {"tls", 3, SIP_TP_TLS},           {"sctp", 4, SIP_TP_SCTP},
+	        {"tls-sctp", 8, SIP_TP_TLS_SCTP}, {"ws", 2, SIP_TP_WS},
+	        {"wss", 3, SIP_TP_WSS},
 	};
 
 	for (size_t i = 0; i < sizeof(tps) / sizeof(tps[0]); i++) {
-		if (s.len == tps[i].len && sip_eq_lower(s.p, tps[i].name, s.len)) {
+		if (s.len == tps[i].len &&
+		    sip_eq_lower(s.p, tps[i].name, s.len)) {
 			return tps[i].tp;
 		}
 	}
@@ -225,7 +226,7 @@ static int uri_headers(struct slice s)
 }
 
 int sip_uri_header_next(struct slice *state, struct slice *name,
-			struct slice *value)
+                        struct slice *value)
 {
 	size_t i = 0, eq;
 	struct slice s = *state;
@@ -269,8 +270,8 @@ static int parse_sip(struct sip_uri *u, struct slice r)
 
 	if (at != NULL) {
 		struct slice ui = sip_sl(r.p, at);
-		const uint8_t *colon = ui.len ? memchr(ui.p, ':', ui.len) :
-						NULL;
+		const uint8_t *colon =
+		        ui.len ? memchr(ui.p, ':', ui.len) : NULL;
 
 		if (colon != NULL) {
 			u->user = sip_sl(ui.p, colon);
@@ -300,9 +301,8 @@ static int parse_sip(struct sip_uri *u, struct slice r)
 		while (i < r.len && sip_is(r.p[i], C_DIGIT)) {
 			i++;
 		}
-		if (i - ps > 5 ||
-		    sip_num((struct slice){r.p + ps, i - ps}, 65535, &port) <
-			    0) {
+		if (i - ps > 5 || sip_num((struct slice){r.p + ps, i - ps},
+		                          65535, &port) < 0) {
 			return -TL_EPARSE;
 		}
 		u->has_port = true;
@@ -434,8 +434,8 @@ int sip_uri_parse(struct sip_uri *u, const uint8_t *p, size_t len)
 		}
 		return 0;
 	}
-	int rc = u->scheme == SIP_URI_TEL ? parse_tel(u, rest) :
-					    parse_sip(u, rest);
+	int rc = u->scheme == SIP_URI_TEL ? parse_tel(u, rest)
+	                                  : parse_sip(u, rest);
 	if (rc < 0) {
 		struct slice raw = u->raw;
 
@@ -446,8 +446,7 @@ int sip_uri_parse(struct sip_uri *u, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int sip_uri_param(const struct sip_uri *u, const char *name,
-		  struct slice *val)
+int sip_uri_param(const struct sip_uri *u, const char *name, struct slice *val)
 {
 	struct slice s = u->params;
 	struct slice want = slice_from_str(name);
@@ -467,12 +466,12 @@ int sip_uri_param(const struct sip_uri *u, const char *name,
 				i++;
 			}
 			if (slice_eq_nocase((struct slice){s.p + ns, ne - ns},
-					    want)) {
+			                    want)) {
 				*val = (struct slice){s.p + vs, i - vs};
 				return 0;
 			}
 		} else if (slice_eq_nocase((struct slice){s.p + ns, ne - ns},
-					   want)) {
+		                           want)) {
 			*val = (struct slice){s.p + ne, 0};
 			return 0;
 		}
@@ -491,12 +490,12 @@ static bool esc_eq(struct slice a, struct slice b, bool nocase)
 
 		if (ca == '%' && i + 2 < a.len) {
 			ca = (uint8_t)(hexval(a.p[i + 1]) * 16 +
-				       hexval(a.p[i + 2]));
+			               hexval(a.p[i + 2]));
 			i += 2;
 		}
 		if (cb == '%' && j + 2 < b.len) {
 			cb = (uint8_t)(hexval(b.p[j + 1]) * 16 +
-				       hexval(b.p[j + 2]));
+			               hexval(b.p[j + 2]));
 			j += 2;
 		}
 		if (nocase) {
@@ -586,9 +585,8 @@ bool sip_uri_eq(const struct sip_uri *a, const struct sip_uri *b)
 	    !esc_eq(a->user, b->user, false) ||
 	    (a->password.p == NULL) != (b->password.p == NULL) ||
 	    !esc_eq(a->password, b->password, false) ||
-	    !slice_eq_nocase(a->host, b->host) ||
-	    a->has_port != b->has_port || a->port != b->port ||
-	    !opt_eq(a->transport, b->transport) ||
+	    !slice_eq_nocase(a->host, b->host) || a->has_port != b->has_port ||
+	    a->port != b->port || !opt_eq(a->transport, b->transport) ||
 	    !opt_eq(a->user_param, b->user_param) ||
 	    !opt_eq(a->method, b->method) || !opt_eq(a->maddr, b->maddr) ||
 	    a->has_ttl != b->has_ttl || a->ttl != b->ttl) {

@@ -35,9 +35,9 @@ enum sip_uri_scheme {
 
 enum sip_host_type {
 	SIP_HOST_NONE = 0, /* tel: and other schemes */
-	SIP_HOST_NAME,	   /* hostname (RFC 3261 §25.1) */
-	SIP_HOST_IPV4,	   /* dotted quad */
-	SIP_HOST_IPV6,	   /* IPv6reference: host holds the text inside [] */
+	SIP_HOST_NAME,     /* hostname (RFC 3261 §25.1) */
+	SIP_HOST_IPV4,     /* dotted quad */
+	SIP_HOST_IPV6,     /* IPv6reference: host holds the text inside [] */
 };
 
 /* Transport named by a transport= URI parameter or a Via sent-protocol. */
@@ -54,7 +54,7 @@ enum sip_transport {
 
 struct sip_uri {
 	enum sip_uri_scheme scheme;
-	struct slice raw;    /* the whole URI as written */
+	struct slice raw;      /* the whole URI as written */
 	struct slice scheme_s; /* "sip", "SIPS", "tel", "urn"... as written */
 	/* sip/sips: userinfo parts, escapes kept. tel: the telephone-subscriber
 	 * number (global "+1-201..." or local). Other schemes: absent. */
@@ -74,11 +74,11 @@ struct sip_uri {
 	struct slice opaque;
 
 	/* Well-known parameters (RFC 3261 §19.1.1), values as written. */
-	struct slice transport; /* transport=..., see tp */
-	enum sip_transport tp;	/* SIP_TP_OTHER also when absent */
+	struct slice transport;  /* transport=..., see tp */
+	enum sip_transport tp;   /* SIP_TP_OTHER also when absent */
 	struct slice user_param; /* user=phone|ip|... */
-	struct slice method;	 /* method=... */
-	struct slice maddr;	 /* maddr=... */
+	struct slice method;     /* method=... */
+	struct slice maddr;      /* maddr=... */
 	bool has_ttl;
 	uint8_t ttl; /* ttl=0..255 */
 	bool lr;     /* ;lr present (loose routing, RFC 3261 §16.12) */
@@ -92,25 +92,25 @@ struct sip_uri {
  * more than 5 digits, a ttl over 255, a duplicate transport/user/method/
  * maddr/ttl/lr parameter, a bad %HH escape. -TL_ETOOBIG over
  * SIP_URI_MAX_LEN. */
-int sip_uri_parse(struct sip_uri *u, const uint8_t *p, size_t len)
-	TL_MUST_CHECK;
+int sip_uri_parse(struct sip_uri *u, const uint8_t *p,
+                  size_t len) TL_MUST_CHECK;
 
 /* Find a URI parameter by name (case-insensitive). Returns 0 and sets *val
  * (val.p != NULL; len 0 for a parameter without '='), or -TL_ENOTFOUND. */
 int sip_uri_param(const struct sip_uri *u, const char *name,
-		  struct slice *val) TL_MUST_CHECK;
+                  struct slice *val) TL_MUST_CHECK;
 
 /* Iterate the ?name=value&... headers of a URI. *state starts as
  * u->headers; each call returns 1 with name/value (escapes kept), 0 at the
  * end, -TL_EPARSE on an empty or malformed element. */
 int sip_uri_header_next(struct slice *state, struct slice *name,
-			struct slice *value) TL_MUST_CHECK;
+                        struct slice *value) TL_MUST_CHECK;
 
 /* Decode one level of %HH escapes from in into dst (dstlen bytes). The
  * output may hold NUL bytes (RFC 4475 §3.1.1.4): use *outlen, never
  * strlen. -TL_EPARSE on a bad escape, -TL_ETOOBIG when dst is too small. */
 int sip_uri_unescape(struct slice in, uint8_t *dst, size_t dstlen,
-		     size_t *outlen) TL_MUST_CHECK;
+                     size_t *outlen) TL_MUST_CHECK;
 
 /* URI equality per RFC 3261 §19.1.4 for sip/sips (scheme, unescaped user
  * and password case-sensitive, host case-insensitive, port, the

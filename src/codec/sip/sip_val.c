@@ -31,7 +31,8 @@ static int via_param(struct sip_via *v, struct slice n, struct slice val)
 	} else if (SIP_LIT_EQ(n, "ttl")) {
 		uint32_t ttl;
 
-		if (v->has_ttl || val.len > 3 || param_u32(val, 255, &ttl) < 0) {
+		if (v->has_ttl || val.len > 3 ||
+		    param_u32(val, 255, &ttl) < 0) {
 			return -TL_EPARSE;
 		}
 		v->has_ttl = true;
@@ -89,7 +90,7 @@ int sip_via_scan(struct sip_via *v, struct sip_scan *sc)
 	}
 	v->tp = sip_transport_from(v->transport);
 	rc = sip_host_scan(sc->p, (size_t)(sc->end - sc->p), &v->host,
-			   &v->host_type, &used);
+	                   &v->host_type, &used);
 	if (rc < 0) {
 		return rc;
 	}
@@ -175,8 +176,7 @@ static int parse_q(struct slice v, uint16_t *q)
 }
 
 /* Contact params (RFC 3261 §20.10, RFC 5626 §4.1, §4.2). */
-static int contact_param(struct sip_contact *c, struct slice n,
-			 struct slice v)
+static int contact_param(struct sip_contact *c, struct slice n, struct slice v)
 {
 	if (SIP_LIT_EQ(n, "expires")) {
 		if (c->has_expires ||
@@ -213,7 +213,7 @@ static int contact_param(struct sip_contact *c, struct slice n,
  * ;params are header params. Scans one value and stops before the ','
  * (or end) after it; with c, Contact params are read in the same pass. */
 int sip_addr_scan(struct sip_addr *a, struct sip_scan *sc,
-		  struct sip_contact *c)
+                  struct sip_contact *c)
 {
 	const uint8_t *us, *ue, *ps = NULL, *pe;
 	int rc;
@@ -421,8 +421,7 @@ int sip_ctype_parse(struct sip_ctype *c, struct slice s)
 
 /* token *( SEMI generic-param ), the shape of Event and
  * Subscription-State (RFC 6665 §8.2.1, §8.2.3). */
-static int token_params(struct slice s, struct slice *tok,
-			struct slice *params)
+static int token_params(struct slice s, struct slice *tok, struct slice *params)
 {
 	struct sip_scan sc;
 	int rc;

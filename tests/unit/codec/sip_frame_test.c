@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #define HEAD                                                                   \
@@ -21,37 +22,37 @@ static const struct {
 	int kind; /* expected result on the whole input */
 	size_t n; /* expected *n (0: the whole input) */
 } t[] = {
-	{HEAD "Content-Length: 0\r\n\r\n", SIP_FRAME_MESSAGE, 0},
-	{HEAD "Content-Length: 3\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
-	{HEAD "l:3\r\n\r\nabcNEXT", SIP_FRAME_MESSAGE,
-	 sizeof(HEAD "l:3\r\n\r\nabc") - 1},
-	{HEAD "content-LENGTH  :\r\n 3\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
-	{HEAD "Content-Length: 3\r\nl: 3\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
-	{HEAD "Content-Length: 0003\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
-	{HEAD "Content-Length: 4\r\n\r\nabc", SIP_FRAME_NEED_MORE, 0},
-	{HEAD "Content-Length: 0\r\n", SIP_FRAME_NEED_MORE, 0},
-	{HEAD "X-Content-Length: 5\r\n\r\n", SIP_FRAME_MESSAGE, 0},
-	{HEAD "\r\nbody-without-length", SIP_FRAME_MESSAGE,
-	 sizeof(HEAD "\r\n") - 1},
-	{"\r\n\r\n", SIP_FRAME_KEEPALIVE, 4},
-	{"\r\n\r\nOPTIONS", SIP_FRAME_KEEPALIVE, 4},
-	{"\r\nOPTIONS", SIP_FRAME_KEEPALIVE, 2},
-	{"\r\n", SIP_FRAME_NEED_MORE, 0},
-	{"\r\n\r", SIP_FRAME_NEED_MORE, 0},
-	{"\r", SIP_FRAME_NEED_MORE, 0},
-	{"", SIP_FRAME_NEED_MORE, 0},
-	/* must reject */
-	{"\rX", -TL_EPARSE, 0},
-	{HEAD "Content-Length: -1\r\n\r\n", -TL_EPARSE, 0},
-	{HEAD "Content-Length: 1\r\nl: 2\r\n\r\nab", -TL_EPARSE, 0},
-	{HEAD "Content-Length: x\r\n\r\n", -TL_EPARSE, 0},
-	{HEAD "Content-Length: \r\n\r\n", -TL_EPARSE, 0},
-	{HEAD "Content-Length: 1 2\r\n\r\n", -TL_EPARSE, 0},
-	{HEAD "Content-Length: 18446744073709551617\r\n\r\n", -TL_EPARSE, 0},
-	{HEAD "Content-Length: 123456789012345678901234\r\n\r\n", -TL_EPARSE,
-	 0},
-	{HEAD "Content-Length: 65536\r\n\r\n", -TL_ETOOBIG, 0},
-	{HEAD "Content-Length: 4294967295\r\n\r\n", -TL_ETOOBIG, 0},
+        {HEAD "Content-Length: 0\r\n\r\n", SIP_FRAME_MESSAGE, 0},
+        {HEAD "Content-Length: 3\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
+        {HEAD "l:3\r\n\r\nabcNEXT", SIP_FRAME_MESSAGE,
+         sizeof(HEAD "l:3\r\n\r\nabc") - 1},
+        {HEAD "content-LENGTH  :\r\n 3\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
+        {HEAD "Content-Length: 3\r\nl: 3\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
+        {HEAD "Content-Length: 0003\r\n\r\nabc", SIP_FRAME_MESSAGE, 0},
+        {HEAD "Content-Length: 4\r\n\r\nabc", SIP_FRAME_NEED_MORE, 0},
+        {HEAD "Content-Length: 0\r\n", SIP_FRAME_NEED_MORE, 0},
+        {HEAD "X-Content-Length: 5\r\n\r\n", SIP_FRAME_MESSAGE, 0},
+        {HEAD "\r\nbody-without-length", SIP_FRAME_MESSAGE,
+         sizeof(HEAD "\r\n") - 1},
+        {"\r\n\r\n", SIP_FRAME_KEEPALIVE, 4},
+        {"\r\n\r\nOPTIONS", SIP_FRAME_KEEPALIVE, 4},
+        {"\r\nOPTIONS", SIP_FRAME_KEEPALIVE, 2},
+        {"\r\n", SIP_FRAME_NEED_MORE, 0},
+        {"\r\n\r", SIP_FRAME_NEED_MORE, 0},
+        {"\r", SIP_FRAME_NEED_MORE, 0},
+        {"", SIP_FRAME_NEED_MORE, 0},
+        /* must reject */
+        {"\rX", -TL_EPARSE, 0},
+        {HEAD "Content-Length: -1\r\n\r\n", -TL_EPARSE, 0},
+        {HEAD "Content-Length: 1\r\nl: 2\r\n\r\nab", -TL_EPARSE, 0},
+        {HEAD "Content-Length: x\r\n\r\n", -TL_EPARSE, 0},
+        {HEAD "Content-Length: \r\n\r\n", -TL_EPARSE, 0},
+        {HEAD "Content-Length: 1 2\r\n\r\n", -TL_EPARSE, 0},
+        {HEAD "Content-Length: 18446744073709551617\r\n\r\n", -TL_EPARSE, 0},
+        {HEAD "Content-Length: 123456789012345678901234\r\n\r\n", -TL_EPARSE,
+         0},
+        {HEAD "Content-Length: 65536\r\n\r\n", -TL_ETOOBIG, 0},
+        {HEAD "Content-Length: 4294967295\r\n\r\n", -TL_ETOOBIG, 0},
 };
 
 static void test_table(void **state)
@@ -95,7 +96,7 @@ static void test_bytewise(void **state)
 		}
 		if (rc != t[i].kind) {
 			fail_msg("bytewise %zu: rc %d want %d", i, rc,
-				 t[i].kind);
+			         t[i].kind);
 		}
 		if (rc == SIP_FRAME_MESSAGE) {
 			/* complete as soon as its last byte arrived */
@@ -108,11 +109,11 @@ static void test_bytewise(void **state)
 static void test_pipeline(void **state)
 {
 	static const char in[] =
-		"\r\n\r\n" HEAD "Content-Length: 2\r\n\r\nab"
-		"\r\n" HEAD "l: 0\r\n\r\n" HEAD "Content-Length: 1\r\n\r\nz";
+	        "\r\n\r\n" HEAD "Content-Length: 2\r\n\r\nab"
+	        "\r\n" HEAD "l: 0\r\n\r\n" HEAD "Content-Length: 1\r\n\r\nz";
 	static const int want[] = {SIP_FRAME_KEEPALIVE, SIP_FRAME_MESSAGE,
-				   SIP_FRAME_KEEPALIVE, SIP_FRAME_MESSAGE,
-				   SIP_FRAME_MESSAGE};
+	                           SIP_FRAME_KEEPALIVE, SIP_FRAME_MESSAGE,
+	                           SIP_FRAME_MESSAGE};
 	struct sip_framer f;
 	struct sip_msg *m;
 	size_t off = 0, len = sizeof(in) - 1;
@@ -122,12 +123,12 @@ static void test_pipeline(void **state)
 	for (size_t i = 0; i < 5; i++) {
 		size_t n = 0;
 		int rc = sip_framer_feed(&f, (const uint8_t *)in + off,
-					 len - off, &n);
+		                         len - off, &n);
 
 		assert_int_equal(rc, want[i]);
 		if (rc == SIP_FRAME_MESSAGE) {
 			rc = sip_msg_parse(m, (const uint8_t *)in + off, n,
-					   SIP_MODE_STREAM);
+			                   SIP_MODE_STREAM);
 			/* From/To/... are missing: the frame is still whole */
 			assert_string_equal(sip_msg_error(m), "Missing From");
 		}
@@ -169,10 +170,10 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_table),
-		cmocka_unit_test(test_bytewise),
-		cmocka_unit_test(test_pipeline),
-		cmocka_unit_test(test_limits),
+	        cmocka_unit_test(test_table),
+	        cmocka_unit_test(test_bytewise),
+	        cmocka_unit_test(test_pipeline),
+	        cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,65 +10,57 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #define CRLF "\r\n"
 
 static const char reg[] =
-	"REGISTER sips:example.com SIP/2.0" CRLF
-	"Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK776asdhds;rport" CRLF
-	"Max-Forwards: 70" CRLF
-	"To: \"Line 1001\" <sips:1001@example.com>" CRLF
-	"From: \"Line 1001\" <sips:1001@example.com>;tag=a73kszlfl" CRLF
-	"Call-ID: 1j9FpLxk3uxtm8tn@192.0.2.10" CRLF
-	"CSeq: 2 REGISTER" CRLF
-	"Contact: <sips:1001@192.0.2.10:5061;transport=tls>;expires=3600;"
-	"+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000DEADBEEF1>\";"
-	"reg-id=1;q=0.7" CRLF
-	"Authorization: Digest username=\"1001\", realm=\"trustline\", "
-	"nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
-	"uri=\"sips:example.com\", response=\"6629fae49393a05397450978507c4ef1\","
-	" algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"0a4f113b\", "
-	"opaque=\"5ccc\\\"069c\"" CRLF
-	"Supported: path, outbound,X-cisco-sis-7.0.0" CRLF
-	"k: gruu" CRLF
-	"Expires: 3600" CRLF
-	"User-Agent: Cisco-CP8845/12.8.1" CRLF
-	"Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, INFO" CRLF
-	"Content-Length: 0" CRLF CRLF;
+        "REGISTER sips:example.com SIP/2.0" CRLF
+        "Via: SIP/2.0/TLS 192.0.2.10:5061;branch=z9hG4bK776asdhds;rport" CRLF
+        "Max-Forwards: 70" CRLF "To: \"Line 1001\" <sips:1001@example.com>" CRLF
+        "From: \"Line 1001\" <sips:1001@example.com>;tag=a73kszlfl" CRLF
+        "Call-ID: 1j9FpLxk3uxtm8tn@192.0.2.10" CRLF "CSeq: 2 REGISTER" CRLF
+        "Contact: <sips:1001@192.0.2.10:5061;transport=tls>;expires=3600;"
+        "+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-000DEADBEEF1>\";"
+        "reg-id=1;q=0.7" CRLF
+        "Authorization: Digest username=\"1001\", realm=\"trustline\", "
+        "nonce=\"dcd98b7102dd2f0e8b11d0f600bfb0c093\", "
+        "uri=\"sips:example.com\", "
+        "response=\"6629fae49393a05397450978507c4ef1\","
+        " algorithm=SHA-256, qop=auth, nc=00000001, cnonce=\"0a4f113b\", "
+        "opaque=\"5ccc\\\"069c\"" CRLF
+        "Supported: path, outbound,X-cisco-sis-7.0.0" CRLF "k: gruu" CRLF
+        "Expires: 3600" CRLF "User-Agent: Cisco-CP8845/12.8.1" CRLF
+        "Allow: INVITE, ACK, CANCEL, BYE, NOTIFY, REFER, OPTIONS, INFO" CRLF
+        "Content-Length: 0" CRLF CRLF;
 
 static const char inv[] =
-	"INVITE sip:1002@[2001:db8::1]:5060;transport=udp SIP/2.0" CRLF
-	"v: SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKnashds8;"
-	"received=2001:db8::10;rport=5071;ttl=16;maddr=224.2.0.1" CRLF
-	"v: SIP/2.0/TCP pc33.example.com;branch=z9hG4bKa, "
-	"SIP/2.0/UDP pc34.example.com;branch=z9hG4bKb" CRLF
-	"Max-Forwards: 69" CRLF
-	"t: <sip:1002@example.com>" CRLF
-	"f: Alice <sip:1001@example.com>;tag=1928301774" CRLF
-	"i: a84b4c76e66710@pc33.example.com" CRLF
-	"CSeq: 314159 INVITE" CRLF
-	"m: <sip:1001@192.0.2.10>, \"Second, one\" <sip:1001@192.0.2.11>" CRLF
-	"Route: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>" CRLF
-	"Route: <sip:p3.example.com;lr>" CRLF
-	"Record-Route: <sip:rr.example.com;lr>" CRLF
-	"Call-Info: <urn:x-cisco-remotecc:callinfo>; security=Encrypted; "
-	"orientation=to" CRLF
-	"o: dialog;id=42" CRLF
-	"Subscription-State: active;expires=600;reason=timeout" CRLF
-	"Session-Expires: 1800;refresher=uac" CRLF
-	"X-Unknown: one, two" CRLF
-	"x-unknown: three" CRLF
-	"c: application/sdp; charset=utf-8" CRLF
-	"l: 30" CRLF CRLF
-	"v=0\r\no=- 1 1 IN IP4 192.0.2.10";
+        "INVITE sip:1002@[2001:db8::1]:5060;transport=udp SIP/2.0" CRLF
+        "v: SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKnashds8;"
+        "received=2001:db8::10;rport=5071;ttl=16;maddr=224.2.0.1" CRLF
+        "v: SIP/2.0/TCP pc33.example.com;branch=z9hG4bKa, "
+        "SIP/2.0/UDP pc34.example.com;branch=z9hG4bKb" CRLF
+        "Max-Forwards: 69" CRLF "t: <sip:1002@example.com>" CRLF
+        "f: Alice <sip:1001@example.com>;tag=1928301774" CRLF
+        "i: a84b4c76e66710@pc33.example.com" CRLF "CSeq: 314159 INVITE" CRLF
+        "m: <sip:1001@192.0.2.10>, \"Second, one\" <sip:1001@192.0.2.11>" CRLF
+        "Route: <sip:p1.example.com;lr>,<sip:p2.example.com;lr>" CRLF
+        "Route: <sip:p3.example.com;lr>" CRLF
+        "Record-Route: <sip:rr.example.com;lr>" CRLF
+        "Call-Info: <urn:x-cisco-remotecc:callinfo>; security=Encrypted; "
+        "orientation=to" CRLF "o: dialog;id=42" CRLF
+        "Subscription-State: active;expires=600;reason=timeout" CRLF
+        "Session-Expires: 1800;refresher=uac" CRLF "X-Unknown: one, two" CRLF
+        "x-unknown: three" CRLF "c: application/sdp; charset=utf-8" CRLF
+        "l: 30" CRLF CRLF "v=0\r\no=- 1 1 IN IP4 192.0.2.10";
 
-static struct slice S(const char *s)
-{
+static struct slice S(const char *s) {
 	return slice_from_str(s);
 }
 
-static int setup(void **state)
+static int
+setup(void **state)
 {
 	struct sip_msg *m;
 
@@ -103,7 +95,7 @@ static void test_register(void **state)
 	bool q;
 	uint32_t u;
 	static const char *const want_tags[] = {"path", "outbound",
-						"X-cisco-sis-7.0.0", "gruu"};
+	                                        "X-cisco-sis-7.0.0", "gruu"};
 
 	assert_int_equal(parse(m, reg, SIP_MODE_STREAM), 0);
 	assert_null(sip_msg_error(m));
@@ -126,7 +118,7 @@ static void test_register(void **state)
 	assert_null(sip_msg_to(m)->tag.p);
 	assert_true(slice_eq_str(sip_msg_from(m)->tag, "a73kszlfl"));
 	assert_true(slice_eq_str(sip_msg_call_id(m),
-				 "1j9FpLxk3uxtm8tn@192.0.2.10"));
+	                         "1j9FpLxk3uxtm8tn@192.0.2.10"));
 	assert_int_equal(sip_msg_cseq(m)->num, 2);
 	assert_int_equal(sip_msg_cseq(m)->method, SIP_M_REGISTER);
 	assert_int_equal(sip_msg_max_forwards(m), 70);
@@ -144,7 +136,7 @@ static void test_register(void **state)
 	assert_true(c.has_reg_id);
 	assert_int_equal(c.reg_id, 1);
 	assert_true(slice_eq_str(
-		c.instance, "<urn:uuid:00000000-0000-1000-8000-000DEADBEEF1>"));
+	        c.instance, "<urn:uuid:00000000-0000-1000-8000-000DEADBEEF1>"));
 	assert_int_equal(c.addr.uri.tp, SIP_TP_TLS);
 	assert_int_equal(c.addr.uri.port, 5061);
 	assert_int_equal(sip_iter_contact(&it, &c), 0);
@@ -166,12 +158,12 @@ static void test_register(void **state)
 	assert_int_equal(len, 9);
 	assert_memory_equal(tmp, "5ccc\"069c", 9);
 	assert_int_equal(sip_auth_param_get(&a, "stale", &val, &q),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	{
 		/* the iterator gives every parameter in order */
 		static const char *const names[] = {
-			"username", "realm", "nonce",  "uri",    "response",
-			"algorithm", "qop",  "nc",     "cnonce", "opaque"};
+		        "username",  "realm", "nonce", "uri",    "response",
+		        "algorithm", "qop",   "nc",    "cnonce", "opaque"};
 		struct slice st = a.params;
 		size_t i = 0;
 		int rc;
@@ -201,7 +193,7 @@ static void test_register(void **state)
 	assert_int_equal(sip_msg_hdr_first(m, SIP_HDR_USER_AGENT, &s), 0);
 	assert_true(slice_eq_str(s, "Cisco-CP8845/12.8.1"));
 	assert_int_equal(sip_msg_hdr_first(m, SIP_HDR_EVENT, &s),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_true(sip_msg_can_answer(m));
 	assert_int_equal(sip_msg_error_status(m), 0);
 	assert_int_equal(sip_msg_raw(m).len, strlen(reg));
@@ -222,9 +214,9 @@ static void test_invite(void **state)
 	uint32_t u;
 	size_t n;
 	int rc;
-	static const char *const routes[] = {
-		"sip:p1.example.com;lr", "sip:p2.example.com;lr",
-		"sip:p3.example.com;lr"};
+	static const char *const routes[] = {"sip:p1.example.com;lr",
+	                                     "sip:p2.example.com;lr",
+	                                     "sip:p3.example.com;lr"};
 
 	assert_int_equal(parse(m, inv, SIP_MODE_DGRAM), 0);
 	assert_int_equal(sip_msg_ruri(m)->host_type, SIP_HOST_IPV6);
@@ -251,7 +243,7 @@ static void test_invite(void **state)
 
 	assert_true(slice_eq_str(sip_msg_from(m)->display, "Alice"));
 	assert_true(slice_eq_str(sip_msg_call_id(m),
-				 "a84b4c76e66710@pc33.example.com"));
+	                         "a84b4c76e66710@pc33.example.com"));
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	assert_int_equal(sip_iter_contact(&it, &c), 1);
 	assert_int_equal(sip_iter_contact(&it, &c), 1);
@@ -267,8 +259,7 @@ static void test_invite(void **state)
 	assert_int_equal(sip_iter_addr(&it, &a), 0);
 	assert_int_equal(sip_msg_addr(m, SIP_HDR_RECORD_ROUTE, &a), 0);
 	assert_true(slice_eq_str(a.uri.host, "rr.example.com"));
-	assert_int_equal(sip_msg_addr(m, SIP_HDR_REFER_TO, &a),
-			 -TL_ENOTFOUND);
+	assert_int_equal(sip_msg_addr(m, SIP_HDR_REFER_TO, &a), -TL_ENOTFOUND);
 
 	sip_msg_iter(&it, m, SIP_HDR_CALL_INFO);
 	assert_int_equal(sip_iter_callinfo(&it, &ci), 1);
@@ -308,7 +299,7 @@ static void test_invite(void **state)
 		assert_int_equal(h.id, SIP_HDR_VIA);
 		assert_true(slice_eq_str(h.name, "v"));
 		assert_int_equal(sip_msg_hdr(m, sip_msg_hdr_count(m), &h),
-				 -TL_ENOTFOUND);
+		                 -TL_ENOTFOUND);
 	}
 
 	assert_true(slice_eq_str(sip_msg_ctype(m)->type, "application"));
@@ -325,23 +316,35 @@ static void test_names(void **state)
 		const char *name;
 		enum sip_hdr_id id;
 	} t[] = {
-		{"i", SIP_HDR_CALL_ID},	       {"m", SIP_HDR_CONTACT},
-		{"e", SIP_HDR_CONTENT_ENCODING}, {"l", SIP_HDR_CONTENT_LENGTH},
-		{"c", SIP_HDR_CONTENT_TYPE},   {"f", SIP_HDR_FROM},
-		{"s", SIP_HDR_SUBJECT},	       {"k", SIP_HDR_SUPPORTED},
-		{"t", SIP_HDR_TO},	       {"v", SIP_HDR_VIA},
-		{"o", SIP_HDR_EVENT},	       {"u", SIP_HDR_ALLOW_EVENTS},
-		{"x", SIP_HDR_SESSION_EXPIRES}, {"y", SIP_HDR_IDENTITY},
-		{"r", SIP_HDR_REFER_TO},       {"b", SIP_HDR_REFERRED_BY},
-		{"j", SIP_HDR_REJECT_CONTACT}, {"a", SIP_HDR_ACCEPT_CONTACT},
-		{"d", SIP_HDR_REQUEST_DISPOSITION},
-		{"V", SIP_HDR_VIA},	       {"cSeQ", SIP_HDR_CSEQ},
-		{"WWW-AUTHENTICATE", SIP_HDR_WWW_AUTHENTICATE},
-		{"proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION},
-		{"Call-Info", SIP_HDR_CALL_INFO},
-		{"Subscription-State", SIP_HDR_SUBSCRIPTION_STATE},
-		{"q", SIP_HDR_OTHER},	       {"Vias", SIP_HDR_OTHER},
-		{"C%6Fntact", SIP_HDR_OTHER},  {"", SIP_HDR_OTHER},
+	        {"i", SIP_HDR_CALL_ID},
+	        {"m", SIP_HDR_CONTACT},
+	        {"e", SIP_HDR_CONTENT_ENCODING},
+	        {"l", SIP_HDR_CONTENT_LENGTH},
+	        {"c", SIP_HDR_CONTENT_TYPE},
+	        {"f", SIP_HDR_FROM},
+	        {"s", SIP_HDR_SUBJECT},
+	        {"k", SIP_HDR_SUPPORTED},
+	        {"t", SIP_HDR_TO},
+	        {"v", SIP_HDR_VIA},
+	        {"o", SIP_HDR_EVENT},
+	        {"u", SIP_HDR_ALLOW_EVENTS},
+	        {"x", SIP_HDR_SESSION_EXPIRES},
+	        {"y", SIP_HDR_IDENTITY},
+	        {"r", SIP_HDR_REFER_TO},
+	        {"b", SIP_HDR_REFERRED_BY},
+	        {"j", SIP_HDR_REJECT_CONTACT},
+	        {"a", SIP_HDR_ACCEPT_CONTACT},
+	        {"d", SIP_HDR_REQUEST_DISPOSITION},
+	        {"V", SIP_HDR_VIA},
+	        {"cSeQ", SIP_HDR_CSEQ},
+	        {"WWW-AUTHENTICATE", SIP_HDR_WWW_AUTHENTICATE},
+	        {"proxy-authorization", SIP_HDR_PROXY_AUTHORIZATION},
+	        {"Call-Info", SIP_HDR_CALL_INFO},
+	        {"Subscription-State", SIP_HDR_SUBSCRIPTION_STATE},
+	        {"q", SIP_HDR_OTHER},
+	        {"Vias", SIP_HDR_OTHER},
+	        {"C%6Fntact", SIP_HDR_OTHER},
+	        {"", SIP_HDR_OTHER},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -370,14 +373,13 @@ static void test_build_response(void **state)
 	buf_init(&b, 0);
 	assert_int_equal(parse(m, inv, SIP_MODE_DGRAM), 0);
 	assert_int_equal(sip_build_response(&b, m, 180, NULL, S("as8d7f")), 0);
-	assert_int_equal(sip_build_hdr(&b, "Contact",
-				       S("<sip:1002@192.0.2.20>")),
-			 0);
+	assert_int_equal(
+	        sip_build_hdr(&b, "Contact", S("<sip:1002@192.0.2.20>")), 0);
 	assert_int_equal(sip_build_hdrf(&b, "Call-Info",
-					"<urn:x-cisco-remotecc:callinfo>; "
-					"security=%s",
-					"Encrypted"),
-			 0);
+	                                "<urn:x-cisco-remotecc:callinfo>; "
+	                                "security=%s",
+	                                "Encrypted"),
+	                 0);
 	assert_int_equal(sip_build_end(&b, SLICE_NULL, SLICE_NULL), 0);
 	assert_int_equal(sip_msg_parse(r, b.p, b.len, SIP_MODE_STREAM), 0);
 	assert_false(sip_msg_is_request(r));
@@ -421,41 +423,41 @@ static void test_build_response(void **state)
 	assert_int_equal(sip_msg_parse(m, b.p, b.len, SIP_MODE_STREAM), 0);
 	buf_reset(&b);
 	assert_int_equal(sip_build_response(&b, m, 200, NULL, S("y")),
-			 -TL_ESTATE); /* a response cannot be answered */
+	                 -TL_ESTATE); /* a response cannot be answered */
 
 	/* header injection and bad input are refused */
 	assert_int_equal(sip_build_hdr(&b, "X-A", S("a\r\nVia: evil")),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_int_equal(sip_build_hdr(&b, "X A", S("a")), -TL_EPARSE);
 	assert_int_equal(sip_build_hdrf(&b, "X-A", "%s", "a\nb"), -TL_EPARSE);
 	assert_int_equal(b.len, 0);
 	assert_int_equal(sip_build_request(&b, S("INV ITE"), S("sip:a")),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_int_equal(sip_build_request(&b, S("INVITE"), S("sip:a b")),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_int_equal(parse(m, inv, SIP_MODE_DGRAM), 0);
 	assert_int_equal(sip_build_response(&b, m, 99, NULL, SLICE_NULL),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_int_equal(sip_build_response(&b, m, 200, NULL, S("a b")),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 
 	/* request construction */
 	buf_reset(&b);
-	assert_int_equal(sip_build_request(&b, S("OPTIONS"),
-					   S("sip:1002@example.com")),
-			 0);
-	assert_int_equal(sip_build_hdr(&b, "Via",
-				       S("SIP/2.0/TCP 192.0.2.1;branch=z9hG4bK1")),
-			 0);
-	assert_int_equal(sip_build_hdr(&b, "From",
-				       S("<sip:a@example.com>;tag=1")),
-			 0);
+	assert_int_equal(
+	        sip_build_request(&b, S("OPTIONS"), S("sip:1002@example.com")),
+	        0);
+	assert_int_equal(
+	        sip_build_hdr(&b, "Via",
+	                      S("SIP/2.0/TCP 192.0.2.1;branch=z9hG4bK1")),
+	        0);
+	assert_int_equal(
+	        sip_build_hdr(&b, "From", S("<sip:a@example.com>;tag=1")), 0);
 	assert_int_equal(sip_build_hdr(&b, "To", S("<sip:1002@example.com>")),
-			 0);
+	                 0);
 	assert_int_equal(sip_build_hdr(&b, "Call-ID", S("abc")), 0);
 	assert_int_equal(sip_build_hdrf(&b, "CSeq", "%u OPTIONS", 7u), 0);
 	assert_int_equal(sip_build_end(&b, S("application/sdp"), S("v=0\r\n")),
-			 0);
+	                 0);
 	assert_int_equal(sip_msg_parse(r, b.p, b.len, SIP_MODE_STREAM), 0);
 	assert_int_equal(sip_msg_method(r), SIP_M_OPTIONS);
 	assert_int_equal(sip_msg_cseq(r)->num, 7);
@@ -463,24 +465,24 @@ static void test_build_response(void **state)
 
 	/* a failed request that can still be answered */
 	assert_true(parse(m,
-			  "OPTIONS sip:a@b SIP/2.0" CRLF
-			  "Via: SIP/2.0/UDP h;branch=z9hG4bK1" CRLF
-			  "From: <sip:a@b>;tag=1" CRLF "To: <sip:a@b>" CRLF
-			  "Call-ID: x" CRLF "CSeq: 99999999999 OPTIONS" CRLF
-			  "Content-Length: 0" CRLF CRLF,
-			  SIP_MODE_DGRAM) < 0);
+	                  "OPTIONS sip:a@b SIP/2.0" CRLF
+	                  "Via: SIP/2.0/UDP h;branch=z9hG4bK1" CRLF
+	                  "From: <sip:a@b>;tag=1" CRLF "To: <sip:a@b>" CRLF
+	                  "Call-ID: x" CRLF "CSeq: 99999999999 OPTIONS" CRLF
+	                  "Content-Length: 0" CRLF CRLF,
+	                  SIP_MODE_DGRAM) < 0);
 	assert_string_equal(sip_msg_error(m), "Bad CSeq");
 	assert_true(sip_msg_can_answer(m));
 	buf_reset(&b);
 	assert_int_equal(sip_build_response(&b, m, sip_msg_error_status(m),
-					    sip_msg_error(m), S("t1")),
-			 0);
+	                                    sip_msg_error(m), S("t1")),
+	                 0);
 	assert_int_equal(sip_build_end(&b, SLICE_NULL, SLICE_NULL), 0);
 	s = buf_slice(&b);
 	assert_true(s.len > 20);
 	assert_memory_equal(s.p, "SIP/2.0 400 Bad CSeq\r\n", 22);
 	assert_int_equal(sip_msg_parse(r, b.p, b.len, SIP_MODE_STREAM),
-			 -TL_EPARSE); /* the copied CSeq is still bad */
+	                 -TL_EPARSE); /* the copied CSeq is still bad */
 
 	buf_free(&b);
 	sip_msg_free(r);
@@ -493,13 +495,13 @@ static void test_addr_print(void **state)
 
 	buf_init(&b, 0);
 	assert_int_equal(sip_addr_parse(&a, S("\"A \\\"B\\\"\" <sip:a@"
-					      "[2001:db8::1]:5060;lr>;tag=9")),
-			 0);
+	                                      "[2001:db8::1]:5060;lr>;tag=9")),
+	                 0);
 	sip_addr_print(&b, &a);
 	assert_int_equal(buf_err(&b), 0);
 	assert_true(slice_eq_str(buf_slice(&b),
-				 "\"A \\\"B\\\"\" <sip:a@[2001:db8::1]:5060;lr>"
-				 ";tag=9"));
+	                         "\"A \\\"B\\\"\" <sip:a@[2001:db8::1]:5060;lr>"
+	                         ";tag=9"));
 	buf_free(&b);
 }
 
@@ -507,17 +509,13 @@ static void test_params(void **state)
 {
 	static const struct {
 		const char *in;
-		int n;	 /* parameters, -1: error */
+		int n; /* parameters, -1: error */
 	} t[] = {
-		{"a", 1},
-		{"a=1;b;c=\"x;y\"", 3},
-		{" a = 1 ; b ", 2},
-		{"a;", -1},
-		{";a", -1},
-		{"a=", -1},
-		{"a=\"x", -1},
-		{"a;;b", -1},
-		{"a=b c", -1},
+	        {"a", 1},           {"a=1;b;c=\"x;y\"", 3},
+	        {" a = 1 ; b ", 2}, {"a;", -1},
+	        {";a", -1},         {"a=", -1},
+	        {"a=\"x", -1},      {"a;;b", -1},
+	        {"a=b c", -1},
 	};
 	struct slice n, v;
 
@@ -551,54 +549,54 @@ static void test_values(void **state)
 		const char *in;
 		int ok;
 	} t[] = {
-		{0, "SIP/2.0/UDP h", 1},
-		{0, "SIP / 2.0 / UDP h : 5060 ; branch = z9hG4bK1", 1},
-		{0, "SIP/2.0/UDP [::1]:5060;rport=1", 1},
-		{0, "SIP/2.0/UDP h;branch=a;branch=b", 0},
-		{0, "SIP/2.0/UDP h;rport=65536", 0},
-		{0, "SIP/2.0/UDP h:65536", 0},
-		{0, "SIP/2.0/UDP h:000005060", 0},
-		{0, "SIP/2.0/UDP h;ttl=256", 0},
-		{0, "SIP/2.0/UDP", 0},
-		{0, "SIP/2.0 h", 0},
-		{0, "SIP/2.0/UDP h junk", 0},
-		{0, "SIP/2.0/UDP [::1", 0},
-		{0, "SIP/2.0/UDP 1.2.3.256x", 0},
-		{0, "SIP/2.0/UDP h;branch=\"q\"", 0},
-		{1, "sip:a@b", 1},
-		{1, "<sip:a@b>", 1},
-		{1, "A B <sip:a@b>;tag=1", 1},
-		{1, "\"\" <sip:a@b>", 1},
-		{1, "<sip:a@b>;tag=1;tag=2", 0},
-		{1, "<sip:a@b>;tag=", 0},
-		{1, "<sip:a@b", 0},
-		{1, "\"a <sip:a@b>", 0},
-		{1, "a, b <sip:a@b>", 0},
-		{1, "< sip:a@b>", 0},
-		{1, "sip:a@b?x=y", 0},
-		{1, "<sip:a@b?x=y>", 1},
-		{1, "", 0},
-		{1, "<sip:a@b> x", 0},
-		{2, "*", 1},
-		{2, "<sip:a@b>;expires=4294967295", 1},
-		{2, "<sip:a@b>;expires=4294967296", 0},
-		{2, "<sip:a@b>;q=1.0", 1},
-		{2, "<sip:a@b>;q=1.5", 0},
-		{2, "<sip:a@b>;q=0.1234", 0},
-		{2, "<sip:a@b>;reg-id=0", 0},
-		{2, "<sip:a@b>;+sip.instance=urn", 0},
-		{3, "Digest realm=\"a\", nonce=\"b\"", 1},
-		{3, "Digest", 1},
-		{3, "Digest realm", 0},
-		{3, "Digest realm=\"a\",", 0},
-		{3, "Digest realm=\"a", 0},
-		{3, "Digest realm=\"a\" nonce=\"b\"", 0},
-		{3, "Digest realm=\"a\",,nonce=b", 0},
-		{4, "application/sdp", 1},
-		{4, "multipart/mixed;boundary=\"x y\"", 1},
-		{4, "application", 0},
-		{4, "application/", 0},
-		{4, "a/b c", 0},
+	        {0, "SIP/2.0/UDP h", 1},
+	        {0, "SIP / 2.0 / UDP h : 5060 ; branch = z9hG4bK1", 1},
+	        {0, "SIP/2.0/UDP [::1]:5060;rport=1", 1},
+	        {0, "SIP/2.0/UDP h;branch=a;branch=b", 0},
+	        {0, "SIP/2.0/UDP h;rport=65536", 0},
+	        {0, "SIP/2.0/UDP h:65536", 0},
+	        {0, "SIP/2.0/UDP h:000005060", 0},
+	        {0, "SIP/2.0/UDP h;ttl=256", 0},
+	        {0, "SIP/2.0/UDP", 0},
+	        {0, "SIP/2.0 h", 0},
+	        {0, "SIP/2.0/UDP h junk", 0},
+	        {0, "SIP/2.0/UDP [::1", 0},
+	        {0, "SIP/2.0/UDP 1.2.3.256x", 0},
+	        {0, "SIP/2.0/UDP h;branch=\"q\"", 0},
+	        {1, "sip:a@b", 1},
+	        {1, "<sip:a@b>", 1},
+	        {1, "A B <sip:a@b>;tag=1", 1},
+	        {1, "\"\" <sip:a@b>", 1},
+	        {1, "<sip:a@b>;tag=1;tag=2", 0},
+	        {1, "<sip:a@b>;tag=", 0},
+	        {1, "<sip:a@b", 0},
+	        {1, "\"a <sip:a@b>", 0},
+	        {1, "a, b <sip:a@b>", 0},
+	        {1, "< sip:a@b>", 0},
+	        {1, "sip:a@b?x=y", 0},
+	        {1, "<sip:a@b?x=y>", 1},
+	        {1, "", 0},
+	        {1, "<sip:a@b> x", 0},
+	        {2, "*", 1},
+	        {2, "<sip:a@b>;expires=4294967295", 1},
+	        {2, "<sip:a@b>;expires=4294967296", 0},
+	        {2, "<sip:a@b>;q=1.0", 1},
+	        {2, "<sip:a@b>;q=1.5", 0},
+	        {2, "<sip:a@b>;q=0.1234", 0},
+	        {2, "<sip:a@b>;reg-id=0", 0},
+	        {2, "<sip:a@b>;+sip.instance=urn", 0},
+	        {3, "Digest realm=\"a\", nonce=\"b\"", 1},
+	        {3, "Digest", 1},
+	        {3, "Digest realm", 0},
+	        {3, "Digest realm=\"a\",", 0},
+	        {3, "Digest realm=\"a", 0},
+	        {3, "Digest realm=\"a\" nonce=\"b\"", 0},
+	        {3, "Digest realm=\"a\",,nonce=b", 0},
+	        {4, "application/sdp", 1},
+	        {4, "multipart/mixed;boundary=\"x y\"", 1},
+	        {4, "application", 0},
+	        {4, "application/", 0},
+	        {4, "a/b c", 0},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -627,7 +625,7 @@ static void test_values(void **state)
 				bool q;
 
 				while ((rc = sip_auth_param_next(&st, &an, &av,
-								 &q)) == 1) {
+				                                 &q)) == 1) {
 				}
 			}
 			break;
@@ -659,139 +657,135 @@ static const struct {
 	const char *reason;
 	uint16_t status;
 } reject[] = {
-	/* truncated */
-	{"", 0, 0, "Empty message", 0},
-	{"OPTIONS sip:a@example.com SIP/2.0", 0, 0, "Bad start line", 0},
-	{"OPTIONS sip:a@example.com SIP/2.0\r", 0, 0, "Bad start line", 0},
-	{GOOD_HEAD "Content-Length: 0\r\n", 0, 0, "Missing empty line", 400},
-	{GOOD_HEAD "Content-Length: 0\r\n\r", 0, 0, "Bad line ending", 400},
-	{GOOD_HEAD "Content-Length: 0", 0, 0, "Truncated header", 400},
-	{GOOD_HEAD "Content-Length", 0, 0, "Truncated header", 400},
-	{GOOD_HEAD "Content-Length: 5\r\n\r\nab", 0, 0,
-	 "Content-Length mismatch", 400},
-	{GOOD_HEAD "Content-Length: 5\r\n\r\nab", 0, 1,
-	 "Content-Length mismatch", 400},
-	/* trailing bytes on a stream */
-	{GOOD_HEAD "Content-Length: 1\r\n\r\nabc", 0, 1,
-	 "Content-Length mismatch", 400},
-	{GOOD_HEAD "\r\n", 0, 1, "Missing Content-Length", 400},
-	/* NUL inside */
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: ab\0c@h\r\nCSeq: 1 OPTIONS\r\n\r\n",
-	 sizeof("OPTIONS sip:a@example.com SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-		"From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-		"Call-ID: ab\0c@h\r\nCSeq: 1 OPTIONS\r\n\r\n") -
-		 1,
-	 0, "NUL in header", 400},
-	{"OPTIONS sip:a\0@example.com SIP/2.0\r\n\r\n",
-	 sizeof("OPTIONS sip:a\0@example.com SIP/2.0\r\n\r\n") - 1, 0,
-	 "Bad start line", 0},
-	{GOOD_HEAD "X\0: 1\r\n\r\n", sizeof(GOOD_HEAD "X\0: 1\r\n\r\n") - 1,
-	 0, "Bad header", 400},
-	/* duplicate critical fields */
-	{GOOD_HEAD "Call-ID: other@h\r\n\r\n", 0, 0, "Duplicate Call-ID",
-	 400},
-	{GOOD_HEAD "CSeq: 2 OPTIONS\r\n\r\n", 0, 0, "Duplicate CSeq", 400},
-	{GOOD_HEAD "f: <sip:c@example.com>;tag=2\r\n\r\n", 0, 0,
-	 "Duplicate From", 400},
-	{GOOD_HEAD "t: <sip:c@example.com>\r\n\r\n", 0, 0, "Duplicate To",
-	 400},
-	{GOOD_HEAD "Max-Forwards: 1\r\nMax-Forwards: 2\r\n\r\n", 0, 0,
-	 "Duplicate Max-Forwards", 400},
-	{GOOD_HEAD "l: 0\r\nContent-Length: 1\r\n\r\nx", 0, 0,
-	 "Conflicting Content-Length", 400},
-	{GOOD_HEAD "c: a/b\r\nContent-Type: a/c\r\n\r\n", 0, 0,
-	 "Duplicate Content-Type", 400},
-	/* integer overflow and limits of numbers */
-	{GOOD_HEAD "Content-Length: 18446744073709551617\r\n\r\n", 0, 0,
-	 "Bad Content-Length", 400},
-	{GOOD_HEAD "Content-Length: -1\r\n\r\n", 0, 0, "Bad Content-Length",
-	 400},
-	{GOOD_HEAD "Content-Length: 4294967296\r\n\r\n", 0, 0,
-	 "Bad Content-Length", 400},
-	{GOOD_HEAD "Max-Forwards: 256\r\n\r\n", 0, 0, "Bad Max-Forwards",
-	 400},
-	{GOOD_HEAD "Max-Forwards: -1\r\n\r\n", 0, 0, "Bad Max-Forwards", 400},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h\r\nCSeq: 4294967296 OPTIONS\r\n\r\n",
-	 0, 0, "Bad CSeq", 400},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h\r\nCSeq: 123456789012345678901 OPTIONS\r\n\r\n",
-	 0, 0, "Bad CSeq", 400},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h\r\nCSeq: OPTIONS\r\n\r\n",
-	 0, 0, "Bad CSeq", 400},
-	{"SIP/2.0 4294967301 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
-	{"SIP/2.0 099 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
-	{"SIP/2.0 700 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
-	{"SIP/2.0 20 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
-	{"SIP/2.0 200OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
-	{"SIP/3.0 200 OK\r\n\r\n", 0, 0, "Version Not Supported", 0},
-	/* bad start lines */
-	{"OPTIONS sip:a@example.com SIP/2.1\r\n\r\n", 0, 0,
-	 "Version Not Supported", 0},
-	{"OPTIONS sip:a@example.com HTTP/1.1\r\n\r\n", 0, 0,
-	 "Bad Request-Line", 0},
-	{"OPTIONS  sip:a@example.com SIP/2.0\r\n\r\n", 0, 0,
-	 "Bad Request-Line", 0},
-	{" OPTIONS sip:a@example.com SIP/2.0\r\n\r\n", 0, 0,
-	 "Bad Request-Line", 0},
-	{"OPT(IONS sip:a@example.com SIP/2.0\r\n\r\n", 0, 0,
-	 "Bad Request-Line", 0},
-	{"OPTIONS sip:a@example.com\r\n\r\n", 0, 0, "Bad Request-Line", 0},
-	{"OPTIONS sip:a@exa\nmple.com SIP/2.0\r\n\r\n", 0, 0,
-	 "Bad start line", 0},
-	{"OPTIONS sip:a@example.com?Route=x SIP/2.0\r\n\r\n", 0, 0,
-	 "Bad Request-URI", 0},
-	{"OPTIONS sip:a@ SIP/2.0\r\n\r\n", 0, 0, "Bad Request-URI", 0},
-	/* header syntax */
-	{GOOD_HEAD "NoColon\r\n\r\n", 0, 0, "Bad header", 400},
-	{GOOD_HEAD ": x\r\n\r\n", 0, 0, "Bad header", 400},
-	{GOOD_HEAD " folded-into-cseq: x\r\n\r\n", 0, 0, "Bad CSeq", 400},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n folded: x\r\n\r\n", 0, 0,
-	 "Bad header", 0},
-	{GOOD_HEAD "X: a\nY: b\r\n\r\n", 0, 0, "Bad line ending", 400},
-	{GOOD_HEAD "X: a\rY: b\r\n\r\n", 0, 0, "Bad line ending", 400},
-	{GOOD_HEAD "X: a\r\n\n\r\n", 0, 0, "Bad header", 400},
-	/* missing and malformed framing headers */
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n\r\n", 0, 0, "Missing Via", 0},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n",
-	 0, 0, "Missing From", 0},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\nVia: bogus\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h\r\nCSeq: 1 OPTIONS\r\n\r\n",
-	 0, 0, "Bad Via", 0},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h,,\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h\r\nCSeq: 1 OPTIONS\r\n\r\n",
-	 0, 0, NULL, 0}, /* top Via fine; the list is checked lazily */
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h@i\r\nCSeq: 1 OPTIONS\r\n\r\n",
-	 0, 0, "Bad Call-ID", 400},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c h\r\nCSeq: 1 OPTIONS\r\n\r\n",
-	 0, 0, "Bad Call-ID", 400},
-	{"OPTIONS sip:a@example.com SIP/2.0\r\n"
-	 "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
-	 "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
-	 "Call-ID: c@h\r\nCSeq: 1 INVITE\r\n\r\n",
-	 0, 0, "CSeq method mismatch", 400},
-	{GOOD_HEAD "Content-Type: text\r\n\r\n", 0, 0, "Bad Content-Type",
-	 400},
+        /* truncated */
+        {"", 0, 0, "Empty message", 0},
+        {"OPTIONS sip:a@example.com SIP/2.0", 0, 0, "Bad start line", 0},
+        {"OPTIONS sip:a@example.com SIP/2.0\r", 0, 0, "Bad start line", 0},
+        {GOOD_HEAD "Content-Length: 0\r\n", 0, 0, "Missing empty line", 400},
+        {GOOD_HEAD "Content-Length: 0\r\n\r", 0, 0, "Bad line ending", 400},
+        {GOOD_HEAD "Content-Length: 0", 0, 0, "Truncated header", 400},
+        {GOOD_HEAD "Content-Length", 0, 0, "Truncated header", 400},
+        {GOOD_HEAD "Content-Length: 5\r\n\r\nab", 0, 0,
+         "Content-Length mismatch", 400},
+        {GOOD_HEAD "Content-Length: 5\r\n\r\nab", 0, 1,
+         "Content-Length mismatch", 400},
+        /* trailing bytes on a stream */
+        {GOOD_HEAD "Content-Length: 1\r\n\r\nabc", 0, 1,
+         "Content-Length mismatch", 400},
+        {GOOD_HEAD "\r\n", 0, 1, "Missing Content-Length", 400},
+        /* NUL inside */
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: ab\0c@h\r\nCSeq: 1 OPTIONS\r\n\r\n",
+         sizeof("OPTIONS sip:a@example.com SIP/2.0\r\n"
+                "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+                "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+                "Call-ID: ab\0c@h\r\nCSeq: 1 OPTIONS\r\n\r\n") -
+                 1,
+         0, "NUL in header", 400},
+        {"OPTIONS sip:a\0@example.com SIP/2.0\r\n\r\n",
+         sizeof("OPTIONS sip:a\0@example.com SIP/2.0\r\n\r\n") - 1, 0,
+         "Bad start line", 0},
+        {GOOD_HEAD "X\0: 1\r\n\r\n", sizeof(GOOD_HEAD "X\0: 1\r\n\r\n") - 1, 0,
+         "Bad header", 400},
+        /* duplicate critical fields */
+        {GOOD_HEAD "Call-ID: other@h\r\n\r\n", 0, 0, "Duplicate Call-ID", 400},
+        {GOOD_HEAD "CSeq: 2 OPTIONS\r\n\r\n", 0, 0, "Duplicate CSeq", 400},
+        {GOOD_HEAD "f: <sip:c@example.com>;tag=2\r\n\r\n", 0, 0,
+         "Duplicate From", 400},
+        {GOOD_HEAD "t: <sip:c@example.com>\r\n\r\n", 0, 0, "Duplicate To", 400},
+        {GOOD_HEAD "Max-Forwards: 1\r\nMax-Forwards: 2\r\n\r\n", 0, 0,
+         "Duplicate Max-Forwards", 400},
+        {GOOD_HEAD "l: 0\r\nContent-Length: 1\r\n\r\nx", 0, 0,
+         "Conflicting Content-Length", 400},
+        {GOOD_HEAD "c: a/b\r\nContent-Type: a/c\r\n\r\n", 0, 0,
+         "Duplicate Content-Type", 400},
+        /* integer overflow and limits of numbers */
+        {GOOD_HEAD "Content-Length: 18446744073709551617\r\n\r\n", 0, 0,
+         "Bad Content-Length", 400},
+        {GOOD_HEAD "Content-Length: -1\r\n\r\n", 0, 0, "Bad Content-Length",
+         400},
+        {GOOD_HEAD "Content-Length: 4294967296\r\n\r\n", 0, 0,
+         "Bad Content-Length", 400},
+        {GOOD_HEAD "Max-Forwards: 256\r\n\r\n", 0, 0, "Bad Max-Forwards", 400},
+        {GOOD_HEAD "Max-Forwards: -1\r\n\r\n", 0, 0, "Bad Max-Forwards", 400},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h\r\nCSeq: 4294967296 OPTIONS\r\n\r\n",
+         0, 0, "Bad CSeq", 400},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h\r\nCSeq: 123456789012345678901 OPTIONS\r\n\r\n",
+         0, 0, "Bad CSeq", 400},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h\r\nCSeq: OPTIONS\r\n\r\n",
+         0, 0, "Bad CSeq", 400},
+        {"SIP/2.0 4294967301 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
+        {"SIP/2.0 099 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
+        {"SIP/2.0 700 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
+        {"SIP/2.0 20 OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
+        {"SIP/2.0 200OK\r\n\r\n", 0, 0, "Bad Status-Code", 0},
+        {"SIP/3.0 200 OK\r\n\r\n", 0, 0, "Version Not Supported", 0},
+        /* bad start lines */
+        {"OPTIONS sip:a@example.com SIP/2.1\r\n\r\n", 0, 0,
+         "Version Not Supported", 0},
+        {"OPTIONS sip:a@example.com HTTP/1.1\r\n\r\n", 0, 0, "Bad Request-Line",
+         0},
+        {"OPTIONS  sip:a@example.com SIP/2.0\r\n\r\n", 0, 0, "Bad Request-Line",
+         0},
+        {" OPTIONS sip:a@example.com SIP/2.0\r\n\r\n", 0, 0, "Bad Request-Line",
+         0},
+        {"OPT(IONS sip:a@example.com SIP/2.0\r\n\r\n", 0, 0, "Bad Request-Line",
+         0},
+        {"OPTIONS sip:a@example.com\r\n\r\n", 0, 0, "Bad Request-Line", 0},
+        {"OPTIONS sip:a@exa\nmple.com SIP/2.0\r\n\r\n", 0, 0, "Bad start line",
+         0},
+        {"OPTIONS sip:a@example.com?Route=x SIP/2.0\r\n\r\n", 0, 0,
+         "Bad Request-URI", 0},
+        {"OPTIONS sip:a@ SIP/2.0\r\n\r\n", 0, 0, "Bad Request-URI", 0},
+        /* header syntax */
+        {GOOD_HEAD "NoColon\r\n\r\n", 0, 0, "Bad header", 400},
+        {GOOD_HEAD ": x\r\n\r\n", 0, 0, "Bad header", 400},
+        {GOOD_HEAD " folded-into-cseq: x\r\n\r\n", 0, 0, "Bad CSeq", 400},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n folded: x\r\n\r\n", 0, 0,
+         "Bad header", 0},
+        {GOOD_HEAD "X: a\nY: b\r\n\r\n", 0, 0, "Bad line ending", 400},
+        {GOOD_HEAD "X: a\rY: b\r\n\r\n", 0, 0, "Bad line ending", 400},
+        {GOOD_HEAD "X: a\r\n\n\r\n", 0, 0, "Bad header", 400},
+        /* missing and malformed framing headers */
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n\r\n", 0, 0, "Missing Via", 0},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n\r\n",
+         0, 0, "Missing From", 0},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\nVia: bogus\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h\r\nCSeq: 1 OPTIONS\r\n\r\n",
+         0, 0, "Bad Via", 0},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h,,\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h\r\nCSeq: 1 OPTIONS\r\n\r\n",
+         0, 0, NULL, 0}, /* top Via fine; the list is checked lazily */
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h@i\r\nCSeq: 1 OPTIONS\r\n\r\n",
+         0, 0, "Bad Call-ID", 400},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c h\r\nCSeq: 1 OPTIONS\r\n\r\n",
+         0, 0, "Bad Call-ID", 400},
+        {"OPTIONS sip:a@example.com SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP h;branch=z9hG4bK1\r\n"
+         "From: <sip:b@example.com>;tag=1\r\nTo: <sip:a@example.com>\r\n"
+         "Call-ID: c@h\r\nCSeq: 1 INVITE\r\n\r\n",
+         0, 0, "CSeq method mismatch", 400},
+        {GOOD_HEAD "Content-Type: text\r\n\r\n", 0, 0, "Bad Content-Type", 400},
 };
 
 static void test_reject(void **state)
@@ -799,11 +793,11 @@ static void test_reject(void **state)
 	struct sip_msg *m = *state;
 
 	for (size_t i = 0; i < sizeof(reject) / sizeof(reject[0]); i++) {
-		size_t len = reject[i].len ? reject[i].len :
-					     strlen(reject[i].msg);
+		size_t len =
+		        reject[i].len ? reject[i].len : strlen(reject[i].msg);
 		int rc = sip_msg_parse(m, (const uint8_t *)reject[i].msg, len,
-				       reject[i].mode ? SIP_MODE_STREAM :
-							SIP_MODE_DGRAM);
+		                       reject[i].mode ? SIP_MODE_STREAM
+		                                      : SIP_MODE_DGRAM);
 
 		if (reject[i].reason == NULL) {
 			assert_int_equal(rc, 0);
@@ -812,9 +806,11 @@ static void test_reject(void **state)
 		if (rc >= 0 || sip_msg_error(m) == NULL ||
 		    strcmp(sip_msg_error(m), reject[i].reason) != 0 ||
 		    sip_msg_error_status(m) != reject[i].status) {
-			fail_msg("reject %zu (%s): rc %d reason \"%s\" status %u", i, reject[i].reason,
-				 rc, sip_msg_error(m) ? sip_msg_error(m) : "",
-				 sip_msg_error_status(m));
+			fail_msg("reject %zu (%s): rc %d reason \"%s\" status "
+			         "%u",
+			         i, reject[i].reason, rc,
+			         sip_msg_error(m) ? sip_msg_error(m) : "",
+			         sip_msg_error_status(m));
 		}
 	}
 }
@@ -860,7 +856,7 @@ static void test_limits(void **state)
 	b.len -= 2;
 	buf_put_str(&b, "X-last: v\r\n\r\n");
 	assert_int_equal(sip_msg_parse(m, b.p, b.len, SIP_MODE_DGRAM),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 	assert_string_equal(sip_msg_error(m), "Too many headers");
 	assert_int_equal(sip_msg_error_status(m), 513);
 
@@ -872,7 +868,7 @@ static void test_limits(void **state)
 	}
 	buf_put_str(&b, "\r\n\r\n");
 	assert_int_equal(sip_msg_parse(m, b.p, b.len, SIP_MODE_DGRAM),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 	assert_string_equal(sip_msg_error(m), "Header too long");
 
 	/* a message over SIP_MSG_MAX_SIZE */
@@ -882,7 +878,7 @@ static void test_limits(void **state)
 		buf_put_u8(&b, 'b');
 	}
 	assert_int_equal(sip_msg_parse(m, b.p, b.len, SIP_MODE_DGRAM),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 	assert_string_equal(sip_msg_error(m), "Message too large");
 
 	/* more than SIP_MSG_MAX_VALUES values in one iteration */
@@ -906,31 +902,31 @@ static void test_lazy_reject(void **state)
 	static const struct {
 		const char *hdrs;
 		int which; /* 0 contact, 1 via list, 2 token, 3 expires,
-			    * 4 route, 5 auth, 6 event, 7 callinfo */
+		            * 4 route, 5 auth, 6 event, 7 callinfo */
 	} t[] = {
-		{"Contact: *, <sip:a@b>\r\n", 0},
-		{"Contact: *\r\nContact: *\r\n", 0},
-		{"Contact: <sip:a@b>,,<sip:c@d>\r\n", 0},
-		{"Contact: <sip:a@b>,\r\n", 0},
-		{"Contact: \"Joe\" <sip:joe@example.org>;;;;\r\n", 0},
-		{"Contact: <sip:a@b\r\n", 0},
-		{"Contact: \"a, <sip:a@b>\r\n", 0},
-		{"Contact: <sip:a@b>>\r\n", 0},
-		{"Via: SIP/2.0/UDP h2;;,;,,\r\n", 1},
-		{"Supported: a b\r\n", 2},
-		{"Supported: a,\"b\"\r\n", 2},
-		{"Expires: 4294967296\r\n", 3},
-		{"Expires: 10000000000000000000000000000\r\n", 3},
-		{"Expires: -1\r\n", 3},
-		{"Expires: 1 2\r\n", 3},
-		{"Route: sip:a@b;lr\r\n", -1}, /* fine: addr-spec */
-		{"Route: <sip:a@b;lr;lr>\r\n", 4},
-		{"Authorization: Digest a=\"b\r\n", 5},
-		{"Authorization: \"Digest\"\r\n", 5},
-		{"Event: \r\n", 6},
-		{"Event: a b\r\n", 6},
-		{"Call-Info: urn:x\r\n", 7},
-		{"Call-Info: <urn:x>;security\"\r\n", 7},
+	        {"Contact: *, <sip:a@b>\r\n", 0},
+	        {"Contact: *\r\nContact: *\r\n", 0},
+	        {"Contact: <sip:a@b>,,<sip:c@d>\r\n", 0},
+	        {"Contact: <sip:a@b>,\r\n", 0},
+	        {"Contact: \"Joe\" <sip:joe@example.org>;;;;\r\n", 0},
+	        {"Contact: <sip:a@b\r\n", 0},
+	        {"Contact: \"a, <sip:a@b>\r\n", 0},
+	        {"Contact: <sip:a@b>>\r\n", 0},
+	        {"Via: SIP/2.0/UDP h2;;,;,,\r\n", 1},
+	        {"Supported: a b\r\n", 2},
+	        {"Supported: a,\"b\"\r\n", 2},
+	        {"Expires: 4294967296\r\n", 3},
+	        {"Expires: 10000000000000000000000000000\r\n", 3},
+	        {"Expires: -1\r\n", 3},
+	        {"Expires: 1 2\r\n", 3},
+	        {"Route: sip:a@b;lr\r\n", -1}, /* fine: addr-spec */
+	        {"Route: <sip:a@b;lr;lr>\r\n", 4},
+	        {"Authorization: Digest a=\"b\r\n", 5},
+	        {"Authorization: \"Digest\"\r\n", 5},
+	        {"Event: \r\n", 6},
+	        {"Event: a b\r\n", 6},
+	        {"Call-Info: urn:x\r\n", 7},
+	        {"Call-Info: <urn:x>;security\"\r\n", 7},
 	};
 	struct sip_msg *m = *state;
 	struct buf b;
@@ -953,7 +949,7 @@ static void test_lazy_reject(void **state)
 		buf_put_str(&b, t[i].hdrs);
 		buf_put_str(&b, "\r\n");
 		assert_int_equal(sip_msg_parse(m, b.p, b.len, SIP_MODE_DGRAM),
-				 0);
+		                 0);
 		switch (t[i].which) {
 		case 0:
 			sip_msg_iter(&it, m, SIP_HDR_CONTACT);
@@ -986,7 +982,7 @@ static void test_lazy_reject(void **state)
 				bool q;
 
 				while ((rc = sip_auth_param_next(&st, &an, &av,
-								 &q)) == 1) {
+				                                 &q)) == 1) {
 				}
 				if (rc < 0) {
 					break;
@@ -1016,9 +1012,8 @@ static void test_const_input(void **state)
 	uint8_t copy[sizeof(inv)];
 
 	memcpy(copy, inv, sizeof(inv));
-	assert_int_equal(sip_msg_parse(m, copy, sizeof(inv) - 1,
-				       SIP_MODE_DGRAM),
-			 0);
+	assert_int_equal(
+	        sip_msg_parse(m, copy, sizeof(inv) - 1, SIP_MODE_DGRAM), 0);
 	assert_memory_equal(copy, inv, sizeof(inv));
 	/* leading CRLFs are skipped (RFC 3261 §7.5) */
 	{
@@ -1032,22 +1027,22 @@ static void test_const_input(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_register, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invite, setup, teardown),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test_setup_teardown(test_build_response, setup,
-						teardown),
-		cmocka_unit_test(test_addr_print),
-		cmocka_unit_test(test_params),
-		cmocka_unit_test(test_values),
-		cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncations, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lazy_reject, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_const_input, setup,
-						teardown),
+	        cmocka_unit_test_setup_teardown(test_register, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_invite, setup, teardown),
+	        cmocka_unit_test(test_names),
+	        cmocka_unit_test_setup_teardown(test_build_response, setup,
+	                                        teardown),
+	        cmocka_unit_test(test_addr_print),
+	        cmocka_unit_test(test_params),
+	        cmocka_unit_test(test_values),
+	        cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_truncations, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lazy_reject, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_const_input, setup,
+	                                        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+/* cmocka needs the headers above first */
 #include <cmocka.h>
 
 #define MAX_FILE 70000
@@ -26,7 +27,7 @@ static void set_dir(void)
 		snprintf(dir, sizeof(dir), "%s/testdata/rfc4475", shared);
 	} else {
 		snprintf(dir, sizeof(dir), "%s/../shared/testdata/rfc4475",
-			 src ? src : ".");
+		         src ? src : ".");
 	}
 }
 
@@ -49,7 +50,7 @@ static size_t load(const char *name, uint8_t *buf, size_t cap)
 
 /* Parse a file in one mode; the message stays usable afterwards. */
 static int parse_file(struct sip_msg *m, const char *name, uint8_t *buf,
-		      enum sip_mode mode, size_t *len)
+                      enum sip_mode mode, size_t *len)
 {
 	*len = load(name, buf, MAX_FILE);
 	return sip_msg_parse(m, buf, *len, mode);
@@ -137,9 +138,11 @@ static size_t read_manifest(struct entry *e, size_t max)
 		char sect[32], sha[80];
 		unsigned long bytes;
 
-		if (sscanf(line, "%31[^\t]\t%63[^\t]\t%31[^\t]\t%31[^\t]\t%lu\t%79[^\t]",
-			   e[n].name, e[n].file, sect, e[n].cls, &bytes,
-			   sha) != 6) {
+		if (sscanf(line,
+		           "%31[^\t]\t%63[^\t]\t%31[^\t]\t%31[^\t]\t%lu\t%79[^"
+		           "\t]",
+		           e[n].name, e[n].file, sect, e[n].cls, &bytes,
+		           sha) != 6) {
 			continue;
 		}
 		e[n].bytes = bytes;
@@ -157,26 +160,26 @@ static const struct {
 	const char *reason;
 	uint16_t status;
 } invalid[] = {
-	{"badinv01", "Bad Via", 0},
-	{"clerr", "Content-Length mismatch", 400},
-	{"ncl", "Bad Content-Length", 400},
-	{"scalar02", "Bad CSeq", 400},
-	{"quotbal", "Bad To", 400},
-	{"ltgtruri", "Bad Request-URI", 400},
-	{"lwsruri", "Bad Request-Line", 400},
-	{"lwsstart", "Bad Request-Line", 400},
-	{"trws", "Bad Request-Line", 400},
-	{"escruri", "Bad Request-URI", 400},
-	{"baddate", NULL, 0},  /* Date is ignored (allowed) */
-	{"regbadct", NULL, 0}, /* Contact flagged by its iterator */
-	{"badaspec", "Bad To", 400},
-	{"baddn", "Missing empty line", 400},
-	{"badvers", "Version Not Supported", 505},
-	{"mismatch01", "CSeq method mismatch", 400},
-	{"mismatch02", "CSeq method mismatch", 400},
-	{"insuf", "Missing From", 0},
-	{"multi01", "Duplicate From", 400},
-	{"mcl01", "Conflicting Content-Length", 400},
+        {"badinv01", "Bad Via", 0},
+        {"clerr", "Content-Length mismatch", 400},
+        {"ncl", "Bad Content-Length", 400},
+        {"scalar02", "Bad CSeq", 400},
+        {"quotbal", "Bad To", 400},
+        {"ltgtruri", "Bad Request-URI", 400},
+        {"lwsruri", "Bad Request-Line", 400},
+        {"lwsstart", "Bad Request-Line", 400},
+        {"trws", "Bad Request-Line", 400},
+        {"escruri", "Bad Request-URI", 400},
+        {"baddate", NULL, 0},  /* Date is ignored (allowed) */
+        {"regbadct", NULL, 0}, /* Contact flagged by its iterator */
+        {"badaspec", "Bad To", 400},
+        {"baddn", "Missing empty line", 400},
+        {"badvers", "Version Not Supported", 505},
+        {"mismatch01", "CSeq method mismatch", 400},
+        {"mismatch02", "CSeq method mismatch", 400},
+        {"insuf", "Missing From", 0},
+        {"multi01", "Duplicate From", 400},
+        {"mcl01", "Conflicting Content-Length", 400},
 };
 
 static void test_manifest(void **state)
@@ -191,8 +194,8 @@ static void test_manifest(void **state)
 		size_t len;
 		int rc = parse_file(m, e[i].file, buf, SIP_MODE_DGRAM, &len);
 
-		print_message("%-12s %-16s rc=%d %s\n", e[i].name, e[i].cls,
-			      rc, sip_msg_error(m) ? sip_msg_error(m) : "");
+		print_message("%-12s %-16s rc=%d %s\n", e[i].name, e[i].cls, rc,
+		              sip_msg_error(m) ? sip_msg_error(m) : "");
 		assert_int_equal(len, e[i].bytes);
 		touch_all(m);
 		if (strcmp(e[i].cls, "valid") == 0 ||
@@ -227,11 +230,11 @@ static void test_manifest(void **state)
 			}
 			assert_true(rc < 0);
 			assert_string_equal(sip_msg_error(m),
-					    invalid[k].reason);
+			                    invalid[k].reason);
 			assert_int_equal(sip_msg_error_status(m),
-					 invalid[k].status);
+			                 invalid[k].status);
 			assert_int_equal(sip_msg_can_answer(m),
-					 invalid[k].status != 0);
+			                 invalid[k].status != 0);
 		} else {
 			fail_msg("unknown class %s", e[i].cls);
 		}
@@ -254,17 +257,16 @@ static void test_facts(void **state)
 	uint32_t u;
 
 	/* wsinv: folding, LWS, leading zeros, compact forms */
-	assert_int_equal(parse_file(m, "wsinv.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "wsinv.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_int_equal(sip_msg_method(m), SIP_M_INVITE);
 	assert_int_equal(sip_msg_max_forwards(m), 68);
 	assert_int_equal(sip_msg_cseq(m)->num, 9);
 	assert_int_equal(sip_msg_cseq(m)->method, SIP_M_INVITE);
 	assert_true(slice_eq_str(sip_msg_to(m)->tag, "1918181833n"));
 	assert_true(slice_eq_str(sip_msg_from(m)->tag, "98asjd8"));
-	assert_true(slice_eq_str(sip_msg_from(m)->display,
-				 "J Rosenberg \\\\\\\""));
+	assert_true(
+	        slice_eq_str(sip_msg_from(m)->display, "J Rosenberg \\\\\\\""));
 	assert_true(slice_eq_str(sip_msg_via(m)->host, "192.0.2.2"));
 	assert_true(slice_eq_str(sip_msg_via(m)->branch, "390skdjuw"));
 	assert_int_equal(sip_msg_body(m).len, 150);
@@ -282,19 +284,17 @@ static void test_facts(void **state)
 	assert_true(c.has_q);
 	assert_int_equal(c.q, 330);
 	assert_true(slice_eq_str(c.addr.display, "Quoted string \\\"\\\""));
-	assert_int_equal(sip_msg_hdr_first_name(m,
-						SLICE_LIT("newfangledheader"),
-						&s),
-			 0);
+	assert_int_equal(
+	        sip_msg_hdr_first_name(m, SLICE_LIT("newfangledheader"), &s),
+	        0);
 	assert_true(slice_eq_str(s, "newfangled value\r\n continued "
-				    "newfangled value"));
+	                            "newfangled value"));
 	assert_int_equal(sip_msg_hdr_first(m, SIP_HDR_SUBJECT, &s), 0);
 	assert_int_equal(s.len, 0);
 
 	/* esc02: RE%47IST%45R is not REGISTER; C%6Fntact is unknown */
-	assert_int_equal(parse_file(m, "esc02.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "esc02.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_int_equal(sip_msg_method(m), SIP_M_OTHER);
 	assert_true(slice_eq_str(sip_msg_method_name(m), "RE%47IST%45R"));
 	assert_int_equal(count_contacts(m, &rc), 2);
@@ -303,27 +303,25 @@ static void test_facts(void **state)
 	assert_int_equal(sip_msg_hdr_lines(m, SIP_HDR_CONTACT), 2);
 
 	/* escnull: %00 stays escaped, unescapes to a NUL, no truncation */
-	assert_int_equal(parse_file(m, "escnull.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "escnull.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_true(slice_eq_str(sip_msg_to(m)->uri.user, "null-%00-null"));
-	assert_int_equal(sip_uri_unescape(sip_msg_to(m)->uri.user, tmp,
-					  sizeof(tmp), &n),
-			 0);
+	assert_int_equal(
+	        sip_uri_unescape(sip_msg_to(m)->uri.user, tmp, sizeof(tmp), &n),
+	        0);
 	assert_int_equal(n, 11);
 	assert_memory_equal(tmp, "null-\0-null", 11);
 
 	/* semiuri: the user part holds the ';' */
-	assert_int_equal(parse_file(m, "semiuri.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "semiuri.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_true(slice_eq_str(sip_msg_ruri(m)->user,
-				 "user;par=u%40example.net"));
+	                         "user;par=u%40example.net"));
 	assert_true(slice_eq_str(sip_msg_ruri(m)->host, "example.com"));
 	assert_null(sip_msg_ruri(m)->params.p);
-	assert_int_equal(sip_uri_unescape(sip_msg_ruri(m)->user, tmp,
-					  sizeof(tmp), &n),
-			 0);
+	assert_int_equal(
+	        sip_uri_unescape(sip_msg_ruri(m)->user, tmp, sizeof(tmp), &n),
+	        0);
 	assert_int_equal(n, strlen("user;par=u@example.net"));
 	assert_memory_equal(tmp, "user;par=u@example.net", n);
 	sip_msg_iter(&it, m, SIP_HDR_ACCEPT);
@@ -335,9 +333,8 @@ static void test_facts(void **state)
 	assert_int_equal(n, 6);
 
 	/* cparam01: without <> ;unknownparam belongs to the Contact */
-	assert_int_equal(parse_file(m, "cparam01.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "cparam01.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	assert_int_equal(sip_iter_contact(&it, &c), 1);
 	assert_false(c.addr.name_addr);
@@ -346,9 +343,8 @@ static void test_facts(void **state)
 	assert_true(slice_eq_str(c.addr.uri.user, "+19725552222"));
 
 	/* cparam02: inside <> it belongs to the URI */
-	assert_int_equal(parse_file(m, "cparam02.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "cparam02.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	assert_int_equal(sip_iter_contact(&it, &c), 1);
 	assert_true(c.addr.name_addr);
@@ -358,17 +354,15 @@ static void test_facts(void **state)
 	assert_int_equal(s.len, 0);
 
 	/* lwsdisp: a display name directly followed by '<' */
-	assert_int_equal(parse_file(m, "lwsdisp.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "lwsdisp.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_true(slice_eq_str(sip_msg_from(m)->display, "caller"));
 	assert_false(sip_msg_from(m)->display_quoted);
 	assert_true(slice_eq_str(sip_msg_from(m)->uri.user, "caller"));
 
 	/* longreq: long values kept whole, 34 Vias in many spellings */
-	assert_int_equal(parse_file(m, "longreq.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "longreq.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(sip_msg_call_id(m).len, 141);
 	assert_int_equal(sip_msg_from(m)->uri.user.len, 115);
 	assert_int_equal(sip_msg_to(m)->display.len, 103);
@@ -383,29 +377,26 @@ static void test_facts(void **state)
 	assert_int_equal(sip_msg_body(m).len, 150);
 
 	/* dblreq: over UDP the trailing INVITE is ignored */
-	assert_int_equal(parse_file(m, "dblreq.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "dblreq.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_int_equal(sip_msg_method(m), SIP_M_REGISTER);
 	assert_int_equal(sip_msg_body(m).len, 0);
 	assert_true(sip_msg_raw(m).len < len);
 
 	/* intmeth: an extension method with every token character */
-	assert_int_equal(parse_file(m, "intmeth.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "intmeth.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(sip_msg_method(m), SIP_M_OTHER);
 	assert_true(slice_eq_str(sip_msg_ruri(m)->password,
-				 "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
+	                         "&it+has=1,weird!*pas$wo~d_too.(doesn't-it)"));
 
 	/* transports: known and unknown transports */
-	assert_int_equal(parse_file(m, "transports.dat", buf,
-				    SIP_MODE_DGRAM, &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "transports.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	{
 		static const enum sip_transport want[] = {
-			SIP_TP_UDP, SIP_TP_SCTP, SIP_TP_TLS, SIP_TP_OTHER,
-			SIP_TP_TCP};
+		        SIP_TP_UDP, SIP_TP_SCTP, SIP_TP_TLS, SIP_TP_OTHER,
+		        SIP_TP_TCP};
 
 		sip_msg_iter(&it, m, SIP_HDR_VIA);
 		for (size_t i = 0; i < 5; i++) {
@@ -416,46 +407,41 @@ static void test_facts(void **state)
 	}
 
 	/* mpart01: binary body framed by Content-Length */
-	assert_int_equal(parse_file(m, "mpart01.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "mpart01.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(sip_msg_body(m).len, 553);
 	assert_true(slice_eq_str(sip_msg_ctype(m)->type, "multipart"));
 
 	/* responses */
-	assert_int_equal(parse_file(m, "noreason.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "noreason.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(sip_msg_status(m), 100);
 	assert_int_equal(sip_msg_reason(m).len, 0);
-	assert_int_equal(parse_file(m, "unreason.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "unreason.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(sip_msg_status(m), 200);
 	assert_true(sip_msg_reason(m).len > 20);
 
 	/* scalar02: Max-Forwards 300 and the huge Expires are flagged too */
 	assert_true(parse_file(m, "scalar02.dat", buf, SIP_MODE_DGRAM, &len) <
-		    0);
+	            0);
 	assert_int_equal(sip_msg_max_forwards(m), -TL_ENOTFOUND);
 	assert_int_equal(sip_msg_expires(m, &u), -TL_EPARSE);
 	assert_true(count_contacts(m, &rc) == 0 && rc == -TL_EPARSE);
 
 	/* regbadct: an escaped Route in an addr-spec Contact is refused */
-	assert_int_equal(parse_file(m, "regbadct.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "regbadct.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(count_contacts(m, &rc), 0);
 	assert_int_equal(rc, -TL_EPARSE);
 
 	/* regescrt: inside <> it parses, as a URI header, never acted on */
-	assert_int_equal(parse_file(m, "regescrt.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "regescrt.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	assert_int_equal(sip_iter_contact(&it, &c), 1);
 	assert_true(slice_eq_str(c.addr.uri.headers,
-				 "Route=%3Csip:sip.example.com%3E"));
+	                         "Route=%3Csip:sip.example.com%3E"));
 	assert_int_equal(sip_msg_hdr_lines(m, SIP_HDR_ROUTE), 0);
 
 	/* baddn: with its missing empty line added, the From is refused */
@@ -466,37 +452,31 @@ static void test_facts(void **state)
 	assert_int_equal(sip_msg_error_status(m), 400);
 
 	/* unknown schemes parse; the server answers 416 */
-	assert_int_equal(parse_file(m, "unkscm.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "unkscm.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_int_equal(sip_msg_ruri(m)->scheme, SIP_URI_OTHER);
-	assert_int_equal(parse_file(m, "novelsc.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "novelsc.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_true(slice_eq_str(sip_msg_ruri(m)->scheme_s, "soap.beep"));
-	assert_int_equal(parse_file(m, "unksm2.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "unksm2.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_int_equal(sip_msg_to(m)->uri.scheme, SIP_URI_OTHER);
 
 	/* zeromf: Max-Forwards 0 parses */
-	assert_int_equal(parse_file(m, "zeromf.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "zeromf.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_int_equal(sip_msg_max_forwards(m), 0);
 
 	/* bext01: option tags are iterable */
-	assert_int_equal(parse_file(m, "bext01.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(parse_file(m, "bext01.dat", buf, SIP_MODE_DGRAM, &len),
+	                 0);
 	assert_true(sip_msg_hdr_lines(m, SIP_HDR_REQUIRE) +
-			    sip_msg_hdr_lines(m, SIP_HDR_PROXY_REQUIRE) >
-		    0);
+	                    sip_msg_hdr_lines(m, SIP_HDR_PROXY_REQUIRE) >
+	            0);
 
 	/* regaut01: an unknown auth scheme parses as such */
-	assert_int_equal(parse_file(m, "regaut01.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "regaut01.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	{
 		struct sip_auth au;
 
@@ -506,16 +486,14 @@ static void test_facts(void **state)
 	}
 
 	/* inv2543: legal over UDP; over a stream it lacks Content-Length */
-	assert_int_equal(parse_file(m, "inv2543.dat", buf, SIP_MODE_DGRAM,
-				    &len),
-			 0);
+	assert_int_equal(
+	        parse_file(m, "inv2543.dat", buf, SIP_MODE_DGRAM, &len), 0);
 	assert_int_equal(sip_msg_max_forwards(m), -TL_ENOTFOUND);
 	assert_true(sip_msg_body(m).len > 0);
 	assert_true(parse_file(m, "inv2543.dat", buf, SIP_MODE_STREAM, &len) <
-		    0);
+	            0);
 	assert_string_equal(sip_msg_error(m), "Missing Content-Length");
 	assert_true(sip_msg_can_answer(m));
-
 }
 
 /* The stream framer over every file: never a crash, and the framing
@@ -568,7 +546,7 @@ static void test_stream(void **state)
 	rc = sip_frame(buf + off, len - off, &n, NULL);
 	assert_true(rc == SIP_FRAME_NEED_MORE || rc < 0);
 	assert_true(sip_msg_parse(m, buf + off, len - off, SIP_MODE_STREAM) <
-		    0);
+	            0);
 }
 
 static int setup(void **state)
@@ -591,9 +569,9 @@ static int teardown(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_manifest, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_facts, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_manifest, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_facts, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_stream, setup, teardown),
 	};
 
 	set_dir();
