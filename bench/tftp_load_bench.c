@@ -67,7 +67,7 @@ static void on_done(struct tftp_cli *c, int err, void *arg)
 		ld->failed++;
 		if (ld->failed <= 5) {
 			fprintf(stderr, "%s: %s\n", w->name,
-				err ? tl_strerror(err) : "bytes differ");
+			        err ? tl_strerror(err) : "bytes differ");
 		}
 	} else {
 		ld->done++;
@@ -135,9 +135,10 @@ int main(int argc, char **argv)
 	int first_file = 7;
 
 	if (argc < 8) {
-		fprintf(stderr, "usage: %s HOST PORT ROOT CLIENTS ROUNDS "
-				"BLKSIZE FILE...\n",
-			argv[0]);
+		fprintf(stderr,
+		        "usage: %s HOST PORT ROOT CLIENTS ROUNDS "
+		        "BLKSIZE FILE...\n",
+		        argv[0]);
 		return 2;
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -167,7 +168,7 @@ int main(int argc, char **argv)
 		ld.files[i].name = argv[first_file + i];
 		if (load_file(argv[3], &ld.files[i]) != 0) {
 			fprintf(stderr, "cannot read %s/%s\n", argv[3],
-				ld.files[i].name);
+			        ld.files[i].name);
 			return 1;
 		}
 	}

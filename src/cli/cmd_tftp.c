@@ -26,44 +26,44 @@
 #include <unistd.h>
 
 const char cmd_tftp_summary[] =
-	"TFTP client (get) and provisioning server (serve: TFTP + HTTP)";
+        "TFTP client (get) and provisioning server (serve: TFTP + HTTP)";
 
 static const char usage[] =
-	"usage: trustline tftp get HOST[:PORT] FILE [options]\n"
-	"       trustline tftp serve [--site DIR | --root DIR] [options]\n"
-	"\n"
-	"get: fetch FILE over TFTP (octet mode) and write it to --output.\n"
-	"  -o, --output F      write here (atomically); '-' or none: stdout\n"
-	"  --blksize N         ask for N-byte blocks (8..65464, RFC 2348)\n"
-	"  --windowsize N      ask for N blocks per ACK (1..65535, RFC 7440)\n"
-	"  --tsize             ask for the size first (RFC 2349)\n"
-	"  --timeout MS        first retransmission timeout (default 1000)\n"
-	"  --retries N         retransmissions before giving up (default 5)\n"
-	"  --max-size BYTES    refuse larger files (default 64 MiB)\n"
-	"  --json              print the transfer details as JSON on stdout\n"
-	"                      (needs --output FILE)\n"
-	"  HOST is a name, an IPv4 address or [IPv6]; PORT defaults to 69.\n"
-	"\n"
-	"serve: serve a directory read-only over TFTP and HTTP until SIGTERM.\n"
-	"  --site DIR          serve DIR/tftp with the site's ports and\n"
-	"                      address; also pki/crl.der and pki/crl.pem\n"
-	"  --root DIR          serve DIR (instead of a site)\n"
-	"  --address A         listen address (default: site's, or 127.0.0.1)\n"
-	"  --port P            TFTP port (default: site's, or 69; 0: any)\n"
-	"  --http-port P       HTTP port (default: site's, or 6970; 0: any)\n"
-	"  --no-http           TFTP only\n"
-	"  --rate N            new transfers per second per source (default\n"
-	"                      50; 0: unlimited)\n"
-	"  --max-blksize N     largest block size granted (default 65464)\n"
-	"  --max-window N      largest window granted (default 64)\n"
-	"  --timeout MS        first retransmission timeout (default 1000)\n"
-	"  --retries N         retransmissions before giving up (default 5)\n"
-	"  --netascii          also serve netascii mode (RFC 1350)\n"
-	"  -v, --verbose       log every transfer\n"
-	"  Prints 'tftp PORT http PORT' on stderr once listening.\n";
+        "usage: trustline tftp get HOST[:PORT] FILE [options]\n"
+        "       trustline tftp serve [--site DIR | --root DIR] [options]\n"
+        "\n"
+        "get: fetch FILE over TFTP (octet mode) and write it to --output.\n"
+        "  -o, --output F      write here (atomically); '-' or none: stdout\n"
+        "  --blksize N         ask for N-byte blocks (8..65464, RFC 2348)\n"
+        "  --windowsize N      ask for N blocks per ACK (1..65535, RFC 7440)\n"
+        "  --tsize             ask for the size first (RFC 2349)\n"
+        "  --timeout MS        first retransmission timeout (default 1000)\n"
+        "  --retries N         retransmissions before giving up (default 5)\n"
+        "  --max-size BYTES    refuse larger files (default 64 MiB)\n"
+        "  --json              print the transfer details as JSON on stdout\n"
+        "                      (needs --output FILE)\n"
+        "  HOST is a name, an IPv4 address or [IPv6]; PORT defaults to 69.\n"
+        "\n"
+        "serve: serve a directory read-only over TFTP and HTTP until SIGTERM.\n"
+        "  --site DIR          serve DIR/tftp with the site's ports and\n"
+        "                      address; also pki/crl.der and pki/crl.pem\n"
+        "  --root DIR          serve DIR (instead of a site)\n"
+        "  --address A         listen address (default: site's, or 127.0.0.1)\n"
+        "  --port P            TFTP port (default: site's, or 69; 0: any)\n"
+        "  --http-port P       HTTP port (default: site's, or 6970; 0: any)\n"
+        "  --no-http           TFTP only\n"
+        "  --rate N            new transfers per second per source (default\n"
+        "                      50; 0: unlimited)\n"
+        "  --max-blksize N     largest block size granted (default 65464)\n"
+        "  --max-window N      largest window granted (default 64)\n"
+        "  --timeout MS        first retransmission timeout (default 1000)\n"
+        "  --retries N         retransmissions before giving up (default 5)\n"
+        "  --netascii          also serve netascii mode (RFC 1350)\n"
+        "  -v, --verbose       log every transfer\n"
+        "  Prints 'tftp PORT http PORT' on stderr once listening.\n";
 
 static int parse_num(const char *s, unsigned long long max,
-		     unsigned long long *out)
+                     unsigned long long *out)
 {
 	char *end;
 	unsigned long long v;
@@ -196,15 +196,15 @@ static void json_str(const char *s)
 static int do_get(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"blksize", required_argument, NULL, 'b'},
-		{"windowsize", required_argument, NULL, 'w'},
-		{"tsize", no_argument, NULL, 's'},
-		{"timeout", required_argument, NULL, 't'},
-		{"retries", required_argument, NULL, 'r'},
-		{"max-size", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	        {"output", required_argument, NULL, 'o'},
+	        {"blksize", required_argument, NULL, 'b'},
+	        {"windowsize", required_argument, NULL, 'w'},
+	        {"tsize", no_argument, NULL, 's'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"retries", required_argument, NULL, 'r'},
+	        {"max-size", required_argument, NULL, 'm'},
+	        {"json", no_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct tftp_cli_req req = {0};
 	struct tftp_cli_info info;
@@ -230,7 +230,7 @@ static int do_get(int argc, char **argv)
 		case 'w':
 			if (parse_num(optarg, 65535, &v) || v < 1) {
 				return cli_fail("tftp",
-						"--windowsize: 1..65535");
+				                "--windowsize: 1..65535");
 			}
 			req.window = (uint16_t)v;
 			break;
@@ -240,7 +240,7 @@ static int do_get(int argc, char **argv)
 		case 't':
 			if (parse_num(optarg, 255000, &v) || v < 1) {
 				return cli_fail("tftp",
-						"--timeout: 1..255000 ms");
+				                "--timeout: 1..255000 ms");
 			}
 			req.timeout_ms = (unsigned)v;
 			break;
@@ -253,7 +253,7 @@ static int do_get(int argc, char **argv)
 		case 'm':
 			if (parse_num(optarg, SIZE_MAX, &v) || v < 1) {
 				return cli_fail("tftp", "--max-size: a byte "
-							"count");
+				                        "count");
 			}
 			req.max_size = (size_t)v;
 			break;
@@ -261,9 +261,10 @@ static int do_get(int argc, char **argv)
 			json = true;
 			break;
 		default:
-			fprintf(stderr, "trustline tftp: unknown option '%s'"
-					"\n",
-				argv[optind - 1]);
+			fprintf(stderr,
+			        "trustline tftp: unknown option '%s'"
+			        "\n",
+			        argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -276,7 +277,7 @@ static int do_get(int argc, char **argv)
 	}
 	if (resolve(argv[optind], &req)) {
 		return cli_fail("tftp", "bad or unknown server '%s'",
-				argv[optind]);
+		                argv[optind]);
 	}
 	req.file = argv[optind + 1];
 	if (strlen(req.file) == 0 || strlen(req.file) > 255) {
@@ -287,10 +288,9 @@ static int do_get(int argc, char **argv)
 	if (err) {
 		if (info.errcode || info.errmsg[0]) {
 			cli_fail("tftp", "%s: server error %u: %s", req.file,
-				 info.errcode, info.errmsg);
+			         info.errcode, info.errmsg);
 		} else {
-			cli_fail("tftp", "%s: %s", req.file,
-				 tl_strerror(err));
+			cli_fail("tftp", "%s: %s", req.file, tl_strerror(err));
 		}
 		buf_free(&out);
 		return CLI_EFAIL;
@@ -305,7 +305,7 @@ static int do_get(int argc, char **argv)
 		if (err) {
 			buf_free(&out);
 			return cli_fail("tftp", "%s: %s", output,
-					tl_strerror(err));
+			                tl_strerror(err));
 		}
 	}
 	if (json) {
@@ -356,7 +356,7 @@ static int run_server(const struct serve_opts *o)
 		err = site_load(&site, o->site);
 		if (err) {
 			return cli_fail("tftp", "site %s: %s", o->site,
-					tl_strerror(err));
+			                tl_strerror(err));
 		}
 		root = site.tftp;
 		tport = site.ports.tftp;
@@ -408,7 +408,7 @@ static int run_server(const struct serve_opts *o)
 	err = tftp_srv_new(&ts, base, fs, &tcfg);
 	if (err) {
 		cli_fail("tftp", "TFTP on %s port %u: %s", addr, tport,
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	if (!o->no_http) {
@@ -417,7 +417,7 @@ static int run_server(const struct serve_opts *o)
 		err = http_prov_new(&hs, base, fs, &hcfg);
 		if (err) {
 			cli_fail("tftp", "HTTP on %s port %u: %s", addr, hport,
-				 tl_strerror(err));
+			         tl_strerror(err));
 			goto out;
 		}
 	}
@@ -430,7 +430,7 @@ static int run_server(const struct serve_opts *o)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	fprintf(stderr, "tftp %u http %u\n", tftp_srv_port(ts),
-		hs ? http_prov_port(hs) : 0);
+	        hs ? http_prov_port(hs) : 0);
 	fflush(stderr);
 	if (event_base_dispatch(base) < 0) {
 		cli_fail("tftp", "event loop failed");
@@ -440,10 +440,11 @@ static int run_server(const struct serve_opts *o)
 
 	tftp_srv_stats(ts, &st);
 	log_info("tftp",
-		 "stopped: %" PRIu64 " transfers, %" PRIu64 " completed, %" PRIu64
-		 " failed, %" PRIu64 " refused, %" PRIu64 " rate-limited",
-		 st.started, st.completed, st.failed, st.refused,
-		 st.rate_limited);
+	         "stopped: %" PRIu64 " transfers, %" PRIu64
+	         " completed, %" PRIu64 " failed, %" PRIu64 " refused, %" PRIu64
+	         " rate-limited",
+	         st.started, st.completed, st.failed, st.refused,
+	         st.rate_limited);
 	rc = CLI_OK;
 out:
 	if (sigint) {
@@ -462,20 +463,20 @@ out:
 static int do_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"site", required_argument, NULL, 'S'},
-		{"root", required_argument, NULL, 'R'},
-		{"address", required_argument, NULL, 'a'},
-		{"port", required_argument, NULL, 'p'},
-		{"http-port", required_argument, NULL, 'H'},
-		{"no-http", no_argument, NULL, 'N'},
-		{"rate", required_argument, NULL, 'r'},
-		{"max-blksize", required_argument, NULL, 'b'},
-		{"max-window", required_argument, NULL, 'w'},
-		{"timeout", required_argument, NULL, 't'},
-		{"retries", required_argument, NULL, 'T'},
-		{"netascii", no_argument, NULL, 'n'},
-		{"verbose", no_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 'S'},
+	        {"root", required_argument, NULL, 'R'},
+	        {"address", required_argument, NULL, 'a'},
+	        {"port", required_argument, NULL, 'p'},
+	        {"http-port", required_argument, NULL, 'H'},
+	        {"no-http", no_argument, NULL, 'N'},
+	        {"rate", required_argument, NULL, 'r'},
+	        {"max-blksize", required_argument, NULL, 'b'},
+	        {"max-window", required_argument, NULL, 'w'},
+	        {"timeout", required_argument, NULL, 't'},
+	        {"retries", required_argument, NULL, 'T'},
+	        {"netascii", no_argument, NULL, 'n'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct serve_opts o = {.port = -1, .http_port = -1};
 	unsigned long long v;
@@ -497,7 +498,7 @@ static int do_serve(int argc, char **argv)
 			if (inet_pton(AF_INET, optarg, &a6) != 1 &&
 			    inet_pton(AF_INET6, optarg, &a6) != 1) {
 				return cli_fail("tftp", "--address: a numeric "
-							"IPv4 or IPv6 address");
+				                        "IPv4 or IPv6 address");
 			}
 			o.address = optarg;
 			break;
@@ -505,8 +506,8 @@ static int do_serve(int argc, char **argv)
 		case 'H':
 			if (parse_num(optarg, 65535, &v)) {
 				return cli_fail("tftp", "--%s: 0..65535",
-						c == 'p' ? "port"
-							 : "http-port");
+				                c == 'p' ? "port"
+				                         : "http-port");
 			}
 			*(c == 'p' ? &o.port : &o.http_port) = (long)v;
 			break;
@@ -522,21 +523,21 @@ static int do_serve(int argc, char **argv)
 		case 'b':
 			if (parse_num(optarg, 65464, &v) || v < 512) {
 				return cli_fail("tftp",
-						"--max-blksize: 512..65464");
+				                "--max-blksize: 512..65464");
 			}
 			o.tcfg.max_blksize = (uint16_t)v;
 			break;
 		case 'w':
 			if (parse_num(optarg, 65535, &v) || v < 1) {
 				return cli_fail("tftp",
-						"--max-window: 1..65535");
+				                "--max-window: 1..65535");
 			}
 			o.tcfg.max_window = (uint16_t)v;
 			break;
 		case 't':
 			if (parse_num(optarg, 255000, &v) || v < 1) {
 				return cli_fail("tftp",
-						"--timeout: 1..255000 ms");
+				                "--timeout: 1..255000 ms");
 			}
 			o.tcfg.timeout_ms = (unsigned)v;
 			break;
@@ -553,15 +554,16 @@ static int do_serve(int argc, char **argv)
 			log_set_level(LOG_DEBUG);
 			break;
 		default:
-			fprintf(stderr, "trustline tftp: unknown option '%s'"
-					"\n",
-				argv[optind - 1]);
+			fprintf(stderr,
+			        "trustline tftp: unknown option '%s'"
+			        "\n",
+			        argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "trustline tftp serve: unexpected '%s'\n",
-			argv[optind]);
+		        argv[optind]);
 		return CLI_EUSAGE;
 	}
 	if (o.site && o.root) {
@@ -590,6 +592,6 @@ int cmd_tftp(int argc, char **argv)
 		return do_serve(argc - 1, argv + 1);
 	}
 	fprintf(stderr, "trustline tftp: unknown subcommand '%s'\n%s", argv[1],
-		usage);
+	        usage);
 	return CLI_EUSAGE;
 }

@@ -51,7 +51,7 @@ const char *http_prov_content_type(const char *name)
 }
 
 static void reply_error(struct evhttp_request *req, int code,
-			const char *reason)
+                        const char *reason)
 {
 	struct evbuffer *body = evbuffer_new();
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -67,7 +67,7 @@ static void reply_error(struct evhttp_request *req, int code,
 }
 
 static void serve(struct http_prov *hp, struct evhttp_request *req,
-		  const char *name, bool head)
+                  const char *name, bool head)
 {
 	struct prov_file *f = NULL;
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
@@ -115,13 +115,13 @@ static void serve(struct http_prov *hp, struct evhttp_request *req,
 		/* The evbuffer owns the duplicate and sends from it. */
 		int fd = dup(prov_file_fd(f));
 
-		if (fd < 0 || evbuffer_add_file(body, fd, 0,
-						(ev_off_t)size) != 0) {
+		if (fd < 0 ||
+		    evbuffer_add_file(body, fd, 0, (ev_off_t)size) != 0) {
 			if (fd >= 0) {
 				close(fd);
 			}
 			reply_error(req, HTTP_INTERNAL,
-				    "Internal Server Error");
+			            "Internal Server Error");
 			goto out;
 		}
 	} else {
@@ -129,7 +129,7 @@ static void serve(struct http_prov *hp, struct evhttp_request *req,
 
 		if (evbuffer_add(body, m.p, m.len) != 0) {
 			reply_error(req, HTTP_INTERNAL,
-				    "Internal Server Error");
+			            "Internal Server Error");
 			goto out;
 		}
 	}
@@ -153,7 +153,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
 		/* RFC 9110 §15.5.6: 405 names the allowed methods. */
 		evhttp_add_header(evhttp_request_get_output_headers(req),
-				  "Allow", "GET, HEAD");
+		                  "Allow", "GET, HEAD");
 		reply_error(req, 405, "Method Not Allowed");
 		return;
 	}
@@ -178,7 +178,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 }
 
 int http_prov_new(struct http_prov **out, struct event_base *base,
-		  struct prov_fs *fs, const struct http_prov_cfg *cfg)
+                  struct prov_fs *fs, const struct http_prov_cfg *cfg)
 {
 	struct http_prov *hp;
 	struct evhttp_bound_socket *bs;
@@ -200,25 +200,24 @@ int http_prov_new(struct http_prov **out, struct event_base *base,
 	/* Accept every method so that the ones we refuse get 405 rather
 	 * than libevent's generic answer. */
 	evhttp_set_allowed_methods(hp->http, 0xffff);
-	evhttp_set_timeout(hp->http, cfg->timeout_s ? (int)cfg->timeout_s
-						    : 30);
+	evhttp_set_timeout(hp->http, cfg->timeout_s ? (int)cfg->timeout_s : 30);
 	evhttp_set_max_headers_size(hp->http, 16384);
 	evhttp_set_max_body_size(hp->http, 65536);
 	evhttp_set_gencb(hp->http, on_request, hp);
 	bs = evhttp_bind_socket_with_handle(
-		hp->http, cfg->addr ? cfg->addr : "0.0.0.0", cfg->port);
+	        hp->http, cfg->addr ? cfg->addr : "0.0.0.0", cfg->port);
 	if (!bs) {
 		err = errno ? -errno : -EADDRINUSE;
 		goto out;
 	}
-	if (getsockname(evhttp_bound_socket_get_fd(bs),
-			(struct sockaddr *)&ss, &sl) != 0) {
+	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
+	                &sl) != 0) {
 		err = -errno;
 		goto out;
 	}
 	hp->port = ntohs(ss.ss_family == AF_INET6
-				 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-				 : ((struct sockaddr_in *)&ss)->sin_port);
+	                         ? ((struct sockaddr_in6 *)&ss)->sin6_port
+	                         : ((struct sockaddr_in *)&ss)->sin_port);
 	*out = hp;
 	hp = NULL;
 out:

@@ -17,14 +17,14 @@ struct event_base;
 struct http_prov;
 
 struct http_prov_cfg {
-	const char *addr;     /* numeric address; NULL: "0.0.0.0" */
-	uint16_t port;	      /* 0: any (see http_prov_port) */
-	unsigned timeout_s;   /* idle connection timeout; 0: 30 */
+	const char *addr;   /* numeric address; NULL: "0.0.0.0" */
+	uint16_t port;      /* 0: any (see http_prov_port) */
+	unsigned timeout_s; /* idle connection timeout; 0: 30 */
 };
 
 int http_prov_new(struct http_prov **out, struct event_base *base,
-		  struct prov_fs *fs, const struct http_prov_cfg *cfg)
-	TL_MUST_CHECK;
+                  struct prov_fs *fs,
+                  const struct http_prov_cfg *cfg) TL_MUST_CHECK;
 uint16_t http_prov_port(const struct http_prov *h);
 /* Content-Type for a served name (RFC 5280 §4.2.1.13 names the CRL one). */
 const char *http_prov_content_type(const char *name);

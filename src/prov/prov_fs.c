@@ -170,8 +170,8 @@ static int file_new(struct prov_file **out)
 static int open_beneath(struct prov_fs *fs, const char *name)
 {
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	        .flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	        .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
 	};
 	long fd = syscall(SYS_openat2, fs->rootfd, name, &how, sizeof(how));
 
@@ -199,7 +199,7 @@ static int open_beneath(struct prov_fs *fs, const char *name)
 	real = realpath(full, NULL);
 	if (!real) {
 		return errno == ENOENT || errno == ENOTDIR ? -TL_ENOTFOUND
-							   : -errno;
+		                                           : -errno;
 	}
 	if (strncmp(real, fs->rootreal, rl) != 0 || real[rl] != '/') {
 		free(real);
@@ -232,8 +232,8 @@ int prov_fs_open(struct prov_fs *fs, const char *name, struct prov_file **out)
 		}
 	}
 	if (m) {
-		f->fd = open(m->path, O_RDONLY | O_CLOEXEC | O_NOCTTY |
-					      O_NONBLOCK);
+		f->fd = open(m->path,
+		             O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 		if (f->fd < 0) {
 			err = errno == ENOENT ? -TL_ENOTFOUND : -errno;
 			goto out;
@@ -298,7 +298,7 @@ struct slice prov_file_mem(const struct prov_file *f)
 }
 
 int prov_file_read(struct prov_file *f, uint64_t off, void *dst, size_t n,
-		   size_t *got)
+                   size_t *got)
 {
 	*got = 0;
 	if (off >= f->size || n == 0) {
@@ -314,7 +314,7 @@ int prov_file_read(struct prov_file *f, uint64_t off, void *dst, size_t n,
 	}
 	while (*got < n) {
 		ssize_t r = pread(f->fd, (uint8_t *)dst + *got, n - *got,
-				  (off_t)(off + *got));
+		                  (off_t)(off + *got));
 
 		if (r < 0) {
 			if (errno == EINTR) {

@@ -36,8 +36,8 @@ void prov_fs_free(struct prov_fs *fs);
 void prov_fs_set_gen(struct prov_fs *fs, prov_gen_h h, void *arg);
 /* Serve the file at path (any location) under name. Later maps of the same
  * name replace earlier ones. */
-int prov_fs_map(struct prov_fs *fs, const char *name, const char *path)
-	TL_MUST_CHECK;
+int prov_fs_map(struct prov_fs *fs, const char *name,
+                const char *path) TL_MUST_CHECK;
 
 /* 0 if name is acceptable; -TL_ETOOBIG (overlong), -TL_EPARSE (empty,
  * control character, backslash) or -TL_EPOLICY (absolute, "..", "."). */
@@ -47,12 +47,12 @@ int prov_fs_name_check(const char *name, size_t len) TL_MUST_CHECK;
  * -TL_EPOLICY (symlink leaving the root, not a regular file), -errno,
  * or the generator's error. */
 int prov_fs_open(struct prov_fs *fs, const char *name,
-		 struct prov_file **out) TL_MUST_CHECK;
+                 struct prov_file **out) TL_MUST_CHECK;
 uint64_t prov_file_size(const struct prov_file *f);
 /* Copy up to n bytes at off into dst; *got is less than n only at the end
  * of the file. */
 int prov_file_read(struct prov_file *f, uint64_t off, void *dst, size_t n,
-		   size_t *got) TL_MUST_CHECK;
+                   size_t *got) TL_MUST_CHECK;
 /* The file descriptor of a file-system file (for sendfile-style output),
  * or -1 for a generated one. */
 int prov_file_fd(const struct prov_file *f);

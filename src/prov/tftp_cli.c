@@ -30,8 +30,8 @@ struct tftp_cli {
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 	uint64_t expected; /* next block number wanted (1-based, unwrapped) */
-	unsigned inwin;	   /* blocks received since the last ACK */
-	bool nak_sent;	   /* an ACK for a gap went out; wait for a fix */
+	unsigned inwin;    /* blocks received since the last ACK */
+	bool nak_sent;     /* an ACK for a gap went out; wait for a fix */
 	unsigned tries;
 	unsigned rto_ms;
 	int64_t deadline_ms;
@@ -70,12 +70,12 @@ static void arm(struct tftp_cli *c, bool fresh)
 static void send_last(struct tftp_cli *c)
 {
 	const struct sockaddr_storage *to =
-		c->tid_set ? &c->peer : &c->req.server;
+	        c->tid_set ? &c->peer : &c->req.server;
 	socklen_t tolen = c->tid_set ? c->peer_len : c->req.server_len;
 
 	/* A lost send is a lost packet: the timer recovers. */
 	(void)!sendto(c->fd, c->last, c->last_len, 0,
-		      (const struct sockaddr *)to, tolen);
+	              (const struct sockaddr *)to, tolen);
 }
 
 static void send_ack(struct tftp_cli *c, uint16_t block)
@@ -86,15 +86,15 @@ static void send_ack(struct tftp_cli *c, uint16_t block)
 }
 
 static void send_error(struct tftp_cli *c, const struct sockaddr_storage *to,
-		       socklen_t tolen, uint16_t code, const char *msg)
+                       socklen_t tolen, uint16_t code, const char *msg)
 {
 	struct buf b;
 
 	buf_init(&b, 600);
 	tftp_put_error(&b, code, msg);
 	if (buf_err(&b) == 0) {
-		(void)!sendto(c->fd, b.p, b.len, 0,
-			      (const struct sockaddr *)to, tolen);
+		(void)!sendto(c->fd, b.p, b.len, 0, (const struct sockaddr *)to,
+		              tolen);
 	}
 	buf_free(&b);
 }
@@ -130,12 +130,12 @@ static int on_oack(struct tftp_cli *c, const struct tftp_pkt *pkt)
 
 		if (slice_eq_str_nocase(n, "blksize") && c->req.blksize) {
 			if (tftp_opt_num(v, TFTP_BLKSIZE_MIN, c->req.blksize,
-					 &x)) {
+			                 &x)) {
 				return -TL_EPARSE;
 			}
 			c->info.blksize = (uint16_t)x;
 		} else if (slice_eq_str_nocase(n, "windowsize") &&
-			   c->req.window) {
+		           c->req.window) {
 			if (tftp_opt_num(v, 1, c->req.window, &x)) {
 				return -TL_EPARSE;
 			}
@@ -149,9 +149,9 @@ static int on_oack(struct tftp_cli *c, const struct tftp_pkt *pkt)
 			}
 			c->info.tsize = x;
 		} else if (slice_eq_str_nocase(n, "timeout") &&
-			   c->req.timeout_ms) {
+		           c->req.timeout_ms) {
 			if (tftp_opt_num(v, TFTP_TIMEOUT_MIN, TFTP_TIMEOUT_MAX,
-					 &x)) {
+			                 &x)) {
 				return -TL_EPARSE;
 			}
 		} else {
@@ -166,7 +166,7 @@ static int on_oack(struct tftp_cli *c, const struct tftp_pkt *pkt)
  * was called), 0 otherwise; *progress tells whether to restart the
  * retransmission timer. */
 static int on_packet(struct tftp_cli *c, const uint8_t *p, size_t len,
-		     bool *progress)
+                     bool *progress)
 {
 	struct tftp_pkt pkt;
 	int err = tftp_pkt_parse(&pkt, p, len);
@@ -177,15 +177,15 @@ static int on_packet(struct tftp_cli *c, const uint8_t *p, size_t len,
 	switch (pkt.op) {
 	case TFTP_ERROR: {
 		size_t n = pkt.msg.len < sizeof(c->info.errmsg) - 1
-				   ? pkt.msg.len
-				   : sizeof(c->info.errmsg) - 1;
+		                   ? pkt.msg.len
+		                   : sizeof(c->info.errmsg) - 1;
 
 		c->info.errcode = pkt.code;
 		for (size_t i = 0; i < n; i++) {
 			uint8_t ch = pkt.msg.p[i];
 
 			c->info.errmsg[i] =
-				(char)(ch >= 0x20 && ch < 0x7f ? ch : '?');
+			        (char)(ch >= 0x20 && ch < 0x7f ? ch : '?');
 		}
 		c->info.errmsg[n] = '\0';
 		finish(c, err_of_code(pkt.code));
@@ -199,11 +199,11 @@ static int on_packet(struct tftp_cli *c, const uint8_t *p, size_t len,
 			err = on_oack(c, &pkt);
 			if (err) {
 				send_error(c, &c->peer, c->peer_len,
-					   err == -TL_ETOOBIG ? TFTP_EDISKFULL
-							      : TFTP_EOPTNEG,
-					   err == -TL_ETOOBIG
-						   ? "file too large"
-						   : "unacceptable option");
+				           err == -TL_ETOOBIG ? TFTP_EDISKFULL
+				                              : TFTP_EOPTNEG,
+				           err == -TL_ETOOBIG
+				                   ? "file too large"
+				                   : "unacceptable option");
 				finish(c, err);
 				return 1;
 			}
@@ -217,7 +217,7 @@ static int on_packet(struct tftp_cli *c, const uint8_t *p, size_t len,
 		break;
 	default:
 		send_error(c, &c->peer, c->peer_len, TFTP_EBADOP,
-			   "unexpected packet");
+		           "unexpected packet");
 		finish(c, -EPROTO);
 		return 1;
 	}
@@ -238,14 +238,14 @@ static int on_packet(struct tftp_cli *c, const uint8_t *p, size_t len,
 	}
 	if (pkt.data.len > c->info.blksize) {
 		send_error(c, &c->peer, c->peer_len, TFTP_EBADOP,
-			   "block larger than negotiated");
+		           "block larger than negotiated");
 		finish(c, -EPROTO);
 		return 1;
 	}
 	buf_put_slice(&c->data, pkt.data);
 	if (buf_err(&c->data)) {
 		send_error(c, &c->peer, c->peer_len, TFTP_EDISKFULL,
-			   "file too large");
+		           "file too large");
 		finish(c, -TL_ETOOBIG);
 		return 1;
 	}
@@ -278,7 +278,7 @@ static void cli_cb(evutil_socket_t fd, short what, void *arg)
 			struct sockaddr_storage src;
 			socklen_t srclen = sizeof(src);
 			ssize_t n = recvfrom(fd, c->rx, sizeof(c->rx), 0,
-					     (struct sockaddr *)&src, &srclen);
+			                     (struct sockaddr *)&src, &srclen);
 
 			if (n < 0) {
 				break;
@@ -293,9 +293,9 @@ static void cli_cb(evutil_socket_t fd, short what, void *arg)
 				c->peer_len = srclen;
 				c->tid_set = true;
 			} else if (srclen != c->peer_len ||
-				   memcmp(&src, &c->peer, srclen) != 0) {
+			           memcmp(&src, &c->peer, srclen) != 0) {
 				send_error(c, &src, srclen, TFTP_EBADID,
-					   "unknown transfer ID");
+				           "unknown transfer ID");
 				continue;
 			}
 			if (on_packet(c, c->rx, (size_t)n, &progress)) {
@@ -329,8 +329,8 @@ static void put_opt_num(struct buf *b, const char *name, uint64_t v)
 }
 
 int tftp_cli_start(struct tftp_cli **out, struct event_base *base,
-		   const struct tftp_cli_req *req, tftp_cli_done_h done,
-		   void *arg)
+                   const struct tftp_cli_req *req, tftp_cli_done_h done,
+                   void *arg)
 {
 	struct tftp_cli *c;
 	struct sockaddr_storage local;
@@ -369,10 +369,9 @@ int tftp_cli_start(struct tftp_cli **out, struct event_base *base,
 	c->info.window = 1;
 	buf_init(&c->data, c->req.max_size);
 
-	err = tftp_addr_set(&local, &local_len,
-			    req->server.ss_family == AF_INET6 ? "::"
-							      : "0.0.0.0",
-			    0);
+	err = tftp_addr_set(
+	        &local, &local_len,
+	        req->server.ss_family == AF_INET6 ? "::" : "0.0.0.0", 0);
 	if (err) {
 		goto out;
 	}
@@ -450,7 +449,7 @@ static void fetch_done(struct tftp_cli *c, int err, void *arg)
 }
 
 int tftp_cli_fetch(const struct tftp_cli_req *req, struct buf *out,
-		   struct tftp_cli_info *info)
+                   struct tftp_cli_info *info)
 {
 	struct event_base *base = event_base_new();
 	struct tftp_cli *c = NULL;

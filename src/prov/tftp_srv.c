@@ -22,7 +22,7 @@
 #define RL_PROBE 8
 /* A retransmission timeout never grows past this (backoff cap). */
 #define RTO_MAX_MS 8000
-#define OACK_MAX 160
+#define OACK_MAX   160
 
 struct rl_slot {
 	struct sockaddr_storage addr;
@@ -39,8 +39,8 @@ struct xfer {
 	char name[PROV_NAME_MAX + 1];
 	uint64_t size;
 	uint64_t nblocks; /* DATA packets: the last one is short */
-	uint64_t acked;	  /* highest block acknowledged */
-	uint64_t sent;	  /* highest block sent */
+	uint64_t acked;   /* highest block acknowledged */
+	uint64_t sent;    /* highest block sent */
 	uint16_t blksize;
 	uint16_t window;
 	bool oack_pending;
@@ -70,7 +70,7 @@ struct tftp_srv {
 static void xfer_cb(evutil_socket_t fd, short what, void *arg);
 
 static void send_error_to(int fd, const struct sockaddr_storage *to,
-			  socklen_t tolen, uint16_t code, const char *msg)
+                          socklen_t tolen, uint16_t code, const char *msg)
 {
 	struct buf b;
 
@@ -80,7 +80,7 @@ static void send_error_to(int fd, const struct sockaddr_storage *to,
 		/* Best effort: an error packet is never retransmitted
 		 * (RFC 1350 §7). */
 		(void)!sendto(fd, b.p, b.len, 0, (const struct sockaddr *)to,
-			      tolen);
+		              tolen);
 	}
 	buf_free(&b);
 }
@@ -115,8 +115,8 @@ static void xfer_free(struct xfer *x, bool ok)
 static void xfer_arm(struct xfer *x)
 {
 	struct timeval tv = {
-		.tv_sec = x->rto_ms / 1000,
-		.tv_usec = (suseconds_t)(x->rto_ms % 1000) * 1000,
+	        .tv_sec = x->rto_ms / 1000,
+	        .tv_usec = (suseconds_t)(x->rto_ms % 1000) * 1000,
 	};
 
 	event_add(&x->ev, &tv);
@@ -142,7 +142,7 @@ static int xfer_send_window(struct xfer *x)
 		 * silent, tftp-hpa and curl do the same). */
 		tftp_hdr_data(srv->pkt, (uint16_t)blk);
 		err = prov_file_read(x->file, off, srv->pkt + 4, x->blksize,
-				     &got);
+		                     &got);
 		if (err) {
 			return err;
 		}
@@ -176,7 +176,7 @@ static int xfer_send_current(struct xfer *x)
 /* One datagram from the client on the transfer's socket. Returns 1 when
  * the transfer is over (completed or aborted), 0 to continue. */
 static int xfer_on_packet(struct xfer *x, const uint8_t *p, size_t len,
-			  bool *ok)
+                          bool *ok)
 {
 	struct tftp_pkt pkt;
 	int err = tftp_pkt_parse(&pkt, p, len);
@@ -190,7 +190,7 @@ static int xfer_on_packet(struct xfer *x, const uint8_t *p, size_t len,
 	}
 	if (pkt.op != TFTP_ACK) {
 		send_error_to(x->fd, NULL, 0, TFTP_EBADOP,
-			      "only ACK is expected here");
+		              "only ACK is expected here");
 		return 1;
 	}
 	if (x->oack_pending) {
@@ -253,7 +253,7 @@ static void xfer_cb(evutil_socket_t fd, short what, void *arg)
 	/* Timeout: send the OACK or the window again, with backoff. */
 	if (++x->tries > srv->cfg.retries) {
 		log_debug(LOGC, "%s: no answer after %u tries", x->name,
-			  x->tries);
+		          x->tries);
 		xfer_free(x, false);
 		return;
 	}
@@ -279,7 +279,7 @@ struct negot {
 };
 
 static int negotiate(struct tftp_srv *srv, const struct tftp_pkt *pkt,
-		     struct negot *n, const char **why)
+                     struct negot *n, const char **why)
 {
 	uint64_t v;
 	struct slice s;
@@ -295,8 +295,8 @@ static int negotiate(struct tftp_srv *srv, const struct tftp_pkt *pkt,
 		}
 		/* RFC 2348: the server may answer a smaller size. */
 		n->blksize = (uint16_t)(v > srv->cfg.max_blksize
-						? srv->cfg.max_blksize
-						: v);
+		                                ? srv->cfg.max_blksize
+		                                : v);
 		n->has_blksize = true;
 	}
 	s = tftp_pkt_opt(pkt, "windowsize");
@@ -305,9 +305,9 @@ static int negotiate(struct tftp_srv *srv, const struct tftp_pkt *pkt,
 			*why = "windowsize must be 1..65535 (RFC 7440)";
 			return -TL_EPOLICY;
 		}
-		n->window = (uint16_t)(v > srv->cfg.max_window
-					       ? srv->cfg.max_window
-					       : v);
+		n->window =
+		        (uint16_t)(v > srv->cfg.max_window ? srv->cfg.max_window
+		                                           : v);
 		n->has_window = true;
 	}
 	s = tftp_pkt_opt(pkt, "timeout");
@@ -354,11 +354,11 @@ static bool rate_ok(struct tftp_srv *srv, const struct sockaddr_storage *src)
 	event_base_gettimeofday_cached(srv->base, &now);
 	if (src->ss_family == AF_INET) {
 		a = (const uint8_t *)&((const struct sockaddr_in *)src)
-			    ->sin_addr;
+		            ->sin_addr;
 		alen = 4;
 	} else {
 		a = (const uint8_t *)&((const struct sockaddr_in6 *)src)
-			    ->sin6_addr;
+		            ->sin6_addr;
 		alen = 16;
 	}
 	for (size_t i = 0; i < alen; i++) {
@@ -385,7 +385,7 @@ static bool rate_ok(struct tftp_srv *srv, const struct sockaddr_storage *src)
 }
 
 static void refuse(struct tftp_srv *srv, const struct sockaddr_storage *src,
-		   socklen_t srclen, uint16_t code, const char *msg)
+                   socklen_t srclen, uint16_t code, const char *msg)
 {
 	srv->st.refused++;
 	send_error_to(srv->fd, src, srclen, code, msg);
@@ -412,7 +412,7 @@ static uint16_t code_of(int err, const char **msg)
 }
 
 static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
-		       const struct sockaddr_storage *src, socklen_t srclen)
+                       const struct sockaddr_storage *src, socklen_t srclen)
 {
 	struct tftp_pkt pkt;
 	struct negot n;
@@ -459,8 +459,8 @@ static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
 	    (mode == TFTP_MODE_NETASCII && !srv->cfg.netascii)) {
 		refuse(srv, src, srclen, TFTP_EBADOP,
 		       mode == TFTP_MODE_NETASCII
-			       ? "netascii mode is disabled; use octet"
-			       : "unsupported mode; use octet");
+		               ? "netascii mode is disabled; use octet"
+		               : "unsupported mode; use octet");
 		return;
 	}
 	if (srv->st.active >= srv->cfg.max_xfers) {
@@ -500,8 +500,8 @@ static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
 	x->blksize = n.blksize;
 	x->window = n.window;
 	x->nblocks = x->size / x->blksize + 1;
-	x->rto_base_ms = n.has_timeout ? n.timeout_s * 1000
-				       : srv->cfg.timeout_ms;
+	x->rto_base_ms =
+	        n.has_timeout ? n.timeout_s * 1000 : srv->cfg.timeout_ms;
 	x->rto_ms = x->rto_base_ms;
 	/* RFC 1350 §4: a fresh TID (port) for every transfer. */
 	err = tftp_udp_socket(&srv->local, srv->local_len);
@@ -546,7 +546,7 @@ static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
 	srv->st.active++;
 	srv->st.started++;
 	log_debug(LOGC, "RRQ %s: %" PRIu64 " bytes, blksize %u window %u",
-		  x->name, x->size, x->blksize, x->window);
+	          x->name, x->size, x->blksize, x->window);
 	if (xfer_send_current(x)) {
 		xfer_free(x, false);
 		return;
@@ -569,7 +569,7 @@ static void srv_cb(evutil_socket_t fd, short what, void *arg)
 		struct sockaddr_storage src;
 		socklen_t srclen = sizeof(src);
 		ssize_t n = recvfrom(fd, srv->rx, sizeof(srv->rx), 0,
-				     (struct sockaddr *)&src, &srclen);
+		                     (struct sockaddr *)&src, &srclen);
 
 		if (n < 0) {
 			break;
@@ -582,7 +582,7 @@ static void srv_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 int tftp_srv_new(struct tftp_srv **out, struct event_base *base,
-		 struct prov_fs *fs, const struct tftp_srv_cfg *cfg)
+                 struct prov_fs *fs, const struct tftp_srv_cfg *cfg)
 {
 	struct tftp_srv *srv;
 	int err, sz = 4 << 20;
@@ -624,7 +624,7 @@ int tftp_srv_new(struct tftp_srv **out, struct event_base *base,
 		goto out;
 	}
 	err = tftp_addr_set(&srv->local, &srv->local_len,
-			    cfg->addr ? cfg->addr : "0.0.0.0", cfg->port);
+	                    cfg->addr ? cfg->addr : "0.0.0.0", cfg->port);
 	if (err) {
 		goto out;
 	}
@@ -648,12 +648,12 @@ int tftp_srv_new(struct tftp_srv **out, struct event_base *base,
 	}
 	/* Transfer sockets bind to the same address, port 0. */
 	err = tftp_addr_set(&srv->local, &srv->local_len,
-			    cfg->addr ? cfg->addr : "0.0.0.0", 0);
+	                    cfg->addr ? cfg->addr : "0.0.0.0", 0);
 	if (err) {
 		goto out;
 	}
 	event_assign(&srv->ev, base, srv->fd, EV_READ | EV_PERSIST, srv_cb,
-		     srv);
+	             srv);
 	if (event_add(&srv->ev, NULL) != 0) {
 		err = -ENOMEM;
 		goto out;

@@ -19,17 +19,17 @@ struct event_base;
 struct tftp_srv;
 
 struct tftp_srv_cfg {
-	const char *addr;      /* numeric address; NULL: "0.0.0.0" */
-	uint16_t port;	       /* 0: any (see tftp_srv_port) */
-	unsigned rate;	       /* new transfers per second per source
-				* address; 0: unlimited */
-	unsigned max_xfers;    /* concurrent transfers; 0: 10000 */
-	unsigned timeout_ms;   /* first retransmission timeout; 0: 1000 */
-	unsigned retries;      /* retransmissions before giving up; 0: 5 */
-	uint16_t max_blksize;  /* 0: 65464 */
-	uint16_t max_window;   /* 0: 64 */
-	bool netascii;	       /* serve netascii mode (converted in memory) */
-	size_t netascii_max;   /* largest file converted; 0: 16 MiB */
+	const char *addr;     /* numeric address; NULL: "0.0.0.0" */
+	uint16_t port;        /* 0: any (see tftp_srv_port) */
+	unsigned rate;        /* new transfers per second per source
+	                       * address; 0: unlimited */
+	unsigned max_xfers;   /* concurrent transfers; 0: 10000 */
+	unsigned timeout_ms;  /* first retransmission timeout; 0: 1000 */
+	unsigned retries;     /* retransmissions before giving up; 0: 5 */
+	uint16_t max_blksize; /* 0: 65464 */
+	uint16_t max_window;  /* 0: 64 */
+	bool netascii;        /* serve netascii mode (converted in memory) */
+	size_t netascii_max;  /* largest file converted; 0: 16 MiB */
 };
 
 struct tftp_srv_stats {
@@ -44,8 +44,8 @@ struct tftp_srv_stats {
 };
 
 int tftp_srv_new(struct tftp_srv **out, struct event_base *base,
-		 struct prov_fs *fs, const struct tftp_srv_cfg *cfg)
-	TL_MUST_CHECK;
+                 struct prov_fs *fs,
+                 const struct tftp_srv_cfg *cfg) TL_MUST_CHECK;
 /* The bound UDP port (useful with cfg->port 0). */
 uint16_t tftp_srv_port(const struct tftp_srv *srv);
 void tftp_srv_stats(const struct tftp_srv *srv, struct tftp_srv_stats *st);

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-int tftp_addr_set(struct sockaddr_storage *ss, socklen_t *len,
-		  const char *host, uint16_t port)
+int tftp_addr_set(struct sockaddr_storage *ss, socklen_t *len, const char *host,
+                  uint16_t port)
 {
 	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
@@ -40,7 +40,7 @@ uint16_t tftp_addr_port(const struct sockaddr_storage *ss)
 }
 
 bool tftp_addr_eq_host(const struct sockaddr_storage *a,
-		       const struct sockaddr_storage *b)
+                       const struct sockaddr_storage *b)
 {
 	if (a->ss_family != b->ss_family) {
 		return false;
@@ -51,8 +51,8 @@ bool tftp_addr_eq_host(const struct sockaddr_storage *a,
 	}
 	if (a->ss_family == AF_INET6) {
 		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
-			      &((const struct sockaddr_in6 *)b)->sin6_addr,
-			      sizeof(struct in6_addr)) == 0;
+		              &((const struct sockaddr_in6 *)b)->sin6_addr,
+		              sizeof(struct in6_addr)) == 0;
 	}
 	return false;
 }
@@ -60,7 +60,7 @@ bool tftp_addr_eq_host(const struct sockaddr_storage *a,
 int tftp_udp_socket(const struct sockaddr_storage *local, socklen_t len)
 {
 	int fd = socket(local->ss_family,
-			SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	                SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int err;
 
 	if (fd < 0) {

@@ -202,7 +202,7 @@ static void put_opts(struct buf *b, const struct tftp_opt *opts, size_t n)
 }
 
 void tftp_put_req(struct buf *b, enum tftp_op op, const char *file,
-		  const char *mode, const struct tftp_opt *opts, size_t nopts)
+                  const char *mode, const struct tftp_opt *opts, size_t nopts)
 {
 	buf_put_u16be(b, (uint16_t)op);
 	buf_put_str(b, file);
@@ -212,8 +212,7 @@ void tftp_put_req(struct buf *b, enum tftp_op op, const char *file,
 	put_opts(b, opts, nopts);
 }
 
-void tftp_put_data(struct buf *b, uint16_t block, const void *data,
-		   size_t len)
+void tftp_put_data(struct buf *b, uint16_t block, const void *data, size_t len)
 {
 	buf_put_u16be(b, TFTP_DATA);
 	buf_put_u16be(b, block);

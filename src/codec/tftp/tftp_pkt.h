@@ -48,13 +48,13 @@ enum tftp_mode {
 };
 
 /* RFC 2347: "the maximum size of a request packet is 512 octets". */
-#define TFTP_REQ_MAX 512
+#define TFTP_REQ_MAX  512
 #define TFTP_OPTS_MAX 16
 /* RFC 2348: blksize is 8..65464 octets. */
 #define TFTP_BLKSIZE_MIN 8
 #define TFTP_BLKSIZE_MAX 65464
 #define TFTP_BLKSIZE_DEF 512
-#define TFTP_DATA_MAX TFTP_BLKSIZE_MAX
+#define TFTP_DATA_MAX    TFTP_BLKSIZE_MAX
 /* RFC 7440: windowsize is 1..65535 blocks. */
 #define TFTP_WINDOW_MAX 65535
 /* RFC 2349: timeout is 1..255 seconds. */
@@ -70,14 +70,14 @@ struct tftp_opt {
 
 struct tftp_pkt {
 	enum tftp_op op;
-	struct slice file;  /* RRQ, WRQ */
-	struct slice mode;  /* RRQ, WRQ */
+	struct slice file;                   /* RRQ, WRQ */
+	struct slice mode;                   /* RRQ, WRQ */
 	struct tftp_opt opts[TFTP_OPTS_MAX]; /* RRQ, WRQ, OACK */
 	size_t nopts;
-	uint16_t block;	    /* DATA, ACK */
-	struct slice data;  /* DATA */
-	uint16_t code;	    /* ERROR */
-	struct slice msg;   /* ERROR, without the NUL */
+	uint16_t block;    /* DATA, ACK */
+	struct slice data; /* DATA */
+	uint16_t code;     /* ERROR */
+	struct slice msg;  /* ERROR, without the NUL */
 };
 
 /* Parse one datagram. Errors: -TL_ETRUNC (short, or a string without its
@@ -85,8 +85,8 @@ struct tftp_pkt {
  * TFTP_REQ_MAX, DATA over TFTP_DATA_MAX, too many options, long message),
  * -TL_EDUP (an option named twice, case-insensitively), -TL_EPARSE (empty
  * file or option name, empty OACK), -TL_EUNKNOWN (opcode). */
-int tftp_pkt_parse(struct tftp_pkt *out, const uint8_t *p, size_t len)
-	TL_MUST_CHECK;
+int tftp_pkt_parse(struct tftp_pkt *out, const uint8_t *p,
+                   size_t len) TL_MUST_CHECK;
 
 enum tftp_mode tftp_mode_of(struct slice mode);
 /* The value of option name (case-insensitive), or SLICE_NULL. */
@@ -94,15 +94,14 @@ struct slice tftp_pkt_opt(const struct tftp_pkt *pkt, const char *name);
 /* A decimal option value: 1..20 digits, only digits, value in [min, max].
  * -TL_EPARSE (not a number), -TL_ETOOBIG (overflow or over max),
  * -TL_EPOLICY (under min). */
-int tftp_opt_num(struct slice v, uint64_t min, uint64_t max, uint64_t *out)
-	TL_MUST_CHECK;
+int tftp_opt_num(struct slice v, uint64_t min, uint64_t max,
+                 uint64_t *out) TL_MUST_CHECK;
 
 /* Printers append one whole packet to b; check buf_err(b). Options are
  * name/value string pairs. */
 void tftp_put_req(struct buf *b, enum tftp_op op, const char *file,
-		  const char *mode, const struct tftp_opt *opts, size_t nopts);
-void tftp_put_data(struct buf *b, uint16_t block, const void *data,
-		   size_t len);
+                  const char *mode, const struct tftp_opt *opts, size_t nopts);
+void tftp_put_data(struct buf *b, uint16_t block, const void *data, size_t len);
 void tftp_put_ack(struct buf *b, uint16_t block);
 void tftp_put_error(struct buf *b, uint16_t code, const char *msg);
 void tftp_put_oack(struct buf *b, const struct tftp_opt *opts, size_t nopts);

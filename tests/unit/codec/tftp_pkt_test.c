@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 /* A packet from a string literal: its bytes without the compiler's NUL. */
@@ -25,27 +27,28 @@ struct accept_case {
 };
 
 static const struct accept_case accepts[] = {
-	{"plain RRQ", PKT("\0\1CTLFile.tlv\0octet\0"), TFTP_RRQ,
-	 "CTLFile.tlv", "octet", 0, 0, 0},
-	{"WRQ netascii", PKT("\0\2a/b.txt\0NetASCII\0"), TFTP_WRQ, "a/b.txt",
-	 "NetASCII", 0, 0, 0},
-	{"RRQ with 4 options", PKT("\0\1f\0octet\0blksize\0001428\0tsize\0000\0"
-				   "timeout\0003\0windowsize\0004\0"),
-	 TFTP_RRQ, "f", "octet", 4, 0, 0},
-	{"RRQ, option with empty value", PKT("\0\1f\0octet\0x\0\0"), TFTP_RRQ,
-	 "f", "octet", 1, 0, 0},
-	{"DATA empty (last block)", PKT("\0\3\0\1"), TFTP_DATA, NULL, NULL, 0,
-	 1, 0},
-	{"DATA with NUL bytes", PKT("\0\3\xff\xff\0\0\0"), TFTP_DATA, NULL,
-	 NULL, 0, 65535, 3},
-	{"ACK 0", PKT("\0\4\0\0"), TFTP_ACK, NULL, NULL, 0, 0, 0},
-	{"ACK 65535", PKT("\0\4\xff\xff"), TFTP_ACK, NULL, NULL, 0, 65535, 0},
-	{"ERROR not found", PKT("\0\5\0\1File not found\0"), TFTP_ERROR, NULL,
-	 NULL, 0, 1, 14},
-	{"ERROR empty message", PKT("\0\5\0\10\0"), TFTP_ERROR, NULL, NULL, 0,
-	 8, 0},
-	{"OACK", PKT("\0\6blksize\0001428\0tsize\0005000\0"), TFTP_OACK, NULL,
-	 NULL, 2, 0, 0},
+        {"plain RRQ", PKT("\0\1CTLFile.tlv\0octet\0"), TFTP_RRQ, "CTLFile.tlv",
+         "octet", 0, 0, 0},
+        {"WRQ netascii", PKT("\0\2a/b.txt\0NetASCII\0"), TFTP_WRQ, "a/b.txt",
+         "NetASCII", 0, 0, 0},
+        {"RRQ with 4 options",
+         PKT("\0\1f\0octet\0blksize\0001428\0tsize\0000\0"
+             "timeout\0003\0windowsize\0004\0"),
+         TFTP_RRQ, "f", "octet", 4, 0, 0},
+        {"RRQ, option with empty value", PKT("\0\1f\0octet\0x\0\0"), TFTP_RRQ,
+         "f", "octet", 1, 0, 0},
+        {"DATA empty (last block)", PKT("\0\3\0\1"), TFTP_DATA, NULL, NULL, 0,
+         1, 0},
+        {"DATA with NUL bytes", PKT("\0\3\xff\xff\0\0\0"), TFTP_DATA, NULL,
+         NULL, 0, 65535, 3},
+        {"ACK 0", PKT("\0\4\0\0"), TFTP_ACK, NULL, NULL, 0, 0, 0},
+        {"ACK 65535", PKT("\0\4\xff\xff"), TFTP_ACK, NULL, NULL, 0, 65535, 0},
+        {"ERROR not found", PKT("\0\5\0\1File not found\0"), TFTP_ERROR, NULL,
+         NULL, 0, 1, 14},
+        {"ERROR empty message", PKT("\0\5\0\10\0"), TFTP_ERROR, NULL, NULL, 0,
+         8, 0},
+        {"OACK", PKT("\0\6blksize\0001428\0tsize\0005000\0"), TFTP_OACK, NULL,
+         NULL, 2, 0, 0},
 };
 
 static void test_accept(void **state)
@@ -83,42 +86,46 @@ struct reject_case {
 };
 
 static const struct reject_case rejects[] = {
-	/* truncated */
-	{"empty", PKT(""), -TL_ETRUNC},
-	{"one byte", PKT("\0"), -TL_ETRUNC},
-	{"RRQ without file NUL", PKT("\0\1CTLFile.tlv"), -TL_ETRUNC},
-	{"RRQ without mode", PKT("\0\1f\0"), -TL_ETRUNC},
-	{"RRQ mode without NUL", PKT("\0\1f\0octet"), -TL_ETRUNC},
-	{"RRQ option without value", PKT("\0\1f\0octet\0blksize\0"),
-	 -TL_ETRUNC},
-	{"RRQ value without NUL", PKT("\0\1f\0octet\0blksize\0001428"),
-	 -TL_ETRUNC},
-	{"DATA without block", PKT("\0\3\0"), -TL_ETRUNC},
-	{"ACK short", PKT("\0\4\1"), -TL_ETRUNC},
-	{"ERROR without code", PKT("\0\5"), -TL_ETRUNC},
-	{"ERROR without NUL", PKT("\0\5\0\1oops"), -TL_ETRUNC},
-	{"OACK value cut", PKT("\0\6blksize\0"), -TL_ETRUNC},
-	/* trailing bytes, NUL inside */
-	{"ACK with trailing byte", PKT("\0\4\0\1\0"), -TL_ETRAIL},
-	{"ERROR, NUL inside the message", PKT("\0\5\0\1ab\0cd\0"),
-	 -TL_ETRAIL},
-	{"ERROR, trailing bytes", PKT("\0\5\0\1ab\0x"), -TL_ETRAIL},
-	/* empty fields */
-	{"RRQ empty file", PKT("\0\1\0octet\0"), -TL_EPARSE},
-	{"RRQ empty mode", PKT("\0\1f\0\0"), -TL_EPARSE},
-	{"RRQ empty option name", PKT("\0\1f\0octet\0\0001\0"), -TL_EPARSE},
-	{"empty OACK", PKT("\0\6"), -TL_EPARSE},
-	/* duplicate critical field */
-	{"RRQ blksize twice", PKT("\0\1f\0octet\0blksize\0" "512\0blksize\0"
-				  "1024\0"),
-	 -TL_EDUP},
-	{"RRQ blksize twice, other case",
-	 PKT("\0\1f\0octet\0BlkSize\0" "512\0blksize\0" "512\0"), -TL_EDUP},
-	{"OACK tsize twice", PKT("\0\6tsize\0001\0TSIZE\0002\0"), -TL_EDUP},
-	/* unknown opcode */
-	{"opcode 0", PKT("\0\0\0\1"), -TL_EUNKNOWN},
-	{"opcode 7", PKT("\0\7\0\1"), -TL_EUNKNOWN},
-	{"opcode 0x0301", PKT("\3\1\0\1"), -TL_EUNKNOWN},
+        /* truncated */
+        {"empty", PKT(""), -TL_ETRUNC},
+        {"one byte", PKT("\0"), -TL_ETRUNC},
+        {"RRQ without file NUL", PKT("\0\1CTLFile.tlv"), -TL_ETRUNC},
+        {"RRQ without mode", PKT("\0\1f\0"), -TL_ETRUNC},
+        {"RRQ mode without NUL", PKT("\0\1f\0octet"), -TL_ETRUNC},
+        {"RRQ option without value", PKT("\0\1f\0octet\0blksize\0"),
+         -TL_ETRUNC},
+        {"RRQ value without NUL", PKT("\0\1f\0octet\0blksize\0001428"),
+         -TL_ETRUNC},
+        {"DATA without block", PKT("\0\3\0"), -TL_ETRUNC},
+        {"ACK short", PKT("\0\4\1"), -TL_ETRUNC},
+        {"ERROR without code", PKT("\0\5"), -TL_ETRUNC},
+        {"ERROR without NUL", PKT("\0\5\0\1oops"), -TL_ETRUNC},
+        {"OACK value cut", PKT("\0\6blksize\0"), -TL_ETRUNC},
+        /* trailing bytes, NUL inside */
+        {"ACK with trailing byte", PKT("\0\4\0\1\0"), -TL_ETRAIL},
+        {"ERROR, NUL inside the message", PKT("\0\5\0\1ab\0cd\0"), -TL_ETRAIL},
+        {"ERROR, trailing bytes", PKT("\0\5\0\1ab\0x"), -TL_ETRAIL},
+        /* empty fields */
+        {"RRQ empty file", PKT("\0\1\0octet\0"), -TL_EPARSE},
+        {"RRQ empty mode", PKT("\0\1f\0\0"), -TL_EPARSE},
+        {"RRQ empty option name", PKT("\0\1f\0octet\0\0001\0"), -TL_EPARSE},
+        {"empty OACK", PKT("\0\6"), -TL_EPARSE},
+        /* duplicate critical field */
+        {"RRQ blksize twice",
+         PKT("\0\1f\0octet\0blksize\0"
+             "512\0blksize\0"
+             "1024\0"),
+         -TL_EDUP},
+        {"RRQ blksize twice, other case",
+         PKT("\0\1f\0octet\0BlkSize\0"
+             "512\0blksize\0"
+             "512\0"),
+         -TL_EDUP},
+        {"OACK tsize twice", PKT("\0\6tsize\0001\0TSIZE\0002\0"), -TL_EDUP},
+        /* unknown opcode */
+        {"opcode 0", PKT("\0\0\0\1"), -TL_EUNKNOWN},
+        {"opcode 7", PKT("\0\7\0\1"), -TL_EUNKNOWN},
+        {"opcode 0x0301", PKT("\3\1\0\1"), -TL_EUNKNOWN},
 };
 
 static void test_reject(void **state)
@@ -159,7 +166,7 @@ static void test_reject_overlong(void **state)
 	p[1] = TFTP_DATA;
 	assert_int_equal(tftp_pkt_parse(&pkt, p, 4 + TFTP_DATA_MAX), 0);
 	assert_int_equal(tftp_pkt_parse(&pkt, p, 4 + TFTP_DATA_MAX + 1),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 	/* An error message over TFTP_ERRMSG_MAX. */
 	memset(p, 'e', 70000);
 	p[0] = 0;
@@ -168,7 +175,7 @@ static void test_reject_overlong(void **state)
 	p[3] = 1;
 	p[4 + TFTP_ERRMSG_MAX + 1] = 0;
 	assert_int_equal(tftp_pkt_parse(&pkt, p, 4 + TFTP_ERRMSG_MAX + 2),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 	p[4 + TFTP_ERRMSG_MAX] = 0;
 	assert_int_equal(tftp_pkt_parse(&pkt, p, 4 + TFTP_ERRMSG_MAX + 1), 0);
 	free(p);
@@ -195,24 +202,24 @@ struct num_case {
 };
 
 static const struct num_case nums[] = {
-	{"512", 8, 65464, 0, 512},
-	{"8", 8, 65464, 0, 8},
-	{"65464", 8, 65464, 0, 65464},
-	{"0", 0, UINT64_MAX, 0, 0},
-	{"18446744073709551615", 0, UINT64_MAX, 0, UINT64_MAX},
-	/* must reject */
-	{"", 8, 65464, -TL_EPARSE, 0},
-	{"7", 8, 65464, -TL_EPOLICY, 0},
-	{"65465", 8, 65464, -TL_ETOOBIG, 0},
-	{"-1", 8, 65464, -TL_EPARSE, 0},
-	{"+5", 0, 100, -TL_EPARSE, 0},
-	{" 5", 0, 100, -TL_EPARSE, 0},
-	{"5x", 0, 100, -TL_EPARSE, 0},
-	{"0x10", 0, 100, -TL_EPARSE, 0},
-	/* integer overflow */
-	{"18446744073709551616", 0, UINT64_MAX, -TL_ETOOBIG, 0},
-	{"99999999999999999999", 0, UINT64_MAX, -TL_ETOOBIG, 0},
-	{"000000000000000000001", 0, UINT64_MAX, -TL_ETOOBIG, 0},
+        {"512", 8, 65464, 0, 512},
+        {"8", 8, 65464, 0, 8},
+        {"65464", 8, 65464, 0, 65464},
+        {"0", 0, UINT64_MAX, 0, 0},
+        {"18446744073709551615", 0, UINT64_MAX, 0, UINT64_MAX},
+        /* must reject */
+        {"", 8, 65464, -TL_EPARSE, 0},
+        {"7", 8, 65464, -TL_EPOLICY, 0},
+        {"65465", 8, 65464, -TL_ETOOBIG, 0},
+        {"-1", 8, 65464, -TL_EPARSE, 0},
+        {"+5", 0, 100, -TL_EPARSE, 0},
+        {" 5", 0, 100, -TL_EPARSE, 0},
+        {"5x", 0, 100, -TL_EPARSE, 0},
+        {"0x10", 0, 100, -TL_EPARSE, 0},
+        /* integer overflow */
+        {"18446744073709551616", 0, UINT64_MAX, -TL_ETOOBIG, 0},
+        {"99999999999999999999", 0, UINT64_MAX, -TL_ETOOBIG, 0},
+        {"000000000000000000001", 0, UINT64_MAX, -TL_ETOOBIG, 0},
 };
 
 static void test_opt_num(void **state)
@@ -220,8 +227,8 @@ static void test_opt_num(void **state)
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
 		const struct num_case *t = &nums[i];
 		uint64_t v = 12345;
-		int err = tftp_opt_num(slice_from_str(t->v), t->min, t->max,
-				       &v);
+		int err =
+		        tftp_opt_num(slice_from_str(t->v), t->min, t->max, &v);
 
 		if (err != t->err) {
 			fail_msg("'%s': got %d, want %d", t->v, err, t->err);
@@ -234,7 +241,7 @@ static void test_opt_num(void **state)
 	uint64_t v;
 
 	assert_int_equal(tftp_opt_num(slice_make("1\0002", 3), 0, 100, &v),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 }
 
 static void test_modes_and_opts(void **state)
@@ -243,13 +250,13 @@ static void test_modes_and_opts(void **state)
 
 	assert_int_equal(tftp_mode_of(SLICE_LIT("OCTET")), TFTP_MODE_OCTET);
 	assert_int_equal(tftp_mode_of(SLICE_LIT("netascii")),
-			 TFTP_MODE_NETASCII);
+	                 TFTP_MODE_NETASCII);
 	assert_int_equal(tftp_mode_of(SLICE_LIT("mail")), TFTP_MODE_MAIL);
 	assert_int_equal(tftp_mode_of(SLICE_LIT("binary")), TFTP_MODE_UNKNOWN);
 	assert_int_equal(tftp_mode_of(SLICE_LIT("octet ")), TFTP_MODE_UNKNOWN);
 	assert_int_equal(tftp_pkt_parse(&pkt, PKT("\0\1f\0octet\0BLKSIZE\0"
-						  "1024\0WindowSize\0004\0")),
-			 0);
+	                                          "1024\0WindowSize\0004\0")),
+	                 0);
 	assert_true(slice_eq_str(tftp_pkt_opt(&pkt, "blksize"), "1024"));
 	assert_true(slice_eq_str(tftp_pkt_opt(&pkt, "windowsize"), "4"));
 	assert_null(tftp_pkt_opt(&pkt, "tsize").p);
@@ -259,14 +266,14 @@ static void test_modes_and_opts(void **state)
 static void test_print_roundtrip(void **state)
 {
 	struct tftp_opt o[2] = {{SLICE_LIT("blksize"), SLICE_LIT("1428")},
-				{SLICE_LIT("tsize"), SLICE_LIT("0")}};
+	                        {SLICE_LIT("tsize"), SLICE_LIT("0")}};
 	struct tftp_pkt pkt;
 	uint8_t hdr[4];
 	struct buf b;
 
 	buf_init(&b, 0);
 	tftp_put_req(&b, TFTP_RRQ, "SEP001122334455.cnf.xml.sgn", "octet", o,
-		     2);
+	             2);
 	assert_int_equal(buf_err(&b), 0);
 	assert_int_equal(b.len, 2 + 28 + 6 + 13 + 8);
 	assert_int_equal(tftp_pkt_parse(&pkt, b.p, b.len), 0);
@@ -303,12 +310,12 @@ static void test_print_roundtrip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accept),
-		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_reject_overlong),
-		cmocka_unit_test(test_opt_num),
-		cmocka_unit_test(test_modes_and_opts),
-		cmocka_unit_test(test_print_roundtrip),
+	        cmocka_unit_test(test_accept),
+	        cmocka_unit_test(test_reject),
+	        cmocka_unit_test(test_reject_overlong),
+	        cmocka_unit_test(test_opt_num),
+	        cmocka_unit_test(test_modes_and_opts),
+	        cmocka_unit_test(test_print_roundtrip),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 struct fx {
@@ -60,7 +62,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "%s/tl-http-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	         tmp && *tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->root, sizeof(f->root), "%s/root", f->dir);
 	assert_int_equal(mkdir(f->root, 0755), 0);
@@ -90,8 +92,9 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	static const char *const rm[] = {
-		"root/CTLFile.tlv", "root/a.xml", "root/empty", "root/escape",
-		"root",		    "secret",	  "crl.der",
+	        "root/CTLFile.tlv", "root/a.xml", "root/empty",
+	        "root/escape",      "root",       "secret",
+	        "crl.der",
 	};
 	char p[PATH_MAX * 2];
 
@@ -130,10 +133,10 @@ static void on_resp(struct evhttp_request *req, void *arg)
 	}
 	r->code = evhttp_request_get_response_code(req);
 	v = evhttp_find_header(evhttp_request_get_input_headers(req),
-			       "Content-Type");
+	                       "Content-Type");
 	snprintf(r->ctype, sizeof(r->ctype), "%s", v ? v : "");
 	v = evhttp_find_header(evhttp_request_get_input_headers(req),
-			       "Content-Length");
+	                       "Content-Length");
 	r->clen = v ? strtol(v, NULL, 10) : -1;
 	in = evhttp_request_get_input_buffer(req);
 	size_t n = evbuffer_get_length(in);
@@ -144,10 +147,10 @@ static void on_resp(struct evhttp_request *req, void *arg)
 }
 
 static void request(struct fx *f, enum evhttp_cmd_type type, const char *uri,
-		    struct resp *r)
+                    struct resp *r)
 {
 	struct evhttp_connection *conn = evhttp_connection_base_new(
-		f->base, NULL, "127.0.0.1", http_prov_port(f->hp));
+	        f->base, NULL, "127.0.0.1", http_prov_port(f->hp));
 	struct evhttp_request *req;
 
 	assert_non_null(conn);
@@ -156,7 +159,7 @@ static void request(struct fx *f, enum evhttp_cmd_type type, const char *uri,
 	req = evhttp_request_new(on_resp, r);
 	assert_non_null(req);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Host",
-			  "127.0.0.1");
+	                  "127.0.0.1");
 	assert_int_equal(evhttp_make_request(conn, req, type, uri), 0);
 	for (int i = 0; i < 1000 && !r->done; i++) {
 		event_base_loop(f->base, EVLOOP_ONCE);
@@ -170,41 +173,41 @@ struct http_case {
 	const char *uri;
 	int code;
 	const char *ctype; /* NULL: not checked */
-	long clen;	   /* -2: not checked */
+	long clen;         /* -2: not checked */
 };
 
 static const struct http_case cases[] = {
-	{EVHTTP_REQ_GET, "/CTLFile.tlv", 200, "application/octet-stream",
-	 100000},
-	{EVHTTP_REQ_HEAD, "/CTLFile.tlv", 200, "application/octet-stream",
-	 100000},
-	{EVHTTP_REQ_GET, "/a.xml", 200, "text/xml", 4},
-	{EVHTTP_REQ_GET, "/SEP001122334455.cnf.xml", 200, "text/xml", 9},
-	{EVHTTP_REQ_HEAD, "/SEP001122334455.cnf.xml", 200, "text/xml", 9},
-	{EVHTTP_REQ_GET, "/crl.der", 200, "application/pkix-crl", 5},
-	{EVHTTP_REQ_GET, "/empty", 200, "application/octet-stream", 0},
-	{EVHTTP_REQ_GET, "/a%2exml", 200, "text/xml", 4},
-	{EVHTTP_REQ_GET, "/a.xml?x=1", 200, "text/xml", 4},
-	/* refused */
-	{EVHTTP_REQ_GET, "/missing", 404, NULL, -2},
-	{EVHTTP_REQ_HEAD, "/missing", 404, NULL, -2},
-	{EVHTTP_REQ_GET, "/", 404, NULL, -2},
-	{EVHTTP_REQ_GET, "/../secret", 403, NULL, -2},
-	{EVHTTP_REQ_GET, "/%2e%2e/secret", 403, NULL, -2},
-	{EVHTTP_REQ_GET, "/%2Fetc%2Fpasswd", 403, NULL, -2},
-	/* libevent reads "//etc" as an authority: the path is "/passwd",
-	 * inside the root. */
-	{EVHTTP_REQ_GET, "//etc/passwd", 404, NULL, -2},
-	{EVHTTP_REQ_GET, "/a.xml/", 403, NULL, -2},
-	{EVHTTP_REQ_GET, "/escape", 403, NULL, -2},
-	{EVHTTP_REQ_GET, "/a%00.xml", 400, NULL, -2},
-	{EVHTTP_REQ_GET, "/a%0a.xml", 400, NULL, -2},
-	{EVHTTP_REQ_GET, "/..%5csecret", 400, NULL, -2},
-	{EVHTTP_REQ_POST, "/CTLFile.tlv", 405, NULL, -2},
-	{EVHTTP_REQ_PUT, "/CTLFile.tlv", 405, NULL, -2},
-	{EVHTTP_REQ_DELETE, "/CTLFile.tlv", 405, NULL, -2},
-	{EVHTTP_REQ_OPTIONS, "/CTLFile.tlv", 405, NULL, -2},
-	{EVHTTP_REQ_PATCH, "/CTLFile.tlv", 405, NULL, -2},
+        {EVHTTP_REQ_GET, "/CTLFile.tlv", 200, "application/octet-stream",
+         100000},
+        {EVHTTP_REQ_HEAD, "/CTLFile.tlv", 200, "application/octet-stream",
+         100000},
+        {EVHTTP_REQ_GET, "/a.xml", 200, "text/xml", 4},
+        {EVHTTP_REQ_GET, "/SEP001122334455.cnf.xml", 200, "text/xml", 9},
+        {EVHTTP_REQ_HEAD, "/SEP001122334455.cnf.xml", 200, "text/xml", 9},
+        {EVHTTP_REQ_GET, "/crl.der", 200, "application/pkix-crl", 5},
+        {EVHTTP_REQ_GET, "/empty", 200, "application/octet-stream", 0},
+        {EVHTTP_REQ_GET, "/a%2exml", 200, "text/xml", 4},
+        {EVHTTP_REQ_GET, "/a.xml?x=1", 200, "text/xml", 4},
+        /* refused */
+        {EVHTTP_REQ_GET, "/missing", 404, NULL, -2},
+        {EVHTTP_REQ_HEAD, "/missing", 404, NULL, -2},
+        {EVHTTP_REQ_GET, "/", 404, NULL, -2},
+        {EVHTTP_REQ_GET, "/../secret", 403, NULL, -2},
+        {EVHTTP_REQ_GET, "/%2e%2e/secret", 403, NULL, -2},
+        {EVHTTP_REQ_GET, "/%2Fetc%2Fpasswd", 403, NULL, -2},
+        /* libevent reads "//etc" as an authority: the path is "/passwd",
+         * inside the root. */
+        {EVHTTP_REQ_GET, "//etc/passwd", 404, NULL, -2},
+        {EVHTTP_REQ_GET, "/a.xml/", 403, NULL, -2},
+        {EVHTTP_REQ_GET, "/escape", 403, NULL, -2},
+        {EVHTTP_REQ_GET, "/a%00.xml", 400, NULL, -2},
+        {EVHTTP_REQ_GET, "/a%0a.xml", 400, NULL, -2},
+        {EVHTTP_REQ_GET, "/..%5csecret", 400, NULL, -2},
+        {EVHTTP_REQ_POST, "/CTLFile.tlv", 405, NULL, -2},
+        {EVHTTP_REQ_PUT, "/CTLFile.tlv", 405, NULL, -2},
+        {EVHTTP_REQ_DELETE, "/CTLFile.tlv", 405, NULL, -2},
+        {EVHTTP_REQ_OPTIONS, "/CTLFile.tlv", 405, NULL, -2},
+        {EVHTTP_REQ_PATCH, "/CTLFile.tlv", 405, NULL, -2},
 };
 
 static void test_requests(void **state)
@@ -218,7 +221,7 @@ static void test_requests(void **state)
 		request(f, t->type, t->uri, &r);
 		if (r.code != t->code) {
 			fail_msg("%s: got %d, want %d", t->uri, r.code,
-				 t->code);
+			         t->code);
 		}
 		if (t->ctype) {
 			assert_string_equal(r.ctype, t->ctype);
@@ -252,29 +255,27 @@ static void test_bytes(void **state)
 
 static void test_content_types(void **state)
 {
-	assert_string_equal(http_prov_content_type("SEP1.cnf.xml"),
-			    "text/xml");
-	assert_string_equal(http_prov_content_type("SEP1.cnf.XML"),
-			    "text/xml");
+	assert_string_equal(http_prov_content_type("SEP1.cnf.xml"), "text/xml");
+	assert_string_equal(http_prov_content_type("SEP1.cnf.XML"), "text/xml");
 	assert_string_equal(http_prov_content_type("SEP1.cnf.xml.sgn"),
-			    "application/octet-stream");
+	                    "application/octet-stream");
 	assert_string_equal(http_prov_content_type("crl.der"),
-			    "application/pkix-crl");
+	                    "application/pkix-crl");
 	assert_string_equal(http_prov_content_type("pki/ca.crl"),
-			    "application/pkix-crl");
+	                    "application/pkix-crl");
 	assert_string_equal(http_prov_content_type("crl.pem"),
-			    "application/x-pem-file");
+	                    "application/x-pem-file");
 	assert_string_equal(http_prov_content_type("CTLFile.tlv"),
-			    "application/octet-stream");
+	                    "application/octet-stream");
 	assert_string_equal(http_prov_content_type("xml"),
-			    "application/octet-stream");
+	                    "application/octet-stream");
 }
 
 static void test_port_taken(void **state)
 {
 	struct fx *f = *state;
 	struct http_prov_cfg cfg = {.addr = "127.0.0.1",
-				    .port = http_prov_port(f->hp)};
+	                            .port = http_prov_port(f->hp)};
 	struct http_prov *hp = NULL;
 
 	assert_true(http_prov_new(&hp, f->base, f->fs, &cfg) < 0);
@@ -285,12 +286,11 @@ static void test_port_taken(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_requests, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_bytes, setup, teardown),
-		cmocka_unit_test(test_content_types),
-		cmocka_unit_test_setup_teardown(test_port_taken, setup,
-						teardown),
+	        cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_bytes, setup, teardown),
+	        cmocka_unit_test(test_content_types),
+	        cmocka_unit_test_setup_teardown(test_port_taken, setup,
+	                                        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 struct name_case {
@@ -23,31 +25,31 @@ struct name_case {
 };
 
 static const struct name_case names[] = {
-	{"CTLFile.tlv", 0, 0},
-	{"SEP001122334455.cnf.xml.sgn", 0, 0},
-	{"firmware/P0030801SR02.sbn", 0, 0},
-	{"a..b", 0, 0},
-	{"...", 0, 0},
-	{".hidden", 0, 0},
-	{"a b", 0, 0},
-	/* must reject */
-	{"", 0, -TL_EPARSE},
-	{"/etc/passwd", 0, -TL_EPOLICY},
-	{"..", 0, -TL_EPOLICY},
-	{"../x", 0, -TL_EPOLICY},
-	{"a/../../x", 0, -TL_EPOLICY},
-	{"a/..", 0, -TL_EPOLICY},
-	{".", 0, -TL_EPOLICY},
-	{"./a", 0, -TL_EPOLICY},
-	{"a/./b", 0, -TL_EPOLICY},
-	{"a//b", 0, -TL_EPOLICY},
-	{"a/", 0, -TL_EPOLICY},
-	{"..\\x", 0, -TL_EPARSE},
-	{"a\\b", 0, -TL_EPARSE},
-	{"a\nb", 0, -TL_EPARSE},
-	{"a\x7f", 0, -TL_EPARSE},
-	{"a\x1b[2J", 0, -TL_EPARSE},
-	{"a\0b", 3, -TL_EPARSE}, /* NUL inside */
+        {"CTLFile.tlv", 0, 0},
+        {"SEP001122334455.cnf.xml.sgn", 0, 0},
+        {"firmware/P0030801SR02.sbn", 0, 0},
+        {"a..b", 0, 0},
+        {"...", 0, 0},
+        {".hidden", 0, 0},
+        {"a b", 0, 0},
+        /* must reject */
+        {"", 0, -TL_EPARSE},
+        {"/etc/passwd", 0, -TL_EPOLICY},
+        {"..", 0, -TL_EPOLICY},
+        {"../x", 0, -TL_EPOLICY},
+        {"a/../../x", 0, -TL_EPOLICY},
+        {"a/..", 0, -TL_EPOLICY},
+        {".", 0, -TL_EPOLICY},
+        {"./a", 0, -TL_EPOLICY},
+        {"a/./b", 0, -TL_EPOLICY},
+        {"a//b", 0, -TL_EPOLICY},
+        {"a/", 0, -TL_EPOLICY},
+        {"..\\x", 0, -TL_EPARSE},
+        {"a\\b", 0, -TL_EPARSE},
+        {"a\nb", 0, -TL_EPARSE},
+        {"a\x7f", 0, -TL_EPARSE},
+        {"a\x1b[2J", 0, -TL_EPARSE},
+        {"a\0b", 3, -TL_EPARSE}, /* NUL inside */
 };
 
 static void test_name_check(void **state)
@@ -60,15 +62,14 @@ static void test_name_check(void **state)
 		int err = prov_fs_name_check(t->name, len);
 
 		if (err != t->err) {
-			fail_msg("'%s': got %d, want %d", t->name, err,
-				 t->err);
+			fail_msg("'%s': got %d, want %d", t->name, err, t->err);
 		}
 	}
 	/* overlong */
 	memset(longname, 'a', sizeof(longname));
 	assert_int_equal(prov_fs_name_check(longname, PROV_NAME_MAX), 0);
 	assert_int_equal(prov_fs_name_check(longname, PROV_NAME_MAX + 1),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 }
 
 struct fx {
@@ -98,7 +99,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "%s/tl-provfs-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	         tmp && *tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->root, sizeof(f->root), "%s/root", f->dir);
 	assert_int_equal(mkdir(f->root, 0755), 0);
@@ -125,9 +126,9 @@ static int teardown(void **state)
 {
 	struct fx *f = *state;
 	static const char *const rm[] = {
-		"root/a.txt", "root/d/b.txt", "root/d/ok", "root/up",
-		"root/dirlink", "root/fifo", "root/d", "root",
-		"outside.txt", "crl.der",
+	        "root/a.txt",   "root/d/b.txt", "root/d/ok", "root/up",
+	        "root/dirlink", "root/fifo",    "root/d",    "root",
+	        "outside.txt",  "crl.der",
 	};
 	char p[PATH_MAX * 2];
 
@@ -181,22 +182,22 @@ struct open_case {
 };
 
 static const struct open_case opens[] = {
-	{"a.txt", 0, "hello\n"},
-	{"d/b.txt", 0, "b\r\n"},
-	{"d/ok", 0, "hello\n"}, /* a link inside the root */
-	{"SEPAABBCCDDEEFF.cnf.xml", 0, "<device/>\n"},
-	{"crl.der", 0, "CRL"}, /* mapped from outside the root */
-	/* refused */
-	{"missing", -TL_ENOTFOUND, NULL},
-	{"d/missing", -TL_ENOTFOUND, NULL},
-	{"a.txt/x", -TL_ENOTFOUND, NULL},
-	{"d", -TL_ENOTFOUND, NULL},
-	{"up", -TL_EPOLICY, NULL},
-	{"dirlink/outside.txt", -TL_EPOLICY, NULL},
-	{"fifo", -TL_EPOLICY, NULL},
-	{"denied.xml", -TL_EPOLICY, NULL},
-	{"../outside.txt", -TL_EPOLICY, NULL},
-	{"/etc/hostname", -TL_EPOLICY, NULL},
+        {"a.txt", 0, "hello\n"},
+        {"d/b.txt", 0, "b\r\n"},
+        {"d/ok", 0, "hello\n"}, /* a link inside the root */
+        {"SEPAABBCCDDEEFF.cnf.xml", 0, "<device/>\n"},
+        {"crl.der", 0, "CRL"}, /* mapped from outside the root */
+        /* refused */
+        {"missing", -TL_ENOTFOUND, NULL},
+        {"d/missing", -TL_ENOTFOUND, NULL},
+        {"a.txt/x", -TL_ENOTFOUND, NULL},
+        {"d", -TL_ENOTFOUND, NULL},
+        {"up", -TL_EPOLICY, NULL},
+        {"dirlink/outside.txt", -TL_EPOLICY, NULL},
+        {"fifo", -TL_EPOLICY, NULL},
+        {"denied.xml", -TL_EPOLICY, NULL},
+        {"../outside.txt", -TL_EPOLICY, NULL},
+        {"/etc/hostname", -TL_EPOLICY, NULL},
 };
 
 static void test_open(void **state)
@@ -276,7 +277,7 @@ static void test_netascii(void **state)
 	/* A generated file converts too. */
 	prov_fs_set_gen(f->fs, gen, f);
 	assert_int_equal(prov_fs_open(f->fs, "SEPAABBCCDDEEFF.cnf.xml", &pf),
-			 0);
+	                 0);
 	assert_int_equal(prov_file_netascii(pf, 100), 0);
 	s = read_all(pf, &len);
 	assert_string_equal(s, "<device/>\r\n");
@@ -297,13 +298,12 @@ static void test_new_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_name_check),
-		cmocka_unit_test_setup_teardown(test_open, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_ranges, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_netascii, setup,
-						teardown),
-		cmocka_unit_test(test_new_errors),
+	        cmocka_unit_test(test_name_check),
+	        cmocka_unit_test_setup_teardown(test_open, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_read_ranges, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_netascii, setup, teardown),
+	        cmocka_unit_test(test_new_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,10 +23,12 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+/* cmocka needs the headers above first. */
 #include <cmocka.h>
 
 struct fx {
-	char dir[PATH_MAX];  /* temporary directory */
+	char dir[PATH_MAX];      /* temporary directory */
 	char root[PATH_MAX + 8]; /* dir/root: the served tree */
 	struct event_base *base;
 	struct event *tick;
@@ -45,7 +47,7 @@ static int64_t now_ms(void)
 }
 
 static void write_file(const char *dir, const char *name, const void *p,
-		       size_t n)
+                       size_t n)
 {
 	char path[PATH_MAX * 2];
 	FILE *f;
@@ -71,7 +73,7 @@ static int gen(const char *name, struct buf *out, void *arg)
 {
 	if (strcmp(name, "SEP001122334455.cnf.xml") == 0) {
 		buf_put_str(out, "<device><deviceSecurityMode>1"
-				 "</deviceSecurityMode></device>\n");
+		                 "</deviceSecurityMode></device>\n");
 		return 0;
 	}
 	if (strcmp(name, "broken.cnf.xml") == 0) {
@@ -102,7 +104,7 @@ static int setup(void **state)
 
 	assert_non_null(f);
 	snprintf(f->dir, sizeof(f->dir), "%s/tl-tftp-XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	         tmp && *tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->root, sizeof(f->root), "%s/root", f->dir);
 	assert_int_equal(mkdir(f->root, 0755), 0);
@@ -146,10 +148,10 @@ static int setup(void **state)
 static void rm_tree(const char *dir)
 {
 	static const char *const names[] = {
-		"root/CTLFile.tlv", "root/mult.bin", "root/empty.bin",
-		"root/sub/c.bin",   "root/text.txt", "secret.txt",
-		"root/big.bin",	    "root/inside",   "root/escape",
-		"root/abs",	    "root/sub",	     "root",
+	        "root/CTLFile.tlv", "root/mult.bin", "root/empty.bin",
+	        "root/sub/c.bin",   "root/text.txt", "secret.txt",
+	        "root/big.bin",     "root/inside",   "root/escape",
+	        "root/abs",         "root/sub",      "root",
 	};
 	char path[PATH_MAX * 2];
 
@@ -191,8 +193,7 @@ static void on_done(struct tftp_cli *c, int err, void *arg)
 	d->err = err;
 }
 
-static void run_until(struct event_base *base, const bool *flag,
-		      int limit_ms)
+static void run_until(struct event_base *base, const bool *flag, int limit_ms)
 {
 	int64_t end = now_ms() + limit_ms;
 
@@ -216,10 +217,10 @@ static void settle(struct fx *f, struct tftp_srv *srv)
 static void req_init(struct tftp_cli_req *r, uint16_t port, const char *file)
 {
 	memset(r, 0, sizeof(*r));
-	assert_int_equal(inet_pton(AF_INET, "127.0.0.1",
-				   &((struct sockaddr_in *)&r->server)
-					    ->sin_addr),
-			 1);
+	assert_int_equal(
+	        inet_pton(AF_INET, "127.0.0.1",
+	                  &((struct sockaddr_in *)&r->server)->sin_addr),
+	        1);
 	((struct sockaddr_in *)&r->server)->sin_family = AF_INET;
 	((struct sockaddr_in *)&r->server)->sin_port = htons(port);
 	r->server_len = sizeof(struct sockaddr_in);
@@ -230,7 +231,7 @@ static void req_init(struct tftp_cli_req *r, uint16_t port, const char *file)
 
 /* Fetch on the fixture's loop; returns the error, fills out. */
 static int fetch(struct fx *f, const struct tftp_cli_req *r, struct buf *out,
-		 struct tftp_cli_info *info)
+                 struct tftp_cli_info *info)
 {
 	struct tftp_cli *c = NULL;
 	struct done d = {0};
@@ -268,7 +269,7 @@ static void expect_file(struct fx *f, const char *name, const struct buf *b)
 	fp = fopen(path, "rb");
 	assert_non_null(fp);
 	assert_int_equal(fread(want, 1, (size_t)st.st_size, fp),
-			 (size_t)st.st_size);
+	                 (size_t)st.st_size);
 	fclose(fp);
 	if (b->len) {
 		assert_memory_equal(want, b->p, b->len);
@@ -280,38 +281,38 @@ struct get_case {
 	const char *file;
 	uint16_t blksize, window;
 	bool tsize;
-	int err;	  /* 0: the bytes must equal root/<file> */
+	int err;          /* 0: the bytes must equal root/<file> */
 	uint16_t errcode; /* the server's error code */
 	const char *same; /* compare against this file instead */
 };
 
 static const struct get_case gets[] = {
-	{"CTLFile.tlv", 0, 0, false, 0, 0, NULL},
-	{"CTLFile.tlv", 1428, 0, true, 0, 0, NULL},
-	{"CTLFile.tlv", 8, 16, true, 0, 0, NULL},
-	{"CTLFile.tlv", 65464, 4, true, 0, 0, NULL},
-	{"mult.bin", 1024, 0, false, 0, 0, NULL}, /* ends with 0 bytes */
-	{"mult.bin", 1024, 4, true, 0, 0, NULL},
-	{"mult.bin", 512, 8, false, 0, 0, NULL},
-	{"empty.bin", 0, 0, false, 0, 0, NULL},
-	{"empty.bin", 512, 3, true, 0, 0, NULL},
-	{"sub/c.bin", 0, 2, false, 0, 0, NULL},
-	{"inside", 0, 0, false, 0, 0, "sub/c.bin"}, /* symlink in the root */
-	/* refused */
-	{"missing.bin", 0, 0, false, -TL_ENOTFOUND, TFTP_ENOTFOUND, NULL},
-	{"sub/missing", 512, 0, true, -TL_ENOTFOUND, TFTP_ENOTFOUND, NULL},
-	{"sub", 0, 0, false, -TL_ENOTFOUND, TFTP_ENOTFOUND, NULL},
-	{"escape", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"abs", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"../secret.txt", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"sub/../../secret.txt", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"/etc/passwd", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"./CTLFile.tlv", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"sub//c.bin", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"..\\secret.txt", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"a\x01z", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"a\tz", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
-	{"broken.cnf.xml", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"CTLFile.tlv", 0, 0, false, 0, 0, NULL},
+        {"CTLFile.tlv", 1428, 0, true, 0, 0, NULL},
+        {"CTLFile.tlv", 8, 16, true, 0, 0, NULL},
+        {"CTLFile.tlv", 65464, 4, true, 0, 0, NULL},
+        {"mult.bin", 1024, 0, false, 0, 0, NULL}, /* ends with 0 bytes */
+        {"mult.bin", 1024, 4, true, 0, 0, NULL},
+        {"mult.bin", 512, 8, false, 0, 0, NULL},
+        {"empty.bin", 0, 0, false, 0, 0, NULL},
+        {"empty.bin", 512, 3, true, 0, 0, NULL},
+        {"sub/c.bin", 0, 2, false, 0, 0, NULL},
+        {"inside", 0, 0, false, 0, 0, "sub/c.bin"}, /* symlink in the root */
+        /* refused */
+        {"missing.bin", 0, 0, false, -TL_ENOTFOUND, TFTP_ENOTFOUND, NULL},
+        {"sub/missing", 512, 0, true, -TL_ENOTFOUND, TFTP_ENOTFOUND, NULL},
+        {"sub", 0, 0, false, -TL_ENOTFOUND, TFTP_ENOTFOUND, NULL},
+        {"escape", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"abs", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"../secret.txt", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"sub/../../secret.txt", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"/etc/passwd", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"./CTLFile.tlv", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"sub//c.bin", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"..\\secret.txt", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"a\x01z", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"a\tz", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
+        {"broken.cnf.xml", 0, 0, false, -EACCES, TFTP_EACCESS, NULL},
 };
 
 static void test_get_table(void **state)
@@ -337,8 +338,9 @@ static void test_get_table(void **state)
 		if (!err) {
 			expect_file(f, t->same ? t->same : t->file, &b);
 			assert_int_equal(info.blksize,
-					 t->blksize ? t->blksize : 512);
-			assert_int_equal(info.window, t->window ? t->window : 1);
+			                 t->blksize ? t->blksize : 512);
+			assert_int_equal(info.window,
+			                 t->window ? t->window : 1);
 			assert_int_equal(info.retransmits, 0);
 			if (t->tsize) {
 				assert_int_equal(info.tsize, b.len);
@@ -410,13 +412,13 @@ static void raw_send(int fd, uint16_t port, const void *p, size_t n)
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	a.sin_port = htons(port);
 	assert_int_equal(sendto(fd, p, n, 0, (struct sockaddr *)&a, sizeof(a)),
-			 (ssize_t)n);
+	                 (ssize_t)n);
 }
 
 /* Receive one datagram within limit_ms while the loop runs; returns its
  * length or -1, and the sender's port. */
 static ssize_t raw_recv(struct fx *f, int fd, uint8_t *p, size_t cap,
-			uint16_t *port, int limit_ms)
+                        uint16_t *port, int limit_ms)
 {
 	int64_t end = now_ms() + limit_ms;
 
@@ -446,34 +448,49 @@ struct raw_case {
 #define PKT(s) (const uint8_t *)(s), sizeof(s) - 1
 
 static const struct raw_case raws[] = {
-	{"WRQ", PKT("\0\2CTLFile.tlv\0octet\0"), TFTP_EACCESS},
-	{"blksize 7", PKT("\0\1CTLFile.tlv\0octet\0blksize\0" "7\0"),
-	 TFTP_EOPTNEG},
-	{"blksize 65465", PKT("\0\1CTLFile.tlv\0octet\0blksize\0" "65465\0"),
-	 TFTP_EOPTNEG},
-	{"blksize overflow",
-	 PKT("\0\1CTLFile.tlv\0octet\0blksize\0" "99999999999999999999999\0"),
-	 TFTP_EOPTNEG},
-	{"blksize x", PKT("\0\1CTLFile.tlv\0octet\0blksize\0x\0"),
-	 TFTP_EOPTNEG},
-	{"windowsize 0", PKT("\0\1CTLFile.tlv\0octet\0windowsize\0" "0\0"),
-	 TFTP_EOPTNEG},
-	{"windowsize 65536",
-	 PKT("\0\1CTLFile.tlv\0octet\0windowsize\0" "65536\0"), TFTP_EOPTNEG},
-	{"timeout 0", PKT("\0\1CTLFile.tlv\0octet\0timeout\0" "0\0"),
-	 TFTP_EOPTNEG},
-	{"timeout 256", PKT("\0\1CTLFile.tlv\0octet\0timeout\0" "256\0"),
-	 TFTP_EOPTNEG},
-	{"tsize -1", PKT("\0\1CTLFile.tlv\0octet\0tsize\0-1\0"), TFTP_EOPTNEG},
-	{"duplicate option",
-	 PKT("\0\1CTLFile.tlv\0octet\0tsize\0" "0\0TSize\0" "0\0"),
-	 TFTP_EOPTNEG},
-	{"netascii (disabled)", PKT("\0\1text.txt\0netascii\0"), TFTP_EBADOP},
-	{"mail mode", PKT("\0\1text.txt\0mail\0"), TFTP_EBADOP},
-	{"unknown mode", PKT("\0\1text.txt\0binary\0"), TFTP_EBADOP},
-	{"truncated RRQ", PKT("\0\1text.txt\0oct"), TFTP_EBADOP},
-	{"ACK to the server port", PKT("\0\4\0\1"), TFTP_EBADOP},
-	{"DATA to the server port", PKT("\0\3\0\1abc"), TFTP_EBADOP},
+        {"WRQ", PKT("\0\2CTLFile.tlv\0octet\0"), TFTP_EACCESS},
+        {"blksize 7",
+         PKT("\0\1CTLFile.tlv\0octet\0blksize\0"
+             "7\0"),
+         TFTP_EOPTNEG},
+        {"blksize 65465",
+         PKT("\0\1CTLFile.tlv\0octet\0blksize\0"
+             "65465\0"),
+         TFTP_EOPTNEG},
+        {"blksize overflow",
+         PKT("\0\1CTLFile.tlv\0octet\0blksize\0"
+             "99999999999999999999999\0"),
+         TFTP_EOPTNEG},
+        {"blksize x", PKT("\0\1CTLFile.tlv\0octet\0blksize\0x\0"),
+         TFTP_EOPTNEG},
+        {"windowsize 0",
+         PKT("\0\1CTLFile.tlv\0octet\0windowsize\0"
+             "0\0"),
+         TFTP_EOPTNEG},
+        {"windowsize 65536",
+         PKT("\0\1CTLFile.tlv\0octet\0windowsize\0"
+             "65536\0"),
+         TFTP_EOPTNEG},
+        {"timeout 0",
+         PKT("\0\1CTLFile.tlv\0octet\0timeout\0"
+             "0\0"),
+         TFTP_EOPTNEG},
+        {"timeout 256",
+         PKT("\0\1CTLFile.tlv\0octet\0timeout\0"
+             "256\0"),
+         TFTP_EOPTNEG},
+        {"tsize -1", PKT("\0\1CTLFile.tlv\0octet\0tsize\0-1\0"), TFTP_EOPTNEG},
+        {"duplicate option",
+         PKT("\0\1CTLFile.tlv\0octet\0tsize\0"
+             "0\0TSize\0"
+             "0\0"),
+         TFTP_EOPTNEG},
+        {"netascii (disabled)", PKT("\0\1text.txt\0netascii\0"), TFTP_EBADOP},
+        {"mail mode", PKT("\0\1text.txt\0mail\0"), TFTP_EBADOP},
+        {"unknown mode", PKT("\0\1text.txt\0binary\0"), TFTP_EBADOP},
+        {"truncated RRQ", PKT("\0\1text.txt\0oct"), TFTP_EBADOP},
+        {"ACK to the server port", PKT("\0\4\0\1"), TFTP_EBADOP},
+        {"DATA to the server port", PKT("\0\3\0\1abc"), TFTP_EBADOP},
 };
 
 static void test_refusals(void **state)
@@ -495,7 +512,7 @@ static void test_refusals(void **state)
 		assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
 		if (pkt.op != TFTP_ERROR || pkt.code != t->code) {
 			fail_msg("%s: op %d code %u, want error %u", t->what,
-				 pkt.op, pkt.code, t->code);
+			         pkt.op, pkt.code, t->code);
 		}
 		assert_true(pkt.msg.len > 0);
 	}
@@ -514,12 +531,16 @@ static void test_negotiation(void **state)
 {
 	struct fx *f = *state;
 	struct tftp_srv_cfg cfg = {.addr = "127.0.0.1",
-				   .max_blksize = 1024,
-				   .max_window = 4,
-				   .timeout_ms = 60};
+	                           .max_blksize = 1024,
+	                           .max_window = 4,
+	                           .timeout_ms = 60};
 	static const uint8_t rrq[] = "\0\1CTLFile.tlv\0OCTET\0foo\0bar\0"
-				     "BLKSIZE\0" "8192\0windowsize\0" "16\0"
-				     "timeout\0" "3\0tsize\0" "0\0";
+	                             "BLKSIZE\0"
+	                             "8192\0windowsize\0"
+	                             "16\0"
+	                             "timeout\0"
+	                             "3\0tsize\0"
+	                             "0\0";
 	uint8_t rx[2048];
 	struct tftp_pkt pkt;
 	uint16_t tid;
@@ -595,7 +616,7 @@ static void test_server_gives_up(void **state)
 {
 	struct fx *f = *state;
 	struct tftp_srv_cfg cfg = {
-		.addr = "127.0.0.1", .timeout_ms = 20, .retries = 3};
+	        .addr = "127.0.0.1", .timeout_ms = 20, .retries = 3};
 	struct tftp_srv_stats st;
 	uint8_t rx[1024];
 	int64_t t0, t_last = 0;
@@ -692,7 +713,7 @@ static void test_client_limits(void **state)
 	struct tftp_cli *c = NULL;
 
 	assert_int_equal(tftp_cli_start(&c, f->base, &r, on_done, NULL),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_null(c);
 }
 
@@ -700,7 +721,7 @@ static void test_rate_limit(void **state)
 {
 	struct fx *f = *state;
 	struct tftp_srv_cfg cfg = {
-		.addr = "127.0.0.1", .rate = 3, .timeout_ms = 1000};
+	        .addr = "127.0.0.1", .rate = 3, .timeout_ms = 1000};
 	struct tftp_srv_stats st;
 	uint8_t rx[1024];
 	int fd, got = 0;
@@ -709,7 +730,7 @@ static void test_rate_limit(void **state)
 	fd = raw_sock();
 	for (int i = 0; i < 8; i++) {
 		raw_send(fd, tftp_srv_port(f->srv),
-			 PKT("\0\1CTLFile.tlv\0octet\0"));
+		         PKT("\0\1CTLFile.tlv\0octet\0"));
 	}
 	while (raw_recv(f, fd, rx, sizeof(rx), NULL, 200) > 0) {
 		got++;
@@ -727,7 +748,7 @@ static void test_netascii(void **state)
 {
 	struct fx *f = *state;
 	struct tftp_srv_cfg cfg = {
-		.addr = "127.0.0.1", .netascii = true, .timeout_ms = 60};
+	        .addr = "127.0.0.1", .netascii = true, .timeout_ms = 60};
 	uint8_t rx[1024];
 	struct tftp_pkt pkt;
 	uint16_t tid;
@@ -737,7 +758,8 @@ static void test_netascii(void **state)
 	start_srv(f, &cfg);
 	fd = raw_sock();
 	raw_send(fd, tftp_srv_port(f->srv),
-		 PKT("\0\1text.txt\0NETASCII\0tsize\0" "0\0"));
+	         PKT("\0\1text.txt\0NETASCII\0tsize\0"
+	             "0\0"));
 	n = raw_recv(f, fd, rx, sizeof(rx), &tid, 2000);
 	assert_true(n > 0);
 	assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
@@ -765,7 +787,7 @@ struct relay;
 
 struct relay_port {
 	struct relay *r;
-	int cfd;		    /* client-facing */
+	int cfd; /* client-facing */
 	struct event *ev;
 	struct sockaddr_in server; /* where its packets go (listen or TID) */
 };
@@ -778,7 +800,7 @@ struct relay {
 	size_t nports;
 	struct sockaddr_in client;
 	bool have_client;
-	unsigned n_down, n_up; /* packets seen per direction */
+	unsigned n_down, n_up;                 /* packets seen per direction */
 	unsigned drop_down, drop_up, dup_down; /* every Nth (0: never) */
 	const unsigned *drop_list; /* server->client packets to drop once */
 	size_t ndrop_list;
@@ -805,7 +827,7 @@ static void relay_up(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	while ((n = recvfrom(fd, p, sizeof(p), 0, (struct sockaddr *)&a,
-			     &al)) >= 0) {
+	                     &al)) >= 0) {
 		al = sizeof(a);
 		r->client = a;
 		r->have_client = true;
@@ -815,13 +837,13 @@ static void relay_up(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		(void)!sendto(r->sfd, p, (size_t)n, 0,
-			      (struct sockaddr *)&rp->server,
-			      sizeof(rp->server));
+		              (struct sockaddr *)&rp->server,
+		              sizeof(rp->server));
 	}
 }
 
 static struct relay_port *relay_port_add(struct relay *r,
-					 const struct sockaddr_in *server)
+                                         const struct sockaddr_in *server)
 {
 	struct relay_port *rp = &r->ports[r->nports++];
 
@@ -829,8 +851,8 @@ static struct relay_port *relay_port_add(struct relay *r,
 	rp->r = r;
 	rp->cfd = raw_sock();
 	rp->server = *server;
-	rp->ev = event_new(r->f->base, rp->cfd, EV_READ | EV_PERSIST,
-			   relay_up, rp);
+	rp->ev = event_new(r->f->base, rp->cfd, EV_READ | EV_PERSIST, relay_up,
+	                   rp);
 	event_add(rp->ev, NULL);
 	return rp;
 }
@@ -844,7 +866,7 @@ static void relay_down(evutil_socket_t fd, short what, void *arg)
 	ssize_t n;
 
 	while ((n = recvfrom(fd, p, sizeof(p), 0, (struct sockaddr *)&a,
-			     &al)) >= 0) {
+	                     &al)) >= 0) {
 		struct relay_port *rp = NULL;
 
 		al = sizeof(a);
@@ -866,13 +888,12 @@ static void relay_down(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		(void)!sendto(rp->cfd, p, (size_t)n, 0,
-			      (struct sockaddr *)&r->client,
-			      sizeof(r->client));
+		              (struct sockaddr *)&r->client, sizeof(r->client));
 		if (r->dup_down && r->n_down % r->dup_down == 0) {
 			r->duplicated++;
 			(void)!sendto(rp->cfd, p, (size_t)n, 0,
-				      (struct sockaddr *)&r->client,
-				      sizeof(r->client));
+			              (struct sockaddr *)&r->client,
+			              sizeof(r->client));
 		}
 	}
 }
@@ -888,8 +909,8 @@ static uint16_t relay_start(struct relay *r, struct fx *f)
 	srv.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	srv.sin_port = htons(tftp_srv_port(f->srv));
 	rp = relay_port_add(r, &srv);
-	r->sev = event_new(f->base, r->sfd, EV_READ | EV_PERSIST, relay_down,
-			   r);
+	r->sev =
+	        event_new(f->base, r->sfd, EV_READ | EV_PERSIST, relay_down, r);
 	event_add(r->sev, NULL);
 	assert_int_equal(getsockname(rp->cfd, (struct sockaddr *)&a, &al), 0);
 	return ntohs(a.sin_port);
@@ -914,21 +935,21 @@ struct fault_case {
 };
 
 static const struct fault_case faults[] = {
-	{"lock-step, drop 1/7 down, dup 1/5", 512, 0, 7, 0, 5, {0}, 0},
-	{"lock-step, drop 1/5 up", 512, 0, 0, 5, 0, {0}, 0},
-	{"window 4, one lost in the window", 512, 4, 0, 0, 0, {4}, 1},
-	{"window 4, two lost in one window", 512, 4, 0, 0, 0, {3, 5}, 2},
-	{"window 8, drop 1/9 both ways, dup 1/4", 1024, 8, 9, 9, 4, {0}, 0},
-	{"window 16, first block lost", 256, 16, 0, 0, 0, {2}, 1},
-	{"OACK lost", 512, 4, 0, 0, 0, {1}, 1},
-	{"last block lost", 1428, 0, 0, 0, 0, {5}, 1},
+        {"lock-step, drop 1/7 down, dup 1/5", 512, 0, 7, 0, 5, {0}, 0},
+        {"lock-step, drop 1/5 up", 512, 0, 0, 5, 0, {0}, 0},
+        {"window 4, one lost in the window", 512, 4, 0, 0, 0, {4}, 1},
+        {"window 4, two lost in one window", 512, 4, 0, 0, 0, {3, 5}, 2},
+        {"window 8, drop 1/9 both ways, dup 1/4", 1024, 8, 9, 9, 4, {0}, 0},
+        {"window 16, first block lost", 256, 16, 0, 0, 0, {2}, 1},
+        {"OACK lost", 512, 4, 0, 0, 0, {1}, 1},
+        {"last block lost", 1428, 0, 0, 0, 0, {5}, 1},
 };
 
 static void test_faults(void **state)
 {
 	struct fx *f = *state;
 	struct tftp_srv_cfg cfg = {
-		.addr = "127.0.0.1", .timeout_ms = 40, .retries = 8};
+	        .addr = "127.0.0.1", .timeout_ms = 40, .retries = 8};
 	static uint8_t want[100000];
 
 	fill(want, sizeof(want), 9);
@@ -948,9 +969,8 @@ static void test_faults(void **state)
 		r.drop_list = t->drops;
 		r.ndrop_list = t->ndrops;
 		req_init(&req, relay_start(&r, f),
-			 strcmp(t->what, "last block lost") == 0
-				 ? "CTLFile.tlv"
-				 : "fault.bin");
+		         strcmp(t->what, "last block lost") == 0 ? "CTLFile.tlv"
+		                                                 : "fault.bin");
 		req.blksize = t->blksize;
 		req.window = t->window;
 		req.timeout_ms = 40;
@@ -995,14 +1015,13 @@ static void test_concurrent(void **state)
 		struct tftp_cli_req r;
 
 		req_init(&r, tftp_srv_port(f->srv),
-			 i % 2 ? "CTLFile.tlv" : "mult.bin");
+		         i % 2 ? "CTLFile.tlv" : "mult.bin");
 		r.blksize = i % 3 ? 1428 : 0;
 		r.window = (uint16_t)(i % 4);
 		r.timeout_ms = 500;
 		d[i].done = false;
-		assert_int_equal(tftp_cli_start(&c[i], f->base, &r, on_done,
-						&d[i]),
-				 0);
+		assert_int_equal(
+		        tftp_cli_start(&c[i], f->base, &r, on_done, &d[i]), 0);
 	}
 	end = now_ms() + 60000;
 	while (!all && now_ms() < end) {
@@ -1016,7 +1035,7 @@ static void test_concurrent(void **state)
 	for (int i = 0; i < NCONC; i++) {
 		assert_int_equal(d[i].err, 0);
 		expect_file(f, i % 2 ? "CTLFile.tlv" : "mult.bin",
-			    tftp_cli_data(c[i]));
+		            tftp_cli_data(c[i]));
 		tftp_cli_free(c[i]);
 	}
 	settle(f, f->srv);
@@ -1058,32 +1077,29 @@ static void test_ipv6(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_get_table, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_generated, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rollover, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_refusals, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_negotiation, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_duplicate_ack, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_server_gives_up, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_client_timeout, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_client_limits, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_rate_limit, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_netascii, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_concurrent, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_get_table, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_generated, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_rollover, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_negotiation, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_duplicate_ack, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_server_gives_up, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_client_timeout, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_client_limits, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_rate_limit, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_netascii, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_faults, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_concurrent, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_ipv6, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
