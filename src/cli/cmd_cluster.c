@@ -295,7 +295,7 @@ static int do_show(struct store *st, const struct site *s,
 	if (o->json) {
 		json_t *j = json_pack(
 			"{s:s, s:s, s:s, s:s, s:{s:b, s:b, s:i, s:i, s:s}, "
-			"s:i, s:i, s:i, s:I, s:[s]}",
+			"s:i, s:i, s:i, s:I, s:s}",
 			"mode", store_cluster_mode_name(mode), "mode_source",
 			explicit ? "database" : "default", "site", s->name,
 			"realm", realm, "ctl", "present", ctl.present, "valid",
@@ -405,7 +405,7 @@ int cmd_cluster(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (argc < 2) {
-		fputs(usage, stderr);
+		cli_fail(CMD, "missing subcommand (try --help)");
 		return CLI_EUSAGE;
 	}
 	sub = argv[1];

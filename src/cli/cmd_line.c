@@ -592,7 +592,7 @@ int cmd_line(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (argc < 2) {
-		fputs(usage, stderr);
+		cli_fail(CMD, "missing subcommand (try --help)");
 		return CLI_EUSAGE;
 	}
 	sub = argv[1];

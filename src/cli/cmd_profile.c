@@ -434,7 +434,7 @@ int cmd_profile(int argc, char **argv)
 		return CLI_OK;
 	}
 	if (argc < 2) {
-		fputs(usage, stderr);
+		cli_fail(CMD, "missing subcommand (try --help)");
 		return CLI_EUSAGE;
 	}
 	sub = argv[1];
