@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOGC "tftp"
@@ -47,6 +48,7 @@ struct xfer {
 	unsigned tries;
 	unsigned rto_ms;
 	unsigned rto_base_ms;
+	int64_t deadline_ms;
 	size_t oack_len;
 	uint8_t oack[OACK_MAX];
 };
@@ -112,13 +114,31 @@ static void xfer_free(struct xfer *x, bool ok)
 	free(x);
 }
 
-static void xfer_arm(struct xfer *x)
+static int64_t now_ms(void)
 {
-	struct timeval tv = {
-	        .tv_sec = x->rto_ms / 1000,
-	        .tv_usec = (suseconds_t)(x->rto_ms % 1000) * 1000,
-	};
+	struct timespec ts;
 
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Start the retransmission timer afresh, or (fresh false: a packet that
+ * moved nothing forward) keep the running deadline, so that a client
+ * repeating stale ACKs cannot hold a transfer open for ever. */
+static void xfer_arm(struct xfer *x, bool fresh)
+{
+	int64_t left;
+	struct timeval tv;
+
+	if (fresh) {
+		x->deadline_ms = now_ms() + x->rto_ms;
+	}
+	left = x->deadline_ms - now_ms();
+	if (left < 1) {
+		left = 1;
+	}
+	tv.tv_sec = (time_t)(left / 1000);
+	tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
 	event_add(&x->ev, &tv);
 }
 
@@ -176,7 +196,7 @@ static int xfer_send_current(struct xfer *x)
 /* One datagram from the client on the transfer's socket. Returns 1 when
  * the transfer is over (completed or aborted), 0 to continue. */
 static int xfer_on_packet(struct xfer *x, const uint8_t *p, size_t len,
-                          bool *ok)
+                          bool *ok, bool *progress)
 {
 	struct tftp_pkt pkt;
 	int err = tftp_pkt_parse(&pkt, p, len);
@@ -216,6 +236,7 @@ static int xfer_on_packet(struct xfer *x, const uint8_t *p, size_t len,
 	}
 	x->tries = 0;
 	x->rto_ms = x->rto_base_ms;
+	*progress = true;
 	err = xfer_send_window(x);
 	if (err) {
 		return 1;
@@ -227,7 +248,7 @@ static void xfer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct xfer *x = arg;
 	struct tftp_srv *srv = x->srv;
-	bool ok = false;
+	bool ok = false, progress = false;
 
 	if (what & EV_READ) {
 		for (int i = 0; i < RECV_BURST; i++) {
@@ -242,12 +263,13 @@ static void xfer_cb(evutil_socket_t fd, short what, void *arg)
 				xfer_free(x, false);
 				return;
 			}
-			if (xfer_on_packet(x, srv->rx, (size_t)n, &ok)) {
+			if (xfer_on_packet(x, srv->rx, (size_t)n, &ok,
+			                   &progress)) {
 				xfer_free(x, ok);
 				return;
 			}
 		}
-		xfer_arm(x);
+		xfer_arm(x, progress);
 		return;
 	}
 	/* Timeout: send the OACK or the window again, with backoff. */
@@ -266,7 +288,7 @@ static void xfer_cb(evutil_socket_t fd, short what, void *arg)
 		xfer_free(x, false);
 		return;
 	}
-	xfer_arm(x);
+	xfer_arm(x, true);
 }
 
 /* RFC 2347 §Negotiation: a bad value of an option we know refuses the
@@ -551,7 +573,7 @@ static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
 		xfer_free(x, false);
 		return;
 	}
-	xfer_arm(x);
+	xfer_arm(x, true);
 	return;
 fail:
 	if (x->fd >= 0) {

@@ -641,6 +641,42 @@ static void test_server_gives_up(void **state)
 	close(fd);
 }
 
+/* A client repeating a stale ACK does not keep a transfer alive: the
+ * retransmission deadline only moves when the transfer does. */
+static void test_stale_acks(void **state)
+{
+	struct fx *f = *state;
+	struct tftp_srv_cfg cfg = {
+	        .addr = "127.0.0.1", .timeout_ms = 50, .retries = 2};
+	struct tftp_srv_stats st;
+	uint8_t rx[1024];
+	uint16_t tid = 0;
+	int64_t end;
+	int fd, data = 0;
+
+	start_srv(f, &cfg);
+	fd = raw_sock();
+	raw_send(fd, tftp_srv_port(f->srv), PKT("\0\1CTLFile.tlv\0octet\0"));
+	end = now_ms() + 3000;
+	do {
+		ssize_t n = raw_recv(f, fd, rx, sizeof(rx), &tid, 10);
+
+		if (n == 516) {
+			data++;
+		}
+		if (tid) {
+			raw_send(fd, tid, "\0\4\0\0", 4); /* stale */
+		}
+		tftp_srv_stats(f->srv, &st);
+	} while (st.active && now_ms() < end);
+	/* 50 + 100 + 200 ms of backoff, then the transfer is dropped. */
+	assert_int_equal(st.active, 0);
+	assert_int_equal(st.failed, 1);
+	assert_int_equal(data, 3);
+	assert_true(now_ms() < end);
+	close(fd);
+}
+
 /* The client against a server that never answers: bounded retries. */
 static void test_client_timeout(void **state)
 {
@@ -1088,6 +1124,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_duplicate_ack, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_server_gives_up, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_stale_acks, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_client_timeout, setup,
 	                                        teardown),
