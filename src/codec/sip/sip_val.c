@@ -3,6 +3,7 @@
  * Call-Info (RFC 3261 §20, §25.1; RFC 3581; RFC 5626; RFC 6665). */
 #include "codec/sip/sip_int.h"
 
+#include <stddef.h>
 #include <string.h>
 
 /* A numeric parameter value <= max, or -TL_EPARSE. */
@@ -218,7 +219,10 @@ int sip_addr_scan(struct sip_addr *a, struct sip_scan *sc,
 	const uint8_t *us, *ue, *ps = NULL, *pe;
 	int rc;
 
-	memset(a, 0, sizeof(*a));
+	/* a->uri is cleared by sip_uri_parse() */
+	memset(a, 0, offsetof(struct sip_addr, uri));
+	a->params = SLICE_NULL;
+	a->tag = SLICE_NULL;
 	sip_scan_lws(sc);
 	a->raw.p = sc->p;
 	if (sip_scan_eof(sc)) {
@@ -340,7 +344,15 @@ int sip_contact_scan(struct sip_contact *c, struct sip_scan *sc)
 {
 	const uint8_t *save;
 
-	memset(c, 0, sizeof(*c));
+	/* c->addr is cleared by sip_addr_scan() */
+	c->star = false;
+	c->has_expires = false;
+	c->expires = 0;
+	c->has_q = false;
+	c->q = 0;
+	c->instance = SLICE_NULL;
+	c->has_reg_id = false;
+	c->reg_id = 0;
 	sip_scan_lws(sc);
 	save = sc->p;
 	if (sc->p < sc->end && *sc->p == '*') {
@@ -348,6 +360,7 @@ int sip_contact_scan(struct sip_contact *c, struct sip_scan *sc)
 		sc->p++;
 		sip_scan_lws(sc);
 		if (sip_scan_eof(sc) || *sc->p == ',') {
+			memset(&c->addr, 0, sizeof(c->addr));
 			c->star = true;
 			c->addr.raw = (struct slice){save, 1};
 			return 0;
