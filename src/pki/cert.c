@@ -13,14 +13,6 @@
 /* Backdating absorbs phones whose clocks run a little behind ours. */
 #define PKI_BACKDATE 300
 
-struct pki_ca {
-	X509 *cert;
-	struct pki_key *key;
-	X509_NAME *name;	/* borrowed from cert */
-	X509_EXTENSION *aki;	/* authorityKeyIdentifier for what we sign */
-	X509_EXTENSION *cdp;	/* cRLDistributionPoints, or NULL */
-	X509_NAME *inherit;	/* O, OU, L, ST, C of the CA (LSC, MIC) */
-};
 
 struct profile_name {
 	const char *name;
@@ -342,8 +334,9 @@ static bool is_rsa(EVP_PKEY *k)
 	return EVP_PKEY_get_base_id(k) == EVP_PKEY_RSA;
 }
 
-/* The profile's extensions other than AKI and CDP. */
-static int add_profile(X509 *x, const struct pki_issue *req, EVP_PKEY *pub)
+/* The extensions a profile fixes (basicConstraints, keyUsage,
+ * extendedKeyUsage), in this order; rsa: the subject key is RSA. */
+static int add_const_exts(X509 *x, enum pki_profile profile, bool rsa)
 {
 	static const int ku_ca[] = {KUB_KEY_CERT_SIGN, KUB_CRL_SIGN};
 	static const int ku_rsa[] = {KUB_DIGITAL_SIGNATURE,
@@ -357,24 +350,23 @@ static int add_profile(X509 *x, const struct pki_issue *req, EVP_PKEY *pub)
 				      NID_ipsecEndSystem};
 	/* RFC 5480 §3: keyEncipherment is for RSA keys; reference §4.1:
 	 * Cisco's LSC carries it whatever the key, and so do we. */
-	const int *ku = is_rsa(pub) ? ku_rsa : ku_ec;
-	size_t nku = is_rsa(pub) ? 2 : 1;
-	const char *uri = NULL;
+	const int *ku = rsa ? ku_rsa : ku_ec;
+	size_t nku = rsa ? 2 : 1;
 	int err;
 
-	switch (req->profile) {
+	switch (profile) {
 	case PKI_PROFILE_CA:
 		err = add_bc(x, true);
 		if (!err) {
 			err = add_ku(x, ku_ca, 2);
 		}
-		break;
+		return err;
 	case PKI_PROFILE_SAST:
 		err = add_bc(x, false);
 		if (!err) {
 			err = add_ku(x, ku_sast, 2);
 		}
-		break;
+		return err;
 	case PKI_PROFILE_SERVER:
 		err = add_bc(x, false);
 		if (!err) {
@@ -383,7 +375,7 @@ static int add_profile(X509 *x, const struct pki_issue *req, EVP_PKEY *pub)
 		if (!err) {
 			err = add_eku(x, eku_server, 2);
 		}
-		break;
+		return err;
 	case PKI_PROFILE_CLIENT:
 		err = add_bc(x, false);
 		if (!err) {
@@ -392,7 +384,7 @@ static int add_profile(X509 *x, const struct pki_issue *req, EVP_PKEY *pub)
 		if (!err) {
 			err = add_eku(x, eku_client, 1);
 		}
-		break;
+		return err;
 	case PKI_PROFILE_LSC:
 	case PKI_PROFILE_MIC:
 		err = add_bc(x, false);
@@ -402,13 +394,53 @@ static int add_profile(X509 *x, const struct pki_issue *req, EVP_PKEY *pub)
 		if (!err) {
 			err = add_eku(x, eku_lsc, 3);
 		}
-		uri = req->uri ? req->uri : req->cn;
-		break;
+		return err;
 	default:
 		return -TL_EUNKNOWN;
 	}
+}
+
+int pki_profile_exts_der(enum pki_profile profile, bool rsa, struct buf *out)
+{
+	X509 *x = X509_new();
+	int err;
+
+	if (!x) {
+		return -ENOMEM;
+	}
+	err = add_const_exts(x, profile, rsa);
+	for (int i = 0; !err && i < X509_get_ext_count(x); i++) {
+		unsigned char *der = NULL;
+		int len = i2d_X509_EXTENSION(X509_get_ext(x, i), &der);
+
+		if (len <= 0) {
+			err = -TL_ECRYPTO;
+			break;
+		}
+		buf_put(out, der, (size_t)len);
+		OPENSSL_free(der);
+		err = buf_err(out);
+	}
+	X509_free(x);
+	return err;
+}
+
+const char *pki_profile_uri(const struct pki_issue *req)
+{
+	if (req->profile == PKI_PROFILE_LSC || req->profile == PKI_PROFILE_MIC) {
+		/* reference §4.1: SAN URI = device name */
+		return req->uri ? req->uri : req->cn;
+	}
+	return req->uri;
+}
+
+/* The profile's extensions other than AKI and CDP. */
+static int add_profile(X509 *x, const struct pki_issue *req, EVP_PKEY *pub)
+{
+	int err = add_const_exts(x, req->profile, is_rsa(pub));
+
 	if (!err) {
-		err = add_san(x, req, uri ? uri : req->uri);
+		err = add_san(x, req, pki_profile_uri(req));
 	}
 	if (!err) {
 		err = add_ski(x);
@@ -555,11 +587,15 @@ static int new_cert(X509 **out, const struct pki_issue *req, EVP_PKEY *pub,
 		return -ENOMEM;
 	}
 	err = -TL_ECRYPTO;
-	if (X509_set_version(x, X509_VERSION_3) != 1 ||
-	    X509_set_pubkey(x, pub) != 1) {
+	if (X509_set_version(x, X509_VERSION_3) != 1) {
 		goto out;
 	}
-	err = set_serial(x);
+	/* (X509_set_pubkey also keeps pub in the certificate object, which
+	 * X509_get0_pubkey needs; pki_ca_issue_der avoids its cost) */
+	err = X509_set_pubkey(x, pub) == 1 ? 0 : -TL_ECRYPTO;
+	if (!err) {
+		err = set_serial(x);
+	}
 	if (!err) {
 		err = set_validity(x, req);
 	}
@@ -709,6 +745,7 @@ void pki_ca_free(struct pki_ca *ca)
 	X509_EXTENSION_free(ca->aki);
 	X509_EXTENSION_free(ca->cdp);
 	X509_NAME_free(ca->inherit);
+	pki_ca_der_free(ca);
 	pki_key_free(ca->key);
 	free(ca);
 }
@@ -747,10 +784,10 @@ int pki_ca_issue(struct pki_ca *ca, const struct pki_issue *req, X509 **out)
 	    (ca->cdp && X509_add_ext(x, ca->cdp, -1) != 1)) {
 		goto out;
 	}
+	/* no re-parse here (unlike pki_self_issue): decoding the key back
+	 * costs more than the signature, and nothing was cached from the
+	 * unsigned certificate */
 	err = pki_x509_sign(x, ca->key);
-	if (!err) {
-		err = reparse(&x);
-	}
 out:
 	if (err) {
 		X509_free(x);

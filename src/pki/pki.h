@@ -9,6 +9,7 @@
 #ifndef TL_PKI_H
 #define TL_PKI_H
 
+#include "base/buf.h"
 #include "base/tl_err.h"
 #include "pki/pki_key.h"
 
@@ -66,6 +67,12 @@ struct pki_issue {
 	uint32_t days;	 /* 0: pki_profile_days() */
 	int64_t now;	 /* Unix seconds; 0: the current time */
 	EVP_PKEY *pub;	 /* the subject's public key */
+	/* Optional: pub's DER SubjectPublicKeyInfo as received (from a CSR,
+	 * i2d_X509_PUBKEY). pki_ca_issue_der copies an EC P-256/P-384 one
+	 * as is instead of encoding pub again, which costs a quarter of a
+	 * signature in OpenSSL 3.0. It must be pub's key. */
+	const uint8_t *spki;
+	size_t spki_len;
 };
 
 /* Self-signed certificate (CA or SAST) for key; req->pub is ignored. */
@@ -82,6 +89,14 @@ void pki_ca_free(struct pki_ca *ca);
 X509 *pki_ca_cert(const struct pki_ca *ca);
 int pki_ca_issue(struct pki_ca *ca, const struct pki_issue *req,
 		 X509 **out) TL_MUST_CHECK;
+
+/* The same certificate as pki_ca_issue, appended to der as DER, without
+ * building an OpenSSL X509 (several times faster: the enrolment hot path).
+ * Profiles server, client, lsc and mic. serial (at least 33 bytes, may be
+ * NULL) receives the lower-case hex serial. */
+int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
+		     struct buf *der, char *serial, size_t serlen)
+	TL_MUST_CHECK;
 
 /* A revoked certificate for a CRL: serial as lower-case hex. */
 struct pki_revoked {

@@ -265,6 +265,189 @@ static void test_profiles(void **state)
 	}
 }
 
+/* pki_ca_issue_der writes the same certificate as pki_ca_issue: compare
+ * them field by field and extension by extension, for every profile and
+ * key type, with and without the caller's SubjectPublicKeyInfo. */
+static void compare_der(struct fixture *f, const struct pki_issue *req)
+{
+	X509 *a = NULL, *b = NULL;
+	struct buf der;
+	char serial[80], serial2[80];
+
+	buf_init(&der, 0);
+	assert_int_equal(pki_ca_issue(f->ca, req, &a), 0);
+	assert_int_equal(pki_ca_issue_der(f->ca, req, &der, serial,
+					  sizeof(serial)),
+			 0);
+	/* strict DER: OpenSSL re-encodes it to the same bytes */
+	assert_int_equal(pki_cert_parse(&b, der.p, der.len), 0);
+	assert_int_equal(pki_serial_hex(b, serial2, sizeof(serial2)), 0);
+	assert_string_equal(serial, serial2);
+	assert_int_equal(X509_verify(b, X509_get0_pubkey(f->ca_cert)), 1);
+	assert_int_equal(X509_get_version(b), X509_get_version(a));
+	assert_int_equal(X509_get_signature_nid(b), X509_get_signature_nid(a));
+	{
+		unsigned char *da = NULL, *db = NULL;
+		int la = i2d_X509_NAME(X509_get_subject_name(a), &da);
+		int lb = i2d_X509_NAME(X509_get_subject_name(b), &db);
+
+		assert_int_equal(la, lb);
+		assert_memory_equal(da, db, (size_t)la);
+		OPENSSL_free(da);
+		OPENSSL_free(db);
+	}
+	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(a),
+				       X509_get_issuer_name(b)),
+			 0);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notBefore(a),
+					   X509_get0_notBefore(b)),
+			 0);
+	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(a),
+					   X509_get0_notAfter(b)),
+			 0);
+	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)),
+			 1);
+	assert_int_equal(X509_get_ext_count(a), X509_get_ext_count(b));
+	for (int i = 0; i < X509_get_ext_count(a); i++) {
+		X509_EXTENSION *ea = X509_get_ext(a, i);
+		X509_EXTENSION *eb = X509_get_ext(b, i);
+
+		assert_int_equal(OBJ_cmp(X509_EXTENSION_get_object(ea),
+					 X509_EXTENSION_get_object(eb)),
+				 0);
+		assert_int_equal(X509_EXTENSION_get_critical(ea),
+				 X509_EXTENSION_get_critical(eb));
+		assert_int_equal(ASN1_OCTET_STRING_cmp(
+					 X509_EXTENSION_get_data(ea),
+					 X509_EXTENSION_get_data(eb)),
+				 0);
+	}
+	/* (the test CA itself is valid 2026..2036) */
+	assert_int_equal(pki_cert_check(f->trust, b, NULL, req->now + 60,
+					PKI_EKU_ANY),
+			 req->now < NOW + 3000 * 86400LL ? 0 : -TL_EEXPIRED);
+	X509_free(a);
+	X509_free(b);
+	buf_free(&der);
+}
+
+static void test_issue_der_matches(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const dns[] = {"ccm.example.net", "localhost"};
+	static const char *const ip[] = {"127.0.0.1", "::1"};
+	static const struct {
+		enum pki_profile p;
+		enum pki_alg alg;
+		bool names;
+	} cases[] = {
+		{PKI_PROFILE_SERVER, PKI_ALG_RSA2048, true},
+		{PKI_PROFILE_SERVER, PKI_ALG_P256, true},
+		{PKI_PROFILE_CLIENT, PKI_ALG_P384, false},
+		{PKI_PROFILE_LSC, PKI_ALG_P256, false},
+		{PKI_PROFILE_LSC, PKI_ALG_RSA2048, false},
+		{PKI_PROFILE_MIC, PKI_ALG_P384, false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		EVP_PKEY *k = NULL;
+		unsigned char *spki = NULL;
+		int spki_len;
+		struct pki_issue req = {
+			.profile = cases[i].p,
+			.cn = cases[i].names ? "ccm.example.net"
+					     : "SEP0011223344AA",
+			.org = cases[i].names ? "Example" : NULL,
+			.ou = cases[i].names ? "CCM" : NULL,
+			.dns = cases[i].names ? dns : NULL,
+			.n_dns = cases[i].names ? 2 : 0,
+			.ip = cases[i].names ? ip : NULL,
+			.n_ip = cases[i].names ? 2 : 0,
+			.days = 100,
+			.now = NOW,
+		};
+
+		assert_int_equal(pki_keygen(&k, cases[i].alg), 0);
+		req.pub = k;
+		compare_der(f, &req);
+		spki_len = i2d_PUBKEY(k, &spki);
+		assert_true(spki_len > 0);
+		req.spki = spki;
+		req.spki_len = (size_t)spki_len;
+		compare_der(f, &req);
+		/* far future: GeneralizedTime after 2049 */
+		req.now = 2556144000LL; /* 2051-01-01 */
+		compare_der(f, &req);
+		/* non-ASCII names take the X509 path: same result */
+		req.now = NOW;
+		req.cn = "S\xc3\xa9phone";
+		compare_der(f, &req);
+		OPENSSL_free(spki);
+		EVP_PKEY_free(k);
+	}
+}
+
+/* must reject: what pki_ca_issue refuses, the DER path refuses too; a
+ * foreign or malformed SPKI is never copied */
+static void test_issue_der_rejects(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const bad_ip[] = {"1.2.3"};
+	EVP_PKEY *weak = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	struct buf der;
+	uint8_t junk[91];
+	struct {
+		struct pki_issue req;
+		int err;
+	} cases[] = {
+		{{.profile = PKI_PROFILE_LSC, .cn = "SEP1", .pub = weak},
+		 -TL_EPOLICY},
+		{{.profile = PKI_PROFILE_CA, .cn = "x", .pub = f->leaf_key},
+		 -TL_EPOLICY},
+		{{.profile = PKI_PROFILE_SAST, .cn = "x", .pub = f->leaf_key},
+		 -TL_EPOLICY},
+		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .ip = bad_ip,
+		  .n_ip = 1, .pub = f->leaf_key},
+		 -TL_EPARSE},
+		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .days = 40000,
+		  .pub = f->leaf_key},
+		 -TL_ETOOBIG},
+		{{.profile = PKI_PROFILE_SERVER, .cn = "", .pub = f->leaf_key},
+		 -TL_EPARSE},
+		{{.profile = PKI_PROFILE_SERVER, .cn = "h"}, -EINVAL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		buf_init(&der, 0);
+		assert_int_equal(pki_ca_issue_der(f->ca, &cases[i].req, &der,
+						  NULL, 0),
+				 cases[i].err);
+		assert_int_equal(der.len, 0);
+		buf_free(&der);
+	}
+	/* an SPKI that is not the P-256 template is not used: the
+	 * certificate carries pub */
+	memset(junk, 0x41, sizeof(junk));
+	{
+		struct pki_issue req = {.profile = PKI_PROFILE_LSC,
+					.cn = "SEP0011223344BB",
+					.pub = f->leaf_key,
+					.spki = junk,
+					.spki_len = sizeof(junk)};
+		X509 *x = NULL;
+
+		buf_init(&der, 0);
+		assert_int_equal(pki_ca_issue_der(f->ca, &req, &der, NULL, 0),
+				 0);
+		assert_int_equal(pki_cert_parse(&x, der.p, der.len), 0);
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), f->leaf_key),
+				 1);
+		X509_free(x);
+		buf_free(&der);
+	}
+	EVP_PKEY_free(weak);
+}
+
 static void test_serials_unique(void **state)
 {
 	struct fixture *f = *state;
@@ -605,6 +788,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alg_profile_names),
 		cmocka_unit_test(test_profiles),
+		cmocka_unit_test(test_issue_der_matches),
+		cmocka_unit_test(test_issue_der_rejects),
 		cmocka_unit_test(test_serials_unique),
 		cmocka_unit_test(test_issue_rejects),
 		cmocka_unit_test(test_crl_revocation),

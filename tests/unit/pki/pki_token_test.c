@@ -198,6 +198,21 @@ static void test_token_ca(void **state)
 		assert_int_equal(X509_verify(lsc, X509_get0_pubkey(cax)), 1);
 		assert_int_equal(pki_serial_hex(lsc, serial, sizeof(serial)),
 				 0);
+		/* the DER path signs in the token too */
+		{
+			struct buf der;
+			X509 *y = NULL;
+
+			buf_init(&der, 0);
+			assert_int_equal(pki_ca_issue_der(ca, &req, &der, NULL,
+							  0),
+					 0);
+			assert_int_equal(pki_cert_parse(&y, der.p, der.len), 0);
+			assert_int_equal(X509_verify(y, X509_get0_pubkey(cax)),
+					 1);
+			X509_free(y);
+			buf_free(&der);
+		}
 		{
 			struct pki_revoked r = {serial, 0, 4};
 
