@@ -246,9 +246,9 @@ struct sip_hdr {
 
 /* Iterator over every value of a header: across all its lines and, for
  * list headers (Via, Contact, Route, Supported, Allow...), across the
- * comma-separated values of each line (commas inside quotes, <> and
- * comments do not split). Initialise with sip_msg_iter/sip_msg_iter_name;
- * the fields are private. */
+ * comma-separated values of each line (commas inside quoted strings and
+ * <> do not split). Initialise with sip_msg_iter/sip_msg_iter_name; the
+ * fields are private. */
 struct sip_iter {
 	struct sip_msg *m;
 	enum sip_hdr_id id;
