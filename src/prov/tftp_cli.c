@@ -39,7 +39,8 @@ struct tftp_cli {
 	uint8_t last[TFTP_REQ_MAX]; /* the last packet sent, for timeouts */
 	struct buf data;
 	struct tftp_cli_info info;
-	uint8_t rx[4 + TFTP_BLKSIZE_MAX + 1];
+	size_t rxcap;
+	uint8_t rx[]; /* one byte over the largest packet we accept */
 };
 
 static int64_t now_ms(void)
@@ -277,7 +278,7 @@ static void cli_cb(evutil_socket_t fd, short what, void *arg)
 		for (int i = 0; i < RECV_BURST; i++) {
 			struct sockaddr_storage src;
 			socklen_t srclen = sizeof(src);
-			ssize_t n = recvfrom(fd, c->rx, sizeof(c->rx), 0,
+			ssize_t n = recvfrom(fd, c->rx, c->rxcap, 0,
 			                     (struct sockaddr *)&src, &srclen);
 
 			if (n < 0) {
@@ -343,10 +344,19 @@ int tftp_cli_start(struct tftp_cli **out, struct event_base *base,
 	    (req->blksize && req->blksize < TFTP_BLKSIZE_MIN)) {
 		return -TL_EPARSE;
 	}
-	c = calloc(1, sizeof(*c));
+	/* Receive room for the negotiated block (never above what we ask)
+	 * or the longest error/OACK, plus one byte to see an oversize one;
+	 * thousands of clients then cost kilobytes, not 64 KiB each. */
+	size_t blk = req->blksize ? req->blksize : TFTP_BLKSIZE_DEF;
+	size_t rxcap =
+	        4 + (blk > TFTP_ERRMSG_MAX + 1 ? blk : TFTP_ERRMSG_MAX + 1);
+
+	rxcap = (rxcap > TFTP_REQ_MAX ? rxcap : TFTP_REQ_MAX) + 1;
+	c = calloc(1, sizeof(*c) + rxcap);
 	if (!c) {
 		return -ENOMEM;
 	}
+	c->rxcap = rxcap;
 	c->fd = -1;
 	c->base = base;
 	c->req = *req;

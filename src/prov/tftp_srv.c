@@ -567,6 +567,15 @@ static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
 	srv->xfers = x;
 	srv->st.active++;
 	srv->st.started++;
+	if (x->nblocks > 65535) {
+		/* RFC 1350 block numbers are 16 bits: this transfer wraps to
+		 * block 0 after 65535 (tftp-hpa, curl and our client follow;
+		 * some clients need a larger blksize instead). */
+		log_info(LOGC,
+		         "%s: %" PRIu64 " blocks of %u bytes: block numbers "
+		         "will roll over to 0",
+		         x->name, x->nblocks, x->blksize);
+	}
 	log_debug(LOGC, "RRQ %s: %" PRIu64 " bytes, blksize %u window %u",
 	          x->name, x->size, x->blksize, x->window);
 	if (xfer_send_current(x)) {
