@@ -69,11 +69,70 @@ static const char *tf(bool b)
 	return b ? "true" : "false";
 }
 
-/* Store text is free of control characters; it must also be UTF-8 for
- * the document to be well-formed. */
-static const char *utf8_or(const char *s, const char *fallback)
+/* One UTF-8 sequence at s (RFC 3629 §3: shortest form only, no
+ * surrogates, at most U+10FFFF): its code point, or -1. */
+static long utf8_next(const unsigned char **s)
 {
-	return (s && *s && xmlCheckUTF8(BAD_CAST s)) ? s : fallback;
+	const unsigned char *p = *s;
+	long c;
+	int n;
+
+	if (p[0] < 0x80) {
+		*s = p + 1;
+		return p[0];
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		c = p[0] & 0x1f;
+		n = 1;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		c = p[0] & 0x0f;
+		n = 2;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		c = p[0] & 0x07;
+		n = 3;
+	} else {
+		return -1;
+	}
+	for (int i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return -1; /* also stops at the NUL */
+		}
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 2 && c < 0x800) || (n == 3 && c < 0x10000) ||
+	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+		return -1;
+	}
+	*s = p + n + 1;
+	return c;
+}
+
+/* XML 1.0 §2.2: a document holds only Char. Values are single-line
+ * UTF-8 without C0 controls but TAB (the store refuses control
+ * characters too: this is the generator's own guard, so that no input
+ * makes a malformed document). */
+static bool text_ok(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	if (!s) {
+		return false;
+	}
+	while (*s) {
+		long c = utf8_next(&s);
+
+		if (!(c == 0x9 || (c >= 0x20 && c <= 0xd7ff) ||
+		      (c >= 0xe000 && c <= 0xfffd) ||
+		      (c >= 0x10000 && c <= 0x10ffff))) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static const char *text_or(const char *s, const char *fallback)
+{
+	return (s && *s && text_ok(s)) ? s : fallback;
 }
 
 static uint16_t port_or(uint16_t p, uint16_t def)
@@ -88,7 +147,7 @@ static int check_input(const struct cnf_input *in)
 		return -EINVAL;
 	}
 	if (!in->site->host || !*in->site->host ||
-	    !xmlCheckUTF8(BAD_CAST in->site->host)) {
+	    !text_ok(in->site->host)) {
 		return -TL_ECONFIG;
 	}
 	return 0;
@@ -187,7 +246,7 @@ static void add_device_pool(struct gen *g, xmlNodePtr root,
 {
 	xmlNodePtr pool = el(g, root, "devicePool", NULL);
 
-	el(g, pool, "name", utf8_or(s->device_pool, "Default"));
+	el(g, pool, "name", text_or(s->device_pool, "Default"));
 	add_call_manager_group(g, pool, s);
 	add_srst(g, pool);
 	eli(g, pool, "connectionMonitorDuration",
@@ -211,10 +270,14 @@ static void add_line(struct gen *g, xmlNodePtr lines,
 	const struct store_line *l = &in->lines[i];
 	const struct cnf_site *s = in->site;
 	bool tls = in->profile->transport == STORE_TRANSPORT_TLS;
-	const char *label = utf8_or(l->display, l->dn);
+	const char *label = text_or(l->display, l->dn);
 	const char *auth = *l->user ? l->user : l->dn;
-	xmlNodePtr line = el(g, lines, "line", NULL);
-	xmlNodePtr n;
+	xmlNodePtr line, n;
+
+	if (!text_ok(l->dn) || !*l->dn) {
+		return; /* no number, no line */
+	}
+	line = el(g, lines, "line", NULL);
 
 	attr(g, line, "button", l->line_index);
 	attr(g, line, "lineIndex", l->line_index);
@@ -229,9 +292,9 @@ static void add_line(struct gen *g, xmlNodePtr lines,
 	n = el(g, line, "autoAnswer", NULL);
 	eli(g, n, "autoAnswerEnabled", 2);
 	eli(g, line, "callWaiting", 3);
-	el(g, line, "authName", utf8_or(auth, l->dn));
+	el(g, line, "authName", text_or(auth, l->dn));
 	if (secrets && in->passwords && in->passwords[i] &&
-	    xmlCheckUTF8(BAD_CAST in->passwords[i])) {
+	    text_ok(in->passwords[i])) {
 		n = el(g, line, "authPassword", in->passwords[i]);
 		if (n && g->n_secrets < MAX_LINES) {
 			g->secrets[g->n_secrets++] = n;
@@ -239,7 +302,7 @@ static void add_line(struct gen *g, xmlNodePtr lines,
 	}
 	el(g, line, "sharedLine", "false");
 	eli(g, line, "messageWaitingLampPolicy", 3);
-	el(g, line, "messagesNumber", utf8_or(s->voicemail, ""));
+	el(g, line, "messagesNumber", text_or(s->voicemail, ""));
 	eli(g, line, "ringSettingIdle", 4);
 	eli(g, line, "ringSettingActive", 5);
 	el(g, line, "contact", l->dn);
@@ -269,7 +332,7 @@ static void add_sip_profile(struct gen *g, xmlNodePtr root,
 	eli(g, stack, "maxRedirects", 70);
 	el(g, stack, "remotePartyID", "true");
 	el(g, stack, "userInfo", "None");
-	el(g, prof, "phoneLabel", utf8_or(in->device->description, ""));
+	el(g, prof, "phoneLabel", text_or(in->device->description, ""));
 	lines = el(g, prof, "sipLines", NULL);
 	for (size_t i = 0; i < in->n_lines; i++) {
 		add_line(g, lines, in, i, secrets);
@@ -288,7 +351,7 @@ static void add_trustline(struct gen *g, xmlNodePtr root,
 {
 	xmlNodePtr t = el(g, root, "trustlineSecurity", NULL);
 
-	el(g, t, "profile", in->profile->name);
+	el(g, t, "profile", text_or(in->profile->name, ""));
 	/* seed 001: the endpoint challenges incoming INVITE and NOTIFY */
 	el(g, t, "authInvite", tf(in->profile->auth_invite));
 	el(g, t, "srtpRequired",
@@ -315,7 +378,7 @@ int cnf_xml_full(struct buf *out, const struct cnf_input *in, bool secrets)
 	el(&g, root, "deviceProtocol", "SIP");
 	add_device_pool(&g, root, in->site);
 	add_sip_profile(&g, root, in, secrets);
-	el(&g, root, "loadInformation", d->load);
+	el(&g, root, "loadInformation", text_or(d->load, ""));
 	eli(&g, root, "deviceSecurityMode", in->profile->mode);
 	eli(&g, root, "transportLayerProtocol", in->profile->transport);
 	eli(&g, root, "TLSResumptionTimer", 3600);
@@ -335,7 +398,8 @@ int cnf_xml_stub(struct buf *out, const struct cnf_input *in)
 	if (err) {
 		return err;
 	}
-	if (strlen(in->device->cert_md5) != 32) {
+	if (strlen(in->device->cert_md5) != 32 ||
+	    strspn(in->device->cert_md5, "0123456789abcdef") != 32) {
 		return -TL_ESTATE;
 	}
 	err = gen_start(&g, &root);
@@ -347,7 +411,7 @@ int cnf_xml_stub(struct buf *out, const struct cnf_input *in)
 	 * SEP<MAC>.cnf.xml.enc.sgn */
 	el(&g, root, "fullConfig", "false");
 	el(&g, root, "ipAddressMode", "0"); /* IPv4 only */
-	el(&g, root, "loadInformation", in->device->load);
+	el(&g, root, "loadInformation", text_or(in->device->load, ""));
 	add_capf(&g, root, in);
 	el(&g, root, "certHash", in->device->cert_md5);
 	el(&g, root, "encrConfig", "true");
