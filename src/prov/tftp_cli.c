@@ -466,6 +466,9 @@ int tftp_cli_fetch(const struct tftp_cli_req *req, struct buf *out,
 	struct fetch f = {0};
 	int err;
 
+	if (info) {
+		memset(info, 0, sizeof(*info));
+	}
 	if (!base) {
 		return -ENOMEM;
 	}
