@@ -183,6 +183,35 @@ static int add_header(struct sip_msg *m, struct slice name, struct slice val)
 	return 0;
 }
 
+/* The first CR or LF in [p, end), or end. Eight bytes at a time: a
+ * header line is short, and a library call per line costs more than the
+ * scan (the classic "has a zero byte" test, on bytes xor CR and xor LF;
+ * its lowest flagged byte is exact). */
+static const uint8_t *find_eol(const uint8_t *p, const uint8_t *end)
+{
+	static const uint64_t ones = 0x0101010101010101ull;
+	static const uint64_t highs = 0x8080808080808080ull;
+
+	/* the lowest flagged byte is the first in memory on little-endian
+	 * machines only */
+	while (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && end - p >= 8) {
+		uint64_t v, a, b, hit;
+
+		memcpy(&v, p, 8);
+		a = v ^ (ones * '\r');
+		b = v ^ (ones * '\n');
+		hit = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+		if (hit != 0) {
+			return p + (__builtin_ctzll(hit) >> 3);
+		}
+		p += 8;
+	}
+	while (p < end && *p != '\r' && *p != '\n') {
+		p++;
+	}
+	return p;
+}
+
 /* Locate every header field: name, ':' and the raw value up to the CRLF
  * not followed by white space (RFC 3261 §7.3.1 folding). *body is set
  * after the empty line. */
@@ -218,13 +247,13 @@ static int locate_headers(struct sip_msg *m, const uint8_t *p,
 		vs = ++p;
 		q = p;
 		for (;;) {
-			cr = memchr(q, '\r', (size_t)(end - q));
-			if (cr == NULL) {
+			cr = find_eol(q, end);
+			if (cr == end) {
 				return fail(m, -TL_ETRUNC, "Truncated header",
 				            400);
 			}
-			if (memchr(q, '\n', (size_t)(cr - q)) != NULL ||
-			    cr + 1 >= end || cr[1] != '\n') {
+			/* a bare LF, or a CR not followed by LF */
+			if (*cr != '\r' || cr + 1 >= end || cr[1] != '\n') {
 				return fail(m, -TL_EPARSE, "Bad line ending",
 				            400);
 			}

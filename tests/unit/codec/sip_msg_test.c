@@ -834,6 +834,47 @@ static void test_truncations(void **state)
 	assert_int_equal(parse(m, inv, SIP_MODE_STREAM), 0);
 }
 
+/* A bare CR or LF anywhere in a header value is refused, whatever its
+ * place (the scan for line ends reads 8 bytes at a time). */
+static void test_bare_eol(void **state)
+{
+	struct sip_msg *m = *state;
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (int bad = 0; bad < 3; bad++) {
+		for (int pos = 0; pos < 40; pos++) {
+			buf_reset(&b);
+			buf_put_str(&b, GOOD_HEAD "X-Pad: ");
+			for (int i = 0; i < pos; i++) {
+				buf_put_u8(&b, 'a');
+			}
+			buf_put_str(&b, bad == 0   ? "\n"
+			                : bad == 1 ? "\r"
+			                           : "\rx");
+			buf_put_str(&b, "b\r\n\r\n");
+			assert_true(sip_msg_parse(m, b.p, b.len,
+			                          SIP_MODE_DGRAM) < 0);
+			assert_string_equal(sip_msg_error(m),
+			                    "Bad line ending");
+		}
+	}
+	/* and a value of any length is accepted up to its CRLF */
+	for (int pos = 0; pos < 40; pos++) {
+		buf_reset(&b);
+		buf_put_str(&b, GOOD_HEAD "X-Pad: ");
+		for (int i = 0; i < pos; i++) {
+			buf_put_u8(&b, 'a' + (i % 26));
+		}
+		buf_put_str(&b, "\r\n\r\n");
+		assert_int_equal(sip_msg_parse(m, b.p, b.len, SIP_MODE_DGRAM),
+		                 0);
+		assert_int_equal(sip_msg_hdr_lines_name(m, SLICE_LIT("x-pad")),
+		                 1);
+	}
+	buf_free(&b);
+}
+
 /* Hard limits: size, header count, line length, values per header. */
 static void test_limits(void **state)
 {
@@ -1038,6 +1079,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_reject, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_truncations, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_bare_eol, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lazy_reject, setup,
 	                                        teardown),
