@@ -3,7 +3,8 @@
 # probed with openssl s_client and bash's /dev/tcp. TLS 1.2 and 1.3 only,
 # AEAD suites only, both server certificates (RSA and ECDSA P-256), client
 # certificates verified when sent, RFC 5626 CRLF keepalive answered on TCP
-# and TLS, the key log written only when asked for.
+# and TLS, per-address connection limit and slow-sender timeout at their
+# defaults, the key log written only when asked for.
 # Ports: 31200-31299 on 127.0.0.1.
 set -euo pipefail
 
@@ -112,6 +113,61 @@ pong_tls() {
 	[ "$(cat "$work/pong_tls")" = '\r\n' ]
 }
 tl_check "TLS: CRLFCRLF ping answered with CRLF pong" pong_tls
+
+# ---- limits (defaults of struct net_conf) ----
+# eof_within FD SECONDS: 0 when the server closes FD within SECONDS
+eof_within() {
+	local fd=$1 secs=$2 junk rc=0
+	while :; do
+		IFS= read -r -t "$secs" -N 1 junk <&"$fd" || rc=$?
+		# > 128: timed out; 0: a byte (keep reading); else EOF/error
+		[ $rc -eq 0 ] && continue
+		[ $rc -gt 128 ] && return 1
+		return 0
+	done
+}
+per_ip_limit() {
+	local fds=() fd i rc=0
+	for ((i = 0; i < 32; i++)); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+		fds+=("$fd")
+	done
+	sleep 0.3
+	# the 33rd from the same address is closed at once
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+	eof_within "$fd" 3 || rc=1
+	exec {fd}<&-
+	# one of the 32 still works
+	printf '\r\n\r\n' >&"${fds[0]}"
+	local got=
+	IFS= read -r -t 3 -N 2 got <&"${fds[0]}" || rc=1
+	[ "$got" = $'\r\n' ] || rc=1
+	for fd in "${fds[@]}"; do
+		exec {fd}<&-
+	done
+	return $rc
+}
+tl_check "32 connections from one address, the 33rd refused" per_ip_limit
+tl_check "... and logged" grep -q "max_conns_per_ip" "$(tl_log serve)"
+slow_sender() {
+	local fd i
+	exec {fd}<>"/dev/tcp/127.0.0.1/$port" || return 1
+	printf 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\n' >&"$fd"
+	# one byte a second, never the end of the headers
+	for ((i = 0; i < 20; i++)); do
+		printf 'X' >&"$fd" 2>/dev/null || break
+		if eof_within "$fd" 1; then
+			exec {fd}<&-
+			# 10 s after the first byte, give or take a second
+			[ $i -ge 8 ] && [ $i -le 12 ]
+			return
+		fi
+	done
+	exec {fd}<&-
+	return 1
+}
+tl_check "a slow sender is dropped after the message timeout" slow_sender
+tl_check "... and logged" grep -q "slow sender" "$(tl_log serve)"
 
 # ---- key log ----
 tl_assert_eq "" "$(find "$work" -iname '*keylog*' -o -iname '*sslkey*')" \
