@@ -337,10 +337,9 @@ static void add_sip_profile(struct gen *g, xmlNodePtr root,
 	for (size_t i = 0; i < in->n_lines; i++) {
 		add_line(g, lines, in, i, secrets);
 	}
+	/* the phone's own SIP port, not the server's */
 	eli(g, prof, "voipControlPort",
-	    in->profile->transport == STORE_TRANSPORT_TLS
-		    ? port_or(in->site->sip_tls_port, 5061)
-		    : port_or(in->site->sip_port, 5060));
+	    in->profile->transport == STORE_TRANSPORT_TLS ? 5061 : 5060);
 	eli(g, prof, "dscpForAudio", 184); /* EF */
 }
 
