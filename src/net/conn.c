@@ -86,10 +86,14 @@ static void conn_unlink(struct net *n, struct net_conn *c)
  * The object itself lives on while references remain. */
 static void conn_shut(struct net_conn *c)
 {
-	/* RFC 8446 §6.1: close_notify, so the peer sees a clean close and
-	 * not a truncation (best effort: the socket is non-blocking) */
-	if (c->ssl != NULL && c->up && SSL_is_init_finished(c->ssl)) {
+	/* RFC 8446 §6.1: close_notify when we close, so the peer sees a
+	 * clean close and not a truncation (best effort: the socket is
+	 * non-blocking). Not after the peer closed or an error: OpenSSL
+	 * forbids SSL_shutdown after a fatal error. */
+	if (c->ssl != NULL && c->up && !c->broken &&
+	    SSL_is_init_finished(c->ssl)) {
 		(void)SSL_shutdown(c->ssl);
+		ERR_clear_error();
 	}
 	c->open = false;
 	c->up = false;
@@ -701,11 +705,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_EOF) {
+		c->broken = true;
 		conn_close(c, 0, NULL);
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
 		int se = EVUTIL_SOCKET_ERROR();
+		c->broken = true;
 		why[0] = '\0';
 		err = c->tp == NET_TLS ? ssl_error(c, why, sizeof(why)) : 0;
 		if (err == 0 && c->outgoing && !c->up) {
@@ -738,7 +744,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 	c->activity_ms = now;
 	net_conn_ref(c);
-	while (c->open) {
+	while (c->open && !c->closing) {
 		size_t len = evbuffer_get_length(in), mlen = 0;
 		const uint8_t *p;
 		int r;

@@ -53,6 +53,7 @@ struct net_conn {
 	bool outgoing;
 	bool verified; /* set by the TLS verify callback */
 	bool closing;  /* net_conn_close_flush: close when output drains */
+	bool broken;   /* peer closed or error: no close_notify */
 	uint64_t created_ms;
 	uint64_t activity_ms;
 	uint64_t msg_start_ms; /* 0: no partial message buffered */
