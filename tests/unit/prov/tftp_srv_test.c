@@ -677,6 +677,127 @@ static void test_stale_acks(void **state)
 	close(fd);
 }
 
+/* The client against a scripted server: transfer IDs (RFC 1350 §4) and
+ * OACK checks (RFC 2347). */
+struct script {
+	bool done;
+	int err;
+};
+
+static void script_done(struct tftp_cli *c, int err, void *arg)
+{
+	struct script *sc = arg;
+
+	sc->done = true;
+	sc->err = err;
+}
+
+static uint16_t port_of(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	return ntohs(a.sin_port);
+}
+
+static void test_client_protocol(void **state)
+{
+	struct fx *f = *state;
+	int lfd = raw_sock(), tid = raw_sock(), other = raw_sock();
+	struct tftp_cli_req r;
+	struct tftp_cli *c = NULL;
+	struct script sc = {0};
+	struct tftp_pkt pkt;
+	uint8_t rx[1024], blk[516];
+	uint16_t cport;
+	ssize_t n;
+
+	/* 1. A DATA from a third port is answered with error 5 and does
+	 * not disturb the transfer. */
+	req_init(&r, port_of(lfd), "x.bin");
+	assert_int_equal(tftp_cli_start(&c, f->base, &r, script_done, &sc), 0);
+	n = raw_recv(f, lfd, rx, sizeof(rx), &cport, 2000);
+	assert_true(n > 0);
+	assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
+	assert_int_equal(pkt.op, TFTP_RRQ);
+	memset(blk, 'a', sizeof(blk));
+	tftp_hdr_data(blk, 1);
+	raw_send(tid, cport, blk, 516);
+	n = raw_recv(f, tid, rx, sizeof(rx), NULL, 2000);
+	assert_int_equal(n, 4); /* ACK 1 */
+	tftp_hdr_data(blk, 2);
+	raw_send(other, cport, blk, 100);
+	n = raw_recv(f, other, rx, sizeof(rx), NULL, 2000);
+	assert_true(n > 0);
+	assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
+	assert_int_equal(pkt.op, TFTP_ERROR);
+	assert_int_equal(pkt.code, TFTP_EBADID);
+	assert_false(sc.done);
+	raw_send(tid, cport, blk, 100); /* the real block 2, the last */
+	run_until(f->base, &sc.done, 2000);
+	assert_true(sc.done);
+	assert_int_equal(sc.err, 0);
+	assert_int_equal(tftp_cli_data(c)->len, 512 + 96);
+	tftp_cli_free(c);
+	c = NULL;
+	while (recv(tid, rx, sizeof(rx), 0) > 0) {
+	}
+
+	/* 2. An OACK with a larger block than asked is refused with
+	 * error 8; 3. so is an option we did not ask for. */
+	static const struct {
+		const uint8_t *p;
+		size_t len;
+	} bad[] = {
+	        {PKT("\0\6blksize\0"
+	             "2000\0")},
+	        {PKT("\0\6windowsize\0"
+	             "2\0")},
+	        {PKT("\0\6blksize\0"
+	             "7\0")},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&sc, 0, sizeof(sc));
+		req_init(&r, port_of(lfd), "x.bin");
+		r.blksize = 1024;
+		assert_int_equal(
+		        tftp_cli_start(&c, f->base, &r, script_done, &sc), 0);
+		n = raw_recv(f, lfd, rx, sizeof(rx), &cport, 2000);
+		assert_true(n > 0);
+		raw_send(tid, cport, bad[i].p, bad[i].len);
+		run_until(f->base, &sc.done, 2000);
+		assert_true(sc.done);
+		assert_int_equal(sc.err, -TL_EPARSE);
+		n = raw_recv(f, tid, rx, sizeof(rx), NULL, 2000);
+		assert_true(n > 0);
+		assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
+		assert_int_equal(pkt.op, TFTP_ERROR);
+		assert_int_equal(pkt.code, TFTP_EOPTNEG);
+		tftp_cli_free(c);
+		c = NULL;
+	}
+
+	/* 4. A server error ends the transfer with its code and its
+	 * message, made printable. */
+	memset(&sc, 0, sizeof(sc));
+	req_init(&r, port_of(lfd), "x.bin");
+	assert_int_equal(tftp_cli_start(&c, f->base, &r, script_done, &sc), 0);
+	n = raw_recv(f, lfd, rx, sizeof(rx), &cport, 2000);
+	raw_send(tid, cport, PKT("\0\5\0\1no\x01such\0"));
+	run_until(f->base, &sc.done, 2000);
+	assert_int_equal(sc.err, -TL_ENOTFOUND);
+	struct tftp_cli_info info;
+
+	tftp_cli_info(c, &info);
+	assert_int_equal(info.errcode, 1);
+	assert_string_equal(info.errmsg, "no?such");
+	tftp_cli_free(c);
+	close(lfd);
+	close(tid);
+	close(other);
+}
+
 /* The client against a server that never answers: bounded retries. */
 static void test_client_timeout(void **state)
 {
@@ -1124,6 +1245,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_duplicate_ack, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_server_gives_up, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_client_protocol, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_stale_acks, setup,
 	                                        teardown),
