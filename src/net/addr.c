@@ -42,6 +42,7 @@ int net_transport_parse(const char *s, enum net_transport *out)
 int net_addr_set(struct net_addr *a, const char *host, uint16_t port)
 {
 	char tmp[INET6_ADDRSTRLEN + 2];
+	bool bracket = false;
 	size_t hl;
 
 	memset(a, 0, sizeof(*a));
@@ -56,10 +57,12 @@ int net_addr_set(struct net_addr *a, const char *host, uint16_t port)
 		memcpy(tmp, host + 1, hl - 2);
 		tmp[hl - 2] = '\0';
 		host = tmp;
+		bracket = true;
 	}
 	struct sockaddr_in *s4 = (struct sockaddr_in *)&a->ss;
 	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&a->ss;
-	if (inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+	/* RFC 3986 §3.2.2: brackets hold an IPv6 literal only */
+	if (!bracket && inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons(port);
 		a->len = sizeof(*s4);
@@ -128,7 +131,13 @@ int net_addr_parse(struct net_addr *a, const char *s, uint16_t def_port)
 		}
 		memcpy(host, s + 1, hl);
 		host[hl] = '\0';
-		return net_addr_set(a, host, port);
+		err = net_addr_set(a, host, port);
+		/* RFC 3986 §3.2.2: brackets hold an IPv6 literal only */
+		if (err == 0 && net_addr_family(a) != AF_INET6) {
+			memset(a, 0, sizeof(*a));
+			return -TL_EPARSE;
+		}
+		return err;
 	}
 	colon = strchr(s, ':');
 	if (colon != NULL && strchr(colon + 1, ':') == NULL) {
