@@ -302,6 +302,7 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 		.base = base,
 		.request_h = on_request,
 		.arg = s,
+		.t1_ms = conf->t1_ms,
 	};
 	err = sip_stack_new(&s->stack, &scfg);
 	if (err) {

@@ -35,6 +35,7 @@ struct cm_svc_conf {
 	/* Digest challenge order (see cm_reg_conf). */
 	bool digest_md5_first;
 	bool digest_md5_only;
+	unsigned t1_ms; /* 0: 500 */
 };
 
 int cm_svc_new(struct cm_svc **out, struct event_base *base,

@@ -196,6 +196,7 @@ int cmd_serve(int argc, char **argv)
 		.keylog_file = keylog,
 		.digest_md5_first = strncmp(site.digest, "md5", 3) == 0,
 		.digest_md5_only = strcmp(site.digest, "md5") == 0,
+		.t1_ms = site.t1_ms,
 	};
 	err = cm_svc_new(&svc, base, st, &sc);
 	if (err) {

@@ -44,6 +44,7 @@ int site_defaults(struct site *s, const char *dir, uint16_t base_port)
 	snprintf(s->host, sizeof(s->host), "localhost");
 	snprintf(s->cluster_mode, sizeof(s->cluster_mode), "nonsecure");
 	snprintf(s->digest, sizeof(s->digest), "sha256,md5");
+	s->t1_ms = 500;
 	if (base_port) {
 		if (base_port > 65535 - 6) {
 			return -TL_ECONFIG;
@@ -123,6 +124,16 @@ static int on_kv(void *arg, const char *sec, const char *key,
 		}
 		return set_str(s->digest, sizeof(s->digest), val);
 	}
+	if (!strcmp(sec, "sip") && !strcmp(key, "t1_ms")) {
+		char *end;
+		errno = 0;
+		long v = strtol(val, &end, 10);
+		if (errno || *end || v < 10 || v > 5000) {
+			return 0;
+		}
+		s->t1_ms = (unsigned)v;
+		return 1;
+	}
 	if (!strcmp(sec, "ports")) {
 		for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys);
 		     i++) {
@@ -186,9 +197,10 @@ int site_write_conf(const struct site *s)
 		"[net]\nlisten = %s\nhost = %s\n\n"
 		"[security]\ncluster_mode = %s\n\n"
 		"; digest challenge order: sha256,md5 | md5,sha256 | md5\n"
-		"[sip]\ndigest = %s\n\n"
+		"[sip]\ndigest = %s\nt1_ms = %u\n\n"
 		"[ports]\n",
-		s->name, s->listen, s->host, s->cluster_mode, s->digest);
+		s->name, s->listen, s->host, s->cluster_mode, s->digest,
+		s->t1_ms);
 	for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys); i++) {
 		fprintf(f, "%s = %u\n", port_keys[i].key,
 			*(const uint16_t *)((const char *)&s->ports +

@@ -36,6 +36,9 @@ struct site {
 	/* [sip] digest: challenge order, "sha256,md5" (default),
 	 * "md5,sha256" or "md5" (for clients that read only the first). */
 	char digest[16];
+	/* [sip] t1_ms: RFC 3261 T1, the round-trip estimate (default 500;
+	 * 50..5000). Timers B, F, H and J are 64 x T1. */
+	unsigned t1_ms;
 	struct site_ports ports;
 };
 
