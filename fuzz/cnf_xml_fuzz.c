@@ -39,8 +39,7 @@ static void names(const uint8_t *p, size_t n)
 }
 
 /* The next NUL-terminated field of the input into dst. */
-static void field(const uint8_t **p, const uint8_t *end, char *dst,
-		  size_t n)
+static void field(const uint8_t **p, const uint8_t *end, char *dst, size_t n)
 {
 	const uint8_t *z = memchr(*p, 0, (size_t)(end - *p));
 	size_t len = (size_t)((z ? z : end) - *p);
@@ -71,10 +70,9 @@ static size_t count_elements(xmlNodePtr n, const char *name)
  * name. */
 static size_t must_parse(const struct buf *b, const char *name)
 {
-	xmlDocPtr doc = xmlReadMemory((const char *)b->p, (int)b->len, "f",
-				      NULL,
-				      XML_PARSE_NONET | XML_PARSE_NOERROR |
-					      XML_PARSE_NOWARNING);
+	xmlDocPtr doc = xmlReadMemory(
+	        (const char *)b->p, (int)b->len, "f", NULL,
+	        XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
 	size_t k;
 
 	if (!doc) {
@@ -91,8 +89,8 @@ static void generate(const uint8_t *p, size_t n)
 	char host[64], voicemail[32], password[64];
 	struct store_device d = {0};
 	struct store_profile prof = {.name = "fuzz",
-				     .mode = STORE_SEC_ENCRYPTED,
-				     .transport = STORE_TRANSPORT_TLS};
+	                             .mode = STORE_SEC_ENCRYPTED,
+	                             .transport = STORE_TRANSPORT_TLS};
 	struct store_line l = {0};
 	const char *pws[1] = {password};
 	struct cnf_site site = {.host = host, .voicemail = voicemail};

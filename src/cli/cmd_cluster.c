@@ -22,25 +22,25 @@
 #include <unistd.h>
 
 const char cmd_cluster_summary[] =
-	"cluster security mode: show, mode mixed|nonsecure (checks the CTL)";
+        "cluster security mode: show, mode mixed|nonsecure (checks the CTL)";
 
 static const char usage[] =
-	"usage: trustline cluster show [--json]\n"
-	"       trustline cluster mode mixed|nonsecure\n"
-	"\n"
-	"show: the cluster security mode and what the site serves.\n"
-	"mode: set the cluster security mode (seed 002). mixed needs the\n"
-	"  site's tftp/CTLFile.tlv: signed by a SAST it lists, listing two\n"
-	"  SAST certificates and a TFTP (or CCM+TFTP) certificate that signs\n"
-	"  the configs (trustline ctl ...). In mixed mode phones are served\n"
-	"  signed configs (SEP<MAC>.cnf.xml.sgn) and, with a certificate,\n"
-	"  encrypted ones; auto-registration is refused. Phones pick the\n"
-	"  change up at their next reset.\n"
-	"Common options:\n"
-	"  --site DIR   the site directory (default ./site)\n"
-	"  --json       machine-readable output\n";
+        "usage: trustline cluster show [--json]\n"
+        "       trustline cluster mode mixed|nonsecure\n"
+        "\n"
+        "show: the cluster security mode and what the site serves.\n"
+        "mode: set the cluster security mode (seed 002). mixed needs the\n"
+        "  site's tftp/CTLFile.tlv: signed by a SAST it lists, listing two\n"
+        "  SAST certificates and a TFTP (or CCM+TFTP) certificate that signs\n"
+        "  the configs (trustline ctl ...). In mixed mode phones are served\n"
+        "  signed configs (SEP<MAC>.cnf.xml.sgn) and, with a certificate,\n"
+        "  encrypted ones; auto-registration is refused. Phones pick the\n"
+        "  change up at their next reset.\n"
+        "Common options:\n"
+        "  --site DIR   the site directory (default ./site)\n"
+        "  --json       machine-readable output\n";
 
-#define CMD "cluster"
+#define CMD     "cluster"
 #define CTL_MAX (1024 * 1024)
 
 struct opts {
@@ -63,7 +63,7 @@ static int open_store(const char *dir, struct site *s, struct store **st)
 
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-			 dir);
+		         dir);
 		return -ENOENT;
 	}
 	err = site_load(s, dir);
@@ -86,17 +86,17 @@ static const char *actor(void)
 	static char a[64];
 	struct passwd *pw = getpwuid(getuid());
 
-	snprintf(a, sizeof(a), "cli:%s", pw && pw->pw_name ? pw->pw_name
-							   : "unknown");
+	snprintf(a, sizeof(a), "cli:%s",
+	         pw && pw->pw_name ? pw->pw_name : "unknown");
 	return a;
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 's'},
+	        {"json", no_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -117,7 +117,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -184,13 +184,13 @@ static void ctl_check(const struct site *s, struct ctl_facts *f)
 	err = read_file(path, CTL_MAX, &b);
 	if (err == -ENOENT) {
 		snprintf(f->why, sizeof(f->why),
-			 "no tftp/CTLFile.tlv (build it with trustline ctl)");
+		         "no tftp/CTLFile.tlv (build it with trustline ctl)");
 		goto out;
 	}
 	f->present = true;
 	if (err) {
 		snprintf(f->why, sizeof(f->why), "tftp/CTLFile.tlv: %s",
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	err = trust_ctl_parse(&ctl, b.p, b.len, &why);
@@ -201,7 +201,7 @@ static void ctl_check(const struct site *s, struct ctl_facts *f)
 	}
 	if (err) {
 		snprintf(f->why, sizeof(f->why), "tftp/CTLFile.tlv: %s%s%s",
-			 tl_strerror(err), why ? ": " : "", why ? why : "");
+		         tl_strerror(err), why ? ": " : "", why ? why : "");
 		goto out;
 	}
 	for (size_t i = 0; i < trust_ctl_count(ctl); i++) {
@@ -219,13 +219,13 @@ static void ctl_check(const struct site *s, struct ctl_facts *f)
 	}
 	if (f->sast < 2) {
 		snprintf(f->why, sizeof(f->why),
-			 "the CTL lists %zu SAST certificate(s); mixed mode "
-			 "needs two",
-			 f->sast);
+		         "the CTL lists %zu SAST certificate(s); mixed mode "
+		         "needs two",
+		         f->sast);
 	} else if (f->tftp == 0) {
 		snprintf(f->why, sizeof(f->why),
-			 "the CTL lists no TFTP certificate: phones would "
-			 "refuse every signed config");
+		         "the CTL lists no TFTP certificate: phones would "
+		         "refuse every signed config");
 	} else {
 		f->valid = true;
 	}
@@ -251,8 +251,7 @@ static int count_line(const struct store_line *l, void *arg)
 	return 0;
 }
 
-static int do_show(struct store *st, const struct site *s,
-		   const struct opts *o)
+static int do_show(struct store *st, const struct site *s, const struct opts *o)
 {
 	enum store_cluster_mode mode;
 	struct ctl_facts ctl;
@@ -273,8 +272,8 @@ static int do_show(struct store *st, const struct site *s,
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
 	err = store_cluster_mode_get(st, &mode);
-	explicit = !store_setting_get(st, "cluster_mode", stored,
-				      sizeof(stored));
+	explicit =
+	        !store_setting_get(st, "cluster_mode", stored, sizeof(stored));
 	if (!err && store_setting_get(st, "realm", realm, sizeof(realm))) {
 		snprintf(realm, sizeof(realm), "%s", s->name);
 	}
@@ -294,20 +293,20 @@ static int do_show(struct store *st, const struct site *s,
 	ctl_check(s, &ctl);
 	if (o->json) {
 		json_t *j = json_pack(
-			"{s:s, s:s, s:s, s:s, s:{s:b, s:b, s:i, s:i, s:s}, "
-			"s:i, s:i, s:i, s:I, s:s}",
-			"mode", store_cluster_mode_name(mode), "mode_source",
-			explicit ? "database" : "default", "site", s->name,
-			"realm", realm, "ctl", "present", ctl.present, "valid",
-			ctl.valid, "sast", (int)ctl.sast, "tftp",
-			(int)ctl.tftp, "problem", ctl.valid ? "" : ctl.why,
-			"devices", (int)dev[0], "devices_with_certificate",
-			(int)dev[1], "lines", (int)lines, "generation",
-			(json_int_t)gen, "serves",
-			mode == STORE_CLUSTER_MIXED
-				? "SEP<MAC>.cnf.xml.sgn (+ .enc.sgn with a "
-				  "device certificate)"
-				: "SEP<MAC>.cnf.xml");
+		        "{s:s, s:s, s:s, s:s, s:{s:b, s:b, s:i, s:i, s:s}, "
+		        "s:i, s:i, s:i, s:I, s:s}",
+		        "mode", store_cluster_mode_name(mode), "mode_source",
+		        explicit ? "database" : "default", "site", s->name,
+		        "realm", realm, "ctl", "present", ctl.present, "valid",
+		        ctl.valid, "sast", (int)ctl.sast, "tftp", (int)ctl.tftp,
+		        "problem", ctl.valid ? "" : ctl.why, "devices",
+		        (int)dev[0], "devices_with_certificate", (int)dev[1],
+		        "lines", (int)lines, "generation", (json_int_t)gen,
+		        "serves",
+		        mode == STORE_CLUSTER_MIXED
+		                ? "SEP<MAC>.cnf.xml.sgn (+ .enc.sgn with a "
+		                  "device certificate)"
+		                : "SEP<MAC>.cnf.xml");
 		int jerr;
 
 		if (!j) {
@@ -325,22 +324,22 @@ static int do_show(struct store *st, const struct site *s,
 	       store_cluster_mode_name(mode), explicit ? "" : " (default)",
 	       s->name, realm,
 	       ctl.valid ? "valid (2 SAST, TFTP signer)"
-			 : (ctl.why[0] ? ctl.why : "none"),
+	                 : (ctl.why[0] ? ctl.why : "none"),
 	       dev[0], dev[1], lines,
 	       mode == STORE_CLUSTER_MIXED
-		       ? "SEP<MAC>.cnf.xml.sgn, and .enc.sgn for devices "
-			 "with a certificate"
-		       : "SEP<MAC>.cnf.xml (plain, no passwords)");
+	               ? "SEP<MAC>.cnf.xml.sgn, and .enc.sgn for devices "
+	                 "with a certificate"
+	               : "SEP<MAC>.cnf.xml (plain, no passwords)");
 	if (mode == STORE_CLUSTER_MIXED && !ctl.valid) {
-		fprintf(stderr, "trustline cluster: warning: mixed mode but "
-				"%s\n",
-			ctl.why);
+		fprintf(stderr,
+		        "trustline cluster: warning: mixed mode but "
+		        "%s\n",
+		        ctl.why);
 	}
 	return CLI_OK;
 }
 
-static int do_mode(struct store *st, const struct site *s,
-		   const struct opts *o)
+static int do_mode(struct store *st, const struct site *s, const struct opts *o)
 {
 	enum store_cluster_mode mode, old;
 	struct ctl_facts ctl;
@@ -363,7 +362,7 @@ static int do_mode(struct store *st, const struct site *s,
 		ctl_check(s, &ctl);
 		if (!ctl.valid) {
 			return cli_fail(CMD, "refusing mixed mode: %s",
-					ctl.why);
+			                ctl.why);
 		}
 	}
 	err = store_tx_begin(st);
@@ -375,8 +374,8 @@ static int do_mode(struct store *st, const struct site *s,
 	}
 	if (!err) {
 		snprintf(detail, sizeof(detail), "%s -> %s",
-			 store_cluster_mode_name(old),
-			 store_cluster_mode_name(mode));
+		         store_cluster_mode_name(old),
+		         store_cluster_mode_name(mode));
 		err = store_audit(st, actor(), "cluster.mode", detail);
 	}
 	if (err) {

@@ -25,48 +25,49 @@
 #include <unistd.h>
 
 const char cmd_device_summary[] =
-	"phones: add, list, show, set (profile, load, CAPF, certificate), del";
+        "phones: add, list, show, set (profile, load, CAPF, certificate), del";
 
 static const char usage[] =
-	"usage: trustline device add --mac MAC [--model M] [--profile P]\n"
-	"                            [--name SEP...] [--load IMAGE]\n"
-	"                            [--description TEXT]\n"
-	"       trustline device list [--json]\n"
-	"       trustline device show MAC [--json]\n"
-	"       trustline device set MAC [options below]\n"
-	"       trustline device del MAC\n"
-	"       trustline device config MAC [--file xml|sgn|enc]\n"
-	"\n"
-	"MAC: 12 hex digits, or six pairs separated by ':' or '-'; stored as\n"
-	"12 upper-case digits. The name defaults to SEP<MAC>, the profile to\n"
-	"nonsecure.\n"
-	"set options:\n"
-	"  --profile P             security profile (trustline profile list)\n"
-	"  --load IMAGE            firmware load name ('' clears it)\n"
-	"  --model M, --name N, --description TEXT\n"
-	"  --capf-op OP            pending CAPF operation: install, upgrade,\n"
-	"                          delete, fetch or none\n"
-	"  --capf-auth-mode MODE   0 none, 1 auth-string, 2 null-string,\n"
-	"                          3 lsc (then MIC), 4 mic\n"
-	"  --capf-auth-string S    the one-time CAPF auth string (stored\n"
-	"                          hashed, never shown); or\n"
-	"  --capf-auth-string-file F   read it from F ('-': stdin)\n"
-	"  --clear-capf-auth-string\n"
-	"  --capf-complete-by WHEN the operation's deadline: YYYY-MM-DD (UTC),\n"
-	"                          Unix seconds, or 0 for none\n"
-	"  --cert FILE             the device certificate (LSC or MIC; PEM or\n"
-	"                          DER): its MD5 is the certHash of the\n"
-	"                          encrypted config\n"
-	"  --clear-cert\n"
-	"config: print the XML of SEP<MAC>.cnf.xml (xml), the body of\n"
-	"  SEP<MAC>.cnf.xml.sgn (sgn) or of .enc.sgn (enc) as the site's\n"
-	"  cluster mode serves them, unsigned; line passwords are never\n"
-	"  printed.\n"
-	"Common options:\n"
-	"  --site DIR              the site directory (default ./site)\n"
-	"  --json                  machine-readable output\n";
+        "usage: trustline device add --mac MAC [--model M] [--profile P]\n"
+        "                            [--name SEP...] [--load IMAGE]\n"
+        "                            [--description TEXT]\n"
+        "       trustline device list [--json]\n"
+        "       trustline device show MAC [--json]\n"
+        "       trustline device set MAC [options below]\n"
+        "       trustline device del MAC\n"
+        "       trustline device config MAC [--file xml|sgn|enc]\n"
+        "\n"
+        "MAC: 12 hex digits, or six pairs separated by ':' or '-'; stored as\n"
+        "12 upper-case digits. The name defaults to SEP<MAC>, the profile to\n"
+        "nonsecure.\n"
+        "set options:\n"
+        "  --profile P             security profile (trustline profile list)\n"
+        "  --load IMAGE            firmware load name ('' clears it)\n"
+        "  --model M, --name N, --description TEXT\n"
+        "  --capf-op OP            pending CAPF operation: install, upgrade,\n"
+        "                          delete, fetch or none\n"
+        "  --capf-auth-mode MODE   0 none, 1 auth-string, 2 null-string,\n"
+        "                          3 lsc (then MIC), 4 mic\n"
+        "  --capf-auth-string S    the one-time CAPF auth string (stored\n"
+        "                          hashed, never shown); or\n"
+        "  --capf-auth-string-file F   read it from F ('-': stdin)\n"
+        "  --clear-capf-auth-string\n"
+        "  --capf-complete-by WHEN the operation's deadline: YYYY-MM-DD "
+        "(UTC),\n"
+        "                          Unix seconds, or 0 for none\n"
+        "  --cert FILE             the device certificate (LSC or MIC; PEM or\n"
+        "                          DER): its MD5 is the certHash of the\n"
+        "                          encrypted config\n"
+        "  --clear-cert\n"
+        "config: print the XML of SEP<MAC>.cnf.xml (xml), the body of\n"
+        "  SEP<MAC>.cnf.xml.sgn (sgn) or of .enc.sgn (enc) as the site's\n"
+        "  cluster mode serves them, unsigned; line passwords are never\n"
+        "  printed.\n"
+        "Common options:\n"
+        "  --site DIR              the site directory (default ./site)\n"
+        "  --json                  machine-readable output\n";
 
-#define CMD "device"
+#define CMD        "device"
 #define SECRET_MAX 64
 
 struct opts {
@@ -93,7 +94,7 @@ static int open_store(const char *dir, struct site *s, struct store **st)
 
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-			 dir);
+		         dir);
 		return -ENOENT;
 	}
 	err = site_load(s, dir);
@@ -116,8 +117,8 @@ static const char *actor(void)
 	static char a[64];
 	struct passwd *pw = getpwuid(getuid());
 
-	snprintf(a, sizeof(a), "cli:%s", pw && pw->pw_name ? pw->pw_name
-							   : "unknown");
+	snprintf(a, sizeof(a), "cli:%s",
+	         pw && pw->pw_name ? pw->pw_name : "unknown");
 	return a;
 }
 
@@ -157,25 +158,24 @@ enum {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, O_SITE},
-		{"json", no_argument, NULL, O_JSON},
-		{"mac", required_argument, NULL, O_MAC},
-		{"model", required_argument, NULL, O_MODEL},
-		{"profile", required_argument, NULL, O_PROFILE},
-		{"name", required_argument, NULL, O_NAME},
-		{"load", required_argument, NULL, O_LOAD},
-		{"description", required_argument, NULL, O_DESC},
-		{"capf-op", required_argument, NULL, O_CAPF_OP},
-		{"capf-auth-mode", required_argument, NULL, O_CAPF_MODE},
-		{"capf-auth-string", required_argument, NULL, O_CAPF_STR},
-		{"capf-auth-string-file", required_argument, NULL,
-		 O_CAPF_FILE},
-		{"clear-capf-auth-string", no_argument, NULL, O_CAPF_CLEAR},
-		{"capf-complete-by", required_argument, NULL, O_CAPF_BY},
-		{"cert", required_argument, NULL, O_CERT},
-		{"clear-cert", no_argument, NULL, O_CERT_CLEAR},
-		{"file", required_argument, NULL, O_FILE},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, O_SITE},
+	        {"json", no_argument, NULL, O_JSON},
+	        {"mac", required_argument, NULL, O_MAC},
+	        {"model", required_argument, NULL, O_MODEL},
+	        {"profile", required_argument, NULL, O_PROFILE},
+	        {"name", required_argument, NULL, O_NAME},
+	        {"load", required_argument, NULL, O_LOAD},
+	        {"description", required_argument, NULL, O_DESC},
+	        {"capf-op", required_argument, NULL, O_CAPF_OP},
+	        {"capf-auth-mode", required_argument, NULL, O_CAPF_MODE},
+	        {"capf-auth-string", required_argument, NULL, O_CAPF_STR},
+	        {"capf-auth-string-file", required_argument, NULL, O_CAPF_FILE},
+	        {"clear-capf-auth-string", no_argument, NULL, O_CAPF_CLEAR},
+	        {"capf-complete-by", required_argument, NULL, O_CAPF_BY},
+	        {"cert", required_argument, NULL, O_CERT},
+	        {"clear-cert", no_argument, NULL, O_CERT_CLEAR},
+	        {"file", required_argument, NULL, O_FILE},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -241,7 +241,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -260,9 +260,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 static json_t *line_json(const struct store_line *l)
 {
 	return json_pack("{s:s, s:i, s:s, s:s, s:b}", "dn", l->dn, "index",
-			 l->line_index, "display", l->display, "user",
-			 *l->user ? l->user : l->dn, "password_set",
-			 *l->ha1_md5 != '\0');
+	                 l->line_index, "display", l->display, "user",
+	                 *l->user ? l->user : l->dn, "password_set",
+	                 *l->ha1_md5 != '\0');
 }
 
 static int lines_json_h(const struct store_line *l, void *arg)
@@ -271,18 +271,18 @@ static int lines_json_h(const struct store_line *l, void *arg)
 }
 
 static json_t *device_json(struct store *st, const struct store_device *d,
-			   bool with_lines)
+                           bool with_lines)
 {
 	json_t *j = json_pack(
-		"{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:s, s:I, s:b}, "
-		"s:I, s:I}",
-		"mac", d->mac, "name", d->name, "model", d->model, "profile",
-		d->profile, "load", d->load, "description", d->description,
-		"capf", "auth_mode", d->capf_auth_mode, "operation",
-		store_capf_op_name(d->capf_op), "complete_by",
-		(json_int_t)d->capf_deadline, "auth_string_set",
-		d->capf_has_auth_string, "created", (json_int_t)d->created,
-		"updated", (json_int_t)d->updated);
+	        "{s:s, s:s, s:s, s:s, s:s, s:s, s:{s:i, s:s, s:I, s:b}, "
+	        "s:I, s:I}",
+	        "mac", d->mac, "name", d->name, "model", d->model, "profile",
+	        d->profile, "load", d->load, "description", d->description,
+	        "capf", "auth_mode", d->capf_auth_mode, "operation",
+	        store_capf_op_name(d->capf_op), "complete_by",
+	        (json_int_t)d->capf_deadline, "auth_string_set",
+	        d->capf_has_auth_string, "created", (json_int_t)d->created,
+	        "updated", (json_int_t)d->updated);
 	json_t *lines;
 
 	if (!j) {
@@ -290,15 +290,15 @@ static json_t *device_json(struct store *st, const struct store_device *d,
 	}
 	if (*d->cert_md5) {
 		json_object_set_new(j, "certificate",
-				    json_pack("{s:s, s:s}", "md5",
-					      d->cert_md5, "serial",
-					      d->cert_serial));
+		                    json_pack("{s:s, s:s}", "md5", d->cert_md5,
+		                              "serial", d->cert_serial));
 	} else {
 		json_object_set_new(j, "certificate", json_null());
 	}
 	if (with_lines) {
 		lines = json_array();
-		if (!lines || store_line_list(st, d->mac, lines_json_h, lines)) {
+		if (!lines ||
+		    store_line_list(st, d->mac, lines_json_h, lines)) {
 			json_decref(lines);
 			json_decref(j);
 			return NULL;
@@ -340,9 +340,8 @@ static int show_text(struct store *st, const struct store_device *d)
 	       "capf:         auth mode %d, operation %s, complete by %s, "
 	       "auth string %s\n",
 	       d->mac, d->name, *d->model ? d->model : "-", d->profile,
-	       *d->load ? d->load : "-",
-	       *d->description ? d->description : "-", d->capf_auth_mode,
-	       store_capf_op_name(d->capf_op),
+	       *d->load ? d->load : "-", *d->description ? d->description : "-",
+	       d->capf_auth_mode, store_capf_op_name(d->capf_op),
 	       when(d->capf_deadline, t1, sizeof(t1)),
 	       d->capf_has_auth_string ? "set" : "not set");
 	if (*d->cert_md5) {
@@ -355,7 +354,7 @@ static int show_text(struct store *st, const struct store_device *d)
 	       when(d->created, t2, sizeof(t2)),
 	       when(d->updated, t3, sizeof(t3)));
 	return store_line_list(st, d->mac, lines_text_h, NULL) ? CLI_EFAIL
-								 : CLI_OK;
+	                                                       : CLI_OK;
 }
 
 /* ---- input ---- */
@@ -373,8 +372,9 @@ static int get_mac(const struct opts *o, const char *sub, char mac[13])
 		return CLI_EUSAGE;
 	}
 	if (store_mac_parse(in, mac)) {
-		cli_fail(CMD, "bad MAC '%s' (12 hex digits, or AA:BB:CC:DD:EE:FF)",
-			 in);
+		cli_fail(CMD,
+		         "bad MAC '%s' (12 hex digits, or AA:BB:CC:DD:EE:FF)",
+		         in);
 		return CLI_EUSAGE;
 	}
 	return 0;
@@ -417,7 +417,7 @@ static int parse_when(const char *s, int64_t *out)
 static int parse_auth_mode(const char *s, int *out)
 {
 	static const char *const names[] = {"none", "auth-string",
-					    "null-string", "lsc", "mic"};
+	                                    "null-string", "lsc", "mic"};
 
 	for (int i = 0; i < 5; i++) {
 		char digit[2] = {(char)('0' + i), 0};
@@ -485,7 +485,7 @@ static int read_cert(const char *path, uint8_t **der, int *len)
 
 /* Say which constraint failed: probe the store for the likely cause. */
 static int fail_err(struct store *st, int err, const struct opts *o,
-		    const char *mac)
+                    const char *mac)
 {
 	struct store_device d;
 	struct store_profile p;
@@ -496,18 +496,19 @@ static int fail_err(struct store *st, int err, const struct opts *o,
 			return cli_fail(CMD, "device %s already exists", mac);
 		}
 		return cli_fail(CMD, "the name %s is taken by another device",
-				o->name ? o->name : "SEP<MAC>");
+		                o->name ? o->name : "SEP<MAC>");
 	case -TL_ENOTFOUND:
 		if (o->profile &&
 		    store_profile_get(st, o->profile, &p) == -TL_ENOTFOUND) {
-			return cli_fail(CMD, "no profile '%s' (trustline "
-					     "profile list)",
-					o->profile);
+			return cli_fail(CMD,
+			                "no profile '%s' (trustline "
+			                "profile list)",
+			                o->profile);
 		}
 		return cli_fail(CMD, "no device %s", mac);
 	case -TL_EPARSE:
 		return cli_fail(CMD, "bad value (names, models and loads: "
-				     "letters, digits, '.', '-', '_')");
+		                     "letters, digits, '.', '-', '_')");
 	default:
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
@@ -515,37 +516,40 @@ static int fail_err(struct store *st, int err, const struct opts *o,
 
 static int apply_fields(const struct opts *o, struct store_device *d)
 {
-	if ((o->model && copy_field("--model", o->model, d->model,
-				    sizeof(d->model))) ||
+	if ((o->model &&
+	     copy_field("--model", o->model, d->model, sizeof(d->model))) ||
 	    (o->name &&
 	     copy_field("--name", o->name, d->name, sizeof(d->name))) ||
 	    (o->load &&
 	     copy_field("--load", o->load, d->load, sizeof(d->load))) ||
 	    (o->description &&
 	     copy_field("--description", o->description, d->description,
-			sizeof(d->description))) ||
+	                sizeof(d->description))) ||
 	    (o->profile && copy_field("--profile", o->profile, d->profile,
-				      sizeof(d->profile)))) {
+	                              sizeof(d->profile)))) {
 		return CLI_EUSAGE;
 	}
 	if (o->capf_op && store_capf_op_parse(o->capf_op, &d->capf_op)) {
-		cli_fail(CMD, "bad --capf-op '%s' (install, upgrade, delete, "
-			      "fetch, none)",
-			 o->capf_op);
+		cli_fail(CMD,
+		         "bad --capf-op '%s' (install, upgrade, delete, "
+		         "fetch, none)",
+		         o->capf_op);
 		return CLI_EUSAGE;
 	}
 	if (o->capf_auth_mode &&
 	    parse_auth_mode(o->capf_auth_mode, &d->capf_auth_mode)) {
-		cli_fail(CMD, "bad --capf-auth-mode '%s' (0-4 or none, "
-			      "auth-string, null-string, lsc, mic)",
-			 o->capf_auth_mode);
+		cli_fail(CMD,
+		         "bad --capf-auth-mode '%s' (0-4 or none, "
+		         "auth-string, null-string, lsc, mic)",
+		         o->capf_auth_mode);
 		return CLI_EUSAGE;
 	}
 	if (o->capf_complete_by &&
 	    parse_when(o->capf_complete_by, &d->capf_deadline)) {
-		cli_fail(CMD, "bad --capf-complete-by '%s' (YYYY-MM-DD or Unix "
-			      "seconds)",
-			 o->capf_complete_by);
+		cli_fail(CMD,
+		         "bad --capf-complete-by '%s' (YYYY-MM-DD or Unix "
+		         "seconds)",
+		         o->capf_complete_by);
 		return CLI_EUSAGE;
 	}
 	return 0;
@@ -565,7 +569,7 @@ static int do_add(struct store *st, const struct opts *o)
 	if (o->capf_auth_string || o->capf_auth_file || o->cert ||
 	    o->clear_auth || o->clear_cert || o->file) {
 		cli_fail(CMD, "add takes the device fields; set the CAPF auth "
-			      "string and certificate with device set");
+		              "string and certificate with device set");
 		return CLI_EUSAGE;
 	}
 	snprintf(d.mac, sizeof(d.mac), "%s", mac);
@@ -580,7 +584,7 @@ static int do_add(struct store *st, const struct opts *o)
 	err = store_device_add(st, &d);
 	if (!err) {
 		snprintf(detail, sizeof(detail), "%s profile=%s model=%s", mac,
-			 *d.profile ? d.profile : "nonsecure", d.model);
+		         *d.profile ? d.profile : "nonsecure", d.model);
 		err = store_audit(st, actor(), "device.add", detail);
 	}
 	if (err) {
@@ -617,11 +621,11 @@ static int do_set(struct store *st, const struct opts *o)
 		return rc;
 	}
 	if ((o->capf_auth_string != NULL) + (o->capf_auth_file != NULL) +
-		    o->clear_auth >
+	            o->clear_auth >
 	    1) {
 		cli_fail(CMD, "give one of --capf-auth-string, "
-			      "--capf-auth-string-file, "
-			      "--clear-capf-auth-string");
+		              "--capf-auth-string-file, "
+		              "--clear-capf-auth-string");
 		return CLI_EUSAGE;
 	}
 	if (o->cert && o->clear_cert) {
@@ -640,7 +644,7 @@ static int do_set(struct store *st, const struct opts *o)
 		err = read_secret(o->capf_auth_file, secret, sizeof(secret));
 		if (err) {
 			return cli_fail(CMD, "--capf-auth-string-file %s: %s",
-					o->capf_auth_file, tl_strerror(err));
+			                o->capf_auth_file, tl_strerror(err));
 		}
 		auth = secret;
 	} else if (o->capf_auth_string) {
@@ -649,9 +653,10 @@ static int do_set(struct store *st, const struct opts *o)
 	if (o->cert) {
 		err = read_cert(o->cert, &der, &der_len);
 		if (err) {
-			rc = cli_fail(CMD, "--cert %s: not a readable "
-					   "certificate (PEM or DER)",
-				      o->cert);
+			rc = cli_fail(CMD,
+			              "--cert %s: not a readable "
+			              "certificate (PEM or DER)",
+			              o->cert);
 			goto out;
 		}
 	}
@@ -668,23 +673,24 @@ static int do_set(struct store *st, const struct opts *o)
 	}
 	if (!err) {
 		snprintf(detail, sizeof(detail),
-			 "%s profile=%s load=%s capf_op=%s capf_auth_mode=%d%s%s",
-			 mac, d.profile, d.load, store_capf_op_name(d.capf_op),
-			 d.capf_auth_mode,
-			 auth ? " auth_string=set"
-			      : (o->clear_auth ? " auth_string=cleared" : ""),
-			 der ? " cert=set"
-			     : (o->clear_cert ? " cert=cleared" : ""));
+		         "%s profile=%s load=%s capf_op=%s "
+		         "capf_auth_mode=%d%s%s",
+		         mac, d.profile, d.load, store_capf_op_name(d.capf_op),
+		         d.capf_auth_mode,
+		         auth ? " auth_string=set"
+		              : (o->clear_auth ? " auth_string=cleared" : ""),
+		         der ? " cert=set"
+		             : (o->clear_cert ? " cert=cleared" : ""));
 		err = store_audit(st, actor(), "device.set", detail);
 	}
 	if (err) {
 		store_tx_rollback(st);
 		if (err == -TL_EPARSE && der) {
 			rc = cli_fail(CMD, "--cert %s: not a certificate",
-				      o->cert);
+			              o->cert);
 		} else if (err == -TL_EPARSE && auth) {
 			rc = cli_fail(CMD, "bad CAPF auth string (1-63 "
-					   "printable characters)");
+			                   "printable characters)");
 		} else {
 			rc = fail_err(st, err, o, mac);
 		}
@@ -717,8 +723,8 @@ static int list_h(const struct store_device *d, void *arg)
 
 	if (arr) {
 		return json_array_append_new(arr, device_json(NULL, d, false))
-			       ? -ENOMEM
-			       : 0;
+		               ? -ENOMEM
+		               : 0;
 	}
 	printf("%-12s %-15s %-8s %-16s %-4s %s\n", d->mac, d->name,
 	       *d->model ? d->model : "-", d->profile,
@@ -801,15 +807,15 @@ static int do_del(struct store *st, const struct opts *o)
 }
 
 static int do_config(struct store *st, const struct site *s,
-		     const struct opts *o)
+                     const struct opts *o)
 {
 	static const char *const names[CNF_FILE_MAX] = {"xml", "sgn", "enc"};
 	struct cnf_files files;
 	struct cnf_site cs = {
-		.host = s->host,
-		.sip_port = s->ports.sip,
-		.sip_tls_port = s->ports.sip_tls,
-		.capf_port = s->ports.capf,
+	        .host = s->host,
+	        .sip_port = s->ports.sip,
+	        .sip_tls_port = s->ports.sip_tls,
+	        .capf_port = s->ports.capf,
 	};
 	char vm[64];
 	char fname[64];
@@ -831,7 +837,7 @@ static int do_config(struct store *st, const struct site *s,
 	}
 	for (int i = 0; i < CNF_FILE_MAX; i++) {
 		if (o->file ? !strcmp(o->file, names[i])
-			    : CNF_SERVES(files.serve, i)) {
+		            : CNF_SERVES(files.serve, i)) {
 			f = i;
 			break;
 		}
@@ -843,12 +849,14 @@ static int do_config(struct store *st, const struct site *s,
 	}
 	if (!CNF_SERVES(files.serve, f)) {
 		cnf_files_free(&files);
-		if (cnf_file_name((enum cnf_file)f, mac, fname, sizeof(fname))) {
+		if (cnf_file_name((enum cnf_file)f, mac, fname,
+		                  sizeof(fname))) {
 			fname[0] = '\0';
 		}
-		return cli_fail(CMD, "%s is not served in this cluster mode "
-				     "for this device",
-				fname);
+		return cli_fail(CMD,
+		                "%s is not served in this cluster mode "
+		                "for this device",
+		                fname);
 	}
 	fwrite(files.body[f].p, 1, files.body[f].len, stdout);
 	cnf_files_free(&files);
@@ -858,7 +866,7 @@ static int do_config(struct store *st, const struct site *s,
 int cmd_device(int argc, char **argv)
 {
 	static const char *const subs[] = {"add", "list", "show",
-					   "set", "del",  "config"};
+	                                   "set", "del",  "config"};
 	struct opts o;
 	struct site s;
 	struct store *st = NULL;

@@ -20,35 +20,35 @@
 #include <unistd.h>
 
 const char cmd_line_summary[] =
-	"directory numbers: add, list, show, set, del (digest HA1 only)";
+        "directory numbers: add, list, show, set, del (digest HA1 only)";
 
 static const char usage[] =
-	"usage: trustline line add --dn DN --device MAC [--display NAME]\n"
-	"                          [--user U] [--index N]\n"
-	"                          [--password P | --password-file F]\n"
-	"       trustline line list [--device MAC] [--json]\n"
-	"       trustline line show DN [--json]\n"
-	"       trustline line set DN [--display NAME] [--device MAC]\n"
-	"                          [--index N] [--user U]\n"
-	"                          [--password P | --password-file F]\n"
-	"       trustline line del DN\n"
-	"\n"
-	"DN: up to 31 of digits, '*', '#', with an optional leading '+'.\n"
-	"  --device MAC        the device whose button carries the line\n"
-	"  --index N           the button, 1-64 (default: the next free one)\n"
-	"  --display NAME      the caller name shown\n"
-	"  --user U            digest user name (default: the DN)\n"
-	"  --password P        the SIP digest password; or\n"
-	"  --password-file F   read it from the first line of F ('-': stdin)\n"
-	"Only HA1 = H(user:realm:password) is stored, for MD5 and SHA-256;\n"
-	"the realm is the site setting 'realm', else the site name. Changing\n"
-	"--user needs the password again. Passwords reach a phone only in its\n"
-	"encrypted configuration.\n"
-	"Common options:\n"
-	"  --site DIR          the site directory (default ./site)\n"
-	"  --json              machine-readable output\n";
+        "usage: trustline line add --dn DN --device MAC [--display NAME]\n"
+        "                          [--user U] [--index N]\n"
+        "                          [--password P | --password-file F]\n"
+        "       trustline line list [--device MAC] [--json]\n"
+        "       trustline line show DN [--json]\n"
+        "       trustline line set DN [--display NAME] [--device MAC]\n"
+        "                          [--index N] [--user U]\n"
+        "                          [--password P | --password-file F]\n"
+        "       trustline line del DN\n"
+        "\n"
+        "DN: up to 31 of digits, '*', '#', with an optional leading '+'.\n"
+        "  --device MAC        the device whose button carries the line\n"
+        "  --index N           the button, 1-64 (default: the next free one)\n"
+        "  --display NAME      the caller name shown\n"
+        "  --user U            digest user name (default: the DN)\n"
+        "  --password P        the SIP digest password; or\n"
+        "  --password-file F   read it from the first line of F ('-': stdin)\n"
+        "Only HA1 = H(user:realm:password) is stored, for MD5 and SHA-256;\n"
+        "the realm is the site setting 'realm', else the site name. Changing\n"
+        "--user needs the password again. Passwords reach a phone only in its\n"
+        "encrypted configuration.\n"
+        "Common options:\n"
+        "  --site DIR          the site directory (default ./site)\n"
+        "  --json              machine-readable output\n";
 
-#define CMD "line"
+#define CMD          "line"
 #define PASSWORD_MAX 128
 
 struct opts {
@@ -73,7 +73,7 @@ static int open_store(const char *dir, struct site *s, struct store **st)
 
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-			 dir);
+		         dir);
 		return -ENOENT;
 	}
 	err = site_load(s, dir);
@@ -96,8 +96,8 @@ static const char *actor(void)
 	static char a[64];
 	struct passwd *pw = getpwuid(getuid());
 
-	snprintf(a, sizeof(a), "cli:%s", pw && pw->pw_name ? pw->pw_name
-							   : "unknown");
+	snprintf(a, sizeof(a), "cli:%s",
+	         pw && pw->pw_name ? pw->pw_name : "unknown");
 	return a;
 }
 
@@ -129,16 +129,16 @@ enum {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, O_SITE},
-		{"json", no_argument, NULL, O_JSON},
-		{"dn", required_argument, NULL, O_DN},
-		{"device", required_argument, NULL, O_DEVICE},
-		{"display", required_argument, NULL, O_DISPLAY},
-		{"user", required_argument, NULL, O_USER},
-		{"index", required_argument, NULL, O_INDEX},
-		{"password", required_argument, NULL, O_PASSWORD},
-		{"password-file", required_argument, NULL, O_PASSWORD_FILE},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, O_SITE},
+	        {"json", no_argument, NULL, O_JSON},
+	        {"dn", required_argument, NULL, O_DN},
+	        {"device", required_argument, NULL, O_DEVICE},
+	        {"display", required_argument, NULL, O_DISPLAY},
+	        {"user", required_argument, NULL, O_USER},
+	        {"index", required_argument, NULL, O_INDEX},
+	        {"password", required_argument, NULL, O_PASSWORD},
+	        {"password-file", required_argument, NULL, O_PASSWORD_FILE},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -180,7 +180,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -202,15 +202,14 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static json_t *line_json(const struct store_line *l)
 {
-	return json_pack("{s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i}, "
-			 "s:I, s:I}",
-			 "dn", l->dn, "device", l->device, "index",
-			 l->line_index, "display", l->display, "user",
-			 *l->user ? l->user : l->dn, "realm", l->realm,
-			 "password_set", *l->ha1_md5 != '\0', "mwi", "new",
-			 l->mwi_new, "old", l->mwi_old, "created",
-			 (json_int_t)l->created, "updated",
-			 (json_int_t)l->updated);
+	return json_pack(
+	        "{s:s, s:s, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i}, "
+	        "s:I, s:I}",
+	        "dn", l->dn, "device", l->device, "index", l->line_index,
+	        "display", l->display, "user", *l->user ? l->user : l->dn,
+	        "realm", l->realm, "password_set", *l->ha1_md5 != '\0', "mwi",
+	        "new", l->mwi_new, "old", l->mwi_old, "created",
+	        (json_int_t)l->created, "updated", (json_int_t)l->updated);
 }
 
 static void print_row(const struct store_line *l)
@@ -235,7 +234,7 @@ static int get_dn(const struct opts *o, const char *sub, const char **dn)
 	}
 	if (strlen(*dn) >= STORE_DN_MAX) {
 		cli_fail(CMD, "DN '%s' too long (max %d)", *dn,
-			 STORE_DN_MAX - 1);
+		         STORE_DN_MAX - 1);
 		return CLI_EUSAGE;
 	}
 	return 0;
@@ -267,8 +266,7 @@ static int read_secret(const char *path, char *out, size_t n)
 	return len ? 0 : -TL_EPARSE;
 }
 
-static int get_password(const struct opts *o, char *out, size_t n,
-			bool *have)
+static int get_password(const struct opts *o, char *out, size_t n, bool *have)
 {
 	int err;
 
@@ -276,9 +274,9 @@ static int get_password(const struct opts *o, char *out, size_t n,
 	if (o->password_file) {
 		err = read_secret(o->password_file, out, n);
 		if (err) {
-			cli_fail(CMD, "--password-file %s: %s",
-				 o->password_file,
-				 err == -TL_EPARSE ? "empty" : tl_strerror(err));
+			cli_fail(
+			        CMD, "--password-file %s: %s", o->password_file,
+			        err == -TL_EPARSE ? "empty" : tl_strerror(err));
 			return CLI_EUSAGE;
 		}
 		*have = true;
@@ -293,8 +291,7 @@ static int get_password(const struct opts *o, char *out, size_t n,
 	return 0;
 }
 
-static int realm_of(struct store *st, const struct site *s, char *out,
-		    size_t n)
+static int realm_of(struct store *st, const struct site *s, char *out, size_t n)
 {
 	int err = store_setting_get(st, "realm", out, n);
 
@@ -308,15 +305,16 @@ static int realm_of(struct store *st, const struct site *s, char *out,
 static int apply(const struct opts *o, struct store_line *l)
 {
 	if (o->device && store_mac_parse(o->device, l->device)) {
-		cli_fail(CMD, "bad MAC '%s' (12 hex digits, or "
-			      "AA:BB:CC:DD:EE:FF)",
-			 o->device);
+		cli_fail(CMD,
+		         "bad MAC '%s' (12 hex digits, or "
+		         "AA:BB:CC:DD:EE:FF)",
+		         o->device);
 		return CLI_EUSAGE;
 	}
 	if (o->display) {
 		if (strlen(o->display) >= sizeof(l->display)) {
 			cli_fail(CMD, "--display too long (max %zu)",
-				 sizeof(l->display) - 1);
+			         sizeof(l->display) - 1);
 			return CLI_EUSAGE;
 		}
 		snprintf(l->display, sizeof(l->display), "%s", o->display);
@@ -324,7 +322,7 @@ static int apply(const struct opts *o, struct store_line *l)
 	if (o->user) {
 		if (strlen(o->user) >= sizeof(l->user)) {
 			cli_fail(CMD, "--user too long (max %zu)",
-				 sizeof(l->user) - 1);
+			         sizeof(l->user) - 1);
 			return CLI_EUSAGE;
 		}
 		snprintf(l->user, sizeof(l->user), "%s", o->user);
@@ -346,7 +344,7 @@ static int apply(const struct opts *o, struct store_line *l)
 
 /* Say which constraint failed: probe the store for the likely cause. */
 static int fail_err(struct store *st, int err, const char *dn,
-		    const struct store_line *l, bool add)
+                    const struct store_line *l, bool add)
 {
 	struct store_line g;
 	struct store_device d;
@@ -355,10 +353,10 @@ static int fail_err(struct store *st, int err, const char *dn,
 	case -TL_EEXIST:
 		if (add && store_line_get(st, dn, &g) == 0) {
 			return cli_fail(CMD, "DN %s already exists (on %s)", dn,
-					g.device);
+			                g.device);
 		}
 		return cli_fail(CMD, "button %d of device %s is taken",
-				l->line_index, l->device);
+		                l->line_index, l->device);
 	case -TL_ENOTFOUND:
 		if (*l->device &&
 		    store_device_get(st, l->device, &d) == -TL_ENOTFOUND) {
@@ -367,11 +365,10 @@ static int fail_err(struct store *st, int err, const char *dn,
 		return cli_fail(CMD, "no line %s", dn);
 	case -TL_EPARSE:
 		return cli_fail(CMD, "bad value: DN of digits, '*', '#' (a "
-				     "leading '+'), no control characters, "
-				     "user without ':' or '\"'");
+		                     "leading '+'), no control characters, "
+		                     "user without ':' or '\"'");
 	case -TL_ELIMIT:
-		return cli_fail(CMD, "device %s has no free button",
-				l->device);
+		return cli_fail(CMD, "device %s has no free button", l->device);
 	default:
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
@@ -380,7 +377,7 @@ static int fail_err(struct store *st, int err, const char *dn,
 /* ---- subcommands ---- */
 
 static int do_add_set(struct store *st, const struct site *s,
-		      const struct opts *o, bool add)
+                      const struct opts *o, bool add)
 {
 	struct store_line l = {0};
 	char password[PASSWORD_MAX];
@@ -411,8 +408,8 @@ static int do_add_set(struct store *st, const struct site *s,
 		if (o->user && strcmp(o->user, l.user) && *l.ha1_md5 &&
 		    !have_pw) {
 			rc = cli_fail(CMD, "changing --user needs the password "
-					   "again (the stored HA1 depends on "
-					   "it)");
+			                   "again (the stored HA1 depends on "
+			                   "it)");
 			goto out;
 		}
 	} else {
@@ -433,7 +430,7 @@ static int do_add_set(struct store *st, const struct site *s,
 	}
 	if (!err && have_pw) {
 		err = store_line_password_set(st, dn, *l.user ? l.user : dn,
-					      realm, password);
+		                              realm, password);
 	}
 	if (!err && add && l.line_index == 0) {
 		struct store_line g;
@@ -443,11 +440,11 @@ static int do_add_set(struct store *st, const struct site *s,
 	}
 	if (!err) {
 		snprintf(detail, sizeof(detail),
-			 "%s device=%s index=%d user=%s%s", dn, l.device,
-			 l.line_index, *l.user ? l.user : dn,
-			 have_pw ? " password=set" : "");
+		         "%s device=%s index=%d user=%s%s", dn, l.device,
+		         l.line_index, *l.user ? l.user : dn,
+		         have_pw ? " password=set" : "");
 		err = store_audit(st, actor(), add ? "line.add" : "line.set",
-				  detail);
+		                  detail);
 	}
 	if (err) {
 		store_tx_rollback(st);
@@ -543,8 +540,8 @@ static int do_show(struct store *st, const struct opts *o)
 	       "password:  %s\nmwi:       %d new, %d old\n",
 	       l.dn, l.device, l.line_index, *l.display ? l.display : "-",
 	       *l.user ? l.user : l.dn, *l.realm ? l.realm : "-",
-	       *l.ha1_md5 ? "set (HA1 MD5 and SHA-256)" : "not set",
-	       l.mwi_new, l.mwi_old);
+	       *l.ha1_md5 ? "set (HA1 MD5 and SHA-256)" : "not set", l.mwi_new,
+	       l.mwi_old);
 	return CLI_OK;
 }
 

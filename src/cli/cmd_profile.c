@@ -18,32 +18,34 @@
 #include <unistd.h>
 
 const char cmd_profile_summary[] =
-	"device security profiles (mode, transport, Auth INVITE)";
+        "device security profiles (mode, transport, Auth INVITE)";
 
 static const char usage[] =
-	"usage: trustline profile add NAME --mode MODE [--transport T]\n"
-	"                         [--auth-invite on|off] [--allow-mic on|off]\n"
-	"       trustline profile set NAME [--mode MODE] [--transport T]\n"
-	"                         [--auth-invite on|off] [--allow-mic on|off]\n"
-	"       trustline profile list [--json]\n"
-	"       trustline profile show NAME [--json]\n"
-	"       trustline profile del NAME\n"
-	"\n"
-	"A security profile gives its devices their security mode (seed 002):\n"
-	"  --mode nonsecure|authenticated|encrypted\n"
-	"  --transport udp|tcp|tls   SIP transport; authenticated and\n"
-	"                            encrypted need tls (their default; udp\n"
-	"                            for nonsecure)\n"
-	"  --auth-invite on|off      the phone challenges incoming INVITE and\n"
-	"                            NOTIFY with digest (default off)\n"
-	"  --allow-mic on|off        accept the manufacturer certificate (MIC),\n"
-	"                            not only an LSC, at registration (default\n"
-	"                            on for secure modes)\n"
-	"Common options:\n"
-	"  --site DIR                the site directory (default ./site)\n"
-	"  --json                    machine-readable output\n"
-	"The migration creates the profiles nonsecure, authenticated and\n"
-	"encrypted. A profile in use by a device cannot be deleted.\n";
+        "usage: trustline profile add NAME --mode MODE [--transport T]\n"
+        "                         [--auth-invite on|off] [--allow-mic on|off]\n"
+        "       trustline profile set NAME [--mode MODE] [--transport T]\n"
+        "                         [--auth-invite on|off] [--allow-mic on|off]\n"
+        "       trustline profile list [--json]\n"
+        "       trustline profile show NAME [--json]\n"
+        "       trustline profile del NAME\n"
+        "\n"
+        "A security profile gives its devices their security mode (seed 002):\n"
+        "  --mode nonsecure|authenticated|encrypted\n"
+        "  --transport udp|tcp|tls   SIP transport; authenticated and\n"
+        "                            encrypted need tls (their default; udp\n"
+        "                            for nonsecure)\n"
+        "  --auth-invite on|off      the phone challenges incoming INVITE and\n"
+        "                            NOTIFY with digest (default off)\n"
+        "  --allow-mic on|off        accept the manufacturer certificate "
+        "(MIC),\n"
+        "                            not only an LSC, at registration "
+        "(default\n"
+        "                            on for secure modes)\n"
+        "Common options:\n"
+        "  --site DIR                the site directory (default ./site)\n"
+        "  --json                    machine-readable output\n"
+        "The migration creates the profiles nonsecure, authenticated and\n"
+        "encrypted. A profile in use by a device cannot be deleted.\n";
 
 #define CMD "profile"
 
@@ -69,7 +71,7 @@ static int open_store(const char *dir, struct site *s, struct store **st)
 
 	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
 		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-			 dir);
+		         dir);
 		return -ENOENT;
 	}
 	err = site_load(s, dir);
@@ -92,8 +94,8 @@ static const char *actor(void)
 	static char a[64];
 	struct passwd *pw = getpwuid(getuid());
 
-	snprintf(a, sizeof(a), "cli:%s", pw && pw->pw_name ? pw->pw_name
-							   : "unknown");
+	snprintf(a, sizeof(a), "cli:%s",
+	         pw && pw->pw_name ? pw->pw_name : "unknown");
 	return a;
 }
 
@@ -114,13 +116,13 @@ static int parse_onoff(const char *opt, const char *v, bool *out)
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"mode", required_argument, NULL, 'm'},
-		{"transport", required_argument, NULL, 't'},
-		{"auth-invite", required_argument, NULL, 'a'},
-		{"allow-mic", required_argument, NULL, 'M'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 's'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"mode", required_argument, NULL, 'm'},
+	        {"transport", required_argument, NULL, 't'},
+	        {"auth-invite", required_argument, NULL, 'a'},
+	        {"allow-mic", required_argument, NULL, 'M'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -153,7 +155,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -169,13 +171,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 
 static json_t *profile_json(const struct store_profile *p)
 {
-	return json_pack("{s:s, s:s, s:i, s:s, s:i, s:b, s:b}", "name",
-			 p->name, "mode", store_sec_mode_name(p->mode),
-			 "device_security_mode", (int)p->mode, "transport",
-			 store_transport_name(p->transport),
-			 "transport_layer_protocol", (int)p->transport,
-			 "auth_invite", p->auth_invite, "allow_mic",
-			 p->allow_mic);
+	return json_pack(
+	        "{s:s, s:s, s:i, s:s, s:i, s:b, s:b}", "name", p->name, "mode",
+	        store_sec_mode_name(p->mode), "device_security_mode",
+	        (int)p->mode, "transport", store_transport_name(p->transport),
+	        "transport_layer_protocol", (int)p->transport, "auth_invite",
+	        p->auth_invite, "allow_mic", p->allow_mic);
 }
 
 static int print_json(json_t *j)
@@ -202,21 +203,22 @@ static void print_row(const struct store_profile *p)
 static int apply(const struct opts *o, struct store_profile *p, bool add)
 {
 	if (o->mode && store_sec_mode_parse(o->mode, &p->mode)) {
-		cli_fail(CMD, "bad --mode '%s' (nonsecure, authenticated or "
-			      "encrypted)",
-			 o->mode);
+		cli_fail(CMD,
+		         "bad --mode '%s' (nonsecure, authenticated or "
+		         "encrypted)",
+		         o->mode);
 		return CLI_EUSAGE;
 	}
 	if (o->transport &&
 	    store_transport_parse(o->transport, &p->transport)) {
 		cli_fail(CMD, "bad --transport '%s' (udp, tcp or tls)",
-			 o->transport);
+		         o->transport);
 		return CLI_EUSAGE;
 	}
 	if (add && !o->transport) {
 		p->transport = p->mode == STORE_SEC_NONSECURE
-				       ? STORE_TRANSPORT_UDP
-				       : STORE_TRANSPORT_TLS;
+		                       ? STORE_TRANSPORT_UDP
+		                       : STORE_TRANSPORT_TLS;
 	}
 	if (add && !o->allow_mic) {
 		p->allow_mic = p->mode != STORE_SEC_NONSECURE;
@@ -232,14 +234,14 @@ static int apply(const struct opts *o, struct store_profile *p, bool add)
 	if (p->mode != STORE_SEC_NONSECURE &&
 	    p->transport != STORE_TRANSPORT_TLS) {
 		cli_fail(CMD, "mode %s needs --transport tls",
-			 store_sec_mode_name(p->mode));
+		         store_sec_mode_name(p->mode));
 		return CLI_EUSAGE;
 	}
 	return 0;
 }
 
 static int write_profile(struct store *st, const struct store_profile *p,
-			 bool add)
+                         bool add)
 {
 	char detail[256];
 	int err = store_tx_begin(st);
@@ -250,13 +252,12 @@ static int write_profile(struct store *st, const struct store_profile *p,
 	err = add ? store_profile_add(st, p) : store_profile_update(st, p);
 	if (!err) {
 		snprintf(detail, sizeof(detail),
-			 "%s mode=%s transport=%s auth_invite=%d allow_mic=%d",
-			 p->name, store_sec_mode_name(p->mode),
-			 store_transport_name(p->transport), p->auth_invite,
-			 p->allow_mic);
-		err = store_audit(st, actor(), add ? "profile.add"
-						   : "profile.set",
-				  detail);
+		         "%s mode=%s transport=%s auth_invite=%d allow_mic=%d",
+		         p->name, store_sec_mode_name(p->mode),
+		         store_transport_name(p->transport), p->auth_invite,
+		         p->allow_mic);
+		err = store_audit(st, actor(),
+		                  add ? "profile.add" : "profile.set", detail);
 	}
 	if (err) {
 		store_tx_rollback(st);
@@ -276,7 +277,7 @@ static int do_add_set(struct store *st, const struct opts *o, bool add)
 	}
 	if (strlen(o->name) >= sizeof(p.name)) {
 		return cli_fail(CMD, "profile name too long (max %zu)",
-				sizeof(p.name) - 1);
+		                sizeof(p.name) - 1);
 	}
 	if (add) {
 		if (!o->mode) {
@@ -304,9 +305,10 @@ static int do_add_set(struct store *st, const struct opts *o, bool add)
 	case -TL_EEXIST:
 		return cli_fail(CMD, "profile '%s' already exists", p.name);
 	case -TL_EPARSE:
-		return cli_fail(CMD, "bad profile name '%s' (letters, digits, "
-				     "'.', '-', '_')",
-				p.name);
+		return cli_fail(CMD,
+		                "bad profile name '%s' (letters, digits, "
+		                "'.', '-', '_')",
+		                p.name);
 	case -TL_ENOTFOUND:
 		return cli_fail(CMD, "no profile '%s'", p.name);
 	default:
@@ -327,7 +329,7 @@ static int list_h(const struct store_profile *p, void *arg)
 
 	if (arr) {
 		return json_array_append_new(arr, profile_json(p)) ? -ENOMEM
-								   : 0;
+		                                                   : 0;
 	}
 	print_row(p);
 	return 0;
@@ -413,9 +415,10 @@ static int do_del(struct store *st, const struct opts *o)
 	case -TL_ENOTFOUND:
 		return cli_fail(CMD, "no profile '%s'", o->name);
 	case -TL_ESTATE:
-		return cli_fail(CMD, "profile '%s' is used by devices; move "
-				     "them first (device set MAC --profile P)",
-				o->name);
+		return cli_fail(CMD,
+		                "profile '%s' is used by devices; move "
+		                "them first (device set MAC --profile P)",
+		                o->name);
 	default:
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}

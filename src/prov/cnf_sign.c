@@ -5,8 +5,8 @@
 #include <openssl/x509.h>
 
 int cnf_sign_transform(enum cnf_file f, const char *mac, struct slice body,
-		       const uint8_t *cert_der, size_t cert_len,
-		       struct buf *out, void *arg)
+                       const uint8_t *cert_der, size_t cert_len,
+                       struct buf *out, void *arg)
 {
 	const struct trust_sign *tmpl = arg;
 	struct trust_sign s;

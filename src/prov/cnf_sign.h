@@ -16,7 +16,7 @@
 
 /* arg: const struct trust_sign * */
 int cnf_sign_transform(enum cnf_file f, const char *mac, struct slice body,
-		       const uint8_t *cert_der, size_t cert_len,
-		       struct buf *out, void *arg) TL_MUST_CHECK;
+                       const uint8_t *cert_der, size_t cert_len,
+                       struct buf *out, void *arg) TL_MUST_CHECK;
 
 #endif

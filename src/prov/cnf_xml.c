@@ -5,16 +5,16 @@
  * from the database can break out of its element. */
 #include "prov/cnf_xml.h"
 
+#include <errno.h>
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlstring.h>
 #include <openssl/crypto.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_LINES 64
+#define MAX_LINES  64
 #define SECRET_MAX 128
 
 /* One document under construction; the first failure sticks. */
@@ -26,7 +26,7 @@ struct gen {
 };
 
 static xmlNodePtr el(struct gen *g, xmlNodePtr parent, const char *name,
-		     const char *text)
+                     const char *text)
 {
 	xmlNodePtr n;
 
@@ -35,7 +35,7 @@ static xmlNodePtr el(struct gen *g, xmlNodePtr parent, const char *name,
 	}
 	/* xmlNewTextChild escapes text (xmlNewChild would not) */
 	n = xmlNewTextChild(parent, NULL, BAD_CAST name,
-			    text ? BAD_CAST text : NULL);
+	                    text ? BAD_CAST text : NULL);
 	if (!n) {
 		g->err = -ENOMEM;
 	}
@@ -43,7 +43,7 @@ static xmlNodePtr el(struct gen *g, xmlNodePtr parent, const char *name,
 }
 
 static xmlNodePtr eli(struct gen *g, xmlNodePtr parent, const char *name,
-		      long v)
+                      long v)
 {
 	char s[24];
 
@@ -99,8 +99,8 @@ static long utf8_next(const unsigned char **s)
 		}
 		c = (c << 6) | (p[i] & 0x3f);
 	}
-	if ((n == 2 && c < 0x800) || (n == 3 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) {
+	if ((n == 2 && c < 0x800) || (n == 3 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff)) {
 		return -1;
 	}
 	*s = p + n + 1;
@@ -146,8 +146,7 @@ static int check_input(const struct cnf_input *in)
 	    (in->n_lines && !in->lines) || in->n_lines > MAX_LINES) {
 		return -EINVAL;
 	}
-	if (!in->site->host || !*in->site->host ||
-	    !text_ok(in->site->host)) {
+	if (!in->site->host || !*in->site->host || !text_ok(in->site->host)) {
 		return -TL_ECONFIG;
 	}
 	return 0;
@@ -194,7 +193,7 @@ static int gen_finish(struct gen *g, struct buf *out)
 
 		if (t && t->content) {
 			OPENSSL_cleanse(t->content,
-					strlen((const char *)t->content));
+			                strlen((const char *)t->content));
 		}
 	}
 	xmlFreeDoc(g->doc);
@@ -203,7 +202,7 @@ static int gen_finish(struct gen *g, struct buf *out)
 }
 
 static void add_call_manager_group(struct gen *g, xmlNodePtr pool,
-				   const struct cnf_site *s)
+                                   const struct cnf_site *s)
 {
 	xmlNodePtr grp = el(g, pool, "callManagerGroup", NULL);
 	xmlNodePtr members, member, cm, ports;
@@ -242,7 +241,7 @@ static void add_srst(struct gen *g, xmlNodePtr pool)
 }
 
 static void add_device_pool(struct gen *g, xmlNodePtr root,
-			    const struct cnf_site *s)
+                            const struct cnf_site *s)
 {
 	xmlNodePtr pool = el(g, root, "devicePool", NULL);
 
@@ -265,7 +264,7 @@ static void add_capf(struct gen *g, xmlNodePtr root, const struct cnf_input *in)
 }
 
 static void add_line(struct gen *g, xmlNodePtr lines,
-		     const struct cnf_input *in, size_t i, bool secrets)
+                     const struct cnf_input *in, size_t i, bool secrets)
 {
 	const struct store_line *l = &in->lines[i];
 	const struct cnf_site *s = in->site;
@@ -309,7 +308,7 @@ static void add_line(struct gen *g, xmlNodePtr lines,
 }
 
 static void add_sip_profile(struct gen *g, xmlNodePtr root,
-			    const struct cnf_input *in, bool secrets)
+                            const struct cnf_input *in, bool secrets)
 {
 	xmlNodePtr prof = el(g, root, "sipProfile", NULL);
 	xmlNodePtr proxies, stack, lines;
@@ -346,15 +345,14 @@ static void add_sip_profile(struct gen *g, xmlNodePtr root,
 /* Our own element (docs/formats/cnf-xml.md): the security settings of
  * the profile that have no Cisco element. Cisco phones ignore it. */
 static void add_trustline(struct gen *g, xmlNodePtr root,
-			  const struct cnf_input *in)
+                          const struct cnf_input *in)
 {
 	xmlNodePtr t = el(g, root, "trustlineSecurity", NULL);
 
 	el(g, t, "profile", text_or(in->profile->name, ""));
 	/* seed 001: the endpoint challenges incoming INVITE and NOTIFY */
 	el(g, t, "authInvite", tf(in->profile->auth_invite));
-	el(g, t, "srtpRequired",
-	   tf(in->profile->mode == STORE_SEC_ENCRYPTED));
+	el(g, t, "srtpRequired", tf(in->profile->mode == STORE_SEC_ENCRYPTED));
 }
 
 int cnf_xml_full(struct buf *out, const struct cnf_input *in, bool secrets)
@@ -420,9 +418,9 @@ int cnf_xml_stub(struct buf *out, const struct cnf_input *in)
 /* ---- files ---- */
 
 static const char *const suffixes[CNF_FILE_MAX] = {
-	[CNF_FILE_XML] = ".cnf.xml",
-	[CNF_FILE_SGN] = ".cnf.xml.sgn",
-	[CNF_FILE_ENC] = ".cnf.xml.enc.sgn",
+        [CNF_FILE_XML] = ".cnf.xml",
+        [CNF_FILE_SGN] = ".cnf.xml.sgn",
+        [CNF_FILE_ENC] = ".cnf.xml.enc.sgn",
 };
 
 unsigned cnf_serve(enum store_cluster_mode mode, const struct store_device *d)
@@ -520,14 +518,14 @@ void cnf_files_free(struct cnf_files *f)
 }
 
 int cnf_build(struct cnf_files *out, struct store *st,
-	      const struct cnf_site *site, const char *mac,
-	      cnf_secret_h secret, void *arg)
+              const struct cnf_site *site, const char *mac, cnf_secret_h secret,
+              void *arg)
 {
 	struct store_device d;
 	struct store_profile p;
 	enum store_cluster_mode mode;
 	struct store_line *lines = NULL;
-	char *pw = NULL;	       /* MAX_LINES x SECRET_MAX */
+	char *pw = NULL; /* MAX_LINES x SECRET_MAX */
 	const char *pws[MAX_LINES] = {0};
 	struct line_acc acc = {0};
 	struct cnf_input in;
@@ -579,9 +577,9 @@ int cnf_build(struct cnf_files *out, struct store *st,
 	}
 	if (CNF_SERVES(out->serve, CNF_FILE_SGN)) {
 		err = CNF_SERVES(out->serve, CNF_FILE_ENC)
-			      ? cnf_xml_stub(&out->body[CNF_FILE_SGN], &in)
-			      : cnf_xml_full(&out->body[CNF_FILE_SGN], &in,
-					     false);
+		              ? cnf_xml_stub(&out->body[CNF_FILE_SGN], &in)
+		              : cnf_xml_full(&out->body[CNF_FILE_SGN], &in,
+		                             false);
 		if (err) {
 			goto out;
 		}
@@ -639,8 +637,8 @@ struct cnf_cache {
 };
 
 int cnf_cache_new(struct cnf_cache **out, struct store *st,
-		  const struct cnf_site *site, cnf_secret_h secret,
-		  cnf_transform_h transform, void *arg)
+                  const struct cnf_site *site, cnf_secret_h secret,
+                  cnf_transform_h transform, void *arg)
 {
 	struct cnf_cache *c;
 
@@ -653,10 +651,10 @@ int cnf_cache_new(struct cnf_cache **out, struct store *st,
 		return -ENOMEM;
 	}
 	*c = (struct cnf_cache){.st = st,
-				.site = site,
-				.secret = secret,
-				.transform = transform,
-				.arg = arg};
+	                        .site = site,
+	                        .secret = secret,
+	                        .transform = transform,
+	                        .arg = arg};
 	*out = c;
 	return 0;
 }
@@ -708,8 +706,8 @@ static int entry_fill(struct cnf_cache *c, struct cnf_entry *e)
 		}
 		if (c->transform) {
 			err = c->transform((enum cnf_file)i, e->mac,
-					   buf_slice(&files.body[i]), der,
-					   der_len, &e->bytes[i], c->arg);
+			                   buf_slice(&files.body[i]), der,
+			                   der_len, &e->bytes[i], c->arg);
 		} else {
 			buf_put_slice(&e->bytes[i], buf_slice(&files.body[i]));
 			err = buf_err(&e->bytes[i]);
@@ -727,7 +725,7 @@ static int entry_fill(struct cnf_cache *c, struct cnf_entry *e)
 }
 
 int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
-		  struct slice *out)
+                  struct slice *out)
 {
 	struct cnf_entry *e = NULL;
 	char m[13];
@@ -753,8 +751,7 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
 	if (!e) {
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : 16;
-			struct cnf_entry *ne =
-				realloc(c->e, cap * sizeof(*ne));
+			struct cnf_entry *ne = realloc(c->e, cap * sizeof(*ne));
 
 			if (!ne) {
 				return -ENOMEM;

@@ -36,13 +36,13 @@
 /* Where the phone finds the site: the call manager, CAPF and SRST hosts
  * and ports (filled from trustline.conf by the caller). */
 struct cnf_site {
-	const char *host;	     /* processNodeName (call manager, CAPF) */
-	uint16_t sip_port;	     /* 0: 5060 */
-	uint16_t sip_tls_port;	     /* 0: 5061 */
-	uint16_t capf_port;	     /* 0: 3804 */
-	unsigned monitor_duration;   /* connectionMonitorDuration, 0: 120 */
-	const char *voicemail;	     /* messagesNumber (pilot), NULL: none */
-	const char *device_pool;     /* devicePool/name, NULL: "Default" */
+	const char *host;          /* processNodeName (call manager, CAPF) */
+	uint16_t sip_port;         /* 0: 5060 */
+	uint16_t sip_tls_port;     /* 0: 5061 */
+	uint16_t capf_port;        /* 0: 3804 */
+	unsigned monitor_duration; /* connectionMonitorDuration, 0: 120 */
+	const char *voicemail;     /* messagesNumber (pilot), NULL: none */
+	const char *device_pool;   /* devicePool/name, NULL: "Default" */
 };
 
 /* Everything one config is made of (no store access: fuzzable, testable). */
@@ -60,8 +60,8 @@ struct cnf_input {
 /* The full config. secrets false: no authPassword, whatever passwords
  * holds (the plain and signed files); true: the passwords given (the body
  * of .enc.sgn only). The XML is appended to out. */
-int cnf_xml_full(struct buf *out, const struct cnf_input *in, bool secrets)
-	TL_MUST_CHECK;
+int cnf_xml_full(struct buf *out, const struct cnf_input *in,
+                 bool secrets) TL_MUST_CHECK;
 /* The stub of an encrypted config (cisco-formats.md §2.3); -TL_ESTATE when
  * the device has no certificate (no certHash). */
 int cnf_xml_stub(struct buf *out, const struct cnf_input *in) TL_MUST_CHECK;
@@ -80,12 +80,12 @@ enum cnf_file {
 unsigned cnf_serve(enum store_cluster_mode mode, const struct store_device *d);
 /* "SEP<MAC>.cnf.xml" and so on into out. */
 int cnf_file_name(enum cnf_file f, const char *mac, char *out,
-		  size_t outlen) TL_MUST_CHECK;
+                  size_t outlen) TL_MUST_CHECK;
 /* Parse a requested file name (from the network: bounded, exact): the
  * case of "SEP" and the MAC digits is not significant, the suffix is.
  * -TL_EPARSE when it is not a config name. */
-int cnf_file_parse(struct slice name, char mac[13], enum cnf_file *f)
-	TL_MUST_CHECK;
+int cnf_file_parse(struct slice name, char mac[13],
+                   enum cnf_file *f) TL_MUST_CHECK;
 
 /* ---- from the store ---- */
 
@@ -93,19 +93,19 @@ int cnf_file_parse(struct slice name, char mac[13], enum cnf_file *f)
  * keeps only HA1 values). Write it NUL-terminated to out and return 0, or
  * -TL_ENOTFOUND for none. */
 typedef int (*cnf_secret_h)(const char *dn, char *out, size_t outlen,
-			    void *arg);
+                            void *arg);
 
 struct cnf_files {
-	uint64_t generation; /* store_generation when built */
-	unsigned serve;	     /* CNF_SERVES bits */
+	uint64_t generation;           /* store_generation when built */
+	unsigned serve;                /* CNF_SERVES bits */
 	struct buf body[CNF_FILE_MAX]; /* the XML of each served file */
 };
 
 /* Build every file served to device mac (any MAC notation) as of now.
  * -TL_ENOTFOUND for an unknown device. */
 int cnf_build(struct cnf_files *out, struct store *st,
-	      const struct cnf_site *site, const char *mac,
-	      cnf_secret_h secret, void *arg) TL_MUST_CHECK;
+              const struct cnf_site *site, const char *mac, cnf_secret_h secret,
+              void *arg) TL_MUST_CHECK;
 void cnf_files_free(struct cnf_files *f);
 
 /* ---- cache ---- */
@@ -113,22 +113,22 @@ void cnf_files_free(struct cnf_files *f);
 /* Turns a body into the bytes served: sign (.sgn), encrypt and sign
  * (.enc.sgn, to the device certificate der). Appends to out. */
 typedef int (*cnf_transform_h)(enum cnf_file f, const char *mac,
-			       struct slice body, const uint8_t *cert_der,
-			       size_t cert_len, struct buf *out, void *arg);
+                               struct slice body, const uint8_t *cert_der,
+                               size_t cert_len, struct buf *out, void *arg);
 
 struct cnf_cache;
 
 /* transform NULL: the bodies are served as they are (tests, nonsecure
  * sites). The cache borrows st and site for its life. */
 int cnf_cache_new(struct cnf_cache **out, struct store *st,
-		  const struct cnf_site *site, cnf_secret_h secret,
-		  cnf_transform_h transform, void *arg) TL_MUST_CHECK;
+                  const struct cnf_site *site, cnf_secret_h secret,
+                  cnf_transform_h transform, void *arg) TL_MUST_CHECK;
 void cnf_cache_free(struct cnf_cache *c);
 /* The bytes of file f for mac, borrowed until the next call on c;
  * rebuilt when the store changed since they were made. -TL_ENOTFOUND for
  * an unknown device or a file not served to it. */
 int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
-		  struct slice *out) TL_MUST_CHECK;
+                  struct slice *out) TL_MUST_CHECK;
 /* Builds done so far (tests: proves a hit is not a rebuild). */
 uint64_t cnf_cache_builds(const struct cnf_cache *c);
 

@@ -64,23 +64,23 @@ struct name_map {
 };
 
 static const struct name_map sec_modes[] = {
-	{STORE_SEC_NONSECURE, "nonsecure"},
-	{STORE_SEC_AUTHENTICATED, "authenticated"},
-	{STORE_SEC_ENCRYPTED, "encrypted"},
+        {STORE_SEC_NONSECURE, "nonsecure"},
+        {STORE_SEC_AUTHENTICATED, "authenticated"},
+        {STORE_SEC_ENCRYPTED, "encrypted"},
 };
 static const struct name_map transports[] = {
-	{STORE_TRANSPORT_TCP, "tcp"},
-	{STORE_TRANSPORT_UDP, "udp"},
-	{STORE_TRANSPORT_TLS, "tls"},
+        {STORE_TRANSPORT_TCP, "tcp"},
+        {STORE_TRANSPORT_UDP, "udp"},
+        {STORE_TRANSPORT_TLS, "tls"},
 };
 static const struct name_map capf_ops[] = {
-	{STORE_CAPF_NONE, "none"},	 {STORE_CAPF_INSTALL, "install"},
-	{STORE_CAPF_UPGRADE, "upgrade"}, {STORE_CAPF_DELETE, "delete"},
-	{STORE_CAPF_FETCH, "fetch"},
+        {STORE_CAPF_NONE, "none"},       {STORE_CAPF_INSTALL, "install"},
+        {STORE_CAPF_UPGRADE, "upgrade"}, {STORE_CAPF_DELETE, "delete"},
+        {STORE_CAPF_FETCH, "fetch"},
 };
 static const struct name_map cluster_modes[] = {
-	{STORE_CLUSTER_NONSECURE, "nonsecure"},
-	{STORE_CLUSTER_MIXED, "mixed"},
+        {STORE_CLUSTER_NONSECURE, "nonsecure"},
+        {STORE_CLUSTER_MIXED, "mixed"},
 };
 
 static const char *map_name(const struct name_map *m, size_t n, int v)
@@ -94,7 +94,7 @@ static const char *map_name(const struct name_map *m, size_t n, int v)
 }
 
 static int map_parse(const struct name_map *m, size_t n, const char *s,
-		     int *out)
+                     int *out)
 {
 	for (size_t i = 0; s && i < n; i++) {
 		if (!strcmp(m[i].name, s)) {
@@ -183,8 +183,8 @@ void store_hex(const uint8_t *p, size_t n, char *out)
 }
 
 int store_digest_ha1(enum store_digest_alg alg, const char *user,
-		     const char *realm, const char *password, char *out,
-		     size_t outlen)
+                     const char *realm, const char *password, char *out,
+                     size_t outlen)
 {
 	const EVP_MD *md;
 	EVP_MD_CTX *ctx = NULL;

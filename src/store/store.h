@@ -50,14 +50,14 @@ int store_generation(struct store *st, uint64_t *out) TL_MUST_CHECK;
 
 /* ---- site settings: free key/value pairs ---- */
 
-#define STORE_KEY_MAX 64
+#define STORE_KEY_MAX   64
 #define STORE_VALUE_MAX 1024
 
 /* -TL_ENOTFOUND when the key is not set. */
 int store_setting_get(struct store *st, const char *key, char *out,
-		      size_t outlen) TL_MUST_CHECK;
-int store_setting_set(struct store *st, const char *key, const char *value)
-	TL_MUST_CHECK;
+                      size_t outlen) TL_MUST_CHECK;
+int store_setting_set(struct store *st, const char *key,
+                      const char *value) TL_MUST_CHECK;
 int store_setting_del(struct store *st, const char *key) TL_MUST_CHECK;
 
 /* Cluster security mode (seed 002): stored as setting "cluster_mode";
@@ -66,10 +66,10 @@ enum store_cluster_mode {
 	STORE_CLUSTER_NONSECURE = 0,
 	STORE_CLUSTER_MIXED = 1,
 };
-int store_cluster_mode_get(struct store *st, enum store_cluster_mode *out)
-	TL_MUST_CHECK;
-int store_cluster_mode_set(struct store *st, enum store_cluster_mode mode)
-	TL_MUST_CHECK;
+int store_cluster_mode_get(struct store *st,
+                           enum store_cluster_mode *out) TL_MUST_CHECK;
+int store_cluster_mode_set(struct store *st,
+                           enum store_cluster_mode mode) TL_MUST_CHECK;
 const char *store_cluster_mode_name(enum store_cluster_mode mode);
 
 /* ---- security profiles ---- */
@@ -94,30 +94,29 @@ struct store_profile {
 	enum store_sec_mode mode;
 	enum store_transport transport;
 	bool auth_invite; /* seed 001: challenge incoming INVITE/NOTIFY */
-	bool allow_mic;	  /* accept a MIC (not only an LSC) at registration */
+	bool allow_mic;   /* accept a MIC (not only an LSC) at registration */
 };
 
 /* The migration creates "nonsecure" (UDP), "authenticated" and "encrypted"
  * (TLS). A profile in authenticated or encrypted mode must use TLS
  * (-TL_EPARSE otherwise). store_profile_del: -TL_ESTATE while a device
  * uses it. */
-int store_profile_add(struct store *st, const struct store_profile *p)
-	TL_MUST_CHECK;
+int store_profile_add(struct store *st,
+                      const struct store_profile *p) TL_MUST_CHECK;
 int store_profile_get(struct store *st, const char *name,
-		      struct store_profile *out) TL_MUST_CHECK;
-int store_profile_update(struct store *st, const struct store_profile *p)
-	TL_MUST_CHECK;
+                      struct store_profile *out) TL_MUST_CHECK;
+int store_profile_update(struct store *st,
+                         const struct store_profile *p) TL_MUST_CHECK;
 int store_profile_del(struct store *st, const char *name) TL_MUST_CHECK;
 typedef int (*store_profile_h)(const struct store_profile *p, void *arg);
-int store_profile_list(struct store *st, store_profile_h h, void *arg)
-	TL_MUST_CHECK;
+int store_profile_list(struct store *st, store_profile_h h,
+                       void *arg) TL_MUST_CHECK;
 
 const char *store_sec_mode_name(enum store_sec_mode m);
-int store_sec_mode_parse(const char *s, enum store_sec_mode *out)
-	TL_MUST_CHECK;
+int store_sec_mode_parse(const char *s, enum store_sec_mode *out) TL_MUST_CHECK;
 const char *store_transport_name(enum store_transport t);
-int store_transport_parse(const char *s, enum store_transport *out)
-	TL_MUST_CHECK;
+int store_transport_parse(const char *s,
+                          enum store_transport *out) TL_MUST_CHECK;
 
 /* ---- devices ---- */
 
@@ -135,107 +134,105 @@ enum store_capf_op {
 	STORE_CAPF_FETCH = 4,
 };
 const char *store_capf_op_name(enum store_capf_op op);
-int store_capf_op_parse(const char *s, enum store_capf_op *out)
-	TL_MUST_CHECK;
+int store_capf_op_parse(const char *s, enum store_capf_op *out) TL_MUST_CHECK;
 
 struct store_device {
-	char mac[13];		     /* 12 upper-case hex: the key */
-	char name[16];		     /* "SEP" + mac unless set */
-	char model[32];		     /* e.g. "8841" */
+	char mac[13];                 /* 12 upper-case hex: the key */
+	char name[16];                /* "SEP" + mac unless set */
+	char model[32];               /* e.g. "8841" */
 	char profile[STORE_NAME_MAX]; /* security profile name */
-	char load[128];		     /* firmware load (image name) or "" */
+	char load[128];               /* firmware load (image name) or "" */
 	char description[128];
 	/* capfAuthMode (cisco-formats.md §3): 0 none, 1 auth string,
 	 * 2 null string, 3 LSC then MIC, 4 MIC */
 	int capf_auth_mode;
 	enum store_capf_op capf_op;
-	int64_t capf_deadline;	  /* complete-by, Unix seconds; 0 = none */
+	int64_t capf_deadline;     /* complete-by, Unix seconds; 0 = none */
 	bool capf_has_auth_string; /* read-only: the string is never read */
-	char cert_md5[33];	  /* read-only: hex MD5 of the cert DER */
-	char cert_serial[80];	  /* read-only: of the device certificate */
-	int64_t created, updated; /* read-only */
+	char cert_md5[33];         /* read-only: hex MD5 of the cert DER */
+	char cert_serial[80];      /* read-only: of the device certificate */
+	int64_t created, updated;  /* read-only */
 };
 
 /* add: -TL_EEXIST (MAC or name taken), -TL_ENOTFOUND (profile). The name
  * defaults to SEP<MAC> when empty, the profile to "nonsecure". */
-int store_device_add(struct store *st, const struct store_device *d)
-	TL_MUST_CHECK;
+int store_device_add(struct store *st,
+                     const struct store_device *d) TL_MUST_CHECK;
 int store_device_get(struct store *st, const char *mac,
-		     struct store_device *out) TL_MUST_CHECK;
+                     struct store_device *out) TL_MUST_CHECK;
 /* Writes every writable field of d (read-only fields are ignored). */
-int store_device_update(struct store *st, const struct store_device *d)
-	TL_MUST_CHECK;
+int store_device_update(struct store *st,
+                        const struct store_device *d) TL_MUST_CHECK;
 /* Deletes the device and its lines. */
 int store_device_del(struct store *st, const char *mac) TL_MUST_CHECK;
 typedef int (*store_device_h)(const struct store_device *d, void *arg);
-int store_device_list(struct store *st, store_device_h h, void *arg)
-	TL_MUST_CHECK;
+int store_device_list(struct store *st, store_device_h h,
+                      void *arg) TL_MUST_CHECK;
 
 /* The device's certificate (LSC or MIC, DER): set by the CAPF engine or
  * `device set --cert`; der NULL clears it. Its MD5 is the certHash of the
  * encrypted-config stub (cisco-formats.md §2.3). */
-int store_device_cert_set(struct store *st, const char *mac,
-			  const uint8_t *der, size_t len) TL_MUST_CHECK;
+int store_device_cert_set(struct store *st, const char *mac, const uint8_t *der,
+                          size_t len) TL_MUST_CHECK;
 /* *der is malloc'd (free it); -TL_ENOTFOUND when the device or its
  * certificate does not exist. */
 int store_device_cert_get(struct store *st, const char *mac, uint8_t **der,
-			  size_t *len) TL_MUST_CHECK;
+                          size_t *len) TL_MUST_CHECK;
 
 /* The CAPF one-time auth string: stored as a salted SHA-256, never
  * readable. NULL clears it. check: 0 on a match, -TL_EAUTH otherwise
  * (also when none is set), compared in constant time. */
 int store_device_capf_auth_set(struct store *st, const char *mac,
-			       const char *auth_string) TL_MUST_CHECK;
+                               const char *auth_string) TL_MUST_CHECK;
 int store_device_capf_auth_check(struct store *st, const char *mac,
-				 const char *auth_string) TL_MUST_CHECK;
+                                 const char *auth_string) TL_MUST_CHECK;
 
 /* ---- lines (directory numbers) ---- */
 
 #define STORE_DN_MAX 32
 
 struct store_line {
-	char dn[STORE_DN_MAX];	 /* directory number: digits, '*', '#', '+' */
-	char display[64];	 /* display name */
-	char device[13];	 /* MAC of the device */
-	int line_index;		 /* button, 1.. (0 on add: next free) */
-	char user[64];		 /* digest user name; the DN when empty */
-	char realm[128];	 /* read-only: realm of the stored HA1 */
-	char ha1_md5[33];	 /* read-only: hex MD5(user:realm:password) */
-	char ha1_sha256[65];	 /* read-only: hex SHA-256(...) */
-	int mwi_new, mwi_old;	 /* read-only: MWI state */
+	char dn[STORE_DN_MAX];    /* directory number: digits, '*', '#', '+' */
+	char display[64];         /* display name */
+	char device[13];          /* MAC of the device */
+	int line_index;           /* button, 1.. (0 on add: next free) */
+	char user[64];            /* digest user name; the DN when empty */
+	char realm[128];          /* read-only: realm of the stored HA1 */
+	char ha1_md5[33];         /* read-only: hex MD5(user:realm:password) */
+	char ha1_sha256[65];      /* read-only: hex SHA-256(...) */
+	int mwi_new, mwi_old;     /* read-only: MWI state */
 	int64_t created, updated; /* read-only */
 };
 
 /* add: -TL_EEXIST (DN or the device's line index taken), -TL_ENOTFOUND
  * (device). */
-int store_line_add(struct store *st, const struct store_line *l)
-	TL_MUST_CHECK;
-int store_line_get(struct store *st, const char *dn, struct store_line *out)
-	TL_MUST_CHECK;
+int store_line_add(struct store *st, const struct store_line *l) TL_MUST_CHECK;
+int store_line_get(struct store *st, const char *dn,
+                   struct store_line *out) TL_MUST_CHECK;
 /* Writes display, device, line_index, user (the HA1 is kept: set a new
  * password when the user changes). */
-int store_line_update(struct store *st, const struct store_line *l)
-	TL_MUST_CHECK;
+int store_line_update(struct store *st,
+                      const struct store_line *l) TL_MUST_CHECK;
 int store_line_del(struct store *st, const char *dn) TL_MUST_CHECK;
 typedef int (*store_line_h)(const struct store_line *l, void *arg);
 /* device NULL: all lines; ordered by device then line index. */
 int store_line_list(struct store *st, const char *device, store_line_h h,
-		    void *arg) TL_MUST_CHECK;
+                    void *arg) TL_MUST_CHECK;
 /* Store the digest HA1 values (RFC 7616 §3.4.2) for user:realm:password;
  * the password itself is never stored. */
-int store_line_password_set(struct store *st, const char *dn,
-			    const char *user, const char *realm,
-			    const char *password) TL_MUST_CHECK;
+int store_line_password_set(struct store *st, const char *dn, const char *user,
+                            const char *realm,
+                            const char *password) TL_MUST_CHECK;
 
 enum store_digest_alg { STORE_DIGEST_MD5, STORE_DIGEST_SHA256 };
 /* hex H(user ":" realm ":" password) into out (33 or 65 bytes). */
 int store_digest_ha1(enum store_digest_alg alg, const char *user,
-		     const char *realm, const char *password, char *out,
-		     size_t outlen) TL_MUST_CHECK;
+                     const char *realm, const char *password, char *out,
+                     size_t outlen) TL_MUST_CHECK;
 
 /* ---- MWI state (per DN) ---- */
 int store_mwi_set(struct store *st, const char *dn, int new_msgs,
-		  int old_msgs) TL_MUST_CHECK;
+                  int old_msgs) TL_MUST_CHECK;
 
 /* ---- users ---- */
 
@@ -244,42 +241,39 @@ struct store_user {
 	char display[128];
 	int64_t created; /* read-only */
 };
-int store_user_add(struct store *st, const struct store_user *u)
-	TL_MUST_CHECK;
+int store_user_add(struct store *st, const struct store_user *u) TL_MUST_CHECK;
 int store_user_get(struct store *st, const char *name,
-		   struct store_user *out) TL_MUST_CHECK;
+                   struct store_user *out) TL_MUST_CHECK;
 int store_user_del(struct store *st, const char *name) TL_MUST_CHECK;
 typedef int (*store_user_h)(const struct store_user *u, void *arg);
-int store_user_list(struct store *st, store_user_h h, void *arg)
-	TL_MUST_CHECK;
+int store_user_list(struct store *st, store_user_h h, void *arg) TL_MUST_CHECK;
 
 /* ---- issued and revoked certificates (shared contract) ---- */
 
 struct store_cert {
-	char serial[80];	       /* lower-case hex of the X.509 serial */
-	char subject[256];	       /* RFC 4514 one-line subject */
+	char serial[80];   /* lower-case hex of the X.509 serial */
+	char subject[256]; /* RFC 4514 one-line subject */
 	char issuer[256];
-	char profile[32];	       /* "ca", "server", "client", "lsc",
-					* "mic", "sast", ... */
+	char profile[32];              /* "ca", "server", "client", "lsc",
+	                                * "mic", "sast", ... */
 	int64_t not_before, not_after; /* Unix seconds */
-	int64_t revoked_at;	       /* 0 = not revoked */
-	int revoke_reason;	       /* RFC 5280 CRLReason */
-	char *pem;		       /* malloc'd; freed by store_cert_clear */
+	int64_t revoked_at;            /* 0 = not revoked */
+	int revoke_reason;             /* RFC 5280 CRLReason */
+	char *pem;                     /* malloc'd; freed by store_cert_clear */
 };
 void store_cert_clear(struct store_cert *c);
 /* -TL_EEXIST on duplicate serial */
-int store_cert_add(struct store *st, const struct store_cert *c)
-	TL_MUST_CHECK;
+int store_cert_add(struct store *st, const struct store_cert *c) TL_MUST_CHECK;
 /* -TL_ENOTFOUND */
 int store_cert_get(struct store *st, const char *serial,
-		   struct store_cert *out) TL_MUST_CHECK;
+                   struct store_cert *out) TL_MUST_CHECK;
 /* -TL_ENOTFOUND, -TL_ESTATE if already revoked */
 int store_cert_revoke(struct store *st, const char *serial, int reason,
-		      int64_t when) TL_MUST_CHECK;
+                      int64_t when) TL_MUST_CHECK;
 typedef int (*store_cert_h)(const struct store_cert *c,
-			    void *arg); /* non-zero stops */
+                            void *arg); /* non-zero stops */
 int store_cert_list(struct store *st, const char *profile /* NULL: all */,
-		    store_cert_h h, void *arg) TL_MUST_CHECK;
+                    store_cert_h h, void *arg) TL_MUST_CHECK;
 
 /* ---- call detail records (written by the call manager) ---- */
 
@@ -288,16 +282,15 @@ struct store_cdr {
 	char from_dn[STORE_DN_MAX];
 	char to_dn[STORE_DN_MAX];
 	int64_t start, answer, end; /* Unix seconds; 0 = did not happen */
-	char security[24];	    /* "nonsecure", "authenticated", ... */
+	char security[24];          /* "nonsecure", "authenticated", ... */
 	char cause[64];
 };
-int store_cdr_add(struct store *st, const struct store_cdr *c)
-	TL_MUST_CHECK;
+int store_cdr_add(struct store *st, const struct store_cdr *c) TL_MUST_CHECK;
 
 /* ---- audit log ---- */
 
 int store_audit(struct store *st, const char *actor, const char *action,
-		const char *detail) TL_MUST_CHECK;
+                const char *detail) TL_MUST_CHECK;
 struct store_audit_entry {
 	int64_t id;
 	int64_t at; /* Unix seconds */
@@ -308,6 +301,6 @@ struct store_audit_entry {
 typedef int (*store_audit_h)(const struct store_audit_entry *e, void *arg);
 /* Newest first, at most limit entries (0: all). */
 int store_audit_list(struct store *st, unsigned limit, store_audit_h h,
-		     void *arg) TL_MUST_CHECK;
+                     void *arg) TL_MUST_CHECK;
 
 #endif

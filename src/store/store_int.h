@@ -18,6 +18,6 @@ bool store_valid_dn(const char *s);
 /* Shorter than max and free of control characters ("" is valid). */
 bool store_valid_text(const char *s, size_t max);
 int store_cluster_mode_from_name(const char *s,
-				 enum store_cluster_mode *out) TL_MUST_CHECK;
+                                 enum store_cluster_mode *out) TL_MUST_CHECK;
 
 #endif

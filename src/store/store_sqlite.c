@@ -20,100 +20,100 @@
 #include <time.h>
 #include <unistd.h>
 
-#define COMP "store"
+#define COMP            "store"
 #define BUSY_TIMEOUT_MS 5000
-#define CERT_DER_MAX (64 * 1024)
-#define PEM_MAX (256 * 1024)
+#define CERT_DER_MAX    (64 * 1024)
+#define PEM_MAX         (256 * 1024)
 
 /* ---- schema and migrations ---- */
 
 /* Migration i brings the schema from version i to i + 1. Never edit a
  * released migration: append a new one. */
 static const char *const migrations[] = {
-	/* 0 -> 1: the first schema */
-	"CREATE TABLE meta ("
-	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
-	"  generation INTEGER NOT NULL);"
-	"INSERT INTO meta VALUES (1, 0);"
-	"CREATE TABLE settings ("
-	"  key TEXT PRIMARY KEY,"
-	"  value TEXT NOT NULL);"
-	"CREATE TABLE profiles ("
-	"  name TEXT PRIMARY KEY,"
-	"  mode INTEGER NOT NULL CHECK (mode BETWEEN 1 AND 3),"
-	"  transport INTEGER NOT NULL CHECK (transport BETWEEN 1 AND 3),"
-	"  auth_invite INTEGER NOT NULL DEFAULT 0,"
-	"  allow_mic INTEGER NOT NULL DEFAULT 0,"
-	"  CHECK (mode = 1 OR transport = 3));"
-	"INSERT INTO profiles VALUES ('nonsecure', 1, 2, 0, 0),"
-	"  ('authenticated', 2, 3, 0, 1), ('encrypted', 3, 3, 0, 1);"
-	"CREATE TABLE devices ("
-	"  mac TEXT PRIMARY KEY,"
-	"  name TEXT NOT NULL UNIQUE,"
-	"  model TEXT NOT NULL DEFAULT '',"
-	"  profile TEXT NOT NULL REFERENCES profiles(name),"
-	"  load TEXT NOT NULL DEFAULT '',"
-	"  description TEXT NOT NULL DEFAULT '',"
-	"  capf_auth_mode INTEGER NOT NULL DEFAULT 0"
-	"    CHECK (capf_auth_mode BETWEEN 0 AND 4),"
-	"  capf_op INTEGER NOT NULL DEFAULT 0 CHECK (capf_op BETWEEN 0 AND 4),"
-	"  capf_deadline INTEGER NOT NULL DEFAULT 0,"
-	"  capf_auth_salt BLOB,"
-	"  capf_auth_hash BLOB,"
-	"  cert_der BLOB,"
-	"  cert_md5 TEXT NOT NULL DEFAULT '',"
-	"  cert_serial TEXT NOT NULL DEFAULT '',"
-	"  created INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL);"
-	"CREATE INDEX devices_profile ON devices(profile);"
-	"CREATE TABLE users ("
-	"  name TEXT PRIMARY KEY,"
-	"  display TEXT NOT NULL DEFAULT '',"
-	"  created INTEGER NOT NULL);"
-	"CREATE TABLE lines ("
-	"  dn TEXT PRIMARY KEY,"
-	"  display TEXT NOT NULL DEFAULT '',"
-	"  device TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,"
-	"  line_index INTEGER NOT NULL CHECK (line_index BETWEEN 1 AND 64),"
-	"  auth_user TEXT NOT NULL DEFAULT '',"
-	"  realm TEXT NOT NULL DEFAULT '',"
-	"  ha1_md5 TEXT NOT NULL DEFAULT '',"
-	"  ha1_sha256 TEXT NOT NULL DEFAULT '',"
-	"  created INTEGER NOT NULL,"
-	"  updated INTEGER NOT NULL,"
-	"  UNIQUE (device, line_index));"
-	"CREATE TABLE mwi ("
-	"  dn TEXT PRIMARY KEY REFERENCES lines(dn) ON DELETE CASCADE,"
-	"  new_msgs INTEGER NOT NULL DEFAULT 0,"
-	"  old_msgs INTEGER NOT NULL DEFAULT 0,"
-	"  updated INTEGER NOT NULL);"
-	"CREATE TABLE certs ("
-	"  serial TEXT PRIMARY KEY,"
-	"  subject TEXT NOT NULL,"
-	"  issuer TEXT NOT NULL,"
-	"  profile TEXT NOT NULL,"
-	"  not_before INTEGER NOT NULL,"
-	"  not_after INTEGER NOT NULL,"
-	"  revoked_at INTEGER NOT NULL DEFAULT 0,"
-	"  revoke_reason INTEGER NOT NULL DEFAULT 0,"
-	"  pem TEXT NOT NULL);"
-	"CREATE INDEX certs_profile ON certs(profile);"
-	"CREATE TABLE cdrs ("
-	"  id INTEGER PRIMARY KEY,"
-	"  call_id TEXT NOT NULL,"
-	"  from_dn TEXT NOT NULL,"
-	"  to_dn TEXT NOT NULL,"
-	"  start_at INTEGER NOT NULL,"
-	"  answer_at INTEGER NOT NULL,"
-	"  end_at INTEGER NOT NULL,"
-	"  security TEXT NOT NULL,"
-	"  cause TEXT NOT NULL);"
-	"CREATE TABLE audit ("
-	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
-	"  at INTEGER NOT NULL,"
-	"  actor TEXT NOT NULL,"
-	"  action TEXT NOT NULL,"
-	"  detail TEXT NOT NULL);",
+        /* 0 -> 1: the first schema */
+        "CREATE TABLE meta ("
+        "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+        "  generation INTEGER NOT NULL);"
+        "INSERT INTO meta VALUES (1, 0);"
+        "CREATE TABLE settings ("
+        "  key TEXT PRIMARY KEY,"
+        "  value TEXT NOT NULL);"
+        "CREATE TABLE profiles ("
+        "  name TEXT PRIMARY KEY,"
+        "  mode INTEGER NOT NULL CHECK (mode BETWEEN 1 AND 3),"
+        "  transport INTEGER NOT NULL CHECK (transport BETWEEN 1 AND 3),"
+        "  auth_invite INTEGER NOT NULL DEFAULT 0,"
+        "  allow_mic INTEGER NOT NULL DEFAULT 0,"
+        "  CHECK (mode = 1 OR transport = 3));"
+        "INSERT INTO profiles VALUES ('nonsecure', 1, 2, 0, 0),"
+        "  ('authenticated', 2, 3, 0, 1), ('encrypted', 3, 3, 0, 1);"
+        "CREATE TABLE devices ("
+        "  mac TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL UNIQUE,"
+        "  model TEXT NOT NULL DEFAULT '',"
+        "  profile TEXT NOT NULL REFERENCES profiles(name),"
+        "  load TEXT NOT NULL DEFAULT '',"
+        "  description TEXT NOT NULL DEFAULT '',"
+        "  capf_auth_mode INTEGER NOT NULL DEFAULT 0"
+        "    CHECK (capf_auth_mode BETWEEN 0 AND 4),"
+        "  capf_op INTEGER NOT NULL DEFAULT 0 CHECK (capf_op BETWEEN 0 AND 4),"
+        "  capf_deadline INTEGER NOT NULL DEFAULT 0,"
+        "  capf_auth_salt BLOB,"
+        "  capf_auth_hash BLOB,"
+        "  cert_der BLOB,"
+        "  cert_md5 TEXT NOT NULL DEFAULT '',"
+        "  cert_serial TEXT NOT NULL DEFAULT '',"
+        "  created INTEGER NOT NULL,"
+        "  updated INTEGER NOT NULL);"
+        "CREATE INDEX devices_profile ON devices(profile);"
+        "CREATE TABLE users ("
+        "  name TEXT PRIMARY KEY,"
+        "  display TEXT NOT NULL DEFAULT '',"
+        "  created INTEGER NOT NULL);"
+        "CREATE TABLE lines ("
+        "  dn TEXT PRIMARY KEY,"
+        "  display TEXT NOT NULL DEFAULT '',"
+        "  device TEXT NOT NULL REFERENCES devices(mac) ON DELETE CASCADE,"
+        "  line_index INTEGER NOT NULL CHECK (line_index BETWEEN 1 AND 64),"
+        "  auth_user TEXT NOT NULL DEFAULT '',"
+        "  realm TEXT NOT NULL DEFAULT '',"
+        "  ha1_md5 TEXT NOT NULL DEFAULT '',"
+        "  ha1_sha256 TEXT NOT NULL DEFAULT '',"
+        "  created INTEGER NOT NULL,"
+        "  updated INTEGER NOT NULL,"
+        "  UNIQUE (device, line_index));"
+        "CREATE TABLE mwi ("
+        "  dn TEXT PRIMARY KEY REFERENCES lines(dn) ON DELETE CASCADE,"
+        "  new_msgs INTEGER NOT NULL DEFAULT 0,"
+        "  old_msgs INTEGER NOT NULL DEFAULT 0,"
+        "  updated INTEGER NOT NULL);"
+        "CREATE TABLE certs ("
+        "  serial TEXT PRIMARY KEY,"
+        "  subject TEXT NOT NULL,"
+        "  issuer TEXT NOT NULL,"
+        "  profile TEXT NOT NULL,"
+        "  not_before INTEGER NOT NULL,"
+        "  not_after INTEGER NOT NULL,"
+        "  revoked_at INTEGER NOT NULL DEFAULT 0,"
+        "  revoke_reason INTEGER NOT NULL DEFAULT 0,"
+        "  pem TEXT NOT NULL);"
+        "CREATE INDEX certs_profile ON certs(profile);"
+        "CREATE TABLE cdrs ("
+        "  id INTEGER PRIMARY KEY,"
+        "  call_id TEXT NOT NULL,"
+        "  from_dn TEXT NOT NULL,"
+        "  to_dn TEXT NOT NULL,"
+        "  start_at INTEGER NOT NULL,"
+        "  answer_at INTEGER NOT NULL,"
+        "  end_at INTEGER NOT NULL,"
+        "  security TEXT NOT NULL,"
+        "  cause TEXT NOT NULL);"
+        "CREATE TABLE audit ("
+        "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        "  at INTEGER NOT NULL,"
+        "  actor TEXT NOT NULL,"
+        "  action TEXT NOT NULL,"
+        "  detail TEXT NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -170,96 +170,98 @@ enum stmt_id {
 };
 
 #define DEV_COLS                                                               \
-	"mac, name, model, profile, load, description, capf_auth_mode, "     \
-	"capf_op, capf_deadline, capf_auth_hash IS NOT NULL, cert_md5, "     \
+	"mac, name, model, profile, load, description, capf_auth_mode, "       \
+	"capf_op, capf_deadline, capf_auth_hash IS NOT NULL, cert_md5, "       \
 	"cert_serial, created, updated"
 #define LINE_COLS                                                              \
-	"l.dn, l.display, l.device, l.line_index, l.auth_user, l.realm, "    \
-	"l.ha1_md5, l.ha1_sha256, coalesce(m.new_msgs, 0), "                  \
+	"l.dn, l.display, l.device, l.line_index, l.auth_user, l.realm, "      \
+	"l.ha1_md5, l.ha1_sha256, coalesce(m.new_msgs, 0), "                   \
 	"coalesce(m.old_msgs, 0), l.created, l.updated"
 #define CERT_COLS                                                              \
-	"serial, subject, issuer, profile, not_before, not_after, revoked_at, " \
+	"serial, subject, issuer, profile, not_before, not_after, "            \
+	"revoked_at, "                                                         \
 	"revoke_reason, pem"
 
 static const char *const stmt_sql[S_MAX] = {
-	[S_GEN_GET] = "SELECT generation FROM meta WHERE id = 1",
-	[S_GEN_BUMP] = "UPDATE meta SET generation = generation + 1 WHERE id = 1",
-	[S_SET_GET] = "SELECT value FROM settings WHERE key = ?1",
-	[S_SET_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
-		      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-	[S_SET_DEL] = "DELETE FROM settings WHERE key = ?1",
-	[S_PROF_ADD] = "INSERT INTO profiles (name, mode, transport, "
-		       "auth_invite, allow_mic) VALUES (?1, ?2, ?3, ?4, ?5)",
-	[S_PROF_GET] = "SELECT name, mode, transport, auth_invite, allow_mic "
-		       "FROM profiles WHERE name = ?1",
-	[S_PROF_UPD] = "UPDATE profiles SET mode = ?2, transport = ?3, "
-		       "auth_invite = ?4, allow_mic = ?5 WHERE name = ?1",
-	[S_PROF_DEL] = "DELETE FROM profiles WHERE name = ?1",
-	[S_PROF_LIST] = "SELECT name, mode, transport, auth_invite, allow_mic "
-			"FROM profiles ORDER BY name",
-	[S_PROF_USED] = "SELECT count(*) FROM devices WHERE profile = ?1",
-	[S_DEV_ADD] = "INSERT INTO devices (mac, name, model, profile, load, "
-		      "description, capf_auth_mode, capf_op, capf_deadline, "
-		      "created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-		      "?8, ?9, ?10, ?10)",
-	[S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac = ?1",
-	[S_DEV_UPD] = "UPDATE devices SET name = ?2, model = ?3, profile = ?4, "
-		      "load = ?5, description = ?6, capf_auth_mode = ?7, "
-		      "capf_op = ?8, capf_deadline = ?9, updated = ?10 "
-		      "WHERE mac = ?1",
-	[S_DEV_DEL] = "DELETE FROM devices WHERE mac = ?1",
-	[S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices ORDER BY mac",
-	[S_DEV_CERT_SET] = "UPDATE devices SET cert_der = ?2, cert_md5 = ?3, "
-			   "cert_serial = ?4, updated = ?5 WHERE mac = ?1",
-	[S_DEV_CERT_GET] = "SELECT cert_der FROM devices WHERE mac = ?1",
-	[S_DEV_AUTH_SET] = "UPDATE devices SET capf_auth_salt = ?2, "
-			   "capf_auth_hash = ?3, updated = ?4 WHERE mac = ?1",
-	[S_DEV_AUTH_GET] = "SELECT capf_auth_salt, capf_auth_hash FROM devices "
-			   "WHERE mac = ?1",
-	[S_LINE_ADD] = "INSERT INTO lines (dn, display, device, line_index, "
-		       "auth_user, created, updated) VALUES (?1, ?2, ?3, ?4, "
-		       "?5, ?6, ?6)",
-	[S_LINE_NEXT_INDEX] = "SELECT coalesce(max(line_index), 0) + 1 FROM "
-			      "lines WHERE device = ?1",
-	[S_LINE_GET] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
-		       "ON m.dn = l.dn WHERE l.dn = ?1",
-	[S_LINE_UPD] = "UPDATE lines SET display = ?2, device = ?3, "
-		       "line_index = ?4, auth_user = ?5, updated = ?6 "
-		       "WHERE dn = ?1",
-	[S_LINE_DEL] = "DELETE FROM lines WHERE dn = ?1",
-	[S_LINE_LIST] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
-			"ON m.dn = l.dn ORDER BY l.device, l.line_index",
-	[S_LINE_LIST_DEV] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
-			    "ON m.dn = l.dn WHERE l.device = ?1 "
-			    "ORDER BY l.line_index",
-	[S_LINE_PASS] = "UPDATE lines SET auth_user = ?2, realm = ?3, "
-			"ha1_md5 = ?4, ha1_sha256 = ?5, updated = ?6 "
-			"WHERE dn = ?1",
-	[S_MWI_PUT] = "INSERT INTO mwi (dn, new_msgs, old_msgs, updated) "
-		      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dn) DO UPDATE SET "
-		      "new_msgs = excluded.new_msgs, old_msgs = "
-		      "excluded.old_msgs, updated = excluded.updated",
-	[S_USER_ADD] = "INSERT INTO users (name, display, created) "
-		       "VALUES (?1, ?2, ?3)",
-	[S_USER_GET] = "SELECT name, display, created FROM users "
-		       "WHERE name = ?1",
-	[S_USER_DEL] = "DELETE FROM users WHERE name = ?1",
-	[S_USER_LIST] = "SELECT name, display, created FROM users "
-			"ORDER BY name",
-	[S_CERT_ADD] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, "
-		       "?4, ?5, ?6, ?7, ?8, ?9)",
-	[S_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE serial = ?1",
-	[S_CERT_REVOKE] = "UPDATE certs SET revoked_at = ?2, revoke_reason = "
-			  "?3 WHERE serial = ?1 AND revoked_at = 0",
-	[S_CERT_LIST] = "SELECT " CERT_COLS " FROM certs WHERE ?1 IS NULL OR "
-			"profile = ?1 ORDER BY not_before, serial",
-	[S_CDR_ADD] = "INSERT INTO cdrs (call_id, from_dn, to_dn, start_at, "
-		      "answer_at, end_at, security, cause) VALUES (?1, ?2, "
-		      "?3, ?4, ?5, ?6, ?7, ?8)",
-	[S_AUDIT_ADD] = "INSERT INTO audit (at, actor, action, detail) "
-			"VALUES (?1, ?2, ?3, ?4)",
-	[S_AUDIT_LIST] = "SELECT id, at, actor, action, detail FROM audit "
-			 "ORDER BY id DESC LIMIT ?1",
+        [S_GEN_GET] = "SELECT generation FROM meta WHERE id = 1",
+        [S_GEN_BUMP] =
+                "UPDATE meta SET generation = generation + 1 WHERE id = 1",
+        [S_SET_GET] = "SELECT value FROM settings WHERE key = ?1",
+        [S_SET_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
+                      "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [S_SET_DEL] = "DELETE FROM settings WHERE key = ?1",
+        [S_PROF_ADD] = "INSERT INTO profiles (name, mode, transport, "
+                       "auth_invite, allow_mic) VALUES (?1, ?2, ?3, ?4, ?5)",
+        [S_PROF_GET] = "SELECT name, mode, transport, auth_invite, allow_mic "
+                       "FROM profiles WHERE name = ?1",
+        [S_PROF_UPD] = "UPDATE profiles SET mode = ?2, transport = ?3, "
+                       "auth_invite = ?4, allow_mic = ?5 WHERE name = ?1",
+        [S_PROF_DEL] = "DELETE FROM profiles WHERE name = ?1",
+        [S_PROF_LIST] = "SELECT name, mode, transport, auth_invite, allow_mic "
+                        "FROM profiles ORDER BY name",
+        [S_PROF_USED] = "SELECT count(*) FROM devices WHERE profile = ?1",
+        [S_DEV_ADD] = "INSERT INTO devices (mac, name, model, profile, load, "
+                      "description, capf_auth_mode, capf_op, capf_deadline, "
+                      "created, updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+                      "?8, ?9, ?10, ?10)",
+        [S_DEV_GET] = "SELECT " DEV_COLS " FROM devices WHERE mac = ?1",
+        [S_DEV_UPD] = "UPDATE devices SET name = ?2, model = ?3, profile = ?4, "
+                      "load = ?5, description = ?6, capf_auth_mode = ?7, "
+                      "capf_op = ?8, capf_deadline = ?9, updated = ?10 "
+                      "WHERE mac = ?1",
+        [S_DEV_DEL] = "DELETE FROM devices WHERE mac = ?1",
+        [S_DEV_LIST] = "SELECT " DEV_COLS " FROM devices ORDER BY mac",
+        [S_DEV_CERT_SET] = "UPDATE devices SET cert_der = ?2, cert_md5 = ?3, "
+                           "cert_serial = ?4, updated = ?5 WHERE mac = ?1",
+        [S_DEV_CERT_GET] = "SELECT cert_der FROM devices WHERE mac = ?1",
+        [S_DEV_AUTH_SET] = "UPDATE devices SET capf_auth_salt = ?2, "
+                           "capf_auth_hash = ?3, updated = ?4 WHERE mac = ?1",
+        [S_DEV_AUTH_GET] = "SELECT capf_auth_salt, capf_auth_hash FROM devices "
+                           "WHERE mac = ?1",
+        [S_LINE_ADD] = "INSERT INTO lines (dn, display, device, line_index, "
+                       "auth_user, created, updated) VALUES (?1, ?2, ?3, ?4, "
+                       "?5, ?6, ?6)",
+        [S_LINE_NEXT_INDEX] = "SELECT coalesce(max(line_index), 0) + 1 FROM "
+                              "lines WHERE device = ?1",
+        [S_LINE_GET] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
+                       "ON m.dn = l.dn WHERE l.dn = ?1",
+        [S_LINE_UPD] = "UPDATE lines SET display = ?2, device = ?3, "
+                       "line_index = ?4, auth_user = ?5, updated = ?6 "
+                       "WHERE dn = ?1",
+        [S_LINE_DEL] = "DELETE FROM lines WHERE dn = ?1",
+        [S_LINE_LIST] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
+                        "ON m.dn = l.dn ORDER BY l.device, l.line_index",
+        [S_LINE_LIST_DEV] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
+                            "ON m.dn = l.dn WHERE l.device = ?1 "
+                            "ORDER BY l.line_index",
+        [S_LINE_PASS] = "UPDATE lines SET auth_user = ?2, realm = ?3, "
+                        "ha1_md5 = ?4, ha1_sha256 = ?5, updated = ?6 "
+                        "WHERE dn = ?1",
+        [S_MWI_PUT] = "INSERT INTO mwi (dn, new_msgs, old_msgs, updated) "
+                      "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (dn) DO UPDATE SET "
+                      "new_msgs = excluded.new_msgs, old_msgs = "
+                      "excluded.old_msgs, updated = excluded.updated",
+        [S_USER_ADD] = "INSERT INTO users (name, display, created) "
+                       "VALUES (?1, ?2, ?3)",
+        [S_USER_GET] = "SELECT name, display, created FROM users "
+                       "WHERE name = ?1",
+        [S_USER_DEL] = "DELETE FROM users WHERE name = ?1",
+        [S_USER_LIST] = "SELECT name, display, created FROM users "
+                        "ORDER BY name",
+        [S_CERT_ADD] = "INSERT INTO certs (" CERT_COLS ") VALUES (?1, ?2, ?3, "
+                       "?4, ?5, ?6, ?7, ?8, ?9)",
+        [S_CERT_GET] = "SELECT " CERT_COLS " FROM certs WHERE serial = ?1",
+        [S_CERT_REVOKE] = "UPDATE certs SET revoked_at = ?2, revoke_reason = "
+                          "?3 WHERE serial = ?1 AND revoked_at = 0",
+        [S_CERT_LIST] = "SELECT " CERT_COLS " FROM certs WHERE ?1 IS NULL OR "
+                        "profile = ?1 ORDER BY not_before, serial",
+        [S_CDR_ADD] = "INSERT INTO cdrs (call_id, from_dn, to_dn, start_at, "
+                      "answer_at, end_at, security, cause) VALUES (?1, ?2, "
+                      "?3, ?4, ?5, ?6, ?7, ?8)",
+        [S_AUDIT_ADD] = "INSERT INTO audit (at, actor, action, detail) "
+                        "VALUES (?1, ?2, ?3, ?4)",
+        [S_AUDIT_LIST] = "SELECT id, at, actor, action, detail FROM audit "
+                         "ORDER BY id DESC LIMIT ?1",
 };
 
 struct store {
@@ -267,7 +269,7 @@ struct store {
 	sqlite3_stmt *stmt[S_MAX];
 	int tx_depth;
 	bool tx_failed; /* an inner rollback: the outermost commit refuses */
-	bool tx_dirty;	/* a write happened: bump the generation on commit */
+	bool tx_dirty;  /* a write happened: bump the generation on commit */
 };
 
 /* Map a SQLite result to the error catalogue; log the engine's message
@@ -312,8 +314,8 @@ static int prep(struct store *st, enum stmt_id id, sqlite3_stmt **out)
 {
 	if (!st->stmt[id]) {
 		int rc = sqlite3_prepare_v3(st->db, stmt_sql[id], -1,
-					    SQLITE_PREPARE_PERSISTENT,
-					    &st->stmt[id], NULL);
+		                            SQLITE_PREPARE_PERSISTENT,
+		                            &st->stmt[id], NULL);
 
 		if (rc != SQLITE_OK) {
 			return db_err(st, rc, "prepare");
@@ -337,7 +339,7 @@ static void done(sqlite3_stmt *s)
 static int bind_text(struct store *st, sqlite3_stmt *s, int i, const char *v)
 {
 	int rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC)
-		   : sqlite3_bind_null(s, i);
+	           : sqlite3_bind_null(s, i);
 
 	return rc == SQLITE_OK ? 0 : db_err(st, rc, "bind");
 }
@@ -350,10 +352,10 @@ static int bind_i64(struct store *st, sqlite3_stmt *s, int i, int64_t v)
 }
 
 static int bind_blob(struct store *st, sqlite3_stmt *s, int i, const void *p,
-		     size_t n)
+                     size_t n)
 {
 	int rc = p ? sqlite3_bind_blob64(s, i, p, n, SQLITE_STATIC)
-		   : sqlite3_bind_null(s, i);
+	           : sqlite3_bind_null(s, i);
 
 	return rc == SQLITE_OK ? 0 : db_err(st, rc, "bind");
 }
@@ -528,8 +530,8 @@ static int migrate(struct store *st)
 {
 	sqlite3_stmt *s = NULL;
 	int version;
-	int rc = sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s,
-				    NULL);
+	int rc =
+	        sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
 
 	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
 		sqlite3_finalize(s);
@@ -538,8 +540,9 @@ static int migrate(struct store *st)
 	version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	if (version > SCHEMA_VERSION) {
-		log_err(COMP, "database schema %d is newer than this build (%d)",
-			version, SCHEMA_VERSION);
+		log_err(COMP,
+		        "database schema %d is newer than this build (%d)",
+		        version, SCHEMA_VERSION);
 		return -TL_ESTORE;
 	}
 	while (version < SCHEMA_VERSION) {
@@ -550,7 +553,7 @@ static int migrate(struct store *st)
 			return err;
 		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
-			 version + 1);
+		         version + 1);
 		err = exec(st, migrations[version]);
 		if (!err) {
 			err = exec(st, pragma);
@@ -558,7 +561,7 @@ static int migrate(struct store *st)
 		err = tx_end(st, err);
 		if (err) {
 			log_err(COMP, "migration to schema %d failed",
-				version + 1);
+			        version + 1);
 			return err;
 		}
 		log_info(COMP, "database migrated to schema %d", version + 1);
@@ -590,9 +593,9 @@ int store_open(struct store **out, const char *path)
 		return -ENOMEM;
 	}
 	rc = sqlite3_open_v2(path, &st->db,
-			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-				     SQLITE_OPEN_NOMUTEX,
-			     NULL);
+	                     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	                             SQLITE_OPEN_NOMUTEX,
+	                     NULL);
 	if (rc != SQLITE_OK) {
 		err = st->db ? db_err(st, rc, "open") : -ENOMEM;
 		goto out;
@@ -600,9 +603,9 @@ int store_open(struct store **out, const char *path)
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
 	err = exec(st, "PRAGMA journal_mode = WAL; "
-		       "PRAGMA foreign_keys = ON; "
-		       "PRAGMA synchronous = NORMAL; "
-		       "PRAGMA secure_delete = ON");
+	               "PRAGMA foreign_keys = ON; "
+	               "PRAGMA synchronous = NORMAL; "
+	               "PRAGMA secure_delete = ON");
 	if (err) {
 		goto out;
 	}
@@ -635,7 +638,7 @@ void store_close(struct store *st)
 /* ---- settings ---- */
 
 int store_setting_get(struct store *st, const char *key, char *out,
-		      size_t outlen)
+                      size_t outlen)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -734,7 +737,7 @@ int store_cluster_mode_set(struct store *st, enum store_cluster_mode mode)
 		return -TL_EPARSE;
 	}
 	return store_setting_set(st, "cluster_mode",
-				 store_cluster_mode_name(mode));
+	                         store_cluster_mode_name(mode));
 }
 
 /* ---- profiles ---- */
@@ -759,7 +762,7 @@ static int profile_check(const struct store_profile *p)
 }
 
 static int profile_write(struct store *st, enum stmt_id id,
-			 const struct store_profile *p)
+                         const struct store_profile *p)
 {
 	sqlite3_stmt *s = NULL;
 	int err = profile_check(p);
@@ -815,7 +818,7 @@ static void profile_row(sqlite3_stmt *s, struct store_profile *p)
 }
 
 int store_profile_get(struct store *st, const char *name,
-		      struct store_profile *out)
+                      struct store_profile *out)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -912,7 +915,8 @@ static int device_check(const struct store_device *d)
 	}
 	if ((*d->model && !store_valid_name(d->model, sizeof(d->model))) ||
 	    (*d->load && !store_valid_name(d->load, sizeof(d->load))) ||
-	    (*d->profile && !store_valid_name(d->profile, sizeof(d->profile))) ||
+	    (*d->profile &&
+	     !store_valid_name(d->profile, sizeof(d->profile))) ||
 	    !store_valid_text(d->description, sizeof(d->description))) {
 		return -TL_EPARSE;
 	}
@@ -925,7 +929,7 @@ static int device_check(const struct store_device *d)
 }
 
 static int device_write(struct store *st, enum stmt_id id,
-			const struct store_device *d)
+                        const struct store_device *d)
 {
 	sqlite3_stmt *s = NULL;
 	char name[sizeof(d->name)];
@@ -954,8 +958,8 @@ static int device_write(struct store *st, enum stmt_id id,
 		err = bind_text(st, s, 3, d->model);
 	}
 	if (!err) {
-		err = bind_text(st, s, 4, *d->profile ? d->profile
-						       : "nonsecure");
+		err = bind_text(st, s, 4,
+		                *d->profile ? d->profile : "nonsecure");
 	}
 	if (!err) {
 		err = bind_text(st, s, 5, d->load);
@@ -1018,7 +1022,7 @@ static int mac_key(const char *in, char out[13])
 }
 
 int store_device_get(struct store *st, const char *mac,
-		     struct store_device *out)
+                     struct store_device *out)
 {
 	sqlite3_stmt *s = NULL;
 	char key[13];
@@ -1091,7 +1095,7 @@ int store_device_list(struct store *st, store_device_h h, void *arg)
 /* Check the DER is one X.509 certificate with nothing after it, and give
  * its MD5 (cisco-formats.md §2.3 certHash) and serial. */
 static int cert_facts(const uint8_t *der, size_t len, char md5[33],
-		      char serial[80])
+                      char serial[80])
 {
 	const uint8_t *p = der;
 	X509 *x = NULL;
@@ -1133,8 +1137,8 @@ out:
 	return err;
 }
 
-int store_device_cert_set(struct store *st, const char *mac,
-			  const uint8_t *der, size_t len)
+int store_device_cert_set(struct store *st, const char *mac, const uint8_t *der,
+                          size_t len)
 {
 	sqlite3_stmt *s = NULL;
 	char key[13];
@@ -1179,7 +1183,7 @@ int store_device_cert_set(struct store *st, const char *mac,
 }
 
 int store_device_cert_get(struct store *st, const char *mac, uint8_t **der,
-			  size_t *len)
+                          size_t *len)
 {
 	sqlite3_stmt *s = NULL;
 	char key[13];
@@ -1235,7 +1239,7 @@ static int auth_hash(const uint8_t *salt, const char *auth, uint8_t out[32])
 }
 
 int store_device_capf_auth_set(struct store *st, const char *mac,
-			       const char *auth_string)
+                               const char *auth_string)
 {
 	sqlite3_stmt *s = NULL;
 	uint8_t salt[AUTH_SALT_LEN];
@@ -1269,11 +1273,11 @@ int store_device_capf_auth_set(struct store *st, const char *mac,
 	}
 	if (!err) {
 		err = bind_blob(st, s, 2, auth_string ? salt : NULL,
-				sizeof(salt));
+		                sizeof(salt));
 	}
 	if (!err) {
 		err = bind_blob(st, s, 3, auth_string ? hash : NULL,
-				sizeof(hash));
+		                sizeof(hash));
 	}
 	if (!err) {
 		err = bind_i64(st, s, 4, now());
@@ -1289,7 +1293,7 @@ wipe:
 }
 
 int store_device_capf_auth_check(struct store *st, const char *mac,
-				 const char *auth_string)
+                                 const char *auth_string)
 {
 	sqlite3_stmt *s = NULL;
 	uint8_t salt[AUTH_SALT_LEN];
@@ -1376,7 +1380,7 @@ static int line_index_next(struct store *st, const char *mac, int *out)
 }
 
 static int line_write(struct store *st, enum stmt_id id,
-		      const struct store_line *l)
+                      const struct store_line *l)
 {
 	sqlite3_stmt *s = NULL;
 	int index = l->line_index;
@@ -1493,7 +1497,7 @@ int store_line_del(struct store *st, const char *dn)
 }
 
 int store_line_list(struct store *st, const char *device, store_line_h h,
-		    void *arg)
+                    void *arg)
 {
 	sqlite3_stmt *s = NULL;
 	struct store_line l;
@@ -1530,9 +1534,8 @@ int store_line_list(struct store *st, const char *device, store_line_h h,
 	return err;
 }
 
-int store_line_password_set(struct store *st, const char *dn,
-			    const char *user, const char *realm,
-			    const char *password)
+int store_line_password_set(struct store *st, const char *dn, const char *user,
+                            const char *realm, const char *password)
 {
 	sqlite3_stmt *s = NULL;
 	char md5[33];
@@ -1544,15 +1547,15 @@ int store_line_password_set(struct store *st, const char *dn,
 	}
 	if (!user || !*user || !store_valid_text(user, 64) ||
 	    strchr(user, ':') || strchr(user, '"') || !realm || !*realm ||
-	    !store_valid_text(realm, 128) || strchr(realm, '"') ||
-	    !password || !*password) {
+	    !store_valid_text(realm, 128) || strchr(realm, '"') || !password ||
+	    !*password) {
 		return -TL_EPARSE;
 	}
 	err = store_digest_ha1(STORE_DIGEST_MD5, user, realm, password, md5,
-			       sizeof(md5));
+	                       sizeof(md5));
 	if (!err) {
 		err = store_digest_ha1(STORE_DIGEST_SHA256, user, realm,
-				       password, sha, sizeof(sha));
+		                       password, sha, sizeof(sha));
 	}
 	if (err) {
 		goto out;
@@ -1591,8 +1594,7 @@ out:
 	return err;
 }
 
-int store_mwi_set(struct store *st, const char *dn, int new_msgs,
-		  int old_msgs)
+int store_mwi_set(struct store *st, const char *dn, int new_msgs, int old_msgs)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -1667,8 +1669,7 @@ static void user_row(sqlite3_stmt *s, struct store_user *u)
 	u->created = sqlite3_column_int64(s, 2);
 }
 
-int store_user_get(struct store *st, const char *name,
-		   struct store_user *out)
+int store_user_get(struct store *st, const char *name, struct store_user *out)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -1832,8 +1833,7 @@ static int cert_row(sqlite3_stmt *s, struct store_cert *c)
 	return c->pem ? 0 : -ENOMEM;
 }
 
-int store_cert_get(struct store *st, const char *serial,
-		   struct store_cert *out)
+int store_cert_get(struct store *st, const char *serial, struct store_cert *out)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -1857,7 +1857,7 @@ int store_cert_get(struct store *st, const char *serial,
 }
 
 int store_cert_revoke(struct store *st, const char *serial, int reason,
-		      int64_t when)
+                      int64_t when)
 {
 	sqlite3_stmt *s = NULL;
 	struct store_cert c;
@@ -1896,7 +1896,7 @@ int store_cert_revoke(struct store *st, const char *serial, int reason,
 }
 
 int store_cert_list(struct store *st, const char *profile, store_cert_h h,
-		    void *arg)
+                    void *arg)
 {
 	sqlite3_stmt *s = NULL;
 	struct store_cert c;
@@ -1933,8 +1933,7 @@ int store_cdr_add(struct store *st, const struct store_cdr *c)
 	sqlite3_stmt *s = NULL;
 	int err;
 
-	if (!store_valid_text(c->call_id, sizeof(c->call_id)) ||
-	    !*c->call_id ||
+	if (!store_valid_text(c->call_id, sizeof(c->call_id)) || !*c->call_id ||
 	    !store_valid_text(c->from_dn, sizeof(c->from_dn)) ||
 	    !store_valid_text(c->to_dn, sizeof(c->to_dn)) ||
 	    !store_valid_text(c->security, sizeof(c->security)) ||
@@ -1978,7 +1977,7 @@ int store_cdr_add(struct store *st, const struct store_cdr *c)
 }
 
 int store_audit(struct store *st, const char *actor, const char *action,
-		const char *detail)
+                const char *detail)
 {
 	sqlite3_stmt *s = NULL;
 	int err;
@@ -2013,7 +2012,7 @@ int store_audit(struct store *st, const char *actor, const char *action,
 }
 
 int store_audit_list(struct store *st, unsigned limit, store_audit_h h,
-		     void *arg)
+                     void *arg)
 {
 	sqlite3_stmt *s = NULL;
 	struct store_audit_entry e;

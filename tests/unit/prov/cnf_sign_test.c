@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #define PW "Pw-secret-1001"
@@ -34,9 +35,8 @@ static X509 *self_signed(EVP_PKEY *k, const char *cn, long serial)
 	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
 	X509_gmtime_adj(X509_getm_notBefore(x), -60);
 	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-				   MBSTRING_ASC, (const unsigned char *)cn, -1,
-				   -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)cn, -1, -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509_set_pubkey(x, k);
 	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
@@ -86,18 +86,18 @@ static void test_signed_and_encrypted(void **state)
 	/* the CTL a phone holds: two SASTs and the TFTP signer */
 	X509 *certs[] = {s1, s2, tf};
 	uint16_t roles[] = {TLV_ROLE_SAST, TLV_ROLE_SAST, TLV_ROLE_TFTP};
-	struct trust_sign ss = {.key = sast, .cert = s1,
-				.filename = "CTLFile.tlv"};
+	struct trust_sign ss = {
+	        .key = sast, .cert = s1, .filename = "CTLFile.tlv"};
 
 	buf_init(&ctlb, 0);
-	assert_int_equal(trust_ctl_build(&ctlb, &ss, certs, roles, 3,
-					 TRUST_BUILD_MIXED),
-			 0);
+	assert_int_equal(
+	        trust_ctl_build(&ctlb, &ss, certs, roles, 3, TRUST_BUILD_MIXED),
+	        0);
 	assert_int_equal(trust_ctl_parse(&ctl, ctlb.p, ctlb.len, &why), 0);
 
 	/* a site in mixed mode with one encrypted device */
 	snprintf(dir, sizeof(dir), "%s/cnf_sign.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	         tmp && *tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/trustline.db", dir);
 	assert_int_equal(store_open(&st, path), 0);
@@ -111,9 +111,9 @@ static void test_signed_and_encrypted(void **state)
 	assert_int_equal(store_line_add(st, &l), 0);
 	der_len = i2d_X509(dev, &der);
 	assert_true(der_len > 0);
-	assert_int_equal(store_device_cert_set(st, "AABBCCDDEEFF", der,
-					       (size_t)der_len),
-			 0);
+	assert_int_equal(
+	        store_device_cert_set(st, "AABBCCDDEEFF", der, (size_t)der_len),
+	        0);
 	OPENSSL_free(der);
 	assert_int_equal(store_cluster_mode_set(st, STORE_CLUSTER_MIXED), 0);
 
@@ -121,18 +121,18 @@ static void test_signed_and_encrypted(void **state)
 	struct trust_sign ts = {.key = tftp, .cert = tf};
 
 	assert_int_equal(cnf_cache_new(&c, st, &site, secret_cb,
-				       cnf_sign_transform, &ts),
-			 0);
+	                               cnf_sign_transform, &ts),
+	                 0);
 
 	/* the stub: signed by TFTP, certHash of the device certificate */
 	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &file),
-			 0);
+	                 0);
 	assert_int_equal(trust_sgn_verify(file, ctl, &o, &content, &why), 0);
 	assert_non_null(memmem(content.p, content.len,
-			       "<encrConfig>true</encrConfig>", 29));
+	                       "<encrConfig>true</encrConfig>", 29));
 	assert_null(memmem(file.p, file.len, PW, strlen(PW)));
-	assert_non_null(memmem(file.p, file.len,
-			       "SEPAABBCCDDEEFF.cnf.xml.sgn", 27));
+	assert_non_null(
+	        memmem(file.p, file.len, "SEPAABBCCDDEEFF.cnf.xml.sgn", 27));
 
 	/* tampering is detected */
 	uint8_t *bad = malloc(file.len);
@@ -141,42 +141,42 @@ static void test_signed_and_encrypted(void **state)
 	memcpy(bad, file.p, file.len);
 	bad[file.len - 10] ^= 1;
 	assert_int_not_equal(trust_sgn_verify(slice_make(bad, file.len), ctl,
-					      &o, &content, &why),
-			     0);
+	                                      &o, &content, &why),
+	                     0);
 	free(bad);
 
 	/* the encrypted full config: only the device's key opens it */
 	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &file),
-			 0);
+	                 0);
 	assert_null(memmem(file.p, file.len, PW, strlen(PW)));
 	buf_init(&plain, 0);
 	assert_int_equal(trust_enc_open(file, ctl, &o, kd, &plain, &why), 0);
 	assert_non_null(memmem(plain.p, plain.len,
-			       "<authPassword>" PW "</authPassword>",
-			       strlen(PW) + 29));
+	                       "<authPassword>" PW "</authPassword>",
+	                       strlen(PW) + 29));
 	assert_non_null(memmem(plain.p, plain.len,
-			       "<deviceSecurityMode>3</deviceSecurityMode>",
-			       42));
+	                       "<deviceSecurityMode>3</deviceSecurityMode>",
+	                       42));
 	buf_free_secret(&plain);
 	buf_init(&plain, 0);
 	assert_int_not_equal(trust_enc_open(file, ctl, &o, ks2, &plain, &why),
-			     0);
+	                     0);
 	buf_free_secret(&plain);
 
 	/* a device without a certificate: the full config, signed */
 	assert_int_equal(cnf_cache_get(c, "001122334455", CNF_FILE_SGN, &file),
-			 0);
+	                 0);
 	assert_int_equal(trust_sgn_verify(file, ctl, &o, &content, &why), 0);
 	assert_non_null(memmem(content.p, content.len,
-			       "<fullConfig>true</fullConfig>", 29));
+	                       "<fullConfig>true</fullConfig>", 29));
 	assert_int_equal(cnf_cache_get(c, "001122334455", CNF_FILE_ENC, &file),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 
 	/* nonsecure cluster: the plain body as it is */
 	assert_int_equal(store_cluster_mode_set(st, STORE_CLUSTER_NONSECURE),
-			 0);
+	                 0);
 	assert_int_equal(cnf_cache_get(c, "001122334455", CNF_FILE_XML, &file),
-			 0);
+	                 0);
 	assert_true(file.len > 5 && !memcmp(file.p, "<?xml", 5));
 
 	/* direct misuse */
@@ -184,18 +184,16 @@ static void test_signed_and_encrypted(void **state)
 
 	buf_init(&out, 0);
 	assert_int_equal(cnf_sign_transform(CNF_FILE_ENC, "AABBCCDDEEFF",
-					    SLICE_LIT("x"), NULL, 0, &out,
-					    &ts),
-			 -TL_ESTATE);
-	assert_int_equal(cnf_sign_transform(CNF_FILE_ENC, "AABBCCDDEEFF",
-					    SLICE_LIT("x"),
-					    (const uint8_t *)"junk", 4, &out,
-					    &ts),
-			 -TL_EPARSE);
+	                                    SLICE_LIT("x"), NULL, 0, &out, &ts),
+	                 -TL_ESTATE);
+	assert_int_equal(
+	        cnf_sign_transform(CNF_FILE_ENC, "AABBCCDDEEFF", SLICE_LIT("x"),
+	                           (const uint8_t *)"junk", 4, &out, &ts),
+	        -TL_EPARSE);
 	assert_int_equal(cnf_sign_transform(CNF_FILE_SGN, "AABBCCDDEEFF",
-					    SLICE_LIT("x"), NULL, 0, &out,
-					    NULL),
-			 -EINVAL);
+	                                    SLICE_LIT("x"), NULL, 0, &out,
+	                                    NULL),
+	                 -EINVAL);
 	buf_free(&out);
 
 	cnf_cache_free(c);
@@ -223,7 +221,7 @@ static void test_signed_and_encrypted(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_signed_and_encrypted),
+	        cmocka_unit_test(test_signed_and_encrypted),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #define PW_PREFIX "Pw-secret-"
@@ -47,7 +48,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(f->dir, sizeof(f->dir), "%s/cnf_test.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	         tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(f->dir)) {
 		free(f);
 		return -1;
@@ -58,10 +59,10 @@ static int setup(void **state)
 		return -1;
 	}
 	f->site = (struct cnf_site){.host = "pbx.example.test",
-				    .sip_port = 15060,
-				    .sip_tls_port = 15061,
-				    .capf_port = 15064,
-				    .voicemail = "8000"};
+	                            .sip_port = 15060,
+	                            .sip_tls_port = 15061,
+	                            .capf_port = 15064,
+	                            .voicemail = "8000"};
 	snprintf(d.mac, sizeof(d.mac), "AABBCCDDEEFF");
 	snprintf(d.model, sizeof(d.model), "8841");
 	snprintf(d.load, sizeof(d.load), "sip88xx.14-1-1");
@@ -74,7 +75,7 @@ static int setup(void **state)
 	snprintf(l.display, sizeof(l.display), "Alice <&> \"A\"");
 	if (store_line_add(f->st, &l) ||
 	    store_line_password_set(f->st, "1001", "alice", "trustline",
-				    PW_PREFIX "1001")) {
+	                            PW_PREFIX "1001")) {
 		return -1;
 	}
 	snprintf(l.dn, sizeof(l.dn), "1002");
@@ -111,8 +112,8 @@ struct xdoc {
 
 static void xopen(struct xdoc *x, const struct buf *b)
 {
-	x->doc = xmlReadMemory((const char *)b->p, (int)b->len, "cnf.xml",
-			       NULL, XML_PARSE_NONET | XML_PARSE_NOERROR);
+	x->doc = xmlReadMemory((const char *)b->p, (int)b->len, "cnf.xml", NULL,
+	                       XML_PARSE_NONET | XML_PARSE_NOERROR);
 	assert_non_null(x->doc);
 	x->ctx = xmlXPathNewContext(x->doc);
 	assert_non_null(x->ctx);
@@ -144,7 +145,7 @@ static void xeq(struct xdoc *x, const char *expr, const char *want)
 	assert_non_null(o);
 	if (!o->nodesetval || o->nodesetval->nodeNr != 1) {
 		print_error("%s: %d nodes\n", expr,
-			    o->nodesetval ? o->nodesetval->nodeNr : 0);
+		            o->nodesetval ? o->nodesetval->nodeNr : 0);
 		fail();
 	}
 	s = xmlNodeGetContent(o->nodesetval->nodeTab[0]);
@@ -181,9 +182,9 @@ static void test_full_per_mode(void **state)
 	static const struct {
 		const char *profile, *mode, *transport, *line_port;
 	} cases[] = {
-		{"nonsecure", "1", "2", "15060"},
-		{"authenticated", "2", "3", "15061"},
-		{"encrypted", "3", "3", "15061"},
+	        {"nonsecure", "1", "2", "15060"},
+	        {"authenticated", "2", "3", "15061"},
+	        {"encrypted", "3", "3", "15061"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -192,9 +193,9 @@ static void test_full_per_mode(void **state)
 
 		set_profile(f, cases[i].profile);
 		assert_int_equal(cnf_build(&files, f->st, &f->site,
-					   "aa:bb:cc:dd:ee:ff", secret_cb,
-					   NULL),
-				 0);
+		                           "aa:bb:cc:dd:ee:ff", secret_cb,
+		                           NULL),
+		                 0);
 		/* nonsecure cluster: the plain file only */
 		assert_int_equal(files.serve, 1u << CNF_FILE_XML);
 		assert_int_equal(files.body[CNF_FILE_SGN].len, 0);
@@ -233,7 +234,7 @@ static void test_full_per_mode(void **state)
 		xeq(&x, "/device/sipProfile/sipStack/timerRegisterExpires",
 		    "3600");
 		assert_int_equal(xcount(&x, "/device/sipProfile/sipLines/line"),
-				 2);
+		                 2);
 		xeq(&x, "/device/sipProfile/sipLines/line[@button='1']/name",
 		    "1001");
 		xeq(&x,
@@ -247,8 +248,7 @@ static void test_full_per_mode(void **state)
 		xeq(&x,
 		    "/device/sipProfile/sipLines/line[@button='1']/authName",
 		    "alice");
-		xeq(&x,
-		    "/device/sipProfile/sipLines/line[@button='1']/contact",
+		xeq(&x, "/device/sipProfile/sipLines/line[@button='1']/contact",
 		    "1001");
 		xeq(&x, "/device/sipProfile/sipLines/line[@button='1']/port",
 		    cases[i].line_port);
@@ -285,10 +285,9 @@ static uint8_t *make_cert(int *len)
 	ASN1_INTEGER_set(X509_get_serialNumber(x), 77);
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-				   MBSTRING_ASC,
-				   (const unsigned char *)"SEPAABBCCDDEEFF", -1,
-				   -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"SEPAABBCCDDEEFF", -1,
+	                           -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509_set_pubkey(x, k);
 	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
@@ -306,11 +305,10 @@ static void test_mixed_without_cert(void **state)
 	struct xdoc x;
 
 	set_profile(f, "encrypted");
-	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED),
-			 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
 	assert_int_equal(cnf_build(&files, f->st, &f->site, "AABBCCDDEEFF",
-				   secret_cb, NULL),
-			 0);
+	                           secret_cb, NULL),
+	                 0);
 	assert_int_equal(files.serve, 1u << CNF_FILE_SGN);
 	assert_int_equal(files.body[CNF_FILE_XML].len, 0);
 	assert_int_equal(files.body[CNF_FILE_ENC].len, 0);
@@ -335,18 +333,17 @@ static void test_mixed_with_cert(void **state)
 	uint8_t *der = make_cert(&len);
 
 	set_profile(f, "encrypted");
-	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED),
-			 0);
-	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", der,
-					       (size_t)len),
-			 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "AABBCCDDEEFF", der, (size_t)len),
+	        0);
 	OPENSSL_free(der);
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF", &d), 0);
 	assert_int_equal(cnf_build(&files, f->st, &f->site, "AABBCCDDEEFF",
-				   secret_cb, NULL),
-			 0);
+	                           secret_cb, NULL),
+	                 0);
 	assert_int_equal(files.serve,
-			 (1u << CNF_FILE_SGN) | (1u << CNF_FILE_ENC));
+	                 (1u << CNF_FILE_SGN) | (1u << CNF_FILE_ENC));
 
 	/* the stub: cisco-formats.md §2.3 */
 	no_password(&files.body[CNF_FILE_SGN]);
@@ -367,29 +364,26 @@ static void test_mixed_with_cert(void **state)
 	xeq(&x, "/device/fullConfig", "true");
 	xeq(&x, "/device/deviceSecurityMode", "3");
 	xeq(&x, "/device/transportLayerProtocol", "3");
-	xeq(&x,
-	    "/device/sipProfile/sipLines/line[@button='1']/authPassword",
+	xeq(&x, "/device/sipProfile/sipLines/line[@button='1']/authPassword",
 	    PW_PREFIX "1001");
-	xeq(&x,
-	    "/device/sipProfile/sipLines/line[@button='2']/authPassword",
+	xeq(&x, "/device/sipProfile/sipLines/line[@button='2']/authPassword",
 	    PW_PREFIX "1002");
 	xclose(&x);
 	cnf_files_free(&files);
 
 	/* without a secret source the encrypted body has no password */
-	assert_int_equal(cnf_build(&files, f->st, &f->site, "AABBCCDDEEFF",
-				   NULL, NULL),
-			 0);
+	assert_int_equal(
+	        cnf_build(&files, f->st, &f->site, "AABBCCDDEEFF", NULL, NULL),
+	        0);
 	no_password(&files.body[CNF_FILE_ENC]);
 	cnf_files_free(&files);
 
 	/* a nonsecure cluster never sends passwords, certificate or not */
-	assert_int_equal(store_cluster_mode_set(f->st,
-						STORE_CLUSTER_NONSECURE),
-			 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_NONSECURE),
+	                 0);
 	assert_int_equal(cnf_build(&files, f->st, &f->site, "AABBCCDDEEFF",
-				   secret_cb, NULL),
-			 0);
+	                           secret_cb, NULL),
+	                 0);
 	assert_int_equal(files.serve, 1u << CNF_FILE_XML);
 	no_password(&files.body[CNF_FILE_XML]);
 	cnf_files_free(&files);
@@ -405,20 +399,20 @@ static void test_build_rejects(void **state)
 	struct buf b;
 	struct cnf_input in = {&f->site, &d, &p, NULL, 0, NULL};
 
-	assert_int_equal(cnf_build(&files, f->st, &f->site, "0000000000AA",
-				   NULL, NULL),
-			 -TL_ENOTFOUND);
-	assert_int_equal(cnf_build(&files, f->st, &f->site, "nonsense", NULL,
-				   NULL),
-			 -TL_ENOTFOUND);
+	assert_int_equal(
+	        cnf_build(&files, f->st, &f->site, "0000000000AA", NULL, NULL),
+	        -TL_ENOTFOUND);
+	assert_int_equal(
+	        cnf_build(&files, f->st, &f->site, "nonsense", NULL, NULL),
+	        -TL_ENOTFOUND);
 	bad.host = "";
-	assert_int_equal(cnf_build(&files, f->st, &bad, "AABBCCDDEEFF", NULL,
-				   NULL),
-			 -TL_ECONFIG);
+	assert_int_equal(
+	        cnf_build(&files, f->st, &bad, "AABBCCDDEEFF", NULL, NULL),
+	        -TL_ECONFIG);
 	bad.host = "\xff\xfe";
-	assert_int_equal(cnf_build(&files, f->st, &bad, "AABBCCDDEEFF", NULL,
-				   NULL),
-			 -TL_ECONFIG);
+	assert_int_equal(
+	        cnf_build(&files, f->st, &bad, "AABBCCDDEEFF", NULL, NULL),
+	        -TL_ECONFIG);
 	/* the stub needs a certificate */
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF", &d), 0);
 	assert_int_equal(store_profile_get(f->st, d.profile, &p), 0);
@@ -442,8 +436,8 @@ static void test_build_rejects(void **state)
 /* ---- cache ---- */
 
 static int transform_cb(enum cnf_file f, const char *mac, struct slice body,
-			const uint8_t *der, size_t der_len, struct buf *out,
-			void *arg)
+                        const uint8_t *der, size_t der_len, struct buf *out,
+                        void *arg)
 {
 	(*(int *)arg)++;
 	buf_printf(out, "T%d:%s:%zu:", (int)f, mac, der_len);
@@ -461,37 +455,33 @@ static void test_cache(void **state)
 
 	set_profile(f, "nonsecure");
 	assert_int_equal(cnf_cache_new(&c, f->st, &f->site, secret_cb,
-				       transform_cb, &calls),
-			 0);
-	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s),
-			 0);
+	                               transform_cb, &calls),
+	                 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s), 0);
 	assert_int_equal(cnf_cache_builds(c), 1);
 	assert_true(s.len > 20 && !memcmp(s.p, "T0:AABBCCDDEEFF:0:", 18));
 	assert_int_equal(calls, 1);
 	/* a hit: same bytes, no rebuild */
-	assert_int_equal(cnf_cache_get(c, "aa-bb-cc-dd-ee-ff", CNF_FILE_XML,
-				       &s2),
-			 0);
+	assert_int_equal(
+	        cnf_cache_get(c, "aa-bb-cc-dd-ee-ff", CNF_FILE_XML, &s2), 0);
 	assert_int_equal(cnf_cache_builds(c), 1);
 	assert_true(s2.p == s.p && s2.len == s.len);
 	/* not served in this mode */
 	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s2),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(cnf_cache_builds(c), 1);
 
 	/* a change: rebuilt, with the new load */
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF", &d), 0);
 	snprintf(d.load, sizeof(d.load), "sip88xx.15-0-1");
 	assert_int_equal(store_device_update(f->st, &d), 0);
-	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s),
-			 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s), 0);
 	assert_int_equal(cnf_cache_builds(c), 2);
 	assert_non_null(memmem(s.p, s.len, "sip88xx.15-0-1", 14));
 
 	/* a change elsewhere (a line) invalidates too */
 	assert_int_equal(store_line_del(f->st, "1002"), 0);
-	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s),
-			 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s), 0);
 	assert_int_equal(cnf_cache_builds(c), 3);
 	assert_null(memmem(s.p, s.len, "1002", 4));
 
@@ -499,31 +489,28 @@ static void test_cache(void **state)
 	int len;
 	uint8_t *der = make_cert(&len);
 
-	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", der,
-					       (size_t)len),
-			 0);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "AABBCCDDEEFF", der, (size_t)len),
+	        0);
 	OPENSSL_free(der);
-	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED),
-			 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
 	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s),
-			 -TL_ENOTFOUND);
-	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s),
-			 0);
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
 	char head[64];
 
 	snprintf(head, sizeof(head), "T2:AABBCCDDEEFF:%d:", len);
-	assert_true(s.len > strlen(head) &&
-		    !memcmp(s.p, head, strlen(head)));
+	assert_true(s.len > strlen(head) && !memcmp(s.p, head, strlen(head)));
 	assert_non_null(memmem(s.p, s.len, PW_PREFIX "1001", 14));
 
 	/* unknown devices are not cached, deleted ones are dropped */
 	assert_int_equal(cnf_cache_get(c, "0000000000AA", CNF_FILE_XML, &s),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(cnf_cache_get(c, "junk", CNF_FILE_XML, &s),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(store_device_del(f->st, "AABBCCDDEEFF"), 0);
 	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	cnf_cache_free(c);
 	cnf_cache_free(NULL);
 }
@@ -537,75 +524,74 @@ static void test_file_names(void **state)
 		const char *mac;
 		enum cnf_file f;
 	} ok[] = {
-		{"SEPAABBCCDDEEFF.cnf.xml", "AABBCCDDEEFF", CNF_FILE_XML},
-		{"sepaabbccddeeff.cnf.xml.sgn", "AABBCCDDEEFF", CNF_FILE_SGN},
-		{"SEP001122334455.cnf.xml.enc.sgn", "001122334455",
-		 CNF_FILE_ENC},
+	        {"SEPAABBCCDDEEFF.cnf.xml", "AABBCCDDEEFF", CNF_FILE_XML},
+	        {"sepaabbccddeeff.cnf.xml.sgn", "AABBCCDDEEFF", CNF_FILE_SGN},
+	        {"SEP001122334455.cnf.xml.enc.sgn", "001122334455",
+	         CNF_FILE_ENC},
 	};
 	/* must reject */
 	static const struct {
 		const char *p;
 		size_t len;
 	} bad[] = {
-		{"", 0},
-		{"SEPAABBCCDDEEF", 14},			   /* truncated */
-		{"SEPAABBCCDDEEFF", 15},		   /* no suffix */
-		{"SEPAABBCCDDEEFF.cnf.xm", 22},		   /* truncated */
-		{"SEPAABBCCDDEEFF.cnf.xml.sgn.x", 29},	   /* trailing */
-		{"SEPAABBCCDDEEFF.cnf.xml\0", 24},	   /* NUL inside */
-		{"SEPAABBCC\0DEEFF.cnf.xml", 23},	   /* NUL inside */
-		{"SEPAABBCCDDEEFG.cnf.xml", 23},	   /* non-hex */
-		{"SEPAABBCCDDEEFF.CNF.XML", 23},	   /* suffix case */
-		{"SEPAABBCCDDEEFFF.cnf.xml", 24},	   /* overlong MAC */
-		{"XEPAABBCCDDEEFF.cnf.xml", 23},	   /* not SEP */
-		{"../SEPAABBCCDDEEFF.cnf.xml", 26},	   /* path */
-		{"SEPAABBCCDDEEFF.cnf.xml.enc.sgn.sgn", 35}, /* doubled */
+	        {"", 0},
+	        {"SEPAABBCCDDEEF", 14},                      /* truncated */
+	        {"SEPAABBCCDDEEFF", 15},                     /* no suffix */
+	        {"SEPAABBCCDDEEFF.cnf.xm", 22},              /* truncated */
+	        {"SEPAABBCCDDEEFF.cnf.xml.sgn.x", 29},       /* trailing */
+	        {"SEPAABBCCDDEEFF.cnf.xml\0", 24},           /* NUL inside */
+	        {"SEPAABBCC\0DEEFF.cnf.xml", 23},            /* NUL inside */
+	        {"SEPAABBCCDDEEFG.cnf.xml", 23},             /* non-hex */
+	        {"SEPAABBCCDDEEFF.CNF.XML", 23},             /* suffix case */
+	        {"SEPAABBCCDDEEFFF.cnf.xml", 24},            /* overlong MAC */
+	        {"XEPAABBCCDDEEFF.cnf.xml", 23},             /* not SEP */
+	        {"../SEPAABBCCDDEEFF.cnf.xml", 26},          /* path */
+	        {"SEPAABBCCDDEEFF.cnf.xml.enc.sgn.sgn", 35}, /* doubled */
 	};
 	char mac[13];
 	char name[64];
 	enum cnf_file f;
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
-		assert_int_equal(cnf_file_parse(slice_from_str(ok[i].in), mac,
-						&f),
-				 0);
+		assert_int_equal(
+		        cnf_file_parse(slice_from_str(ok[i].in), mac, &f), 0);
 		assert_string_equal(mac, ok[i].mac);
 		assert_int_equal(f, ok[i].f);
 	}
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(cnf_file_parse(slice_make(bad[i].p,
-							   bad[i].len),
-						mac, &f),
-				 -TL_EPARSE);
+		assert_int_equal(
+		        cnf_file_parse(slice_make(bad[i].p, bad[i].len), mac,
+		                       &f),
+		        -TL_EPARSE);
 	}
 	assert_int_equal(cnf_file_parse(SLICE_NULL, mac, &f), -TL_EPARSE);
 	assert_int_equal(cnf_file_name(CNF_FILE_ENC, "aa:bb:cc:dd:ee:ff", name,
-				       sizeof(name)),
-			 0);
+	                               sizeof(name)),
+	                 0);
 	assert_string_equal(name, "SEPAABBCCDDEEFF.cnf.xml.enc.sgn");
 	assert_int_equal(cnf_file_name(CNF_FILE_XML, "AABBCCDDEEFF", name, 10),
-			 -TL_ETOOBIG);
-	assert_int_equal(cnf_file_name(CNF_FILE_XML, "AABB", name,
-				       sizeof(name)),
-			 -TL_EPARSE);
-	assert_int_equal(cnf_file_name(CNF_FILE_MAX, "AABBCCDDEEFF", name,
-				       sizeof(name)),
-			 -EINVAL);
+	                 -TL_ETOOBIG);
+	assert_int_equal(
+	        cnf_file_name(CNF_FILE_XML, "AABB", name, sizeof(name)),
+	        -TL_EPARSE);
+	assert_int_equal(
+	        cnf_file_name(CNF_FILE_MAX, "AABBCCDDEEFF", name, sizeof(name)),
+	        -EINVAL);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_full_per_mode, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_mixed_without_cert, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_mixed_with_cert, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_build_rejects, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
-		cmocka_unit_test(test_file_names),
+	        cmocka_unit_test_setup_teardown(test_full_per_mode, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_mixed_without_cert, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_mixed_with_cert, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_build_rejects, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+	        cmocka_unit_test(test_file_names),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 

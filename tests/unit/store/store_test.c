@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 struct fx {
@@ -32,7 +33,7 @@ static int setup(void **state)
 		return -1;
 	}
 	snprintf(f->dir, sizeof(f->dir), "%s/store_test.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
+	         tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(f->dir)) {
 		free(f);
 		return -1;
@@ -70,8 +71,7 @@ static uint64_t gen(struct store *st)
 	return g;
 }
 
-static void add_device(struct store *st, const char *mac,
-		       const char *profile)
+static void add_device(struct store *st, const char *mac, const char *profile)
 {
 	struct store_device d = {0};
 
@@ -120,8 +120,8 @@ static void test_migrate_from_empty(void **state)
 	assert_int_equal(store_profile_list(f->st, count_profile, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF",
-					  &(struct store_device){0}),
-			 0);
+	                                  &(struct store_device){0}),
+	                 0);
 }
 
 static void test_open_rejects(void **state)
@@ -140,8 +140,7 @@ static void test_open_rejects(void **state)
 	snprintf(p, sizeof(p), "%s/junk.db", f->dir);
 	fp = fopen(p, "w");
 	assert_non_null(fp);
-	fputs("this is not an SQLite database, not at all, no............",
-	      fp);
+	fputs("this is not an SQLite database, not at all, no............", fp);
 	fclose(fp);
 	assert_int_equal(store_open(&st, p), -TL_ESTORE);
 	assert_null(st);
@@ -159,15 +158,14 @@ static void test_settings(void **state)
 	uint64_t g0 = gen(f->st);
 
 	assert_int_equal(store_setting_get(f->st, "realm", v, sizeof(v)),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(store_setting_set(f->st, "realm", "example"), 0);
 	assert_int_equal(store_setting_get(f->st, "realm", v, sizeof(v)), 0);
 	assert_string_equal(v, "example");
 	assert_int_equal(store_setting_set(f->st, "realm", "other"), 0);
 	assert_int_equal(store_setting_get(f->st, "realm", v, sizeof(v)), 0);
 	assert_string_equal(v, "other");
-	assert_int_equal(store_setting_get(f->st, "realm", v, 3),
-			 -TL_ETOOBIG);
+	assert_int_equal(store_setting_get(f->st, "realm", v, 3), -TL_ETOOBIG);
 	assert_int_equal(gen(f->st), g0 + 2);
 	assert_int_equal(store_setting_del(f->st, "realm"), 0);
 	assert_int_equal(store_setting_del(f->st, "realm"), -TL_ENOTFOUND);
@@ -176,14 +174,13 @@ static void test_settings(void **state)
 
 	assert_int_equal(store_cluster_mode_get(f->st, &m), 0);
 	assert_int_equal(m, STORE_CLUSTER_NONSECURE);
-	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED),
-			 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
 	assert_int_equal(store_cluster_mode_get(f->st, &m), 0);
 	assert_int_equal(m, STORE_CLUSTER_MIXED);
 	assert_string_equal(store_cluster_mode_name(m), "mixed");
-	assert_int_equal(store_cluster_mode_set(f->st,
-						(enum store_cluster_mode)7),
-			 -TL_EPARSE);
+	assert_int_equal(
+	        store_cluster_mode_set(f->st, (enum store_cluster_mode)7),
+	        -TL_EPARSE);
 }
 
 /* ---- profiles ---- */
@@ -192,16 +189,16 @@ static void test_profiles(void **state)
 {
 	struct fx *f = *state;
 	struct store_profile p = {"secure-8841", STORE_SEC_ENCRYPTED,
-				  STORE_TRANSPORT_TLS, true, false};
+	                          STORE_TRANSPORT_TLS, true, false};
 	struct store_profile q;
 	static const struct store_profile bad[] = {
-		/* secure modes need TLS */
-		{"a", STORE_SEC_AUTHENTICATED, STORE_TRANSPORT_UDP, 0, 0},
-		{"b", STORE_SEC_ENCRYPTED, STORE_TRANSPORT_TCP, 0, 0},
-		{"", STORE_SEC_NONSECURE, STORE_TRANSPORT_UDP, 0, 0},
-		{"sp ace", STORE_SEC_NONSECURE, STORE_TRANSPORT_UDP, 0, 0},
-		{"c", (enum store_sec_mode)0, STORE_TRANSPORT_UDP, 0, 0},
-		{"d", STORE_SEC_NONSECURE, (enum store_transport)9, 0, 0},
+	        /* secure modes need TLS */
+	        {"a", STORE_SEC_AUTHENTICATED, STORE_TRANSPORT_UDP, 0, 0},
+	        {"b", STORE_SEC_ENCRYPTED, STORE_TRANSPORT_TCP, 0, 0},
+	        {"", STORE_SEC_NONSECURE, STORE_TRANSPORT_UDP, 0, 0},
+	        {"sp ace", STORE_SEC_NONSECURE, STORE_TRANSPORT_UDP, 0, 0},
+	        {"c", (enum store_sec_mode)0, STORE_TRANSPORT_UDP, 0, 0},
+	        {"d", STORE_SEC_NONSECURE, (enum store_transport)9, 0, 0},
 	};
 
 	assert_int_equal(store_profile_add(f->st, &p), 0);
@@ -213,8 +210,7 @@ static void test_profiles(void **state)
 	assert_true(q.auth_invite);
 	assert_false(q.allow_mic);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		assert_int_equal(store_profile_add(f->st, &bad[i]),
-				 -TL_EPARSE);
+		assert_int_equal(store_profile_add(f->st, &bad[i]), -TL_EPARSE);
 	}
 	p.auth_invite = false;
 	p.mode = STORE_SEC_AUTHENTICATED;
@@ -227,14 +223,13 @@ static void test_profiles(void **state)
 
 	/* in use: refused */
 	add_device(f->st, "001122334455", "secure-8841");
-	assert_int_equal(store_profile_del(f->st, "secure-8841"),
-			 -TL_ESTATE);
+	assert_int_equal(store_profile_del(f->st, "secure-8841"), -TL_ESTATE);
 	assert_int_equal(store_device_del(f->st, "001122334455"), 0);
 	assert_int_equal(store_profile_del(f->st, "secure-8841"), 0);
 	assert_int_equal(store_profile_del(f->st, "secure-8841"),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(store_profile_get(f->st, "secure-8841", &q),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 
 	enum store_sec_mode m;
 	enum store_transport t;
@@ -255,27 +250,27 @@ static void test_mac_parse(void **state)
 	static const struct {
 		const char *in, *out;
 	} ok[] = {
-		{"AABBCCDDEEFF", "AABBCCDDEEFF"},
-		{"aabbccddeeff", "AABBCCDDEEFF"},
-		{"AA:BB:CC:DD:EE:FF", "AABBCCDDEEFF"},
-		{"aa-bb-cc-dd-ee-0f", "AABBCCDDEE0F"},
-		{"001122334455", "001122334455"},
+	        {"AABBCCDDEEFF", "AABBCCDDEEFF"},
+	        {"aabbccddeeff", "AABBCCDDEEFF"},
+	        {"AA:BB:CC:DD:EE:FF", "AABBCCDDEEFF"},
+	        {"aa-bb-cc-dd-ee-0f", "AABBCCDDEE0F"},
+	        {"001122334455", "001122334455"},
 	};
 	/* must reject */
 	static const char *const bad[] = {
-		"",
-		"AABBCCDDEEF",	       /* short */
-		"AABBCCDDEEFF0",       /* long */
-		"AABBCCDDEEFG",	       /* non-hex */
-		"AA:BB:CC:DD:EE:F",    /* short, separated */
-		"AA:BB:CC:DD:EE:FF:",  /* trailing separator */
-		"AA:BB-CC:DD:EE:FF",   /* mixed separators */
-		"AA.BB.CC.DD.EE.FF",   /* other separator */
-		"AAB:BCC:DDE:EFF:0:1", /* misplaced separators */
-		" AABBCCDDEEF",	       /* space */
-		"AABBCCDDEEF\n",       /* control */
-		"AABBCCDDEEFFAABBC",   /* 17 without separators */
-		"0xAABBCCDDEE",	       /* prefix */
+	        "",
+	        "AABBCCDDEEF",         /* short */
+	        "AABBCCDDEEFF0",       /* long */
+	        "AABBCCDDEEFG",        /* non-hex */
+	        "AA:BB:CC:DD:EE:F",    /* short, separated */
+	        "AA:BB:CC:DD:EE:FF:",  /* trailing separator */
+	        "AA:BB-CC:DD:EE:FF",   /* mixed separators */
+	        "AA.BB.CC.DD.EE.FF",   /* other separator */
+	        "AAB:BCC:DDE:EFF:0:1", /* misplaced separators */
+	        " AABBCCDDEEF",        /* space */
+	        "AABBCCDDEEF\n",       /* control */
+	        "AABBCCDDEEFFAABBC",   /* 17 without separators */
+	        "0xAABBCCDDEE",        /* prefix */
 	};
 	char out[13];
 
@@ -378,10 +373,10 @@ static void test_devices(void **state)
 	/* delete */
 	assert_int_equal(store_device_del(f->st, "00-11-22-33-44-55"), 0);
 	assert_int_equal(store_device_del(f->st, "001122334455"),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(store_device_del(f->st, "zz"), -TL_ENOTFOUND);
 	assert_int_equal(store_device_get(f->st, "001122334455", &g),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 }
 
 /* A self-signed certificate for SEP<mac> (P-256: fast). */
@@ -396,10 +391,9 @@ static uint8_t *make_cert(long serial, int *len)
 	ASN1_INTEGER_set(X509_get_serialNumber(x), serial);
 	X509_gmtime_adj(X509_getm_notBefore(x), 0);
 	X509_gmtime_adj(X509_getm_notAfter(x), 3600);
-	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
-				   MBSTRING_ASC,
-				   (const unsigned char *)"SEPAABBCCDDEEFF", -1,
-				   -1, 0);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	                           (const unsigned char *)"SEPAABBCCDDEEFF", -1,
+	                           -1, 0);
 	X509_set_issuer_name(x, X509_get_subject_name(x));
 	X509_set_pubkey(x, k);
 	assert_true(X509_sign(x, k, EVP_sha256()) > 0);
@@ -424,81 +418,74 @@ static void test_device_cert_and_capf(void **state)
 	uint8_t *longer = malloc((size_t)len + 1);
 
 	add_device(f->st, "AABBCCDDEEFF", "encrypted");
-	assert_int_equal(store_device_cert_get(f->st, "AABBCCDDEEFF", &got,
-					       &gotlen),
-			 -TL_ENOTFOUND);
+	assert_int_equal(
+	        store_device_cert_get(f->st, "AABBCCDDEEFF", &got, &gotlen),
+	        -TL_ENOTFOUND);
 	/* must reject: truncated, trailing bytes, not a certificate */
 	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", der,
-					       (size_t)len - 1),
-			 -TL_EPARSE);
+	                                       (size_t)len - 1),
+	                 -TL_EPARSE);
 	assert_non_null(longer);
 	memcpy(longer, der, (size_t)len);
 	longer[len] = 0;
 	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", longer,
-					       (size_t)len + 1),
-			 -TL_EPARSE);
+	                                       (size_t)len + 1),
+	                 -TL_EPARSE);
 	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF",
-					       (const uint8_t *)"junk", 4),
-			 -TL_EPARSE);
+	                                       (const uint8_t *)"junk", 4),
+	                 -TL_EPARSE);
 	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", der, 0),
-			 -TL_EPARSE);
-	assert_int_equal(store_device_cert_set(f->st, "0000000000AA", der,
-					       (size_t)len),
-			 -TL_ENOTFOUND);
+	                 -TL_EPARSE);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "0000000000AA", der, (size_t)len),
+	        -TL_ENOTFOUND);
 
-	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", der,
-					       (size_t)len),
-			 0);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "AABBCCDDEEFF", der, (size_t)len),
+	        0);
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF", &g), 0);
-	assert_int_equal(EVP_Digest(der, (size_t)len, md, &mdlen, EVP_md5(),
-				    NULL),
-			 1);
+	assert_int_equal(
+	        EVP_Digest(der, (size_t)len, md, &mdlen, EVP_md5(), NULL), 1);
 	for (unsigned i = 0; i < mdlen; i++) {
 		snprintf(hex + 2 * i, 3, "%02x", md[i]);
 	}
 	assert_string_equal(g.cert_md5, hex);
 	assert_string_equal(g.cert_serial, "1234ab");
-	assert_int_equal(store_device_cert_get(f->st, "AABBCCDDEEFF", &got,
-					       &gotlen),
-			 0);
+	assert_int_equal(
+	        store_device_cert_get(f->st, "AABBCCDDEEFF", &got, &gotlen), 0);
 	assert_int_equal(gotlen, (size_t)len);
 	assert_memory_equal(got, der, gotlen);
 	free(got);
 	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", NULL, 0),
-			 0);
+	                 0);
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF", &g), 0);
 	assert_string_equal(g.cert_md5, "");
 
 	/* the CAPF auth string: checkable, never readable */
-	assert_int_equal(store_device_capf_auth_check(f->st, "AABBCCDDEEFF",
-						      "1234"),
-			 -TL_EAUTH);
-	assert_int_equal(store_device_capf_auth_set(f->st, "AABBCCDDEEFF",
-						    "1234"),
-			 0);
+	assert_int_equal(
+	        store_device_capf_auth_check(f->st, "AABBCCDDEEFF", "1234"),
+	        -TL_EAUTH);
+	assert_int_equal(
+	        store_device_capf_auth_set(f->st, "AABBCCDDEEFF", "1234"), 0);
 	assert_int_equal(store_device_get(f->st, "AABBCCDDEEFF", &g), 0);
 	assert_true(g.capf_has_auth_string);
-	assert_int_equal(store_device_capf_auth_check(f->st, "AABBCCDDEEFF",
-						      "1234"),
-			 0);
-	assert_int_equal(store_device_capf_auth_check(f->st, "AABBCCDDEEFF",
-						      "1235"),
-			 -TL_EAUTH);
-	assert_int_equal(store_device_capf_auth_check(f->st, "AABBCCDDEEFF",
-						      ""),
-			 -TL_EAUTH);
-	assert_int_equal(store_device_capf_auth_set(f->st, "AABBCCDDEEFF",
-						    ""),
-			 -TL_EPARSE);
-	assert_int_equal(store_device_capf_auth_set(f->st, "AABBCCDDEEFF",
-						    NULL),
-			 0);
-	assert_int_equal(store_device_capf_auth_check(f->st, "AABBCCDDEEFF",
-						      "1234"),
-			 -TL_EAUTH);
-	assert_int_equal(store_device_capf_auth_set(f->st, "0000000000AA",
-						    "1"),
-			 -TL_ENOTFOUND);
+	assert_int_equal(
+	        store_device_capf_auth_check(f->st, "AABBCCDDEEFF", "1234"), 0);
+	assert_int_equal(
+	        store_device_capf_auth_check(f->st, "AABBCCDDEEFF", "1235"),
+	        -TL_EAUTH);
+	assert_int_equal(
+	        store_device_capf_auth_check(f->st, "AABBCCDDEEFF", ""),
+	        -TL_EAUTH);
+	assert_int_equal(store_device_capf_auth_set(f->st, "AABBCCDDEEFF", ""),
+	                 -TL_EPARSE);
+	assert_int_equal(
+	        store_device_capf_auth_set(f->st, "AABBCCDDEEFF", NULL), 0);
+	assert_int_equal(
+	        store_device_capf_auth_check(f->st, "AABBCCDDEEFF", "1234"),
+	        -TL_EAUTH);
+	assert_int_equal(store_device_capf_auth_set(f->st, "0000000000AA", "1"),
+	                 -TL_ENOTFOUND);
 	OPENSSL_free(der);
 	free(longer);
 }
@@ -545,7 +532,7 @@ static void test_lines(void **state)
 	assert_int_equal(store_line_add(f->st, &l), -TL_ENOTFOUND);
 	snprintf(l.device, sizeof(l.device), "001122334455");
 	static const char *const bad_dn[] = {"", "10a1", "1 001", "1+1",
-					     "12\x01"};
+	                                     "12\x01"};
 
 	for (size_t i = 0; i < sizeof(bad_dn) / sizeof(bad_dn[0]); i++) {
 		snprintf(l.dn, sizeof(l.dn), "%s", bad_dn[i]);
@@ -563,9 +550,9 @@ static void test_lines(void **state)
 	assert_int_equal(store_line_list(f->st, NULL, collect_dn, seen), 0);
 	assert_string_equal(seen, "+4930*#/3,1001/1,1002/2,");
 	seen[0] = '\0';
-	assert_int_equal(store_line_list(f->st, "aa:bb:cc:dd:ee:ff",
-					 collect_dn, seen),
-			 0);
+	assert_int_equal(
+	        store_line_list(f->st, "aa:bb:cc:dd:ee:ff", collect_dn, seen),
+	        0);
 	assert_string_equal(seen, "1001/1,1002/2,");
 
 	/* update: move 1002 to the other device */
@@ -606,52 +593,51 @@ static void test_ha1(void **state)
 
 	/* RFC 2617 §3.5 example: HA1 for Mufasa */
 	assert_int_equal(store_digest_ha1(STORE_DIGEST_MD5, "Mufasa",
-					  "testrealm@host.com",
-					  "Circle Of Life", h, sizeof(h)),
-			 0);
+	                                  "testrealm@host.com",
+	                                  "Circle Of Life", h, sizeof(h)),
+	                 0);
 	assert_string_equal(h, "939e7578ed9e3c518a452acee763bce9");
 	/* RFC 7616 §3.9.1 credentials, SHA-256 (computed independently) */
 	assert_int_equal(store_digest_ha1(STORE_DIGEST_SHA256, "Mufasa",
-					  "http-auth@example.org",
-					  "Circle of Life", h, sizeof(h)),
-			 0);
+	                                  "http-auth@example.org",
+	                                  "Circle of Life", h, sizeof(h)),
+	                 0);
 	assert_string_equal(h, "7987c64c30e25f1b74be53f966b49b90"
-			       "f2808aa92faf9a00262392d7b4794232");
-	assert_int_equal(store_digest_ha1(STORE_DIGEST_SHA256, "a", "b", "c",
-					  h, 64),
-			 -TL_ETOOBIG);
+	                       "f2808aa92faf9a00262392d7b4794232");
+	assert_int_equal(
+	        store_digest_ha1(STORE_DIGEST_SHA256, "a", "b", "c", h, 64),
+	        -TL_ETOOBIG);
 
 	add_device(f->st, "AABBCCDDEEFF", "nonsecure");
 	snprintf(l.dn, sizeof(l.dn), "1001");
 	snprintf(l.device, sizeof(l.device), "AABBCCDDEEFF");
 	assert_int_equal(store_line_add(f->st, &l), 0);
 	assert_int_equal(store_line_password_set(f->st, "1001", "Mufasa",
-						 "testrealm@host.com",
-						 "Circle Of Life"),
-			 0);
+	                                         "testrealm@host.com",
+	                                         "Circle Of Life"),
+	                 0);
 	assert_int_equal(store_line_get(f->st, "1001", &g), 0);
 	assert_string_equal(g.user, "Mufasa");
 	assert_string_equal(g.realm, "testrealm@host.com");
 	assert_string_equal(g.ha1_md5, "939e7578ed9e3c518a452acee763bce9");
 	assert_int_equal(store_digest_ha1(STORE_DIGEST_SHA256, "Mufasa",
-					  "testrealm@host.com",
-					  "Circle Of Life", h, sizeof(h)),
-			 0);
+	                                  "testrealm@host.com",
+	                                  "Circle Of Life", h, sizeof(h)),
+	                 0);
 	assert_string_equal(g.ha1_sha256, h);
 
 	/* must reject */
 	assert_int_equal(store_line_password_set(f->st, "1001", "", "r", "p"),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_int_equal(store_line_password_set(f->st, "1001", "u", "", "p"),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_int_equal(store_line_password_set(f->st, "1001", "u", "r", ""),
-			 -TL_EPARSE);
-	assert_int_equal(store_line_password_set(f->st, "1001", "u:x", "r",
-						 "p"),
-			 -TL_EPARSE);
-	assert_int_equal(store_line_password_set(f->st, "2002", "u", "r",
-						 "p"),
-			 -TL_ENOTFOUND);
+	                 -TL_EPARSE);
+	assert_int_equal(
+	        store_line_password_set(f->st, "1001", "u:x", "r", "p"),
+	        -TL_EPARSE);
+	assert_int_equal(store_line_password_set(f->st, "2002", "u", "r", "p"),
+	                 -TL_ENOTFOUND);
 }
 
 /* ---- users ---- */
@@ -702,14 +688,14 @@ static void test_certs(void **state)
 {
 	struct fx *f = *state;
 	struct store_cert c = {
-		.serial = "01ab",
-		.subject = "CN=SEPAABBCCDDEEFF",
-		.issuer = "CN=Trustline CA",
-		.profile = "lsc",
-		.not_before = 1000,
-		.not_after = 2000,
-		.pem = "-----BEGIN CERTIFICATE-----\nAA==\n"
-		       "-----END CERTIFICATE-----\n",
+	        .serial = "01ab",
+	        .subject = "CN=SEPAABBCCDDEEFF",
+	        .issuer = "CN=Trustline CA",
+	        .profile = "lsc",
+	        .not_before = 1000,
+	        .not_after = 2000,
+	        .pem = "-----BEGIN CERTIFICATE-----\nAA==\n"
+	               "-----END CERTIFICATE-----\n",
 	};
 	struct store_cert g = {0};
 	char seen[256] = "";
@@ -741,27 +727,23 @@ static void test_certs(void **state)
 	store_cert_clear(&g);
 
 	assert_int_equal(store_cert_revoke(f->st, "01ab", 1, 1700), 0);
-	assert_int_equal(store_cert_revoke(f->st, "01ab", 1, 1800),
-			 -TL_ESTATE);
+	assert_int_equal(store_cert_revoke(f->st, "01ab", 1, 1800), -TL_ESTATE);
 	assert_int_equal(store_cert_revoke(f->st, "ff", 1, 1800),
-			 -TL_ENOTFOUND);
-	assert_int_equal(store_cert_revoke(f->st, "02", 7, 1800),
-			 -TL_EPARSE);
+	                 -TL_ENOTFOUND);
+	assert_int_equal(store_cert_revoke(f->st, "02", 7, 1800), -TL_EPARSE);
 	assert_int_equal(store_cert_get(f->st, "01ab", &g), 0);
 	assert_int_equal(g.revoked_at, 1700);
 	assert_int_equal(g.revoke_reason, 1);
 	store_cert_clear(&g);
 
-	assert_int_equal(store_cert_list(f->st, NULL, collect_serial, seen),
-			 0);
+	assert_int_equal(store_cert_list(f->st, NULL, collect_serial, seen), 0);
 	assert_string_equal(seen, "01ab,02,");
 	seen[0] = '\0';
-	assert_int_equal(store_cert_list(f->st, "server", collect_serial,
-					 seen),
-			 0);
+	assert_int_equal(store_cert_list(f->st, "server", collect_serial, seen),
+	                 0);
 	assert_string_equal(seen, "02,");
 	assert_int_equal(store_cert_list(f->st, NULL, fail_cert, NULL),
-			 -TL_ESTATE);
+	                 -TL_ESTATE);
 }
 
 /* ---- audit, CDRs, transactions, change counter ---- */
@@ -771,8 +753,7 @@ static int collect_audit(const struct store_audit_entry *e, void *arg)
 	char *out = arg;
 	size_t n = strlen(out);
 
-	snprintf(out + n, 256 - n, "%s:%s:%s,", e->actor, e->action,
-		 e->detail);
+	snprintf(out + n, 256 - n, "%s:%s:%s,", e->actor, e->action, e->detail);
 	return 0;
 }
 
@@ -781,19 +762,18 @@ static void test_audit_cdr(void **state)
 	struct fx *f = *state;
 	char seen[256] = "";
 	struct store_cdr c = {.call_id = "abc@host",
-			      .from_dn = "1001",
-			      .to_dn = "1002",
-			      .start = 10,
-			      .answer = 12,
-			      .end = 20,
-			      .security = "encrypted",
-			      .cause = "normal"};
+	                      .from_dn = "1001",
+	                      .to_dn = "1002",
+	                      .start = 10,
+	                      .answer = 12,
+	                      .end = 20,
+	                      .security = "encrypted",
+	                      .cause = "normal"};
 
 	assert_int_equal(store_audit(f->st, "admin", "device.add", "X"), 0);
 	assert_int_equal(store_audit(f->st, "admin", "device.del", NULL), 0);
 	assert_int_equal(store_audit(f->st, "", "x", "y"), -TL_EPARSE);
-	assert_int_equal(store_audit(f->st, "a", "x", "new\nline"),
-			 -TL_EPARSE);
+	assert_int_equal(store_audit(f->st, "a", "x", "new\nline"), -TL_EPARSE);
 	assert_int_equal(store_audit_list(f->st, 0, collect_audit, seen), 0);
 	assert_string_equal(seen, "admin:device.del:,admin:device.add:X,");
 	seen[0] = '\0';
@@ -823,7 +803,7 @@ static void test_transactions(void **state)
 	add_device(f->st, "001122334455", "nonsecure");
 	store_tx_rollback(f->st);
 	assert_int_equal(store_device_get(f->st, "001122334455", &g),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(gen(f->st), g0 + 1);
 
 	/* a failed write inside an outer transaction dooms it */
@@ -833,7 +813,7 @@ static void test_transactions(void **state)
 	store_tx_rollback(f->st);
 	assert_int_equal(store_tx_commit(f->st), -TL_ESTATE);
 	assert_int_equal(store_device_get(f->st, "001122334455", &g),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(store_tx_commit(f->st), -TL_ESTATE);
 
 	/* a second handle (another process, in life) sees committed data
@@ -856,32 +836,30 @@ static void test_transactions(void **state)
 	store_close(f->st);
 	assert_int_equal(store_open(&f->st, f->path), 0);
 	assert_int_equal(store_device_get(f->st, "0000000000AA", &g),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_migrate_from_empty, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_open_rejects, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_settings, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_profiles, setup,
-						teardown),
-		cmocka_unit_test(test_mac_parse),
-		cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_device_cert_and_capf,
-						setup, teardown),
-		cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ha1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_users, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_certs, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_audit_cdr, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_transactions, setup,
-						teardown),
+	        cmocka_unit_test_setup_teardown(test_migrate_from_empty, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_open_rejects, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_settings, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_profiles, setup, teardown),
+	        cmocka_unit_test(test_mac_parse),
+	        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_device_cert_and_capf,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_ha1, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_certs, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_audit_cdr, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_transactions, setup,
+	                                        teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
