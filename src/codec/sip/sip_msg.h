@@ -465,9 +465,11 @@ void sip_framer_init(struct sip_framer *f, size_t max);
  * KEEPALIVE - the caller consumes *n bytes and calls again with what is left,
  * as more than one message may be buffered - or a negative error:
  * -TL_ETOOBIG (header block over SIP_MSG_MAX_HEAD or a message over max),
- * -TL_EPARSE (Content-Length missing, not a number, negative, or two
- * different values: RFC 4475 §3.1.2.3, §3.3.9), after which the connection
- * should be closed. Resumes where it stopped: each byte is scanned once. */
+ * -TL_EPARSE (Content-Length not a number, negative, or two different
+ * values: RFC 4475 §3.1.2.3, §3.3.9), after which the connection should be
+ * closed. A head without Content-Length is framed alone (no body), so that
+ * sip_msg_parse() in stream mode answers it 400 "Missing Content-Length"
+ * (RFC 3261 §18.3). Resumes where it stopped: each byte is scanned once. */
 int sip_framer_feed(struct sip_framer *f, const uint8_t *p, size_t len,
                     size_t *n) TL_MUST_CHECK;
 /* Stateless form of the same (scans from the start every time), shaped as
