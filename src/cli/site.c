@@ -42,7 +42,6 @@ int site_defaults(struct site *s, const char *dir, uint16_t base_port)
 	}
 	snprintf(s->name, sizeof(s->name), "trustline");
 	snprintf(s->host, sizeof(s->host), "localhost");
-	snprintf(s->cluster_mode, sizeof(s->cluster_mode), "nonsecure");
 	snprintf(s->digest, sizeof(s->digest), "sha256,md5");
 	s->t1_ms = 500;
 	if (base_port) {
@@ -112,10 +111,9 @@ static int on_kv(void *arg, const char *sec, const char *key,
 		return set_str(s->host, sizeof(s->host), val);
 	}
 	if (!strcmp(sec, "security") && !strcmp(key, "cluster_mode")) {
-		if (strcmp(val, "nonsecure") && strcmp(val, "mixed")) {
-			return 0;
-		}
-		return set_str(s->cluster_mode, sizeof(s->cluster_mode), val);
+		/* Older sites: the mode lives in the database now
+		 * (`trustline cluster mode`). */
+		return 1;
 	}
 	if (!strcmp(sec, "sip") && !strcmp(key, "digest")) {
 		if (strcmp(val, "sha256,md5") && strcmp(val, "md5,sha256") &&
@@ -195,11 +193,10 @@ int site_write_conf(const struct site *s)
 		"; Trustline site settings. Ports: see DESIGN.md.\n"
 		"[site]\nname = %s\n\n"
 		"[net]\nlisten = %s\nhost = %s\n\n"
-		"[security]\ncluster_mode = %s\n\n"
 		"; digest challenge order: sha256,md5 | md5,sha256 | md5\n"
 		"[sip]\ndigest = %s\nt1_ms = %u\n\n"
 		"[ports]\n",
-		s->name, s->listen, s->host, s->cluster_mode, s->digest,
+		s->name, s->listen, s->host, s->digest,
 		s->t1_ms);
 	for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys); i++) {
 		fprintf(f, "%s = %u\n", port_keys[i].key,

@@ -32,7 +32,6 @@ struct site {
 	char name[128];		    /* [site] name */
 	char listen[64];	    /* [net] listen address */
 	char host[256];		    /* [net] host name in certificates */
-	char cluster_mode[16];	    /* [security] cluster_mode */
 	/* [sip] digest: challenge order, "sha256,md5" (default),
 	 * "md5,sha256" or "md5" (for clients that read only the first). */
 	char digest[16];
