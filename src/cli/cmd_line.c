@@ -355,6 +355,14 @@ static int fail_err(struct store *st, int err, const char *dn,
 			return cli_fail(CMD, "DN %s already exists (on %s)", dn,
 			                g.device);
 		}
+		/* the digest user name the line would have */
+		if (store_line_find_user(st, *l->user ? l->user : dn, &g) ==
+		            0 &&
+		    strcmp(g.dn, dn)) {
+			return cli_fail(CMD,
+			                "digest user '%s' is taken by line %s",
+			                *l->user ? l->user : dn, g.dn);
+		}
 		return cli_fail(CMD, "button %d of device %s is taken",
 		                l->line_index, l->device);
 	case -TL_ENOTFOUND:

@@ -218,6 +218,12 @@ typedef int (*store_line_h)(const struct store_line *l, void *arg);
 /* device NULL: all lines; ordered by device then line index. */
 int store_line_list(struct store *st, const char *device, store_line_h h,
                     void *arg) TL_MUST_CHECK;
+/* The line whose digest user name is user (the DN for a line without
+ * one): how a registrar finds the HA1 for an Authorization header. The
+ * caller checks the realm. Digest user names are unique (-TL_EEXIST on
+ * add, update or password_set otherwise). */
+int store_line_find_user(struct store *st, const char *user,
+                         struct store_line *out) TL_MUST_CHECK;
 /* Store the digest HA1 values (RFC 7616 §3.4.2) for user:realm:password;
  * the password itself is never stored. */
 int store_line_password_set(struct store *st, const char *dn, const char *user,

@@ -114,6 +114,11 @@ static const char *const migrations[] = {
         "  actor TEXT NOT NULL,"
         "  action TEXT NOT NULL,"
         "  detail TEXT NOT NULL);",
+        /* 1 -> 2: digest user names are unique (a user is the DN when
+         * none is set): the registrar finds a line by the user name of
+         * an Authorization header (RFC 7616 §3.4) */
+        "CREATE UNIQUE INDEX lines_user ON lines ("
+        "  CASE WHEN auth_user = '' THEN dn ELSE auth_user END);",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -154,6 +159,7 @@ enum stmt_id {
 	S_LINE_LIST,
 	S_LINE_LIST_DEV,
 	S_LINE_PASS,
+	S_LINE_BY_USER,
 	S_MWI_PUT,
 	S_USER_ADD,
 	S_USER_GET,
@@ -234,6 +240,9 @@ static const char *const stmt_sql[S_MAX] = {
         [S_LINE_LIST_DEV] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
                             "ON m.dn = l.dn WHERE l.device = ?1 "
                             "ORDER BY l.line_index",
+        [S_LINE_BY_USER] = "SELECT " LINE_COLS " FROM lines l LEFT JOIN mwi m "
+                           "ON m.dn = l.dn WHERE CASE WHEN l.auth_user = '' "
+                           "THEN l.dn ELSE l.auth_user END = ?1",
         [S_LINE_PASS] = "UPDATE lines SET auth_user = ?2, realm = ?3, "
                         "ha1_md5 = ?4, ha1_sha256 = ?5, updated = ?6 "
                         "WHERE dn = ?1",
@@ -1529,6 +1538,29 @@ int store_line_list(struct store *st, const char *device, store_line_h h,
 	}
 	if (err == -TL_ENOTFOUND) {
 		err = 0;
+	}
+	done(s);
+	return err;
+}
+
+int store_line_find_user(struct store *st, const char *user,
+                         struct store_line *out)
+{
+	sqlite3_stmt *s = NULL;
+	int err;
+
+	if (!user || !*user || !store_valid_text(user, 64)) {
+		return -TL_ENOTFOUND;
+	}
+	err = prep(st, S_LINE_BY_USER, &s);
+	if (!err) {
+		err = bind_text(st, s, 1, user);
+	}
+	if (!err) {
+		err = row(st, s);
+	}
+	if (!err) {
+		line_row(s, out);
 	}
 	done(s);
 	return err;

@@ -50,7 +50,7 @@ tl_assert_eq "authenticated encrypted nonsecure" \
 	"the migration creates the three default profiles"
 tl_check "the first command created the database" test -f "$DB"
 tl_assert_eq 600 "$(stat -c %a "$DB")" "the database is owner-only"
-tl_assert_eq 1 "$(q 'PRAGMA user_version')" "schema version 1"
+tl_assert_eq 2 "$(q 'PRAGMA user_version')" "schema version 2"
 tl_assert_eq wal "$(q 'PRAGMA journal_mode')" "WAL journal"
 
 tl_check "profile add" tl profile add secure-phones --mode encrypted \
@@ -173,6 +173,9 @@ tl_assert_eq 2 "$(q "SELECT line_index FROM lines WHERE dn='1002'")" \
 tl_check "no plain password in the database" bash -c "! sqlite3 '$DB' .dump | grep -q -e 'Circle Of Life' -e 'Open Sesame'"
 g0=$(gen)
 fails 1 "duplicate DN" tl line add --dn 1001 --device AABBCCDDEE02
+fails 1 "a digest user name taken" tl line add --dn 1007 \
+	--device AABBCCDDEE02 --user alice --password x
+tl_check "the error names the user" grep -q "digest user 'alice'" "$T/err"
 fails 1 "a taken button" tl line add --dn 1003 --device AABBCCDDEE01 \
 	--index 1
 fails 1 "an unknown device" tl line add --dn 1004 --device 0000000000AA

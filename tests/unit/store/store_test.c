@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -97,7 +98,8 @@ static void test_migrate_from_empty(void **state)
 	int n = 0;
 
 	assert_true(store_schema_version() >= 1);
-	assert_int_equal(gen(f->st), 1); /* the migration is one change */
+	assert_int_equal(gen(f->st),
+	                 store_schema_version()); /* one per migration */
 	assert_int_equal(store_profile_list(f->st, count_profile, &n), 0);
 	assert_int_equal(n, 3);
 	assert_int_equal(store_profile_get(f->st, "nonsecure", &p), 0);
@@ -640,6 +642,136 @@ static void test_ha1(void **state)
 	                 -TL_ENOTFOUND);
 }
 
+/* Run SQL on the database file behind the store's back (an older
+ * version of the schema, data a newer one forbids). */
+static void raw_sql(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static int raw_int(const char *path, const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int v;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+	v = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Migration 1 -> 2 on a database with data, and a migration that fails
+ * on data it cannot take leaves the old version intact. */
+static void test_migrate_v1_to_v2(void **state)
+{
+	struct fx *f = *state;
+	struct store_line l;
+	static const char idx[] = "SELECT count(*) FROM sqlite_master WHERE "
+	                          "name = 'lines_user'";
+
+	assert_int_equal(store_schema_version(), 2);
+	add_device(f->st, "AABBCCDDEEFF", "nonsecure");
+	store_close(f->st);
+	f->st = NULL;
+	/* back to schema 1: no unique digest users */
+	raw_sql(f->path, "DROP INDEX lines_user; PRAGMA user_version = 1;"
+	                 "INSERT INTO lines (dn, device, line_index, "
+	                 "auth_user, created, updated) VALUES ('1001', "
+	                 "'AABBCCDDEEFF', 1, 'alice', 0, 0);");
+	assert_int_equal(raw_int(f->path, idx), 0);
+	assert_int_equal(store_open(&f->st, f->path), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, idx), 1);
+	assert_int_equal(store_line_find_user(f->st, "alice", &l), 0);
+	assert_string_equal(l.dn, "1001");
+	store_close(f->st);
+	f->st = NULL;
+
+	/* schema 1 data that schema 2 refuses: the migration fails whole */
+	raw_sql(f->path, "DROP INDEX lines_user; PRAGMA user_version = 1;"
+	                 "INSERT INTO lines (dn, device, line_index, "
+	                 "auth_user, created, updated) VALUES ('1002', "
+	                 "'AABBCCDDEEFF', 2, 'alice', 0, 0);");
+	assert_int_equal(store_open(&f->st, f->path), -TL_ESTORE);
+	assert_null(f->st);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 1);
+	assert_int_equal(raw_int(f->path, idx), 0);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM lines"), 2);
+	/* fixed by hand, it migrates */
+	raw_sql(f->path, "UPDATE lines SET auth_user = 'bob' WHERE dn = "
+	                 "'1002'");
+	assert_int_equal(store_open(&f->st, f->path), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+}
+
+/* A schema newer than the binary is refused, untouched. */
+static void test_open_newer_schema(void **state)
+{
+	struct fx *f = *state;
+
+	store_close(f->st);
+	f->st = NULL;
+	raw_sql(f->path, "PRAGMA user_version = 99");
+	assert_int_equal(store_open(&f->st, f->path), -TL_ESTORE);
+	assert_null(f->st);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
+	raw_sql(f->path, "PRAGMA user_version = 2");
+	assert_int_equal(store_open(&f->st, f->path), 0);
+}
+
+static void test_find_user(void **state)
+{
+	struct fx *f = *state;
+	struct store_line l = {0}, g;
+
+	add_device(f->st, "AABBCCDDEEFF", "nonsecure");
+	snprintf(l.device, sizeof(l.device), "AABBCCDDEEFF");
+	snprintf(l.dn, sizeof(l.dn), "1001");
+	snprintf(l.user, sizeof(l.user), "alice");
+	assert_int_equal(store_line_add(f->st, &l), 0);
+	snprintf(l.dn, sizeof(l.dn), "1002");
+	l.user[0] = '\0';
+	assert_int_equal(store_line_add(f->st, &l), 0);
+
+	assert_int_equal(store_line_find_user(f->st, "alice", &g), 0);
+	assert_string_equal(g.dn, "1001");
+	assert_int_equal(store_line_find_user(f->st, "1002", &g), 0);
+	assert_string_equal(g.dn, "1002");
+	/* 1001 has a user name: its DN is not one */
+	assert_int_equal(store_line_find_user(f->st, "1001", &g),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(store_line_find_user(f->st, "bob", &g), -TL_ENOTFOUND);
+	assert_int_equal(store_line_find_user(f->st, "", &g), -TL_ENOTFOUND);
+
+	/* must reject: a user name taken, as a name or as a DN */
+	snprintf(l.dn, sizeof(l.dn), "1003");
+	snprintf(l.user, sizeof(l.user), "alice");
+	assert_int_equal(store_line_add(f->st, &l), -TL_EEXIST);
+	snprintf(l.user, sizeof(l.user), "1002");
+	assert_int_equal(store_line_add(f->st, &l), -TL_EEXIST);
+	assert_int_equal(
+	        store_line_password_set(f->st, "1002", "alice", "r", "p"),
+	        -TL_EEXIST);
+	assert_int_equal(store_line_get(f->st, "1001", &g), 0);
+	snprintf(g.user, sizeof(g.user), "1002");
+	assert_int_equal(store_line_update(f->st, &g), -TL_EEXIST);
+	/* and a DN that is someone's user name */
+	snprintf(l.dn, sizeof(l.dn), "4711");
+	l.user[0] = '\0';
+	assert_int_equal(store_line_add(f->st, &l), 0);
+	assert_int_equal(
+	        store_line_password_set(f->st, "1001", "4711", "r", "p"),
+	        -TL_EEXIST);
+}
+
 /* ---- users ---- */
 
 static int count_user(const struct store_user *u, void *arg)
@@ -855,6 +987,12 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_lines, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ha1, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_migrate_v1_to_v2, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_open_newer_schema, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_find_user, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_certs, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_audit_cdr, setup,
 	                                        teardown),
