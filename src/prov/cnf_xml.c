@@ -779,3 +779,29 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
 	*out = buf_slice(&e->bytes[f]);
 	return 0;
 }
+
+int cnf_cache_gen(const char *name, struct buf *out, void *arg)
+{
+	struct cnf_cache *c = arg;
+	struct store_device d;
+	enum cnf_file f;
+	struct slice bytes;
+	char mac[13];
+	int err;
+
+	if (!c || !name) {
+		return -EINVAL;
+	}
+	if (cnf_file_parse(slice_from_str(name), mac, &f)) {
+		return -TL_ENOTFOUND;
+	}
+	err = cnf_cache_get(c, mac, f, &bytes);
+	if (err == -TL_ENOTFOUND && store_device_get(c->st, mac, &d) == 0) {
+		return -TL_EPOLICY;
+	}
+	if (err) {
+		return err;
+	}
+	buf_put_slice(out, bytes);
+	return buf_err(out);
+}

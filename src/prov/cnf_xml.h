@@ -129,6 +129,13 @@ void cnf_cache_free(struct cnf_cache *c);
  * an unknown device or a file not served to it. */
 int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
                   struct slice *out) TL_MUST_CHECK;
+/* A prov_gen_h (prov_fs.h) over a cache: arg is the struct cnf_cache.
+ * Serves SEP<MAC>.cnf.xml, .cnf.xml.sgn and .cnf.xml.enc.sgn for the
+ * devices in the store; -TL_ENOTFOUND for any other name or an unknown
+ * device (the file system may have it), -TL_EPOLICY for a config file a
+ * known device is not served in the cluster mode (never a stale file from
+ * disk instead). The bytes are copied into out. */
+int cnf_cache_gen(const char *name, struct buf *out, void *arg) TL_MUST_CHECK;
 /* Builds done so far (tests: proves a hit is not a rebuild). */
 uint64_t cnf_cache_builds(const struct cnf_cache *c);
 

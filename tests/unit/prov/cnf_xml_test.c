@@ -515,6 +515,39 @@ static void test_cache(void **state)
 	cnf_cache_free(NULL);
 }
 
+/* The provisioning namespace hook: names in, bytes out. */
+static void test_cache_gen(void **state)
+{
+	struct fx *f = *state;
+	struct cnf_cache *c = NULL;
+	struct buf b;
+
+	assert_int_equal(cnf_cache_new(&c, f->st, &f->site, NULL, NULL, NULL),
+	                 0);
+	buf_init(&b, 0);
+	assert_int_equal(cnf_cache_gen("SEPAABBCCDDEEFF.cnf.xml", &b, c), 0);
+	assert_true(b.len > 5 && !memcmp(b.p, "<?xml", 5));
+	buf_reset(&b);
+	/* other names fall through to the file system */
+	assert_int_equal(cnf_cache_gen("CTLFile.tlv", &b, c), -TL_ENOTFOUND);
+	assert_int_equal(cnf_cache_gen("SEP0000000000AA.cnf.xml", &b, c),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cnf_cache_gen("SEPAABBCCDDEEFF.cnf.xml.bak", &b, c),
+	                 -TL_ENOTFOUND);
+	/* a known device's file not served in this mode: refused */
+	assert_int_equal(cnf_cache_gen("SEPAABBCCDDEEFF.cnf.xml.sgn", &b, c),
+	                 -TL_EPOLICY);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
+	assert_int_equal(cnf_cache_gen("SEPAABBCCDDEEFF.cnf.xml", &b, c),
+	                 -TL_EPOLICY);
+	assert_int_equal(cnf_cache_gen("sepaabbccddeeff.cnf.xml.sgn", &b, c),
+	                 0);
+	assert_non_null(memmem(b.p, b.len, "<fullConfig>true", 16));
+	assert_int_equal(cnf_cache_gen("x", &b, NULL), -EINVAL);
+	buf_free(&b);
+	cnf_cache_free(c);
+}
+
 /* ---- file names ---- */
 
 static void test_file_names(void **state)
@@ -591,6 +624,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_build_rejects, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cache_gen, setup,
+	                                        teardown),
 	        cmocka_unit_test(test_file_names),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
