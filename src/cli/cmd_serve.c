@@ -5,6 +5,7 @@
 #include "cli/site.h"
 #include "prov/http_prov.h"
 #include "prov/prov_fs.h"
+#include "prov/prov_site.h"
 #include "prov/tftp_srv.h"
 #include "store/store.h"
 
@@ -114,6 +115,7 @@ int cmd_serve(int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct cm_svc *svc = NULL;
 	struct prov_fs *fs = NULL;
+	struct prov_site *gen = NULL;
 	struct tftp_srv *tftp = NULL;
 	struct http_prov *http = NULL;
 	char cert[SITE_PATH_MAX + 16], key[SITE_PATH_MAX + 16];
@@ -219,6 +221,21 @@ int cmd_serve(int argc, char **argv)
 				 tl_strerror(err));
 			goto out;
 		}
+		/* Phones' configs are generated from the database, signed
+		 * and encrypted on the fly, cached until it changes. */
+		struct cnf_site cs = {
+			.host = site.host,
+			.sip_port = site.ports.sip,
+			.sip_tls_port = site.ports.sip_tls,
+			.capf_port = site.ports.capf,
+		};
+		err = prov_site_new(&gen, st, site.pki, &cs);
+		if (err) {
+			cli_fail("serve", "cannot generate phone configs: %s",
+				 tl_strerror(err));
+			goto out;
+		}
+		prov_fs_set_gen(fs, prov_site_gen, gen);
 	}
 	if (!no_tftp) {
 		struct tftp_srv_cfg tc = {.addr = site.listen,
@@ -258,6 +275,7 @@ out:
 	http_prov_free(http);
 	tftp_srv_free(tftp);
 	prov_fs_free(fs);
+	prov_site_free(gen);
 	cm_svc_free(svc);
 	if (sigterm) {
 		event_free(sigterm);
