@@ -279,6 +279,7 @@ struct store {
 	int tx_depth;
 	bool tx_failed; /* an inner rollback: the outermost commit refuses */
 	bool tx_dirty;  /* a write happened: bump the generation on commit */
+	bool tx_read;   /* a read snapshot (store_read_begin): no writes */
 };
 
 /* Map a SQLite result to the error catalogue; log the engine's message
@@ -414,6 +415,10 @@ static int64_t now(void)
 
 int store_tx_begin(struct store *st)
 {
+	if (st->tx_read) {
+		/* a write would be lost when the snapshot ends */
+		return -TL_ESTATE;
+	}
 	if (st->tx_depth == 0) {
 		/* IMMEDIATE: take the write lock now, so a busy database is
 		 * waited for here (busy timeout) rather than failing at the
@@ -443,6 +448,7 @@ void store_tx_rollback(struct store *st)
 		log_err(COMP, "rollback failed");
 	}
 	st->tx_failed = false;
+	st->tx_read = false;
 	st->tx_dirty = false;
 }
 
@@ -451,7 +457,7 @@ int store_tx_commit(struct store *st)
 	sqlite3_stmt *s = NULL;
 	int err;
 
-	if (st->tx_depth <= 0) {
+	if (st->tx_depth <= 0 || st->tx_read) {
 		return -TL_ESTATE;
 	}
 	if (st->tx_depth > 1) {
@@ -493,6 +499,7 @@ int store_read_begin(struct store *st)
 	err = exec(st, "BEGIN DEFERRED");
 	if (!err) {
 		st->tx_depth = 1;
+		st->tx_read = true;
 		st->tx_failed = false;
 		st->tx_dirty = false;
 	}
@@ -501,7 +508,8 @@ int store_read_begin(struct store *st)
 
 void store_read_end(struct store *st)
 {
-	if (st->tx_depth == 1) {
+	if (st->tx_read) {
+		st->tx_read = false;
 		store_tx_rollback(st);
 	}
 }
@@ -635,6 +643,7 @@ void store_close(struct store *st)
 	}
 	if (st->tx_depth > 0) {
 		st->tx_depth = 1;
+		st->tx_read = false;
 		store_tx_rollback(st);
 	}
 	for (int i = 0; i < S_MAX; i++) {

@@ -948,6 +948,18 @@ static void test_transactions(void **state)
 	                 -TL_ENOTFOUND);
 	assert_int_equal(store_tx_commit(f->st), -TL_ESTATE);
 
+	/* no writes inside a read snapshot; it sees one state */
+	assert_int_equal(store_read_begin(f->st), 0);
+	assert_int_equal(store_read_begin(f->st), -TL_ESTATE);
+	assert_int_equal(store_tx_begin(f->st), -TL_ESTATE);
+	assert_int_equal(store_audit(f->st, "t", "x", "y"), -TL_ESTATE);
+	assert_int_equal(store_tx_commit(f->st), -TL_ESTATE);
+	assert_int_equal(gen(f->st), g0 + 1);
+	store_read_end(f->st);
+	store_read_end(f->st); /* a second end is a no-op */
+	assert_int_equal(store_audit(f->st, "t", "x", "y"), 0);
+	g0++;
+
 	/* a second handle (another process, in life) sees committed data
 	 * and the counter */
 	struct store *other = NULL;
@@ -956,7 +968,16 @@ static void test_transactions(void **state)
 	assert_int_equal(store_open(&other, f->path), 0);
 	assert_int_equal(store_generation(other, &og), 0);
 	assert_int_equal(og, g0 + 1);
+	/* WAL: a reader's snapshot does not block a writer, and keeps
+	 * seeing the state it started with */
+	assert_int_equal(store_read_begin(other), 0);
+	assert_int_equal(store_generation(other, &og), 0);
 	add_device(f->st, "001122334455", "nonsecure");
+	assert_int_equal(store_generation(other, &og), 0);
+	assert_int_equal(og, g0 + 1);
+	assert_int_equal(store_device_get(other, "001122334455", &g),
+	                 -TL_ENOTFOUND);
+	store_read_end(other);
 	assert_int_equal(store_generation(other, &og), 0);
 	assert_int_equal(og, g0 + 2);
 	assert_int_equal(store_device_get(other, "001122334455", &g), 0);
