@@ -6,8 +6,11 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "pki/pki_key.h"
+#include "prov/cnf_sign.h"
 #include "prov/cnf_xml.h"
 #include "store/store.h"
+#include "trust/trust_site.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -36,6 +39,7 @@ static const char usage[] =
         "       trustline device set MAC [options below]\n"
         "       trustline device del MAC\n"
         "       trustline device config MAC [--file xml|sgn|enc]\n"
+        "                            [--sign [--out FILE]]\n"
         "\n"
         "MAC: 12 hex digits, or six pairs separated by ':' or '-'; stored as\n"
         "12 upper-case digits. The name defaults to SEP<MAC>, the profile to\n"
@@ -61,8 +65,12 @@ static const char usage[] =
         "  --clear-cert\n"
         "config: print the XML of SEP<MAC>.cnf.xml (xml), the body of\n"
         "  SEP<MAC>.cnf.xml.sgn (sgn) or of .enc.sgn (enc) as the site's\n"
-        "  cluster mode serves them, unsigned; line passwords are never\n"
-        "  printed.\n"
+        "  cluster mode serves them (default: the first served); line\n"
+        "  passwords are never included.\n"
+        "  --sign       the file as served: signed with pki/tftp.key and\n"
+        "               pki/tftp.crt; enc encrypted to the device\n"
+        "               certificate first\n"
+        "  --out FILE   write it to FILE (atomically) instead of stdout\n"
         "Common options:\n"
         "  --site DIR              the site directory (default ./site)\n"
         "  --json                  machine-readable output\n";
@@ -75,8 +83,8 @@ struct opts {
 	bool json;
 	const char *mac, *model, *profile, *name, *load, *description;
 	const char *capf_op, *capf_auth_mode, *capf_auth_string;
-	const char *capf_auth_file, *capf_complete_by, *cert, *file;
-	bool clear_auth, clear_cert;
+	const char *capf_auth_file, *capf_complete_by, *cert, *file, *out;
+	bool clear_auth, clear_cert, sign;
 	const char *arg; /* positional MAC */
 };
 
@@ -153,6 +161,8 @@ enum {
 	O_CERT,
 	O_CERT_CLEAR,
 	O_FILE,
+	O_SIGN,
+	O_OUT,
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -175,6 +185,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	        {"cert", required_argument, NULL, O_CERT},
 	        {"clear-cert", no_argument, NULL, O_CERT_CLEAR},
 	        {"file", required_argument, NULL, O_FILE},
+	        {"sign", no_argument, NULL, O_SIGN},
+	        {"out", required_argument, NULL, O_OUT},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -235,6 +247,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case O_FILE:
 			o->file = optarg;
+			break;
+		case O_SIGN:
+			o->sign = true;
+			break;
+		case O_OUT:
+			o->out = optarg;
 			break;
 		case ':':
 			cli_fail(CMD, "%s needs a value", argv[optind - 1]);
@@ -806,6 +824,71 @@ static int do_del(struct store *st, const struct opts *o)
 	return CLI_OK;
 }
 
+/* Write all of b to path atomically: a temporary file beside it, fsync,
+ * rename. Never a half-written file. */
+static int write_atomic(const char *path, const struct buf *b, mode_t mode)
+{
+	char tmp[SITE_PATH_MAX + 16];
+	int fd;
+	size_t off = 0;
+	int err = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp)) {
+		return -TL_ETOOBIG;
+	}
+	fd = mkstemp(tmp);
+	if (fd < 0) {
+		return -errno;
+	}
+	while (!err && off < b->len) {
+		ssize_t n = write(fd, b->p + off, b->len - off);
+
+		if (n < 0 && errno != EINTR) {
+			err = -errno;
+		} else if (n > 0) {
+			off += (size_t)n;
+		}
+	}
+	if (!err && (fchmod(fd, mode) || fsync(fd))) {
+		err = -errno;
+	}
+	if (close(fd) && !err) {
+		err = -errno;
+	}
+	if (!err && rename(tmp, path)) {
+		err = -errno;
+	}
+	if (err) {
+		unlink(tmp);
+	}
+	return err;
+}
+
+/* The site's TFTP signer (pki/tftp.key, pki/tftp.crt). */
+static int load_signer(const struct site *s, struct trust_sign *ts)
+{
+	char kp[SITE_PATH_MAX + 32], cp[SITE_PATH_MAX + 32];
+	int err;
+
+	memset(ts, 0, sizeof(*ts));
+	if (site_path(s, "pki/tftp.key", kp, sizeof(kp)) ||
+	    site_path(s, "pki/tftp.crt", cp, sizeof(cp))) {
+		return -TL_ETOOBIG;
+	}
+	err = pki_key_load_file(&ts->key, kp, NULL);
+	if (err) {
+		cli_fail(CMD, "%s: %s", kp, tl_strerror(err));
+		return err;
+	}
+	err = trust_cert_read(&ts->cert, cp);
+	if (err) {
+		cli_fail(CMD, "%s: %s", cp, tl_strerror(err));
+		pki_key_free(ts->key);
+		ts->key = NULL;
+	}
+	return err;
+}
+
 static int do_config(struct store *st, const struct site *s,
                      const struct opts *o)
 {
@@ -817,6 +900,11 @@ static int do_config(struct store *st, const struct site *s,
 	        .sip_tls_port = s->ports.sip_tls,
 	        .capf_port = s->ports.capf,
 	};
+	struct trust_sign ts = {0};
+	struct buf signed_bytes;
+	const struct buf *b;
+	uint8_t *der = NULL;
+	size_t der_len = 0;
 	char vm[64];
 	char fname[64];
 	int f = -1;
@@ -827,9 +915,15 @@ static int do_config(struct store *st, const struct site *s,
 	if (rc) {
 		return rc;
 	}
+	if (o->out && !o->sign) {
+		cli_fail(CMD,
+		         "--out goes with --sign (the XML goes to stdout)");
+		return CLI_EUSAGE;
+	}
 	if (!store_setting_get(st, "voicemail", vm, sizeof(vm))) {
 		cs.voicemail = vm;
 	}
+	buf_init(&signed_bytes, 0);
 	/* passwords: none (no secret source here), by design */
 	err = cnf_build(&files, st, &cs, mac, NULL, NULL);
 	if (err) {
@@ -843,24 +937,60 @@ static int do_config(struct store *st, const struct site *s,
 		}
 	}
 	if (f < 0) {
-		cnf_files_free(&files);
 		cli_fail(CMD, "bad --file '%s' (xml, sgn or enc)", o->file);
-		return CLI_EUSAGE;
+		rc = CLI_EUSAGE;
+		goto out;
+	}
+	if (cnf_file_name((enum cnf_file)f, mac, fname, sizeof(fname))) {
+		fname[0] = '\0';
 	}
 	if (!CNF_SERVES(files.serve, f)) {
-		cnf_files_free(&files);
-		if (cnf_file_name((enum cnf_file)f, mac, fname,
-		                  sizeof(fname))) {
-			fname[0] = '\0';
-		}
-		return cli_fail(CMD,
-		                "%s is not served in this cluster mode "
-		                "for this device",
-		                fname);
+		rc = cli_fail(CMD,
+		              "%s is not served in this cluster mode for this "
+		              "device",
+		              fname);
+		goto out;
 	}
-	fwrite(files.body[f].p, 1, files.body[f].len, stdout);
+	b = &files.body[f];
+	if (o->sign && f != CNF_FILE_XML) {
+		if (load_signer(s, &ts)) {
+			rc = CLI_EFAIL;
+			goto out;
+		}
+		if (f == CNF_FILE_ENC &&
+		    store_device_cert_get(st, mac, &der, &der_len)) {
+			rc = cli_fail(CMD, "device %s has no certificate", mac);
+			goto out;
+		}
+		err = cnf_sign_transform((enum cnf_file)f, mac, buf_slice(b),
+		                         der, der_len, &signed_bytes, &ts);
+		if (err) {
+			rc = cli_fail(CMD, "signing %s: %s", fname,
+			              tl_strerror(err));
+			goto out;
+		}
+		b = &signed_bytes;
+	}
+	if (o->out) {
+		err = write_atomic(o->out, b, f == CNF_FILE_ENC ? 0600 : 0644);
+		if (err) {
+			rc = cli_fail(CMD, "%s: %s", o->out, tl_strerror(err));
+			goto out;
+		}
+		fprintf(stderr, "wrote %s (%s, %zu bytes)\n", o->out, fname,
+		        b->len);
+		rc = CLI_OK;
+	} else {
+		fwrite(b->p, 1, b->len, stdout);
+		rc = fflush(stdout) ? CLI_EFAIL : CLI_OK;
+	}
+out:
+	free(der);
+	pki_key_free(ts.key);
+	X509_free(ts.cert);
+	buf_free(&signed_bytes);
 	cnf_files_free(&files);
-	return fflush(stdout) ? CLI_EFAIL : CLI_OK;
+	return rc;
 }
 
 int cmd_device(int argc, char **argv)

@@ -267,7 +267,32 @@ if "$TL_BIN" ctl build --site "$SITE" --no-site-certs --single-sast \
 		'<fullConfig>true</fullConfig>' "$T/full.xml"
 	fails 1 "no plain .cnf.xml in mixed mode" tl device config \
 		AABBCCDDEE02 --file xml
-	for f in "$T/stub.xml" "$T/full.xml"; do
+	# signed as served, with the site's TFTP key: verified by the
+	# CTL, the encrypted one opened by the device key only
+	mkdir -p "$SITE/pki"
+	cp "$T/tftp.key" "$SITE/pki/tftp.key"
+	cp "$T/tftp.crt" "$SITE/pki/tftp.crt"
+	tl_check "device config --sign (stub)" tl device config \
+		AABBCCDDEE01 --sign --out "$T/SEPAABBCCDDEE01.cnf.xml.sgn"
+	tl_check "the signed stub verifies against the CTL" "$TL_BIN" verify \
+		"$T/SEPAABBCCDDEE01.cnf.xml.sgn" --ctl "$SITE/tftp/CTLFile.tlv" \
+		--strip "$T/stripped.xml"
+	tl_check "its content is the stub" cmp "$T/stripped.xml" "$T/stub.xml"
+	tl_check "device config --sign --file enc" tl device config \
+		AABBCCDDEE01 --file enc --sign --out "$T/dev.enc.sgn"
+	tl_assert_eq 600 "$(stat -c %a "$T/dev.enc.sgn")" \
+		"the encrypted config is written 0600"
+	tl_check "it decrypts with the device key" "$TL_BIN" decrypt-config \
+		--key "$T/dev.key" --ctl "$SITE/tftp/CTLFile.tlv" \
+		--out "$T/dec.xml" "$T/dev.enc.sgn"
+	tl_check "to the full config" grep -q '<fullConfig>true</fullConfig>' \
+		"$T/dec.xml"
+	fails 1 "no .enc.sgn for a device without a certificate" \
+		tl device config AABBCCDDEE02 --file enc --sign
+	fails 2 "--out without --sign" tl device config AABBCCDDEE02 \
+		--out "$T/x"
+	tl_check "no file left behind by a refusal" test ! -e "$T/x"
+	for f in "$T/stub.xml" "$T/full.xml" "$T/dec.xml"; do
 		tl_check "no password in $(basename "$f")" bash -c "! grep -q -e 'Circle Of Life' -e 'Open Sesame' -e authPassword '$f'"
 	done
 	tl_check "back to nonsecure" tl cluster mode nonsecure
