@@ -633,6 +633,10 @@ struct cnf_cache {
 	void *arg;
 	struct cnf_entry *e;
 	size_t n, cap;
+	/* open addressing over e: index + 1, 0 = empty; nslots a power of
+	 * two at least twice n */
+	uint32_t *slots;
+	size_t nslots;
 	uint64_t builds;
 };
 
@@ -675,6 +679,7 @@ void cnf_cache_free(struct cnf_cache *c)
 		entry_clear(&c->e[i]);
 	}
 	free(c->e);
+	free(c->slots);
 	free(c);
 }
 
@@ -724,10 +729,118 @@ static int entry_fill(struct cnf_cache *c, struct cnf_entry *e)
 	return err;
 }
 
+/* The MAC's 48 bits, spread over the table (Fibonacci hashing). */
+static size_t slot_of(const char mac[13], size_t nslots)
+{
+	uint64_t k = strtoull(mac, NULL, 16);
+
+	return (size_t)((k * 0x9e3779b97f4a7c15ull) >> 32) & (nslots - 1);
+}
+
+/* Rebuild the table for the entries, growing it to keep it half empty. */
+static int slots_rebuild(struct cnf_cache *c, size_t want)
+{
+	size_t ns = c->nslots ? c->nslots : 32;
+	uint32_t *t;
+
+	while (ns < 2 * want) {
+		ns *= 2;
+	}
+	t = calloc(ns, sizeof(*t));
+	if (!t) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < c->n; i++) {
+		size_t h = slot_of(c->e[i].mac, ns);
+
+		while (t[h]) {
+			h = (h + 1) & (ns - 1);
+		}
+		t[h] = (uint32_t)(i + 1);
+	}
+	free(c->slots);
+	c->slots = t;
+	c->nslots = ns;
+	return 0;
+}
+
+static struct cnf_entry *entry_find(struct cnf_cache *c, const char m[13])
+{
+	if (!c->nslots) {
+		return NULL;
+	}
+	for (size_t h = slot_of(m, c->nslots); c->slots[h];
+	     h = (h + 1) & (c->nslots - 1)) {
+		struct cnf_entry *e = &c->e[c->slots[h] - 1];
+
+		if (!memcmp(e->mac, m, 13)) {
+			return e;
+		}
+	}
+	return NULL;
+}
+
+static int entry_insert(struct cnf_cache *c, const char m[13],
+                        struct cnf_entry **out)
+{
+	struct cnf_entry *e;
+	int err;
+
+	if (c->n >= UINT32_MAX - 1) {
+		return -TL_ELIMIT;
+	}
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct cnf_entry *ne = realloc(c->e, cap * sizeof(*ne));
+
+		if (!ne) {
+			return -ENOMEM;
+		}
+		c->e = ne;
+		c->cap = cap;
+	}
+	e = &c->e[c->n++];
+	memset(e, 0, sizeof(*e));
+	memcpy(e->mac, m, sizeof(e->mac));
+	if (2 * c->n > c->nslots) {
+		err = slots_rebuild(c, c->n);
+		if (err) {
+			c->n--;
+			return err;
+		}
+	} else {
+		size_t h = slot_of(m, c->nslots);
+
+		while (c->slots[h]) {
+			h = (h + 1) & (c->nslots - 1);
+		}
+		c->slots[h] = (uint32_t)c->n;
+	}
+	*out = e;
+	return 0;
+}
+
+/* Forget e (moving the last entry into its place). */
+static void entry_remove(struct cnf_cache *c, struct cnf_entry *e)
+{
+	entry_clear(e);
+	*e = c->e[--c->n];
+	if (slots_rebuild(c, c->n)) {
+		/* no memory for a new table: search the old one no more */
+		free(c->slots);
+		c->slots = NULL;
+		c->nslots = 0;
+		for (size_t i = 0; i < c->n; i++) {
+			entry_clear(&c->e[i]);
+		}
+		c->n = 0;
+	}
+}
+
 int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
                   struct slice *out)
 {
-	struct cnf_entry *e = NULL;
+	struct cnf_entry *e;
 	char m[13];
 	uint64_t gen;
 	int err;
@@ -742,34 +855,19 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
 	if (err) {
 		return err;
 	}
-	for (size_t i = 0; i < c->n; i++) {
-		if (!strcmp(c->e[i].mac, m)) {
-			e = &c->e[i];
-			break;
-		}
-	}
+	e = entry_find(c, m);
 	if (!e) {
-		if (c->n == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 16;
-			struct cnf_entry *ne = realloc(c->e, cap * sizeof(*ne));
-
-			if (!ne) {
-				return -ENOMEM;
-			}
-			c->e = ne;
-			c->cap = cap;
+		err = entry_insert(c, m, &e);
+		if (err) {
+			return err;
 		}
-		e = &c->e[c->n++];
-		memset(e, 0, sizeof(*e));
-		memcpy(e->mac, m, sizeof(e->mac));
 	}
 	if (e->serve == 0 || e->generation != gen) {
 		err = entry_fill(c, e);
 		if (err) {
-			entry_clear(e);
 			/* forget the device: an unknown MAC must not grow
 			 * the cache */
-			*e = c->e[--c->n];
+			entry_remove(c, e);
 			return err;
 		}
 	}

@@ -515,6 +515,56 @@ static void test_cache(void **state)
 	cnf_cache_free(NULL);
 }
 
+/* Many devices: every lookup finds its own device (the table grows and
+ * is rebuilt when a device leaves). */
+static void test_cache_many(void **state)
+{
+	struct fx *f = *state;
+	struct cnf_cache *c = NULL;
+	struct slice s;
+	char mac[13], dn[16];
+	const int n = 150;
+
+	assert_int_equal(store_tx_begin(f->st), 0);
+	for (int i = 0; i < n; i++) {
+		struct store_device d = {0};
+		struct store_line l = {0};
+
+		snprintf(d.mac, sizeof(d.mac), "02000000%04X", i);
+		assert_int_equal(store_device_add(f->st, &d), 0);
+		snprintf(l.device, sizeof(l.device), "%s", d.mac);
+		snprintf(l.dn, sizeof(l.dn), "7%04d", i);
+		assert_int_equal(store_line_add(f->st, &l), 0);
+	}
+	assert_int_equal(store_tx_commit(f->st), 0);
+	assert_int_equal(cnf_cache_new(&c, f->st, &f->site, NULL, NULL, NULL),
+	                 0);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < n; i++) {
+			snprintf(mac, sizeof(mac), "02000000%04X", i);
+			snprintf(dn, sizeof(dn), "<name>7%04d<", i);
+			assert_int_equal(
+			        cnf_cache_get(c, mac, CNF_FILE_XML, &s), 0);
+			assert_non_null(memmem(s.p, s.len, dn, strlen(dn)));
+		}
+	}
+	assert_int_equal(cnf_cache_builds(c), (uint64_t)n);
+	/* one leaves: it is dropped, the others are still found */
+	assert_int_equal(store_device_del(f->st, "020000000007"), 0);
+	assert_int_equal(cnf_cache_get(c, "020000000007", CNF_FILE_XML, &s),
+	                 -TL_ENOTFOUND);
+	for (int i = 0; i < n; i++) {
+		snprintf(mac, sizeof(mac), "02000000%04X", i);
+		snprintf(dn, sizeof(dn), "<name>7%04d<", i);
+		if (i == 7) {
+			continue;
+		}
+		assert_int_equal(cnf_cache_get(c, mac, CNF_FILE_XML, &s), 0);
+		assert_non_null(memmem(s.p, s.len, dn, strlen(dn)));
+	}
+	cnf_cache_free(c);
+}
+
 /* The provisioning namespace hook: names in, bytes out. */
 static void test_cache_gen(void **state)
 {
@@ -625,6 +675,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_cache_gen, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_cache_many, setup,
 	                                        teardown),
 	        cmocka_unit_test(test_file_names),
 	};
