@@ -152,13 +152,15 @@ static const char *const hnames[SIP_HDR__COUNT] = {
         [SIP_HDR_MIME_VERSION] = "MIME-Version",
 };
 
+/* Setting bit 0x20 lowers a letter and keeps '-', the only other byte of
+ * the known names, so the hash of a name does not depend on its case. */
 static unsigned hname_hash(const uint8_t *p, size_t len)
 {
-	unsigned h = (unsigned)len * 13 + sip_lower(p[0]) * 7u +
-	             sip_lower(p[len - 1]) * 3u;
+	unsigned h = (unsigned)len * 13 + (p[0] | 0x20u) * 7u +
+	             (p[len - 1] | 0x20u) * 3u;
 
 	if (len > 1) {
-		h += sip_lower(p[1]);
+		h += p[1] | 0x20u;
 	}
 	return h & 255;
 }

@@ -764,7 +764,7 @@ void sip_msg_iter_name(struct sip_iter *it, struct sip_msg *m,
 	}
 }
 
-static bool iter_advance(struct sip_iter *it)
+static inline bool iter_advance(struct sip_iter *it)
 {
 	while (it->hdr != SIP_NO_HDR) {
 		size_t i = it->hdr;
@@ -864,7 +864,7 @@ int sip_iter_next(struct sip_iter *it, struct slice *value)
 
 /* Position the iterator on the current value for a direct scan: 1, or 0
  * at the end. */
-static int iter_cur(struct sip_iter *it)
+static inline int iter_cur(struct sip_iter *it)
 {
 	for (;;) {
 		if (it->rest.p == NULL) {
@@ -883,7 +883,7 @@ static int iter_cur(struct sip_iter *it)
 
 /* After a directly scanned value: the ',' before the next one, or the
  * end of the header. */
-static int iter_after(struct sip_iter *it, struct sip_scan *sc)
+static inline int iter_after(struct sip_iter *it, struct sip_scan *sc)
 {
 	sip_scan_lws(sc);
 	if (sip_scan_eof(sc)) {
