@@ -1,8 +1,8 @@
 /* LSC issuance rate: the site CA (P-256, as `trustline init` makes it)
  * issues phone LSCs for a P-256 phone key, as CAPF and EST do: build the
- * certificate, sign it, encode it to DER (pki_ca_issue_der). The phone's key comes from its
- * request (its SubjectPublicKeyInfo, as a CSR carries it), so it is made
- * once, outside the timed loop.
+ * certificate, sign it, encode it to DER (pki_ca_issue_der). The phone's key
+ * comes from its request (its SubjectPublicKeyInfo, as a CSR carries it), so it
+ * is made once, outside the timed loop.
  *
  *   pki_issue_bench file|token SECONDS
  *
@@ -42,11 +42,10 @@ static int token_key(struct pki_key **key, char *dir, size_t dirlen)
 	}
 	if (!err) {
 		err = pki_token_keygen(NULL, "BENCHCA", "pin-bench", "ca", 1,
-				       PKI_ALG_P256);
+		                       PKI_ALG_P256);
 	}
 	if (!err) {
-		err = pki_key_open_p11(key, NULL, "BENCHCA", "ca",
-				       "pin-bench");
+		err = pki_key_open_p11(key, NULL, "BENCHCA", "ca", "pin-bench");
 	}
 	return err;
 }
@@ -54,10 +53,10 @@ static int token_key(struct pki_key **key, char *dir, size_t dirlen)
 int main(int argc, char **argv)
 {
 	struct pki_issue careq = {.profile = PKI_PROFILE_CA,
-				  .cn = "Bench CA",
-				  .org = "Trustline"};
+	                          .cn = "Bench CA",
+	                          .org = "Trustline"};
 	struct pki_issue req = {.profile = PKI_PROFILE_LSC,
-				.cn = "SEP001122334455"};
+	                        .cn = "SEP001122334455"};
 	struct pki_key *key = NULL;
 	struct pki_ca *ca = NULL;
 	EVP_PKEY *cakey = NULL, *phone = NULL;
@@ -71,7 +70,8 @@ int main(int argc, char **argv)
 	int spki_len;
 	int err;
 
-	if (argc != 3 || (strcmp(argv[1], "file") && strcmp(argv[1], "token"))) {
+	if (argc != 3 ||
+	    (strcmp(argv[1], "file") && strcmp(argv[1], "token"))) {
 		fprintf(stderr, "usage: pki_issue_bench file|token SECONDS\n");
 		return 2;
 	}
@@ -94,7 +94,7 @@ int main(int argc, char **argv)
 	}
 	if (!err) {
 		err = pki_ca_new(&ca, cacert, key,
-				 "http://127.0.0.1:6970/crl.der");
+		                 "http://127.0.0.1:6970/crl.der");
 	}
 	if (!err) {
 		key = NULL;
@@ -102,7 +102,7 @@ int main(int argc, char **argv)
 	}
 	if (err) {
 		fprintf(stderr, "pki_issue_bench: setup: %s\n",
-			tl_strerror(err));
+		        tl_strerror(err));
 		return 1;
 	}
 	req.pub = phone;
@@ -121,10 +121,10 @@ int main(int argc, char **argv)
 
 			buf_init(&der, 0);
 			err = pki_ca_issue_der(ca, &req, &der, serial,
-					       sizeof(serial));
+			                       sizeof(serial));
 			if (err) {
 				fprintf(stderr, "pki_issue_bench: %s\n",
-					tl_strerror(err));
+				        tl_strerror(err));
 				return 1;
 			}
 			bytes += der.len;
@@ -145,8 +145,8 @@ int main(int argc, char **argv)
 
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		if (system(cmd) != 0) {
-			fprintf(stderr, "pki_issue_bench: could not remove %s\n",
-				dir);
+			fprintf(stderr,
+			        "pki_issue_bench: could not remove %s\n", dir);
 		}
 	}
 	return bytes ? 0 : 1;

@@ -23,9 +23,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct pki_ca *ca = NULL;
 	X509 *cert = NULL;
 	X509_CRL *crl = NULL;
-	struct pki_issue req = {.profile = PKI_PROFILE_CA,
-				.cn = "Fuzz CA",
-				.now = NOW};
+	struct pki_issue req = {
+	        .profile = PKI_PROFILE_CA, .cn = "Fuzz CA", .now = NOW};
 	struct pki_revoked r = {"0102030405060708", NOW, 1};
 
 	(void)argc;
@@ -47,7 +46,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const enum pki_eku ekus[] = {PKI_EKU_ANY, PKI_EKU_SERVER,
-					    PKI_EKU_CLIENT};
+	                                    PKI_EKU_CLIENT};
 	X509 *x = NULL;
 
 	if (size < 1) {
@@ -56,7 +55,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (pki_cert_parse(&x, data + 1, size - 1) == 0) {
 		/* whatever it is, it is not trusted unless our CA signed it */
 		if (pki_cert_check(trust, x, NULL, NOW + 60,
-				   ekus[data[0] % 3]) == 0) {
+		                   ekus[data[0] % 3]) == 0) {
 			char serial[80];
 
 			if (pki_serial_hex(x, serial, sizeof(serial))) {

@@ -38,8 +38,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (pki_csr_parse(&r, data, size) == 0) {
 		struct pki_issue req = {.profile = PKI_PROFILE_LSC,
-					.cn = "SEP001122334455",
-					.pub = X509_REQ_get0_pubkey(r)};
+		                        .cn = "SEP001122334455",
+		                        .pub = X509_REQ_get0_pubkey(r)};
 		struct buf der;
 
 		buf_init(&der, 0);

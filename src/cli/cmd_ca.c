@@ -17,58 +17,58 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define CMD "ca"
+#define CMD     "ca"
 #define MAX_SAN 16
 
 const char cmd_ca_summary[] =
-	"site CA: init, issue, revoke, crl, list, show certificates";
+        "site CA: init, issue, revoke, crl, list, show certificates";
 
 static const char usage[] =
-	"usage: trustline ca init [--site DIR] [--ca-key token|file] "
-	"[--alg A] [--cn NAME]\n"
-	"                         [--days N] [--pin PIN] [--so-pin PIN]\n"
-	"       trustline ca issue [--site DIR] --profile server|client|lsc "
-	"--cn NAME\n"
-	"                          [--dns NAME]... [--ip ADDR]... [--uri URI]"
-	" [--days N]\n"
-	"                          [--key-alg A | --csr FILE] "
-	"(--out DIR | --cert F [--key F])\n"
-	"       trustline ca revoke [--site DIR] --serial HEX "
-	"[--reason R]\n"
-	"       trustline ca crl [--site DIR] [--days N] [--json]\n"
-	"       trustline ca list [--site DIR] [--profile P] [--json]\n"
-	"       trustline ca show [--site DIR] (--serial HEX | --cert FILE) "
-	"[--pem] [--json]\n"
-	"\n"
-	"  --site DIR        the site directory (default ./site or "
-	"$TRUSTLINE_SITE)\n"
-	"  --ca-key K        where init keeps the CA key: token (SoftHSM2 "
-	"token 'CA',\n"
-	"                    the default) or file (pki/ca.key, 0600)\n"
-	"  --alg A           CA key: p256 (default), p384, rsa2048, "
-	"rsa3072, rsa4096\n"
-	"  --key-alg A       key generated for issue: rsa2048 for server and "
-	"client\n"
-	"                    (default), p256 for lsc (default)\n"
-	"  --csr FILE        issue for the public key of this PKCS#10 "
-	"request (PEM/DER);\n"
-	"                    no key file is written\n"
-	"  --out DIR         write DIR/NAME.crt and DIR/NAME.key (0600)\n"
-	"  --cert F, --key F write the certificate and key to these files\n"
-	"  --days N          validity (issue: server/client 730, lsc 365; "
-	"CA 3650;\n"
-	"                    crl: next update, default 30)\n"
-	"  --reason R        RFC 5280 CRLReason: unspecified, keyCompromise,"
-	"\n"
-	"                    cACompromise, affiliationChanged, superseded,\n"
-	"                    cessationOfOperation, certificateHold,\n"
-	"                    privilegeWithdrawn, aACompromise, or a number\n"
-	"  --pin PIN         token user PIN (default: tokens/ca.pin)\n"
-	"  --module PATH     PKCS#11 module (default: SoftHSM2)\n"
-	"  --json            machine-readable output\n"
-	"Issuing and revoking record the certificate in trustline.db; "
-	"revoking\n"
-	"regenerates pki/crl.pem and pki/crl.der.\n";
+        "usage: trustline ca init [--site DIR] [--ca-key token|file] "
+        "[--alg A] [--cn NAME]\n"
+        "                         [--days N] [--pin PIN] [--so-pin PIN]\n"
+        "       trustline ca issue [--site DIR] --profile server|client|lsc "
+        "--cn NAME\n"
+        "                          [--dns NAME]... [--ip ADDR]... [--uri URI]"
+        " [--days N]\n"
+        "                          [--key-alg A | --csr FILE] "
+        "(--out DIR | --cert F [--key F])\n"
+        "       trustline ca revoke [--site DIR] --serial HEX "
+        "[--reason R]\n"
+        "       trustline ca crl [--site DIR] [--days N] [--json]\n"
+        "       trustline ca list [--site DIR] [--profile P] [--json]\n"
+        "       trustline ca show [--site DIR] (--serial HEX | --cert FILE) "
+        "[--pem] [--json]\n"
+        "\n"
+        "  --site DIR        the site directory (default ./site or "
+        "$TRUSTLINE_SITE)\n"
+        "  --ca-key K        where init keeps the CA key: token (SoftHSM2 "
+        "token 'CA',\n"
+        "                    the default) or file (pki/ca.key, 0600)\n"
+        "  --alg A           CA key: p256 (default), p384, rsa2048, "
+        "rsa3072, rsa4096\n"
+        "  --key-alg A       key generated for issue: rsa2048 for server and "
+        "client\n"
+        "                    (default), p256 for lsc (default)\n"
+        "  --csr FILE        issue for the public key of this PKCS#10 "
+        "request (PEM/DER);\n"
+        "                    no key file is written\n"
+        "  --out DIR         write DIR/NAME.crt and DIR/NAME.key (0600)\n"
+        "  --cert F, --key F write the certificate and key to these files\n"
+        "  --days N          validity (issue: server/client 730, lsc 365; "
+        "CA 3650;\n"
+        "                    crl: next update, default 30)\n"
+        "  --reason R        RFC 5280 CRLReason: unspecified, keyCompromise,"
+        "\n"
+        "                    cACompromise, affiliationChanged, superseded,\n"
+        "                    cessationOfOperation, certificateHold,\n"
+        "                    privilegeWithdrawn, aACompromise, or a number\n"
+        "  --pin PIN         token user PIN (default: tokens/ca.pin)\n"
+        "  --module PATH     PKCS#11 module (default: SoftHSM2)\n"
+        "  --json            machine-readable output\n"
+        "Issuing and revoking record the certificate in trustline.db; "
+        "revoking\n"
+        "regenerates pki/crl.pem and pki/crl.der.\n";
 
 struct opts {
 	const char *site, *ca_key, *alg, *key_alg, *cn, *org, *profile;
@@ -83,29 +83,29 @@ struct opts {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, 's'},
-		{"ca-key", required_argument, NULL, 'K'},
-		{"alg", required_argument, NULL, 'a'},
-		{"key-alg", required_argument, NULL, 'A'},
-		{"cn", required_argument, NULL, 'n'},
-		{"org", required_argument, NULL, 'O'},
-		{"profile", required_argument, NULL, 'p'},
-		{"dns", required_argument, NULL, 'd'},
-		{"ip", required_argument, NULL, 'i'},
-		{"uri", required_argument, NULL, 'u'},
-		{"days", required_argument, NULL, 'D'},
-		{"csr", required_argument, NULL, 'c'},
-		{"out", required_argument, NULL, 'o'},
-		{"cert", required_argument, NULL, 'C'},
-		{"key", required_argument, NULL, 'k'},
-		{"serial", required_argument, NULL, 'S'},
-		{"reason", required_argument, NULL, 'r'},
-		{"pin", required_argument, NULL, 'P'},
-		{"so-pin", required_argument, NULL, 'Q'},
-		{"module", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{"pem", no_argument, NULL, 'E'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 's'},
+	        {"ca-key", required_argument, NULL, 'K'},
+	        {"alg", required_argument, NULL, 'a'},
+	        {"key-alg", required_argument, NULL, 'A'},
+	        {"cn", required_argument, NULL, 'n'},
+	        {"org", required_argument, NULL, 'O'},
+	        {"profile", required_argument, NULL, 'p'},
+	        {"dns", required_argument, NULL, 'd'},
+	        {"ip", required_argument, NULL, 'i'},
+	        {"uri", required_argument, NULL, 'u'},
+	        {"days", required_argument, NULL, 'D'},
+	        {"csr", required_argument, NULL, 'c'},
+	        {"out", required_argument, NULL, 'o'},
+	        {"cert", required_argument, NULL, 'C'},
+	        {"key", required_argument, NULL, 'k'},
+	        {"serial", required_argument, NULL, 'S'},
+	        {"reason", required_argument, NULL, 'r'},
+	        {"pin", required_argument, NULL, 'P'},
+	        {"so-pin", required_argument, NULL, 'Q'},
+	        {"module", required_argument, NULL, 'm'},
+	        {"json", no_argument, NULL, 'j'},
+	        {"pem", no_argument, NULL, 'E'},
+	        {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -142,7 +142,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'i':
 			if ((c == 'd' ? o->n_dns : o->n_ip) == MAX_SAN) {
 				cli_fail(CMD, "at most %d --dns and --ip each",
-					 MAX_SAN);
+				         MAX_SAN);
 				return CLI_EUSAGE;
 			}
 			if (c == 'd') {
@@ -159,9 +159,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->days = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || o->days < 1 ||
 			    o->days > 36500) {
-				cli_fail(CMD, "--days: expected 1..36500, not "
-					      "'%s'",
-					 optarg);
+				cli_fail(CMD,
+				         "--days: expected 1..36500, not "
+				         "'%s'",
+				         optarg);
 				return CLI_EUSAGE;
 			}
 			break;
@@ -203,7 +204,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -226,16 +227,16 @@ static int open_site(struct ctx *x, const struct opts *o)
 
 	if (err == -ENOENT) {
 		return cli_fail(CMD, "no site at %s (run trustline init)",
-				o->site);
+		                o->site);
 	}
 	if (err) {
 		return cli_fail(CMD, "%s: %s", o->site, tl_strerror(err));
 	}
 	err = pki_site_crl_url(x->crl_url, sizeof(x->crl_url), x->s.host,
-			       x->s.ports.http);
+	                       x->s.ports.http);
 	if (err) {
 		return cli_fail(CMD, "host '%s': %s", x->s.host,
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	err = store_open(&x->st, x->s.db);
 	if (err) {
@@ -246,20 +247,19 @@ static int open_site(struct ctx *x, const struct opts *o)
 
 static int open_ca(struct ctx *x, const struct opts *o, struct pki_ca **ca)
 {
-	int err = pki_site_ca_open(ca, x->s.dir, PKI_SITE_CA, o->module,
-				   o->pin, x->crl_url);
+	int err = pki_site_ca_open(ca, x->s.dir, PKI_SITE_CA, o->module, o->pin,
+	                           x->crl_url);
 
 	if (err) {
-		return cli_fail(CMD, "cannot open the site CA: %s%s",
-				tl_strerror(err),
-				err == -ENOENT ? " (run trustline ca init)"
-					       : "");
+		return cli_fail(
+		        CMD, "cannot open the site CA: %s%s", tl_strerror(err),
+		        err == -ENOENT ? " (run trustline ca init)" : "");
 	}
 	return 0;
 }
 
 static void audit(struct ctx *x, const char *action, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 static void audit(struct ctx *x, const char *action, const char *fmt, ...)
 {
@@ -270,8 +270,8 @@ static void audit(struct ctx *x, const char *action, const char *fmt, ...)
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	if (store_audit(x->st, "cli", action, detail)) {
-		fprintf(stderr, "trustline %s: warning: audit log not written\n",
-			CMD);
+		fprintf(stderr,
+		        "trustline %s: warning: audit log not written\n", CMD);
 	}
 }
 
@@ -295,8 +295,8 @@ static json_t *cert_json(X509 *cert, const char *profile)
 		strftime(sa, sizeof(sa), "%Y-%m-%dT%H:%M:%SZ", &ta);
 	}
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "serial", serial,
-			 "subject", subj, "issuer", iss, "profile", profile,
-			 "not_before", sb, "not_after", sa);
+	                 "subject", subj, "issuer", iss, "profile", profile,
+	                 "not_before", sb, "not_after", sa);
 }
 
 static int print_json(json_t *j)
@@ -343,18 +343,18 @@ static int do_init(struct ctx *x, const struct opts *o)
 	err = pki_site_ca_create(x->s.dir, PKI_SITE_CA, &co, &cert);
 	if (err == -TL_EEXIST) {
 		return cli_fail(CMD, "%s already has a CA (pki/ca.crt)",
-				x->s.dir);
+		                x->s.dir);
 	}
 	if (err) {
 		return cli_fail(CMD, "cannot create the CA: %s",
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	err = pki_site_record(x->st, cert, PKI_PROFILE_CA);
 	if (!err) {
 		struct pki_ca *ca = NULL;
 
 		err = pki_site_ca_open(&ca, x->s.dir, PKI_SITE_CA, o->module,
-				       o->pin, x->crl_url);
+		                       o->pin, x->crl_url);
 		if (!err) {
 			err = pki_site_crl_update(x->s.dir, ca, x->st, 0, NULL);
 		}
@@ -363,7 +363,7 @@ static int do_init(struct ctx *x, const struct opts *o)
 	if (err) {
 		X509_free(cert);
 		return cli_fail(CMD, "CA created but not recorded: %s",
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	audit(x, "ca.init", "key=%s alg=%s", co.token ? "token" : "file",
 	      pki_alg_name(co.alg));
@@ -373,7 +373,7 @@ static int do_init(struct ctx *x, const struct opts *o)
 		char subj[256];
 
 		if (!pki_name_str(X509_get_subject_name(cert), subj,
-				  sizeof(subj))) {
+		                  sizeof(subj))) {
 			printf("CA %s (%s key, %s)\n", subj,
 			       co.token ? "token" : "file",
 			       pki_alg_name(co.alg));
@@ -452,20 +452,21 @@ static int do_issue(struct ctx *x, const struct opts *o)
 	alg = req.profile == PKI_PROFILE_LSC ? PKI_ALG_P256 : PKI_ALG_RSA2048;
 	if (o->key_alg && pki_alg_parse(o->key_alg, &alg)) {
 		cli_fail(CMD, "--key-alg: unknown key algorithm '%s'",
-			 o->key_alg);
+		         o->key_alg);
 		return CLI_EUSAGE;
 	}
 	if (o->out) {
 		if (!safe_name(o->cn)) {
-			cli_fail(CMD, "--cn '%s' is no file name: use --cert "
-				      "and --key",
-				 o->cn);
+			cli_fail(CMD,
+			         "--cn '%s' is no file name: use --cert "
+			         "and --key",
+			         o->cn);
 			return CLI_EUSAGE;
 		}
 		if (snprintf(cpath, sizeof(cpath), "%s/%s.crt", o->out,
-			     o->cn) >= (int)sizeof(cpath) ||
+		             o->cn) >= (int)sizeof(cpath) ||
 		    snprintf(kpath, sizeof(kpath), "%s/%s.key", o->out,
-			     o->cn) >= (int)sizeof(kpath)) {
+		             o->cn) >= (int)sizeof(kpath)) {
 			cli_fail(CMD, "--out: path too long");
 			return CLI_EUSAGE;
 		}
@@ -476,19 +477,20 @@ static int do_issue(struct ctx *x, const struct opts *o)
 		key_path = NULL;
 	} else if (!key_path) {
 		cli_fail(CMD, "--key FILE is required with --cert (or use "
-			      "--csr)");
+		              "--csr)");
 		return CLI_EUSAGE;
 	}
-	if (stat(cert_path, &sb) == 0 || (key_path && stat(key_path, &sb) == 0)) {
+	if (stat(cert_path, &sb) == 0 ||
+	    (key_path && stat(key_path, &sb) == 0)) {
 		return cli_fail(CMD, "%s exists: not overwritten",
-				stat(cert_path, &sb) == 0 ? cert_path
-							  : key_path);
+		                stat(cert_path, &sb) == 0 ? cert_path
+		                                          : key_path);
 	}
 	if (o->csr) {
 		err = read_csr(o->csr, &csr);
 		if (err) {
 			return cli_fail(CMD, "%s: %s", o->csr,
-					tl_strerror(err));
+			                tl_strerror(err));
 		}
 		req.pub = X509_REQ_get0_pubkey(csr);
 	} else {
@@ -509,8 +511,7 @@ static int do_issue(struct ctx *x, const struct opts *o)
 	if (open_ca(x, o, &ca)) {
 		goto out;
 	}
-	err = pki_site_issue(ca, x->st, &req, key, cert_path, key_path,
-			     &cert);
+	err = pki_site_issue(ca, x->st, &req, key, cert_path, key_path, &cert);
 	if (err) {
 		cli_fail(CMD, "cannot issue: %s", tl_strerror(err));
 		goto out;
@@ -528,10 +529,11 @@ static int do_issue(struct ctx *x, const struct opts *o)
 
 			if (j) {
 				json_object_set_new(j, "cert",
-						    json_string(cert_path));
+				                    json_string(cert_path));
 				if (key_path) {
 					json_object_set_new(
-						j, "key", json_string(key_path));
+					        j, "key",
+					        json_string(key_path));
 				}
 			}
 			rc = print_json(j);
@@ -550,10 +552,12 @@ out:
 }
 
 static const char *const reasons[] = {
-	"unspecified",	      "keyCompromise",	  "cACompromise",
-	"affiliationChanged", "superseded",	  "cessationOfOperation",
-	"certificateHold",    NULL,		  "removeFromCRL",
-	"privilegeWithdrawn", "aACompromise",
+        "unspecified",     "keyCompromise",
+        "cACompromise",    "affiliationChanged",
+        "superseded",      "cessationOfOperation",
+        "certificateHold", NULL,
+        "removeFromCRL",   "privilegeWithdrawn",
+        "aACompromise",
 };
 
 static int parse_reason(const char *s, int *out)
@@ -577,7 +581,7 @@ static int parse_reason(const char *s, int *out)
 }
 
 static int regen_crl(struct ctx *x, const struct opts *o, uint32_t days,
-		     uint64_t *num)
+                     uint64_t *num)
 {
 	struct pki_ca *ca = NULL;
 	int err;
@@ -589,7 +593,7 @@ static int regen_crl(struct ctx *x, const struct opts *o, uint32_t days,
 	pki_ca_free(ca);
 	if (err) {
 		return cli_fail(CMD, "cannot write the CRL: %s",
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	return 0;
 }
@@ -610,7 +614,7 @@ static int do_revoke(struct ctx *x, const struct opts *o)
 	if (n == 0 || n >= sizeof(serial) ||
 	    strspn(o->serial, "0123456789abcdefABCDEF:") != n) {
 		cli_fail(CMD, "--serial: hexadecimal digits, not '%s'",
-			 o->serial);
+		         o->serial);
 		return CLI_EUSAGE;
 	}
 	/* the store keys serials as lower-case hex without separators */
@@ -618,8 +622,8 @@ static int do_revoke(struct ctx *x, const struct opts *o)
 	for (const char *p = o->serial; *p; p++) {
 		if (*p != ':') {
 			serial[n++] = (*p >= 'A' && *p <= 'F')
-					      ? (char)(*p - 'A' + 'a')
-					      : *p;
+			                      ? (char)(*p - 'A' + 'a')
+			                      : *p;
 		}
 	}
 	serial[n] = '\0';
@@ -649,8 +653,8 @@ static int do_revoke(struct ctx *x, const struct opts *o)
 	}
 	if (o->json) {
 		return print_json(json_pack("{s:s, s:i, s:I}", "revoked",
-					    serial, "reason", reason,
-					    "crl_number", (json_int_t)num));
+		                            serial, "reason", reason,
+		                            "crl_number", (json_int_t)num));
 	}
 	printf("revoked %s; CRL %llu written\n", serial,
 	       (unsigned long long)num);
@@ -678,8 +682,8 @@ static int do_crl(struct ctx *x, const struct opts *o)
 	X509_CRL_free(crl);
 	if (o->json) {
 		return print_json(json_pack("{s:I, s:i, s:s}", "crl_number",
-					    (json_int_t)num, "revoked",
-					    n < 0 ? 0 : n, "path", path));
+		                            (json_int_t)num, "revoked",
+		                            n < 0 ? 0 : n, "path", path));
 	}
 	printf("CRL %llu: %d revoked -> %s\n", (unsigned long long)num,
 	       n < 0 ? 0 : n, path);
@@ -714,11 +718,11 @@ static json_t *store_json(const struct store_cert *c)
 	iso(na, sizeof(na), c->not_after);
 	iso(ra, sizeof(ra), c->revoked_at);
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:i}",
-			 "serial", c->serial, "subject", c->subject, "issuer",
-			 c->issuer, "profile", c->profile, "not_before", nb,
-			 "not_after", na, "status", status(c), "revoked_at",
-			 c->revoked_at ? ra : NULL, "revoke_reason",
-			 c->revoke_reason);
+	                 "serial", c->serial, "subject", c->subject, "issuer",
+	                 c->issuer, "profile", c->profile, "not_before", nb,
+	                 "not_after", na, "status", status(c), "revoked_at",
+	                 c->revoked_at ? ra : NULL, "revoke_reason",
+	                 c->revoke_reason);
 }
 
 struct list_arg {
@@ -739,8 +743,8 @@ static int list_h(const struct store_cert *c, void *arg)
 		return (!j || json_array_append_new(l->arr, j)) ? 1 : 0;
 	}
 	iso(na, sizeof(na), c->not_after);
-	printf("%-34s %-7s %-8s %s  %s\n", c->serial, c->profile, status(c),
-	       na, c->subject);
+	printf("%-34s %-7s %-8s %s  %s\n", c->serial, c->profile, status(c), na,
+	       c->subject);
 	return 0;
 }
 
@@ -784,13 +788,13 @@ static int do_show(struct ctx *x, const struct opts *o)
 		err = pki_cert_read(&cert, o->cert);
 		if (err) {
 			return cli_fail(CMD, "%s: %s", o->cert,
-					tl_strerror(err));
+			                tl_strerror(err));
 		}
 		err = pki_serial_hex(cert, serial, sizeof(serial));
 		X509_free(cert);
 		if (err) {
 			return cli_fail(CMD, "%s: %s", o->cert,
-					tl_strerror(err));
+			                tl_strerror(err));
 		}
 	} else {
 		size_t n = strlen(o->serial);
@@ -803,15 +807,15 @@ static int do_show(struct ctx *x, const struct opts *o)
 			char ch = o->serial[i];
 
 			serial[i] = (ch >= 'A' && ch <= 'F')
-					    ? (char)(ch - 'A' + 'a')
-					    : ch;
+			                    ? (char)(ch - 'A' + 'a')
+			                    : ch;
 		}
 	}
 	memset(&c, 0, sizeof(c));
 	err = store_cert_get(x->st, serial, &c);
 	if (err == -TL_ENOTFOUND) {
 		return cli_fail(CMD, "no certificate with serial %s in %s",
-				serial, x->s.db);
+		                serial, x->s.db);
 	}
 	if (err) {
 		return cli_fail(CMD, "%s", tl_strerror(err));

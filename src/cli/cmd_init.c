@@ -21,45 +21,45 @@
 #define CMD "init"
 
 const char cmd_init_summary[] =
-	"create a site: config, database, CA, SAST tokens, certificates, CTL";
+        "create a site: config, database, CA, SAST tokens, certificates, CTL";
 
 static const char usage[] =
-	"usage: trustline init [--site DIR] [--base-port P] [--host NAME] "
-	"[options]\n"
-	"\n"
-	"Creates DIR (default ./site or $TRUSTLINE_SITE): trustline.conf, "
-	"trustline.db,\n"
-	"the site CA, the SAST tokens SAST1 and SAST2 (SoftHSM2, under "
-	"tokens/),\n"
-	"the CCM, TFTP, CAPF (RSA-2048) and CCM EC (P-256) service "
-	"certificates,\n"
-	"the manufacturer CA, the CRL, tftp/CTLFile.tlv and "
-	"tftp/ITLFile.tlv.\n"
-	"On failure everything it created is removed again.\n"
-	"\n"
-	"  --site DIR        the site directory\n"
-	"  --base-port P     SIP P, SIP TLS P+1, TFTP P+2, HTTP P+3, CAPF P+4,"
-	"\n"
-	"                    SRST credentials P+5, admin P+6, on 127.0.0.1\n"
-	"                    (default: the standard ports on 0.0.0.0)\n"
-	"  --host NAME       host name or address in the server certificates"
-	"\n"
-	"                    and the CRL URL (default localhost)\n"
-	"  --name NAME       site name (subject O of the certificates; "
-	"default trustline)\n"
-	"  --ca-key K        token (default: SoftHSM2 token 'CA') or file "
-	"(pki/ca.key)\n"
-	"  --ca-alg A        CA key: p256 (default), p384, rsa2048, rsa3072, "
-	"rsa4096\n"
-	"  --mfg-key K       manufacturer CA key: file (default) or token "
-	"('MFG')\n"
-	"  --module PATH     PKCS#11 module (default: SoftHSM2)\n"
-	"  --force           replace an existing site's configuration, "
-	"database,\n"
-	"                    pki/ and tokens/ (tftp/ and log/ are kept)\n"
-	"  --json            print a summary as JSON\n"
-	"Progress is reported on stderr; token PINs are written to "
-	"tokens/*.pin (0600).\n";
+        "usage: trustline init [--site DIR] [--base-port P] [--host NAME] "
+        "[options]\n"
+        "\n"
+        "Creates DIR (default ./site or $TRUSTLINE_SITE): trustline.conf, "
+        "trustline.db,\n"
+        "the site CA, the SAST tokens SAST1 and SAST2 (SoftHSM2, under "
+        "tokens/),\n"
+        "the CCM, TFTP, CAPF (RSA-2048) and CCM EC (P-256) service "
+        "certificates,\n"
+        "the manufacturer CA, the CRL, tftp/CTLFile.tlv and "
+        "tftp/ITLFile.tlv.\n"
+        "On failure everything it created is removed again.\n"
+        "\n"
+        "  --site DIR        the site directory\n"
+        "  --base-port P     SIP P, SIP TLS P+1, TFTP P+2, HTTP P+3, CAPF P+4,"
+        "\n"
+        "                    SRST credentials P+5, admin P+6, on 127.0.0.1\n"
+        "                    (default: the standard ports on 0.0.0.0)\n"
+        "  --host NAME       host name or address in the server certificates"
+        "\n"
+        "                    and the CRL URL (default localhost)\n"
+        "  --name NAME       site name (subject O of the certificates; "
+        "default trustline)\n"
+        "  --ca-key K        token (default: SoftHSM2 token 'CA') or file "
+        "(pki/ca.key)\n"
+        "  --ca-alg A        CA key: p256 (default), p384, rsa2048, rsa3072, "
+        "rsa4096\n"
+        "  --mfg-key K       manufacturer CA key: file (default) or token "
+        "('MFG')\n"
+        "  --module PATH     PKCS#11 module (default: SoftHSM2)\n"
+        "  --force           replace an existing site's configuration, "
+        "database,\n"
+        "                    pki/ and tokens/ (tftp/ and log/ are kept)\n"
+        "  --json            print a summary as JSON\n"
+        "Progress is reported on stderr; token PINs are written to "
+        "tokens/*.pin (0600).\n";
 
 struct opts {
 	const char *site, *host, *name, *ca_key, *ca_alg, *mfg_key, *module;
@@ -70,17 +70,17 @@ struct opts {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, 's'},
-		{"base-port", required_argument, NULL, 'b'},
-		{"host", required_argument, NULL, 'H'},
-		{"name", required_argument, NULL, 'n'},
-		{"ca-key", required_argument, NULL, 'K'},
-		{"ca-alg", required_argument, NULL, 'a'},
-		{"mfg-key", required_argument, NULL, 'M'},
-		{"module", required_argument, NULL, 'm'},
-		{"force", no_argument, NULL, 'f'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 's'},
+	        {"base-port", required_argument, NULL, 'b'},
+	        {"host", required_argument, NULL, 'H'},
+	        {"name", required_argument, NULL, 'n'},
+	        {"ca-key", required_argument, NULL, 'K'},
+	        {"ca-alg", required_argument, NULL, 'a'},
+	        {"mfg-key", required_argument, NULL, 'M'},
+	        {"module", required_argument, NULL, 'm'},
+	        {"force", no_argument, NULL, 'f'},
+	        {"json", no_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -99,9 +99,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->base_port = strtoul(optarg, &end, 10);
 			if (errno || *end || end == optarg || *optarg == '-' ||
 			    o->base_port < 1 || o->base_port > 65535 - 6) {
-				cli_fail(CMD, "--base-port: expected 1..65529, "
-					      "not '%s'",
-					 optarg);
+				cli_fail(CMD,
+				         "--base-port: expected 1..65529, "
+				         "not '%s'",
+				         optarg);
 				return CLI_EUSAGE;
 			}
 			break;
@@ -134,7 +135,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -146,7 +147,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 }
 
 static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
+                  struct FTW *ftw)
 {
 	(void)sb;
 	(void)flag;
@@ -166,9 +167,14 @@ static int rm_rf(const char *path)
 
 /* What this run created, so that a failure leaves no half site. */
 static const char *const entries[] = {
-	"trustline.conf", "trustline.db",     "trustline.db-wal",
-	"trustline.db-shm", "pki",	      "tokens",
-	"tftp",		  "log",
+        "trustline.conf",
+        "trustline.db",
+        "trustline.db-wal",
+        "trustline.db-shm",
+        "pki",
+        "tokens",
+        "tftp",
+        "log",
 };
 #define N_ENTRIES (sizeof(entries) / sizeof(entries[0]))
 
@@ -185,7 +191,7 @@ static void undo_all(const struct undo *u)
 	if (u->dir_created) {
 		if (rm_rf(u->dir)) {
 			fprintf(stderr, "trustline init: could not remove %s\n",
-				u->dir);
+			        u->dir);
 		}
 		return;
 	}
@@ -196,7 +202,7 @@ static void undo_all(const struct undo *u)
 		snprintf(p, sizeof(p), "%s/%s", u->dir, entries[i]);
 		if (rm_rf(p)) {
 			fprintf(stderr, "trustline init: could not remove %s\n",
-				p);
+			        p);
 		}
 	}
 }
@@ -237,14 +243,14 @@ struct service {
 /* DESIGN.md "Key types": RSA-2048 wherever a Cisco phone verifies; the
  * TLS server may carry a P-256 certificate beside it. */
 static const struct service services[] = {
-	{"ccm", "CCM", PKI_ALG_RSA2048},
-	{"tftp", "TFTP", PKI_ALG_RSA2048},
-	{"capf", "CAPF", PKI_ALG_RSA2048},
-	{"ccm-ec", "CCM", PKI_ALG_P256},
+        {"ccm", "CCM", PKI_ALG_RSA2048},
+        {"tftp", "TFTP", PKI_ALG_RSA2048},
+        {"capf", "CAPF", PKI_ALG_RSA2048},
+        {"ccm-ec", "CCM", PKI_ALG_P256},
 };
 
 static int make_services(const struct site *s, struct pki_ca *ca,
-			 struct store *st)
+                         struct store *st)
 {
 	const char *dns[1] = {s->host};
 	const char *ips[2];
@@ -266,40 +272,40 @@ static int make_services(const struct site *s, struct pki_ca *ca,
 	     i++) {
 		EVP_PKEY *key = NULL;
 		struct pki_issue req = {.profile = PKI_PROFILE_SERVER,
-					.cn = s->host,
-					.org = s->name,
-					.ou = services[i].ou,
-					.dns = dns,
-					.n_dns = 1,
-					.ip = ips,
-					.n_ip = n_ip};
+		                        .cn = s->host,
+		                        .org = s->name,
+		                        .ou = services[i].ou,
+		                        .dns = dns,
+		                        .n_dns = 1,
+		                        .ip = ips,
+		                        .n_ip = n_ip};
 
 		snprintf(cpath, sizeof(cpath), "%s/%s.crt", s->pki,
-			 services[i].file);
+		         services[i].file);
 		snprintf(kpath, sizeof(kpath), "%s/%s.key", s->pki,
-			 services[i].file);
+		         services[i].file);
 		err = pki_keygen(&key, services[i].alg);
 		if (!err) {
 			req.pub = key;
 			err = pki_site_issue(ca, st, &req, key, cpath, kpath,
-					     NULL);
+			                     NULL);
 		}
 		EVP_PKEY_free(key);
 		if (err) {
 			fprintf(stderr, "trustline init: %s certificate: %s\n",
-				services[i].file, tl_strerror(err));
+			        services[i].file, tl_strerror(err));
 		}
 	}
 	return err;
 }
 
 static int build(const struct opts *o, struct site *s, bool token_ca,
-		 enum pki_alg ca_alg, bool token_mfg)
+                 enum pki_alg ca_alg, bool token_mfg)
 {
 	struct pki_site_ca_opts co = {.token = token_ca,
-				      .alg = ca_alg,
-				      .org = s->name,
-				      .module = o->module};
+	                              .alg = ca_alg,
+	                              .org = s->name,
+	                              .module = o->module};
 	struct store *st = NULL;
 	struct pki_ca *ca = NULL;
 	char cn[192], url[512];
@@ -332,7 +338,7 @@ static int build(const struct opts *o, struct site *s, bool token_ca,
 		goto out;
 	}
 	fprintf(stderr, "trustline init: creating the site CA (%s key, %s)\n",
-		token_ca ? "token CA" : "file", pki_alg_name(ca_alg));
+	        token_ca ? "token CA" : "file", pki_alg_name(ca_alg));
 	snprintf(cn, sizeof(cn), "%s CA", s->name);
 	co.cn = cn;
 	err = pki_site_ca_create(s->dir, PKI_SITE_CA, &co, &x);
@@ -350,11 +356,11 @@ static int build(const struct opts *o, struct site *s, bool token_ca,
 
 		snprintf(label, sizeof(label), "SAST%d", i);
 		fprintf(stderr,
-			"trustline init: creating security token %s "
-			"(RSA-2048 key in the token)\n",
-			label);
+		        "trustline init: creating security token %s "
+		        "(RSA-2048 key in the token)\n",
+		        label);
 		err = pki_site_token_create(s->dir, label, o->module, NULL,
-					    NULL, s->name, &x);
+		                            NULL, s->name, &x);
 		if (!err) {
 			err = pki_site_record(st, x, PKI_PROFILE_SAST);
 		}
@@ -369,7 +375,7 @@ static int build(const struct opts *o, struct site *s, bool token_ca,
 	err = pki_site_crl_url(url, sizeof(url), s->host, s->ports.http);
 	if (!err) {
 		err = pki_site_ca_open(&ca, s->dir, PKI_SITE_CA, o->module,
-				       NULL, url);
+		                       NULL, url);
 	}
 	if (!err) {
 		err = make_services(s, ca, st);
@@ -406,7 +412,7 @@ static int build(const struct opts *o, struct site *s, bool token_ca,
 	}
 	if (store_audit(st, "cli", "init", "site created")) {
 		fprintf(stderr, "trustline init: warning: audit log not "
-				"written\n");
+		                "written\n");
 	}
 out:
 	pki_ca_free(ca);
@@ -435,7 +441,7 @@ int cmd_init(int argc, char **argv)
 	if (o.ca_key) {
 		if (strcmp(o.ca_key, "token") && strcmp(o.ca_key, "file")) {
 			cli_fail(CMD, "--ca-key: token or file, not '%s'",
-				 o.ca_key);
+			         o.ca_key);
 			return CLI_EUSAGE;
 		}
 		token_ca = !strcmp(o.ca_key, "token");
@@ -443,7 +449,7 @@ int cmd_init(int argc, char **argv)
 	if (o.mfg_key) {
 		if (strcmp(o.mfg_key, "token") && strcmp(o.mfg_key, "file")) {
 			cli_fail(CMD, "--mfg-key: token or file, not '%s'",
-				 o.mfg_key);
+			         o.mfg_key);
 			return CLI_EUSAGE;
 		}
 		token_mfg = !strcmp(o.mfg_key, "token");
@@ -459,9 +465,10 @@ int cmd_init(int argc, char **argv)
 	if (o.host) {
 		if (!*o.host || strlen(o.host) >= sizeof(s.host) ||
 		    strpbrk(o.host, "/?#@[] \t\r\n")) {
-			cli_fail(CMD, "--host: not a host name or address: "
-				      "'%s'",
-				 o.host);
+			cli_fail(CMD,
+			         "--host: not a host name or address: "
+			         "'%s'",
+			         o.host);
 			return CLI_EUSAGE;
 		}
 		snprintf(s.host, sizeof(s.host), "%s", o.host);
@@ -477,10 +484,10 @@ int cmd_init(int argc, char **argv)
 	if (stat(s.conf, &sb) == 0) {
 		if (!o.force) {
 			return cli_fail(CMD,
-					"%s already holds a site "
-					"(trustline.conf); use --force to "
-					"replace it",
-					s.dir);
+			                "%s already holds a site "
+			                "(trustline.conf); use --force to "
+			                "replace it",
+			                s.dir);
 		}
 		step("--force: removing the old configuration, database, "
 		     "pki/ and tokens/");
@@ -509,17 +516,17 @@ int cmd_init(int argc, char **argv)
 	}
 	if (o.json) {
 		json_t *j = json_pack(
-			"{s:s, s:s, s:s, s:s, s:[s,s], s:{s:i, s:i, s:i, s:i, "
-			"s:i, s:i, s:i}}",
-			"site", s.dir, "host", s.host, "ca_key",
-			token_ca ? "token" : "file", "ca_alg",
-			pki_alg_name(ca_alg), "tokens", "SAST1", "SAST2",
-			"ports", "sip", s.ports.sip, "sip_tls", s.ports.sip_tls,
-			"tftp", s.ports.tftp, "http", s.ports.http, "capf",
-			s.ports.capf, "srst_credentials", s.ports.srst_cred,
-			"admin", s.ports.admin);
+		        "{s:s, s:s, s:s, s:s, s:[s,s], s:{s:i, s:i, s:i, s:i, "
+		        "s:i, s:i, s:i}}",
+		        "site", s.dir, "host", s.host, "ca_key",
+		        token_ca ? "token" : "file", "ca_alg",
+		        pki_alg_name(ca_alg), "tokens", "SAST1", "SAST2",
+		        "ports", "sip", s.ports.sip, "sip_tls", s.ports.sip_tls,
+		        "tftp", s.ports.tftp, "http", s.ports.http, "capf",
+		        s.ports.capf, "srst_credentials", s.ports.srst_cred,
+		        "admin", s.ports.admin);
 		char *txt = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)
-			      : NULL;
+		              : NULL;
 
 		json_decref(j);
 		if (txt) {

@@ -18,33 +18,33 @@
 #define CMD "mfg"
 
 const char cmd_mfg_summary[] =
-	"manufacturer CA: init, issue a phone's MIC (SEP<MAC>)";
+        "manufacturer CA: init, issue a phone's MIC (SEP<MAC>)";
 
 static const char usage[] =
-	"usage: trustline mfg init [--site DIR] [--ca-key file|token] "
-	"[--alg A] [--cn NAME] [--days N]\n"
-	"       trustline mfg issue [--site DIR] --mac AABBCCDDEEFF --out DIR "
-	"[--key p256|rsa2048]\n"
-	"                           [--days N] [--json]\n"
-	"\n"
-	"init: create the manufacturer CA (pki/mfg-ca.crt; key in "
-	"pki/mfg-ca.key,\n"
-	"  0600, or in the SoftHSM2 token 'MFG'). `trustline init` already "
-	"makes one.\n"
-	"issue: make a MIC for the phone with this MAC: subject CN "
-	"SEP<MAC>, O/OU\n"
-	"  from the CA, SAN URI SEP<MAC>, EKU serverAuth+clientAuth+"
-	"ipsecEndSystem;\n"
-	"  writes DIR/SEP<MAC>.crt and DIR/SEP<MAC>.key (0600).\n"
-	"\n"
-	"  --mac MAC    12 hex digits, or 6 pairs separated by ':' or '-'\n"
-	"  --key A      phone key: p256 (default) or rsa2048 (also rsa3072, "
-	"p384)\n"
-	"  --alg A      CA key for init: p256 (default), p384, rsa2048, ...\n"
-	"  --days N     validity (MIC and CA default: 3650)\n"
-	"  --pin PIN    token PIN when the CA key is in a token\n"
-	"  --module P   PKCS#11 module (default: SoftHSM2)\n"
-	"  --json       machine-readable output\n";
+        "usage: trustline mfg init [--site DIR] [--ca-key file|token] "
+        "[--alg A] [--cn NAME] [--days N]\n"
+        "       trustline mfg issue [--site DIR] --mac AABBCCDDEEFF --out DIR "
+        "[--key p256|rsa2048]\n"
+        "                           [--days N] [--json]\n"
+        "\n"
+        "init: create the manufacturer CA (pki/mfg-ca.crt; key in "
+        "pki/mfg-ca.key,\n"
+        "  0600, or in the SoftHSM2 token 'MFG'). `trustline init` already "
+        "makes one.\n"
+        "issue: make a MIC for the phone with this MAC: subject CN "
+        "SEP<MAC>, O/OU\n"
+        "  from the CA, SAN URI SEP<MAC>, EKU serverAuth+clientAuth+"
+        "ipsecEndSystem;\n"
+        "  writes DIR/SEP<MAC>.crt and DIR/SEP<MAC>.key (0600).\n"
+        "\n"
+        "  --mac MAC    12 hex digits, or 6 pairs separated by ':' or '-'\n"
+        "  --key A      phone key: p256 (default) or rsa2048 (also rsa3072, "
+        "p384)\n"
+        "  --alg A      CA key for init: p256 (default), p384, rsa2048, ...\n"
+        "  --days N     validity (MIC and CA default: 3650)\n"
+        "  --pin PIN    token PIN when the CA key is in a token\n"
+        "  --module P   PKCS#11 module (default: SoftHSM2)\n"
+        "  --json       machine-readable output\n";
 
 struct opts {
 	const char *site, *mac, *out, *key, *alg, *ca_key, *cn, *pin, *module;
@@ -55,18 +55,18 @@ struct opts {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, 's'},
-		{"mac", required_argument, NULL, 'M'},
-		{"out", required_argument, NULL, 'o'},
-		{"key", required_argument, NULL, 'k'},
-		{"alg", required_argument, NULL, 'a'},
-		{"ca-key", required_argument, NULL, 'K'},
-		{"cn", required_argument, NULL, 'n'},
-		{"days", required_argument, NULL, 'D'},
-		{"pin", required_argument, NULL, 'P'},
-		{"module", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 's'},
+	        {"mac", required_argument, NULL, 'M'},
+	        {"out", required_argument, NULL, 'o'},
+	        {"key", required_argument, NULL, 'k'},
+	        {"alg", required_argument, NULL, 'a'},
+	        {"ca-key", required_argument, NULL, 'K'},
+	        {"cn", required_argument, NULL, 'n'},
+	        {"days", required_argument, NULL, 'D'},
+	        {"pin", required_argument, NULL, 'P'},
+	        {"module", required_argument, NULL, 'm'},
+	        {"json", no_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
 	};
 	char *end;
 	int c;
@@ -103,9 +103,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->days = strtol(optarg, &end, 10);
 			if (errno || *end || end == optarg || o->days < 1 ||
 			    o->days > 36500) {
-				cli_fail(CMD, "--days: expected 1..36500, not "
-					      "'%s'",
-					 optarg);
+				cli_fail(CMD,
+				         "--days: expected 1..36500, not "
+				         "'%s'",
+				         optarg);
 				return CLI_EUSAGE;
 			}
 			break;
@@ -123,7 +124,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -134,13 +135,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	return 0;
 }
 
-static int do_init(const struct opts *o, const struct site *s,
-		   struct store *st)
+static int do_init(const struct opts *o, const struct site *s, struct store *st)
 {
 	struct pki_site_ca_opts co = {.alg = PKI_ALG_P256,
-				      .org = s->name,
-				      .module = o->module,
-				      .pin = o->pin};
+	                              .org = s->name,
+	                              .module = o->module,
+	                              .pin = o->pin};
 	char cn[192];
 	X509 *x = NULL;
 	int err;
@@ -160,23 +160,24 @@ static int do_init(const struct opts *o, const struct site *s,
 	co.days = o->days > 0 ? (uint32_t)o->days : 0;
 	err = pki_site_ca_create(s->dir, PKI_SITE_MFG, &co, &x);
 	if (err == -TL_EEXIST) {
-		return cli_fail(CMD, "%s already has a manufacturer CA "
-				     "(pki/mfg-ca.crt)",
-				s->dir);
+		return cli_fail(CMD,
+		                "%s already has a manufacturer CA "
+		                "(pki/mfg-ca.crt)",
+		                s->dir);
 	}
 	if (err) {
 		return cli_fail(CMD, "cannot create the manufacturer CA: %s",
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	err = pki_site_record(st, x, PKI_PROFILE_CA);
 	X509_free(x);
 	if (err) {
 		return cli_fail(CMD, "CA created, not recorded: %s",
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	if (store_audit(st, "cli", "mfg.init", co.token ? "token" : "file")) {
 		fprintf(stderr, "trustline mfg: warning: audit log not "
-				"written\n");
+		                "written\n");
 	}
 	printf("manufacturer CA %s (%s key, %s)\n", co.cn,
 	       co.token ? "token" : "file", pki_alg_name(co.alg));
@@ -184,7 +185,7 @@ static int do_init(const struct opts *o, const struct site *s,
 }
 
 static int do_issue(const struct opts *o, const struct site *s,
-		    struct store *st)
+                    struct store *st)
 {
 	enum pki_alg alg = PKI_ALG_P256;
 	char mac[13], cn[16], cpath[4096], kpath[4096], serial[80] = "";
@@ -195,9 +196,10 @@ static int do_issue(const struct opts *o, const struct site *s,
 	int n, err, rc = CLI_EFAIL;
 
 	if (!o->mac || store_mac_parse(o->mac, mac)) {
-		cli_fail(CMD, "--mac: 12 hex digits (e.g. AABBCCDDEEFF), not "
-			      "'%s'",
-			 o->mac ? o->mac : "");
+		cli_fail(CMD,
+		         "--mac: 12 hex digits (e.g. AABBCCDDEEFF), not "
+		         "'%s'",
+		         o->mac ? o->mac : "");
 		return CLI_EUSAGE;
 	}
 	if (!o->out) {
@@ -216,28 +218,28 @@ static int do_issue(const struct opts *o, const struct site *s,
 	n = snprintf(cpath, sizeof(cpath), "%s/%s.crt", o->out, cn);
 	if (n < 0 || (size_t)n >= sizeof(cpath) ||
 	    snprintf(kpath, sizeof(kpath), "%s/%s.key", o->out, cn) >=
-		    (int)sizeof(kpath)) {
+	            (int)sizeof(kpath)) {
 		return cli_fail(CMD, "--out: path too long");
 	}
 	if (stat(cpath, &sb) == 0 || stat(kpath, &sb) == 0) {
 		return cli_fail(CMD, "%s exists: not overwritten",
-				stat(cpath, &sb) == 0 ? cpath : kpath);
+		                stat(cpath, &sb) == 0 ? cpath : kpath);
 	}
 	err = pki_site_ca_open(&ca, s->dir, PKI_SITE_MFG, o->module, o->pin,
-			       NULL);
+	                       NULL);
 	if (err) {
 		return cli_fail(CMD, "cannot open the manufacturer CA: %s%s",
-				tl_strerror(err),
-				err == -ENOENT ? " (run trustline mfg init)"
-					       : "");
+		                tl_strerror(err),
+		                err == -ENOENT ? " (run trustline mfg init)"
+		                               : "");
 	}
 	err = pki_keygen(&key, alg);
 	if (!err) {
 		struct pki_issue req = {.profile = PKI_PROFILE_MIC,
-					.cn = cn,
-					.pub = key,
-					.days = o->days > 0 ? (uint32_t)o->days
-							    : 0};
+		                        .cn = cn,
+		                        .pub = key,
+		                        .days = o->days > 0 ? (uint32_t)o->days
+		                                            : 0};
 
 		err = pki_site_issue(ca, st, &req, key, cpath, kpath, &x);
 	}
@@ -251,20 +253,19 @@ static int do_issue(const struct opts *o, const struct site *s,
 	{
 		char detail[160];
 
-		snprintf(detail, sizeof(detail), "serial=%s cn=%s", serial,
-			 cn);
+		snprintf(detail, sizeof(detail), "serial=%s cn=%s", serial, cn);
 		if (store_audit(st, "cli", "mfg.issue", detail)) {
 			fprintf(stderr, "trustline mfg: warning: audit log "
-					"not written\n");
+			                "not written\n");
 		}
 	}
 	if (o->json) {
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cn", cn,
-				      "serial", serial, "key_alg",
-				      pki_alg_name(alg), "cert", cpath, "key",
-				      kpath);
+		                      "serial", serial, "key_alg",
+		                      pki_alg_name(alg), "cert", cpath, "key",
+		                      kpath);
 		char *t = j ? json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS)
-			    : NULL;
+		            : NULL;
 
 		json_decref(j);
 		if (!t) {
@@ -309,7 +310,7 @@ int cmd_mfg(int argc, char **argv)
 	err = site_load(&s, o.site);
 	if (err == -ENOENT) {
 		return cli_fail(CMD, "no site at %s (run trustline init)",
-				o.site);
+		                o.site);
 	}
 	if (err) {
 		return cli_fail(CMD, "%s: %s", o.site, tl_strerror(err));

@@ -20,36 +20,36 @@
 #define CMD "token"
 
 const char cmd_token_summary[] =
-	"security tokens (PKCS#11): init a SAST token, list tokens";
+        "security tokens (PKCS#11): init a SAST token, list tokens";
 
 static const char usage[] =
-	"usage: trustline token init [--site DIR] --label LABEL [--pin PIN] "
-	"[--so-pin PIN]\n"
-	"       trustline token list [--site DIR] [--json]\n"
-	"\n"
-	"init: initialise a free token slot with LABEL, generate an RSA-2048 "
-	"key pair\n"
-	"  inside it (label 'sast', CKA_ID 01; sensitive, never extractable),"
-	"\n"
-	"  self-sign its SAST certificate through the token, and store the\n"
-	"  certificate in the token and as pki/<label>.crt (e.g. "
-	"pki/sast1.crt).\n"
-	"  Without --pin/--so-pin, random PINs are written to "
-	"tokens/<label>.pin\n"
-	"  and tokens/<label>.so.pin (0600).\n"
-	"list: every slot with a token: label, serial, key and certificate.\n"
-	"\n"
-	"  --site DIR        the site directory (default ./site or "
-	"$TRUSTLINE_SITE);\n"
-	"                    its tokens/softhsm2.conf is used unless "
-	"SOFTHSM2_CONF is set\n"
-	"  --label LABEL     token label, 1..32 of A-Z a-z 0-9 - _\n"
-	"  --pin PIN         user PIN (4..63 characters)\n"
-	"  --so-pin PIN      security officer PIN (4..63 characters)\n"
-	"  --pin-file F      read the user PIN from F\n"
-	"  --module PATH     PKCS#11 module (default: SoftHSM2, or "
-	"$TL_PKCS11_MODULE)\n"
-	"  --json            machine-readable output\n";
+        "usage: trustline token init [--site DIR] --label LABEL [--pin PIN] "
+        "[--so-pin PIN]\n"
+        "       trustline token list [--site DIR] [--json]\n"
+        "\n"
+        "init: initialise a free token slot with LABEL, generate an RSA-2048 "
+        "key pair\n"
+        "  inside it (label 'sast', CKA_ID 01; sensitive, never extractable),"
+        "\n"
+        "  self-sign its SAST certificate through the token, and store the\n"
+        "  certificate in the token and as pki/<label>.crt (e.g. "
+        "pki/sast1.crt).\n"
+        "  Without --pin/--so-pin, random PINs are written to "
+        "tokens/<label>.pin\n"
+        "  and tokens/<label>.so.pin (0600).\n"
+        "list: every slot with a token: label, serial, key and certificate.\n"
+        "\n"
+        "  --site DIR        the site directory (default ./site or "
+        "$TRUSTLINE_SITE);\n"
+        "                    its tokens/softhsm2.conf is used unless "
+        "SOFTHSM2_CONF is set\n"
+        "  --label LABEL     token label, 1..32 of A-Z a-z 0-9 - _\n"
+        "  --pin PIN         user PIN (4..63 characters)\n"
+        "  --so-pin PIN      security officer PIN (4..63 characters)\n"
+        "  --pin-file F      read the user PIN from F\n"
+        "  --module PATH     PKCS#11 module (default: SoftHSM2, or "
+        "$TL_PKCS11_MODULE)\n"
+        "  --json            machine-readable output\n";
 
 struct opts {
 	const char *site, *label, *pin, *so_pin, *pin_file, *module;
@@ -59,14 +59,14 @@ struct opts {
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, 's'},
-		{"label", required_argument, NULL, 'l'},
-		{"pin", required_argument, NULL, 'p'},
-		{"so-pin", required_argument, NULL, 'S'},
-		{"pin-file", required_argument, NULL, 'F'},
-		{"module", required_argument, NULL, 'm'},
-		{"json", no_argument, NULL, 'j'},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, 's'},
+	        {"label", required_argument, NULL, 'l'},
+	        {"pin", required_argument, NULL, 'p'},
+	        {"so-pin", required_argument, NULL, 'S'},
+	        {"pin-file", required_argument, NULL, 'F'},
+	        {"module", required_argument, NULL, 'm'},
+	        {"json", no_argument, NULL, 'j'},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -102,7 +102,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -135,13 +135,14 @@ static int do_init(const struct opts *o, const struct site *s)
 	}
 	if (o->pin_file) {
 		if (o->pin) {
-			cli_fail(CMD, "--pin and --pin-file exclude each other");
+			cli_fail(CMD,
+			         "--pin and --pin-file exclude each other");
 			return CLI_EUSAGE;
 		}
 		err = pki_token_pin_read(o->pin_file, pin, sizeof(pin));
 		if (err) {
 			return cli_fail(CMD, "%s: %s", o->pin_file,
-					tl_strerror(err));
+			                tl_strerror(err));
 		}
 		use = pin;
 	}
@@ -154,14 +155,15 @@ static int do_init(const struct opts *o, const struct site *s)
 
 		if (pki_site_pin_path(s->dir, o->label, false, p, sizeof(p)) ||
 		    strlen(o->label) > 32) {
-			cli_fail(CMD, "--label: 1..32 of A-Z a-z 0-9 - _, not "
-				      "'%s'",
-				 o->label);
+			cli_fail(CMD,
+			         "--label: 1..32 of A-Z a-z 0-9 - _, not "
+			         "'%s'",
+			         o->label);
 			return CLI_EUSAGE;
 		}
 	}
-	err = pki_site_token_create(s->dir, o->label, o->module, use,
-				    o->so_pin, s->name, &x);
+	err = pki_site_token_create(s->dir, o->label, o->module, use, o->so_pin,
+	                            s->name, &x);
 	OPENSSL_cleanse(pin, sizeof(pin));
 	if (err == -TL_EEXIST) {
 		return cli_fail(CMD, "a token labelled %s exists", o->label);
@@ -171,7 +173,7 @@ static int do_init(const struct opts *o, const struct site *s)
 	}
 	if (err) {
 		return cli_fail(CMD, "cannot create token %s: %s", o->label,
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	if (stat(s->db, &sb) == 0) {
 		err = store_open(&st, s->db);
@@ -180,12 +182,13 @@ static int do_init(const struct opts *o, const struct site *s)
 		}
 		if (!err && store_audit(st, "cli", "token.init", o->label)) {
 			fprintf(stderr, "trustline token: warning: audit log "
-					"not written\n");
+			                "not written\n");
 		}
 		if (err) {
-			cli_fail(CMD, "token created, certificate not "
-				      "recorded: %s",
-				 tl_strerror(err));
+			cli_fail(CMD,
+			         "token created, certificate not "
+			         "recorded: %s",
+			         tl_strerror(err));
 			goto out;
 		}
 	}
@@ -197,12 +200,12 @@ static int do_init(const struct opts *o, const struct site *s)
 		}
 		if (o->json) {
 			json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "label",
-					      o->label, "key", "rsa2048",
-					      "cert_serial", serial, "key_label",
-					      "sast");
+			                      o->label, "key", "rsa2048",
+			                      "cert_serial", serial,
+			                      "key_label", "sast");
 			char *t = j ? json_dumps(j, JSON_INDENT(2) |
-							     JSON_SORT_KEYS)
-				    : NULL;
+			                                    JSON_SORT_KEYS)
+			            : NULL;
 
 			json_decref(j);
 			if (!t) {
@@ -212,7 +215,8 @@ static int do_init(const struct opts *o, const struct site *s)
 			printf("%s\n", t);
 			free(t);
 		} else {
-			printf("token %s: RSA-2048 key 'sast', SAST certificate "
+			printf("token %s: RSA-2048 key 'sast', SAST "
+			       "certificate "
 			       "%s\n",
 			       o->label, serial);
 		}
@@ -236,17 +240,17 @@ static int list_h(const struct pki_token_info *t, void *arg)
 
 	if (l->json) {
 		json_t *j = json_pack(
-			"{s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:s?, s:b, s:s?, "
-			"s:s?}",
-			"slot", (json_int_t)t->slot, "label", t->label,
-			"serial", t->serial, "model", t->model, "manufacturer",
-			t->manufacturer, "initialized", t->initialized,
-			"has_key", t->has_key,
-			"key_alg", t->key_alg[0] ? t->key_alg : NULL,
-			"has_cert", t->has_cert, "cert_serial",
-			t->cert_serial[0] ? t->cert_serial : NULL,
-			"cert_subject",
-			t->cert_subject[0] ? t->cert_subject : NULL);
+		        "{s:I, s:s, s:s, s:s, s:s, s:b, s:b, s:s?, s:b, s:s?, "
+		        "s:s?}",
+		        "slot", (json_int_t)t->slot, "label", t->label,
+		        "serial", t->serial, "model", t->model, "manufacturer",
+		        t->manufacturer, "initialized", t->initialized,
+		        "has_key", t->has_key, "key_alg",
+		        t->key_alg[0] ? t->key_alg : NULL, "has_cert",
+		        t->has_cert, "cert_serial",
+		        t->cert_serial[0] ? t->cert_serial : NULL,
+		        "cert_subject",
+		        t->cert_subject[0] ? t->cert_subject : NULL);
 
 		if (!j || json_array_append_new(l->arr, j)) {
 			l->err = -ENOMEM;
@@ -286,7 +290,7 @@ static int do_list(const struct opts *o)
 	if (err) {
 		json_decref(l.arr);
 		return cli_fail(CMD, "cannot list tokens: %s",
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	if (o->json) {
 		char *t = json_dumps(l.arr, JSON_INDENT(2));
@@ -324,7 +328,7 @@ int cmd_token(int argc, char **argv)
 	err = site_load(&s, o.site);
 	if (err == -ENOENT) {
 		return cli_fail(CMD, "no site at %s (run trustline init)",
-				o.site);
+		                o.site);
 	}
 	if (err) {
 		return cli_fail(CMD, "%s: %s", o.site, tl_strerror(err));
@@ -332,7 +336,7 @@ int cmd_token(int argc, char **argv)
 	err = pki_site_env(s.dir, !strcmp(sub, "init"));
 	if (err) {
 		return cli_fail(CMD, "token store of %s: %s", s.dir,
-				tl_strerror(err));
+		                tl_strerror(err));
 	}
 	return !strcmp(sub, "init") ? do_init(&o, &s) : do_list(&o);
 }

@@ -13,18 +13,17 @@ struct alg_name {
 };
 
 static const struct alg_name alg_names[] = {
-	{"p256", PKI_ALG_P256},	      {"ec", PKI_ALG_P256},
-	{"ec-p256", PKI_ALG_P256},    {"prime256v1", PKI_ALG_P256},
-	{"p384", PKI_ALG_P384},	      {"ec-p384", PKI_ALG_P384},
-	{"secp384r1", PKI_ALG_P384},  {"rsa2048", PKI_ALG_RSA2048},
-	{"rsa", PKI_ALG_RSA2048},     {"rsa3072", PKI_ALG_RSA3072},
-	{"rsa4096", PKI_ALG_RSA4096},
+        {"p256", PKI_ALG_P256},       {"ec", PKI_ALG_P256},
+        {"ec-p256", PKI_ALG_P256},    {"prime256v1", PKI_ALG_P256},
+        {"p384", PKI_ALG_P384},       {"ec-p384", PKI_ALG_P384},
+        {"secp384r1", PKI_ALG_P384},  {"rsa2048", PKI_ALG_RSA2048},
+        {"rsa", PKI_ALG_RSA2048},     {"rsa3072", PKI_ALG_RSA3072},
+        {"rsa4096", PKI_ALG_RSA4096},
 };
 
 int pki_alg_parse(const char *s, enum pki_alg *out)
 {
-	for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]);
-	     i++) {
+	for (size_t i = 0; i < sizeof(alg_names) / sizeof(alg_names[0]); i++) {
 		if (!strcmp(s, alg_names[i].name)) {
 			*out = alg_names[i].alg;
 			return 0;
@@ -90,14 +89,14 @@ int pki_key_policy(EVP_PKEY *pub)
 		return (bits >= 2048 && bits <= 4096) ? 0 : -TL_EPOLICY;
 	case EVP_PKEY_EC:
 		if (EVP_PKEY_get_utf8_string_param(
-			    pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-			    sizeof(group), &glen) != 1) {
+		            pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		            sizeof(group), &glen) != 1) {
 			return -TL_EPOLICY;
 		}
 		return (!strcmp(group, "prime256v1") ||
-			!strcmp(group, "secp384r1"))
-			       ? 0
-			       : -TL_EPOLICY;
+		        !strcmp(group, "secp384r1"))
+		               ? 0
+		               : -TL_EPOLICY;
 	default:
 		return -TL_EPOLICY;
 	}

@@ -13,7 +13,6 @@
 /* Backdating absorbs phones whose clocks run a little behind ours. */
 #define PKI_BACKDATE 300
 
-
 struct profile_name {
 	const char *name;
 	enum pki_profile p;
@@ -21,9 +20,12 @@ struct profile_name {
 };
 
 static const struct profile_name profiles[] = {
-	{"ca", PKI_PROFILE_CA, 3650},	      {"server", PKI_PROFILE_SERVER, 730},
-	{"client", PKI_PROFILE_CLIENT, 730}, {"lsc", PKI_PROFILE_LSC, 365},
-	{"mic", PKI_PROFILE_MIC, 3650},      {"sast", PKI_PROFILE_SAST, 3650},
+        {"ca", PKI_PROFILE_CA, 3650},
+        {"server", PKI_PROFILE_SERVER, 730},
+        {"client", PKI_PROFILE_CLIENT, 730},
+        {"lsc", PKI_PROFILE_LSC, 365},
+        {"mic", PKI_PROFILE_MIC, 3650},
+        {"sast", PKI_PROFILE_SAST, 3650},
 };
 
 int pki_profile_parse(const char *s, enum pki_profile *out)
@@ -89,7 +91,7 @@ static int set_validity(X509 *x, const struct pki_issue *req)
 		return -TL_ETOOBIG;
 	}
 	if (!ASN1_TIME_adj(X509_getm_notBefore(x), (time_t)now, 0,
-			   -PKI_BACKDATE) ||
+	                   -PKI_BACKDATE) ||
 	    !ASN1_TIME_adj(X509_getm_notAfter(x), (time_t)now, (int)days, 0)) {
 		return -TL_ECRYPTO;
 	}
@@ -99,8 +101,8 @@ static int set_validity(X509 *x, const struct pki_issue *req)
 static int add_ext(X509 *x, int nid, void *value, int crit)
 {
 	return X509_add1_ext_i2d(x, nid, value, crit, X509V3_ADD_APPEND) == 1
-		       ? 0
-		       : -TL_ECRYPTO;
+	               ? 0
+	               : -TL_ECRYPTO;
 }
 
 static int add_bc(X509 *x, bool ca)
@@ -289,7 +291,7 @@ out:
 }
 
 static int set_subject(X509 *x, const struct pki_issue *req,
-		       const X509_NAME *inherit)
+                       const X509_NAME *inherit)
 {
 	X509_NAME *n = X509_get_subject_name(x);
 
@@ -301,29 +303,28 @@ static int set_subject(X509 *x, const struct pki_issue *req,
 	if (inherit) {
 		for (int i = 0; i < X509_NAME_entry_count(inherit); i++) {
 			if (!X509_NAME_add_entry(
-				    n, X509_NAME_get_entry(inherit, i), -1,
-				    0)) {
+			            n, X509_NAME_get_entry(inherit, i), -1,
+			            0)) {
 				return -TL_ECRYPTO;
 			}
 		}
 	} else {
 		if (req->org && *req->org &&
-		    !X509_NAME_add_entry_by_NID(n, NID_organizationName,
-						MBSTRING_UTF8,
-						(const unsigned char *)req->org,
-						-1, -1, 0)) {
+		    !X509_NAME_add_entry_by_NID(
+		            n, NID_organizationName, MBSTRING_UTF8,
+		            (const unsigned char *)req->org, -1, -1, 0)) {
 			return -TL_EPARSE;
 		}
 		if (req->ou && *req->ou &&
 		    !X509_NAME_add_entry_by_NID(
-			    n, NID_organizationalUnitName, MBSTRING_UTF8,
-			    (const unsigned char *)req->ou, -1, -1, 0)) {
+		            n, NID_organizationalUnitName, MBSTRING_UTF8,
+		            (const unsigned char *)req->ou, -1, -1, 0)) {
 			return -TL_EPARSE;
 		}
 	}
 	if (!X509_NAME_add_entry_by_NID(n, NID_commonName, MBSTRING_UTF8,
-					(const unsigned char *)req->cn, -1, -1,
-					0)) {
+	                                (const unsigned char *)req->cn, -1, -1,
+	                                0)) {
 		return -TL_EPARSE;
 	}
 	return 0;
@@ -340,14 +341,14 @@ static int add_const_exts(X509 *x, enum pki_profile profile, bool rsa)
 {
 	static const int ku_ca[] = {KUB_KEY_CERT_SIGN, KUB_CRL_SIGN};
 	static const int ku_rsa[] = {KUB_DIGITAL_SIGNATURE,
-				     KUB_KEY_ENCIPHERMENT};
+	                             KUB_KEY_ENCIPHERMENT};
 	static const int ku_ec[] = {KUB_DIGITAL_SIGNATURE};
 	static const int ku_sast[] = {KUB_DIGITAL_SIGNATURE,
-				      KUB_NON_REPUDIATION};
+	                              KUB_NON_REPUDIATION};
 	static const int eku_server[] = {NID_server_auth, NID_client_auth};
 	static const int eku_client[] = {NID_client_auth};
 	static const int eku_lsc[] = {NID_server_auth, NID_client_auth,
-				      NID_ipsecEndSystem};
+	                              NID_ipsecEndSystem};
 	/* RFC 5480 §3: keyEncipherment is for RSA keys; reference §4.1:
 	 * Cisco's LSC carries it whatever the key, and so do we. */
 	const int *ku = rsa ? ku_rsa : ku_ec;
@@ -427,7 +428,8 @@ int pki_profile_exts_der(enum pki_profile profile, bool rsa, struct buf *out)
 
 const char *pki_profile_uri(const struct pki_issue *req)
 {
-	if (req->profile == PKI_PROFILE_LSC || req->profile == PKI_PROFILE_MIC) {
+	if (req->profile == PKI_PROFILE_LSC ||
+	    req->profile == PKI_PROFILE_MIC) {
 		/* reference §4.1: SAN URI = device name */
 		return req->uri ? req->uri : req->cn;
 	}
@@ -453,16 +455,16 @@ static int sig_algor(X509_ALGOR *a, EVP_PKEY *pub, const EVP_MD *md)
 	int nid = NID_undef;
 
 	if (!OBJ_find_sigid_by_algs(&nid, EVP_MD_get_type(md),
-				    EVP_PKEY_get_base_id(pub))) {
+	                            EVP_PKEY_get_base_id(pub))) {
 		return -TL_EUNKNOWN;
 	}
 	/* RFC 4055 §5: NULL parameters for RSA; RFC 5758 §3.2: absent for
 	 * ECDSA. */
 	return X509_ALGOR_set0(a, OBJ_nid2obj(nid),
-			       is_rsa(pub) ? V_ASN1_NULL : V_ASN1_UNDEF,
-			       NULL) == 1
-		       ? 0
-		       : -TL_ECRYPTO;
+	                       is_rsa(pub) ? V_ASN1_NULL : V_ASN1_UNDEF,
+	                       NULL) == 1
+	               ? 0
+	               : -TL_ECRYPTO;
 }
 
 static int set_sig_bits(ASN1_BIT_STRING *bs, const struct buf *sig)
@@ -528,8 +530,8 @@ int pki_crl_sign(X509_CRL *crl, struct pki_key *key)
 	/* OpenSSL 3.0 gives no handle on the TBSCertList's signature field:
 	 * a throw-away key of the same type sets both algorithm fields,
 	 * then the token signs the real TBS bytes. */
-	err = pki_keygen(&tmp, is_rsa(key->pub) ? PKI_ALG_RSA2048
-						 : PKI_ALG_P256);
+	err = pki_keygen(&tmp,
+	                 is_rsa(key->pub) ? PKI_ALG_RSA2048 : PKI_ALG_P256);
 	if (err) {
 		return err;
 	}
@@ -577,7 +579,7 @@ static int reparse(X509 **x)
 }
 
 static int new_cert(X509 **out, const struct pki_issue *req, EVP_PKEY *pub,
-		    const X509_NAME *inherit)
+                    const X509_NAME *inherit)
 {
 	X509 *x = X509_new();
 	int err;
@@ -614,8 +616,7 @@ out:
 	return 0;
 }
 
-int pki_self_issue(X509 **out, struct pki_key *key,
-		   const struct pki_issue *req)
+int pki_self_issue(X509 **out, struct pki_key *key, const struct pki_issue *req)
 {
 	X509 *x = NULL;
 	X509_EXTENSION *aki = NULL;
@@ -661,8 +662,8 @@ out:
 static int inherit_name(X509_NAME **out, const X509_NAME *ca)
 {
 	static const int keep[] = {NID_countryName, NID_stateOrProvinceName,
-				   NID_localityName, NID_organizationName,
-				   NID_organizationalUnitName};
+	                           NID_localityName, NID_organizationName,
+	                           NID_organizationalUnitName};
 	X509_NAME *n = X509_NAME_new();
 
 	if (!n) {
@@ -685,7 +686,7 @@ static int inherit_name(X509_NAME **out, const X509_NAME *ca)
 }
 
 int pki_ca_new(struct pki_ca **out, X509 *cert, struct pki_key *key,
-	       const char *crl_url)
+               const char *crl_url)
 {
 	struct pki_ca *ca;
 	const ASN1_OCTET_STRING *ski;
@@ -765,7 +766,8 @@ int pki_ca_issue(struct pki_ca *ca, const struct pki_issue *req, X509 **out)
 	if (!req->pub) {
 		return -EINVAL;
 	}
-	if (req->profile == PKI_PROFILE_CA || req->profile == PKI_PROFILE_SAST) {
+	if (req->profile == PKI_PROFILE_CA ||
+	    req->profile == PKI_PROFILE_SAST) {
 		return -TL_EPOLICY;
 	}
 	err = pki_key_policy(req->pub);
@@ -773,7 +775,7 @@ int pki_ca_issue(struct pki_ca *ca, const struct pki_issue *req, X509 **out)
 		return err;
 	}
 	device = req->profile == PKI_PROFILE_LSC ||
-		 req->profile == PKI_PROFILE_MIC;
+	         req->profile == PKI_PROFILE_MIC;
 	err = new_cert(&x, req, req->pub, device ? ca->inherit : NULL);
 	if (err) {
 		return err;

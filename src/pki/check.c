@@ -55,7 +55,7 @@ int pki_trust_add_crl(struct pki_trust *t, X509_CRL *crl)
 int pki_trust_load(struct pki_trust *t, const char *path)
 {
 	BIO *b = BIO_new_file(path, "r");
-	STACK_OF(X509_INFO) *infos;
+	STACK_OF(X509_INFO) * infos;
 	int err = 0, n = 0;
 
 	if (!b) {
@@ -161,8 +161,8 @@ static int check_eku(X509 *cert, enum pki_eku eku)
 	return (X509_get_extended_key_usage(cert) & want) ? 0 : -TL_EPOLICY;
 }
 
-int pki_cert_check(struct pki_trust *t, X509 *cert,
-		   STACK_OF(X509) *untrusted, int64_t now, enum pki_eku eku)
+int pki_cert_check(struct pki_trust *t, X509 *cert, STACK_OF(X509) * untrusted,
+                   int64_t now, enum pki_eku eku)
 {
 	X509_STORE_CTX *ctx;
 	X509_VERIFY_PARAM *param;
@@ -182,7 +182,7 @@ int pki_cert_check(struct pki_trust *t, X509 *cert,
 	}
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(param,
-				   (time_t)(now ? now : (int64_t)time(NULL)));
+	                           (time_t)(now ? now : (int64_t)time(NULL)));
 	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
 	if (t->n_crl) {
 		X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK);

@@ -17,7 +17,7 @@ static int add_aki(X509_CRL *crl, X509 *ca)
 	}
 	if (ski && (aki->keyid = ASN1_OCTET_STRING_dup(ski)) &&
 	    X509_CRL_add1_ext_i2d(crl, NID_authority_key_identifier, aki, 0,
-				  X509V3_ADD_APPEND) == 1) {
+	                          X509V3_ADD_APPEND) == 1) {
 		err = 0;
 	}
 	AUTHORITY_KEYID_free(aki);
@@ -72,7 +72,7 @@ static int add_revoked(X509_CRL *crl, const struct pki_revoked *r)
 		reason = ASN1_ENUMERATED_new();
 		if (!reason || ASN1_ENUMERATED_set(reason, r->reason) != 1 ||
 		    X509_REVOKED_add1_ext_i2d(rv, NID_crl_reason, reason, 0,
-					      0) != 1) {
+		                              0) != 1) {
 			goto out;
 		}
 	}
@@ -90,8 +90,8 @@ out:
 }
 
 int pki_ca_crl(struct pki_ca *ca, const struct pki_revoked *rev, size_t n,
-	       uint64_t crl_number, int64_t now, uint32_t next_days,
-	       X509_CRL **out)
+               uint64_t crl_number, int64_t now, uint32_t next_days,
+               X509_CRL **out)
 {
 	X509 *cert = pki_ca_cert(ca);
 	X509_CRL *crl = X509_CRL_new();
@@ -138,7 +138,7 @@ int pki_ca_crl(struct pki_ca *ca, const struct pki_revoked *rev, size_t n,
 	num = ASN1_INTEGER_new();
 	if (!num || ASN1_INTEGER_set_uint64(num, crl_number) != 1 ||
 	    X509_CRL_add1_ext_i2d(crl, NID_crl_number, num, 0,
-				  X509V3_ADD_APPEND) != 1) {
+	                          X509V3_ADD_APPEND) != 1) {
 		err = -TL_ECRYPTO;
 		goto out;
 	}

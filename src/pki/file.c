@@ -10,8 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int pki_file_write(const char *path, const void *p, size_t len,
-		   unsigned mode)
+int pki_file_write(const char *path, const void *p, size_t len, unsigned mode)
 {
 	char tmp[4096 + 16];
 	const uint8_t *q = p;
@@ -60,8 +59,8 @@ out:
 
 typedef int (*pem_writer)(BIO *b, void *obj);
 
-static int write_pem(const char *path, pem_writer w, void *obj,
-		     unsigned mode, bool secret)
+static int write_pem(const char *path, pem_writer w, void *obj, unsigned mode,
+                     bool secret)
 {
 	BIO *b = BIO_new(BIO_s_mem());
 	char *data;
@@ -177,7 +176,7 @@ int pki_serial_hex(const X509 *x, char *out, size_t outlen)
 			char c = hex[i];
 
 			out[i] = (c >= 'A' && c <= 'F') ? (char)(c - 'A' + 'a')
-							 : c;
+			                                : c;
 		}
 	}
 	OPENSSL_free(hex);

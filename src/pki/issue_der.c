@@ -60,21 +60,19 @@ static const uint8_t oid_o[] = {0x06, 0x03, 0x55, 0x04, 0x0a};
 static const uint8_t oid_ou[] = {0x06, 0x03, 0x55, 0x04, 0x0b};
 static const uint8_t oid_san[] = {0x06, 0x03, 0x55, 0x1d, 0x11};
 static const uint8_t oid_ski[] = {0x06, 0x03, 0x55, 0x1d, 0x0e};
-static const uint8_t alg_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a,
-					   0x86, 0x48, 0xce, 0x3d, 0x04,
-					   0x03, 0x02};
+static const uint8_t alg_ecdsa_sha256[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+                                           0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
 static const uint8_t alg_rsa_sha256[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
-					 0x86, 0x48, 0x86, 0xf7, 0x0d,
-					 0x01, 0x01, 0x0b, 0x05, 0x00};
-static const uint8_t alg_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86,
-				  0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01,
-				  0x01, 0x05, 0x00};
+                                         0x86, 0x48, 0x86, 0xf7, 0x0d,
+                                         0x01, 0x01, 0x0b, 0x05, 0x00};
+static const uint8_t alg_rsa[] = {0x30, 0x0d, 0x06, 0x09, 0x2a,
+                                  0x86, 0x48, 0x86, 0xf7, 0x0d,
+                                  0x01, 0x01, 0x01, 0x05, 0x00};
 static const uint8_t oid_ec_pub[] = {0x06, 0x07, 0x2a, 0x86, 0x48,
-				     0xce, 0x3d, 0x02, 0x01};
+                                     0xce, 0x3d, 0x02, 0x01};
 static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
-				   0xce, 0x3d, 0x03, 0x01, 0x07};
-static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81,
-				   0x04, 0x00, 0x22};
+                                   0xce, 0x3d, 0x03, 0x01, 0x07};
+static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
 void pki_ca_der_free(struct pki_ca *ca)
 {
@@ -129,10 +127,10 @@ static int der_prepare(struct pki_ca *ca)
 	buf_put(&ca->inherit_rdns, inh.p + hdr, inh.len - hdr);
 	if (EVP_PKEY_get_base_id(ca->key->pub) == EVP_PKEY_RSA) {
 		buf_put(&ca->sigalg_der, alg_rsa_sha256,
-			sizeof(alg_rsa_sha256));
+		        sizeof(alg_rsa_sha256));
 	} else {
 		buf_put(&ca->sigalg_der, alg_ecdsa_sha256,
-			sizeof(alg_ecdsa_sha256));
+		        sizeof(alg_ecdsa_sha256));
 	}
 	der = NULL;
 	len = i2d_X509_EXTENSION(ca->aki, &der);
@@ -173,7 +171,7 @@ static bool plain(const char *s, size_t max)
 }
 
 static void put_rdn(struct buf *b, const uint8_t *oid, size_t oidlen,
-		    const char *v)
+                    const char *v)
 {
 	size_t vl = strlen(v);
 	size_t atv = oidlen + 1 + (vl < 0x80 ? 1 : vl < 0x100 ? 2 : 3) + vl;
@@ -188,14 +186,13 @@ static void put_rdn(struct buf *b, const uint8_t *oid, size_t oidlen,
 }
 
 /* RFC 5480 §2: the whole SubjectPublicKeyInfo up to the point */
-static const uint8_t spki_p256[] = {
-	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-	0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
-	0x07, 0x03, 0x42, 0x00, 0x04};
+static const uint8_t spki_p256[] = {0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a,
+                                    0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                                    0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03,
+                                    0x01, 0x07, 0x03, 0x42, 0x00, 0x04};
 static const uint8_t spki_p384[] = {
-	0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
-	0x02, 0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62,
-	0x00, 0x04};
+        0x30, 0x76, 0x30, 0x10, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02,
+        0x01, 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22, 0x03, 0x62, 0x00, 0x04};
 
 /* The caller's SPKI when it is an uncompressed point on pub's curve. */
 static bool spki_given(const struct pki_issue *req, const char *group)
@@ -221,7 +218,7 @@ static bool spki_given(const struct pki_issue *req, const char *group)
 }
 
 static int put_spki(struct buf *b, const struct pki_issue *req,
-		    const EVP_MD *sha1, uint8_t ski[20])
+                    const EVP_MD *sha1, uint8_t ski[20])
 {
 	EVP_PKEY *pub = req->pub;
 	uint8_t point[160];
@@ -236,8 +233,8 @@ static int put_spki(struct buf *b, const struct pki_issue *req,
 		size_t glen = 0;
 
 		if (EVP_PKEY_get_utf8_string_param(
-			    pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-			    sizeof(group), &glen) != 1) {
+		            pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
+		            sizeof(group), &glen) != 1) {
 			err = -TL_ECRYPTO;
 			goto out;
 		}
@@ -245,11 +242,11 @@ static int put_spki(struct buf *b, const struct pki_issue *req,
 			/* RFC 5280 §4.2.1.2 (1): over the BIT STRING's
 			 * value, here the point */
 			size_t off = !strcmp(group, "prime256v1")
-					     ? req->spki_len - 65
-					     : req->spki_len - 97;
+			                     ? req->spki_len - 65
+			                     : req->spki_len - 97;
 
 			if (EVP_Digest(req->spki + off, req->spki_len - off,
-				       ski, NULL, sha1, NULL) != 1) {
+			               ski, NULL, sha1, NULL) != 1) {
 				err = -TL_ECRYPTO;
 			} else {
 				buf_put(b, req->spki, req->spki_len);
@@ -257,8 +254,8 @@ static int put_spki(struct buf *b, const struct pki_issue *req,
 			goto out;
 		}
 		if (EVP_PKEY_get_octet_string_param(
-			    pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
-			    sizeof(point), &plen) != 1) {
+		            pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+		            sizeof(point), &plen) != 1) {
 			err = -TL_ECRYPTO;
 			goto out;
 		}
@@ -282,8 +279,10 @@ static int put_spki(struct buf *b, const struct pki_issue *req,
 		int nl, el;
 		struct buf rsa;
 
-		if (EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &n) != 1 ||
-		    EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) != 1 ||
+		if (EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &n) !=
+		            1 ||
+		    EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) !=
+		            1 ||
 		    BN_num_bytes(n) > (int)sizeof(nb) ||
 		    BN_num_bytes(e) > (int)sizeof(eb)) {
 			BN_free(n);
@@ -365,8 +364,7 @@ static int put_time(struct buf *b, int64_t t)
 	return 0;
 }
 
-static int put_san(struct buf *b, const struct pki_issue *req,
-		   const char *uri)
+static int put_san(struct buf *b, const struct pki_issue *req, const char *uri)
 {
 	struct buf names, os;
 	int err;
@@ -401,8 +399,10 @@ static int put_san(struct buf *b, const struct pki_issue *req,
 	}
 	if (!err) {
 		size_t inner = sizeof(oid_san) + 1 +
-			       (os.len < 0x80 ? 1 : os.len < 0x100 ? 2 : 3) +
-			       os.len;
+		               (os.len < 0x80    ? 1
+		                : os.len < 0x100 ? 2
+		                                 : 3) +
+		               os.len;
 
 		buf_put_u8(b, 0x30);
 		der_len(b, inner);
@@ -431,7 +431,7 @@ static bool fast_ok(const struct pki_issue *req)
 }
 
 static int slow_path(struct pki_ca *ca, const struct pki_issue *req,
-		     struct buf *out, char *serial, size_t serlen)
+                     struct buf *out, char *serial, size_t serlen)
 {
 	X509 *x = NULL;
 	unsigned char *der = NULL;
@@ -455,7 +455,7 @@ static int slow_path(struct pki_ca *ca, const struct pki_issue *req,
 }
 
 int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
-		     struct buf *out, char *serial, size_t serlen)
+                     struct buf *out, char *serial, size_t serlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	bool rsa, device;
@@ -471,7 +471,8 @@ int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
 	}
 	if (req->profile != PKI_PROFILE_SERVER &&
 	    req->profile != PKI_PROFILE_CLIENT &&
-	    req->profile != PKI_PROFILE_LSC && req->profile != PKI_PROFILE_MIC) {
+	    req->profile != PKI_PROFILE_LSC &&
+	    req->profile != PKI_PROFILE_MIC) {
 		return -TL_EPOLICY;
 	}
 	if (serial && serlen < 33) {
@@ -504,7 +505,7 @@ int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
 		ca->prof_ready[req->profile][rsa] = true;
 	}
 	device = req->profile == PKI_PROFILE_LSC ||
-		 req->profile == PKI_PROFILE_MIC;
+	         req->profile == PKI_PROFILE_MIC;
 	/* RFC 5280 §4.1.2.2 (see set_serial in cert.c) */
 	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
 		return -TL_ECRYPTO;
@@ -570,9 +571,10 @@ int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
 		goto out;
 	}
 	buf_put_u8(&tbs, 0xa3);
-	der_len(&tbs, part.len + 1 + (part.len < 0x80	  ? 1
-					: part.len < 0x100 ? 2
-							   : 3));
+	der_len(&tbs, part.len + 1 +
+	                      (part.len < 0x80    ? 1
+	                       : part.len < 0x100 ? 2
+	                                          : 3));
 	der_tlv(&tbs, 0x30, part.p, part.len);
 	err = buf_err(&tbs);
 	if (err) {
@@ -584,7 +586,7 @@ int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
 	err = buf_err(&part);
 	if (!err) {
 		err = pki_key_sign(ca->key, EVP_sha256(), part.p, part.len,
-				   &sig);
+		                   &sig);
 	}
 	if (err) {
 		goto out;

@@ -27,8 +27,7 @@ int pki_key_from_pkey(struct pki_key **out, EVP_PKEY *pkey)
 	return 0;
 }
 
-int pki_key_load_file(struct pki_key **out, const char *path,
-		      const char *pass)
+int pki_key_load_file(struct pki_key **out, const char *path, const char *pass)
 {
 	FILE *f = fopen(path, "r");
 	EVP_PKEY *pkey;
@@ -58,8 +57,8 @@ struct file_ctx {
 	int md_type;
 };
 
-static int file_sign(struct pki_key *k, const EVP_MD *md,
-		     const uint8_t *data, size_t len, struct buf *sig)
+static int file_sign(struct pki_key *k, const EVP_MD *md, const uint8_t *data,
+                     size_t len, struct buf *sig)
 {
 	struct file_ctx *fc = k->backend;
 	uint8_t dgst[EVP_MAX_MD_SIZE];
@@ -120,6 +119,6 @@ static void file_free(struct pki_key *k)
 }
 
 const struct pki_key_ops pki_key_file_ops = {
-	.sign = file_sign,
-	.free = file_free,
+        .sign = file_sign,
+        .free = file_free,
 };

@@ -23,25 +23,31 @@ struct digest_info {
 };
 
 static const struct digest_info digest_infos[] = {
-	{NID_sha1, 15, {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03,
-			0x02, 0x1a, 0x05, 0x00, 0x04, 0x14}},
-	{NID_sha224, 19, {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86,
-			  0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x04, 0x05,
-			  0x00, 0x04, 0x1c}},
-	{NID_sha256, 19, {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86,
-			  0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
-			  0x00, 0x04, 0x20}},
-	{NID_sha384, 19, {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86,
-			  0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05,
-			  0x00, 0x04, 0x30}},
-	{NID_sha512, 19, {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86,
-			  0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05,
-			  0x00, 0x04, 0x40}},
+        {NID_sha1,
+         15,
+         {0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
+          0x05, 0x00, 0x04, 0x14}},
+        {NID_sha224,
+         19,
+         {0x30, 0x2d, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+          0x03, 0x04, 0x02, 0x04, 0x05, 0x00, 0x04, 0x1c}},
+        {NID_sha256,
+         19,
+         {0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+          0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}},
+        {NID_sha384,
+         19,
+         {0x30, 0x41, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+          0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30}},
+        {NID_sha512,
+         19,
+         {0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65,
+          0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40}},
 };
 
 static int raw_sign(struct key_p11 *kp, CK_MECHANISM_TYPE mech,
-		    const uint8_t *in, size_t inlen, uint8_t *sig,
-		    CK_ULONG *siglen)
+                    const uint8_t *in, size_t inlen, uint8_t *sig,
+                    CK_ULONG *siglen)
 {
 	CK_MECHANISM m = {mech, NULL, 0};
 	CK_RV rv;
@@ -51,12 +57,12 @@ static int raw_sign(struct key_p11 *kp, CK_MECHANISM_TYPE mech,
 		return p11_err(rv);
 	}
 	rv = kp->p.f->C_Sign(kp->p.s, (CK_BYTE_PTR)in, (CK_ULONG)inlen, sig,
-			     siglen);
+	                     siglen);
 	return p11_err(rv);
 }
 
 static int p11_sign(struct pki_key *k, const EVP_MD *md, const uint8_t *data,
-		    size_t len, struct buf *sig)
+                    size_t len, struct buf *sig)
 {
 	struct key_p11 *kp = k->backend;
 	uint8_t in[19 + EVP_MAX_MD_SIZE];
@@ -69,9 +75,8 @@ static int p11_sign(struct pki_key *k, const EVP_MD *md, const uint8_t *data,
 	if (kp->type == CKK_RSA) {
 		const struct digest_info *di = NULL;
 
-		for (size_t i = 0; i < sizeof(digest_infos) /
-						sizeof(digest_infos[0]);
-		     i++) {
+		for (size_t i = 0;
+		     i < sizeof(digest_infos) / sizeof(digest_infos[0]); i++) {
 			if (digest_infos[i].nid == EVP_MD_get_type(md)) {
 				di = &digest_infos[i];
 			}
@@ -86,7 +91,7 @@ static int p11_sign(struct pki_key *k, const EVP_MD *md, const uint8_t *data,
 		return -TL_ECRYPTO;
 	}
 	err = raw_sign(kp, kp->type == CKK_RSA ? CKM_RSA_PKCS : CKM_ECDSA, in,
-		       pre + dlen, out, &outlen);
+	               pre + dlen, out, &outlen);
 	if (err) {
 		return err;
 	}
@@ -137,13 +142,13 @@ static void p11_key_free(struct pki_key *k)
 }
 
 static const struct pki_key_ops pki_key_p11_ops = {
-	.sign = p11_sign,
-	.free = p11_key_free,
+        .sign = p11_sign,
+        .free = p11_key_free,
 };
 
 int pki_key_open_p11(struct pki_key **out, const char *module,
-		     const char *token_label, const char *key_label,
-		     const char *pin)
+                     const char *token_label, const char *key_label,
+                     const char *pin)
 {
 	struct pki_key *k = NULL;
 	struct key_p11 *kp = NULL;
@@ -172,7 +177,7 @@ int pki_key_open_p11(struct pki_key **out, const char *module,
 	}
 	if (!err) {
 		err = p11_find_obj(&kp->p, CKO_PRIVATE_KEY, key_label,
-				   &kp->priv);
+		                   &kp->priv);
 	}
 	if (err) {
 		goto out;

@@ -1,6 +1,8 @@
 /* PKCS#11 plumbing through p11-kit (see p11_int.h). */
 #include "pki/p11_int.h"
 
+#include "base/log.h"
+
 #include <errno.h>
 #include <openssl/asn1.h>
 #include <openssl/core_names.h>
@@ -48,6 +50,10 @@ int p11_err(CK_RV rv)
 	case CKR_TOKEN_WRITE_PROTECTED:
 		return -TL_ESTATE;
 	default:
+		/* PKCS#11 v2.40 §5.1 return values, for whoever reads the
+		 * log: the code says more than "crypto library failure" */
+		log_warn("pkcs11", "token call failed: CKR 0x%lx",
+		         (unsigned long)rv);
 		return -TL_ECRYPTO;
 	}
 }
@@ -86,8 +92,7 @@ void p11_close(struct p11 *p)
 	memset(p, 0, sizeof(*p));
 }
 
-void p11_str(char *dst, size_t dstlen, const CK_UTF8CHAR *src,
-	     size_t srclen)
+void p11_str(char *dst, size_t dstlen, const CK_UTF8CHAR *src, size_t srclen)
 {
 	size_t n = srclen;
 
@@ -161,7 +166,7 @@ int p11_open(struct p11 *p, const char *pin)
 	CK_RV rv;
 
 	rv = p->f->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
-				 NULL, NULL, &p->s);
+	                         NULL, NULL, &p->s);
 	if (rv != CKR_OK) {
 		return p11_err(rv);
 	}
@@ -170,7 +175,7 @@ int p11_open(struct p11 *p, const char *pin)
 		return 0;
 	}
 	rv = p->f->C_Login(p->s, CKU_USER, (CK_UTF8CHAR_PTR)pin,
-			   (CK_ULONG)strlen(pin));
+	                   (CK_ULONG)strlen(pin));
 	if (rv != CKR_OK && rv != CKR_USER_ALREADY_LOGGED_IN) {
 		return p11_err(rv);
 	}
@@ -179,11 +184,11 @@ int p11_open(struct p11 *p, const char *pin)
 }
 
 int p11_find_obj(struct p11 *p, CK_OBJECT_CLASS cls, const char *label,
-		 CK_OBJECT_HANDLE *obj)
+                 CK_OBJECT_HANDLE *obj)
 {
 	CK_ATTRIBUTE tmpl[2] = {
-		{CKA_CLASS, &cls, sizeof(cls)},
-		{CKA_LABEL, (void *)label, label ? strlen(label) : 0},
+	        {CKA_CLASS, &cls, sizeof(cls)},
+	        {CKA_LABEL, (void *)label, label ? strlen(label) : 0},
 	};
 	CK_ULONG found = 0;
 	CK_RV rv;
@@ -201,7 +206,7 @@ int p11_find_obj(struct p11 *p, CK_OBJECT_CLASS cls, const char *label,
 }
 
 int p11_attr(struct p11 *p, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-	     struct buf *out)
+             struct buf *out)
 {
 	CK_ATTRIBUTE a = {type, NULL, 0};
 	CK_RV rv;
@@ -317,9 +322,9 @@ static int ec_public(struct p11 *p, CK_OBJECT_HANDLE obj, EVP_PKEY **out)
 		point_len = pt.len;
 	}
 	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
-						     (char *)group, 0);
-	params[1] = OSSL_PARAM_construct_octet_string(
-		OSSL_PKEY_PARAM_PUB_KEY, (void *)point, point_len);
+	                                             (char *)group, 0);
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY,
+	                                              (void *)point, point_len);
 	params[2] = OSSL_PARAM_construct_end();
 	err = -TL_ECRYPTO;
 	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);

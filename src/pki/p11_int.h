@@ -32,22 +32,20 @@ void p11_close(struct p11 *p);
 
 /* The slot whose initialised token has this label (-TL_ENOTFOUND). */
 int p11_find_token(struct p11 *p, const char *label,
-		   CK_SLOT_ID *slot) TL_MUST_CHECK;
+                   CK_SLOT_ID *slot) TL_MUST_CHECK;
 /* Open a read/write session on p->slot; log in when pin is not NULL. */
 int p11_open(struct p11 *p, const char *pin) TL_MUST_CHECK;
 /* Find one object of class cls and label (NULL: any label). */
 int p11_find_obj(struct p11 *p, CK_OBJECT_CLASS cls, const char *label,
-		 CK_OBJECT_HANDLE *obj) TL_MUST_CHECK;
+                 CK_OBJECT_HANDLE *obj) TL_MUST_CHECK;
 /* Read one attribute into out (appended). */
 int p11_attr(struct p11 *p, CK_OBJECT_HANDLE obj, CK_ATTRIBUTE_TYPE type,
-	     struct buf *out) TL_MUST_CHECK;
+             struct buf *out) TL_MUST_CHECK;
 /* The public key of the pair labelled label: from its public key object,
  * else from a certificate with the same label. */
-int p11_public(struct p11 *p, const char *label, EVP_PKEY **out)
-	TL_MUST_CHECK;
+int p11_public(struct p11 *p, const char *label, EVP_PKEY **out) TL_MUST_CHECK;
 /* Copy a blank-padded Cryptoki string into a C string. */
-void p11_str(char *dst, size_t dstlen, const CK_UTF8CHAR *src,
-	     size_t srclen);
+void p11_str(char *dst, size_t dstlen, const CK_UTF8CHAR *src, size_t srclen);
 /* Fill a blank-padded 32-byte label. */
 int p11_label(CK_UTF8CHAR dst[32], const char *label) TL_MUST_CHECK;
 

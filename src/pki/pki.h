@@ -36,7 +36,7 @@ int pki_keygen(EVP_PKEY **out, enum pki_alg alg) TL_MUST_CHECK;
 int pki_key_policy(EVP_PKEY *pub) TL_MUST_CHECK;
 
 enum pki_profile {
-	PKI_PROFILE_CA,	    /* site or manufacturer CA (self-signed) */
+	PKI_PROFILE_CA,     /* site or manufacturer CA (self-signed) */
 	PKI_PROFILE_SERVER, /* TLS server: CCM, TFTP, CAPF, SRST */
 	PKI_PROFILE_CLIENT, /* TLS client */
 	PKI_PROFILE_LSC,    /* phone LSC, reference §4.1 */
@@ -56,17 +56,17 @@ uint32_t pki_profile_days(enum pki_profile p);
  * NULL when their count is 0. */
 struct pki_issue {
 	enum pki_profile profile;
-	const char *cn;	 /* subject CN (device name for LSC and MIC) */
+	const char *cn;  /* subject CN (device name for LSC and MIC) */
 	const char *org; /* subject O (not for LSC and MIC: see profile) */
-	const char *ou;	 /* subject OU (likewise) */
+	const char *ou;  /* subject OU (likewise) */
 	const char *const *dns;
 	size_t n_dns;
 	const char *const *ip; /* IPv4 or IPv6 literals */
 	size_t n_ip;
 	const char *uri; /* SAN URI; LSC default: the device name */
-	uint32_t days;	 /* 0: pki_profile_days() */
-	int64_t now;	 /* Unix seconds; 0: the current time */
-	EVP_PKEY *pub;	 /* the subject's public key */
+	uint32_t days;   /* 0: pki_profile_days() */
+	int64_t now;     /* Unix seconds; 0: the current time */
+	EVP_PKEY *pub;   /* the subject's public key */
 	/* Optional: pub's DER SubjectPublicKeyInfo as received (from a CSR,
 	 * i2d_X509_PUBKEY). pki_ca_issue_der copies an EC P-256/P-384 one
 	 * as is instead of encoding pub again, which costs a quarter of a
@@ -77,26 +77,26 @@ struct pki_issue {
 
 /* Self-signed certificate (CA or SAST) for key; req->pub is ignored. */
 int pki_self_issue(X509 **out, struct pki_key *key,
-		   const struct pki_issue *req) TL_MUST_CHECK;
+                   const struct pki_issue *req) TL_MUST_CHECK;
 
 /* An issuing CA: its certificate, its key (owned by the CA from a
  * successful pki_ca_new on), and the CRL distribution point put in every
  * certificate it issues (NULL: none). Not thread-safe. */
 struct pki_ca;
 int pki_ca_new(struct pki_ca **out, X509 *cert, struct pki_key *key,
-	       const char *crl_url) TL_MUST_CHECK;
+               const char *crl_url) TL_MUST_CHECK;
 void pki_ca_free(struct pki_ca *ca);
 X509 *pki_ca_cert(const struct pki_ca *ca);
 int pki_ca_issue(struct pki_ca *ca, const struct pki_issue *req,
-		 X509 **out) TL_MUST_CHECK;
+                 X509 **out) TL_MUST_CHECK;
 
 /* The same certificate as pki_ca_issue, appended to der as DER, without
  * building an OpenSSL X509 (several times faster: the enrolment hot path).
  * Profiles server, client, lsc and mic. serial (at least 33 bytes, may be
  * NULL) receives the lower-case hex serial. */
 int pki_ca_issue_der(struct pki_ca *ca, const struct pki_issue *req,
-		     struct buf *der, char *serial, size_t serlen)
-	TL_MUST_CHECK;
+                     struct buf *der, char *serial,
+                     size_t serlen) TL_MUST_CHECK;
 
 /* A revoked certificate for a CRL: serial as lower-case hex. */
 struct pki_revoked {
@@ -108,8 +108,8 @@ struct pki_revoked {
 /* A v2 CRL (RFC 5280 §5) with the CRL number and authority key
  * identifier extensions, valid from now for next_days. */
 int pki_ca_crl(struct pki_ca *ca, const struct pki_revoked *rev, size_t n,
-	       uint64_t crl_number, int64_t now, uint32_t next_days,
-	       X509_CRL **out) TL_MUST_CHECK;
+               uint64_t crl_number, int64_t now, uint32_t next_days,
+               X509_CRL **out) TL_MUST_CHECK;
 
 /* Sign x (or crl) with key, SHA-256, whatever the key's back-end. */
 int pki_x509_sign(X509 *x, struct pki_key *key) TL_MUST_CHECK;
@@ -137,9 +137,8 @@ enum pki_eku {
  * and the expected extended key usage. 0, or -TL_EREVOKED, -TL_EEXPIRED
  * (expired or not yet valid), -TL_EPOLICY (wrong key usage), -TL_ETRUST
  * (anything else, including a missing or outdated CRL). */
-int pki_cert_check(struct pki_trust *t, X509 *cert,
-		   STACK_OF(X509) *untrusted, int64_t now,
-		   enum pki_eku eku) TL_MUST_CHECK;
+int pki_cert_check(struct pki_trust *t, X509 *cert, STACK_OF(X509) * untrusted,
+                   int64_t now, enum pki_eku eku) TL_MUST_CHECK;
 
 /* Parse one DER certificate from attacker bytes: strict DER, no trailing
  * bytes. */
@@ -147,23 +146,21 @@ int pki_cert_parse(X509 **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
 /* Parse a PKCS#10 request (DER, or PEM when it starts with "-----"),
  * check its self-signature (RFC 2986 §3) and its key against
  * pki_key_policy. */
-int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len)
-	TL_MUST_CHECK;
+int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
 
 /* Lower-case hex serial; RFC 4514 one-line names. */
 int pki_serial_hex(const X509 *x, char *out, size_t outlen) TL_MUST_CHECK;
-int pki_name_str(const X509_NAME *n, char *out, size_t outlen)
-	TL_MUST_CHECK;
+int pki_name_str(const X509_NAME *n, char *out, size_t outlen) TL_MUST_CHECK;
 
 /* Files: every write is atomic (temporary file in the same directory,
  * fsync, rename); key files are 0600, the rest 0644. */
 int pki_file_write(const char *path, const void *p, size_t len,
-		   unsigned mode) TL_MUST_CHECK;
+                   unsigned mode) TL_MUST_CHECK;
 int pki_cert_write(const char *path, X509 *x) TL_MUST_CHECK;
 int pki_pkey_write(const char *path, EVP_PKEY *key) TL_MUST_CHECK;
 /* Writes pem_path and der_path (either may be NULL). */
 int pki_crl_write(const char *pem_path, const char *der_path,
-		  X509_CRL *crl) TL_MUST_CHECK;
+                  X509_CRL *crl) TL_MUST_CHECK;
 int pki_cert_read(X509 **out, const char *path) TL_MUST_CHECK;
 int pki_crl_read(X509_CRL **out, const char *path) TL_MUST_CHECK;
 

@@ -21,13 +21,13 @@ EVP_PKEY *pki_key_public(const struct pki_key *k)
 }
 
 int pki_key_sign(struct pki_key *k, const EVP_MD *md, const uint8_t *data,
-		 size_t len, struct buf *sig)
+                 size_t len, struct buf *sig)
 {
 	return k->ops->sign(k, md, data, len, sig);
 }
 
-int pki_verify(EVP_PKEY *pub, const EVP_MD *md, const uint8_t *data,
-	       size_t len, const uint8_t *sig, size_t siglen)
+int pki_verify(EVP_PKEY *pub, const EVP_MD *md, const uint8_t *data, size_t len,
+               const uint8_t *sig, size_t siglen)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	int rc;

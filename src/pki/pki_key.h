@@ -19,14 +19,14 @@ struct pki_key;
 
 /* A key held in a PEM file (0600). pass may be NULL. */
 int pki_key_load_file(struct pki_key **out, const char *path,
-		      const char *pass) TL_MUST_CHECK;
+                      const char *pass) TL_MUST_CHECK;
 /* Wrap an EVP_PKEY (one reference is taken; the caller keeps its own). */
 int pki_key_from_pkey(struct pki_key **out, EVP_PKEY *pkey) TL_MUST_CHECK;
 /* A key in a PKCS#11 token: module path (NULL: p11-kit proxy), token
  * label, key label, user PIN. The private key never leaves the token. */
 int pki_key_open_p11(struct pki_key **out, const char *module,
-		     const char *token_label, const char *key_label,
-		     const char *pin) TL_MUST_CHECK;
+                     const char *token_label, const char *key_label,
+                     const char *pin) TL_MUST_CHECK;
 void pki_key_free(struct pki_key *k);
 
 /* The public half (borrowed; valid while k lives). */
@@ -36,11 +36,11 @@ EVP_PKEY *pki_key_public(const struct pki_key *k);
  * PKCS#1 v1.5 signature, EC keys a DER ECDSA-Sig-Value. The signature is
  * appended to sig. */
 int pki_key_sign(struct pki_key *k, const EVP_MD *md, const uint8_t *data,
-		 size_t len, struct buf *sig) TL_MUST_CHECK;
+                 size_t len, struct buf *sig) TL_MUST_CHECK;
 
 /* Verify with any public key (no private half needed): 0, -TL_ESIG, or
  * another error. */
-int pki_verify(EVP_PKEY *pub, const EVP_MD *md, const uint8_t *data,
-	       size_t len, const uint8_t *sig, size_t siglen) TL_MUST_CHECK;
+int pki_verify(EVP_PKEY *pub, const EVP_MD *md, const uint8_t *data, size_t len,
+               const uint8_t *sig, size_t siglen) TL_MUST_CHECK;
 
 #endif

@@ -21,8 +21,8 @@ struct ca_files {
 };
 
 static const struct ca_files ca_files[] = {
-	[PKI_SITE_CA] = {"pki/ca.crt", "pki/ca.key", "CA"},
-	[PKI_SITE_MFG] = {"pki/mfg-ca.crt", "pki/mfg-ca.key", "MFG"},
+        [PKI_SITE_CA] = {"pki/ca.crt", "pki/ca.key", "CA"},
+        [PKI_SITE_MFG] = {"pki/mfg-ca.crt", "pki/mfg-ca.key", "MFG"},
 };
 
 static int path_of(char *out, const char *dir, const char *rel)
@@ -58,7 +58,7 @@ int pki_site_env(const char *site_dir, bool create)
 }
 
 int pki_site_pin_path(const char *site_dir, const char *label, bool so,
-		      char *out, size_t outlen)
+                      char *out, size_t outlen)
 {
 	char low[33];
 	size_t n = strlen(label);
@@ -71,18 +71,18 @@ int pki_site_pin_path(const char *site_dir, const char *label, bool so,
 		char c = label[i];
 
 		if (c && !((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			   (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+		           (c >= '0' && c <= '9') || c == '-' || c == '_')) {
 			return -TL_EPARSE; /* the label names a file */
 		}
 		low[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
 	}
 	w = snprintf(out, outlen, "%s/tokens/%s%s", site_dir, low,
-		     so ? ".so.pin" : ".pin");
+	             so ? ".so.pin" : ".pin");
 	return (w < 0 || (size_t)w >= outlen) ? -TL_ETOOBIG : 0;
 }
 
 int pki_site_pin_read(const char *site_dir, const char *label, char *pin,
-		      size_t pinlen)
+                      size_t pinlen)
 {
 	char p[PATHLEN];
 	int err = pki_site_pin_path(site_dir, label, false, p, sizeof(p));
@@ -91,7 +91,7 @@ int pki_site_pin_read(const char *site_dir, const char *label, char *pin,
 }
 
 int pki_site_pin_new(const char *site_dir, const char *label, bool so,
-		     char *pin, size_t pinlen)
+                     char *pin, size_t pinlen)
 {
 	static const char hex[] = "0123456789abcdef";
 	uint8_t rnd[8];
@@ -123,8 +123,8 @@ int pki_site_pin_new(const char *site_dir, const char *label, bool so,
 
 /* PINs given by the caller, or fresh ones written to the pin files. */
 static int token_pins(const char *site_dir, const char *label,
-		      const char *pin_in, const char *so_in, char *pin,
-		      char *so, size_t len)
+                      const char *pin_in, const char *so_in, char *pin,
+                      char *so, size_t len)
 {
 	int err;
 
@@ -150,14 +150,14 @@ static int token_pins(const char *site_dir, const char *label,
 }
 
 int pki_site_ca_create(const char *site_dir, enum pki_site_ca which,
-		       const struct pki_site_ca_opts *o, X509 **out)
+                       const struct pki_site_ca_opts *o, X509 **out)
 {
 	const struct ca_files *cf = &ca_files[which];
 	char crt[PATHLEN], keyp[PATHLEN], pin[64] = "", so[64] = "";
 	struct pki_issue req = {.profile = PKI_PROFILE_CA,
-				.cn = o->cn,
-				.org = o->org,
-				.days = o->days};
+	                        .cn = o->cn,
+	                        .org = o->org,
+	                        .days = o->days};
 	struct pki_key *key = NULL;
 	EVP_PKEY *pk = NULL;
 	X509 *x = NULL;
@@ -184,18 +184,18 @@ int pki_site_ca_create(const char *site_dir, enum pki_site_ca which,
 		err = pki_site_env(site_dir, true);
 		if (!err) {
 			err = token_pins(site_dir, cf->token, o->pin, o->so_pin,
-					 pin, so, sizeof(pin));
+			                 pin, so, sizeof(pin));
 		}
 		if (!err) {
 			err = pki_token_init(o->module, cf->token, so, pin);
 		}
 		if (!err) {
 			err = pki_token_keygen(o->module, cf->token, pin, "ca",
-					       1, o->alg);
+			                       1, o->alg);
 		}
 		if (!err) {
 			err = pki_key_open_p11(&key, o->module, cf->token, "ca",
-					       pin);
+			                       pin);
 		}
 	} else {
 		err = pki_keygen(&pk, o->alg);
@@ -232,8 +232,8 @@ out:
 }
 
 int pki_site_ca_open(struct pki_ca **out, const char *site_dir,
-		     enum pki_site_ca which, const char *module,
-		     const char *pin, const char *crl_url)
+                     enum pki_site_ca which, const char *module,
+                     const char *pin, const char *crl_url)
 {
 	const struct ca_files *cf = &ca_files[which];
 	char crt[PATHLEN], keyp[PATHLEN], filepin[64];
@@ -259,12 +259,12 @@ int pki_site_ca_open(struct pki_ca **out, const char *site_dir,
 		err = pki_site_env(site_dir, false);
 		if (!err && !pin) {
 			err = pki_site_pin_read(site_dir, cf->token, filepin,
-						sizeof(filepin));
+			                        sizeof(filepin));
 			pin = filepin;
 		}
 		if (!err) {
 			err = pki_key_open_p11(&key, module, cf->token, "ca",
-					       pin);
+			                       pin);
 		}
 		OPENSSL_cleanse(filepin, sizeof(filepin));
 	}
@@ -279,13 +279,12 @@ int pki_site_ca_open(struct pki_ca **out, const char *site_dir,
 }
 
 int pki_site_token_create(const char *site_dir, const char *label,
-			  const char *module, const char *pin_in,
-			  const char *so_in, const char *org, X509 **out)
+                          const char *module, const char *pin_in,
+                          const char *so_in, const char *org, X509 **out)
 {
 	char crt[PATHLEN], rel[64], pin[64] = "", so[64] = "";
-	struct pki_issue req = {.profile = PKI_PROFILE_SAST,
-				.cn = label,
-				.org = org};
+	struct pki_issue req = {
+	        .profile = PKI_PROFILE_SAST, .cn = label, .org = org};
 	struct pki_key *key = NULL;
 	X509 *x = NULL;
 	int err;
@@ -313,7 +312,7 @@ int pki_site_token_create(const char *site_dir, const char *label,
 	}
 	if (!err) {
 		err = token_pins(site_dir, label, pin_in, so_in, pin, so,
-				 sizeof(pin));
+		                 sizeof(pin));
 	}
 	if (!err) {
 		err = pki_token_init(module, label, so, pin);
@@ -322,7 +321,7 @@ int pki_site_token_create(const char *site_dir, const char *label,
 	 * Cisco phone verifies */
 	if (!err) {
 		err = pki_token_keygen(module, label, pin, "sast", 1,
-				       PKI_ALG_RSA2048);
+		                       PKI_ALG_RSA2048);
 	}
 	if (!err) {
 		err = pki_key_open_p11(&key, module, label, "sast", pin);
@@ -369,17 +368,16 @@ int pki_site_record(struct store *st, X509 *cert, enum pki_profile profile)
 	err = pki_serial_hex(cert, c.serial, sizeof(c.serial));
 	if (!err) {
 		err = pki_name_str(X509_get_subject_name(cert), c.subject,
-				   sizeof(c.subject));
+		                   sizeof(c.subject));
 	}
 	if (!err) {
 		err = pki_name_str(X509_get_issuer_name(cert), c.issuer,
-				   sizeof(c.issuer));
+		                   sizeof(c.issuer));
 	}
 	if (err) {
 		return err;
 	}
-	snprintf(c.profile, sizeof(c.profile), "%s",
-		 pki_profile_name(profile));
+	snprintf(c.profile, sizeof(c.profile), "%s", pki_profile_name(profile));
 	c.not_before = asn1_unix(X509_get0_notBefore(cert));
 	c.not_after = asn1_unix(X509_get0_notAfter(cert));
 	b = BIO_new(BIO_s_mem());
@@ -405,8 +403,8 @@ int pki_site_record(struct store *st, X509 *cert, enum pki_profile profile)
 }
 
 int pki_site_issue(struct pki_ca *ca, struct store *st,
-		   const struct pki_issue *req, EVP_PKEY *key,
-		   const char *cert_path, const char *key_path, X509 **out)
+                   const struct pki_issue *req, EVP_PKEY *key,
+                   const char *cert_path, const char *key_path, X509 **out)
 {
 	X509 *x = NULL;
 	bool wrote_key = false, wrote_cert = false;
@@ -488,7 +486,7 @@ static int collect(const struct store_cert *c, void *arg)
 }
 
 int pki_site_crl_update(const char *site_dir, struct pki_ca *ca,
-			struct store *st, uint32_t days, uint64_t *number)
+                        struct store *st, uint32_t days, uint64_t *number)
 {
 	char issuer[256], val[32], pem[PATHLEN], der[PATHLEN];
 	struct revoked_list l = {.issuer = issuer};
@@ -497,7 +495,7 @@ int pki_site_crl_update(const char *site_dir, struct pki_ca *ca,
 	int err;
 
 	err = pki_name_str(X509_get_subject_name(pki_ca_cert(ca)), issuer,
-			   sizeof(issuer));
+	                   sizeof(issuer));
 	if (!err) {
 		err = path_of(pem, site_dir, "pki/crl.pem");
 	}
@@ -549,7 +547,7 @@ out:
 }
 
 int pki_site_crl_url(char *out, size_t outlen, const char *host,
-		     uint16_t http_port)
+                     uint16_t http_port)
 {
 	bool v6 = strchr(host, ':') != NULL;
 	int n;
@@ -558,6 +556,6 @@ int pki_site_crl_url(char *out, size_t outlen, const char *host,
 		return -TL_EPARSE;
 	}
 	n = snprintf(out, outlen, "http://%s%s%s:%u/crl.der", v6 ? "[" : "",
-		     host, v6 ? "]" : "", (unsigned)http_port);
+	             host, v6 ? "]" : "", (unsigned)http_port);
 	return (n < 0 || (size_t)n >= outlen) ? -TL_ETOOBIG : 0;
 }

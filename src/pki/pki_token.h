@@ -21,33 +21,33 @@
 int pki_token_softhsm_env(const char *tokens_dir, bool create) TL_MUST_CHECK;
 
 /* Read a PIN file (first line, at most pinlen - 1 bytes). */
-int pki_token_pin_read(const char *path, char *pin, size_t pinlen)
-	TL_MUST_CHECK;
+int pki_token_pin_read(const char *path, char *pin,
+                       size_t pinlen) TL_MUST_CHECK;
 
 /* Initialise a free slot's token (C_InitToken), then set the user PIN
  * (C_InitPIN). -TL_EEXIST when a token with this label exists,
  * -TL_ENOTFOUND when no free slot is left. */
-int pki_token_init(const char *module, const char *label,
-		   const char *so_pin, const char *pin) TL_MUST_CHECK;
+int pki_token_init(const char *module, const char *label, const char *so_pin,
+                   const char *pin) TL_MUST_CHECK;
 
 /* Generate a key pair in the token: private half CKA_TOKEN,
  * CKA_PRIVATE, CKA_SENSITIVE, not CKA_EXTRACTABLE; both halves labelled
  * key_label with CKA_ID id. -TL_EEXIST if such a key exists. */
 int pki_token_keygen(const char *module, const char *label, const char *pin,
-		     const char *key_label, uint8_t id, enum pki_alg alg)
-	TL_MUST_CHECK;
+                     const char *key_label, uint8_t id,
+                     enum pki_alg alg) TL_MUST_CHECK;
 
 /* Store cert as a public CKO_CERTIFICATE object (replacing one with the
  * same label). */
-int pki_token_put_cert(const char *module, const char *label,
-		       const char *pin, const char *obj_label, uint8_t id,
-		       X509 *cert) TL_MUST_CHECK;
+int pki_token_put_cert(const char *module, const char *label, const char *pin,
+                       const char *obj_label, uint8_t id,
+                       X509 *cert) TL_MUST_CHECK;
 
 /* 0 when the private key is sensitive, not extractable and its secret
  * attributes cannot be read; -TL_EPOLICY otherwise. */
 int pki_token_key_protected(const char *module, const char *label,
-			    const char *pin, const char *key_label)
-	TL_MUST_CHECK;
+                            const char *pin,
+                            const char *key_label) TL_MUST_CHECK;
 
 struct pki_token_info {
 	unsigned long slot;
@@ -56,17 +56,16 @@ struct pki_token_info {
 	char model[17];
 	char manufacturer[33];
 	bool initialized;
-	bool has_key;		/* a public key object is visible */
-	char key_alg[16];	/* "rsa2048", "p256", ... */
+	bool has_key;     /* a public key object is visible */
+	char key_alg[16]; /* "rsa2048", "p256", ... */
 	bool has_cert;
-	char cert_serial[80];	/* lower-case hex */
+	char cert_serial[80];   /* lower-case hex */
 	char cert_subject[256]; /* RFC 4514 */
 	int64_t cert_not_after;
 };
 
 /* Calls h for every slot holding a token; h returning non-zero stops. */
 typedef int (*pki_token_h)(const struct pki_token_info *t, void *arg);
-int pki_token_list(const char *module, pki_token_h h, void *arg)
-	TL_MUST_CHECK;
+int pki_token_list(const char *module, pki_token_h h, void *arg) TL_MUST_CHECK;
 
 #endif

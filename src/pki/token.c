@@ -42,12 +42,12 @@ int pki_token_softhsm_env(const char *tokens_dir, bool create)
 		}
 		if (stat(conf, &sb) < 0) {
 			n = snprintf(text, sizeof(text),
-				     "# SoftHSM2 token store of this site\n"
-				     "directories.tokendir = %s\n"
-				     "objectstore.backend = file\n"
-				     "log.level = ERROR\n"
-				     "slots.removable = false\n",
-				     store);
+			             "# SoftHSM2 token store of this site\n"
+			             "directories.tokendir = %s\n"
+			             "objectstore.backend = file\n"
+			             "log.level = ERROR\n"
+			             "slots.removable = false\n",
+			             store);
 			if (n < 0 || (size_t)n >= sizeof(text)) {
 				return -TL_ETOOBIG;
 			}
@@ -115,8 +115,8 @@ static int find_free_slot(struct p11 *p, const char *label, CK_SLOT_ID *out)
 	return found ? 0 : -TL_ENOTFOUND;
 }
 
-int pki_token_init(const char *module, const char *label,
-		   const char *so_pin, const char *pin)
+int pki_token_init(const char *module, const char *label, const char *so_pin,
+                   const char *pin)
 {
 	struct p11 p;
 	CK_UTF8CHAR lab[32];
@@ -140,7 +140,7 @@ int pki_token_init(const char *module, const char *label,
 		goto out;
 	}
 	rv = p.f->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin,
-			      (CK_ULONG)strlen(so_pin), lab);
+	                      (CK_ULONG)strlen(so_pin), lab);
 	if (rv != CKR_OK) {
 		err = p11_err(rv);
 		goto out;
@@ -155,7 +155,7 @@ int pki_token_init(const char *module, const char *label,
 		goto out;
 	}
 	rv = p.f->C_Login(p.s, CKU_SO, (CK_UTF8CHAR_PTR)so_pin,
-			  (CK_ULONG)strlen(so_pin));
+	                  (CK_ULONG)strlen(so_pin));
 	if (rv != CKR_OK) {
 		err = p11_err(rv);
 		goto out;
@@ -169,7 +169,7 @@ out:
 }
 
 static int open_token(struct p11 *p, const char *module, const char *label,
-		      const char *pin)
+                      const char *pin)
 {
 	int err = p11_load(p, module);
 
@@ -187,12 +187,12 @@ static int open_token(struct p11 *p, const char *module, const char *label,
 }
 
 /* DER OIDs of the named curves (RFC 5480 §2.1.1.1) */
-static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48, 0xce,
-				   0x3d, 0x03, 0x01, 0x07};
+static const uint8_t oid_p256[] = {0x06, 0x08, 0x2a, 0x86, 0x48,
+                                   0xce, 0x3d, 0x03, 0x01, 0x07};
 static const uint8_t oid_p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 
 int pki_token_keygen(const char *module, const char *label, const char *pin,
-		     const char *key_label, uint8_t id, enum pki_alg alg)
+                     const char *key_label, uint8_t id, enum pki_alg alg)
 {
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_BYTE exp[] = {0x01, 0x00, 0x01};
@@ -230,15 +230,15 @@ int pki_token_keygen(const char *module, const char *label, const char *pin,
 	pub[npub++] = (CK_ATTRIBUTE){CKA_ID, &id, 1};
 	if (bits) {
 		pub[npub++] =
-			(CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
-		pub[npub++] = (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exp,
-					     sizeof(exp)};
+		        (CK_ATTRIBUTE){CKA_MODULUS_BITS, &bits, sizeof(bits)};
+		pub[npub++] =
+		        (CK_ATTRIBUTE){CKA_PUBLIC_EXPONENT, exp, sizeof(exp)};
 	} else if (alg == PKI_ALG_P256) {
 		pub[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p256,
-					     sizeof(oid_p256)};
+		                             sizeof(oid_p256)};
 	} else {
 		pub[npub++] = (CK_ATTRIBUTE){CKA_EC_PARAMS, (void *)oid_p384,
-					     sizeof(oid_p384)};
+		                             sizeof(oid_p384)};
 	}
 	/* The private key never leaves the token (DESIGN.md "Keys") */
 	priv[npriv++] = (CK_ATTRIBUTE){CKA_TOKEN, &yes, sizeof(yes)};
@@ -258,7 +258,7 @@ int pki_token_keygen(const char *module, const char *label, const char *pin,
 		goto out;
 	}
 	rv = p.f->C_GenerateKeyPair(p.s, &mech, pub, npub, priv, npriv, &hpub,
-				    &hpriv);
+	                            &hpriv);
 	err = p11_err(rv);
 out:
 	p11_close(&p);
@@ -295,9 +295,8 @@ static int i2d_int(const void *i, unsigned char **pp)
 	return i2d_ASN1_INTEGER(i, pp);
 }
 
-int pki_token_put_cert(const char *module, const char *label,
-		       const char *pin, const char *obj_label, uint8_t id,
-		       X509 *cert)
+int pki_token_put_cert(const char *module, const char *label, const char *pin,
+                       const char *obj_label, uint8_t id, X509 *cert)
 {
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE ct = CKC_X_509;
@@ -338,16 +337,16 @@ int pki_token_put_cert(const char *module, const char *label,
 	}
 	{
 		CK_ATTRIBUTE t[] = {
-			{CKA_CLASS, &cls, sizeof(cls)},
-			{CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
-			{CKA_TOKEN, &yes, sizeof(yes)},
-			{CKA_PRIVATE, &no, sizeof(no)},
-			{CKA_LABEL, (void *)obj_label, strlen(obj_label)},
-			{CKA_ID, &id, 1},
-			{CKA_VALUE, val.p, val.len},
-			{CKA_SUBJECT, subj.p, subj.len},
-			{CKA_ISSUER, iss.p, iss.len},
-			{CKA_SERIAL_NUMBER, ser.p, ser.len},
+		        {CKA_CLASS, &cls, sizeof(cls)},
+		        {CKA_CERTIFICATE_TYPE, &ct, sizeof(ct)},
+		        {CKA_TOKEN, &yes, sizeof(yes)},
+		        {CKA_PRIVATE, &no, sizeof(no)},
+		        {CKA_LABEL, (void *)obj_label, strlen(obj_label)},
+		        {CKA_ID, &id, 1},
+		        {CKA_VALUE, val.p, val.len},
+		        {CKA_SUBJECT, subj.p, subj.len},
+		        {CKA_ISSUER, iss.p, iss.len},
+		        {CKA_SERIAL_NUMBER, ser.p, ser.len},
 		};
 
 		rv = p.f->C_CreateObject(p.s, t, sizeof(t) / sizeof(t[0]), &h);
@@ -364,16 +363,16 @@ done:
 }
 
 int pki_token_key_protected(const char *module, const char *label,
-			    const char *pin, const char *key_label)
+                            const char *pin, const char *key_label)
 {
 	CK_BBOOL sens = CK_FALSE, extr = CK_TRUE, never = CK_FALSE;
 	CK_ATTRIBUTE flags[] = {
-		{CKA_SENSITIVE, &sens, sizeof(sens)},
-		{CKA_EXTRACTABLE, &extr, sizeof(extr)},
-		{CKA_NEVER_EXTRACTABLE, &never, sizeof(never)},
+	        {CKA_SENSITIVE, &sens, sizeof(sens)},
+	        {CKA_EXTRACTABLE, &extr, sizeof(extr)},
+	        {CKA_NEVER_EXTRACTABLE, &never, sizeof(never)},
 	};
 	static const CK_ATTRIBUTE_TYPE secrets[] = {
-		CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_VALUE};
+	        CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_VALUE};
 	CK_OBJECT_HANDLE h;
 	struct p11 p;
 	CK_RV rv;
@@ -397,7 +396,8 @@ int pki_token_key_protected(const char *module, const char *label,
 		CK_ATTRIBUTE a = {secrets[i], tmp, sizeof(tmp)};
 
 		rv = p.f->C_GetAttributeValue(p.s, h, &a, 1);
-		if (rv == CKR_OK && a.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
+		if (rv == CKR_OK &&
+		    a.ulValueLen != CK_UNAVAILABLE_INFORMATION) {
 			OPENSSL_cleanse(tmp, sizeof(tmp));
 			err = -TL_EPOLICY;
 			goto out;
@@ -432,12 +432,12 @@ static void describe(struct p11 *p, struct pki_token_info *ti)
 				int bits = EVP_PKEY_get_bits(pub);
 
 				snprintf(ti->key_alg, sizeof(ti->key_alg),
-					 "%s%d",
-					 EVP_PKEY_get_base_id(pub) ==
-							 EVP_PKEY_RSA
-						 ? "rsa"
-						 : "p",
-					 bits);
+				         "%s%d",
+				         EVP_PKEY_get_base_id(pub) ==
+				                         EVP_PKEY_RSA
+				                 ? "rsa"
+				                 : "p",
+				         bits);
 				EVP_PKEY_free(pub);
 			}
 		}
@@ -450,20 +450,20 @@ static void describe(struct p11 *p, struct pki_token_info *ti)
 			if (x) {
 				ti->has_cert = true;
 				if (pki_serial_hex(x, ti->cert_serial,
-						   sizeof(ti->cert_serial)) ||
+				                   sizeof(ti->cert_serial)) ||
 				    pki_name_str(X509_get_subject_name(x),
-						 ti->cert_subject,
-						 sizeof(ti->cert_subject))) {
+				                 ti->cert_subject,
+				                 sizeof(ti->cert_subject))) {
 					ti->cert_serial[0] = '\0';
 				}
 				{
 					struct tm tm;
 
 					if (ASN1_TIME_to_tm(
-						    X509_get0_notAfter(x),
-						    &tm) == 1) {
+					            X509_get0_notAfter(x),
+					            &tm) == 1) {
 						ti->cert_not_after =
-							(int64_t)timegm(&tm);
+						        (int64_t)timegm(&tm);
 					}
 				}
 				X509_free(x);
@@ -504,10 +504,10 @@ int pki_token_list(const char *module, pki_token_h h, void *arg)
 		ti.initialized = (tk.flags & CKF_TOKEN_INITIALIZED) != 0;
 		p11_str(ti.label, sizeof(ti.label), tk.label, sizeof(tk.label));
 		p11_str(ti.serial, sizeof(ti.serial), tk.serialNumber,
-			sizeof(tk.serialNumber));
+		        sizeof(tk.serialNumber));
 		p11_str(ti.model, sizeof(ti.model), tk.model, sizeof(tk.model));
 		p11_str(ti.manufacturer, sizeof(ti.manufacturer),
-			tk.manufacturerID, sizeof(tk.manufacturerID));
+		        tk.manufacturerID, sizeof(tk.manufacturerID));
 		if (ti.initialized) {
 			p.slot = slots[i];
 			describe(&p, &ti);

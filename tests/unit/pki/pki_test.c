@@ -7,7 +7,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
+
 #include <errno.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -32,9 +34,9 @@ static int make_ca(struct fixture *f, enum pki_alg alg, const char *url)
 	EVP_PKEY *k = NULL;
 	struct pki_key *key = NULL;
 	struct pki_issue req = {.profile = PKI_PROFILE_CA,
-				.cn = "Trustline Test CA",
-				.org = "Example Site",
-				.now = NOW};
+	                        .cn = "Trustline Test CA",
+	                        .org = "Example Site",
+	                        .now = NOW};
 
 	if (pki_keygen(&k, alg) || pki_key_from_pkey(&key, k)) {
 		return -1;
@@ -57,7 +59,7 @@ static int setup(void **state)
 
 	*state = f;
 	return f ? make_ca(f, PKI_ALG_P256, "http://127.0.0.1:6970/crl.der")
-		 : -1;
+	         : -1;
 }
 
 static int teardown(void **state)
@@ -79,14 +81,18 @@ static void test_alg_profile_names(void **state)
 		int ok;
 		enum pki_alg alg;
 	} algs[] = {
-		{"p256", 0, PKI_ALG_P256},	 {"ec", 0, PKI_ALG_P256},
-		{"p384", 0, PKI_ALG_P384},	 {"rsa2048", 0, PKI_ALG_RSA2048},
-		{"rsa3072", 0, PKI_ALG_RSA3072}, {"rsa4096", 0, PKI_ALG_RSA4096},
-		{"rsa1024", -TL_EUNKNOWN, 0},	 {"", -TL_EUNKNOWN, 0},
-		{"P256 ", -TL_EUNKNOWN, 0},
+	        {"p256", 0, PKI_ALG_P256},
+	        {"ec", 0, PKI_ALG_P256},
+	        {"p384", 0, PKI_ALG_P384},
+	        {"rsa2048", 0, PKI_ALG_RSA2048},
+	        {"rsa3072", 0, PKI_ALG_RSA3072},
+	        {"rsa4096", 0, PKI_ALG_RSA4096},
+	        {"rsa1024", -TL_EUNKNOWN, 0},
+	        {"", -TL_EUNKNOWN, 0},
+	        {"P256 ", -TL_EUNKNOWN, 0},
 	};
 	static const char *const profiles[] = {"ca",  "server", "client",
-					       "lsc", "mic",	"sast"};
+	                                       "lsc", "mic",    "sast"};
 	enum pki_profile p;
 
 	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
@@ -107,7 +113,7 @@ static void test_alg_profile_names(void **state)
 static bool san_has(X509 *x, int type, const char *want)
 {
 	GENERAL_NAMES *gens =
-		X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	        X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
 	bool found = false;
 
 	for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens); i++) {
@@ -124,9 +130,10 @@ static bool san_has(X509 *x, int type, const char *want)
 			found |= w && !ASN1_STRING_cmp(w, v);
 			ASN1_OCTET_STRING_free(w);
 		} else {
-			found |= (size_t)ASN1_STRING_length(v) == strlen(want) &&
-				 !memcmp(ASN1_STRING_get0_data(v), want,
-					 strlen(want));
+			found |=
+			        (size_t)ASN1_STRING_length(v) == strlen(want) &&
+			        !memcmp(ASN1_STRING_get0_data(v), want,
+			                strlen(want));
 		}
 	}
 	GENERAL_NAMES_free(gens);
@@ -136,26 +143,26 @@ static bool san_has(X509 *x, int type, const char *want)
 struct profile_case {
 	enum pki_profile profile;
 	enum pki_alg alg;
-	uint32_t ku;	/* X509_get_key_usage flags */
-	uint32_t xku;	/* X509_get_extended_key_usage flags */
+	uint32_t ku;  /* X509_get_key_usage flags */
+	uint32_t xku; /* X509_get_extended_key_usage flags */
 	enum pki_eku ok_eku;
 	enum pki_eku bad_eku; /* PKI_EKU_ANY: none refused */
 };
 
 static const struct profile_case profile_cases[] = {
-	{PKI_PROFILE_SERVER, PKI_ALG_RSA2048,
-	 KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
-	 XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_SERVER, PKI_EKU_ANY},
-	{PKI_PROFILE_SERVER, PKI_ALG_P256, KU_DIGITAL_SIGNATURE,
-	 XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_SERVER, PKI_EKU_ANY},
-	{PKI_PROFILE_CLIENT, PKI_ALG_P384, KU_DIGITAL_SIGNATURE,
-	 XKU_SSL_CLIENT, PKI_EKU_CLIENT, PKI_EKU_SERVER},
-	{PKI_PROFILE_LSC, PKI_ALG_P256,
-	 KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
-	 XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_CLIENT, PKI_EKU_ANY},
-	{PKI_PROFILE_LSC, PKI_ALG_RSA2048,
-	 KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
-	 XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_CLIENT, PKI_EKU_ANY},
+        {PKI_PROFILE_SERVER, PKI_ALG_RSA2048,
+         KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
+         XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_SERVER, PKI_EKU_ANY},
+        {PKI_PROFILE_SERVER, PKI_ALG_P256, KU_DIGITAL_SIGNATURE,
+         XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_SERVER, PKI_EKU_ANY},
+        {PKI_PROFILE_CLIENT, PKI_ALG_P384, KU_DIGITAL_SIGNATURE, XKU_SSL_CLIENT,
+         PKI_EKU_CLIENT, PKI_EKU_SERVER},
+        {PKI_PROFILE_LSC, PKI_ALG_P256,
+         KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
+         XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_CLIENT, PKI_EKU_ANY},
+        {PKI_PROFILE_LSC, PKI_ALG_RSA2048,
+         KU_DIGITAL_SIGNATURE | KU_KEY_ENCIPHERMENT,
+         XKU_SSL_SERVER | XKU_SSL_CLIENT, PKI_EKU_CLIENT, PKI_EKU_ANY},
 };
 
 static void test_profiles(void **state)
@@ -172,37 +179,36 @@ static void test_profiles(void **state)
 		X509 *x = NULL;
 		char subj[256], serial[80];
 		struct pki_issue req = {
-			.profile = c->profile,
-			.cn = device ? "SEP001122334455" : "ccm.example.net",
-			.dns = device ? NULL : dns,
-			.n_dns = device ? 0 : 2,
-			.ip = device ? NULL : ip,
-			.n_ip = device ? 0 : 2,
-			.now = NOW,
+		        .profile = c->profile,
+		        .cn = device ? "SEP001122334455" : "ccm.example.net",
+		        .dns = device ? NULL : dns,
+		        .n_dns = device ? 0 : 2,
+		        .ip = device ? NULL : ip,
+		        .n_ip = device ? 0 : 2,
+		        .now = NOW,
 		};
 
 		assert_int_equal(pki_keygen(&k, c->alg), 0);
 		req.pub = k;
 		assert_int_equal(pki_ca_issue(f->ca, &req, &x), 0);
 		assert_int_equal(X509_verify(x, X509_get0_pubkey(f->ca_cert)),
-				 1);
+		                 1);
 		assert_int_equal(X509_get_version(x), X509_VERSION_3);
 		assert_int_equal(X509_check_ca(x), 0);
 		assert_int_equal(X509_get_key_usage(x), c->ku);
 		assert_int_equal(X509_get_extended_key_usage(x) &
-					 (XKU_SSL_SERVER | XKU_SSL_CLIENT),
-				 c->xku);
+		                         (XKU_SSL_SERVER | XKU_SSL_CLIENT),
+		                 c->xku);
 		/* SKI and AKI: the AKI names the CA's SKI */
 		assert_non_null(X509_get0_subject_key_id(x));
-		assert_int_equal(
-			ASN1_OCTET_STRING_cmp(X509_get0_authority_key_id(x),
-					      X509_get0_subject_key_id(
-						      f->ca_cert)),
-			0);
+		assert_int_equal(ASN1_OCTET_STRING_cmp(
+		                         X509_get0_authority_key_id(x),
+		                         X509_get0_subject_key_id(f->ca_cert)),
+		                 0);
 		/* the CRL distribution point */
 		{
 			CRL_DIST_POINTS *cdp = X509_get_ext_d2i(
-				x, NID_crl_distribution_points, NULL, NULL);
+			        x, NID_crl_distribution_points, NULL, NULL);
 			assert_non_null(cdp);
 			assert_int_equal(sk_DIST_POINT_num(cdp), 1);
 			CRL_DIST_POINTS_free(cdp);
@@ -211,30 +217,31 @@ static void test_profiles(void **state)
 		assert_int_equal(pki_serial_hex(x, serial, sizeof(serial)), 0);
 		assert_int_equal(strlen(serial), 32);
 		assert_int_equal(
-			ASN1_INTEGER_get_int64(
-				&(int64_t){0}, X509_get0_serialNumber(x)) == 1,
-			0); /* too big for 63 bits: really 128 */
+		        ASN1_INTEGER_get_int64(&(int64_t){0},
+		                               X509_get0_serialNumber(x)) == 1,
+		        0); /* too big for 63 bits: really 128 */
 		assert_int_equal(pki_name_str(X509_get_subject_name(x), subj,
-					      sizeof(subj)),
-				 0);
+		                              sizeof(subj)),
+		                 0);
 		if (device) {
 			/* reference §4.1: CN = device name, O from the
 			 * issuer, SAN URI = device name, ipsecEndSystem */
-			assert_string_equal(subj,
-					    "CN=SEP001122334455,O=Example Site");
+			assert_string_equal(
+			        subj, "CN=SEP001122334455,O=Example Site");
 			assert_true(san_has(x, GEN_URI, "SEP001122334455"));
 			assert_true(X509_get_extended_key_usage(x) &
-				    XKU_SSL_CLIENT);
+			            XKU_SSL_CLIENT);
 			{
 				EXTENDED_KEY_USAGE *eku = X509_get_ext_d2i(
-					x, NID_ext_key_usage, NULL, NULL);
+				        x, NID_ext_key_usage, NULL, NULL);
 				bool ipsec = false;
 
 				for (int j = 0; j < sk_ASN1_OBJECT_num(eku);
 				     j++) {
-					ipsec |= OBJ_obj2nid(sk_ASN1_OBJECT_value(
-							 eku, j)) ==
-						 NID_ipsecEndSystem;
+					ipsec |= OBJ_obj2nid(
+					                 sk_ASN1_OBJECT_value(
+					                         eku, j)) ==
+					         NID_ipsecEndSystem;
 				}
 				assert_true(ipsec);
 				EXTENDED_KEY_USAGE_free(eku);
@@ -245,21 +252,21 @@ static void test_profiles(void **state)
 			assert_true(san_has(x, GEN_IPADD, "127.0.0.1"));
 			assert_true(san_has(x, GEN_IPADD, "::1"));
 		}
-		assert_int_equal(pki_cert_check(f->trust, x, NULL, NOW + 60,
-						c->ok_eku),
-				 0);
+		assert_int_equal(
+		        pki_cert_check(f->trust, x, NULL, NOW + 60, c->ok_eku),
+		        0);
 		if (c->bad_eku != PKI_EKU_ANY) {
 			assert_int_equal(pki_cert_check(f->trust, x, NULL,
-							NOW + 60, c->bad_eku),
-					 -TL_EPOLICY);
+			                                NOW + 60, c->bad_eku),
+			                 -TL_EPOLICY);
 		}
 		/* expired, not yet valid */
 		assert_int_equal(pki_cert_check(f->trust, x, NULL,
-						NOW + 800 * 86400LL, c->ok_eku),
-				 -TL_EEXPIRED);
+		                                NOW + 800 * 86400LL, c->ok_eku),
+		                 -TL_EEXPIRED);
 		assert_int_equal(pki_cert_check(f->trust, x, NULL, NOW - 3600,
-						c->ok_eku),
-				 -TL_EEXPIRED);
+		                                c->ok_eku),
+		                 -TL_EEXPIRED);
 		X509_free(x);
 		EVP_PKEY_free(k);
 	}
@@ -276,9 +283,8 @@ static void compare_der(struct fixture *f, const struct pki_issue *req)
 
 	buf_init(&der, 0);
 	assert_int_equal(pki_ca_issue(f->ca, req, &a), 0);
-	assert_int_equal(pki_ca_issue_der(f->ca, req, &der, serial,
-					  sizeof(serial)),
-			 0);
+	assert_int_equal(
+	        pki_ca_issue_der(f->ca, req, &der, serial, sizeof(serial)), 0);
 	/* strict DER: OpenSSL re-encodes it to the same bytes */
 	assert_int_equal(pki_cert_parse(&b, der.p, der.len), 0);
 	assert_int_equal(pki_serial_hex(b, serial2, sizeof(serial2)), 0);
@@ -296,36 +302,36 @@ static void compare_der(struct fixture *f, const struct pki_issue *req)
 		OPENSSL_free(da);
 		OPENSSL_free(db);
 	}
-	assert_int_equal(X509_NAME_cmp(X509_get_issuer_name(a),
-				       X509_get_issuer_name(b)),
-			 0);
+	assert_int_equal(
+	        X509_NAME_cmp(X509_get_issuer_name(a), X509_get_issuer_name(b)),
+	        0);
 	assert_int_equal(ASN1_TIME_compare(X509_get0_notBefore(a),
-					   X509_get0_notBefore(b)),
-			 0);
-	assert_int_equal(ASN1_TIME_compare(X509_get0_notAfter(a),
-					   X509_get0_notAfter(b)),
-			 0);
+	                                   X509_get0_notBefore(b)),
+	                 0);
+	assert_int_equal(
+	        ASN1_TIME_compare(X509_get0_notAfter(a), X509_get0_notAfter(b)),
+	        0);
 	assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(a), X509_get0_pubkey(b)),
-			 1);
+	                 1);
 	assert_int_equal(X509_get_ext_count(a), X509_get_ext_count(b));
 	for (int i = 0; i < X509_get_ext_count(a); i++) {
 		X509_EXTENSION *ea = X509_get_ext(a, i);
 		X509_EXTENSION *eb = X509_get_ext(b, i);
 
 		assert_int_equal(OBJ_cmp(X509_EXTENSION_get_object(ea),
-					 X509_EXTENSION_get_object(eb)),
-				 0);
+		                         X509_EXTENSION_get_object(eb)),
+		                 0);
 		assert_int_equal(X509_EXTENSION_get_critical(ea),
-				 X509_EXTENSION_get_critical(eb));
-		assert_int_equal(ASN1_OCTET_STRING_cmp(
-					 X509_EXTENSION_get_data(ea),
-					 X509_EXTENSION_get_data(eb)),
-				 0);
+		                 X509_EXTENSION_get_critical(eb));
+		assert_int_equal(
+		        ASN1_OCTET_STRING_cmp(X509_EXTENSION_get_data(ea),
+		                              X509_EXTENSION_get_data(eb)),
+		        0);
 	}
 	/* (the test CA itself is valid 2026..2036) */
-	assert_int_equal(pki_cert_check(f->trust, b, NULL, req->now + 60,
-					PKI_EKU_ANY),
-			 req->now < NOW + 3000 * 86400LL ? 0 : -TL_EEXPIRED);
+	assert_int_equal(
+	        pki_cert_check(f->trust, b, NULL, req->now + 60, PKI_EKU_ANY),
+	        req->now < NOW + 3000 * 86400LL ? 0 : -TL_EEXPIRED);
 	X509_free(a);
 	X509_free(b);
 	buf_free(&der);
@@ -341,12 +347,12 @@ static void test_issue_der_matches(void **state)
 		enum pki_alg alg;
 		bool names;
 	} cases[] = {
-		{PKI_PROFILE_SERVER, PKI_ALG_RSA2048, true},
-		{PKI_PROFILE_SERVER, PKI_ALG_P256, true},
-		{PKI_PROFILE_CLIENT, PKI_ALG_P384, false},
-		{PKI_PROFILE_LSC, PKI_ALG_P256, false},
-		{PKI_PROFILE_LSC, PKI_ALG_RSA2048, false},
-		{PKI_PROFILE_MIC, PKI_ALG_P384, false},
+	        {PKI_PROFILE_SERVER, PKI_ALG_RSA2048, true},
+	        {PKI_PROFILE_SERVER, PKI_ALG_P256, true},
+	        {PKI_PROFILE_CLIENT, PKI_ALG_P384, false},
+	        {PKI_PROFILE_LSC, PKI_ALG_P256, false},
+	        {PKI_PROFILE_LSC, PKI_ALG_RSA2048, false},
+	        {PKI_PROFILE_MIC, PKI_ALG_P384, false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -354,17 +360,17 @@ static void test_issue_der_matches(void **state)
 		unsigned char *spki = NULL;
 		int spki_len;
 		struct pki_issue req = {
-			.profile = cases[i].p,
-			.cn = cases[i].names ? "ccm.example.net"
-					     : "SEP0011223344AA",
-			.org = cases[i].names ? "Example" : NULL,
-			.ou = cases[i].names ? "CCM" : NULL,
-			.dns = cases[i].names ? dns : NULL,
-			.n_dns = cases[i].names ? 2 : 0,
-			.ip = cases[i].names ? ip : NULL,
-			.n_ip = cases[i].names ? 2 : 0,
-			.days = 100,
-			.now = NOW,
+		        .profile = cases[i].p,
+		        .cn = cases[i].names ? "ccm.example.net"
+		                             : "SEP0011223344AA",
+		        .org = cases[i].names ? "Example" : NULL,
+		        .ou = cases[i].names ? "CCM" : NULL,
+		        .dns = cases[i].names ? dns : NULL,
+		        .n_dns = cases[i].names ? 2 : 0,
+		        .ip = cases[i].names ? ip : NULL,
+		        .n_ip = cases[i].names ? 2 : 0,
+		        .days = 100,
+		        .now = NOW,
 		};
 
 		assert_int_equal(pki_keygen(&k, cases[i].alg), 0);
@@ -400,28 +406,33 @@ static void test_issue_der_rejects(void **state)
 		struct pki_issue req;
 		int err;
 	} cases[] = {
-		{{.profile = PKI_PROFILE_LSC, .cn = "SEP1", .pub = weak},
-		 -TL_EPOLICY},
-		{{.profile = PKI_PROFILE_CA, .cn = "x", .pub = f->leaf_key},
-		 -TL_EPOLICY},
-		{{.profile = PKI_PROFILE_SAST, .cn = "x", .pub = f->leaf_key},
-		 -TL_EPOLICY},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .ip = bad_ip,
-		  .n_ip = 1, .pub = f->leaf_key},
-		 -TL_EPARSE},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .days = 40000,
-		  .pub = f->leaf_key},
-		 -TL_ETOOBIG},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "", .pub = f->leaf_key},
-		 -TL_EPARSE},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "h"}, -EINVAL},
+	        {{.profile = PKI_PROFILE_LSC, .cn = "SEP1", .pub = weak},
+	         -TL_EPOLICY},
+	        {{.profile = PKI_PROFILE_CA, .cn = "x", .pub = f->leaf_key},
+	         -TL_EPOLICY},
+	        {{.profile = PKI_PROFILE_SAST, .cn = "x", .pub = f->leaf_key},
+	         -TL_EPOLICY},
+	        {{.profile = PKI_PROFILE_SERVER,
+	          .cn = "h",
+	          .ip = bad_ip,
+	          .n_ip = 1,
+	          .pub = f->leaf_key},
+	         -TL_EPARSE},
+	        {{.profile = PKI_PROFILE_SERVER,
+	          .cn = "h",
+	          .days = 40000,
+	          .pub = f->leaf_key},
+	         -TL_ETOOBIG},
+	        {{.profile = PKI_PROFILE_SERVER, .cn = "", .pub = f->leaf_key},
+	         -TL_EPARSE},
+	        {{.profile = PKI_PROFILE_SERVER, .cn = "h"}, -EINVAL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		buf_init(&der, 0);
-		assert_int_equal(pki_ca_issue_der(f->ca, &cases[i].req, &der,
-						  NULL, 0),
-				 cases[i].err);
+		assert_int_equal(
+		        pki_ca_issue_der(f->ca, &cases[i].req, &der, NULL, 0),
+		        cases[i].err);
 		assert_int_equal(der.len, 0);
 		buf_free(&der);
 	}
@@ -430,18 +441,18 @@ static void test_issue_der_rejects(void **state)
 	memset(junk, 0x41, sizeof(junk));
 	{
 		struct pki_issue req = {.profile = PKI_PROFILE_LSC,
-					.cn = "SEP0011223344BB",
-					.pub = f->leaf_key,
-					.spki = junk,
-					.spki_len = sizeof(junk)};
+		                        .cn = "SEP0011223344BB",
+		                        .pub = f->leaf_key,
+		                        .spki = junk,
+		                        .spki_len = sizeof(junk)};
 		X509 *x = NULL;
 
 		buf_init(&der, 0);
 		assert_int_equal(pki_ca_issue_der(f->ca, &req, &der, NULL, 0),
-				 0);
+		                 0);
 		assert_int_equal(pki_cert_parse(&x, der.p, der.len), 0);
 		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(x), f->leaf_key),
-				 1);
+		                 1);
 		X509_free(x);
 		buf_free(&der);
 	}
@@ -453,15 +464,15 @@ static void test_serials_unique(void **state)
 	struct fixture *f = *state;
 	char seen[64][80];
 	struct pki_issue req = {.profile = PKI_PROFILE_LSC,
-				.cn = "SEPAABBCCDDEEFF",
-				.pub = f->leaf_key};
+	                        .cn = "SEPAABBCCDDEEFF",
+	                        .pub = f->leaf_key};
 
 	for (size_t i = 0; i < 64; i++) {
 		X509 *x = NULL;
 
 		assert_int_equal(pki_ca_issue(f->ca, &req, &x), 0);
 		assert_int_equal(pki_serial_hex(x, seen[i], sizeof(seen[i])),
-				 0);
+		                 0);
 		for (size_t j = 0; j < i; j++) {
 			assert_string_not_equal(seen[i], seen[j]);
 		}
@@ -481,25 +492,31 @@ static void test_issue_rejects(void **state)
 		struct pki_issue req;
 		int err;
 	} cases[] = {
-		{{.profile = PKI_PROFILE_LSC, .cn = "SEP1", .pub = weak},
-		 -TL_EPOLICY},
-		{{.profile = PKI_PROFILE_CA, .cn = "x", .pub = f->leaf_key},
-		 -TL_EPOLICY},
-		{{.profile = PKI_PROFILE_SAST, .cn = "x", .pub = f->leaf_key},
-		 -TL_EPOLICY},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "", .pub = f->leaf_key},
-		 -TL_EPARSE},
-		{{.profile = PKI_PROFILE_SERVER, .cn = longcn,
-		  .pub = f->leaf_key},
-		 -TL_EPARSE},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .ip = bad_ip,
-		  .n_ip = 1, .pub = f->leaf_key},
-		 -TL_EPARSE},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .days = 40000,
-		  .pub = f->leaf_key},
-		 -TL_ETOOBIG},
-		{{.profile = PKI_PROFILE_SERVER, .cn = "h", .pub = NULL},
-		 -EINVAL},
+	        {{.profile = PKI_PROFILE_LSC, .cn = "SEP1", .pub = weak},
+	         -TL_EPOLICY},
+	        {{.profile = PKI_PROFILE_CA, .cn = "x", .pub = f->leaf_key},
+	         -TL_EPOLICY},
+	        {{.profile = PKI_PROFILE_SAST, .cn = "x", .pub = f->leaf_key},
+	         -TL_EPOLICY},
+	        {{.profile = PKI_PROFILE_SERVER, .cn = "", .pub = f->leaf_key},
+	         -TL_EPARSE},
+	        {{.profile = PKI_PROFILE_SERVER,
+	          .cn = longcn,
+	          .pub = f->leaf_key},
+	         -TL_EPARSE},
+	        {{.profile = PKI_PROFILE_SERVER,
+	          .cn = "h",
+	          .ip = bad_ip,
+	          .n_ip = 1,
+	          .pub = f->leaf_key},
+	         -TL_EPARSE},
+	        {{.profile = PKI_PROFILE_SERVER,
+	          .cn = "h",
+	          .days = 40000,
+	          .pub = f->leaf_key},
+	         -TL_ETOOBIG},
+	        {{.profile = PKI_PROFILE_SERVER, .cn = "h", .pub = NULL},
+	         -EINVAL},
 	};
 
 	memset(longcn, 'a', sizeof(longcn) - 1);
@@ -507,7 +524,7 @@ static void test_issue_rejects(void **state)
 	assert_non_null(weak);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		assert_int_equal(pki_ca_issue(f->ca, &cases[i].req, &x),
-				 cases[i].err);
+		                 cases[i].err);
 		assert_null(x);
 		x = (X509 *)1;
 	}
@@ -518,9 +535,9 @@ static void test_crl_revocation(void **state)
 {
 	struct fixture *f = *state;
 	struct pki_issue req = {.profile = PKI_PROFILE_LSC,
-				.cn = "SEP0000000000AA",
-				.pub = f->leaf_key,
-				.now = NOW};
+	                        .cn = "SEP0000000000AA",
+	                        .pub = f->leaf_key,
+	                        .now = NOW};
 	X509 *a = NULL, *b = NULL;
 	X509_CRL *crl = NULL;
 	struct pki_trust *t = NULL;
@@ -531,30 +548,28 @@ static void test_crl_revocation(void **state)
 	assert_int_equal(pki_serial_hex(a, sa, sizeof(sa)), 0);
 	{
 		struct pki_revoked rev[] = {{sa, NOW + 10, 1},
-					    {"0abc", NOW + 20, 0}};
+		                            {"0abc", NOW + 20, 0}};
 
-		assert_int_equal(pki_ca_crl(f->ca, rev, 2, 7, NOW + 30, 30,
-					    &crl),
-				 0);
+		assert_int_equal(
+		        pki_ca_crl(f->ca, rev, 2, 7, NOW + 30, 30, &crl), 0);
 	}
-	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(f->ca_cert)),
-			 1);
+	assert_int_equal(X509_CRL_verify(crl, X509_get0_pubkey(f->ca_cert)), 1);
 	assert_int_equal(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)), 2);
 	assert_int_equal(pki_trust_new(&t), 0);
 	assert_int_equal(pki_trust_add_cert(t, f->ca_cert), 0);
 	assert_int_equal(pki_trust_add_crl(t, crl), 0);
 	assert_int_equal(pki_cert_check(t, a, NULL, NOW + 60, PKI_EKU_CLIENT),
-			 -TL_EREVOKED);
+	                 -TL_EREVOKED);
 	assert_int_equal(pki_cert_check(t, b, NULL, NOW + 60, PKI_EKU_CLIENT),
-			 0);
+	                 0);
 	/* revoked wins over expired */
-	assert_int_equal(pki_cert_check(t, a, NULL, NOW + 400 * 86400LL,
-					PKI_EKU_CLIENT),
-			 -TL_EREVOKED);
+	assert_int_equal(
+	        pki_cert_check(t, a, NULL, NOW + 400 * 86400LL, PKI_EKU_CLIENT),
+	        -TL_EREVOKED);
 	/* an outdated CRL is no proof of anything */
-	assert_int_equal(pki_cert_check(t, b, NULL, NOW + 40 * 86400LL,
-					PKI_EKU_CLIENT),
-			 -TL_ETRUST);
+	assert_int_equal(
+	        pki_cert_check(t, b, NULL, NOW + 40 * 86400LL, PKI_EKU_CLIENT),
+	        -TL_ETRUST);
 	pki_trust_free(t);
 	/* no CRL at all when the trust has CRLs for nobody: refused */
 	X509_free(a);
@@ -571,13 +586,13 @@ static void test_crl_rejects(void **state)
 		int reason;
 		int err;
 	} cases[] = {
-		{"", 0, -TL_EPARSE},
-		{"xyz", 0, -TL_EPARSE},
-		{"12 34", 0, -TL_EPARSE},
-		{"0123456789012345678901234567890123456789ab", 0, -TL_EPARSE},
-		{"01", 7, -TL_EPARSE},
-		{"01", 11, -TL_EPARSE},
-		{"01", -1, -TL_EPARSE},
+	        {"", 0, -TL_EPARSE},
+	        {"xyz", 0, -TL_EPARSE},
+	        {"12 34", 0, -TL_EPARSE},
+	        {"0123456789012345678901234567890123456789ab", 0, -TL_EPARSE},
+	        {"01", 7, -TL_EPARSE},
+	        {"01", 11, -TL_EPARSE},
+	        {"01", -1, -TL_EPARSE},
 	};
 	X509_CRL *crl = NULL;
 
@@ -585,36 +600,35 @@ static void test_crl_rejects(void **state)
 		struct pki_revoked r = {cases[i].serial, NOW, cases[i].reason};
 
 		assert_int_equal(pki_ca_crl(f->ca, &r, 1, 1, NOW, 30, &crl),
-				 cases[i].err);
+		                 cases[i].err);
 		assert_null(crl);
 	}
 	assert_int_equal(pki_ca_crl(f->ca, NULL, 0, 1, NOW, 0, &crl),
-			 -TL_ETOOBIG);
+	                 -TL_ETOOBIG);
 }
 
 static void test_untrusted(void **state)
 {
 	struct fixture *f = *state;
 	struct fixture other = {0};
-	struct pki_issue req = {.profile = PKI_PROFILE_SERVER,
-				.cn = "evil",
-				.now = NOW};
+	struct pki_issue req = {
+	        .profile = PKI_PROFILE_SERVER, .cn = "evil", .now = NOW};
 	X509 *x = NULL;
 
 	assert_int_equal(make_ca(&other, PKI_ALG_RSA2048, NULL), 0);
 	req.pub = other.leaf_key;
 	assert_int_equal(pki_ca_issue(other.ca, &req, &x), 0);
 	/* same subject DN as our CA, different key: still refused */
-	assert_int_equal(pki_cert_check(f->trust, x, NULL, NOW + 60,
-					PKI_EKU_SERVER),
-			 -TL_ETRUST);
-	assert_int_equal(pki_cert_check(other.trust, x, NULL, NOW + 60,
-					PKI_EKU_SERVER),
-			 0);
+	assert_int_equal(
+	        pki_cert_check(f->trust, x, NULL, NOW + 60, PKI_EKU_SERVER),
+	        -TL_ETRUST);
+	assert_int_equal(
+	        pki_cert_check(other.trust, x, NULL, NOW + 60, PKI_EKU_SERVER),
+	        0);
 	/* a CA certificate is not a server certificate */
 	assert_int_equal(pki_cert_check(f->trust, f->ca_cert, NULL, NOW + 60,
-					PKI_EKU_SERVER),
-			 -TL_EPOLICY);
+	                                PKI_EKU_SERVER),
+	                 -TL_EPOLICY);
 	X509_free(x);
 	pki_ca_free(other.ca);
 	X509_free(other.ca_cert);
@@ -635,24 +649,22 @@ static void test_cert_parse_rejects(void **state)
 	assert_int_equal(pki_cert_parse(&x, der, (size_t)len), 0);
 	X509_free(x);
 	/* truncated */
-	assert_int_equal(pki_cert_parse(&x, der, (size_t)len - 1),
-			 -TL_EPARSE);
+	assert_int_equal(pki_cert_parse(&x, der, (size_t)len - 1), -TL_EPARSE);
 	assert_int_equal(pki_cert_parse(&x, der, 0), -TL_ETRUNC);
 	/* trailing bytes */
 	memcpy(buf, der, (size_t)len);
 	buf[len] = 0;
-	assert_int_equal(pki_cert_parse(&x, buf, (size_t)len + 1),
-			 -TL_ETRAIL);
+	assert_int_equal(pki_cert_parse(&x, buf, (size_t)len + 1), -TL_ETRAIL);
 	/* overlong: outer length claims one more byte than there is */
 	memcpy(buf, der, (size_t)len);
 	buf[3]++;
 	assert_int_equal(pki_cert_parse(&x, buf, (size_t)len), -TL_EPARSE);
 	/* integer overflow in a length: 0x84 ff ff ff ff */
 	{
-		static const uint8_t huge[] = {0x30, 0x84, 0xff, 0xff, 0xff,
-					       0xff, 0x30, 0x00};
+		static const uint8_t huge[] = {0x30, 0x84, 0xff, 0xff,
+		                               0xff, 0xff, 0x30, 0x00};
 		assert_int_equal(pki_cert_parse(&x, huge, sizeof(huge)),
-				 -TL_EPARSE);
+		                 -TL_EPARSE);
 	}
 	/* BER, not DER: non-minimal length of the outer SEQUENCE */
 	{
@@ -663,7 +675,7 @@ static void test_cert_parse_rejects(void **state)
 		ber[2] = 0x00;
 		memcpy(ber + 3, der + 2, (size_t)len - 2);
 		assert_int_equal(pki_cert_parse(&x, ber, (size_t)len + 1),
-				 -TL_EPARSE);
+		                 -TL_EPARSE);
 		free(ber);
 	}
 	/* a NUL byte inside: the signature bits are changed, parsing
@@ -671,9 +683,9 @@ static void test_cert_parse_rejects(void **state)
 	memcpy(buf, der, (size_t)len);
 	buf[len - 5] = 0;
 	assert_int_equal(pki_cert_parse(&x, buf, (size_t)len), 0);
-	assert_int_equal(pki_cert_check(f->trust, x, NULL, NOW + 60,
-					PKI_EKU_ANY),
-			 -TL_ETRUST);
+	assert_int_equal(
+	        pki_cert_check(f->trust, x, NULL, NOW + 60, PKI_EKU_ANY),
+	        -TL_ETRUST);
 	X509_free(x);
 	assert_int_equal(pki_cert_parse(&x, NULL, 10), -TL_ETRUNC);
 	free(buf);
@@ -684,10 +696,9 @@ static int make_csr(X509_REQ **out, EVP_PKEY *k)
 {
 	X509_REQ *r = X509_REQ_new();
 
-	X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(r), "CN",
-				   MBSTRING_ASC,
-				   (const unsigned char *)"SEP112233445566",
-				   -1, -1, 0);
+	X509_NAME_add_entry_by_txt(
+	        X509_REQ_get_subject_name(r), "CN", MBSTRING_ASC,
+	        (const unsigned char *)"SEP112233445566", -1, -1, 0);
 	X509_REQ_set_pubkey(r, k);
 	if (X509_REQ_sign(r, k, EVP_sha256()) <= 0) {
 		X509_REQ_free(r);
@@ -719,7 +730,7 @@ static void test_csr(void **state)
 	PEM_write_bio_X509_REQ(b, r);
 	pemlen = BIO_get_mem_data(b, &pem);
 	assert_int_equal(pki_csr_parse(&got, (uint8_t *)pem, (size_t)pemlen),
-			 0);
+	                 0);
 	X509_REQ_free(got);
 	BIO_free(b);
 	/* trailing, truncated, bad signature */
@@ -730,7 +741,7 @@ static void test_csr(void **state)
 	buf[len - 2] ^= 0x01;
 	assert_int_equal(pki_csr_parse(&got, buf, (size_t)len), -TL_ESIG);
 	assert_int_equal(pki_csr_parse(&got, (const uint8_t *)"-----junk", 9),
-			 -TL_EPARSE);
+	                 -TL_EPARSE);
 	assert_null(got);
 	X509_REQ_free(r);
 	OPENSSL_free(der);
@@ -777,7 +788,7 @@ static void test_files(void **state)
 	assert_int_equal(pki_cert_read(&x, path), -ENOENT);
 	/* a directory that does not exist: nothing is left behind */
 	assert_int_equal(pki_file_write("/nonexistent-dir/x", "a", 1, 0644),
-			 -ENOENT);
+	                 -ENOENT);
 	X509_CRL_free(crl);
 	X509_CRL_free(crl2);
 	assert_int_equal(rmdir(dir), 0);
@@ -786,18 +797,18 @@ static void test_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_alg_profile_names),
-		cmocka_unit_test(test_profiles),
-		cmocka_unit_test(test_issue_der_matches),
-		cmocka_unit_test(test_issue_der_rejects),
-		cmocka_unit_test(test_serials_unique),
-		cmocka_unit_test(test_issue_rejects),
-		cmocka_unit_test(test_crl_revocation),
-		cmocka_unit_test(test_crl_rejects),
-		cmocka_unit_test(test_untrusted),
-		cmocka_unit_test(test_cert_parse_rejects),
-		cmocka_unit_test(test_csr),
-		cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_alg_profile_names),
+	        cmocka_unit_test(test_profiles),
+	        cmocka_unit_test(test_issue_der_matches),
+	        cmocka_unit_test(test_issue_der_rejects),
+	        cmocka_unit_test(test_serials_unique),
+	        cmocka_unit_test(test_issue_rejects),
+	        cmocka_unit_test(test_crl_revocation),
+	        cmocka_unit_test(test_crl_rejects),
+	        cmocka_unit_test(test_untrusted),
+	        cmocka_unit_test(test_cert_parse_rejects),
+	        cmocka_unit_test(test_csr),
+	        cmocka_unit_test(test_files),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
