@@ -27,7 +27,7 @@ void net_conf_default(struct net_conf *conf)
 	conf->max_input = 65536;
 	conf->max_output = 1048576;
 	conf->max_conns = 4096;
-	conf->max_conns_per_ip = 32;
+	conf->max_conns_per_ip = 128;
 	conf->max_pending_per_ip = 0;
 }
 

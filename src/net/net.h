@@ -169,7 +169,8 @@ struct net_conf {
 	size_t max_output;
 	/* Open connections in total, both directions (default 4096). */
 	unsigned max_conns;
-	/* Open incoming connections per source IP (default 32). */
+	/* Open incoming connections per source IP (default 128: one per
+	 * phone, and a branch office's phones may share one NAT address). */
 	unsigned max_conns_per_ip;
 	/* Incoming connections not yet up (TLS handshakes in progress) per
 	 * source IP: 0 means max_conns_per_ip (default 0). */
