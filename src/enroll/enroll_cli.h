@@ -1,0 +1,72 @@
+/* The enrolment client used by the phone agent (docs/capf.md): Cisco's
+ * CAPF protocol (capf_cli_*) and EST, RFC 7030 (est_cli_*). Both generate
+ * the phone's key pair (P-256 unless the server asks otherwise), prove the
+ * configured credentials (auth string, none, or a certificate and its
+ * key), and store the LSC (0644) and its key (0600) atomically.
+ *
+ * These calls block, bounded by timeout_ms per read or write: run them
+ * from a worker thread, not from an event loop. */
+#ifndef TL_ENROLL_CLI_H
+#define TL_ENROLL_CLI_H
+
+#include "base/buf.h"
+#include "base/tl_err.h"
+#include "pki/pki.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdint.h>
+
+struct capf_cli_conf {
+	const char *host; /* numeric address */
+	uint16_t port;
+	/* Trust anchors for the server certificate (the site CA, or the
+	 * CAPF certificate of the CTL). Required. */
+	const char *ca_file;
+	const char *device;      /* SEP<MAC> */
+	const char *auth_string; /* auth string mode; NULL: none */
+	/* Certificate modes (LSC, MIC) and fetch: the certificate the phone
+	 * holds and its private key (borrowed; NULL: none). */
+	X509 *cert;
+	EVP_PKEY *cert_key;
+	/* Where to store a new LSC and its key; a delete removes them.
+	 * NULL: not written. */
+	const char *cert_out;
+	const char *key_out;
+	unsigned timeout_ms; /* 0: 10000 */
+};
+
+enum capf_cli_done {
+	CAPF_CLI_NONE = 0,  /* the server had nothing to do */
+	CAPF_CLI_INSTALLED, /* a new LSC */
+	CAPF_CLI_FETCHED,   /* our certificate was sent */
+	CAPF_CLI_DELETED,   /* the LSC was dropped */
+};
+
+struct capf_cli_result {
+	enum capf_cli_done done;
+	uint8_t reason; /* END_SESSION REASON */
+	X509 *lsc;      /* installed: the new LSC (owned) */
+	EVP_PKEY *key;  /* installed: its key (owned) */
+};
+
+/* One CAPF session. 0 when it ended with END_SESSION (r->reason tells
+ * whether the server refused: 9, or had nothing to do: 0); -TL_EAUTH
+ * when the server refused us; -TL_ETRUST for a server certificate we do
+ * not trust; -TL_EPARSE for a bad server message; -ETIMEDOUT; ... */
+int capf_cli_run(const struct capf_cli_conf *c,
+                 struct capf_cli_result *r) TL_MUST_CHECK;
+void capf_cli_result_clear(struct capf_cli_result *r);
+
+/* A raw CAPF connection (tests, tools): TLS connect with the server
+ * checked, then whole messages in and out. recv: -ENOTCONN when the
+ * server closed, -ETIMEDOUT. */
+struct capf_cli_conn;
+int capf_cli_connect(struct capf_cli_conn **out,
+                     const struct capf_cli_conf *c) TL_MUST_CHECK;
+int capf_cli_send(struct capf_cli_conn *k, const uint8_t *p,
+                  size_t len) TL_MUST_CHECK;
+int capf_cli_recv(struct capf_cli_conn *k, struct buf *msg) TL_MUST_CHECK;
+void capf_cli_close(struct capf_cli_conn *k);
+
+#endif
