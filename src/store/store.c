@@ -257,17 +257,57 @@ bool store_valid_dn(const char *s)
 	return true;
 }
 
+/* The length of the UTF-8 sequence at p (RFC 3629 §4: shortest form, no
+ * surrogates, at most U+10FFFF), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+	size_t n;
+	unsigned long c;
+
+	if (p[0] < 0x80) {
+		return 1;
+	}
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		c = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		c = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		c = p[0] & 0x07;
+	} else {
+		return 0;
+	}
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80) {
+			return 0; /* also at the terminating NUL */
+		}
+		c = (c << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff)) {
+		return 0;
+	}
+	return n;
+}
+
 bool store_valid_text(const char *s, size_t max)
 {
+	const unsigned char *p = (const unsigned char *)s;
 	size_t n = s ? strlen(s) : 0;
 
 	if (n >= max) {
 		return false;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+	/* UTF-8 (JSON output and XML configs need it), no controls */
+	for (size_t i = 0; i < n;) {
+		size_t k = utf8_len(p + i);
+
+		if (k == 0 || p[i] < 0x20 || p[i] == 0x7f) {
 			return false;
 		}
+		i += k;
 	}
 	return true;
 }

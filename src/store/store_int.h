@@ -15,7 +15,8 @@ void store_hex(const uint8_t *p, size_t n, char *out);
 bool store_valid_name(const char *s, size_t max);
 /* A directory number: 1..31 of digits, '*', '#', a leading '+'. */
 bool store_valid_dn(const char *s);
-/* Shorter than max and free of control characters ("" is valid). */
+/* Shorter than max, valid UTF-8, free of control characters ("" is
+ * valid). */
 bool store_valid_text(const char *s, size_t max);
 int store_cluster_mode_from_name(const char *s,
                                  enum store_cluster_mode *out) TL_MUST_CHECK;

@@ -344,6 +344,19 @@ static void test_devices(void **state)
 	snprintf(e.load, sizeof(e.load), "bad load");
 	assert_int_equal(store_device_add(f->st, &e), -TL_EPARSE);
 	snprintf(e.load, sizeof(e.load), "sip88xx.14-1-1");
+	/* must reject: text that is not UTF-8, or has control characters */
+	static const char *const bad_text[] = {
+	        "\xff",         "caf\xc3",          "\xc0\x80",
+	        "\xed\xa0\x80", "\xf4\x90\x80\x80", "tab\there",
+	        "new\nline",    "del\x7f",
+	};
+	for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++) {
+		snprintf(e.description, sizeof(e.description), "%s",
+		         bad_text[i]);
+		assert_int_equal(store_device_add(f->st, &e), -TL_EPARSE);
+	}
+	snprintf(e.description, sizeof(e.description),
+	         "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x93\x9e");
 	e.capf_op = STORE_CAPF_INSTALL;
 	e.capf_deadline = 2000000000;
 	assert_int_equal(store_device_add(f->st, &e), 0);
