@@ -125,10 +125,11 @@ int store_transport_parse(const char *s,
  * NUL. -TL_EPARSE otherwise. */
 int store_mac_parse(const char *in, char out[13]) TL_MUST_CHECK;
 
-/* CAPF operation pending for a device (seed 004). */
+/* CAPF operation pending for a device (seed 004: install/upgrade,
+ * delete, fetch). Install issues a first LSC, upgrade replaces one. */
 enum store_capf_op {
 	STORE_CAPF_NONE = 0,
-	STORE_CAPF_INSTALL = 1, /* install or upgrade: Cisco lists both */
+	STORE_CAPF_INSTALL = 1,
 	STORE_CAPF_UPGRADE = 2,
 	STORE_CAPF_DELETE = 3,
 	STORE_CAPF_FETCH = 4,
@@ -137,8 +138,9 @@ const char *store_capf_op_name(enum store_capf_op op);
 int store_capf_op_parse(const char *s, enum store_capf_op *out) TL_MUST_CHECK;
 
 struct store_device {
-	char mac[13];                 /* 12 upper-case hex: the key */
-	char name[16];                /* "SEP" + mac unless set */
+	char mac[13];  /* 12 upper-case hex: the key */
+	char name[16]; /* "SEP" + mac unless set */
+	/* model, load: [A-Za-z0-9._-]; description: UTF-8 text */
 	char model[32];               /* e.g. "8841" */
 	char profile[STORE_NAME_MAX]; /* security profile name */
 	char load[128];               /* firmware load (image name) or "" */
