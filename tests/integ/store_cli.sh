@@ -312,6 +312,21 @@ tl_check "device del (profile user)" tl device del AABBCCDDEE02
 tl_check "profile del once unused" tl profile del secure-phones
 fails 1 "profile del twice" tl profile del secure-phones
 
+# ---- concurrent writers (WAL, busy timeout, BEGIN IMMEDIATE) ----
+pids=()
+for i in $(seq 10 29); do
+	"$TL_BIN" device add --mac "0000000000$i" --site "$SITE" \
+		>"$T/par.$i.out" 2>&1 &
+	pids+=($!)
+done
+bad=0
+for p in "${pids[@]}"; do
+	wait "$p" || bad=$((bad + 1))
+done
+tl_assert_eq 0 "$bad" "20 concurrent device add commands all succeed"
+tl_assert_eq 20 "$(q "SELECT count(*) FROM devices WHERE mac LIKE '0000000000%'")" \
+	"and all 20 devices are stored"
+
 # ---- audit ----
 tl_check "every change is audited" test "$(q "SELECT count(*) FROM audit")" -ge 15
 for a in profile.add profile.set profile.del device.add device.set \
