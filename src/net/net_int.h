@@ -21,6 +21,7 @@ struct net_tls {
 	net_tls_verify_h *verify_h;
 	void *verify_arg;
 	FILE *keylog;
+	bool crl_missing_ok;
 };
 
 struct net_lst {

@@ -62,9 +62,16 @@ struct net_tls_conf {
 	X509 *cert2;
 	STACK_OF(X509) * chain2;
 	EVP_PKEY *key2;
-	/* Trust anchors (PEM, may hold several) and a CRL file (PEM). */
+	/* Trust anchors (PEM, may hold several) and a CRL file (PEM, may
+	 * hold several: one per issuing CA). */
 	const char *ca_file;
 	const char *crl_file;
+	/* With crl_file, every issuer must have its CRL there, or its
+	 * certificates are refused ("unable to get certificate CRL"). Set
+	 * this to accept certificates of a CA that publishes no CRL to us
+	 * (a phone manufacturer's CA); a CA whose CRL is present is still
+	 * checked. */
+	bool crl_missing_ok;
 	/* Server only. */
 	enum net_tls_client_auth client_auth;
 	/* Both sides. For a client, the server certificate is always

@@ -51,6 +51,17 @@ static void keylog_cb(const SSL *ssl, const char *line)
 	fflush(t->keylog);
 }
 
+/* crl_missing_ok: an issuer without a CRL is not an error; every other
+ * error stands. */
+static int crl_soft_cb(int ok, X509_STORE_CTX *sctx)
+{
+	if (!ok &&
+	    X509_STORE_CTX_get_error(sctx) == X509_V_ERR_UNABLE_TO_GET_CRL) {
+		return 1;
+	}
+	return ok;
+}
+
 /* Replaces OpenSSL's chain check so the hook sees the chain result and
  * has the last word for the leaf. */
 static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
@@ -63,6 +74,9 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(sctx);
 	int pre, ok;
 
+	if (t->crl_missing_ok) {
+		X509_STORE_CTX_set_verify_cb(sctx, crl_soft_cb);
+	}
 	pre = X509_verify_cert(sctx) == 1 ? 1 : 0;
 	ok = pre;
 	if (t->verify_h != NULL && leaf != NULL) {
@@ -198,6 +212,7 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	t->role = conf->role;
 	t->verify_h = conf->verify_h;
 	t->verify_arg = conf->verify_arg;
+	t->crl_missing_ok = conf->crl_missing_ok;
 	t->ctx =
 	        SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());
 	if (t->ctx == NULL) {

@@ -87,6 +87,29 @@ static int setup(void **state)
 	EVP_PKEY_free(k);
 
 	t_write_crl(path("crl.pem"), ca_cert, ca_key, 5);
+
+	/* a second CA (a manufacturer's) that publishes no CRL to us */
+	{
+		EVP_PKEY *ca2_key = t_key_ec();
+		X509 *ca2 = t_cert(ca2_key, "Trustline Test MFG CA", NULL, NULL,
+		                   true, 11, NULL);
+		FILE *f = fopen(path("ca_both.pem"), "w");
+
+		if (f == NULL) {
+			return -1;
+		}
+		PEM_write_X509(f, ca_cert);
+		PEM_write_X509(f, ca2);
+		fclose(f);
+		k = t_key_ec();
+		x = t_cert(k, "SEP00AABBCCDDEE", ca2, ca2_key, false, 12, NULL);
+		t_write_cert(path("mic.pem"), x);
+		t_write_key(path("mic.key"), k);
+		X509_free(x);
+		EVP_PKEY_free(k);
+		X509_free(ca2);
+		EVP_PKEY_free(ca2_key);
+	}
 	EVP_PKEY_free(ca_key);
 	return 0;
 }
@@ -97,7 +120,8 @@ static int teardown(void **state)
 	        "ca.pem",      "srv.pem",      "srv.key",      "srv_rsa.pem",
 	        "srv_rsa.key", "phone.pem",    "phone.key",    "revoked.pem",
 	        "revoked.key", "rogue.pem",    "rogue.key",    "crl.pem",
-	        "keylog.txt",  "nokeylog.txt", "s_client.out",
+	        "keylog.txt",  "nokeylog.txt", "s_client.out", "ca_both.pem",
+	        "mic.pem",     "mic.key",
 	};
 	size_t i;
 
@@ -491,6 +515,59 @@ static void test_crl(void **state)
 	assert_string_equal(net_conn_peer_identity(p.srv.last_up),
 	                    "SEP001122AABBCC");
 	pair_fini(&p);
+}
+
+/* A CRL for one CA, none for the other: strict by default; with
+ * crl_missing_ok the second CA's certificates pass, the first's revoked
+ * one still does not. */
+static struct net_tls *crl_ctx(bool missing_ok)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+
+	c.role = NET_TLS_SERVER;
+	c.cert_file = path("srv.pem");
+	c.key_file = path("srv.key");
+	c.ca_file = path("ca_both.pem");
+	c.crl_file = path("crl.pem");
+	c.crl_missing_ok = missing_ok;
+	c.client_auth = NET_TLS_CLIENT_CERT_REQUIRED;
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	return t;
+}
+
+static void test_crl_missing(void **state)
+{
+	static const struct {
+		bool missing_ok;
+		const char *cert, *key;
+		bool accepted;
+	} cases[] = {
+	        {false, "mic.pem", "mic.key", false},
+	        {true, "mic.pem", "mic.key", true},
+	        {true, "revoked.pem", "revoked.key", false},
+	        {true, "phone.pem", "phone.key", true},
+	        {false, "phone.pem", "phone.key", true},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct pair p;
+
+		pair_init(&p, "127.0.0.1", PORT_BASE + 32 + (uint16_t)i,
+		          crl_ctx(cases[i].missing_ok),
+		          client_ctx(path(cases[i].cert), path(cases[i].key),
+		                     true, NULL, 0),
+		          NULL);
+		if (cases[i].accepted) {
+			assert_true(exchange(&p));
+			assert_non_null(net_conn_peer_identity(p.srv.last_up));
+		} else {
+			refused(&p);
+			assert_int_equal(p.srv.close_err, -TL_ETRUST);
+		}
+		pair_fini(&p);
+	}
 }
 
 /* --- verify hook --- */
@@ -907,6 +984,7 @@ int main(void)
 	        cmocka_unit_test(test_client_cert_missing),
 	        cmocka_unit_test(test_client_cert_optional),
 	        cmocka_unit_test(test_crl),
+	        cmocka_unit_test(test_crl_missing),
 	        cmocka_unit_test(test_verify_hook_reject),
 	        cmocka_unit_test(test_verify_hook_pin),
 	        cmocka_unit_test(test_server_name),
