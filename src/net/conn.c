@@ -575,7 +575,8 @@ struct net_conn *net_conn_find(struct net *n, enum net_transport tp,
 	struct net_conn *c, *best = NULL;
 
 	for (c = n->buckets[net_addr_hash_host(dst)]; c != NULL; c = c->hnext) {
-		if (c->tp != tp || !c->open || !net_addr_eq(&c->peer, dst)) {
+		if (c->tp != tp || !c->open || c->closing ||
+		    !net_addr_eq(&c->peer, dst)) {
 			continue;
 		}
 		if (c->up) {

@@ -222,7 +222,8 @@ int net_connect(struct net_conn **out, struct net *n, enum net_transport tp,
                 const struct net_addr *dst, struct net_tls *tls,
                 const char *server_name) TL_MUST_CHECK;
 
-/* An open connection to dst on tp, with a new reference, or NULL. */
+/* An open connection to dst on tp (not one being closed with
+ * net_conn_close_flush), with a new reference, or NULL. */
 struct net_conn *net_conn_find(struct net *n, enum net_transport tp,
                                const struct net_addr *dst);
 

@@ -743,6 +743,14 @@ static void flush_recv(struct net_conn *c, const struct net_addr *src,
 	if (net_conn_send(c, (const uint8_t *)"x", 1) != -ENOTCONN) {
 		t->echo_err = -1;
 	}
+	/* not offered for reuse any more */
+	{
+		struct net_conn *f = net_conn_find(t->n, NET_TCP, src);
+		if (f != NULL) {
+			t->echo_err = -2;
+			net_conn_unref(f);
+		}
+	}
 }
 
 static void test_close_flush(void **state)
