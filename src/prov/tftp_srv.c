@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <inttypes.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -434,7 +435,8 @@ static uint16_t code_of(int err, const char **msg)
 }
 
 static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
-                       const struct sockaddr_storage *src, socklen_t srclen)
+                       const struct sockaddr_storage *src, socklen_t srclen,
+                       const struct sockaddr_storage *dst, socklen_t dstlen)
 {
 	struct tftp_pkt pkt;
 	struct negot n;
@@ -525,8 +527,9 @@ static void on_request(struct tftp_srv *srv, const uint8_t *p, size_t len,
 	x->rto_base_ms =
 	        n.has_timeout ? n.timeout_s * 1000 : srv->cfg.timeout_ms;
 	x->rto_ms = x->rto_base_ms;
-	/* RFC 1350 §4: a fresh TID (port) for every transfer. */
-	err = tftp_udp_socket(&srv->local, srv->local_len);
+	/* RFC 1350 §4: a fresh TID (port) for every transfer, on the
+	 * address the request came to. */
+	err = tftp_udp_socket(dst, dstlen);
 	if (err < 0) {
 		refuse(srv, src, srclen, TFTP_EUNDEF, "server busy");
 		goto fail;
@@ -592,15 +595,72 @@ fail:
 	free(x);
 }
 
+/* The address a request was sent to (IP_PKTINFO / IPV6_PKTINFO), so that
+ * the transfer answers from it even when the server listens on a wildcard
+ * address of a multi-homed host: clients check the server's address. A
+ * broadcast or multicast destination keeps the listening address. */
+static void dst_of(struct tftp_srv *srv, struct msghdr *mh,
+                   struct sockaddr_storage *dst, socklen_t *dstlen)
+{
+	*dst = srv->local;
+	*dstlen = srv->local_len;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+	     cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level == IPPROTO_IP &&
+		    cm->cmsg_type == IP_PKTINFO &&
+		    srv->local.ss_family == AF_INET) {
+			struct in_pktinfo pi;
+			struct sockaddr_in *d = (struct sockaddr_in *)dst;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			if (IN_MULTICAST(ntohl(pi.ipi_addr.s_addr)) ||
+			    pi.ipi_addr.s_addr == htonl(INADDR_BROADCAST)) {
+				return;
+			}
+			d->sin_addr = pi.ipi_addr;
+			d->sin_port = 0;
+		} else if (cm->cmsg_level == IPPROTO_IPV6 &&
+		           cm->cmsg_type == IPV6_PKTINFO &&
+		           srv->local.ss_family == AF_INET6) {
+			struct in6_pktinfo pi;
+			struct sockaddr_in6 *d = (struct sockaddr_in6 *)dst;
+
+			memcpy(&pi, CMSG_DATA(cm), sizeof(pi));
+			if (IN6_IS_ADDR_MULTICAST(&pi.ipi6_addr)) {
+				return;
+			}
+			d->sin6_addr = pi.ipi6_addr;
+			d->sin6_port = 0;
+			if (IN6_IS_ADDR_LINKLOCAL(&pi.ipi6_addr)) {
+				d->sin6_scope_id = (uint32_t)pi.ipi6_ifindex;
+			}
+		}
+	}
+}
+
 static void srv_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tftp_srv *srv = arg;
 
 	for (int i = 0; i < RECV_BURST; i++) {
-		struct sockaddr_storage src;
-		socklen_t srclen = sizeof(src);
-		ssize_t n = recvfrom(fd, srv->rx, sizeof(srv->rx), 0,
-		                     (struct sockaddr *)&src, &srclen);
+		struct sockaddr_storage src, dst;
+		socklen_t dstlen;
+		union {
+			struct cmsghdr align;
+			uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo)) +
+			          CMSG_SPACE(sizeof(struct in_pktinfo))];
+		} ctl;
+		struct iovec iov = {.iov_base = srv->rx,
+		                    .iov_len = sizeof(srv->rx)};
+		struct msghdr mh = {
+		        .msg_name = &src,
+		        .msg_namelen = sizeof(src),
+		        .msg_iov = &iov,
+		        .msg_iovlen = 1,
+		        .msg_control = ctl.b,
+		        .msg_controllen = sizeof(ctl.b),
+		};
+		ssize_t n = recvmsg(fd, &mh, 0);
 
 		if (n < 0) {
 			break;
@@ -608,7 +668,9 @@ static void srv_cb(evutil_socket_t fd, short what, void *arg)
 		if (src.ss_family != AF_INET && src.ss_family != AF_INET6) {
 			continue;
 		}
-		on_request(srv, srv->rx, (size_t)n, &src, srclen);
+		dst_of(srv, &mh, &dst, &dstlen);
+		on_request(srv, srv->rx, (size_t)n, &src, mh.msg_namelen, &dst,
+		           dstlen);
 	}
 }
 
@@ -616,7 +678,7 @@ int tftp_srv_new(struct tftp_srv **out, struct event_base *base,
                  struct prov_fs *fs, const struct tftp_srv_cfg *cfg)
 {
 	struct tftp_srv *srv;
-	int err, sz = 4 << 20;
+	int err, sz = 4 << 20, one = 1;
 
 	*out = NULL;
 	srv = calloc(1, sizeof(*srv));
@@ -667,6 +729,17 @@ int tftp_srv_new(struct tftp_srv **out, struct event_base *base,
 	err = 0;
 	/* A burst of phones booting at once must not overflow the queue. */
 	(void)setsockopt(srv->fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (srv->local.ss_family == AF_INET) {
+		err = setsockopt(srv->fd, IPPROTO_IP, IP_PKTINFO, &one,
+		                 sizeof(one));
+	} else {
+		err = setsockopt(srv->fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+		                 sizeof(one));
+	}
+	if (err != 0) {
+		err = -errno;
+		goto out;
+	}
 	{
 		struct sockaddr_storage b;
 		socklen_t blen = sizeof(b);

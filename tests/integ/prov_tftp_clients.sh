@@ -197,6 +197,31 @@ else
 	echo "skip: no IPv6 loopback"
 fi
 
+# A wildcard listen address answers from the address each request was sent
+# to (IP_PKTINFO): checked in a private network namespace that holds only
+# its own loopback, so nothing listens outside it.
+if command -v ip >/dev/null && unshare -rn true 2>/dev/null; then
+	out=$(timeout 30 unshare -rn bash -c '
+		set -e
+		ip link set lo up
+		"$1" tftp serve --root "$2" --address 0.0.0.0 --port 33130 \
+			--no-http --rate 0 2>"$3.log" >/dev/null &
+		sp=$!
+		trap "kill $sp 2>/dev/null; wait $sp 2>/dev/null || true" EXIT
+		for ((i = 0; i < 50; i++)); do
+			grep -q "^tftp 33130" "$3.log" 2>/dev/null && break
+			sleep 0.1
+		done
+		"$1" tftp get 127.0.0.2:33130 CTLFile.tlv -o "$3" \
+			--timeout 200 --retries 2
+	' wildcard "$TL_BIN" "$root" "$work/outw" 2>&1) ||
+		fail "wildcard listen, request to 127.0.0.2: $out"
+	cmp -s "$work/outw" "$root/CTLFile.tlv" || fail "wildcard differs"
+	pass "wildcard listen answers from the request's address"
+else
+	echo "skip: no private network namespace (unshare -rn)"
+fi
+
 # Thousands of concurrent transfers on the server's one event loop: 2000
 # clients at once, each fetching the CTL and a config, every byte checked.
 load=${TL_BUILD:-}/bench/tftp_load_bench
