@@ -921,6 +921,52 @@ static void test_cert_cn(void **state)
 	assert_int_equal(net_tls_cert_cn(NULL, cn, sizeof(cn)), -EINVAL);
 }
 
+/* Bytes that are not TLS: refused with one line, nothing delivered. */
+static void test_not_tls(void **state)
+{
+#define IN(s)                                                                  \
+	{                                                                      \
+		s, sizeof(s) - 1                                               \
+	}
+	static const struct {
+		const char *p;
+		size_t len;
+	} inputs[] = {
+	        IN("OPTIONS sip:x SIP/2.0\r\n\r\n"),
+	        IN("\x16\x03\x01\xff\xff garbage that claims a huge record"),
+	        /* a ClientHello record whose body is truncated nonsense */
+	        IN("\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"),
+	        /* an alert before any handshake */
+	        IN("\x15\x03\x03\x00\x02\x02\x28"),
+	};
+#undef IN
+	size_t i;
+
+	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		struct pair p;
+		char buf[64];
+		int fd;
+
+		pair_init(
+		        &p, "127.0.0.1", PORT_BASE + 90 + (uint16_t)i,
+		        server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+		        NULL, NULL);
+		fd = raw_connect(&p.sa);
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, inputs[i].p, inputs[i].len),
+		                 (ssize_t)inputs[i].len);
+		assert_true(run_until(p.base, srv_closed, &p, 3000));
+		assert_int_equal(p.srv.ups, 0);
+		assert_int_equal(p.srv.nmsg, 0);
+		assert_int_not_equal(p.srv.close_err, 0);
+		/* the server hung up (after an alert, maybe) */
+		while (raw_read(p.base, fd, buf, sizeof(buf), 1000) > 0) {
+		}
+		close(fd);
+		pair_fini(&p);
+	}
+}
+
 /* --- configuration errors --- */
 
 static void test_conf_reject(void **state)
@@ -992,6 +1038,7 @@ int main(void)
 	        cmocka_unit_test(test_handshake_timeout),
 	        cmocka_unit_test(test_pending_limit),
 	        cmocka_unit_test(test_tls_stream_limits),
+	        cmocka_unit_test(test_not_tls),
 	        cmocka_unit_test(test_cert_cn),
 	        cmocka_unit_test(test_conf_reject),
 	};
