@@ -1,9 +1,10 @@
-/* The transaction user of `trustline serve` at the foundation stage:
- * OPTIONS and REGISTER; everything else is refused with the status
- * RFC 3261 §8.2 asks for. */
+/* The transaction user of `trustline serve`: OPTIONS, REGISTER (cm_reg),
+ * calls (cm_call), message-waiting subscriptions (cm_mwi); everything
+ * else is refused with the status RFC 3261 §8.2 asks for. */
 #include "callmgr/cm_svc.h"
 
 #include "base/log.h"
+#include "callmgr/cm_call.h"
 #include "callmgr/cm_reg.h"
 #include "net/net_tls.h"
 #include "sip/sip_auth.h"
@@ -16,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CM_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"
+#define CM_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE"
 /* Option tags we implement (RFC 3261 §8.2.2.3: anything else in Require
  * is answered 420). */
 static const char *const cm_supported[] = {"path", "outbound", "gruu", NULL};
@@ -26,6 +27,7 @@ struct cm_svc {
 	struct store *st;
 	struct sip_auth_srv *auth;
 	struct cm_reg *reg;
+	struct cm_calls *calls;
 	struct sip_stack *stack;
 	struct net_tls *tls;
 	struct event *tick;
@@ -137,7 +139,11 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 	struct buf hdrs;
 
 	if (!r->tsx) {
-		return; /* an ACK to a 2xx: no dialogs at this stage */
+		/* An ACK to a 2xx: the call's business. */
+		if (meth == SIP_M_ACK) {
+			cm_calls_request(s->calls, r);
+		}
+		return;
 	}
 	buf_init(&hdrs, 4096);
 	/* §8.2.1: methods we do not know at all. */
@@ -147,6 +153,7 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 	case SIP_M_INVITE:
 	case SIP_M_BYE:
 	case SIP_M_CANCEL:
+	case SIP_M_UPDATE:
 		break;
 	default:
 		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
@@ -184,11 +191,12 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 		} else if (!accepts_sdp(m)) {
 			reply(r, 406, NULL, "");
 		} else {
-			reply(r, 480, "Call control not enabled", "");
+			cm_calls_request(s->calls, r);
 		}
 		break;
 	case SIP_M_BYE:
-		reply(r, 481, NULL, "");
+	case SIP_M_UPDATE:
+		cm_calls_request(s->calls, r);
 		break;
 	default:
 		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
@@ -196,6 +204,13 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 	}
 out:
 	buf_free(&hdrs);
+}
+
+static void on_cancel(struct sip_tsx *t, void *arg)
+{
+	struct cm_svc *s = arg;
+
+	cm_calls_cancel(s->calls, t);
 }
 
 /* Once a second: drop expired bindings, reload lines when the database
@@ -246,6 +261,9 @@ static int listen_all(struct cm_svc *s, const struct cm_svc_conf *conf)
 		.key2_file = conf->key2_file,
 		.ca_file = conf->client_ca_file,
 		.crl_file = conf->crl_file,
+		/* The manufacturer's CA publishes no CRL to us: MICs are
+		 * checked by chain and time; LSCs against the site CRL. */
+		.crl_missing_ok = true,
 		.client_auth = conf->client_ca_file
 				       ? NET_TLS_CLIENT_CERT_OPTIONAL
 				       : NET_TLS_CLIENT_CERT_NONE,
@@ -301,6 +319,7 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 	struct sip_stack_cfg scfg = {
 		.base = base,
 		.request_h = on_request,
+		.cancel_h = on_cancel,
 		.arg = s,
 		.t1_ms = conf->t1_ms,
 	};
@@ -309,6 +328,16 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 		goto fail;
 	}
 	err = listen_all(s, conf);
+	if (err) {
+		goto fail;
+	}
+	struct cm_calls_conf cconf = {
+		.host = conf->listen,
+		.port = conf->port,
+		.tls_port = conf->tls_port,
+		.no_answer_ms = conf->no_answer_ms,
+	};
+	err = cm_calls_new(&s->calls, base, s->stack, s->reg, st, &cconf);
 	if (err) {
 		goto fail;
 	}
@@ -332,6 +361,7 @@ void cm_svc_free(struct cm_svc *s)
 	if (s->tick) {
 		event_free(s->tick);
 	}
+	cm_calls_free(s->calls);
 	sip_stack_free(s->stack);
 	net_tls_unref(s->tls);
 	cm_reg_free(s->reg);
