@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # REGISTER-with-digest benchmark: Trustline against Kamailio, same SIPp
-# scenario (tests/sipp/register_auth.xml: REGISTER, 401, REGISTER with MD5
+# scenario (tests/sipp/register_bench.xml: REGISTER, 401, REGISTER with MD5
 # digest credentials, 200), same machine, same run.
 #
 #   bench/register.sh [options] [SERVER_KIND]
@@ -8,8 +8,8 @@
 #     --regs N         registrations per run over UDP and kept-open TLS
 #                      (default 30000)
 #     --rate R         SIPp call rate for those runs, per second (3000)
-#     --new-regs N     registrations on new TLS connections (3000)
-#     --new-rate R     SIPp call rate for them (300)
+#     --new-regs N     registrations on new TLS connections (2000)
+#     --new-rate R     SIPp call rate for them (100)
 #     --users N        distinct users (default 200)
 #     --handshake-secs S  duration of each OpenSSL handshake run (5)
 #     --base-port P    first of the ports used, in 34000-34999 (34000)
@@ -17,7 +17,8 @@
 #     -h, --help
 #   Environment: TL_BIN (the trustline binary, default build/trustline),
 #   TRUSTLINE_CA / TRUSTLINE_CLIENT_CERT / TRUSTLINE_CLIENT_KEY (see
-#   start_trustline).
+#   start_trustline), KAMAILIO_SETUP_ARGS (more bench/kamailio/setup
+#   options, e.g. "--tcp-children 1").
 #
 # For each server and transport it prints registrations done, the server's
 # CPU time (utime + stime of every server process, from /proc/PID/stat,
@@ -41,15 +42,15 @@ set -uo pipefail
 kind=all
 regs=30000
 rate=3000
-new_regs=3000
-new_rate=300
+new_regs=2000
+new_rate=100
 users=200
 hs_secs=5
 base=34000
 json=0
 
 usage() {
-	sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 num() {
@@ -94,7 +95,7 @@ done
 
 : "${TL_BIN:=$TL_SRC/build/trustline}"
 tmp=$(tl_tmpdir)
-scenario="$TL_SRC/tests/sipp/register_auth.xml"
+scenario="$TL_SRC/tests/sipp/register_bench.xml"
 csv="$tmp/users.csv"
 bench_users_csv "$csv" "$users"
 # Whole run: at most 30 minutes, whatever happens.
@@ -103,10 +104,9 @@ tl_deadline 1800
 # Results: R[server.transport.field]
 declare -A R=()
 
-# Ports: each server gets its own block of 100 inside the caller's range.
-kam_base=$(tl_free_port "$base" 2) || exit 1
-tl_base=$(tl_free_port $((base + 100)) 7) || exit 1
-ossl_port=$(tl_free_port $((base + 200)) 1) || exit 1
+# Ports: each server gets its own block of 100 inside the caller's range,
+# chosen just before it starts: the runs before leave TIME_WAIT sockets on
+# ephemeral ports, and Linux's ephemeral range covers ours.
 sipp_port=$(tl_free_port $((base + 300)) 1) || exit 1
 
 # Starts Kamailio as the registrar; sets SERVER_PID, SERVER_UDP, SERVER_TLS,
@@ -117,8 +117,11 @@ start_kamailio() {
 		bench_note "kamailio not installed"
 		return 1
 	}
+	kam_base=$(tl_free_port "$base" 2) || return 1
 	cmd=$("$BENCH_DIR/kamailio/setup" --sip-port "$kam_base" --users "$csv" \
-		--mtls --debug -1 "$tmp/kamailio") || return 1
+		--mtls --debug -1 --mem tlsf ${KAMAILIO_SETUP_ARGS:-} \
+		"$tmp/kamailio") ||
+		return 1
 	eval "tl_start kamailio $cmd"
 	tl_wait_port udp 127.0.0.1 "$kam_base" 20 &&
 		tl_wait_port tcp 127.0.0.1 $((kam_base + 1)) 20 || {
@@ -139,11 +142,12 @@ start_kamailio() {
 # the admin commands follow docs (DESIGN.md "Command line"); adjust here if
 # they change.
 start_trustline() {
-	local site=$tmp/site i mac
+	local site=$tmp/site i mac mic_cert mic_key
 	if ! "$TL_BIN" serve --help >/dev/null 2>&1; then
 		echo "trustline serve not available"
 		return 1
 	fi
+	tl_base=$(tl_free_port $((base + 100)) 7) || return 1
 	"$TL_BIN" init --site "$site" --base-port "$tl_base" \
 		>"$tmp/trustline-init.log" 2>&1 || {
 		bench_note "trustline init failed: $(tail -n 1 "$tmp/trustline-init.log")"
@@ -163,6 +167,18 @@ start_trustline() {
 			return 1
 		}
 	done
+	# A manufacturer certificate (MIC) for the first device, as the phone
+	# would present it; issued before serve starts, which loads the
+	# client CAs and CRLs once.
+	mac=$(printf '0011%08X' 1001)
+	mic_cert= mic_key=
+	if [ -z "${TRUSTLINE_CLIENT_CERT:-}" ] && mkdir -p "$tmp/mic" &&
+		"$TL_BIN" mfg issue --site "$site" --mac "$mac" --out "$tmp/mic" \
+			>>"$tmp/trustline-init.log" 2>&1 &&
+		[ -r "$tmp/mic/SEP$mac.crt" ]; then
+		mic_cert=$tmp/mic/SEP$mac.crt
+		mic_key=$tmp/mic/SEP$mac.key
+	fi
 	tl_start trustline "$TL_BIN" serve --site "$site"
 	tl_wait_port udp 127.0.0.1 "$tl_base" 20 &&
 		tl_wait_port tcp 127.0.0.1 $((tl_base + 1)) 20 || {
@@ -176,18 +192,8 @@ start_trustline() {
 	# certificate the site trusts (a phone's LSC or MIC); without one the
 	# new-connection runs use server-authenticated TLS only.
 	SERVER_CA=${TRUSTLINE_CA:-$site/pki/ca.crt}
-	SERVER_CERT=${TRUSTLINE_CLIENT_CERT:-}
-	SERVER_KEY=${TRUSTLINE_CLIENT_KEY:-}
-	# Else a manufacturer certificate (MIC) for the first device, as the
-	# phone would present.
-	mac=$(printf '0011%08X' 1001)
-	if [ -z "$SERVER_CERT" ] && mkdir -p "$tmp/mic" &&
-		"$TL_BIN" mfg issue --site "$site" --mac "$mac" --out "$tmp/mic" \
-			>>"$tmp/trustline-init.log" 2>&1 &&
-		[ -r "$tmp/mic/SEP$mac.crt" ]; then
-		SERVER_CERT=$tmp/mic/SEP$mac.crt
-		SERVER_KEY=$tmp/mic/SEP$mac.key
-	fi
+	SERVER_CERT=${TRUSTLINE_CLIENT_CERT:-$mic_cert}
+	SERVER_KEY=${TRUSTLINE_CLIENT_KEY:-$mic_key}
 	SERVER_MTLS=no
 	[ -z "$SERVER_CERT" ] || SERVER_MTLS=yes
 }
@@ -195,18 +201,20 @@ start_trustline() {
 # measure SERVER TRANSPORT SIPP-TARGET SIPP-TRANSPORT COUNT RATE
 measure() {
 	local srv=$1 tr=$2 target=$3 st=$4 count=$5 r=$6 before after name
-	local limit=$((count / r + 60)) ok failed
+	local limit=$((count / r + 60)) ok failed nproc_before nproc_after
 	name="$srv-$tr"
 	# Warm-up, not measured: the bindings exist, caches are filled.
 	tl_sipp "$name-warm" -sf "$scenario" -inf "$csv" -i 127.0.0.1 \
 		-p "$sipp_port" -t "$st" -max_socket 4096 -m "$users" -r "$r" \
 		-timeout 60 "$target" >/dev/null 2>&1
+	nproc_before=$(bench_tree "$SERVER_PID" | wc -l)
 	before=$(bench_cpu_ticks "$SERVER_PID")
 	TL_SIPP_TIMEOUT=$((limit + 30)) tl_sipp "$name" -sf "$scenario" \
 		-inf "$csv" -i 127.0.0.1 -p "$sipp_port" -t "$st" \
 		-max_socket 4096 -m "$count" -r "$r" -rp 1000 -l $((r * 2)) \
 		-recv_timeout 10000 -timeout "$limit" "$target"
 	after=$(bench_cpu_ticks "$SERVER_PID")
+	nproc_after=$(bench_tree "$SERVER_PID" | wc -l)
 	ok=$(bench_sipp_count "$tmp/$name.screen" successful)
 	failed=$(bench_sipp_count "$tmp/$name.screen" failed)
 	R[$srv.$tr.regs]=$ok
@@ -218,11 +226,26 @@ measure() {
 	else
 		R[$srv.$tr.per1k]=-
 	fi
-	if [ "$ok" -eq 0 ]; then
+	if [ "$nproc_after" -lt "$nproc_before" ]; then
+		# A process that exited took its CPU time with it.
+		bench_note "$srv $tr: server processes exited during the run ($nproc_before before, $nproc_after after): no figure"
+		R[$srv.$tr.cpu]=-
+		R[$srv.$tr.per1k]=-
+	elif [ "$ok" -eq 0 ]; then
 		bench_note "$srv $tr: no registration succeeded"
 	elif [ "$failed" -gt $((count / 100)) ]; then
 		bench_note "$srv $tr: $failed of $count registrations failed"
 	fi
+}
+
+# tls_probe SERVER STUNNEL-PORT: a few registrations over TLS succeed.
+tls_probe() {
+	local ok
+	tl_sipp "$1-probe" -sf "$scenario" -inf "$csv" -i 127.0.0.1 \
+		-p "$sipp_port" -t t1 -m 5 -timeout 20 "127.0.0.1:$2" \
+		>/dev/null 2>&1
+	ok=$(bench_sipp_count "$tmp/$1-probe.screen" successful)
+	[ "$ok" -gt 0 ]
 }
 
 run_server() {
@@ -245,7 +268,16 @@ run_server() {
 				"$SERVER_CA"
 		fi
 		tl_start "stunnel-$srv" stunnel "$tmp/stunnel-$srv.conf"
-		if tl_wait_port tcp 127.0.0.1 "$st" 10; then
+		tl_wait_port tcp 127.0.0.1 "$st" 10
+		if [ -n "$SERVER_CERT" ] && ! tls_probe "$srv" "$st"; then
+			bench_note "$srv refuses the client certificate ($(tail -n 1 "$(tl_log "$srv")")); measuring server-authenticated TLS"
+			tl_stop "stunnel-$srv"
+			tl_stunnel_conf "$tmp/stunnel-$srv.conf" "$st" "$SERVER_TLS" \
+				"$SERVER_CA"
+			R[$srv.mtls]=no
+			tl_start "stunnel-$srv" stunnel "$tmp/stunnel-$srv.conf"
+		fi
+		if tl_wait_port tcp 127.0.0.1 "$st" 10 && tls_probe "$srv" "$st"; then
 			measure "$srv" tls-kept "127.0.0.1:$st" t1 "$regs" "$rate"
 			measure "$srv" tls-new "127.0.0.1:$st" tn "$new_regs" \
 				"$new_rate"
@@ -269,6 +301,7 @@ openssl_handshakes() {
 		sargs=(-CAfile "$d/ca.crt" -Verify 1)
 		cargs=(-cert "$d/client.crt" -key "$d/client.key" -CAfile "$d/ca.crt")
 	fi
+	ossl_port=$(tl_free_port $((base + 200)) 1) || return
 	tl_start "s_server-$mode" openssl s_server -accept "127.0.0.1:$ossl_port" \
 		-cert "$d/server.crt" -key "$d/server.key" -tls1_3 -quiet \
 		-naccept 1000000 "${sargs[@]}"
@@ -302,10 +335,12 @@ get() {
 }
 
 ratio_line() {
-	# ratio_line LABEL NUM DEN GOAL
+	# ratio_line LABEL NUM DEN [GOAL]
 	local r
 	r=$(bench_div "$2" "$3" 2)
-	if [ "$r" = - ]; then
+	if [ -z "${4:-}" ]; then
+		printf '  %-34s %7sx   (for scale, no goal)\n' "$1" "$r"
+	elif [ "$r" = - ]; then
 		printf '  %-34s %8s   goal <= %sx\n' "$1" "n/a" "$4"
 	else
 		local met
@@ -329,7 +364,7 @@ if [ "$json" = 1 ]; then
 	done
 	printf '}\n'
 else
-	echo "REGISTER with digest auth (SIPp register_auth.xml), server CPU = utime+stime of all server processes"
+	echo "REGISTER with digest auth (SIPp register_bench.xml), server CPU = utime+stime of all server processes"
 	printf '%-10s %-10s %8s %7s %9s %14s\n' transport server regs failed cpu_s \
 		"cpu_s/1000reg"
 	for tr in udp tls-kept tls-new; do
@@ -361,8 +396,8 @@ else
 		"$(get trustline.tls-new.per1k)" "$(get "openssl.$hm.per1k")" 1.25
 	ratio_line "tls-new: Kamailio / OpenSSL-mutual" \
 		"$(get kamailio.tls-new.per1k)" "$(get openssl.mutual.per1k)" 1.25
-	ratio_line "tls-new: Trustline / Kamailio" \
-		"$(get trustline.tls-new.per1k)" "$(get kamailio.tls-new.per1k)" 1
+	ratio_line "tls-new: Trustline-$hm / Kamailio-mutual" \
+		"$(get trustline.tls-new.per1k)" "$(get kamailio.tls-new.per1k)"
 fi
 
 # Non-zero when a server that was asked for could not be measured at all
