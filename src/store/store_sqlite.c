@@ -543,31 +543,48 @@ int store_generation(struct store *st, uint64_t *out)
 
 /* ---- open, migrate, close ---- */
 
-static int migrate(struct store *st)
+static int schema_version(struct store *st, int *out)
 {
 	sqlite3_stmt *s = NULL;
-	int version;
 	int rc =
 	        sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL);
 
-	if (rc != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(s);
+	}
+	if (rc != SQLITE_ROW) {
 		sqlite3_finalize(s);
 		return db_err(st, rc, "schema version");
 	}
-	version = sqlite3_column_int(s, 0);
+	*out = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
-	if (version > SCHEMA_VERSION) {
+	if (*out > SCHEMA_VERSION) {
 		log_err(COMP,
 		        "database schema %d is newer than this build (%d)",
-		        version, SCHEMA_VERSION);
+		        *out, SCHEMA_VERSION);
 		return -TL_ESTORE;
 	}
-	while (version < SCHEMA_VERSION) {
-		char pragma[64];
-		int err = store_tx_begin(st);
+	return 0;
+}
 
+static int migrate(struct store *st)
+{
+	int version;
+	int err = schema_version(st, &version);
+
+	while (!err && version < SCHEMA_VERSION) {
+		char pragma[64];
+
+		err = store_tx_begin(st);
 		if (err) {
 			return err;
+		}
+		/* Read again under the write lock: another process opening
+		 * the same new database may have migrated it meanwhile. */
+		err = schema_version(st, &version);
+		if (err || version >= SCHEMA_VERSION) {
+			store_tx_rollback(st);
+			break;
 		}
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d",
 		         version + 1);
@@ -584,7 +601,7 @@ static int migrate(struct store *st)
 		log_info(COMP, "database migrated to schema %d", version + 1);
 		version++;
 	}
-	return 0;
+	return err;
 }
 
 int store_open(struct store **out, const char *path)

@@ -327,6 +327,23 @@ tl_assert_eq 0 "$bad" "20 concurrent device add commands all succeed"
 tl_assert_eq 20 "$(q "SELECT count(*) FROM devices WHERE mac LIKE '0000000000%'")" \
 	"and all 20 devices are stored"
 
+# ---- concurrent first use: one process migrates, the others wait ----
+SITE2="$T/site2"
+mkdir -p "$SITE2"
+pids=()
+for i in $(seq 10 19); do
+	"$TL_BIN" device add --mac "0000000001$i" --site "$SITE2" \
+		>"$T/first.$i.out" 2>&1 &
+	pids+=($!)
+done
+bad=0
+for p in "${pids[@]}"; do
+	wait "$p" || bad=$((bad + 1))
+done
+tl_assert_eq 0 "$bad" "10 commands on a new site at once all succeed"
+tl_assert_eq 10 "$(sqlite3 "$SITE2/trustline.db" 'SELECT count(*) FROM devices')" \
+	"and the database they created has all 10 devices"
+
 # ---- audit ----
 tl_check "every change is audited" test "$(q "SELECT count(*) FROM audit")" -ge 15
 for a in profile.add profile.set profile.del device.add device.set \
