@@ -445,30 +445,34 @@ out:
 	return err;
 }
 
+/* The UDP listener to send from: the one bound to local, else a wildcard
+ * one on local's port (it sends from local's address), else the first one
+ * listened on of dst's family. */
 static struct net_lst *udp_lst_for(struct net *n, const struct net_addr *dst,
                                    const struct net_addr *local)
 {
-	struct net_lst *l, *best = NULL;
+	struct net_lst *l, *port = NULL, *first = NULL;
+	bool have_local =
+	        local != NULL && net_addr_family(local) == net_addr_family(dst);
 
 	for (l = n->lsts; l != NULL; l = l->next) {
 		if (l->tp != NET_UDP ||
 		    net_addr_family(&l->addr) != net_addr_family(dst)) {
 			continue;
 		}
-		if (local != NULL && net_addr_family(local) != AF_UNSPEC) {
+		if (have_local) {
 			if (net_addr_eq(&l->addr, local)) {
 				return l;
 			}
-			if (net_addr_port(&l->addr) == net_addr_port(local) &&
-			    best == NULL) {
-				best = l;
+			if (l->wild &&
+			    net_addr_port(&l->addr) == net_addr_port(local)) {
+				port = l;
 			}
-			continue;
 		}
-		/* the first one listened on (the list is newest first) */
-		best = l;
+		/* the list is newest first: the last seen is the oldest */
+		first = l;
 	}
-	return best;
+	return port != NULL ? port : first;
 }
 
 int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,

@@ -171,6 +171,17 @@ static void udp_echo(const char *host, uint16_t port)
 		                          (const uint8_t *)"x", 1),
 		                 -TL_ESTATE);
 	}
+	/* a local address no listener has: the first listener sends */
+	{
+		struct net_addr nowhere = ca;
+		net_addr_set_port(&nowhere, 9);
+		cli.nmsg = 0;
+		assert_int_equal(net_send(cli.n, NET_UDP, &sa, &nowhere,
+		                          (const uint8_t *)"again", 5),
+		                 0);
+		assert_true(run_until(base, got_msgs1, &cli, 2000));
+		assert_string_equal(cli.msg[0], "ok:again");
+	}
 	/* too big for one datagram */
 	{
 		static uint8_t big[70000];
