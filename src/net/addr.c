@@ -79,7 +79,7 @@ int net_addr_set(struct net_addr *a, const char *host, uint16_t port)
 	return -TL_EPARSE;
 }
 
-static int parse_port(const char *s, uint16_t *out)
+static TL_MUST_CHECK int parse_port(const char *s, uint16_t *out)
 {
 	unsigned v = 0;
 	size_t i;

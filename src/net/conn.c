@@ -265,8 +265,9 @@ static void conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	conn_arm(c, true);
 }
 
-static int conn_new(struct net_conn **out, struct net *n, enum net_transport tp,
-                    const struct net_addr *peer, bool outgoing)
+static TL_MUST_CHECK int conn_new(struct net_conn **out, struct net *n,
+                                  enum net_transport tp,
+                                  const struct net_addr *peer, bool outgoing)
 {
 	struct net_conn *c = calloc(1, sizeof(*c));
 
@@ -635,7 +636,7 @@ static void conn_tls_peer(struct net_conn *c)
 	}
 }
 
-static int ssl_error(struct net_conn *c, char *why, size_t len)
+static TL_MUST_CHECK int ssl_error(struct net_conn *c, char *why, size_t len)
 {
 	unsigned long e = 0, x;
 	long vr;

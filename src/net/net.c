@@ -306,7 +306,8 @@ static void accept_error_cb(struct evconnlistener *el, void *arg)
 	evtimer_add(l->retry, &tv);
 }
 
-static int bind_socket(const struct net_addr *addr, int type, int *fdp)
+static TL_MUST_CHECK int bind_socket(const struct net_addr *addr, int type,
+                                     int *fdp)
 {
 	int fd, one = 1, err;
 

@@ -97,10 +97,10 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 	return 0;
 }
 
-static int use_cert_key(SSL_CTX *ctx, const char *cert_file,
-                        const char *key_file, X509 *cert,
-                        STACK_OF(X509) * chain, EVP_PKEY *key,
-                        const char *which)
+static TL_MUST_CHECK int use_cert_key(SSL_CTX *ctx, const char *cert_file,
+                                      const char *key_file, X509 *cert,
+                                      STACK_OF(X509) * chain, EVP_PKEY *key,
+                                      const char *which)
 {
 	if (cert != NULL && key != NULL) {
 		if (SSL_CTX_use_cert_and_key(ctx, cert, key, chain, 1) != 1) {
@@ -148,7 +148,7 @@ static int use_cert_key(SSL_CTX *ctx, const char *cert_file,
 	return 0;
 }
 
-static int load_crl(SSL_CTX *ctx, const char *crl_file)
+static TL_MUST_CHECK int load_crl(SSL_CTX *ctx, const char *crl_file)
 {
 	X509_STORE *st = SSL_CTX_get_cert_store(ctx);
 	X509_LOOKUP *lk = X509_STORE_add_lookup(st, X509_LOOKUP_file());
@@ -163,7 +163,7 @@ static int load_crl(SSL_CTX *ctx, const char *crl_file)
 	return 0;
 }
 
-static int open_keylog(struct net_tls *t, const char *path)
+static TL_MUST_CHECK int open_keylog(struct net_tls *t, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 
