@@ -3,6 +3,8 @@
 #include "callmgr/cm_svc.h"
 #include "cli/cli.h"
 #include "cli/site.h"
+#include "enroll/enroll_svc.h"
+#include "pki/pki_site.h"
 #include "prov/http_prov.h"
 #include "prov/prov_fs.h"
 #include "prov/prov_site.h"
@@ -38,7 +40,8 @@ static void usage(FILE *f)
 		"  --keylog FILE  append TLS secrets in NSS key log format "
 		"(debugging only)\n"
 		"  --no-tftp      do not start the TFTP server\n"
-		"  --no-http      do not start the HTTP provisioning server\n");
+		"  --no-http      do not start the HTTP provisioning server\n"
+		"  --no-capf      do not start CAPF and EST (enrolment)\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -108,7 +111,7 @@ int cmd_serve(int argc, char **argv)
 {
 	const char *dir = cli_site_default();
 	const char *keylog = NULL;
-	bool no_tftp = false, no_http = false;
+	bool no_tftp = false, no_http = false, no_capf = false;
 	struct site site;
 	struct store *st = NULL;
 	struct event_base *base = NULL;
@@ -118,6 +121,7 @@ int cmd_serve(int argc, char **argv)
 	struct prov_site *gen = NULL;
 	struct tftp_srv *tftp = NULL;
 	struct http_prov *http = NULL;
+	struct enroll_svc *enr = NULL;
 	char cert[SITE_PATH_MAX + 16], key[SITE_PATH_MAX + 16];
 	char cert2[SITE_PATH_MAX + 16], key2[SITE_PATH_MAX + 16];
 	char crl[SITE_PATH_MAX + 16], client_ca[SITE_PATH_MAX + 32];
@@ -137,6 +141,8 @@ int cmd_serve(int argc, char **argv)
 			no_tftp = true;
 		} else if (!strcmp(argv[i], "--no-http")) {
 			no_http = true;
+		} else if (!strcmp(argv[i], "--no-capf")) {
+			no_capf = true;
 		} else {
 			usage(stderr);
 			return CLI_EUSAGE;
@@ -259,6 +265,33 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 	}
+	if (!no_capf) {
+		/* CAPF on its port, EST on the admin port (DESIGN.md);
+		 * without a usable site CA both stay off */
+		char crl_url[512];
+		struct enroll_svc_conf ec = {
+			.site_dir = site.dir,
+			.listen = site.listen,
+			.capf_port = site.ports.capf,
+			.est_port = site.ports.admin,
+			.crl_url = pki_site_crl_url(crl_url, sizeof(crl_url),
+						    site.host, site.ports.http)
+					   ? NULL
+					   : crl_url,
+			.est_cert_file = cert,
+			.est_key_file = key,
+			.client_ca_file = have_ca ? client_ca : NULL,
+			.keylog_file = keylog,
+		};
+		err = enroll_svc_new(&enr, base, st, &ec);
+		if (err) {
+			log_warn("serve", "CAPF and EST are off: %s",
+				 tl_strerror(err));
+		} else {
+			log_info("serve", "CAPF %u, EST %u", site.ports.capf,
+				 site.ports.admin);
+		}
+	}
 	log_info("serve",
 		 "site %s: SIP %s:%u udp/tcp%s, TFTP %u%s, HTTP %u%s; "
 		 "ready",
@@ -272,6 +305,7 @@ int cmd_serve(int argc, char **argv)
 	log_info("serve", "stopped");
 	rc = CLI_OK;
 out:
+	enroll_svc_free(enr);
 	http_prov_free(http);
 	tftp_srv_free(tftp);
 	prov_fs_free(fs);
