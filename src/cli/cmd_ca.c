@@ -4,6 +4,7 @@
 
 #include "pki/pki.h"
 #include "pki/pki_site.h"
+#include "pki/pki_token.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -77,6 +78,7 @@ struct opts {
 	const char *dns[MAX_SAN], *ip[MAX_SAN];
 	size_t n_dns, n_ip;
 	long days;
+	char pinbuf[64];
 	bool json, pem;
 };
 
@@ -186,6 +188,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'P':
 			o->pin = optarg;
+			break;
+		case 'F':
+			if (pki_token_pin_read(optarg, o->pinbuf,
+			                       sizeof(o->pinbuf))) {
+				cli_fail(CMD,
+				         "--pin-file %s: cannot read a PIN",
+				         optarg);
+				return CLI_EUSAGE;
+			}
+			o->pin = o->pinbuf;
 			break;
 		case 'Q':
 			o->so_pin = optarg;
@@ -893,5 +905,6 @@ int cmd_ca(int argc, char **argv)
 		rc = do_show(&x, &o);
 	}
 	store_close(x.st);
+	OPENSSL_cleanse(o.pinbuf, sizeof(o.pinbuf));
 	return rc;
 }

@@ -5,11 +5,13 @@
 
 #include "pki/pki.h"
 #include "pki/pki_site.h"
+#include "pki/pki_token.h"
 #include "store/store.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@ static const char usage[] =
 struct opts {
 	const char *site, *mac, *out, *key, *alg, *ca_key, *cn, *pin, *module;
 	long days;
+	char pinbuf[64];
 	bool json;
 };
 
@@ -112,6 +115,16 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'P':
 			o->pin = optarg;
+			break;
+		case 'F':
+			if (pki_token_pin_read(optarg, o->pinbuf,
+			                       sizeof(o->pinbuf))) {
+				cli_fail(CMD,
+				         "--pin-file %s: cannot read a PIN",
+				         optarg);
+				return CLI_EUSAGE;
+			}
+			o->pin = o->pinbuf;
 			break;
 		case 'm':
 			o->module = optarg;
@@ -321,5 +334,6 @@ int cmd_mfg(int argc, char **argv)
 	}
 	rc = !strcmp(sub, "init") ? do_init(&o, &s, st) : do_issue(&o, &s, st);
 	store_close(st);
+	OPENSSL_cleanse(o.pinbuf, sizeof(o.pinbuf));
 	return rc;
 }

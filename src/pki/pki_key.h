@@ -22,8 +22,12 @@ int pki_key_load_file(struct pki_key **out, const char *path,
                       const char *pass) TL_MUST_CHECK;
 /* Wrap an EVP_PKEY (one reference is taken; the caller keeps its own). */
 int pki_key_from_pkey(struct pki_key **out, EVP_PKEY *pkey) TL_MUST_CHECK;
-/* A key in a PKCS#11 token: module path (NULL: p11-kit proxy), token
- * label, key label, user PIN. The private key never leaves the token. */
+/* A key in a PKCS#11 token, loaded through p11-kit: module path (NULL:
+ * $TL_PKCS11_MODULE, else SoftHSM2's module; p11-kit's proxy module works
+ * too), token label, key label (CKA_LABEL of the private key), user PIN.
+ * The private key never leaves the token: we hash, the token signs (see
+ * key_p11.c). The public half comes from the token's public key object or
+ * its certificate with the same label. Not thread-safe (one session). */
 int pki_key_open_p11(struct pki_key **out, const char *module,
                      const char *token_label, const char *key_label,
                      const char *pin) TL_MUST_CHECK;
