@@ -62,6 +62,8 @@ struct tftp_srv {
 	struct event ev;
 	struct sockaddr_storage local; /* port 0: for transfer sockets */
 	socklen_t local_len;
+	struct sockaddr_storage cur_dst; /* where the current request went */
+	bool cur_dst_set;
 	uint16_t port;
 	struct xfer *xfers;
 	struct tftp_srv_stats st;
@@ -407,11 +409,66 @@ static bool rate_ok(struct tftp_srv *srv, const struct sockaddr_storage *src)
 	return true;
 }
 
+/* An error from the server port, sent from the address the request was
+ * sent to (so that a client behind a multi-homed wildcard listener sees
+ * it come from the server it asked). */
 static void refuse(struct tftp_srv *srv, const struct sockaddr_storage *src,
                    socklen_t srclen, uint16_t code, const char *msg)
 {
+	const struct sockaddr_storage *dst = &srv->cur_dst;
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctl;
+	struct buf b;
+
 	srv->st.refused++;
-	send_error_to(srv->fd, src, srclen, code, msg);
+	buf_init(&b, 600);
+	tftp_put_error(&b, code, msg);
+	if (buf_err(&b) == 0) {
+		struct iovec iov = {.iov_base = b.p, .iov_len = b.len};
+		struct msghdr mh = {
+		        .msg_name = (void *)src,
+		        .msg_namelen = srclen,
+		        .msg_iov = &iov,
+		        .msg_iovlen = 1,
+		};
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		if (srv->cur_dst_set && dst->ss_family == AF_INET) {
+			struct in_pktinfo pi = {
+			        .ipi_spec_dst =
+			                ((const struct sockaddr_in *)dst)
+			                        ->sin_addr,
+			};
+
+			mh.msg_control = ctl.b;
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = IPPROTO_IP;
+			cm->cmsg_type = IP_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		} else if (srv->cur_dst_set && dst->ss_family == AF_INET6) {
+			struct in6_pktinfo pi = {
+			        .ipi6_addr = ((const struct sockaddr_in6 *)dst)
+			                             ->sin6_addr,
+			};
+
+			mh.msg_control = ctl.b;
+			mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = IPPROTO_IPV6;
+			cm->cmsg_type = IPV6_PKTINFO;
+			cm->cmsg_len = CMSG_LEN(sizeof(pi));
+			memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+		}
+		/* Best effort: an error packet is never retransmitted
+		 * (RFC 1350 §7). */
+		(void)!sendmsg(srv->fd, &mh, 0);
+	}
+	buf_free(&b);
 }
 
 static uint16_t code_of(int err, const char **msg)
@@ -669,6 +726,8 @@ static void srv_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		dst_of(srv, &mh, &dst, &dstlen);
+		srv->cur_dst = dst;
+		srv->cur_dst_set = true;
 		on_request(srv, srv->rx, (size_t)n, &src, mh.msg_namelen, &dst,
 		           dstlen);
 	}

@@ -214,6 +214,9 @@ if command -v ip >/dev/null && unshare -rn true 2>/dev/null; then
 		done
 		"$1" tftp get 127.0.0.2:33130 CTLFile.tlv -o "$3" \
 			--timeout 200 --retries 2
+		# A refusal comes from the asked address too.
+		"$1" tftp get 127.0.0.3:33130 nothere.bin -o "$3.x" \
+			--timeout 200 --retries 2 2>&1 | grep "server error 1"
 	' wildcard "$TL_BIN" "$root" "$work/outw" 2>&1) ||
 		fail "wildcard listen, request to 127.0.0.2: $out"
 	cmp -s "$work/outw" "$root/CTLFile.tlv" || fail "wildcard differs"
