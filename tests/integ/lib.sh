@@ -354,6 +354,23 @@ tl__selftest() {
 			-p "$((p + 2))" -m 1 -timeout 10 "127.0.0.1:$((p + 1))"
 	fi
 
+	if command -v sipp >/dev/null; then
+		# The retransmission scenario must fail against a server that
+		# processes the copy (the SIPp registrar keeps no transactions).
+		tl_check "register_retrans.xml fails against a stateless peer" \
+			bash -c "! TL_SIPP_TIMEOUT=20 tl_sipp retx-neg -sf \
+			'$TL_SRC/tests/sipp/register_retrans.xml' \
+			-inf '$TL_SRC/tests/sipp/users.csv' -i 127.0.0.1 \
+			-p $((p + 2)) -t u1 -nr -m 1 -timeout 10 \
+			127.0.0.1:$((p + 1)) 2>/dev/null"
+		tl_stop udp || true
+	fi
+	if command -v kamailio >/dev/null && command -v stunnel >/dev/null; then
+		tl__selftest_kamailio "$d"
+	else
+		echo "kamailio or stunnel missing: reference registrar checks skipped"
+	fi
+
 	pid=$(tl_pid tcp)
 	tl_stop tcp
 	rc=$?
@@ -386,8 +403,54 @@ tl__selftest() {
 	tl_summary
 }
 
+# The SIPp scenarios against the reference registrar (Kamailio from
+# bench/kamailio, transaction-stateful, mutual TLS) over UDP, TCP and TLS
+# through stunnel, kept-open and one connection per call.
+tl__selftest_kamailio() {
+	local d=$1 k s sc tr cmd
+	local sipp_dir="$TL_SRC/tests/sipp" users="$TL_SRC/tests/sipp/users.csv"
+	k=$(tl_free_port 34920 2) || tl_fail "no free port"
+	s=$(tl_free_port 34930 2) || tl_fail "no free port"
+	cmd=$("$TL_SRC/bench/kamailio/setup" --sip-port "$k" --tm --mtls \
+		--mem tlsf --debug -1 "$d/kam") || tl_fail "kamailio setup"
+	eval "tl_start kamailio $cmd"
+	tl_check "Kamailio listens on UDP" tl_wait_port udp 127.0.0.1 "$k" 20
+	tl_check "Kamailio listens on TLS" \
+		tl_wait_port tcp 127.0.0.1 $((k + 1)) 20
+	tl_stunnel_conf "$d/kam-st.conf" "$s" "127.0.0.1:$((k + 1))" \
+		"$d/kam/ca.crt" "$d/kam/client.crt" "$d/kam/client.key"
+	tl_start kam-stunnel stunnel "$d/kam-st.conf"
+	tl_check "stunnel listens" tl_wait_port tcp 127.0.0.1 "$s" 10
+	for tr in u1 t1 tls; do
+		for sc in register_auth register_refresh options \
+			register_wrong_password register_bench; do
+			if [ $tr = tls ]; then
+				tl_check "Kamailio: $sc over TLS (stunnel, mutual)" \
+					tl_sipp "kam-$sc-$tr" -sf "$sipp_dir/$sc.xml" \
+					-inf "$users" -i 127.0.0.1 -p $((s + 1)) -t t1 \
+					-m 2 -timeout 20 "127.0.0.1:$s"
+			else
+				tl_check "Kamailio: $sc over $tr" \
+					tl_sipp "kam-$sc-$tr" -sf "$sipp_dir/$sc.xml" \
+					-inf "$users" -i 127.0.0.1 -p $((s + 1)) -t "$tr" \
+					-m 2 -timeout 20 "127.0.0.1:$k"
+			fi
+		done
+	done
+	tl_check "Kamailio: one TLS connection per registration" \
+		tl_sipp kam-tn -sf "$sipp_dir/register_auth.xml" -inf "$users" \
+		-i 127.0.0.1 -p $((s + 1)) -t tn -max_socket 1024 -m 20 -r 20 \
+		-timeout 30 "127.0.0.1:$s"
+	tl_check "Kamailio (transaction-stateful): retransmissions absorbed" \
+		tl_sipp kam-retx -sf "$sipp_dir/register_retrans.xml" \
+		-inf "$users" -i 127.0.0.1 -p $((s + 1)) -t u1 -nr -m 2 \
+		-timeout 20 "127.0.0.1:$k"
+	tl_stop kam-stunnel || true
+	tl_stop kamailio || true
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
-	export -f tl_free_port tl__ports_in_use tl_wait_port
+	export -f tl_free_port tl__ports_in_use tl_wait_port tl_sipp
 	export TL_TMP
 	tl__selftest
 fi
