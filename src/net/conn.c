@@ -10,6 +10,8 @@
 #include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -128,6 +130,17 @@ static void conn_close(struct net_conn *c, int err, const char *why)
 		         peer, why);
 	}
 	conn_shut(c);
+	if (n != NULL) {
+		n->stats.closed++;
+		if (err == -ETIMEDOUT) {
+			n->stats.timeouts++;
+		} else if (err == -TL_ELIMIT) {
+			n->stats.limits++;
+		} else if (err == -TL_ETRUST || err == -TL_EAUTH ||
+		           err == -TL_ECRYPTO) {
+			n->stats.tls_failures++;
+		}
+	}
 	if (n != NULL && n->h.conn_h != NULL) {
 		n->h.conn_h(c, NET_CONN_CLOSED, err, n->h.arg);
 	}
@@ -348,6 +361,33 @@ static void conn_up(struct net_conn *c)
 	net_conn_unref(c);
 }
 
+/* One line a second at most, saying how many were not logged: a flood of
+ * connections must not become a flood of log lines. */
+static void __attribute__((format(printf, 2, 3)))
+log_refusal(struct net *n, const char *fmt, ...)
+{
+	uint64_t now = net_now_ms();
+	char line[256];
+	va_list ap;
+
+	n->stats.refused++;
+	if (n->refuse_log_ms != 0 && now - n->refuse_log_ms < 1000) {
+		n->refuse_quiet++;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (n->refuse_quiet != 0) {
+		log_info("net", "%s (and %u refusals not logged)", line,
+		         n->refuse_quiet);
+	} else {
+		log_info("net", "%s", line);
+	}
+	n->refuse_log_ms = now;
+	n->refuse_quiet = 0;
+}
+
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
                     const struct sockaddr *sa, int salen)
 {
@@ -367,10 +407,10 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 		ps[0] = '\0';
 	}
 	if (n->conf.max_conns != 0 && n->nconns >= n->conf.max_conns) {
-		log_info("net",
-		         "refusing %s connection from %s: %u connections"
-		         " open (max_conns)",
-		         net_transport_name(l->tp), ps, n->nconns);
+		log_refusal(n,
+		            "refusing %s connection from %s: %u connections"
+		            " open (max_conns)",
+		            net_transport_name(l->tp), ps, n->nconns);
 		close(fd);
 		return -TL_ELIMIT;
 	}
@@ -378,18 +418,18 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 	max_pend = n->conf.max_pending_per_ip != 0 ? n->conf.max_pending_per_ip
 	                                           : n->conf.max_conns_per_ip;
 	if (n->conf.max_conns_per_ip != 0 && inc >= n->conf.max_conns_per_ip) {
-		log_info("net",
-		         "refusing %s connection from %s: %u open from"
-		         " that address (max_conns_per_ip)",
-		         net_transport_name(l->tp), ps, inc);
+		log_refusal(n,
+		            "refusing %s connection from %s: %u open from"
+		            " that address (max_conns_per_ip)",
+		            net_transport_name(l->tp), ps, inc);
 		close(fd);
 		return -TL_ELIMIT;
 	}
 	if (l->tp == NET_TLS && max_pend != 0 && pend >= max_pend) {
-		log_info("net",
-		         "refusing TLS connection from %s: %u handshakes"
-		         " pending from that address",
-		         ps, pend);
+		log_refusal(n,
+		            "refusing TLS connection from %s: %u handshakes"
+		            " pending from that address",
+		            ps, pend);
 		close(fd);
 		return -TL_ELIMIT;
 	}
@@ -434,6 +474,7 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 	conn_arm(c, true);
 	log_debug("net", "%s connection from %s", net_transport_name(l->tp),
 	          ps);
+	n->stats.accepted++;
 	if (l->tp == NET_TCP) {
 		conn_up(c);
 	}
@@ -542,6 +583,7 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 	conn_local(c, bufferevent_getfd(c->bev));
 	conn_arm(c, true);
 	/* the caller's reference; the net keeps its own */
+	n->stats.connects++;
 	*out = net_conn_ref(c);
 	return 0;
 out:
@@ -786,7 +828,11 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			           "framer returned a bad length");
 			break;
 		}
+		if (r == NET_FRAME_KEEPALIVE) {
+			n->stats.keepalives++;
+		}
 		if (r == NET_FRAME_MSG) {
+			n->stats.msgs_in++;
 			n->h.recv_h(c, &c->peer, &c->local, c->tp, p, mlen,
 			            n->h.arg);
 			if (!c->open) {

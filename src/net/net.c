@@ -126,6 +126,11 @@ unsigned net_conn_count(const struct net *n)
 	return n->nconns;
 }
 
+void net_get_stats(const struct net *n, struct net_stats *out)
+{
+	*out = n->stats;
+}
+
 static bool addr_is_wild(const struct net_addr *a)
 {
 	if (net_addr_family(a) == AF_INET) {
@@ -211,6 +216,7 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			continue;
 		}
 		udp_dst(l, &mh, &local);
+		n->stats.udp_in++;
 		n->h.recv_h(NULL, &src, &local, NET_UDP, n->udp_buf, (size_t)r,
 		            n->h.arg);
 	}
@@ -500,6 +506,7 @@ int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
 		if (r < 0) {
 			return -errno;
 		}
+		n->stats.udp_out++;
 		return (size_t)r == len ? 0 : -EMSGSIZE;
 	}
 	if (tp != NET_TCP && tp != NET_TLS) {

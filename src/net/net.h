@@ -230,6 +230,23 @@ struct net_conn *net_conn_find(struct net *n, enum net_transport tp,
 /* Open connections (both directions, including those not yet up). */
 unsigned net_conn_count(const struct net *n);
 
+/* Counters since net_new, for monitoring. */
+struct net_stats {
+	uint64_t accepted;     /* incoming connections accepted */
+	uint64_t refused;      /* incoming connections refused by a limit */
+	uint64_t connects;     /* outgoing connections opened */
+	uint64_t closed;       /* connections closed, for any reason */
+	uint64_t timeouts;     /* ... of which by a timeout */
+	uint64_t limits;       /* ... by an input or output bound */
+	uint64_t tls_failures; /* ... by a TLS failure (trust, auth, other) */
+	uint64_t msgs_in;      /* stream messages delivered */
+	uint64_t keepalives;   /* keepalives (pings and pongs) received */
+	uint64_t udp_in;       /* datagrams delivered */
+	uint64_t udp_out;      /* datagrams sent */
+};
+
+void net_get_stats(const struct net *n, struct net_stats *out);
+
 /* Connections. */
 struct net_conn *net_conn_ref(struct net_conn *c);
 void net_conn_unref(struct net_conn *c); /* NULL is a no-op */

@@ -75,6 +75,10 @@ struct net {
 	struct net_tls *tls_client;
 	struct net_conn *buckets[NET_HASH_SIZE];
 	unsigned nconns;
+	struct net_stats stats;
+	/* refusals come in floods: one log line a second at most */
+	uint64_t refuse_log_ms;
+	unsigned refuse_quiet;
 	uint8_t *udp_buf;
 };
 

@@ -162,6 +162,13 @@ static void udp_echo(const char *host, uint16_t port)
 	assert_int_equal(srv.echo_err, 0);
 	assert_string_equal(cli.msg[0], "ok:hello");
 	assert_true(net_addr_eq(&cli.src[0], &sa));
+	{
+		struct net_stats st;
+		net_get_stats(srv.n, &st);
+		assert_int_equal(st.udp_in, 1);
+		assert_int_equal(st.udp_out, 1);
+		assert_int_equal(st.accepted, 0);
+	}
 	/* no UDP listener of the destination's family */
 	{
 		struct net_addr other = t_addr(
@@ -422,6 +429,16 @@ static void test_tcp_reuse(void **state)
 	assert_string_equal(srv.msg[1], "two\n");
 	assert_string_equal(cli.msg[0], "ok:one\n");
 	assert_string_equal(cli.msg[1], "ok:two\n");
+	{
+		struct net_stats st;
+		net_get_stats(srv.n, &st);
+		assert_int_equal(st.accepted, 1);
+		assert_int_equal(st.connects, 0);
+		assert_int_equal(st.msgs_in, 2);
+		net_get_stats(cli.n, &st);
+		assert_int_equal(st.connects, 1);
+		assert_int_equal(st.msgs_in, 2);
+	}
 	assert_int_equal(srv.ups, 1);
 	assert_int_equal(cli.ups, 1);
 	assert_int_equal(net_conn_count(srv.n), 1);
@@ -517,6 +534,13 @@ static void test_keepalive(void **state)
 	assert_int_equal(net_connect(&c, cli.n, NET_TCP, &sa, NULL, NULL), 0);
 	assert_int_equal(net_conn_ping(c), 0);
 	assert_true(run_until(base, got_pong, &cli, 2000));
+	{
+		struct net_stats st;
+		net_get_stats(srv.n, &st);
+		assert_int_equal(st.keepalives, 3);
+		net_get_stats(cli.n, &st);
+		assert_int_equal(st.keepalives, 1);
+	}
 	net_conn_unref(c);
 	t_fini(&cli);
 	t_fini(&srv);
@@ -554,6 +578,12 @@ static void test_idle_timeout(void **state)
 	assert_true(run_until(base, eof_or_close, &srv, 3000));
 	assert_true(t_now_ms() - t0 >= 600);
 	assert_int_equal(srv.close_err, -ETIMEDOUT);
+	{
+		struct net_stats st;
+		net_get_stats(srv.n, &st);
+		assert_int_equal(st.closed, 1);
+		assert_int_equal(st.timeouts, 1);
+	}
 	assert_int_equal(raw_read(base, fd, buf, sizeof(buf), 1000), 0);
 	close(fd);
 	t_fini(&srv);
@@ -593,6 +623,25 @@ static void test_per_ip_limit(void **state)
 	fd[3] = raw_connect(&sa);
 	assert_true(wait_ge(base, &srv.ups, 3, 2000));
 	assert_int_equal(net_conn_count(srv.n), 2);
+	/* a flood of refusals is counted (and logged once a second) */
+	{
+		struct net_stats st;
+		int more[10];
+
+		for (i = 0; i < 10; i++) {
+			more[i] = raw_connect(&sa);
+			assert_true(more[i] >= 0);
+		}
+		for (i = 0; i < 10; i++) {
+			assert_int_equal(
+			        raw_read(base, more[i], buf, sizeof(buf), 2000),
+			        0);
+			close(more[i]);
+		}
+		net_get_stats(srv.n, &st);
+		assert_int_equal(st.refused, 11);
+		assert_int_equal(st.accepted, 3);
+	}
 	close(fd[1]);
 	close(fd[2]);
 	close(fd[3]);

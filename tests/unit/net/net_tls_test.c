@@ -465,6 +465,14 @@ static void test_client_cert_missing(void **state)
 	refused(&p);
 	assert_int_equal(p.srv.close_err, -TL_ETRUST);
 	assert_int_equal(p.cli.close_err, -TL_EAUTH);
+	{
+		struct net_stats st;
+		net_get_stats(p.srv.n, &st);
+		assert_int_equal(st.accepted, 1);
+		assert_int_equal(st.closed, 1);
+		assert_int_equal(st.tls_failures, 1);
+		assert_int_equal(st.msgs_in, 0);
+	}
 	pair_fini(&p);
 }
 
