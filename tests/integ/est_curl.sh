@@ -193,7 +193,8 @@ tl_assert_eq 403 "$(post simpleenroll g --cert "$work/a.crt" \
 tl_check "it is revoked in the CRL" bash -c "openssl verify -crl_check \
 	-CAfile '$CA' -CRLfile '$site/pki/crl.pem' '$work/a.crt' 2>&1 |
 	grep -q revoked"
-tl_assert_eq 403 "$(post simplereenroll g)" "simplereenroll without a certificate"
+tl_assert_eq 403 "$(post simplereenroll g)" \
+	"simplereenroll without a certificate"
 tl_assert_eq 200 "$(post simplereenroll g --cert "$work/f.crt" \
 	--key "$work/f.key")" "simplereenroll with the current LSC: 200"
 
