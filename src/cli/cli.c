@@ -1,8 +1,16 @@
 #include "cli/cli.h"
 
+#include "base/log.h"
+#include "cli/site.h"
+#include "store/store.h"
+
+#include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 const char *cli_site_default(void)
 {
@@ -34,4 +42,60 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	return CLI_EFAIL;
+}
+
+int cli_open_store(const char *cmd, const char *dir, struct site *s,
+		   struct store **st)
+{
+	struct stat sb;
+	int err;
+
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		cli_fail(cmd, "no site directory '%s' (see trustline init)",
+			 dir);
+		return -ENOENT;
+	}
+	err = site_load(s, dir);
+	if (err == -ENOENT) {
+		err = site_defaults(s, dir, 0);
+	}
+	if (err) {
+		cli_fail(cmd, "site '%s': %s", dir, tl_strerror(err));
+		return err;
+	}
+	err = store_open(st, s->db);
+	if (err) {
+		cli_fail(cmd, "cannot open %s: %s", s->db, tl_strerror(err));
+	}
+	return err;
+}
+
+const char *cli_actor(void)
+{
+	static char a[64];
+	struct passwd *pw = getpwuid(getuid());
+
+	snprintf(a, sizeof(a), "cli:%s",
+		 pw && pw->pw_name ? pw->pw_name : "unknown");
+	return a;
+}
+
+int cli_print_json(const char *cmd, json_t *j)
+{
+	int err;
+
+	if (!j) {
+		return cli_fail(cmd, "out of memory");
+	}
+	err = json_dumpf(j, stdout, JSON_INDENT(2));
+	json_decref(j);
+	fputc('\n', stdout);
+	return err ? CLI_EFAIL : CLI_OK;
+}
+
+void cli_quiet(void)
+{
+	if (log_get_level() == LOG_INFO) {
+		log_set_level(LOG_WARN);
+	}
 }

@@ -6,8 +6,12 @@
 #ifndef TL_CLI_H
 #define TL_CLI_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+struct site;
+struct store;
 
 enum { CLI_OK = 0, CLI_EFAIL = 1, CLI_EUSAGE = 2 };
 
@@ -20,5 +24,20 @@ bool cli_wants_help(int argc, char **argv);
 /* Print "trustline CMD: msg" to stderr; returns CLI_EFAIL. */
 int cli_fail(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* Open the database of the site in dir (a directory holding only
+ * trustline.db is enough: the settings then are the defaults). Prints a
+ * one-line error naming cmd and returns it on failure. */
+int cli_open_store(const char *cmd, const char *dir, struct site *s,
+		   struct store **st);
+
+/* "cli:<user>": who made a change, for the audit log. */
+const char *cli_actor(void);
+
+/* Print j indented on stdout and release it (NULL: out of memory). */
+int cli_print_json(const char *cmd, json_t *j);
+
+/* Informational log lines off (commands print their own results). */
+void cli_quiet(void);
 
 #endif

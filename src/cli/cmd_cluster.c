@@ -49,48 +49,6 @@ struct opts {
 	const char *arg;
 };
 
-static void quiet(void)
-{
-	if (log_get_level() == LOG_INFO) {
-		log_set_level(LOG_WARN);
-	}
-}
-
-static int open_store(const char *dir, struct site *s, struct store **st)
-{
-	struct stat sb;
-	int err;
-
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-		         dir);
-		return -ENOENT;
-	}
-	err = site_load(s, dir);
-	if (err == -ENOENT) {
-		err = site_defaults(s, dir, 0);
-	}
-	if (err) {
-		cli_fail(CMD, "site '%s': %s", dir, tl_strerror(err));
-		return err;
-	}
-	err = store_open(st, s->db);
-	if (err) {
-		cli_fail(CMD, "cannot open %s: %s", s->db, tl_strerror(err));
-	}
-	return err;
-}
-
-static const char *actor(void)
-{
-	static char a[64];
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(a, sizeof(a), "cli:%s",
-	         pw && pw->pw_name ? pw->pw_name : "unknown");
-	return a;
-}
-
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option lo[] = {
@@ -376,7 +334,7 @@ static int do_mode(struct store *st, const struct site *s, const struct opts *o)
 		snprintf(detail, sizeof(detail), "%s -> %s",
 		         store_cluster_mode_name(old),
 		         store_cluster_mode_name(mode));
-		err = store_audit(st, actor(), "cluster.mode", detail);
+		err = store_audit(st, cli_actor(), "cluster.mode", detail);
 	}
 	if (err) {
 		store_tx_rollback(st);
@@ -416,8 +374,8 @@ int cmd_cluster(int argc, char **argv)
 	if (rc) {
 		return rc;
 	}
-	quiet();
-	if (open_store(o.site, &s, &st)) {
+	cli_quiet();
+	if (cli_open_store(CMD, o.site, &s, &st)) {
 		return CLI_EFAIL;
 	}
 	rc = !strcmp(sub, "show") ? do_show(st, &s, &o) : do_mode(st, &s, &o);

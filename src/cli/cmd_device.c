@@ -88,61 +88,6 @@ struct opts {
 	const char *arg; /* positional MAC */
 };
 
-static void quiet(void)
-{
-	if (log_get_level() == LOG_INFO) {
-		log_set_level(LOG_WARN);
-	}
-}
-
-static int open_store(const char *dir, struct site *s, struct store **st)
-{
-	struct stat sb;
-	int err;
-
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-		         dir);
-		return -ENOENT;
-	}
-	err = site_load(s, dir);
-	if (err == -ENOENT) {
-		err = site_defaults(s, dir, 0);
-	}
-	if (err) {
-		cli_fail(CMD, "site '%s': %s", dir, tl_strerror(err));
-		return err;
-	}
-	err = store_open(st, s->db);
-	if (err) {
-		cli_fail(CMD, "cannot open %s: %s", s->db, tl_strerror(err));
-	}
-	return err;
-}
-
-static const char *actor(void)
-{
-	static char a[64];
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(a, sizeof(a), "cli:%s",
-	         pw && pw->pw_name ? pw->pw_name : "unknown");
-	return a;
-}
-
-static int print_json(json_t *j)
-{
-	int err;
-
-	if (!j) {
-		return cli_fail(CMD, "out of memory");
-	}
-	err = json_dumpf(j, stdout, JSON_INDENT(2));
-	json_decref(j);
-	fputc('\n', stdout);
-	return err ? CLI_EFAIL : CLI_OK;
-}
-
 enum {
 	O_SITE = 256,
 	O_JSON,
@@ -603,7 +548,7 @@ static int do_add(struct store *st, const struct opts *o)
 	if (!err) {
 		snprintf(detail, sizeof(detail), "%s profile=%s model=%s", mac,
 		         *d.profile ? d.profile : "nonsecure", d.model);
-		err = store_audit(st, actor(), "device.add", detail);
+		err = store_audit(st, cli_actor(), "device.add", detail);
 	}
 	if (err) {
 		store_tx_rollback(st);
@@ -617,7 +562,7 @@ static int do_add(struct store *st, const struct opts *o)
 		return cli_fail(CMD, "device %s vanished", mac);
 	}
 	if (o->json) {
-		return print_json(device_json(st, &d, false));
+		return cli_print_json(CMD, device_json(st, &d, false));
 	}
 	printf("device %s added: %s, profile %s\n", d.mac, d.name, d.profile);
 	return CLI_OK;
@@ -699,7 +644,7 @@ static int do_set(struct store *st, const struct opts *o)
 		              : (o->clear_auth ? " auth_string=cleared" : ""),
 		         der ? " cert=set"
 		             : (o->clear_cert ? " cert=cleared" : ""));
-		err = store_audit(st, actor(), "device.set", detail);
+		err = store_audit(st, cli_actor(), "device.set", detail);
 	}
 	if (err) {
 		store_tx_rollback(st);
@@ -724,7 +669,7 @@ static int do_set(struct store *st, const struct opts *o)
 		goto out;
 	}
 	if (o->json) {
-		rc = print_json(device_json(st, &d, false));
+		rc = cli_print_json(CMD, device_json(st, &d, false));
 	} else {
 		printf("device %s updated\n", mac);
 		rc = CLI_OK;
@@ -772,7 +717,7 @@ static int do_list(struct store *st, const struct opts *o)
 		json_decref(arr);
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
-	return o->json ? print_json(arr) : CLI_OK;
+	return o->json ? cli_print_json(CMD, arr) : CLI_OK;
 }
 
 static int do_show(struct store *st, const struct opts *o)
@@ -790,7 +735,7 @@ static int do_show(struct store *st, const struct opts *o)
 		return fail_err(st, err, o, mac);
 	}
 	if (o->json) {
-		return print_json(device_json(st, &d, true));
+		return cli_print_json(CMD, device_json(st, &d, true));
 	}
 	return show_text(st, &d);
 }
@@ -810,7 +755,7 @@ static int do_del(struct store *st, const struct opts *o)
 	}
 	err = store_device_del(st, mac);
 	if (!err) {
-		err = store_audit(st, actor(), "device.del", mac);
+		err = store_audit(st, cli_actor(), "device.del", mac);
 	}
 	if (err) {
 		store_tx_rollback(st);
@@ -1024,8 +969,8 @@ int cmd_device(int argc, char **argv)
 	if (rc) {
 		return rc;
 	}
-	quiet();
-	if (open_store(o.site, &s, &st)) {
+	cli_quiet();
+	if (cli_open_store(CMD, o.site, &s, &st)) {
 		return CLI_EFAIL;
 	}
 	if (!strcmp(sub, "add")) {

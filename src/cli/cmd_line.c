@@ -59,61 +59,6 @@ struct opts {
 	const char *arg; /* positional DN */
 };
 
-static void quiet(void)
-{
-	if (log_get_level() == LOG_INFO) {
-		log_set_level(LOG_WARN);
-	}
-}
-
-static int open_store(const char *dir, struct site *s, struct store **st)
-{
-	struct stat sb;
-	int err;
-
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-		         dir);
-		return -ENOENT;
-	}
-	err = site_load(s, dir);
-	if (err == -ENOENT) {
-		err = site_defaults(s, dir, 0);
-	}
-	if (err) {
-		cli_fail(CMD, "site '%s': %s", dir, tl_strerror(err));
-		return err;
-	}
-	err = store_open(st, s->db);
-	if (err) {
-		cli_fail(CMD, "cannot open %s: %s", s->db, tl_strerror(err));
-	}
-	return err;
-}
-
-static const char *actor(void)
-{
-	static char a[64];
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(a, sizeof(a), "cli:%s",
-	         pw && pw->pw_name ? pw->pw_name : "unknown");
-	return a;
-}
-
-static int print_json(json_t *j)
-{
-	int err;
-
-	if (!j) {
-		return cli_fail(CMD, "out of memory");
-	}
-	err = json_dumpf(j, stdout, JSON_INDENT(2));
-	json_decref(j);
-	fputc('\n', stdout);
-	return err ? CLI_EFAIL : CLI_OK;
-}
-
 enum {
 	O_SITE = 256,
 	O_JSON,
@@ -451,7 +396,7 @@ static int do_add_set(struct store *st, const struct site *s,
 		         "%s device=%s index=%d user=%s%s", dn, l.device,
 		         l.line_index, *l.user ? l.user : dn,
 		         have_pw ? " password=set" : "");
-		err = store_audit(st, actor(), add ? "line.add" : "line.set",
+		err = store_audit(st, cli_actor(), add ? "line.add" : "line.set",
 		                  detail);
 	}
 	if (err) {
@@ -469,7 +414,7 @@ static int do_add_set(struct store *st, const struct site *s,
 		goto out;
 	}
 	if (o->json) {
-		rc = print_json(line_json(&l));
+		rc = cli_print_json(CMD, line_json(&l));
 	} else {
 		printf("line %s %s: device %s button %d%s\n", l.dn,
 		       add ? "added" : "updated", l.device, l.line_index,
@@ -520,7 +465,7 @@ static int do_list(struct store *st, const struct opts *o)
 		json_decref(arr);
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
-	return o->json ? print_json(arr) : CLI_OK;
+	return o->json ? cli_print_json(CMD, arr) : CLI_OK;
 }
 
 static int do_show(struct store *st, const struct opts *o)
@@ -541,7 +486,7 @@ static int do_show(struct store *st, const struct opts *o)
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
 	if (o->json) {
-		return print_json(line_json(&l));
+		return cli_print_json(CMD, line_json(&l));
 	}
 	printf("dn:        %s\ndevice:    %s\nbutton:    %d\n"
 	       "display:   %s\nuser:      %s\nrealm:     %s\n"
@@ -566,7 +511,7 @@ static int do_del(struct store *st, const struct opts *o)
 	if (!err) {
 		err = store_line_del(st, dn);
 		if (!err) {
-			err = store_audit(st, actor(), "line.del", dn);
+			err = store_audit(st, cli_actor(), "line.del", dn);
 		}
 		if (err) {
 			store_tx_rollback(st);
@@ -610,8 +555,8 @@ int cmd_line(int argc, char **argv)
 	if (rc) {
 		return rc;
 	}
-	quiet();
-	if (open_store(o.site, &s, &st)) {
+	cli_quiet();
+	if (cli_open_store(CMD, o.site, &s, &st)) {
 		return CLI_EFAIL;
 	}
 	if (!strcmp(sub, "add")) {

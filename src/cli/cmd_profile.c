@@ -57,48 +57,6 @@ struct opts {
 };
 
 /* Quieter than the daemon: the store's info lines are for -v. */
-static void quiet(void)
-{
-	if (log_get_level() == LOG_INFO) {
-		log_set_level(LOG_WARN);
-	}
-}
-
-static int open_store(const char *dir, struct site *s, struct store **st)
-{
-	struct stat sb;
-	int err;
-
-	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
-		cli_fail(CMD, "no site directory '%s' (see trustline init)",
-		         dir);
-		return -ENOENT;
-	}
-	err = site_load(s, dir);
-	if (err == -ENOENT) {
-		err = site_defaults(s, dir, 0);
-	}
-	if (err) {
-		cli_fail(CMD, "site '%s': %s", dir, tl_strerror(err));
-		return err;
-	}
-	err = store_open(st, s->db);
-	if (err) {
-		cli_fail(CMD, "cannot open %s: %s", s->db, tl_strerror(err));
-	}
-	return err;
-}
-
-static const char *actor(void)
-{
-	static char a[64];
-	struct passwd *pw = getpwuid(getuid());
-
-	snprintf(a, sizeof(a), "cli:%s",
-	         pw && pw->pw_name ? pw->pw_name : "unknown");
-	return a;
-}
-
 static int parse_onoff(const char *opt, const char *v, bool *out)
 {
 	if (!strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes")) {
@@ -179,19 +137,6 @@ static json_t *profile_json(const struct store_profile *p)
 	        p->auth_invite, "allow_mic", p->allow_mic);
 }
 
-static int print_json(json_t *j)
-{
-	int err;
-
-	if (!j) {
-		return cli_fail(CMD, "out of memory");
-	}
-	err = json_dumpf(j, stdout, JSON_INDENT(2));
-	json_decref(j);
-	fputc('\n', stdout);
-	return err ? CLI_EFAIL : CLI_OK;
-}
-
 static void print_row(const struct store_profile *p)
 {
 	printf("%-20s %-14s %-9s %-11s %s\n", p->name,
@@ -256,7 +201,7 @@ static int write_profile(struct store *st, const struct store_profile *p,
 		         p->name, store_sec_mode_name(p->mode),
 		         store_transport_name(p->transport), p->auth_invite,
 		         p->allow_mic);
-		err = store_audit(st, actor(),
+		err = store_audit(st, cli_actor(),
 		                  add ? "profile.add" : "profile.set", detail);
 	}
 	if (err) {
@@ -315,7 +260,7 @@ static int do_add_set(struct store *st, const struct opts *o, bool add)
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
 	if (o->json) {
-		return print_json(profile_json(&p));
+		return cli_print_json(CMD, profile_json(&p));
 	}
 	printf("profile %s %s: mode %s, transport %s\n", p.name,
 	       add ? "added" : "updated", store_sec_mode_name(p.mode),
@@ -357,7 +302,7 @@ static int do_list(struct store *st, const struct opts *o)
 		json_decref(arr);
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
-	return o->json ? print_json(arr) : CLI_OK;
+	return o->json ? cli_print_json(CMD, arr) : CLI_OK;
 }
 
 static int do_show(struct store *st, const struct opts *o)
@@ -377,7 +322,7 @@ static int do_show(struct store *st, const struct opts *o)
 		return cli_fail(CMD, "%s", tl_strerror(err));
 	}
 	if (o->json) {
-		return print_json(profile_json(&p));
+		return cli_print_json(CMD, profile_json(&p));
 	}
 	printf("name:        %s\nmode:        %s (deviceSecurityMode %d)\n"
 	       "transport:   %s (transportLayerProtocol %d)\n"
@@ -400,7 +345,7 @@ static int do_del(struct store *st, const struct opts *o)
 	if (!err) {
 		err = store_profile_del(st, o->name);
 		if (!err) {
-			err = store_audit(st, actor(), "profile.del", o->name);
+			err = store_audit(st, cli_actor(), "profile.del", o->name);
 		}
 		if (err) {
 			store_tx_rollback(st);
@@ -450,8 +395,8 @@ int cmd_profile(int argc, char **argv)
 	if (rc) {
 		return rc;
 	}
-	quiet();
-	if (open_store(o.site, &s, &st)) {
+	cli_quiet();
+	if (cli_open_store(CMD, o.site, &s, &st)) {
 		return CLI_EFAIL;
 	}
 	if (!strcmp(sub, "add")) {
