@@ -22,6 +22,8 @@ struct cm_line {
 	char cn[20]; /* SEP<MAC> of the owning device */
 	enum store_sec_mode mode;
 	bool allow_mic;
+	bool auth_invite;
+	char fwd_all[CM_KEY_MAX], fwd_busy[CM_KEY_MAX], fwd_noans[CM_KEY_MAX];
 	bool has_md5, has_sha256;
 	uint8_t ha1_md5[16];
 	uint8_t ha1_sha256[32];
@@ -140,6 +142,20 @@ struct load_ctx {
 	int err;
 };
 
+/* Call forwarding targets live in site settings "cm.fwd.<kind>.<dn>"
+ * (written by `trustline calls forward`). */
+static void load_forward(struct store *st, const char *kind, const char *dn,
+			 char out[CM_KEY_MAX])
+{
+	char key[STORE_KEY_MAX];
+
+	out[0] = '\0';
+	if (cm_fwd_key(key, sizeof(key), kind, dn) != 0 ||
+	    store_setting_get(st, key, out, CM_KEY_MAX) != 0) {
+		out[0] = '\0';
+	}
+}
+
 static int load_line(const struct store_line *sl, void *arg)
 {
 	struct load_ctx *c = arg;
@@ -170,10 +186,21 @@ static int load_line(const struct store_line *sl, void *arg)
 		if (store_profile_get(c->r->st, dev.profile, &prof) == 0) {
 			l->mode = prof.mode;
 			l->allow_mic = prof.allow_mic;
+			l->auth_invite = prof.auth_invite;
 		}
 	}
+	load_forward(c->r->st, "all", l->dn, l->fwd_all);
+	load_forward(c->r->st, "busy", l->dn, l->fwd_busy);
+	load_forward(c->r->st, "noans", l->dn, l->fwd_noans);
 	c->n++;
 	return 0;
+}
+
+int cm_fwd_key(char *out, size_t outlen, const char *kind, const char *dn)
+{
+	int n = snprintf(out, outlen, "cm.fwd.%s.%s", kind, dn);
+
+	return n < 0 || (size_t)n >= outlen ? -TL_ETOOBIG : 0;
 }
 
 int cm_reg_reload(struct cm_reg *r)
@@ -715,4 +742,95 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 		return respond(ans, 403, why);
 	}
 	return apply_contacts(r, req, to->uri.user, info, ans);
+}
+
+static void line_info(const struct cm_line *l, struct cm_line_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	snprintf(out->dn, sizeof(out->dn), "%s", l->dn);
+	snprintf(out->user, sizeof(out->user), "%s", l->user);
+	snprintf(out->realm, sizeof(out->realm), "%s", l->realm);
+	snprintf(out->cn, sizeof(out->cn), "%s", l->cn);
+	snprintf(out->fwd_all, sizeof(out->fwd_all), "%s", l->fwd_all);
+	snprintf(out->fwd_busy, sizeof(out->fwd_busy), "%s", l->fwd_busy);
+	snprintf(out->fwd_noans, sizeof(out->fwd_noans), "%s", l->fwd_noans);
+	out->mode = l->mode;
+	out->auth_invite = l->auth_invite;
+	out->has_md5 = l->has_md5;
+	out->has_sha256 = l->has_sha256;
+	memcpy(out->ha1_md5, l->ha1_md5, sizeof(out->ha1_md5));
+	memcpy(out->ha1_sha256, l->ha1_sha256, sizeof(out->ha1_sha256));
+}
+
+int cm_reg_line(struct cm_reg *r, struct slice dn, struct cm_line_info *out)
+{
+	struct cm_line *l = line_by_dn(r, dn);
+
+	if (!l) {
+		return -TL_ENOTFOUND;
+	}
+	line_info(l, out);
+	return 0;
+}
+
+static bool same_host(const struct net_addr *a, const struct net_addr *b)
+{
+	struct slice x = addr_bytes(a), y = addr_bytes(b);
+
+	return x.len && slice_eq(x, y);
+}
+
+static bool same_port(const struct net_addr *a, const struct net_addr *b)
+{
+	char x[NET_ADDR_STRLEN], y[NET_ADDR_STRLEN];
+
+	return net_addr_fmt(a, x, sizeof(x)) == 0 &&
+	       net_addr_fmt(b, y, sizeof(y)) == 0 && strcmp(x, y) == 0;
+}
+
+int cm_reg_identify(struct cm_reg *r, struct slice dn,
+		    const struct cm_req_info *info, struct cm_line_info *out)
+{
+	struct cm_line *l = line_by_dn(r, dn);
+	struct cm_aor *a;
+
+	if (!l) {
+		return -TL_ENOTFOUND;
+	}
+	/* seed 002: a secure device speaks only over TLS with its own
+	 * certificate; the binding alone is not enough. */
+	if (policy_refusal(l, info)) {
+		return -TL_EPOLICY;
+	}
+	a = aor_find(r, dn, false);
+	if (!a) {
+		return -TL_EAUTH;
+	}
+	aor_prune(r, a, info->now_ms);
+	for (struct cm_bind *b = a->binds; b; b = b->next) {
+		bool ok;
+		if (b->tp != info->tp) {
+			continue;
+		}
+		switch (info->tp) {
+		case NET_TLS:
+			ok = info->peer_cn && strcmp(info->peer_cn, l->cn) == 0;
+			/* A nonsecure device without a certificate: the
+			 * registered address. */
+			ok = ok || (!info->peer_cn && same_host(&b->src,
+								&info->src));
+			break;
+		case NET_TCP:
+			ok = same_host(&b->src, &info->src);
+			break;
+		default:
+			ok = same_port(&b->src, &info->src);
+			break;
+		}
+		if (ok) {
+			line_info(l, out);
+			return 0;
+		}
+	}
+	return -TL_EAUTH;
 }

@@ -84,6 +84,43 @@ typedef int (*cm_binding_h)(const struct cm_binding *b, void *arg);
 int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
 		  cm_binding_h h, void *arg) TL_MUST_CHECK;
 
+/* What the call manager needs to know about a line. Holds the HA1s
+ * (secrets: wipe with OPENSSL_cleanse after use, never log). */
+struct cm_line_info {
+	char dn[64];
+	char user[64];
+	char realm[128];
+	char cn[20]; /* SEP<MAC> of the owning device */
+	enum store_sec_mode mode;
+	bool auth_invite; /* seed 001: the device challenges INVITE/NOTIFY */
+	/* Call forwarding targets (empty: none). */
+	char fwd_all[64], fwd_busy[64], fwd_noans[64];
+	bool has_md5, has_sha256;
+	uint8_t ha1_md5[16];
+	uint8_t ha1_sha256[32];
+};
+
+/* The line of directory number dn. -TL_ENOTFOUND. */
+int cm_reg_line(struct cm_reg *r, struct slice dn,
+		struct cm_line_info *out) TL_MUST_CHECK;
+
+/* The caller of a request claiming directory number dn: dn must have a
+ * live binding from where the request came (UDP: same address and port;
+ * TCP: same address; TLS: a verified certificate naming the line's
+ * device, or for a nonsecure device without one the same address), and
+ * the device's security policy must allow this transport. Returns 0 and
+ * fills out, -TL_ENOTFOUND (no such line), -TL_EPOLICY (wrong transport
+ * or certificate for the profile), -TL_EAUTH (not registered from
+ * there). */
+int cm_reg_identify(struct cm_reg *r, struct slice dn,
+		    const struct cm_req_info *info,
+		    struct cm_line_info *out) TL_MUST_CHECK;
+
+/* The settings key of a forwarding target: kind "all", "busy" or
+ * "noans". */
+int cm_fwd_key(char *out, size_t outlen, const char *kind,
+	       const char *dn) TL_MUST_CHECK;
+
 /* Live bindings in total. */
 unsigned cm_reg_count(const struct cm_reg *r);
 

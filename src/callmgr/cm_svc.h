@@ -36,6 +36,7 @@ struct cm_svc_conf {
 	bool digest_md5_first;
 	bool digest_md5_only;
 	unsigned t1_ms; /* 0: 500 */
+	unsigned no_answer_ms; /* ring time before no answer, 0: 20 s */
 };
 
 int cm_svc_new(struct cm_svc **out, struct event_base *base,

@@ -1,0 +1,1172 @@
+/* The B2BUA of the call manager (see cm_call.h). */
+#include "callmgr/cm_call.h"
+
+#include "base/buf.h"
+#include "base/log.h"
+#include "sip/sip_auth.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CM_MAX_HOPS 5 /* forwards followed for one call */
+#define CM_STR	    512
+
+enum cm_state {
+	CM_CALLING,   /* INVITE sent on leg B, no final response yet */
+	CM_CONNECTED, /* 2xx relayed to A */
+};
+
+struct cm_leg {
+	char call_id[160];
+	char ltag[40];
+	char local[CM_STR];  /* our From (B) or To (A) value, with our tag */
+	char remote[CM_STR]; /* the peer's, with its tag */
+	char target[CM_STR]; /* the peer's Contact URI */
+	enum net_transport tp;
+	struct net_addr dst;
+	uint32_t cseq; /* our last CSeq on this leg */
+	struct cm_line_info line;
+};
+
+struct cm_call {
+	struct cm_call *next;
+	struct cm_calls *cs;
+	enum cm_state state;
+	struct cm_leg a, b;
+	struct sip_tsx *a_tsx; /* A's INVITE (server) */
+	struct sip_tsx *b_tsx; /* our INVITE to B (client) */
+	struct event *timer;   /* no answer, then 2xx retransmission */
+	struct buf offer;      /* A's SDP offer, for forwards and retries */
+	struct buf ok_hdrs, ok_body; /* the 2xx to A, for retransmission */
+	unsigned ok_sent;
+	bool a_acked;
+	bool cancelled, no_answer, auth_tried;
+	unsigned hops;
+	char dialled[64];
+	int64_t t_start, t_answer;
+	enum cm_sec sec;
+	bool srtp_a, srtp_b;
+	/* A re-INVITE being relayed (hold, resume). */
+	struct sip_tsx *re_srv, *re_cli;
+	int re_from; /* 0: from A, 1: from B */
+};
+
+struct cm_calls {
+	struct event_base *base;
+	struct sip_stack *stack;
+	struct cm_reg *reg;
+	struct store *st;
+	struct cm_calls_conf conf;
+	char host[NET_ADDR_STRLEN];
+	struct cm_call *calls;
+	unsigned n;
+	struct sdp *sdp, *sdp2;
+	struct sip_auth_client *authc;
+};
+
+/* ---- policy ---- */
+
+enum cm_sec cm_sec_party(enum store_sec_mode mode, enum net_transport tp)
+{
+	if (tp != NET_TLS) {
+		return CM_SEC_NOT_AUTHENTICATED;
+	}
+	switch (mode) {
+	case STORE_SEC_ENCRYPTED:
+		return CM_SEC_ENCRYPTED;
+	case STORE_SEC_AUTHENTICATED:
+		return CM_SEC_AUTHENTICATED;
+	default:
+		return CM_SEC_NOT_AUTHENTICATED;
+	}
+}
+
+enum cm_sec cm_sec_call(enum cm_sec a, enum cm_sec b, bool srtp)
+{
+	enum cm_sec s = a < b ? a : b;
+
+	if (s == CM_SEC_ENCRYPTED && !srtp) {
+		s = CM_SEC_AUTHENTICATED;
+	}
+	return s;
+}
+
+const char *cm_sec_name(enum cm_sec s)
+{
+	switch (s) {
+	case CM_SEC_NOT_AUTHENTICATED:
+		return "NotAuthenticated";
+	case CM_SEC_AUTHENTICATED:
+		return "Authenticated";
+	case CM_SEC_ENCRYPTED:
+		return "Encrypted";
+	default:
+		return "Unknown";
+	}
+}
+
+const char *cm_sec_cdr_name(enum cm_sec s)
+{
+	switch (s) {
+	case CM_SEC_NOT_AUTHENTICATED:
+		return "nonsecure";
+	case CM_SEC_AUTHENTICATED:
+		return "authenticated";
+	case CM_SEC_ENCRYPTED:
+		return "encrypted";
+	default:
+		return "unknown";
+	}
+}
+
+struct sdp_out cm_sdp_policy(enum store_sec_mode a, enum net_transport a_tp,
+			     enum store_sec_mode b, enum net_transport b_tp,
+			     enum net_transport to_tp)
+{
+	/* RFC 4568 §8.3: SDES keys travel in the clear inside SIP, so only
+	 * over TLS; seed 002: SRTP only between encrypted devices. */
+	bool keep = to_tp == NET_TLS && a_tp == NET_TLS && b_tp == NET_TLS &&
+		    a == STORE_SEC_ENCRYPTED && b == STORE_SEC_ENCRYPTED;
+
+	return (struct sdp_out){
+		.strip_crypto = !keep,
+		.suites = SDP_SUITE_AES_CM_128_HMAC_SHA1_80 |
+			  SDP_SUITE_AEAD_AES_128_GCM,
+	};
+}
+
+/* ---- small helpers ---- */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int copy_slice(char *dst, size_t n, struct slice s)
+{
+	return slice_to_cstr(s, dst, n);
+}
+
+static bool str_is(const char *s, struct slice v)
+{
+	return strlen(s) == v.len && memcmp(s, v.p, v.len) == 0;
+}
+
+/* Random token for tags and Call-IDs (22 base64url characters). */
+static int rand_token(char *out, size_t n)
+{
+	char br[SIP_TSX_BRANCH_LEN];
+	int err = sip_tsx_branch(br);
+
+	if (!err) {
+		snprintf(out, n, "%s", br + 7);
+	}
+	return err;
+}
+
+static const char *via_tp(enum net_transport tp)
+{
+	return tp == NET_TLS ? "TLS" : tp == NET_TCP ? "TCP" : "UDP";
+}
+
+static uint16_t our_port(const struct cm_calls *cs, enum net_transport tp)
+{
+	return tp == NET_TLS && cs->conf.tls_port ? cs->conf.tls_port
+						  : cs->conf.port;
+}
+
+static void contact_hdr(struct cm_calls *cs, struct buf *b,
+			enum net_transport tp, const char *user)
+{
+	buf_printf(b, "Contact: <sip:%s@%s:%u%s>\r\n", user, cs->host,
+		   our_port(cs, tp),
+		   tp == NET_TLS	? ";transport=tls"
+		   : tp == NET_TCP ? ";transport=tcp"
+				   : "");
+}
+
+/* Call-Info with the call security status (cisco-formats.md §7).
+ * orientation: "to" on the caller's side, "from" on the callee's. */
+static void callinfo_hdr(struct buf *b, enum cm_sec s, const char *orient)
+{
+	buf_printf(b,
+		   "Call-Info: <urn:x-cisco-remotecc:callinfo>; security=%s; "
+		   "orientation=%s\r\n",
+		   cm_sec_name(s), orient);
+}
+
+/* An in-dialog (or the first) request on leg l. extra: whole header
+ * lines. */
+static int build_req(struct cm_calls *cs, struct buf *b, const char *method,
+		     const struct cm_leg *l, uint32_t cseq, const char *extra,
+		     struct slice ctype, struct slice body)
+{
+	char branch[SIP_TSX_BRANCH_LEN];
+	int err = sip_tsx_branch(branch);
+
+	if (err) {
+		return err;
+	}
+	err = sip_build_request(b, slice_from_str(method),
+				slice_from_str(l->target));
+	if (!err) {
+		err = sip_build_hdrf(b, "Via", "SIP/2.0/%s %s:%u;branch=%s;rport",
+				     via_tp(l->tp), cs->host,
+				     our_port(cs, l->tp), branch);
+	}
+	if (!err) {
+		err = sip_build_hdrf(b, "Max-Forwards", "70");
+	}
+	if (!err) {
+		err = sip_build_hdrf(b, "From", "%s", l->local);
+	}
+	if (!err) {
+		err = sip_build_hdrf(b, "To", "%s", l->remote);
+	}
+	if (!err) {
+		err = sip_build_hdrf(b, "Call-ID", "%s", l->call_id);
+	}
+	if (!err) {
+		err = sip_build_hdrf(b, "CSeq", "%u %s", cseq, method);
+	}
+	if (err) {
+		return err;
+	}
+	buf_put_str(b, extra);
+	return sip_build_end(b, ctype, body);
+}
+
+static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
+			   const char *method, const char *extra,
+			   struct slice body)
+{
+	struct buf b;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	l->cseq++;
+	err = build_req(cs, &b, method, l, l->cseq, extra,
+			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+			body);
+	if (!err) {
+		err = sip_stack_request(cs->stack, NULL, b.p, b.len, l->tp,
+					&l->dst, NULL, NULL);
+	}
+	if (err) {
+		log_warn("call", "%s not sent: %s", method, tl_strerror(err));
+	}
+	buf_free(&b);
+}
+
+/* RFC 3261 §13.2.2.4: the ACK for a 2xx, outside any transaction. */
+static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
+{
+	struct buf b;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	err = build_req(cs, &b, "ACK", l, cseq, "", SLICE_NULL, SLICE_NULL);
+	if (!err) {
+		err = sip_stack_send(cs->stack, l->tp, &l->dst, b.p, b.len);
+	}
+	if (err) {
+		log_warn("call", "ACK not sent: %s", tl_strerror(err));
+	}
+	buf_free(&b);
+}
+
+/* Print body (an SDP) for the leg towards `to`. srtp: what was printed
+ * is SRTP on every active stream. Empty body: nothing. */
+static int rewrite_sdp(struct cm_call *c, const struct cm_leg *to,
+		       struct slice body, struct buf *out, bool *srtp)
+{
+	struct cm_calls *cs = c->cs;
+	struct sdp_out o = cm_sdp_policy(c->a.line.mode, c->a.tp,
+					 c->b.line.mode, c->b.tp, to->tp);
+	int err;
+
+	*srtp = false;
+	if (!body.len) {
+		return 0;
+	}
+	err = sdp_parse(cs->sdp, body.p, body.len);
+	if (err) {
+		return err;
+	}
+	err = sdp_print(out, cs->sdp, &o);
+	if (!err && sdp_parse(cs->sdp2, out->p, out->len) == 0) {
+		*srtp = sdp_is_srtp(cs->sdp2);
+	}
+	return err;
+}
+
+/* ---- call lifetime ---- */
+
+static void call_reply(struct cm_call *c, uint16_t code, const char *reason)
+{
+	if (c->a_tsx && !sip_tsx_final(c->a_tsx)) {
+		int err = sip_tsx_reply(c->a_tsx, code, reason, SLICE_NULL,
+					SLICE_NULL, SLICE_NULL);
+		if (err) {
+			log_debug("call", "reply %u: %s", code,
+				  tl_strerror(err));
+		}
+	}
+}
+
+static void write_cdr(struct cm_call *c, const char *cause)
+{
+	struct store_cdr cdr = {0};
+	int64_t now = (int64_t)time(NULL);
+
+	snprintf(cdr.call_id, sizeof(cdr.call_id), "%.*s",
+		 (int)sizeof(cdr.call_id) - 1, c->a.call_id);
+	snprintf(cdr.from_dn, sizeof(cdr.from_dn), "%.*s",
+		 (int)sizeof(cdr.from_dn) - 1, c->a.line.dn);
+	snprintf(cdr.to_dn, sizeof(cdr.to_dn), "%.*s",
+		 (int)sizeof(cdr.to_dn) - 1,
+		 c->b.line.dn[0] ? c->b.line.dn : c->dialled);
+	cdr.start = c->t_start;
+	cdr.answer = c->t_answer;
+	cdr.end = now;
+	snprintf(cdr.security, sizeof(cdr.security), "%s",
+		 c->t_answer ? cm_sec_cdr_name(c->sec) : "unknown");
+	snprintf(cdr.cause, sizeof(cdr.cause), "%s", cause);
+	if (store_cdr_add(c->cs->st, &cdr) != 0) {
+		log_warn("call", "CDR not written for %s", cdr.call_id);
+	}
+}
+
+static void call_free(struct cm_call *c)
+{
+	struct cm_calls *cs = c->cs;
+
+	for (struct cm_call **pp = &cs->calls; *pp; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			cs->n--;
+			break;
+		}
+	}
+	if (c->timer) {
+		event_free(c->timer);
+	}
+	sip_tsx_unref(c->a_tsx);
+	sip_tsx_unref(c->b_tsx);
+	sip_tsx_unref(c->re_srv);
+	sip_tsx_unref(c->re_cli);
+	buf_free(&c->offer);
+	buf_free(&c->ok_hdrs);
+	buf_free(&c->ok_body);
+	OPENSSL_cleanse(&c->a.line, sizeof(c->a.line));
+	OPENSSL_cleanse(&c->b.line, sizeof(c->b.line));
+	free(c);
+}
+
+static void call_end(struct cm_call *c, const char *cause)
+{
+	log_info("call", "%s -> %s ended: %s (%s)", c->a.line.dn,
+		 c->b.line.dn[0] ? c->b.line.dn : c->dialled, cause,
+		 cm_sec_name(c->t_answer ? c->sec : CM_SEC_UNKNOWN));
+	write_cdr(c, cause);
+	call_free(c);
+}
+
+static struct cm_call *find_b_tsx(struct cm_calls *cs, struct sip_tsx *t)
+{
+	for (struct cm_call *c = cs->calls; c; c = c->next) {
+		if (c->b_tsx == t) {
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static struct cm_call *find_re_cli(struct cm_calls *cs, struct sip_tsx *t)
+{
+	for (struct cm_call *c = cs->calls; c; c = c->next) {
+		if (c->re_cli == t) {
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* The call and leg (0: A, 1: B) of an in-dialog request. */
+static struct cm_call *find_dialog(struct cm_calls *cs, struct sip_msg *m,
+				   int *leg)
+{
+	struct slice cid = sip_msg_call_id(m);
+	struct slice tag = sip_msg_to(m)->tag;
+
+	for (struct cm_call *c = cs->calls; c; c = c->next) {
+		if (str_is(c->a.call_id, cid) && str_is(c->a.ltag, tag)) {
+			*leg = 0;
+			return c;
+		}
+		if (str_is(c->b.call_id, cid) && str_is(c->b.ltag, tag)) {
+			*leg = 1;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+/* ---- leg B ---- */
+
+struct first_binding {
+	char contact[CM_STR];
+	enum net_transport tp;
+	struct net_addr src;
+	bool found;
+};
+
+static int take_first(const struct cm_binding *b, void *arg)
+{
+	struct first_binding *f = arg;
+
+	snprintf(f->contact, sizeof(f->contact), "%s", b->contact);
+	f->tp = b->tp;
+	f->src = b->src;
+	f->found = strlen(b->contact) < sizeof(f->contact);
+	return 1;
+}
+
+static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
+		      void *arg);
+static void on_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Send the INVITE to B (again: after a challenge, with Authorization). */
+static int send_b_invite(struct cm_call *c, const char *authz)
+{
+	struct cm_calls *cs = c->cs;
+	struct buf b, hdrs, body;
+	bool srtp;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	buf_init(&hdrs, 8192);
+	buf_init(&body, SDP_MAX_SIZE * 2);
+	err = rewrite_sdp(c, &c->b, buf_slice(&c->offer), &body, &srtp);
+	if (err) {
+		goto out;
+	}
+	contact_hdr(cs, &hdrs, c->b.tp, c->a.line.dn);
+	buf_put_str(&hdrs, "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, "
+			   "OPTIONS, NOTIFY\r\n");
+	if (authz) {
+		buf_put_str(&hdrs, authz);
+	}
+	buf_put(&hdrs, "", 1);
+	err = buf_err(&hdrs);
+	if (err) {
+		goto out;
+	}
+	c->b.cseq++;
+	err = build_req(cs, &b, "INVITE", &c->b, c->b.cseq,
+			(const char *)hdrs.p,
+			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+			buf_slice(&body));
+	if (err) {
+		goto out;
+	}
+	sip_tsx_unref(c->b_tsx);
+	c->b_tsx = NULL;
+	err = sip_stack_request(cs->stack, &c->b_tsx, b.p, b.len, c->b.tp,
+				&c->b.dst, on_b_resp, cs);
+out:
+	buf_free(&b);
+	buf_free_secret(&hdrs);
+	buf_free(&body);
+	return err;
+}
+
+/* Route the call to directory number dn: forward all, then the first
+ * live binding. Returns 0 (INVITE sent) or the status for A. */
+static uint16_t start_b(struct cm_call *c, const char *dn)
+{
+	struct cm_calls *cs = c->cs;
+	char cur[64];
+	struct first_binding fb = {0};
+	struct timeval tv;
+
+	snprintf(cur, sizeof(cur), "%s", dn);
+	for (;;) {
+		OPENSSL_cleanse(&c->b.line, sizeof(c->b.line));
+		if (cm_reg_line(cs->reg, slice_from_str(cur), &c->b.line) != 0) {
+			return 404;
+		}
+		if (c->b.line.fwd_all[0] && c->hops < CM_MAX_HOPS) {
+			c->hops++;
+			snprintf(cur, sizeof(cur), "%s", c->b.line.fwd_all);
+			continue;
+		}
+		fb.found = false;
+		if (cm_reg_lookup(cs->reg, cur, mono_ms(), take_first, &fb) <
+			    0 ||
+		    !fb.found) {
+			/* Not registered: forward on no answer if set. */
+			if (c->b.line.fwd_noans[0] && c->hops < CM_MAX_HOPS) {
+				c->hops++;
+				snprintf(cur, sizeof(cur), "%s",
+					 c->b.line.fwd_noans);
+				continue;
+			}
+			return 480;
+		}
+		break;
+	}
+	if (strcmp(c->b.line.dn, c->a.line.dn) == 0) {
+		return 482; /* RFC 3261 §21.4.20: a call to oneself */
+	}
+	if (rand_token(c->b.call_id, sizeof(c->b.call_id)) != 0 ||
+	    rand_token(c->b.ltag, sizeof(c->b.ltag)) != 0) {
+		return 500;
+	}
+	snprintf(c->b.local, sizeof(c->b.local), "<sip:%s@%s>;tag=%s",
+		 c->a.line.dn, cs->host, c->b.ltag);
+	snprintf(c->b.remote, sizeof(c->b.remote), "<sip:%s@%s>",
+		 c->b.line.dn, cs->host);
+	snprintf(c->b.target, sizeof(c->b.target), "%s", fb.contact);
+	c->b.tp = fb.tp;
+	c->b.dst = fb.src;
+	c->b.cseq = 0;
+	c->auth_tried = false;
+	c->no_answer = false;
+	if (send_b_invite(c, NULL) != 0) {
+		return 500;
+	}
+	tv.tv_sec = cs->conf.no_answer_ms / 1000;
+	tv.tv_usec = (cs->conf.no_answer_ms % 1000) * 1000;
+	if (event_add(c->timer, &tv) != 0) {
+		return 500;
+	}
+	return 0;
+}
+
+/* Re-route after a busy or no answer; false when there is nowhere to
+ * go. */
+static bool forward_to(struct cm_call *c, const char *dn)
+{
+	uint16_t code;
+
+	if (!dn[0] || c->hops >= CM_MAX_HOPS) {
+		return false;
+	}
+	c->hops++;
+	log_info("call", "%s: forwarded to %s", c->dialled, dn);
+	code = start_b(c, dn);
+	if (code) {
+		call_reply(c, code, NULL);
+		call_end(c, "forward failed");
+	}
+	return true;
+}
+
+/* seed 001: the callee's device challenges our INVITE: answer with its
+ * line's credentials (the HA1 the registrar holds). */
+static bool answer_challenge(struct cm_call *c, struct sip_msg *resp,
+			     uint16_t code)
+{
+	struct slice chals[8];
+	size_t n = 0;
+	enum sip_hdr_id want = code == 401 ? SIP_HDR_WWW_AUTHENTICATE
+					   : SIP_HDR_PROXY_AUTHENTICATE;
+	struct sip_auth_cred cred = {
+		.user = slice_from_str(c->b.line.user),
+		.ha1_md5 = c->b.line.has_md5 ? c->b.line.ha1_md5 : NULL,
+		.ha1_sha256 = c->b.line.has_sha256 ? c->b.line.ha1_sha256
+						   : NULL,
+	};
+	struct buf v;
+	bool ok = false;
+
+	if (c->auth_tried || !resp) {
+		return false;
+	}
+	c->auth_tried = true;
+	for (size_t i = 0; i < sip_msg_hdr_count(resp) && n < 8; i++) {
+		struct sip_hdr h;
+		if (sip_msg_hdr(resp, i, &h) == 0 && h.id == want) {
+			chals[n++] = h.value;
+		}
+	}
+	buf_init(&v, 4096);
+	buf_put_str(&v, code == 401 ? "Authorization: "
+				    : "Proxy-Authorization: ");
+	if (n && sip_auth_client_answer(c->cs->authc, chals, n, &cred,
+					SLICE_LIT("INVITE"),
+					slice_from_str(c->b.target),
+					&v) == 0) {
+		buf_put_str(&v, "\r\n");
+		buf_put(&v, "", 1);
+		ok = buf_err(&v) == 0 &&
+		     send_b_invite(c, (const char *)v.p) == 0;
+	}
+	buf_free_secret(&v);
+	if (!ok) {
+		log_warn("call", "%s challenged our INVITE and we cannot answer",
+			 c->b.line.dn);
+	}
+	return ok;
+}
+
+static void relay_provisional(struct cm_call *c, struct sip_msg *resp,
+			      uint16_t code)
+{
+	struct buf hdrs, body;
+	bool srtp;
+	const struct sip_addr *to = sip_msg_to(resp);
+
+	if (code == 100 || c->cancelled || !c->a_tsx) {
+		return;
+	}
+	if (to->tag.p) {
+		(void)copy_slice(c->b.remote, sizeof(c->b.remote), to->raw);
+	}
+	buf_init(&hdrs, 4096);
+	buf_init(&body, SDP_MAX_SIZE * 2);
+	contact_hdr(c->cs, &hdrs, c->a.tp, c->b.line.dn);
+	/* RFC 3960: early media is the answer in a 18x. */
+	if (rewrite_sdp(c, &c->a, sip_msg_body(resp), &body, &srtp) != 0) {
+		buf_reset(&body);
+	}
+	if (buf_err(&hdrs) == 0 && buf_err(&body) == 0) {
+		int err = sip_tsx_reply(
+			c->a_tsx, code, NULL, buf_slice(&hdrs),
+			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+			buf_slice(&body));
+		if (err) {
+			log_debug("call", "%u not relayed: %s", code,
+				  tl_strerror(err));
+		}
+	}
+	buf_free(&hdrs);
+	buf_free(&body);
+}
+
+static void send_ok_to_a(struct cm_call *c)
+{
+	int err = sip_tsx_reply(
+		c->a_tsx, 200, NULL, buf_slice(&c->ok_hdrs),
+		c->ok_body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+		buf_slice(&c->ok_body));
+
+	c->ok_sent++;
+	if (err) {
+		log_debug("call", "200 not sent: %s", tl_strerror(err));
+	}
+}
+
+static void on_answer(struct cm_call *c, struct sip_msg *resp)
+{
+	struct cm_calls *cs = c->cs;
+	const struct sip_addr *to = sip_msg_to(resp);
+	struct sip_iter it;
+	struct sip_contact ct;
+	struct buf ci;
+	bool srtp_b_in;
+
+	if (c->state == CM_CONNECTED) {
+		/* RFC 6026 §7.2: a 2xx retransmission: ACK it again. */
+		send_ack(cs, &c->b, c->b.cseq);
+		return;
+	}
+	(void)copy_slice(c->b.remote, sizeof(c->b.remote), to->raw);
+	sip_msg_iter(&it, resp, SIP_HDR_CONTACT);
+	if (sip_iter_contact(&it, &ct) == 1 && !ct.star) {
+		(void)copy_slice(c->b.target, sizeof(c->b.target),
+				 ct.addr.uri_raw);
+	}
+	event_del(c->timer);
+	send_ack(cs, &c->b, c->b.cseq);
+	if (c->cancelled) {
+		/* RFC 3261 §9.1: the 2xx crossed our CANCEL: end leg B. */
+		send_in_dialog(cs, &c->b, "BYE", "", SLICE_NULL);
+		call_end(c, "cancelled");
+		return;
+	}
+	c->state = CM_CONNECTED;
+	c->t_answer = (int64_t)time(NULL);
+	/* Leg B's media is SRTP when its answer (as received) is. */
+	srtp_b_in = sdp_parse(cs->sdp, sip_msg_body(resp).p,
+			      sip_msg_body(resp).len) == 0 &&
+		    sdp_is_srtp(cs->sdp);
+	buf_reset(&c->ok_body);
+	if (rewrite_sdp(c, &c->a, sip_msg_body(resp), &c->ok_body,
+			&c->srtp_a) != 0) {
+		buf_reset(&c->ok_body);
+	}
+	c->srtp_b = srtp_b_in;
+	c->sec = cm_sec_call(cm_sec_party(c->a.line.mode, c->a.tp),
+			     cm_sec_party(c->b.line.mode, c->b.tp),
+			     c->srtp_a && c->srtp_b);
+	buf_reset(&c->ok_hdrs);
+	contact_hdr(cs, &c->ok_hdrs, c->a.tp, c->b.line.dn);
+	callinfo_hdr(&c->ok_hdrs, c->sec, "to");
+	send_ok_to_a(c);
+	/* cisco-formats.md §7: the callee learns the status in an UPDATE,
+	 * as an ACK cannot carry Call-Info. */
+	buf_init(&ci, 512);
+	callinfo_hdr(&ci, c->sec, "from");
+	buf_put(&ci, "", 1);
+	if (buf_err(&ci) == 0) {
+		send_in_dialog(cs, &c->b, "UPDATE", (const char *)ci.p,
+			       SLICE_NULL);
+	}
+	buf_free(&ci);
+	if (c->a.tp == NET_UDP) {
+		/* RFC 3261 §13.3.1.4: retransmit the 2xx until the ACK. */
+		struct timeval tv = {0, 500 * 1000};
+		if (event_add(c->timer, &tv) != 0) {
+			log_warn("call", "no 2xx retransmission timer");
+		}
+	}
+}
+
+static void on_b_final_error(struct cm_call *c, struct sip_msg *resp,
+			     uint16_t code)
+{
+	if (c->cancelled) {
+		call_end(c, "cancelled");
+		return;
+	}
+	if ((code == 401 || code == 407) && answer_challenge(c, resp, code)) {
+		return;
+	}
+	if ((code == 486 || code == 600) && forward_to(c, c->b.line.fwd_busy)) {
+		return;
+	}
+	if ((c->no_answer || code == 408 || code == 480) &&
+	    forward_to(c, c->b.line.fwd_noans)) {
+		return;
+	}
+	if (c->no_answer) {
+		call_reply(c, 480, "No Answer");
+		call_end(c, "no answer");
+		return;
+	}
+	switch (code) {
+	case 401:
+	case 407:
+		/* seed 001: without credentials the device's challenge is
+		 * not met: the call fails. */
+		call_reply(c, 403, "Callee authentication failed");
+		call_end(c, "callee challenge failed");
+		return;
+	case 486:
+	case 600:
+		call_reply(c, code, NULL);
+		call_end(c, "busy");
+		return;
+	default:
+		call_reply(c, code >= 300 && code < 400 ? 480 : code, NULL);
+		call_end(c, "rejected");
+		return;
+	}
+}
+
+static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
+			     uint16_t code);
+
+static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
+		      void *arg)
+{
+	struct cm_calls *cs = arg;
+	struct cm_call *c = find_b_tsx(cs, t);
+
+	if (!c) {
+		c = find_re_cli(cs, t);
+		if (c) {
+			on_reinvite_resp(c, resp, code);
+		}
+		return;
+	}
+	if (code < 200) {
+		if (resp) {
+			relay_provisional(c, resp, code);
+		}
+	} else if (code < 300) {
+		if (resp) {
+			on_answer(c, resp);
+		}
+	} else if (c->state == CM_CALLING) {
+		on_b_final_error(c, resp, code);
+	}
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct cm_call *c = arg;
+
+	(void)fd;
+	(void)what;
+	if (c->state == CM_CONNECTED) {
+		/* 2xx retransmission: T1 doubling to T2, at most 7 times. */
+		if (!c->a_acked && c->ok_sent < 7) {
+			unsigned ms = 500u << c->ok_sent;
+			struct timeval tv = {0, 0};
+			send_ok_to_a(c);
+			ms = ms > 4000 ? 4000 : ms;
+			tv.tv_sec = ms / 1000;
+			tv.tv_usec = (ms % 1000) * 1000;
+			if (event_add(c->timer, &tv) != 0) {
+				log_warn("call", "timer");
+			}
+		}
+		return;
+	}
+	c->no_answer = true;
+	if (sip_tsx_cancel(c->b_tsx) != 0) {
+		call_reply(c, 480, "No Answer");
+		call_end(c, "no answer");
+	}
+}
+
+/* ---- requests from the phones ---- */
+
+static void reply(const struct sip_stack_req *r, uint16_t code,
+		  const char *reason)
+{
+	int err = sip_tsx_reply(r->tsx, code, reason, SLICE_NULL, SLICE_NULL,
+				SLICE_NULL);
+
+	if (err) {
+		log_debug("call", "reply %u: %s", code, tl_strerror(err));
+	}
+}
+
+static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
+{
+	struct sip_msg *m = r->msg;
+	const struct sip_addr *from = sip_msg_from(m);
+	const struct sip_uri *ruri = sip_msg_ruri(m);
+	struct cm_req_info info = {
+		.tp = r->tp,
+		.src = *r->src,
+		.peer_cn = r->peer_identity,
+		.now_ms = mono_ms(),
+	};
+	struct sip_iter it;
+	struct sip_contact ct;
+	struct slice body = sip_msg_body(m);
+	struct cm_call *c;
+	uint16_t code;
+	int err;
+
+	if (cs->n >= cs->conf.max_calls) {
+		reply(r, 503, "Too many calls");
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		reply(r, 503, NULL);
+		return;
+	}
+	c->cs = cs;
+	buf_init(&c->offer, SDP_MAX_SIZE);
+	buf_init(&c->ok_hdrs, 4096);
+	buf_init(&c->ok_body, SDP_MAX_SIZE * 2);
+	c->t_start = (int64_t)time(NULL);
+	c->a_tsx = sip_tsx_ref(r->tsx);
+	c->next = cs->calls;
+	cs->calls = c;
+	cs->n++;
+	(void)copy_slice(c->dialled, sizeof(c->dialled), ruri->user);
+	c->timer = event_new(cs->base, -1, 0, on_timer, c);
+	if (!c->timer) {
+		reply(r, 503, NULL);
+		goto fail;
+	}
+	/* The caller is who its binding and certificate say it is. */
+	err = cm_reg_identify(cs->reg, from->uri.user, &info, &c->a.line);
+	if (err) {
+		reply(r, 403,
+		      err == -TL_EPOLICY ? "Transport not allowed by security "
+					   "profile"
+					 : "Caller not registered here");
+		goto fail;
+	}
+	/* We do not anchor media and need the offer in the INVITE: the ACK
+	 * to leg B is sent before A's ACK could carry an answer. */
+	if (!body.len) {
+		reply(r, 488, "SDP offer required");
+		goto fail;
+	}
+	if (sdp_parse(cs->sdp, body.p, body.len) != 0) {
+		reply(r, 400, "Bad SDP");
+		goto fail;
+	}
+	buf_put_slice(&c->offer, body);
+	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
+	if (sip_iter_contact(&it, &ct) != 1 || ct.star ||
+	    copy_slice(c->a.target, sizeof(c->a.target), ct.addr.uri_raw) ||
+	    copy_slice(c->a.call_id, sizeof(c->a.call_id),
+		       sip_msg_call_id(m)) ||
+	    copy_slice(c->a.remote, sizeof(c->a.remote), from->raw) ||
+	    buf_err(&c->offer)) {
+		reply(r, 400, "Bad Contact, Call-ID or From");
+		goto fail;
+	}
+	snprintf(c->a.ltag, sizeof(c->a.ltag), "%.*s",
+		 (int)sip_tsx_to_tag(r->tsx).len,
+		 (const char *)sip_tsx_to_tag(r->tsx).p);
+	snprintf(c->a.local, sizeof(c->a.local), "%.*s;tag=%s",
+		 (int)sip_msg_to(m)->raw.len,
+		 (const char *)sip_msg_to(m)->raw.p, c->a.ltag);
+	c->a.tp = r->tp;
+	c->a.dst = *r->src;
+	c->a.cseq = 0;
+	code = start_b(c, c->dialled);
+	if (code) {
+		reply(r, code, NULL);
+		call_end(c, code == 404 ? "unknown number" : "unavailable");
+		return;
+	}
+	return;
+fail:
+	call_free(c);
+}
+
+/* Hold and resume (RFC 3264 §8.4): relay a re-INVITE to the other leg
+ * with the SDP printed for it. While on hold the call's status is
+ * reported as NotAuthenticated (seed 002: unknown until media is up
+ * again), and recomputed on resume. */
+static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
+{
+	struct cm_calls *cs = c->cs;
+	struct cm_leg *to = leg ? &c->a : &c->b;
+	struct slice body = sip_msg_body(r->msg);
+	struct buf b, hdrs, sdp;
+	bool srtp, hold = false;
+	int err;
+
+	if (c->state != CM_CONNECTED || c->re_srv) {
+		reply(r, 491, NULL); /* RFC 3261 §14.2 */
+		return;
+	}
+	if (body.len) {
+		if (sdp_parse(cs->sdp, body.p, body.len) != 0) {
+			reply(r, 400, "Bad SDP");
+			return;
+		}
+		hold = sdp_on_hold(cs->sdp);
+	}
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	buf_init(&hdrs, 4096);
+	buf_init(&sdp, SDP_MAX_SIZE * 2);
+	err = rewrite_sdp(c, to, body, &sdp, &srtp);
+	contact_hdr(cs, &hdrs, to->tp, leg ? c->b.line.dn : c->a.line.dn);
+	callinfo_hdr(&hdrs,
+		     hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
+		     leg ? "to" : "from");
+	buf_put(&hdrs, "", 1);
+	if (!err) {
+		err = buf_err(&hdrs);
+	}
+	if (!err) {
+		to->cseq++;
+		err = build_req(cs, &b, "INVITE", to, to->cseq,
+				(const char *)hdrs.p,
+				sdp.len ? SLICE_LIT("application/sdp")
+					: SLICE_NULL,
+				buf_slice(&sdp));
+	}
+	if (!err) {
+		err = sip_stack_request(cs->stack, &c->re_cli, b.p, b.len,
+					to->tp, &to->dst, on_b_resp, cs);
+	}
+	if (err) {
+		reply(r, 500, NULL);
+	} else {
+		c->re_srv = sip_tsx_ref(r->tsx);
+		c->re_from = leg;
+		log_info("call", "%s: %s by %s", c->a.line.dn,
+			 hold ? "hold" : "re-INVITE",
+			 leg ? c->b.line.dn : c->a.line.dn);
+	}
+	buf_free(&b);
+	buf_free(&hdrs);
+	buf_free(&sdp);
+}
+
+static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
+			     uint16_t code)
+{
+	struct cm_leg *from = c->re_from ? &c->b : &c->a;
+	struct cm_leg *to = c->re_from ? &c->a : &c->b;
+	struct buf hdrs, sdp;
+	bool srtp = false, hold = false;
+
+	if (code < 200 || !c->re_srv) {
+		if (code >= 200 && code < 300 && resp) {
+			send_ack(c->cs, to, to->cseq); /* retransmission */
+		}
+		return;
+	}
+	buf_init(&hdrs, 4096);
+	buf_init(&sdp, SDP_MAX_SIZE * 2);
+	if (code < 300 && resp) {
+		struct slice body = sip_msg_body(resp);
+		send_ack(c->cs, to, to->cseq);
+		if (body.len && sdp_parse(c->cs->sdp, body.p, body.len) == 0) {
+			hold = sdp_on_hold(c->cs->sdp);
+		}
+		if (rewrite_sdp(c, from, body, &sdp, &srtp) != 0) {
+			buf_reset(&sdp);
+		}
+		if (!hold) {
+			c->sec = cm_sec_call(
+				cm_sec_party(c->a.line.mode, c->a.tp),
+				cm_sec_party(c->b.line.mode, c->b.tp),
+				srtp && c->srtp_b);
+		}
+		contact_hdr(c->cs, &hdrs, from->tp,
+			    c->re_from ? c->b.line.dn : c->a.line.dn);
+		callinfo_hdr(&hdrs, hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
+			     c->re_from ? "from" : "to");
+	}
+	if (buf_err(&hdrs) == 0 && buf_err(&sdp) == 0) {
+		int err = sip_tsx_reply(
+			c->re_srv, code, NULL, buf_slice(&hdrs),
+			sdp.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+			buf_slice(&sdp));
+		if (err) {
+			log_debug("call", "re-INVITE answer: %s",
+				  tl_strerror(err));
+		}
+	}
+	buf_free(&hdrs);
+	buf_free(&sdp);
+	sip_tsx_unref(c->re_srv);
+	c->re_srv = NULL;
+}
+
+static void on_bye(struct cm_call *c, int leg, const struct sip_stack_req *r)
+{
+	reply(r, 200, NULL);
+	send_in_dialog(c->cs, leg ? &c->a : &c->b, "BYE", "", SLICE_NULL);
+	call_end(c, leg ? "normal (callee hung up)"
+			: "normal (caller hung up)");
+}
+
+void cm_calls_request(struct cm_calls *cs, const struct sip_stack_req *r)
+{
+	struct sip_msg *m = r->msg;
+	enum sip_method meth = sip_msg_method(m);
+	struct cm_call *c;
+	int leg = 0;
+
+	if (meth == SIP_M_INVITE && !sip_msg_to(m)->tag.p) {
+		new_call(cs, r);
+		return;
+	}
+	c = find_dialog(cs, m, &leg);
+	if (meth == SIP_M_ACK) {
+		/* The ACK to our 2xx: absorbed (leg B was ACKed already). */
+		if (c && leg == 0 && c->state == CM_CONNECTED && !c->a_acked) {
+			c->a_acked = true;
+			event_del(c->timer);
+		}
+		return;
+	}
+	if (!c) {
+		reply(r, 481, NULL); /* RFC 3261 §12.2.2 */
+		return;
+	}
+	switch (meth) {
+	case SIP_M_BYE:
+		on_bye(c, leg, r);
+		break;
+	case SIP_M_INVITE:
+		reinvite(c, leg, r);
+		break;
+	case SIP_M_UPDATE:
+		/* RFC 3311: a target refresh without SDP is all we accept;
+		 * session changes go through re-INVITE. */
+		reply(r, sip_msg_body(m).len ? 488 : 200, NULL);
+		break;
+	default:
+		reply(r, 405, NULL);
+		break;
+	}
+}
+
+void cm_calls_cancel(struct cm_calls *cs, struct sip_tsx *t)
+{
+	for (struct cm_call *c = cs->calls; c; c = c->next) {
+		if (c->a_tsx == t && c->state == CM_CALLING) {
+			c->cancelled = true;
+			event_del(c->timer);
+			if (sip_tsx_cancel(c->b_tsx) != 0) {
+				call_end(c, "cancelled");
+			}
+			return;
+		}
+	}
+}
+
+unsigned cm_calls_active(const struct cm_calls *cs)
+{
+	return cs->n;
+}
+
+int cm_calls_new(struct cm_calls **out, struct event_base *base,
+		 struct sip_stack *stack, struct cm_reg *reg,
+		 struct store *st, const struct cm_calls_conf *conf)
+{
+	struct cm_calls *cs = calloc(1, sizeof(*cs));
+	int err;
+
+	if (!cs) {
+		return -ENOMEM;
+	}
+	cs->base = base;
+	cs->stack = stack;
+	cs->reg = reg;
+	cs->st = st;
+	cs->conf = *conf;
+	if (!cs->conf.no_answer_ms) {
+		cs->conf.no_answer_ms = 20000;
+	}
+	if (!cs->conf.max_calls) {
+		cs->conf.max_calls = 50000;
+	}
+	snprintf(cs->host, sizeof(cs->host), "%s",
+		 conf->host ? conf->host : "127.0.0.1");
+	err = sdp_new(&cs->sdp);
+	if (!err) {
+		err = sdp_new(&cs->sdp2);
+	}
+	if (!err) {
+		err = sip_auth_client_new(&cs->authc);
+	}
+	if (err) {
+		cm_calls_free(cs);
+		return err;
+	}
+	*out = cs;
+	return 0;
+}
+
+void cm_calls_free(struct cm_calls *cs)
+{
+	if (!cs) {
+		return;
+	}
+	while (cs->calls) {
+		call_free(cs->calls);
+	}
+	sdp_free(cs->sdp);
+	sdp_free(cs->sdp2);
+	sip_auth_client_free(cs->authc);
+	free(cs);
+}

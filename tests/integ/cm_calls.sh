@@ -1,0 +1,280 @@
+#!/usr/bin/env bash
+# Call control end to end: `trustline serve` as a B2BUA between SIPp
+# phones on loopback. Calls over UDP and TLS (through stunnel), 404 for an
+# unknown number, 480 for an unregistered one, the callee's 486 relayed,
+# CANCEL, hold/resume, the call security status in Call-Info (caller's 200
+# and the callee's UPDATE), SDES keys never on a non-TLS leg (checked in
+# the captured messages), RTP/SAVP with the two suites between encrypted
+# devices on TLS, and the CDR rows.
+set -u
+. "$(dirname "$0")/lib.sh"
+tl_deadline 300
+
+T=${TL_BIN:?TL_BIN is the trustline binary}
+D=$(tl_tmpdir)
+SIPP=$TL_SRC/tests/sipp
+P=$(tl_free_port 38000 3 200) || tl_fail "no free ports"
+# Loopback is busy with ephemeral ports: one port at a time.
+port() { tl_free_port 38200 1 800 || tl_fail "no free port"; }
+UAC=$(port)
+site=$D/site
+
+"$T" init --site "$site" --base-port "$P" >"$D/init.log" 2>&1 ||
+	tl_fail "init failed: $(tail -3 "$D/init.log")"
+# SIPp 3.6 reads only the first challenge and knows only MD5.
+sed -i 's/^digest = .*/digest = md5,sha256/' "$site/trustline.conf"
+n=0
+for spec in 1001:nonsecure 1002:nonsecure 1003:encrypted 1004:encrypted \
+	1005:nonsecure; do
+	dn=${spec%%:*}
+	prof=${spec#*:}
+	n=$((n + 1))
+	mac=$(printf '0011223344%02d' "$n")
+	"$T" device add --site "$site" --mac "$mac" --profile "$prof" \
+		>/dev/null || tl_fail "device add $mac"
+	"$T" line add --site "$site" --dn "$dn" --device "$mac" --user "$dn" \
+		--password "secret$dn" >/dev/null || tl_fail "line add $dn"
+done
+mkdir -p "$D/mic3" "$D/mic4"
+"$T" mfg issue --site "$site" --mac 001122334403 --out "$D/mic3" \
+	>/dev/null || tl_fail "mfg issue 3"
+"$T" mfg issue --site "$site" --mac 001122334404 --out "$D/mic4" \
+	>/dev/null || tl_fail "mfg issue 4"
+
+# field0 dn, field1 password, field2 credentials, field3 callee, field4
+# offered profile.
+csv() {
+	printf 'SEQUENTIAL\n%s;secret%s;[authentication username=%s password=secret%s];%s;%s\n' \
+		"$1" "$1" "$1" "$1" "$2" "$3" >"$D/$4.csv"
+}
+
+tl_start serve "$T" serve --site "$site" --no-tftp --no-http
+tl_wait_port udp 127.0.0.1 "$P" 20 || tl_fail "serve did not bind UDP $P"
+tl_wait_port tcp 127.0.0.1 $((P + 1)) 20 || tl_fail "serve did not bind TLS"
+
+# Register a UDP callee from port $2, then answer calls there.
+uas_udp() {
+	local dn=$1 port=$2 name=$3 scen=${4:-cm_uas.xml} m=${5:-1}
+	csv "$dn" 0 RTP/AVP "reg$name"
+	tl_sipp "reg-$name" 127.0.0.1:"$P" -sf "$SIPP/register_auth.xml" \
+		-inf "$D/reg$name.csv" -m 1 -t u1 -p "$port" ||
+		tl_fail "callee $dn did not register"
+	tl_start "uas-$name" timeout 60 sipp -nostdin -sf "$SIPP/$scen" \
+		-t u1 -p "$port" -m "$m" -trace_msg -message_file \
+		"$D/uas-$name.msg" -trace_err -error_file "$D/uas-$name.err" \
+		127.0.0.1:"$P"
+	tl_wait_port udp 127.0.0.1 "$port" 10 || tl_fail "uas $name not up"
+}
+
+# 1. UDP to UDP, the caller offering SRTP with keys over UDP (a broken
+#    phone): the callee must get neither keys nor RTP/SAVP.
+uas_udp 1002 "$(port)" udp
+csv 1001 1002 RTP/SAVP uac-udp
+tl_check "call 1001 -> 1002 over UDP" \
+	tl_sipp uac-udp 127.0.0.1:"$P" -sf "$SIPP/cm_uac.xml" \
+	-inf "$D/uac-udp.csv" -m 1 -t u1 -p $UAC -trace_msg \
+	-message_file "$D/uac-udp.msg"
+rc=0
+for _ in $(seq 50); do tl_alive uas-udp || break; sleep 0.1; done
+tl_stop uas-udp || rc=$?
+tl_assert_eq 0 "$rc" "the UDP callee saw a clean call"
+tl_check "caller's 200 says NotAuthenticated" \
+	grep -q "security=NotAuthenticated; orientation=to" "$D/uac-udp.msg"
+tl_check "callee's UPDATE says NotAuthenticated" \
+	grep -q "security=NotAuthenticated; orientation=from" "$D/uas-udp.msg"
+tl_check "no a=crypto reached the UDP callee" \
+	bash -c "! grep -q 'a=crypto' '$D/uas-udp.msg'"
+tl_check "no RTP/SAVP reached the UDP callee" \
+	bash -c "! grep -q 'RTP/SAVP' '$D/uas-udp.msg'"
+tl_check "no a=crypto sent back to the UDP caller" \
+	bash -c "! sed -n '/received/,/^$/p' '$D/uac-udp.msg' | grep -q 'a=crypto'"
+
+# 2. Unknown number: 404; registered nowhere: 480.
+csv 1001 1999 RTP/AVP uac-404
+tl_check "unknown number answered 404" \
+	tl_sipp uac-404 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
+	-inf "$D/uac-404.csv" -m 1 -t u1 -p $UAC -trace_msg \
+	-message_file "$D/uac-404.msg"
+csv 1001 1005 RTP/AVP uac-480
+tl_check "unregistered number answered 480" \
+	tl_sipp uac-480 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
+	-inf "$D/uac-480.csv" -m 1 -t u1 -p $UAC -trace_msg \
+	-message_file "$D/uac-480.msg"
+
+# 3. The callee is busy: 486 relayed.
+uas_udp 1002 "$(port)" busy cm_uas_busy.xml
+csv 1001 1002 RTP/AVP uac-busy
+tl_check "busy callee: 486 relayed" \
+	tl_sipp uac-busy 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
+	-inf "$D/uac-busy.csv" -m 1 -t u1 -p $UAC -trace_msg \
+	-message_file "$D/uac-busy.msg"
+tl_stop uas-busy >/dev/null 2>&1 || true
+for c in 404:uac-404 480:uac-480 486:uac-busy; do
+	tl_check "${c#*:} got ${c%%:*}" grep -q "^SIP/2.0 ${c%%:*} " \
+		"$D/${c#*:}.msg"
+done
+
+
+# ---- TLS legs ----
+# SIPp has no TLS. The caller goes through a stunnel client with its
+# device certificate (MIC). A TLS callee must have registered on the very
+# connection its calls come back on, which a SIPp UAS cannot do: a small
+# bridge registers over TLS with the device certificate (digest MD5), then
+# relays that connection to a SIPp UAS listening on TCP.
+cat >"$D/bridge.py" <<'PY'
+import hashlib, os, re, select, socket, ssl, sys, time
+host, port, ca, cert, key, dn, pw, uas = sys.argv[1:9]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.check_hostname = False
+ctx.load_cert_chain(cert, key)
+s = ctx.wrap_socket(socket.create_connection((host, int(port)), timeout=10))
+buf = b""
+def read_msg():
+    global buf
+    while True:
+        h = buf.find(b"\r\n\r\n")
+        if h >= 0:
+            m = re.search(rb"(?im)^content-length:\s*(\d+)", buf[:h])
+            n = h + 4 + (int(m.group(1)) if m else 0)
+            if len(buf) >= n:
+                msg, buf = buf[:n], buf[n:]
+                return msg.decode("latin-1")
+        d = s.recv(65536)
+        if not d:
+            sys.exit("closed")
+        buf += d
+def register(cseq, auth=""):
+    uri = "sip:%s:%s" % (host, port)
+    s.sendall(("REGISTER %s SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:%s;branch=z9hG4bK%d%s\r\n"
+        "Max-Forwards: 70\r\nFrom: <sip:%s@%s>;tag=b%s\r\nTo: <sip:%s@%s>\r\n"
+        "Call-ID: bridge-%s\r\nCSeq: %d REGISTER\r\n"
+        "Contact: <sip:%s@127.0.0.1:%s;transport=tls>\r\nExpires: 3600\r\n%s"
+        "Content-Length: 0\r\n\r\n" % (uri, uas, cseq, dn, dn, host, dn, dn, host,
+        dn, cseq, dn, uas, auth)).encode())
+    return read_msg()
+r = register(1)
+if " 401 " in r.split("\r\n")[0]:
+    ch = [l for l in r.split("\r\n") if l.lower().startswith("www-authenticate:")
+          and "MD5" in l.upper()][0]
+    f = dict(re.findall(r'(\w+)="?([^",]*)"?', ch.split(":", 1)[1]))
+    uri = "sip:%s:%s" % (host, port)
+    ha1 = hashlib.md5(("%s:%s:%s" % (dn, f["realm"], pw)).encode()).hexdigest()
+    ha2 = hashlib.md5(("REGISTER:%s" % uri).encode()).hexdigest()
+    cn = "0a4f113b"
+    resp = hashlib.md5(("%s:%s:00000001:%s:auth:%s" % (ha1, f["nonce"], cn, ha2)).encode()).hexdigest()
+    a = ('Authorization: Digest username="%s", realm="%s", nonce="%s", uri="%s", '
+         'response="%s", algorithm=MD5, qop=auth, nc=00000001, cnonce="%s"%s\r\n'
+         % (dn, f["realm"], f["nonce"], uri, resp, cn,
+            ', opaque="%s"' % f["opaque"] if "opaque" in f else ""))
+    r = register(2, a)
+if " 200 " not in r.split("\r\n")[0]:
+    sys.exit("register failed: " + r.split("\r\n")[0])
+print("registered", flush=True)
+t = socket.create_connection(("127.0.0.1", int(uas)), timeout=10)
+if buf:
+    t.sendall(buf)
+end = time.time() + 60
+while time.time() < end:
+    r, _, _ = select.select([s, t], [], [], 1)
+    for x in r:
+        d = x.recv(65536)
+        if not d:
+            sys.exit(0)
+        (t if x is s else s).sendall(d)
+PY
+
+# A TLS callee: SIPp UAS on TCP port $2, bridged from the device's TLS
+# connection.
+uas_tls() {
+	local dn=$1 port=$2 name=$3 scen=$4 mic=$5 m=${6:-1}
+	tl_start "uas-$name" timeout 60 sipp -nostdin -sf "$SIPP/$scen" \
+		-t t1 -p "$port" -m "$m" -trace_msg -message_file \
+		"$D/uas-$name.msg" -trace_err -error_file "$D/uas-$name.err" \
+		127.0.0.1:"$P"
+	tl_wait_port tcp 127.0.0.1 "$port" 10 || tl_fail "uas $name not up"
+	tl_start "bridge-$name" timeout 70 python3 "$D/bridge.py" 127.0.0.1 \
+		$((P + 1)) "$site/pki/ca.crt" "$mic/SEP$6.crt" "$mic/SEP$6.key" \
+		"$dn" "secret$dn" "$port"
+	for _ in $(seq 100); do
+		grep -q registered "$(tl_log "bridge-$name")" && return 0
+		tl_alive "bridge-$name" || break
+		sleep 0.1
+	done
+	tl_fail "TLS callee $dn did not register: $(tail -2 "$(tl_log "bridge-$name")")"
+}
+
+wait_gone() {
+	for _ in $(seq 50); do tl_alive "$1" || break; sleep 0.1; done
+	tl_stop "$1"
+}
+
+ST3=$(port)
+tl_stunnel_conf "$D/st3.conf" "$ST3" 127.0.0.1:$((P + 1)) \
+	"$site/pki/ca.crt" "$D/mic3/SEP001122334403.crt" \
+	"$D/mic3/SEP001122334403.key"
+tl_start st3 stunnel4 "$D/st3.conf"
+tl_wait_port tcp 127.0.0.1 "$ST3" 10 || tl_fail "stunnel (MIC 3) not up"
+
+# 4. Encrypted to encrypted, both on TLS: RTP/SAVP with the two suites.
+uas_tls 1004 "$(port)" tls cm_uas_srtp.xml "$D/mic4" 001122334404
+csv 1003 1004 RTP/SAVP uac-tls
+tl_check "call 1003 -> 1004, both encrypted on TLS" \
+	tl_sipp uac-tls 127.0.0.1:"$ST3" -sf "$SIPP/cm_uac.xml" \
+	-inf "$D/uac-tls.csv" -m 1 -t t1 -p "$(port)" -trace_msg \
+	-message_file "$D/uac-tls.msg"
+rc=0
+wait_gone uas-tls || rc=$?
+tl_assert_eq 0 "$rc" "the TLS callee got SRTP with both suites only"
+tl_check "caller's 200 says Encrypted" \
+	grep -q "security=Encrypted; orientation=to" "$D/uac-tls.msg"
+tl_check "callee's UPDATE says Encrypted" \
+	grep -q "security=Encrypted; orientation=from" "$D/uas-tls.msg"
+tl_check "the caller got the callee's key back (RTP/SAVP answer)" \
+	grep -q "a=crypto:1 AES_CM_128_HMAC_SHA1_80" "$D/uac-tls.msg"
+tl_stop bridge-tls >/dev/null 2>&1 || true
+
+# 5. Encrypted caller on TLS to a nonsecure callee on UDP: no keys on the
+#    UDP leg, none back to the caller either, status NotAuthenticated.
+uas_udp 1002 "$(port)" mixed
+csv 1003 1002 RTP/SAVP uac-mixed
+tl_check "call 1003 (TLS) -> 1002 (UDP)" \
+	tl_sipp uac-mixed 127.0.0.1:"$ST3" -sf "$SIPP/cm_uac.xml" \
+	-inf "$D/uac-mixed.csv" -m 1 -t t1 -p "$(port)" -trace_msg \
+	-message_file "$D/uac-mixed.msg"
+rc=0
+wait_gone uas-mixed || rc=$?
+tl_assert_eq 0 "$rc" "the UDP callee of a TLS caller saw no keys"
+tl_check "no a=crypto on the UDP leg" \
+	bash -c "! grep -q 'a=crypto' '$D/uas-mixed.msg'"
+tl_check "mixed call is NotAuthenticated" \
+	grep -q "security=NotAuthenticated; orientation=to" "$D/uac-mixed.msg"
+
+# 6. An encrypted device may not call over UDP (seed 002).
+csv 1003 1002 RTP/AVP uac-enc-udp
+if tl_sipp uac-enc-udp 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
+	-inf "$D/uac-enc-udp.csv" -m 1 -t u1 -p "$UAC" -trace_msg \
+	-message_file "$D/uac-enc-udp.msg" 2>/dev/null; then
+	tl_check_fail "an encrypted device gets no service over UDP"
+else
+	tl_pass "an encrypted device gets no service over UDP"
+fi
+tl_check "the refusal is a 403 naming the profile" \
+	grep -q "^SIP/2.0 403 Transport not allowed by security profile" \
+	"$D/uac-enc-udp.msg"
+
+# CDR rows: one per call attempt above.
+cdr() {
+	sqlite3 "$site/trustline.db" "$1" 2>&1
+}
+tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure" \
+	"$(cdr "select from_dn,to_dn,security from cdrs where answer_at>0 order by id" | tr '\n' ' ' | sed 's/ $//')" \
+	"CDRs of the answered calls"
+tl_assert_eq 1 "$(cdr "select count(*) from cdrs where to_dn='1999' and cause='unknown number'")" \
+	"CDR of the call to an unknown number"
+tl_assert_eq 1 "$(cdr "select count(*) from cdrs where cause='busy'")" \
+	"CDR of the busy call"
+
+rc=0
+tl_stop serve || rc=$?
+tl_assert_eq 0 "$rc" "serve exits 0 on SIGTERM"
+tl_summary
