@@ -20,6 +20,8 @@
 #                              bound (ss -lnt / ss -lnu); 1 on timeout
 #   tl_start NAME CMD...       start CMD in the background in its own
 #                              process group, output to $(tl_tmpdir)/NAME.log
+#                              (scripts run without job control, no set -m:
+#                              the pid is then the group's id)
 #   tl_pid NAME / tl_log NAME  its pid / its log file
 #   tl_alive NAME              0 while it runs
 #   tl_stop NAME               stop it; returns its exit status
