@@ -12,13 +12,13 @@
 #     --new-rate R     SIPp call rate for them (100)
 #     --users N        distinct users (default 200)
 #     --handshake-secs S  duration of each OpenSSL handshake run (5)
-#     --base-port P    first of the ports used, in 34000-34999 (34000)
+#     --base-port P    first of the 500 ports used, 34000-34499 (34000)
 #     --json           print the results as one JSON object at the end
 #     -h, --help
 #   Environment: TL_BIN (the trustline binary, default build/trustline),
 #   TRUSTLINE_CA / TRUSTLINE_CLIENT_CERT / TRUSTLINE_CLIENT_KEY (see
 #   start_trustline), KAMAILIO_SETUP_ARGS (more bench/kamailio/setup
-#   options, e.g. "--tcp-children 1").
+#   options, e.g. "--mem qm").
 #
 # For each server and transport it prints registrations done, the server's
 # CPU time (utime + stime of every server process, from /proc/PID/stat,
@@ -50,7 +50,7 @@ base=34000
 json=0
 
 usage() {
-	sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'
+	awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
 }
 
 num() {
@@ -78,8 +78,8 @@ while [ $# -gt 0 ]; do
 		;;
 	esac
 done
-if [ "$base" -lt 34000 ] || [ "$base" -gt 34899 ]; then
-	echo "register.sh: --base-port must be in 34000-34899" >&2
+if [ "$base" -lt 34000 ] || [ "$base" -gt 34499 ]; then
+	echo "register.sh: --base-port must be in 34000-34499" >&2
 	exit 2
 fi
 [ "$users" -le 100000 ] || {

@@ -314,8 +314,8 @@ tl__selftest() {
 	d=$(tl_tmpdir)
 	tl_check "scratch directory exists" test -d "$d"
 
-	p=$(tl_free_port 34900 3) || tl_fail "no free port"
-	q=$(tl_free_port 34900 1) || tl_fail "no free port"
+	p=$(tl_free_port 34900 3 40) || tl_fail "no free port"
+	q=$(tl_free_port 34900 1 40) || tl_fail "no free port"
 	tl_check "a free port is in range" test "$p" -ge 34900 -a "$p" -lt 35000
 	tl_check "ports handed out are not handed out again" \
 		test "$q" -lt "$p" -o "$q" -ge $((p + 3))
@@ -411,8 +411,8 @@ tl__selftest() {
 tl__selftest_kamailio() {
 	local d=$1 k s sc tr cmd
 	local sipp_dir="$TL_SRC/tests/sipp" users="$TL_SRC/tests/sipp/users.csv"
-	k=$(tl_free_port 34920 2) || tl_fail "no free port"
-	s=$(tl_free_port 34930 2) || tl_fail "no free port"
+	k=$(tl_free_port 34940 2 30) || tl_fail "no free port"
+	s=$(tl_free_port 34970 2 30) || tl_fail "no free port"
 	cmd=$("$TL_SRC/bench/kamailio/setup" --sip-port "$k" --tm --mtls \
 		--mem tlsf --debug -1 "$d/kam") || tl_fail "kamailio setup"
 	eval "tl_start kamailio $cmd"
