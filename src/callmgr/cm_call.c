@@ -1,6 +1,8 @@
 /* The B2BUA of the call manager (see cm_call.h). */
 #include "callmgr/cm_call.h"
 
+#include "callmgr/cm_int.h"
+
 #include "base/buf.h"
 #include "base/log.h"
 #include "sip/sip_auth.h"
@@ -14,23 +16,10 @@
 #include <time.h>
 
 #define CM_MAX_HOPS 5 /* forwards followed for one call */
-#define CM_STR	    512
 
 enum cm_state {
 	CM_CALLING,   /* INVITE sent on leg B, no final response yet */
 	CM_CONNECTED, /* 2xx relayed to A */
-};
-
-struct cm_leg {
-	char call_id[160];
-	char ltag[40];
-	char local[CM_STR];  /* our From (B) or To (A) value, with our tag */
-	char remote[CM_STR]; /* the peer's, with its tag */
-	char target[CM_STR]; /* the peer's Contact URI */
-	enum net_transport tp;
-	struct net_addr dst;
-	uint32_t cseq; /* our last CSeq on this leg */
-	struct cm_line_info line;
 };
 
 struct cm_call {
@@ -62,7 +51,7 @@ struct cm_calls {
 	struct cm_reg *reg;
 	struct store *st;
 	struct cm_calls_conf conf;
-	char host[NET_ADDR_STRLEN];
+	struct cm_host h;
 	struct cm_call *calls;
 	unsigned n;
 	struct sdp *sdp, *sdp2;
@@ -150,49 +139,6 @@ static uint64_t mono_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static int copy_slice(char *dst, size_t n, struct slice s)
-{
-	return slice_to_cstr(s, dst, n);
-}
-
-static bool str_is(const char *s, struct slice v)
-{
-	return strlen(s) == v.len && memcmp(s, v.p, v.len) == 0;
-}
-
-/* Random token for tags and Call-IDs (22 base64url characters). */
-static int rand_token(char *out, size_t n)
-{
-	char br[SIP_TSX_BRANCH_LEN];
-	int err = sip_tsx_branch(br);
-
-	if (!err) {
-		snprintf(out, n, "%s", br + 7);
-	}
-	return err;
-}
-
-static const char *via_tp(enum net_transport tp)
-{
-	return tp == NET_TLS ? "TLS" : tp == NET_TCP ? "TCP" : "UDP";
-}
-
-static uint16_t our_port(const struct cm_calls *cs, enum net_transport tp)
-{
-	return tp == NET_TLS && cs->conf.tls_port ? cs->conf.tls_port
-						  : cs->conf.port;
-}
-
-static void contact_hdr(struct cm_calls *cs, struct buf *b,
-			enum net_transport tp, const char *user)
-{
-	buf_printf(b, "Contact: <sip:%s@%s:%u%s>\r\n", user, cs->host,
-		   our_port(cs, tp),
-		   tp == NET_TLS	? ";transport=tls"
-		   : tp == NET_TCP ? ";transport=tcp"
-				   : "");
-}
-
 /* Call-Info with the call security status (cisco-formats.md §7).
  * orientation: "to" on the caller's side, "from" on the callee's. */
 static void callinfo_hdr(struct buf *b, enum cm_sec s, const char *orient)
@@ -201,47 +147,6 @@ static void callinfo_hdr(struct buf *b, enum cm_sec s, const char *orient)
 		   "Call-Info: <urn:x-cisco-remotecc:callinfo>; security=%s; "
 		   "orientation=%s\r\n",
 		   cm_sec_name(s), orient);
-}
-
-/* An in-dialog (or the first) request on leg l. extra: whole header
- * lines. */
-static int build_req(struct cm_calls *cs, struct buf *b, const char *method,
-		     const struct cm_leg *l, uint32_t cseq, const char *extra,
-		     struct slice ctype, struct slice body)
-{
-	char branch[SIP_TSX_BRANCH_LEN];
-	int err = sip_tsx_branch(branch);
-
-	if (err) {
-		return err;
-	}
-	err = sip_build_request(b, slice_from_str(method),
-				slice_from_str(l->target));
-	if (!err) {
-		err = sip_build_hdrf(b, "Via", "SIP/2.0/%s %s:%u;branch=%s;rport",
-				     via_tp(l->tp), cs->host,
-				     our_port(cs, l->tp), branch);
-	}
-	if (!err) {
-		err = sip_build_hdrf(b, "Max-Forwards", "70");
-	}
-	if (!err) {
-		err = sip_build_hdrf(b, "From", "%s", l->local);
-	}
-	if (!err) {
-		err = sip_build_hdrf(b, "To", "%s", l->remote);
-	}
-	if (!err) {
-		err = sip_build_hdrf(b, "Call-ID", "%s", l->call_id);
-	}
-	if (!err) {
-		err = sip_build_hdrf(b, "CSeq", "%u %s", cseq, method);
-	}
-	if (err) {
-		return err;
-	}
-	buf_put_str(b, extra);
-	return sip_build_end(b, ctype, body);
 }
 
 static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
@@ -253,7 +158,7 @@ static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	l->cseq++;
-	err = build_req(cs, &b, method, l, l->cseq, extra,
+	err = cm_build_req(&cs->h, &b, method, l, l->cseq, extra,
 			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
 			body);
 	if (!err) {
@@ -273,7 +178,7 @@ static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
 	int err;
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	err = build_req(cs, &b, "ACK", l, cseq, "", SLICE_NULL, SLICE_NULL);
+	err = cm_build_req(&cs->h, &b, "ACK", l, cseq, "", SLICE_NULL, SLICE_NULL);
 	if (!err) {
 		err = sip_stack_send(cs->stack, l->tp, &l->dst, b.p, b.len);
 	}
@@ -408,11 +313,11 @@ static struct cm_call *find_dialog(struct cm_calls *cs, struct sip_msg *m,
 	struct slice tag = sip_msg_to(m)->tag;
 
 	for (struct cm_call *c = cs->calls; c; c = c->next) {
-		if (str_is(c->a.call_id, cid) && str_is(c->a.ltag, tag)) {
+		if (cm_str_is(c->a.call_id, cid) && cm_str_is(c->a.ltag, tag)) {
 			*leg = 0;
 			return c;
 		}
-		if (str_is(c->b.call_id, cid) && str_is(c->b.ltag, tag)) {
+		if (cm_str_is(c->b.call_id, cid) && cm_str_is(c->b.ltag, tag)) {
 			*leg = 1;
 			return c;
 		}
@@ -459,7 +364,7 @@ static int send_b_invite(struct cm_call *c, const char *authz)
 	if (err) {
 		goto out;
 	}
-	contact_hdr(cs, &hdrs, c->b.tp, c->a.line.dn);
+	cm_contact_hdr(&cs->h, &hdrs, c->b.tp, c->a.line.dn);
 	buf_put_str(&hdrs, "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, "
 			   "OPTIONS, NOTIFY\r\n");
 	if (authz) {
@@ -471,7 +376,7 @@ static int send_b_invite(struct cm_call *c, const char *authz)
 		goto out;
 	}
 	c->b.cseq++;
-	err = build_req(cs, &b, "INVITE", &c->b, c->b.cseq,
+	err = cm_build_req(&cs->h, &b, "INVITE", &c->b, c->b.cseq,
 			(const char *)hdrs.p,
 			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
 			buf_slice(&body));
@@ -527,14 +432,14 @@ static uint16_t start_b(struct cm_call *c, const char *dn)
 	if (strcmp(c->b.line.dn, c->a.line.dn) == 0) {
 		return 482; /* RFC 3261 §21.4.20: a call to oneself */
 	}
-	if (rand_token(c->b.call_id, sizeof(c->b.call_id)) != 0 ||
-	    rand_token(c->b.ltag, sizeof(c->b.ltag)) != 0) {
+	if (cm_rand_token(c->b.call_id, sizeof(c->b.call_id)) != 0 ||
+	    cm_rand_token(c->b.ltag, sizeof(c->b.ltag)) != 0) {
 		return 500;
 	}
 	snprintf(c->b.local, sizeof(c->b.local), "<sip:%s@%s>;tag=%s",
-		 c->a.line.dn, cs->host, c->b.ltag);
+		 c->a.line.dn, cs->h.host, c->b.ltag);
 	snprintf(c->b.remote, sizeof(c->b.remote), "<sip:%s@%s>",
-		 c->b.line.dn, cs->host);
+		 c->b.line.dn, cs->h.host);
 	snprintf(c->b.target, sizeof(c->b.target), "%s", fb.contact);
 	c->b.tp = fb.tp;
 	c->b.dst = fb.src;
@@ -630,11 +535,13 @@ static void relay_provisional(struct cm_call *c, struct sip_msg *resp,
 		return;
 	}
 	if (to->tag.p) {
-		(void)copy_slice(c->b.remote, sizeof(c->b.remote), to->raw);
+		if (cm_copy(c->b.remote, sizeof(c->b.remote), to->raw) != 0) {
+			log_warn("call", "header value too long, kept the old one");
+		}
 	}
 	buf_init(&hdrs, 4096);
 	buf_init(&body, SDP_MAX_SIZE * 2);
-	contact_hdr(c->cs, &hdrs, c->a.tp, c->b.line.dn);
+	cm_contact_hdr(&c->cs->h, &hdrs, c->a.tp, c->b.line.dn);
 	/* RFC 3960: early media is the answer in a 18x. */
 	if (rewrite_sdp(c, &c->a, sip_msg_body(resp), &body, &srtp) != 0) {
 		buf_reset(&body);
@@ -680,11 +587,15 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 		send_ack(cs, &c->b, c->b.cseq);
 		return;
 	}
-	(void)copy_slice(c->b.remote, sizeof(c->b.remote), to->raw);
+	if (cm_copy(c->b.remote, sizeof(c->b.remote), to->raw) != 0) {
+			log_warn("call", "header value too long, kept the old one");
+		}
 	sip_msg_iter(&it, resp, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) == 1 && !ct.star) {
-		(void)copy_slice(c->b.target, sizeof(c->b.target),
-				 ct.addr.uri_raw);
+		if (cm_copy(c->b.target, sizeof(c->b.target),
+				 ct.addr.uri_raw) != 0) {
+			log_warn("call", "header value too long, kept the old one");
+		}
 	}
 	event_del(c->timer);
 	send_ack(cs, &c->b, c->b.cseq);
@@ -710,7 +621,7 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 			     cm_sec_party(c->b.line.mode, c->b.tp),
 			     c->srtp_a && c->srtp_b);
 	buf_reset(&c->ok_hdrs);
-	contact_hdr(cs, &c->ok_hdrs, c->a.tp, c->b.line.dn);
+	cm_contact_hdr(&cs->h, &c->ok_hdrs, c->a.tp, c->b.line.dn);
 	callinfo_hdr(&c->ok_hdrs, c->sec, "to");
 	send_ok_to_a(c);
 	/* cisco-formats.md §7: the callee learns the status in an UPDATE,
@@ -880,7 +791,9 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	c->next = cs->calls;
 	cs->calls = c;
 	cs->n++;
-	(void)copy_slice(c->dialled, sizeof(c->dialled), ruri->user);
+	if (cm_copy(c->dialled, sizeof(c->dialled), ruri->user) != 0) {
+			log_warn("call", "header value too long, kept the old one");
+		}
 	c->timer = event_new(cs->base, -1, 0, on_timer, c);
 	if (!c->timer) {
 		reply(r, 503, NULL);
@@ -908,10 +821,10 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	buf_put_slice(&c->offer, body);
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) != 1 || ct.star ||
-	    copy_slice(c->a.target, sizeof(c->a.target), ct.addr.uri_raw) ||
-	    copy_slice(c->a.call_id, sizeof(c->a.call_id),
+	    cm_copy(c->a.target, sizeof(c->a.target), ct.addr.uri_raw) ||
+	    cm_copy(c->a.call_id, sizeof(c->a.call_id),
 		       sip_msg_call_id(m)) ||
-	    copy_slice(c->a.remote, sizeof(c->a.remote), from->raw) ||
+	    cm_copy(c->a.remote, sizeof(c->a.remote), from->raw) ||
 	    buf_err(&c->offer)) {
 		reply(r, 400, "Bad Contact, Call-ID or From");
 		goto fail;
@@ -964,7 +877,7 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	buf_init(&hdrs, 4096);
 	buf_init(&sdp, SDP_MAX_SIZE * 2);
 	err = rewrite_sdp(c, to, body, &sdp, &srtp);
-	contact_hdr(cs, &hdrs, to->tp, leg ? c->b.line.dn : c->a.line.dn);
+	cm_contact_hdr(&cs->h, &hdrs, to->tp, leg ? c->b.line.dn : c->a.line.dn);
 	callinfo_hdr(&hdrs,
 		     hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
 		     leg ? "to" : "from");
@@ -974,7 +887,7 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	}
 	if (!err) {
 		to->cseq++;
-		err = build_req(cs, &b, "INVITE", to, to->cseq,
+		err = cm_build_req(&cs->h, &b, "INVITE", to, to->cseq,
 				(const char *)hdrs.p,
 				sdp.len ? SLICE_LIT("application/sdp")
 					: SLICE_NULL,
@@ -1029,7 +942,7 @@ static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
 				cm_sec_party(c->b.line.mode, c->b.tp),
 				srtp && c->srtp_b);
 		}
-		contact_hdr(c->cs, &hdrs, from->tp,
+		cm_contact_hdr(&c->cs->h, &hdrs, from->tp,
 			    c->re_from ? c->b.line.dn : c->a.line.dn);
 		callinfo_hdr(&hdrs, hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
 			     c->re_from ? "from" : "to");
@@ -1140,8 +1053,7 @@ int cm_calls_new(struct cm_calls **out, struct event_base *base,
 	if (!cs->conf.max_calls) {
 		cs->conf.max_calls = 50000;
 	}
-	snprintf(cs->host, sizeof(cs->host), "%s",
-		 conf->host ? conf->host : "127.0.0.1");
+	cm_host_set(&cs->h, conf->host, conf->port, conf->tls_port);
 	err = sdp_new(&cs->sdp);
 	if (!err) {
 		err = sdp_new(&cs->sdp2);

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "callmgr/cm_call.h"
+#include "callmgr/cm_mwi.h"
 #include "callmgr/cm_reg.h"
 #include "net/net_tls.h"
 #include "sip/sip_auth.h"
@@ -17,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CM_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE"
+#define CM_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, SUBSCRIBE"
 /* Option tags we implement (RFC 3261 §8.2.2.3: anything else in Require
  * is answered 420). */
 static const char *const cm_supported[] = {"path", "outbound", "gruu", NULL};
@@ -28,6 +29,7 @@ struct cm_svc {
 	struct sip_auth_srv *auth;
 	struct cm_reg *reg;
 	struct cm_calls *calls;
+	struct cm_mwi *mwi;
 	struct sip_stack *stack;
 	struct net_tls *tls;
 	struct event *tick;
@@ -154,6 +156,7 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 	case SIP_M_BYE:
 	case SIP_M_CANCEL:
 	case SIP_M_UPDATE:
+	case SIP_M_SUBSCRIBE:
 		break;
 	default:
 		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
@@ -198,6 +201,9 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 	case SIP_M_UPDATE:
 		cm_calls_request(s->calls, r);
 		break;
+	case SIP_M_SUBSCRIBE:
+		cm_mwi_request(s->mwi, r);
+		break;
 	default:
 		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
 		break;
@@ -219,13 +225,18 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct cm_svc *s = arg;
 	uint64_t gen;
+	bool changed = false;
 
 	cm_reg_expire(s->reg, now_ms());
 	if (store_generation(s->st, &gen) == 0 && gen != s->generation) {
 		if (cm_reg_reload(s->reg) == 0) {
 			s->generation = gen;
+			changed = true;
 		}
 	}
+	/* `trustline mwi set` runs in another process: the change counter
+	 * is how we learn of it. */
+	cm_mwi_tick(s->mwi, now_ms(), changed);
 }
 
 /* TLS clients are verified against the site CA and the manufacturer CA;
@@ -341,6 +352,15 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 	if (err) {
 		goto fail;
 	}
+	struct cm_mwi_conf mconf = {
+		.host = conf->listen,
+		.port = conf->port,
+		.tls_port = conf->tls_port,
+	};
+	err = cm_mwi_new(&s->mwi, s->stack, s->reg, st, &mconf);
+	if (err) {
+		goto fail;
+	}
 	s->tick = event_new(base, -1, EV_PERSIST, on_tick, s);
 	if (!s->tick || event_add(s->tick, &one) != 0) {
 		err = -ENOMEM;
@@ -362,6 +382,7 @@ void cm_svc_free(struct cm_svc *s)
 		event_free(s->tick);
 	}
 	cm_calls_free(s->calls);
+	cm_mwi_free(s->mwi);
 	sip_stack_free(s->stack);
 	net_tls_unref(s->tls);
 	cm_reg_free(s->reg);

@@ -262,6 +262,31 @@ tl_check "the refusal is a 403 naming the profile" \
 	grep -q "^SIP/2.0 403 Transport not allowed by security profile" \
 	"$D/uac-enc-udp.msg"
 
+# 7. MWI: subscribe, `trustline mwi set` from another process, NOTIFY.
+csv 1001 0 RTP/AVP mwi
+MWIP=$(port)
+tl_start mwi-sub timeout 40 sipp -nostdin -sf "$SIPP/cm_mwi.xml" \
+	-inf "$D/mwi.csv" -m 1 -t u1 -p "$MWIP" -trace_msg -message_file \
+	"$D/mwi.msg" -trace_err -error_file "$D/mwi.err" 127.0.0.1:"$P"
+for _ in $(seq 100); do
+	grep -q "Voice-Message: 0/0" "$D/mwi.msg" 2>/dev/null && break
+	sleep 0.1
+done
+tl_check "mwi set" bash -c "'$T' mwi set --site '$site' 1001 --new 3 --old 1 >/dev/null"
+rc=0
+wait_gone mwi-sub || rc=$?
+tl_assert_eq 0 "$rc" "subscriber got the first NOTIFY, the change, the end"
+tl_check "the change reached the phone as a NOTIFY" \
+	grep -q "Voice-Message: 3/1" "$D/mwi.msg"
+tl_check "mwi show --json" bash -c \
+	"'$T' mwi show --site '$site' 1001 --json | grep -q '\"new\": 3'"
+if "$T" mwi set --site "$site" 1999 --new 1 2>"$D/mwi-bad.err"; then
+	tl_check_fail "mwi set on an unknown DN fails"
+else
+	tl_check "mwi set on an unknown DN fails with one line" \
+		grep -q "no line 1999" "$D/mwi-bad.err"
+fi
+
 # CDR rows: one per call attempt above.
 cdr() {
 	sqlite3 "$site/trustline.db" "$1" 2>&1
