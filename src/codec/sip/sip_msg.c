@@ -231,10 +231,12 @@ static int locate_headers(struct sip_msg *m, const uint8_t *p,
 			*body = p + 2;
 			return 0;
 		}
-		while (p < end && sip_is(*p, C_TOKEN)) {
-			p++;
+		{
+			struct sip_scan sc = {p, end};
+
+			name = sip_scan_run(&sc, C_TOKEN);
+			p = sc.p;
 		}
-		name = sip_sl(ns, p);
 		while (p < end && (*p == ' ' || *p == '\t')) {
 			p++;
 		}
@@ -287,25 +289,19 @@ static int locate_headers(struct sip_msg *m, const uint8_t *p,
 /* callid = word [ "@" word ] (RFC 3261 §25.1) */
 static bool callid_ok(struct slice s)
 {
-	size_t at = 0, n = 0;
+	struct sip_scan sc;
 
-	if (s.len == 0) {
+	sip_scan_init(&sc, s);
+	if (sip_scan_run(&sc, C_WORD).len == 0) {
 		return false;
 	}
-	for (size_t i = 0; i < s.len; i++) {
-		if (s.p[i] == '@') {
-			if (n++ > 0 || i == 0 || i + 1 == s.len) {
-				return false;
-			}
-			at = i;
-			continue;
-		}
-		if (!sip_is(s.p[i], C_WORD)) {
+	if (!sip_scan_eof(&sc) && *sc.p == '@') {
+		sc.p++;
+		if (sip_scan_run(&sc, C_WORD).len == 0) {
 			return false;
 		}
 	}
-	(void)at;
-	return true;
+	return sip_scan_eof(&sc);
 }
 
 /* CSeq = 1*DIGIT LWS Method (RFC 3261 §20.16) */
