@@ -2,6 +2,7 @@
  * token back-end has its own test). */
 #include "pki/pki.h"
 #include "pki/pki_key.h"
+#include "pki/pki_site.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -794,6 +795,64 @@ static void test_files(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* must reject: token labels that would escape tokens/, CRL hosts that
+ * would break the URL */
+static void test_site_names(void **state)
+{
+	static const struct {
+		const char *label;
+		int err;
+		const char *path;
+	} labels[] = {
+	        {"SAST1", 0, "S/tokens/sast1.pin"},
+	        {"CA", 0, "S/tokens/ca.pin"},
+	        {"my-token_2", 0, "S/tokens/my-token_2.pin"},
+	        {"", -TL_ETOOBIG, NULL},
+	        {"../x", -TL_EPARSE, NULL},
+	        {"a/b", -TL_EPARSE, NULL},
+	        {"a b", -TL_EPARSE, NULL},
+	        {".hidden", -TL_EPARSE, NULL},
+	        {"0123456789012345678901234567890123", -TL_ETOOBIG, NULL},
+	};
+	static const struct {
+		const char *host;
+		int err;
+		const char *url;
+	} hosts[] = {
+	        {"127.0.0.1", 0, "http://127.0.0.1:6970/crl.der"},
+	        {"cm.example.net", 0, "http://cm.example.net:6970/crl.der"},
+	        {"::1", 0, "http://[::1]:6970/crl.der"},
+	        {"", -TL_EPARSE, NULL},
+	        {"a/b", -TL_EPARSE, NULL},
+	        {"user@host", -TL_EPARSE, NULL},
+	        {"[::1]", -TL_EPARSE, NULL},
+	        {"h h", -TL_EPARSE, NULL},
+	};
+	char out[128];
+
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		assert_int_equal(pki_site_pin_path("S", labels[i].label, false,
+		                                   out, sizeof(out)),
+		                 labels[i].err);
+		if (labels[i].path) {
+			assert_string_equal(out, labels[i].path);
+		}
+	}
+	assert_int_equal(
+	        pki_site_pin_path("S", "SAST1", true, out, sizeof(out)), 0);
+	assert_string_equal(out, "S/tokens/sast1.so.pin");
+	assert_int_equal(pki_site_pin_path("S", "SAST1", false, out, 8),
+	                 -TL_ETOOBIG);
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		assert_int_equal(
+		        pki_site_crl_url(out, sizeof(out), hosts[i].host, 6970),
+		        hosts[i].err);
+		if (hosts[i].url) {
+			assert_string_equal(out, hosts[i].url);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -809,6 +868,7 @@ int main(void)
 	        cmocka_unit_test(test_cert_parse_rejects),
 	        cmocka_unit_test(test_csr),
 	        cmocka_unit_test(test_files),
+	        cmocka_unit_test(test_site_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
