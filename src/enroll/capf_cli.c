@@ -1,6 +1,7 @@
 /* CAPF protocol client: the phone's side of reference/cisco-formats.md
  * §4.2 over blocking TLS. */
 #include "enroll/enroll_cli.h"
+#include "enroll/enroll_int.h"
 
 #include "codec/capf/capf_msg.h"
 #include "net/net.h"
@@ -39,14 +40,22 @@ void capf_cli_close(struct capf_cli_conn *k)
 
 int capf_cli_connect(struct capf_cli_conn **out, const struct capf_cli_conf *c)
 {
+	return enroll_tls_connect(out, c->host, c->port, c->ca_file, NULL, NULL,
+	                          c->timeout_ms);
+}
+
+int enroll_tls_connect(struct capf_cli_conn **out, const char *host,
+                       uint16_t port, const char *ca_file, X509 *cert,
+                       EVP_PKEY *key, unsigned timeout_ms)
+{
 	struct capf_cli_conn *k;
 	struct net_addr a;
-	unsigned ms = c->timeout_ms ? c->timeout_ms : 10000;
+	unsigned ms = timeout_ms ? timeout_ms : 10000;
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
 	int err;
 
 	*out = NULL;
-	if (c->ca_file == NULL || c->host == NULL) {
+	if (ca_file == NULL || host == NULL) {
 		return -EINVAL;
 	}
 	k = calloc(1, sizeof(*k));
@@ -56,11 +65,13 @@ int capf_cli_connect(struct capf_cli_conn **out, const struct capf_cli_conf *c)
 	k->fd = -1;
 	struct net_tls_conf tc = {
 		.role = NET_TLS_CLIENT,
-		.ca_file = c->ca_file,
+		.ca_file = ca_file,
+		.cert = cert,
+		.key = key,
 	};
 	err = net_tls_new(&k->tls, &tc);
 	if (!err) {
-		err = net_addr_set(&a, c->host, c->port);
+		err = net_addr_set(&a, host, port);
 	}
 	if (err) {
 		goto out;
@@ -113,21 +124,32 @@ int capf_cli_send(struct capf_cli_conn *k, const uint8_t *p, size_t len)
 	return 0;
 }
 
+int enroll_tls_read(struct capf_cli_conn *k, uint8_t *p, size_t n,
+                    size_t *got)
+{
+	*got = 0;
+	errno = 0;
+	if (SSL_read_ex(k->ssl, p, n, got) != 1) {
+		int e = SSL_get_error(k->ssl, 0);
+		ERR_clear_error();
+		if (e == SSL_ERROR_ZERO_RETURN) {
+			return -ENOTCONN;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK) {
+			return -ETIMEDOUT;
+		}
+		return errno == 0 ? -ENOTCONN : -errno;
+	}
+	return 0;
+}
+
 static int read_n(struct capf_cli_conn *k, uint8_t *p, size_t n)
 {
 	while (n > 0) {
 		size_t got = 0;
-		errno = 0;
-		if (SSL_read_ex(k->ssl, p, n, &got) != 1) {
-			int e = SSL_get_error(k->ssl, 0);
-			ERR_clear_error();
-			if (e == SSL_ERROR_ZERO_RETURN) {
-				return -ENOTCONN;
-			}
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				return -ETIMEDOUT;
-			}
-			return errno == 0 ? -ENOTCONN : -errno;
+		int err = enroll_tls_read(k, p, n, &got);
+		if (err) {
+			return err;
 		}
 		p += got;
 		n -= got;

@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct capf_cli_conf {
@@ -68,5 +69,37 @@ int capf_cli_send(struct capf_cli_conn *k, const uint8_t *p,
                   size_t len) TL_MUST_CHECK;
 int capf_cli_recv(struct capf_cli_conn *k, struct buf *msg) TL_MUST_CHECK;
 void capf_cli_close(struct capf_cli_conn *k);
+
+/* ---- EST (RFC 7030 §4.2): simpleenroll / simplereenroll ---- */
+
+struct est_cli_conf {
+	const char *host; /* numeric address */
+	uint16_t port;
+	const char *ca_file; /* trust anchors for the server (required) */
+	const char *device;  /* SEP<MAC>: the CSR's CN, the Basic user */
+	/* auth string mode: sent as the HTTP Basic password and the CSR's
+	 * challengePassword; NULL: none */
+	const char *auth_string;
+	/* TLS client certificate (LSC or MIC modes, reenroll) and key
+	 * (borrowed; NULL: none). */
+	X509 *cert;
+	EVP_PKEY *cert_key;
+	bool reenroll; /* simplereenroll instead of simpleenroll */
+	enum pki_alg key_alg; /* the new key: P-256 by default */
+	const char *cert_out, *key_out; /* as for CAPF; NULL: not written */
+	unsigned timeout_ms;            /* 0: 10000 */
+};
+
+struct est_cli_result {
+	int status;    /* the HTTP status (0: none received) */
+	X509 *lsc;     /* 200: the new LSC (owned) */
+	EVP_PKEY *key; /* 200: its key (owned) */
+};
+
+/* 0 with an LSC on 200; -TL_EAUTH on 401, -TL_EPOLICY on 403, -TL_EPARSE
+ * on 400 or a bad answer, -TL_ETRUST for a server we do not trust, ... */
+int est_cli_enroll(const struct est_cli_conf *c,
+                   struct est_cli_result *r) TL_MUST_CHECK;
+void est_cli_result_clear(struct est_cli_result *r);
 
 #endif

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Enrolments per second in null auth mode, over the CAPF protocol and over
+# EST, beside `openssl speed ecdsap256` signing measured in the same run
+# (the goal: 1,000 LSCs per second on a 2-core machine). Each enrolment is
+# a full session: TLS handshake, phone key generation, LSC issued by the
+# site CA (file key), recorded in SQLite, audited. Clients run on the same
+# machine and share its cores.
+#   bench/capf.sh [BUILD_DIR] [SECONDS] [CLIENTS] [SERVERS]
+# BUILD_DIR defaults to build-capf-bench (a Release build made here, no
+# sanitizers). SERVERS server processes (default 2: one per core).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$top/build-capf-bench}
+secs=${2:-5}
+clients=${3:-8}
+servers=${4:-2}
+if [ ! -x "$build/bench/capf_enroll_bench" ]; then
+	cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$build" -j2 --target capf_enroll_bench >/dev/null
+fi
+B=$build/bench/capf_enroll_bench
+raw=$(openssl speed -seconds "$secs" ecdsap256 2>/dev/null |
+	awk '/ecdsa \(nistp256\)/ { print $(NF - 1) }')
+echo "openssl_ecdsap256_sign_per_s $raw"
+for mode in capf est; do
+	for key in rsa ec; do
+		for s in 1 "$servers"; do
+			line=$("$B" "$mode" "$secs" "$clients" "$s" "$key")
+			echo "$line" | awk -v k="$key" -v s="$s" '{
+				printf "%s_enrol_per_s %s (tls key %s, %d server " \
+				       "process(es), %s ok, %s failed)\n",
+				       $2, $6, k, s, $3, $4 }'
+		done
+	done
+done
