@@ -13,6 +13,7 @@
  * the TLS server key (default rsa: the RSA-2048 CAPF certificate Cisco
  * phones need). Prints one line:
  *   enroll <mode> <ok> <failed> <seconds> <per-second> */
+#include "base/log.h"
 #include "enroll/capf_srv.h"
 #include "enroll/enroll.h"
 #include "enroll/enroll_cli.h"
@@ -234,6 +235,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	log_set_level(LOG_WARN);
 	if (make_site((unsigned)(secs * 4000 + 1000), rsa) != 0) {
 		fprintf(stderr, "capf_enroll_bench: cannot make the site\n");
 		return 1;

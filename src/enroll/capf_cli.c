@@ -13,6 +13,8 @@
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -86,6 +88,9 @@ int enroll_tls_connect(struct capf_cli_conn **out, const char *host,
 		err = -errno;
 		goto out;
 	}
+	/* messages are small and each waits for an answer: no Nagle */
+	int one = 1;
+	(void)setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (connect(k->fd, (const struct sockaddr *)&a.ss, a.len) != 0) {
 		err = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
 		goto out;

@@ -11,6 +11,7 @@
 #include <event2/event.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +541,11 @@ int capf_srv_new(struct capf_srv **out, struct event_base *base,
 	err = net_tls_new(&s->tls, &tc);
 	if (!err) {
 		err = net_new(&s->net, base, &nc, &h);
+	}
+	if (!err) {
+		/* a phone enrols once: TLS 1.3 session tickets would only
+		 * cost a signature-free round of writes per session */
+		SSL_CTX_set_num_tickets(net_tls_ssl_ctx(s->tls), 0);
 	}
 	if (!err) {
 		err = net_addr_set(&a, c->addr ? c->addr : "127.0.0.1",

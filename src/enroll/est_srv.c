@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define EST_PREFIX "/.well-known/est/"
@@ -264,6 +266,16 @@ static void reply(struct evhttp_request *req, int code, const char *reason,
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 	struct evbuffer *out = evbuffer_new();
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev =
+	        conn ? evhttp_connection_get_bufferevent(conn) : NULL;
+	int one = 1;
+
+	/* one answer per request, written at once: no Nagle delay */
+	if (bev && bufferevent_getfd(bev) >= 0) {
+		(void)setsockopt(bufferevent_getfd(bev), IPPROTO_TCP,
+		                 TCP_NODELAY, &one, sizeof(one));
+	}
 
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	if (type) {
@@ -576,6 +588,11 @@ int est_srv_new(struct est_srv **out, struct event_base *base,
 	err = net_tls_new(&s->tls, &tc);
 	if (err) {
 		goto out;
+	}
+	if (!err) {
+		/* a phone enrols once: TLS 1.3 session tickets would only
+		 * cost a signature-free round of writes per session */
+		SSL_CTX_set_num_tickets(net_tls_ssl_ctx(s->tls), 0);
 	}
 	len = i2d_X509(enroll_ca_cert(e), &der);
 	if (len <= 0) {
