@@ -224,7 +224,13 @@ int pki_cert_parse(X509 **out, const uint8_t *p, size_t len)
 		return -TL_ETRAIL;
 	}
 	/* X.690 §10: DER has one encoding; anything OpenSSL would encode
-	 * differently (BER lengths, non-minimal integers) is refused. */
+	 * differently (BER lengths, non-minimal integers) is refused. The
+	 * TBSCertificate is re-encoded from its fields too, not copied from
+	 * the input, so this holds inside it as well. */
+	if (i2d_re_X509_tbs(x, NULL) <= 0) {
+		X509_free(x);
+		return -TL_EPARSE;
+	}
 	relen = i2d_X509(x, &re);
 	if (relen <= 0 || (size_t)relen != len || memcmp(re, p, len)) {
 		OPENSSL_free(re);

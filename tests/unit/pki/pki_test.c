@@ -679,6 +679,29 @@ static void test_cert_parse_rejects(void **state)
 		                 -TL_EPARSE);
 		free(ber);
 	}
+	/* BER inside the TBSCertificate: the serial's length in long form
+	 * (02 81 nn instead of 02 nn); both enclosing lengths grow by one */
+	{
+		uint8_t *ber = malloc((size_t)len + 1);
+		size_t outer = ((size_t)der[2] << 8) | der[3];
+		size_t tbs = ((size_t)der[6] << 8) | der[7];
+		X509 *y = NULL;
+
+		assert_int_equal(der[4], 0x30);
+		assert_int_equal(der[5], 0x82);
+		assert_int_equal(der[13], 0x02); /* after a0 03 02 01 02 */
+		memcpy(ber, der, 14);
+		ber[2] = (uint8_t)((outer + 1) >> 8);
+		ber[3] = (uint8_t)(outer + 1);
+		ber[6] = (uint8_t)((tbs + 1) >> 8);
+		ber[7] = (uint8_t)(tbs + 1);
+		ber[14] = 0x81;
+		memcpy(ber + 15, der + 14, (size_t)len - 14);
+		assert_int_equal(pki_cert_parse(&y, ber, (size_t)len + 1),
+		                 -TL_EPARSE);
+		assert_null(y);
+		free(ber);
+	}
 	/* a NUL byte inside: the signature bits are changed, parsing
 	 * still works, verification does not */
 	memcpy(buf, der, (size_t)len);
