@@ -28,8 +28,8 @@
 
 struct event_base;
 
-#define MEDIA_RATE 8000
-#define MEDIA_PTIME_MS 20
+#define MEDIA_RATE          8000
+#define MEDIA_PTIME_MS      20
 #define MEDIA_FRAME_SAMPLES 160 /* MEDIA_RATE * MEDIA_PTIME_MS / 1000 */
 
 /* RFC 3551 §6: static payload types of G.711. */
@@ -45,7 +45,7 @@ enum media_codec {
 /* RTP header (RFC 3550 §5.1)                                          */
 /* ------------------------------------------------------------------ */
 
-#define MEDIA_RTP_HDR_LEN 12
+#define MEDIA_RTP_HDR_LEN  12
 #define MEDIA_RTP_MAX_CSRC 15
 /* Largest datagram we receive or build (header, payload, SRTP tag). */
 #define MEDIA_RTP_MAX_PACKET 1500
@@ -75,14 +75,14 @@ struct media_rtp_hdr {
  * padding with a zero count or a count larger than what follows the header
  * (-TL_EPARSE). The payload may be empty. */
 int media_rtp_parse(struct media_rtp_hdr *h, const uint8_t *p,
-		    size_t len) TL_MUST_CHECK;
+                    size_t len) TL_MUST_CHECK;
 
 /* Write the header of h (version 2, no padding, no extension; cc CSRCs
  * from h->csrc) followed by payload into out. *out_len is the packet
  * length. -TL_ETOOBIG if it does not fit in cap, -EINVAL for pt > 127 or
  * cc > 15. */
 int media_rtp_build(const struct media_rtp_hdr *h, struct slice payload,
-		    uint8_t *out, size_t cap, size_t *out_len) TL_MUST_CHECK;
+                    uint8_t *out, size_t cap, size_t *out_len) TL_MUST_CHECK;
 
 /* ------------------------------------------------------------------ */
 /* RFC 4733 telephone-event payload                                    */
@@ -101,9 +101,8 @@ struct media_dtmf {
 /* Exactly 4 bytes (RFC 4733 §2.3, one event per packet); the R bit must be
  * zero; events above 15 (not DTMF) are refused with -TL_EUNKNOWN. */
 int media_dtmf_parse(struct media_dtmf *d, const uint8_t *p,
-		     size_t len) TL_MUST_CHECK;
-void media_dtmf_build(const struct media_dtmf *d,
-		      uint8_t out[MEDIA_DTMF_LEN]);
+                     size_t len) TL_MUST_CHECK;
+void media_dtmf_build(const struct media_dtmf *d, uint8_t out[MEDIA_DTMF_LEN]);
 /* '0'-'9', '*', '#', 'A'-'D' (or 'a'-'d') to the event code; -EINVAL. */
 int media_dtmf_event(char digit) TL_MUST_CHECK;
 /* The event's character, or '?' for a code above 15. */
@@ -119,9 +118,9 @@ uint8_t media_g711_alaw_encode(int16_t pcm);
 int16_t media_g711_alaw_decode(uint8_t code);
 /* n samples <-> n codes, with codec MEDIA_PCMU or MEDIA_PCMA. */
 void media_g711_encode(enum media_codec codec, const int16_t *pcm, size_t n,
-		       uint8_t *out);
+                       uint8_t *out);
 void media_g711_decode(enum media_codec codec, const uint8_t *in, size_t n,
-		       int16_t *pcm);
+                       int16_t *pcm);
 /* "PCMU" / "PCMA" (the RFC 3551 encoding names). */
 const char *media_codec_name(enum media_codec codec);
 
@@ -135,7 +134,7 @@ struct media_tone;
  * amplitude), at 8000 Hz. Frequencies 1..3999 Hz; amplitude 1..32767
  * (peak). */
 int media_tone_new(struct media_tone **out, unsigned f1, unsigned f2,
-		   int16_t amplitude) TL_MUST_CHECK;
+                   int16_t amplitude) TL_MUST_CHECK;
 /* The next n samples; the phase continues across calls. */
 void media_tone_fill(struct media_tone *t, int16_t *pcm, size_t n);
 void media_tone_free(struct media_tone *t);
@@ -156,11 +155,10 @@ struct media_wav;
 
 /* Open for reading. Refuses (-TL_EPARSE) a file that is not mono 8000 Hz
  * audio; any sample format libsndfile reads is converted to 16 bits. */
-int media_wav_open_read(struct media_wav **out,
-			const char *path) TL_MUST_CHECK;
+int media_wav_open_read(struct media_wav **out, const char *path) TL_MUST_CHECK;
 /* Up to n samples; *got is 0 at the end of the file. */
 int media_wav_read(struct media_wav *w, int16_t *pcm, size_t n,
-		   size_t *got) TL_MUST_CHECK;
+                   size_t *got) TL_MUST_CHECK;
 /* Back to the first sample (to loop a file). */
 int media_wav_rewind(struct media_wav *w) TL_MUST_CHECK;
 
@@ -168,9 +166,9 @@ int media_wav_rewind(struct media_wav *w) TL_MUST_CHECK;
  * temporary file beside path, renamed to path by media_wav_close: a
  * reader never sees a half-written file. */
 int media_wav_open_write(struct media_wav **out,
-			 const char *path) TL_MUST_CHECK;
+                         const char *path) TL_MUST_CHECK;
 int media_wav_write(struct media_wav *w, const int16_t *pcm,
-		    size_t n) TL_MUST_CHECK;
+                    size_t n) TL_MUST_CHECK;
 /* Samples written so far (writer) or the file's length (reader). */
 size_t media_wav_frames(const struct media_wav *w);
 
@@ -183,7 +181,7 @@ void media_wav_free(struct media_wav *w);
 /* Whole-file helpers (tests, tools). *pcm is malloc'd. */
 int media_wav_load(const char *path, int16_t **pcm, size_t *n) TL_MUST_CHECK;
 int media_wav_save(const char *path, const int16_t *pcm,
-		   size_t n) TL_MUST_CHECK;
+                   size_t n) TL_MUST_CHECK;
 
 /* ------------------------------------------------------------------ */
 /* SRTP: SDES keys (RFC 4568) and the libsrtp2 wrapper                 */
@@ -212,7 +210,7 @@ enum media_srtp_suite {
 const char *media_srtp_suite_name(enum media_srtp_suite suite);
 /* Exact, case-sensitive suite name; -TL_EUNKNOWN otherwise. */
 int media_srtp_suite_parse(struct slice name,
-			   enum media_srtp_suite *out) TL_MUST_CHECK;
+                           enum media_srtp_suite *out) TL_MUST_CHECK;
 /* Master key || salt length of the suite: 30 for AES_CM, 28 for GCM;
  * 0 for an unknown suite. */
 size_t media_srtp_key_len(enum media_srtp_suite suite);
@@ -229,7 +227,7 @@ struct media_srtp_key {
 
 /* A fresh random key for suite (OpenSSL RAND_bytes). */
 int media_srtp_key_generate(struct media_srtp_key *k,
-			    enum media_srtp_suite suite) TL_MUST_CHECK;
+                            enum media_srtp_suite suite) TL_MUST_CHECK;
 /* RFC 4568 §6.1 key-params of an a=crypto line (the part after the suite):
  * "inline:" base64(key||salt) ["|" lifetime] ["|" MKI ":" length]. The
  * decoded key must have exactly the suite's length. Accepts a lifetime
@@ -237,13 +235,12 @@ int media_srtp_key_generate(struct media_srtp_key *k,
  * ignores it; refuses an MKI (-TL_EUNKNOWN: we send none and libsrtp would
  * need it configured), several keys (";"), bad base64 or a wrong length
  * (-TL_EPARSE), trailing garbage or NUL bytes (-TL_EPARSE). */
-int media_srtp_key_parse(struct media_srtp_key *k,
-			 enum media_srtp_suite suite,
-			 struct slice key_params) TL_MUST_CHECK;
+int media_srtp_key_parse(struct media_srtp_key *k, enum media_srtp_suite suite,
+                         struct slice key_params) TL_MUST_CHECK;
 /* Write "inline:<base64 key||salt>" (no lifetime, no MKI) NUL-terminated
  * into out (cap >= MEDIA_SRTP_KEY_PARAMS_MAX suffices). */
 int media_srtp_key_format(const struct media_srtp_key *k, char *out,
-			  size_t cap) TL_MUST_CHECK;
+                          size_t cap) TL_MUST_CHECK;
 void media_srtp_key_wipe(struct media_srtp_key *k);
 
 /* Initialise libsrtp2 once per process (thread-safe; media_srtp_new calls
@@ -262,18 +259,18 @@ int media_srtp_selftest(void) TL_MUST_CHECK;
 struct media_srtp;
 
 int media_srtp_new(struct media_srtp **out, const struct media_srtp_key *tx,
-		   const struct media_srtp_key *rx) TL_MUST_CHECK;
+                   const struct media_srtp_key *rx) TL_MUST_CHECK;
 /* Protect an RTP packet in place: pkt holds *len bytes of RTP and has room
  * for cap bytes; on success *len grows by the tag. -TL_ETOOBIG when
  * cap < *len + MEDIA_SRTP_TRAILER_MAX, -TL_ECRYPTO on another failure. */
 int media_srtp_protect(struct media_srtp *s, uint8_t *pkt, size_t *len,
-		       size_t cap) TL_MUST_CHECK;
+                       size_t cap) TL_MUST_CHECK;
 /* Verify and decrypt an SRTP packet in place; on success *len shrinks to
  * the RTP packet. -TL_EAUTH: the tag does not verify (the packet is left
  * unusable); -TL_ESTALE: a replayed or too old packet; -TL_ETRUNC: too
  * short to be SRTP; -TL_ECRYPTO: another failure. */
 int media_srtp_unprotect(struct media_srtp *s, uint8_t *pkt,
-			 size_t *len) TL_MUST_CHECK;
+                         size_t *len) TL_MUST_CHECK;
 void media_srtp_free(struct media_srtp *s);
 
 /* ------------------------------------------------------------------ */
@@ -285,13 +282,13 @@ struct media_session;
 /* Counters. lost follows RFC 3550 §6.4.1 / A.3 (expected - received,
  * never negative). */
 struct media_stats {
-	uint64_t sent;        /* RTP packets sent (audio and DTMF) */
-	uint64_t received;    /* valid packets accepted */
+	uint64_t sent;     /* RTP packets sent (audio and DTMF) */
+	uint64_t received; /* valid packets accepted */
 	uint64_t lost;
 	uint64_t srtp_auth_fail; /* SRTP packets whose tag did not verify */
 	uint64_t srtp_replay;    /* SRTP packets refused as replays */
-	uint64_t bad;         /* not RTP, wrong payload type, send errors */
-	uint64_t bytes_sent;  /* UDP payload bytes */
+	uint64_t bad;            /* not RTP, wrong payload type, send errors */
+	uint64_t bytes_sent;     /* UDP payload bytes */
 	uint64_t bytes_received;
 	uint64_t dtmf_received; /* digits reported */
 	uint32_t remote_ssrc;   /* 0 until a packet was accepted */
@@ -329,7 +326,7 @@ struct media_session_conf {
  * UDP socket. It neither sends nor receives until media_session_start.
  * Errors: -errno from socket/bind, -EINVAL for a bad conf. */
 int media_session_new(struct media_session **out, struct event_base *base,
-		      const struct media_session_conf *conf) TL_MUST_CHECK;
+                      const struct media_session_conf *conf) TL_MUST_CHECK;
 /* Stops, finishes a WAV recording (see media_session_stop), closes the
  * socket and wipes the keys. */
 void media_session_free(struct media_session *s);
@@ -337,43 +334,42 @@ void media_session_free(struct media_session *s);
 /* The bound local address (with the port chosen by the system). */
 void media_session_local(const struct media_session *s, struct net_addr *out);
 int media_session_set_remote(struct media_session *s,
-			     const struct net_addr *remote) TL_MUST_CHECK;
+                             const struct net_addr *remote) TL_MUST_CHECK;
 /* Change the codec (after an SDP answer or a re-INVITE). */
 int media_session_set_codec(struct media_session *s,
-			    enum media_codec codec) TL_MUST_CHECK;
+                            enum media_codec codec) TL_MUST_CHECK;
 /* Re-key (re-INVITE) or switch to plain RTP (both NULL). The counters stay;
  * the sequence number and SSRC continue. */
 int media_session_set_srtp(struct media_session *s,
-			   const struct media_srtp_key *tx,
-			   const struct media_srtp_key *rx) TL_MUST_CHECK;
+                           const struct media_srtp_key *tx,
+                           const struct media_srtp_key *rx) TL_MUST_CHECK;
 bool media_session_is_srtp(const struct media_session *s);
 
 /* Sources (each replaces the previous one; the default sends silence). */
-int media_session_send_tone(struct media_session *s, unsigned f1,
-			    unsigned f2, int16_t amplitude) TL_MUST_CHECK;
+int media_session_send_tone(struct media_session *s, unsigned f1, unsigned f2,
+                            int16_t amplitude) TL_MUST_CHECK;
 /* Send a WAV file's samples; at its end, start again when loop is true,
  * else send silence. */
 int media_session_send_wav(struct media_session *s, const char *path,
-			   bool loop) TL_MUST_CHECK;
+                           bool loop) TL_MUST_CHECK;
 void media_session_send_silence(struct media_session *s);
 void media_session_set_source(struct media_session *s, media_source_h *h,
-			      void *arg);
+                              void *arg);
 
 /* Sinks: write received audio to a WAV file (completed and renamed into
  * place by media_session_stop or free), or to a callback. Both may be
  * set; a new WAV recording replaces the previous one (which is
  * finished). */
 int media_session_record_wav(struct media_session *s,
-			     const char *path) TL_MUST_CHECK;
+                             const char *path) TL_MUST_CHECK;
 void media_session_set_sink(struct media_session *s, media_sink_h *h,
-			    void *arg);
+                            void *arg);
 
 /* Direction (RFC 3264 §8.4 hold: sendonly/inactive). Both true by
  * default. A session that does not send sends no packet at all (DTMF
  * included); one that does not receive still verifies and counts what
  * arrives but gives no audio to the sink and reports no digit. */
-void media_session_set_direction(struct media_session *s, bool send,
-				 bool recv);
+void media_session_set_direction(struct media_session *s, bool send, bool recv);
 
 /* Start the 20 ms packetisation timer and the receiver. -TL_ESTATE when
  * already started. Sending waits for a remote address. */
@@ -388,13 +384,13 @@ int media_session_stop(struct media_session *s) TL_MUST_CHECK;
  * digit, -TL_ESTATE when DTMF is disabled, -TL_ELIMIT when the queue is
  * full. */
 int media_session_send_dtmf(struct media_session *s, char digit,
-			    unsigned duration_ms) TL_MUST_CHECK;
+                            unsigned duration_ms) TL_MUST_CHECK;
 /* Digits received so far as a NUL-terminated string (the last cap-1 at
  * most, oldest first). */
 void media_session_dtmf_received(const struct media_session *s, char *out,
-				 size_t cap);
+                                 size_t cap);
 
 void media_session_stats(const struct media_session *s,
-			 struct media_stats *out);
+                         struct media_stats *out);
 
 #endif

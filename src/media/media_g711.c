@@ -34,7 +34,7 @@ static uint8_t ulaw_compute(int sample)
 		seg++;
 	}
 	uint8_t mant = (uint8_t)((mag >> (seg + 3)) & 0x0f);
-	return (uint8_t)~(sign | (uint8_t)(seg << 4) | mant);
+	return (uint8_t) ~(sign | (uint8_t)(seg << 4) | mant);
 }
 
 static int16_t ulaw_expand(uint8_t code)
@@ -129,7 +129,7 @@ int16_t media_g711_alaw_decode(uint8_t code)
 }
 
 void media_g711_encode(enum media_codec codec, const int16_t *pcm, size_t n,
-		       uint8_t *out)
+                       uint8_t *out)
 {
 	const uint8_t *tab = codec == MEDIA_PCMA ? alaw_enc : ulaw_enc;
 
@@ -140,7 +140,7 @@ void media_g711_encode(enum media_codec codec, const int16_t *pcm, size_t n,
 }
 
 void media_g711_decode(enum media_codec codec, const uint8_t *in, size_t n,
-		       int16_t *pcm)
+                       int16_t *pcm)
 {
 	const int16_t *tab = codec == MEDIA_PCMA ? alaw_dec : ulaw_dec;
 

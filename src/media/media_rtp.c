@@ -93,7 +93,7 @@ int media_rtp_parse(struct media_rtp_hdr *h, const uint8_t *p, size_t len)
 }
 
 int media_rtp_build(const struct media_rtp_hdr *h, struct slice payload,
-		    uint8_t *out, size_t cap, size_t *out_len)
+                    uint8_t *out, size_t cap, size_t *out_len)
 {
 	size_t need;
 

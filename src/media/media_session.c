@@ -18,11 +18,11 @@
 #include <openssl/rand.h>
 
 /* RFC 3550 A.1 */
-#define MAX_DROPOUT 3000
+#define MAX_DROPOUT  3000
 #define MAX_MISORDER 100
-#define RTP_SEQ_MOD (1u << 16)
+#define RTP_SEQ_MOD  (1u << 16)
 
-#define DTMF_QUEUE 32
+#define DTMF_QUEUE  32
 #define DTMF_MIN_MS 40
 #define DTMF_MAX_MS 5000
 /* RFC 4733 §2.5.1.4: the final packet is sent three times. */
@@ -121,7 +121,7 @@ static uint32_t rand_u32(void)
 }
 
 int media_session_new(struct media_session **out, struct event_base *base,
-		      const struct media_session_conf *conf)
+                      const struct media_session_conf *conf)
 {
 	struct media_session *s;
 	int err;
@@ -129,7 +129,8 @@ int media_session_new(struct media_session **out, struct event_base *base,
 	*out = NULL;
 	if (!base || !conf || conf->local.len == 0 ||
 	    (conf->codec != MEDIA_PCMU && conf->codec != MEDIA_PCMA) ||
-	    conf->dtmf_pt > 127 || conf->dtmf_pt == conf->codec ||
+	    conf->dtmf_pt > 127 ||
+	    (conf->dtmf_pt && conf->dtmf_pt == (uint8_t)conf->codec) ||
 	    (!conf->srtp_tx) != (!conf->srtp_rx)) {
 		return -EINVAL;
 	}
@@ -164,7 +165,7 @@ int media_session_new(struct media_session **out, struct event_base *base,
 		}
 	}
 	s->fd = socket(net_addr_family(&s->local),
-		       SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	               SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
 		err = -errno;
 		goto fail;
@@ -176,7 +177,7 @@ int media_session_new(struct media_session **out, struct event_base *base,
 	}
 	s->local.len = sizeof(s->local.ss);
 	if (getsockname(s->fd, (struct sockaddr *)&s->local.ss,
-			&s->local.len) != 0) {
+	                &s->local.len) != 0) {
 		err = -errno;
 		goto fail;
 	}
@@ -213,7 +214,7 @@ void media_session_free(struct media_session *s)
 
 	if (err) {
 		log_warn("media", "finishing the recording: %s",
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	if (s->rx_ev) {
 		event_free(s->rx_ev);
@@ -237,7 +238,7 @@ void media_session_local(const struct media_session *s, struct net_addr *out)
 }
 
 int media_session_set_remote(struct media_session *s,
-			     const struct net_addr *remote)
+                             const struct net_addr *remote)
 {
 	if (!remote || remote->len == 0 ||
 	    net_addr_family(remote) != net_addr_family(&s->local)) {
@@ -250,7 +251,7 @@ int media_session_set_remote(struct media_session *s,
 int media_session_set_codec(struct media_session *s, enum media_codec codec)
 {
 	if ((codec != MEDIA_PCMU && codec != MEDIA_PCMA) ||
-	    codec == s->dtmf_pt) {
+	    (s->dtmf_pt && (uint8_t)codec == s->dtmf_pt)) {
 		return -EINVAL;
 	}
 	s->codec = codec;
@@ -258,8 +259,8 @@ int media_session_set_codec(struct media_session *s, enum media_codec codec)
 }
 
 int media_session_set_srtp(struct media_session *s,
-			   const struct media_srtp_key *tx,
-			   const struct media_srtp_key *rx)
+                           const struct media_srtp_key *tx,
+                           const struct media_srtp_key *rx)
 {
 	struct media_srtp *n = NULL;
 	int err;
@@ -283,8 +284,8 @@ bool media_session_is_srtp(const struct media_session *s)
 	return s->srtp != NULL;
 }
 
-int media_session_send_tone(struct media_session *s, unsigned f1,
-			    unsigned f2, int16_t amplitude)
+int media_session_send_tone(struct media_session *s, unsigned f1, unsigned f2,
+                            int16_t amplitude)
 {
 	struct media_tone *t;
 	int err = media_tone_new(&t, f1, f2, amplitude);
@@ -298,8 +299,7 @@ int media_session_send_tone(struct media_session *s, unsigned f1,
 	return 0;
 }
 
-int media_session_send_wav(struct media_session *s, const char *path,
-			   bool loop)
+int media_session_send_wav(struct media_session *s, const char *path, bool loop)
 {
 	struct media_wav *w;
 	int err = media_wav_open_read(&w, path);
@@ -320,7 +320,7 @@ void media_session_send_silence(struct media_session *s)
 }
 
 void media_session_set_source(struct media_session *s, media_source_h *h,
-			      void *arg)
+                              void *arg)
 {
 	src_clear(s);
 	if (h) {
@@ -342,7 +342,7 @@ int media_session_record_wav(struct media_session *s, const char *path)
 		err = media_wav_close(s->wav_out);
 		if (err) {
 			log_warn("media", "finishing a recording: %s",
-				 tl_strerror(err));
+			         tl_strerror(err));
 		}
 	}
 	s->wav_out = w;
@@ -350,15 +350,13 @@ int media_session_record_wav(struct media_session *s, const char *path)
 	return 0;
 }
 
-void media_session_set_sink(struct media_session *s, media_sink_h *h,
-			    void *arg)
+void media_session_set_sink(struct media_session *s, media_sink_h *h, void *arg)
 {
 	s->sink_h = h;
 	s->sink_arg = arg;
 }
 
-void media_session_set_direction(struct media_session *s, bool send,
-				 bool recv)
+void media_session_set_direction(struct media_session *s, bool send, bool recv)
 {
 	s->send = send;
 	s->recv = recv;
@@ -402,7 +400,7 @@ int media_session_stop(struct media_session *s)
 }
 
 int media_session_send_dtmf(struct media_session *s, char digit,
-			    unsigned duration_ms)
+                            unsigned duration_ms)
 {
 	int ev = media_dtmf_event(digit);
 
@@ -423,7 +421,7 @@ int media_session_send_dtmf(struct media_session *s, char digit,
 }
 
 void media_session_dtmf_received(const struct media_session *s, char *out,
-				 size_t cap)
+                                 size_t cap)
 {
 	size_t n = s->ndigits;
 
@@ -437,8 +435,7 @@ void media_session_dtmf_received(const struct media_session *s, char *out,
 	out[n] = '\0';
 }
 
-void media_session_stats(const struct media_session *s,
-			 struct media_stats *out)
+void media_session_stats(const struct media_session *s, struct media_stats *out)
 {
 	*out = s->st;
 }
@@ -446,10 +443,10 @@ void media_session_stats(const struct media_session *s,
 /* ---- sending ---- */
 
 static void send_rtp(struct media_session *s, uint8_t pt, bool marker,
-		     uint32_t ts, const uint8_t *payload, size_t plen)
+                     uint32_t ts, const uint8_t *payload, size_t plen)
 {
 	uint8_t pkt[MEDIA_RTP_HDR_LEN + MEDIA_FRAME_SAMPLES +
-		    MEDIA_SRTP_TRAILER_MAX];
+	            MEDIA_SRTP_TRAILER_MAX];
 	struct media_rtp_hdr h;
 	size_t len;
 	int err;
@@ -461,7 +458,7 @@ static void send_rtp(struct media_session *s, uint8_t pt, bool marker,
 	h.ts = ts;
 	h.ssrc = s->ssrc;
 	err = media_rtp_build(&h, slice_make(payload, plen), pkt,
-			      sizeof(pkt) - MEDIA_SRTP_TRAILER_MAX, &len);
+	                      sizeof(pkt) - MEDIA_SRTP_TRAILER_MAX, &len);
 	if (!err && s->srtp) {
 		err = media_srtp_protect(s->srtp, pkt, &len, sizeof(pkt));
 	}
@@ -472,9 +469,9 @@ static void send_rtp(struct media_session *s, uint8_t pt, bool marker,
 		s->st.bad++;
 		return;
 	}
-	ssize_t n = sendto(s->fd, pkt, len, 0,
-			   (const struct sockaddr *)&s->remote.ss,
-			   s->remote.len);
+	ssize_t n =
+	        sendto(s->fd, pkt, len, 0,
+	               (const struct sockaddr *)&s->remote.ss, s->remote.len);
 	if (n != (ssize_t)len) {
 		s->st.bad++;
 		return;
@@ -484,7 +481,7 @@ static void send_rtp(struct media_session *s, uint8_t pt, bool marker,
 }
 
 static void source_fill(struct media_session *s, int16_t *pcm, size_t n,
-			bool *have)
+                        bool *have)
 {
 	size_t got = 0;
 	int err;
@@ -554,7 +551,7 @@ static void send_dtmf_tick(struct media_session *s)
 		media_dtmf_build(&d, pl);
 		for (int i = 0; i < DTMF_END_REPEAT; i++) {
 			send_rtp(s, s->dtmf_pt, start && i == 0, s->dtx_ts, pl,
-				 sizeof(pl));
+			         sizeof(pl));
 		}
 		s->dtx_active = false;
 		return;
@@ -578,11 +575,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			source_fill(s, pcm, MEDIA_FRAME_SAMPLES, &have);
 			if (have) {
 				media_g711_encode(s->codec, pcm,
-						  MEDIA_FRAME_SAMPLES, enc);
+				                  MEDIA_FRAME_SAMPLES, enc);
 				/* RFC 3551 §4.1: marker on the first packet
 				 * of a talkspurt. */
 				send_rtp(s, (uint8_t)s->codec, !s->first_sent,
-					 s->ts, enc, sizeof(enc));
+				         s->ts, enc, sizeof(enc));
 				s->first_sent = true;
 			}
 		}
@@ -621,8 +618,7 @@ static void seq_update(struct media_session *s, uint16_t seq)
 	/* else a duplicate or reordered packet */
 	s->rx_valid++;
 	/* RFC 3550 A.3 */
-	uint64_t expected =
-		(uint64_t)s->cycles + s->max_seq - s->base_seq + 1;
+	uint64_t expected = (uint64_t)s->cycles + s->max_seq - s->base_seq + 1;
 	s->st.lost = expected > s->rx_valid ? expected - s->rx_valid : 0;
 }
 
@@ -657,8 +653,8 @@ static void rx_audio(struct media_session *s, const struct media_rtp_hdr *h)
 			memset(zero, 0, sizeof(zero));
 			while (gap > 0) {
 				size_t k = gap > MEDIA_FRAME_SAMPLES
-						   ? MEDIA_FRAME_SAMPLES
-						   : (size_t)gap;
+				                   ? MEDIA_FRAME_SAMPLES
+				                   : (size_t)gap;
 				sink_put(s, zero, k);
 				gap -= (int32_t)k;
 			}
@@ -775,7 +771,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		struct sockaddr_storage src;
 		socklen_t slen = sizeof(src);
 		ssize_t n = recvfrom(s->fd, buf, sizeof(buf), MSG_TRUNC,
-				     (struct sockaddr *)&src, &slen);
+		                     (struct sockaddr *)&src, &slen);
 		struct net_addr from;
 
 		if (n < 0) {
@@ -795,7 +791,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 		 * plain RTP has no other defence against injection. */
 		if (s->remote.len &&
 		    (net_addr_from_sa(&from, (struct sockaddr *)&src, slen) !=
-			     0 ||
+		             0 ||
 		     !net_addr_eq_host(&from, &s->remote))) {
 			s->st.bad++;
 			continue;

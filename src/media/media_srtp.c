@@ -36,9 +36,9 @@ static const struct {
 	size_t key_len;
 	size_t tag_len;
 } suites[] = {
-	{MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, "AES_CM_128_HMAC_SHA1_80", 30, 10},
-	{MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, "AES_CM_128_HMAC_SHA1_32", 30, 4},
-	{MEDIA_SRTP_AEAD_AES_128_GCM, "AEAD_AES_128_GCM", 28, 16},
+        {MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80, "AES_CM_128_HMAC_SHA1_80", 30, 10},
+        {MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32, "AES_CM_128_HMAC_SHA1_32", 30, 4},
+        {MEDIA_SRTP_AEAD_AES_128_GCM, "AEAD_AES_128_GCM", 28, 16},
 };
 
 #define N_SUITES (sizeof(suites) / sizeof(suites[0]))
@@ -85,7 +85,7 @@ size_t media_srtp_tag_len(enum media_srtp_suite suite)
 }
 
 int media_srtp_key_generate(struct media_srtp_key *k,
-			    enum media_srtp_suite suite)
+                            enum media_srtp_suite suite)
 {
 	size_t len = media_srtp_key_len(suite);
 
@@ -132,7 +132,7 @@ static int b64_val(uint8_t c)
  * correct; the unused low bits of the last character must be zero so that
  * one key has one spelling. */
 static int b64_decode(struct slice in, uint8_t *out, size_t cap,
-		      size_t *out_len)
+                      size_t *out_len)
 {
 	size_t n = in.len, o = 0;
 	uint32_t acc = 0;
@@ -194,8 +194,8 @@ static int parse_lifetime(struct slice s)
 	return v <= (1ull << 48) ? 0 : -TL_EPARSE;
 }
 
-int media_srtp_key_parse(struct media_srtp_key *k,
-			 enum media_srtp_suite suite, struct slice kp)
+int media_srtp_key_parse(struct media_srtp_key *k, enum media_srtp_suite suite,
+                         struct slice kp)
 {
 	static const char inl[] = "inline:";
 	size_t want = media_srtp_key_len(suite);
@@ -237,7 +237,7 @@ int media_srtp_key_parse(struct media_srtp_key *k,
 		if (bar >= 0) {
 			f.len = (size_t)bar;
 			rest = slice_make(rest.p + bar + 1,
-					  rest.len - (size_t)bar - 1);
+			                  rest.len - (size_t)bar - 1);
 		} else {
 			rest = SLICE_NULL;
 		}
@@ -271,8 +271,7 @@ fail:
 	return err;
 }
 
-int media_srtp_key_format(const struct media_srtp_key *k, char *out,
-			  size_t cap)
+int media_srtp_key_format(const struct media_srtp_key *k, char *out, size_t cap)
 {
 	static const char inl[] = "inline:";
 	uint8_t tmp[((MEDIA_SRTP_KEY_MAX + 2) / 3) * 4 + 1];
@@ -323,11 +322,11 @@ int media_srtp_selftest(void)
 		return err;
 	}
 	return srtp_crypto_kernel_status() == srtp_err_status_ok ? 0
-								 : -TL_ECRYPTO;
+	                                                         : -TL_ECRYPTO;
 }
 
 static int policy_set(srtp_policy_t *p, const struct media_srtp_key *k,
-		      srtp_ssrc_type_t type, uint8_t *keybuf)
+                      srtp_ssrc_type_t type, uint8_t *keybuf)
 {
 	memset(p, 0, sizeof(*p));
 	if (k->len == 0 || k->len != media_srtp_key_len(k->suite)) {
@@ -362,7 +361,7 @@ static int policy_set(srtp_policy_t *p, const struct media_srtp_key *k,
 }
 
 static int srtp_make(srtp_t *out, const struct media_srtp_key *k,
-		     srtp_ssrc_type_t type)
+                     srtp_ssrc_type_t type)
 {
 	uint8_t keybuf[MEDIA_SRTP_KEY_MAX];
 	srtp_policy_t pol;
@@ -380,7 +379,7 @@ static int srtp_make(srtp_t *out, const struct media_srtp_key *k,
 }
 
 int media_srtp_new(struct media_srtp **out, const struct media_srtp_key *tx,
-		   const struct media_srtp_key *rx)
+                   const struct media_srtp_key *rx)
 {
 	struct media_srtp *s;
 	int err;
@@ -410,7 +409,7 @@ int media_srtp_new(struct media_srtp **out, const struct media_srtp_key *tx,
 }
 
 int media_srtp_protect(struct media_srtp *s, uint8_t *pkt, size_t *len,
-		       size_t cap)
+                       size_t cap)
 {
 	int l;
 

@@ -6,14 +6,14 @@
 #include <stdlib.h>
 
 struct media_tone {
-	double step[2];  /* radians per sample */
+	double step[2]; /* radians per sample */
 	double phase[2];
 	double amp[2];
 	int n;
 };
 
 int media_tone_new(struct media_tone **out, unsigned f1, unsigned f2,
-		   int16_t amplitude)
+                   int16_t amplitude)
 {
 	struct media_tone *t;
 
@@ -84,7 +84,7 @@ double media_tone_power(const int16_t *pcm, size_t n, double freq)
 	return share > 1.0 ? 1.0 : share;
 }
 
-#define DETECT_SHARE 0.4
+#define DETECT_SHARE   0.4
 #define DETECT_MIN_RMS 64.0
 
 bool media_tone_detect(const int16_t *pcm, size_t n, double freq)

@@ -5,10 +5,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sndfile.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 struct media_wav {

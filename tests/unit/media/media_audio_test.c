@@ -25,12 +25,12 @@ static const struct {
 	uint8_t code;
 	int16_t ulaw, alaw;
 } known[] = {
-	/* G.711 Tables 2a/2b (µ-law) and 1a/1b (A-law), scaled to 16 bits:
-	 * the extremes and the smallest steps around zero. */
-	{0x00, -32124, -5504}, {0x80, 32124, 5504}, {0xff, 0, 848},
-	{0x7f, 0, -848},       {0xfe, 8, 880},      {0x7e, -8, -880},
-	{0xd5, 716, 8},        {0x55, -716, -8},    {0xaa, 5372, 32256},
-	{0x2a, -5372, -32256}, {0xd4, 748, 24},     {0x54, -748, -24},
+        /* G.711 Tables 2a/2b (µ-law) and 1a/1b (A-law), scaled to 16 bits:
+         * the extremes and the smallest steps around zero. */
+        {0x00, -32124, -5504}, {0x80, 32124, 5504}, {0xff, 0, 848},
+        {0x7f, 0, -848},       {0xfe, 8, 880},      {0x7e, -8, -880},
+        {0xd5, 716, 8},        {0x55, -716, -8},    {0xaa, 5372, 32256},
+        {0x2a, -5372, -32256}, {0xd4, 748, 24},     {0x54, -748, -24},
 };
 
 static void test_g711_known(void **state)
@@ -40,9 +40,10 @@ static void test_g711_known(void **state)
 		int16_t a = media_g711_alaw_decode(known[i].code);
 
 		if (u != known[i].ulaw || a != known[i].alaw) {
-			fail_msg("code %02x: ulaw %d (want %d) alaw %d (want %d)",
-				 known[i].code, u, known[i].ulaw, a,
-				 known[i].alaw);
+			fail_msg("code %02x: ulaw %d (want %d) alaw %d (want "
+			         "%d)",
+			         known[i].code, u, known[i].ulaw, a,
+			         known[i].alaw);
 		}
 	}
 	assert_int_equal(media_g711_ulaw_encode(0), 0xff);
@@ -60,9 +61,9 @@ static void test_g711_exhaustive_codes(void **state)
 {
 	for (int c = 0; c < 256; c++) {
 		uint8_t u = media_g711_ulaw_encode(
-			media_g711_ulaw_decode((uint8_t)c));
+		        media_g711_ulaw_decode((uint8_t)c));
 		uint8_t a = media_g711_alaw_encode(
-			media_g711_alaw_decode((uint8_t)c));
+		        media_g711_alaw_decode((uint8_t)c));
 
 		if (c == 0x7f) {
 			assert_int_equal(u, 0xff);
@@ -86,9 +87,9 @@ static void test_g711_exhaustive_samples(void **state)
 
 	for (int s = -32768; s < 32768; s++) {
 		int16_t du = media_g711_ulaw_decode(
-			media_g711_ulaw_encode((int16_t)s));
+		        media_g711_ulaw_encode((int16_t)s));
 		int16_t da = media_g711_alaw_decode(
-			media_g711_alaw_encode((int16_t)s));
+		        media_g711_alaw_encode((int16_t)s));
 		int bound = abs(s) / 16 + 16;
 
 		if (abs(du - s) > bound || abs(da - s) > bound) {
@@ -154,18 +155,17 @@ struct detect_case {
 };
 
 static const struct detect_case detects[] = {
-	{"1 kHz at -6 dBFS", 1000, 0, 16000, false, 1000, true},
-	{"1 kHz quiet (-40 dBFS)", 1000, 0, 330, false, 1000, true},
-	{"1 kHz through µ-law", 1000, 0, 8000, true, 1000, true},
-	{"1 kHz probed at 1100", 1000, 0, 16000, false, 1100, false},
-	{"1 kHz probed at 500", 1000, 0, 16000, false, 500, false},
-	{"1 kHz probed at 2000 (harmonic)", 1000, 0, 16000, false, 2000,
-	 false},
-	{"1200 Hz probed at 1000", 1200, 0, 16000, false, 1000, false},
-	{"DTMF 1 (697+1209), low", 697, 1209, 16000, false, 697, true},
-	{"DTMF 1 (697+1209), high", 697, 1209, 16000, false, 1209, true},
-	{"DTMF 1 probed at 1000", 697, 1209, 16000, false, 1000, false},
-	{"too quiet to count", 1000, 0, 40, false, 1000, false},
+        {"1 kHz at -6 dBFS", 1000, 0, 16000, false, 1000, true},
+        {"1 kHz quiet (-40 dBFS)", 1000, 0, 330, false, 1000, true},
+        {"1 kHz through µ-law", 1000, 0, 8000, true, 1000, true},
+        {"1 kHz probed at 1100", 1000, 0, 16000, false, 1100, false},
+        {"1 kHz probed at 500", 1000, 0, 16000, false, 500, false},
+        {"1 kHz probed at 2000 (harmonic)", 1000, 0, 16000, false, 2000, false},
+        {"1200 Hz probed at 1000", 1200, 0, 16000, false, 1000, false},
+        {"DTMF 1 (697+1209), low", 697, 1209, 16000, false, 697, true},
+        {"DTMF 1 (697+1209), high", 697, 1209, 16000, false, 1209, true},
+        {"DTMF 1 probed at 1000", 697, 1209, 16000, false, 1000, false},
+        {"too quiet to count", 1000, 0, 40, false, 1000, false},
 };
 
 static void test_goertzel(void **state)
@@ -185,7 +185,7 @@ static void test_goertzel(void **state)
 		}
 		if (media_tone_detect(pcm, N(pcm), d->probe) != d->want) {
 			fail_msg("%s: share %.3f", d->what,
-				 media_tone_power(pcm, N(pcm), d->probe));
+			         media_tone_power(pcm, N(pcm), d->probe));
 		}
 	}
 }
@@ -365,18 +365,18 @@ static void test_wav_reject(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_g711_known),
-		cmocka_unit_test(test_g711_exhaustive_codes),
-		cmocka_unit_test(test_g711_exhaustive_samples),
-		cmocka_unit_test(test_tone_generator),
-		cmocka_unit_test(test_goertzel),
-		cmocka_unit_test(test_goertzel_silence_noise),
-		cmocka_unit_test_setup_teardown(test_wav_roundtrip, wav_setup,
-						wav_teardown),
-		cmocka_unit_test_setup_teardown(test_wav_abandon, wav_setup,
-						wav_teardown),
-		cmocka_unit_test_setup_teardown(test_wav_reject, wav_setup,
-						wav_teardown),
+	        cmocka_unit_test(test_g711_known),
+	        cmocka_unit_test(test_g711_exhaustive_codes),
+	        cmocka_unit_test(test_g711_exhaustive_samples),
+	        cmocka_unit_test(test_tone_generator),
+	        cmocka_unit_test(test_goertzel),
+	        cmocka_unit_test(test_goertzel_silence_noise),
+	        cmocka_unit_test_setup_teardown(test_wav_roundtrip, wav_setup,
+	                                        wav_teardown),
+	        cmocka_unit_test_setup_teardown(test_wav_abandon, wav_setup,
+	                                        wav_teardown),
+	        cmocka_unit_test_setup_teardown(test_wav_reject, wav_setup,
+	                                        wav_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #define PKT(s) (const uint8_t *)(s), sizeof(s) - 1
-#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define N(a)   (sizeof(a) / sizeof((a)[0]))
 
 struct accept_case {
 	const char *what;
@@ -28,36 +28,36 @@ struct accept_case {
 };
 
 static const struct accept_case accepts[] = {
-	{"PCMU, 4-byte payload",
-	 PKT("\x80\x00\x12\x34\x00\x00\x01\x00\xde\xad\xbe\xef"
-	     "\xff\xfe\x7f\x00"),
-	 false, false, false, 0, 0, 0x1234, 0x100, 0xdeadbeef, 12, 4, 0},
-	{"marker, PT 101, empty payload",
-	 PKT("\x80\xe5\xff\xff\xff\xff\xff\xff\x00\x00\x00\x01"), true, false,
-	 false, 101, 0, 0xffff, 0xffffffff, 1, 12, 0, 0},
-	{"two CSRCs",
-	 PKT("\x82\x08\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\x00\x00\x00\x0a\x00\x00\x00\x0b\xd5"),
-	 false, false, false, 8, 2, 1, 2, 3, 20, 1, 0},
-	{"extension of one word",
-	 PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\xbe\xde\x00\x01\x10\xaa\x00\x00\x55\x55"),
-	 false, false, true, 0, 0, 1, 2, 3, 20, 2, 0},
-	{"extension of zero words",
-	 PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\xbe\xde\x00\x00\x55"),
-	 false, false, true, 0, 0, 1, 2, 3, 16, 1, 0},
-	{"padding of 3",
-	 PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\x11\x22\x00\x00\x03"),
-	 false, true, false, 0, 0, 1, 2, 3, 12, 2, 3},
-	{"padding is the whole body",
-	 PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\x00\x02"),
-	 false, true, false, 0, 0, 1, 2, 3, 12, 0, 2},
-	{"NUL bytes in payload",
-	 PKT("\x80\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00"),
-	 false, false, false, 0, 0, 1, 2, 3, 12, 3, 0},
+        {"PCMU, 4-byte payload",
+         PKT("\x80\x00\x12\x34\x00\x00\x01\x00\xde\xad\xbe\xef"
+             "\xff\xfe\x7f\x00"),
+         false, false, false, 0, 0, 0x1234, 0x100, 0xdeadbeef, 12, 4, 0},
+        {"marker, PT 101, empty payload",
+         PKT("\x80\xe5\xff\xff\xff\xff\xff\xff\x00\x00\x00\x01"), true, false,
+         false, 101, 0, 0xffff, 0xffffffff, 1, 12, 0, 0},
+        {"two CSRCs",
+         PKT("\x82\x08\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\x00\x00\x00\x0a\x00\x00\x00\x0b\xd5"),
+         false, false, false, 8, 2, 1, 2, 3, 20, 1, 0},
+        {"extension of one word",
+         PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\xbe\xde\x00\x01\x10\xaa\x00\x00\x55\x55"),
+         false, false, true, 0, 0, 1, 2, 3, 20, 2, 0},
+        {"extension of zero words",
+         PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\xbe\xde\x00\x00\x55"),
+         false, false, true, 0, 0, 1, 2, 3, 16, 1, 0},
+        {"padding of 3",
+         PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\x11\x22\x00\x00\x03"),
+         false, true, false, 0, 0, 1, 2, 3, 12, 2, 3},
+        {"padding is the whole body",
+         PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\x00\x02"),
+         false, true, false, 0, 0, 1, 2, 3, 12, 0, 2},
+        {"NUL bytes in payload",
+         PKT("\x80\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x00\x00\x00"),
+         false, false, false, 0, 0, 1, 2, 3, 12, 3, 0},
 };
 
 static void test_accept(void **state)
@@ -107,47 +107,47 @@ struct reject_case {
 };
 
 static const struct reject_case rejects[] = {
-	{"empty", PKT(""), -TL_ETRUNC},
-	{"truncated header (11 bytes)",
-	 PKT("\x80\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00"), -TL_ETRUNC},
-	{"version 0", PKT("\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"),
-	 -TL_EPARSE},
-	{"version 1", PKT("\x40\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"),
-	 -TL_EPARSE},
-	{"version 3 (STUN/DTLS-like)",
-	 PKT("\xc0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"), -TL_EPARSE},
-	{"CSRC count past the end",
-	 PKT("\x82\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\x00\x00\x00\x0a"),
-	 -TL_ETRUNC},
-	{"CSRC count 15, no CSRCs",
-	 PKT("\x8f\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"), -TL_ETRUNC},
-	{"extension header truncated",
-	 PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xbe\xde\x00"),
-	 -TL_ETRUNC},
-	{"extension length overlong",
-	 PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\xbe\xde\x00\x02\x00\x00\x00\x00"),
-	 -TL_ETRUNC},
-	{"extension length 0xffff (integer overflow bait)",
-	 PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\xbe\xde\xff\xff\x00\x00\x00\x00"),
-	 -TL_ETRUNC},
-	{"padding bit, nothing after the header",
-	 PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"), -TL_EPARSE},
-	{"padding count zero",
-	 PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x11\x00"),
-	 -TL_EPARSE},
-	{"padding count beyond the body (trailing-length lie)",
-	 PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x11\x03"),
-	 -TL_EPARSE},
-	{"padding reaching into the extension",
-	 PKT("\xb0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
-	     "\xbe\xde\x00\x01\x00\x00\x00\x05"),
-	 -TL_EPARSE},
-	{"padding count 255 in a short packet",
-	 PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xff"),
-	 -TL_EPARSE},
+        {"empty", PKT(""), -TL_ETRUNC},
+        {"truncated header (11 bytes)",
+         PKT("\x80\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00"), -TL_ETRUNC},
+        {"version 0", PKT("\x00\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"),
+         -TL_EPARSE},
+        {"version 1", PKT("\x40\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"),
+         -TL_EPARSE},
+        {"version 3 (STUN/DTLS-like)",
+         PKT("\xc0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"), -TL_EPARSE},
+        {"CSRC count past the end",
+         PKT("\x82\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\x00\x00\x00\x0a"),
+         -TL_ETRUNC},
+        {"CSRC count 15, no CSRCs",
+         PKT("\x8f\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"), -TL_ETRUNC},
+        {"extension header truncated",
+         PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xbe\xde\x00"),
+         -TL_ETRUNC},
+        {"extension length overlong",
+         PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\xbe\xde\x00\x02\x00\x00\x00\x00"),
+         -TL_ETRUNC},
+        {"extension length 0xffff (integer overflow bait)",
+         PKT("\x90\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\xbe\xde\xff\xff\x00\x00\x00\x00"),
+         -TL_ETRUNC},
+        {"padding bit, nothing after the header",
+         PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"), -TL_EPARSE},
+        {"padding count zero",
+         PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x11\x00"),
+         -TL_EPARSE},
+        {"padding count beyond the body (trailing-length lie)",
+         PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\x11\x03"),
+         -TL_EPARSE},
+        {"padding reaching into the extension",
+         PKT("\xb0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03"
+             "\xbe\xde\x00\x01\x00\x00\x00\x05"),
+         -TL_EPARSE},
+        {"padding count 255 in a short packet",
+         PKT("\xa0\x00\x00\x01\x00\x00\x00\x02\x00\x00\x00\x03\xff"),
+         -TL_EPARSE},
 };
 
 static void test_reject(void **state)
@@ -192,13 +192,13 @@ static void test_build_roundtrip(void **state)
 	h.csrc[0] = 0xaabbccdd;
 	h.csrc[1] = 7;
 	assert_int_equal(media_rtp_build(&h, slice_make(payload, 7), out,
-					 sizeof(out), &len),
-			 0);
+	                                 sizeof(out), &len),
+	                 0);
 	assert_int_equal(len, 12 + 8 + 7);
 	assert_memory_equal(out,
-			    "\x82\xe5\xff\xfe\x80\x00\x00\x01\x01\x02\x03\x04"
-			    "\xaa\xbb\xcc\xdd\x00\x00\x00\x07",
-			    20);
+	                    "\x82\xe5\xff\xfe\x80\x00\x00\x01\x01\x02\x03\x04"
+	                    "\xaa\xbb\xcc\xdd\x00\x00\x00\x07",
+	                    20);
 	assert_int_equal(media_rtp_parse(&g, out, len), 0);
 	assert_int_equal(g.marker, true);
 	assert_int_equal(g.pt, 101);
@@ -211,24 +211,23 @@ static void test_build_roundtrip(void **state)
 	assert_memory_equal(g.payload.p, payload, 7);
 
 	/* exact fit, one byte short, bad payload type, too many CSRCs */
-	assert_int_equal(media_rtp_build(&h, slice_make(payload, 7), out, 27,
-					 &len),
-			 0);
-	assert_int_equal(media_rtp_build(&h, slice_make(payload, 7), out, 26,
-					 &len),
-			 -TL_ETOOBIG);
-	assert_int_equal(media_rtp_build(&h, slice_make(payload, 7), out, 3,
-					 &len),
-			 -TL_ETOOBIG);
+	assert_int_equal(
+	        media_rtp_build(&h, slice_make(payload, 7), out, 27, &len), 0);
+	assert_int_equal(
+	        media_rtp_build(&h, slice_make(payload, 7), out, 26, &len),
+	        -TL_ETOOBIG);
+	assert_int_equal(
+	        media_rtp_build(&h, slice_make(payload, 7), out, 3, &len),
+	        -TL_ETOOBIG);
 	h.pt = 128;
 	assert_int_equal(media_rtp_build(&h, slice_make(payload, 7), out,
-					 sizeof(out), &len),
-			 -EINVAL);
+	                                 sizeof(out), &len),
+	                 -EINVAL);
 	h.pt = 0;
 	h.cc = 16;
 	assert_int_equal(media_rtp_build(&h, slice_make(payload, 7), out,
-					 sizeof(out), &len),
-			 -EINVAL);
+	                                 sizeof(out), &len),
+	                 -EINVAL);
 }
 
 /* ---- RFC 4733 ---- */
@@ -258,14 +257,14 @@ static void test_dtmf(void **state)
 	assert_int_equal(d.duration, 0xffff);
 
 	static const struct reject_case dr[] = {
-		{"truncated", PKT("\x01\x0a\x00"), -TL_ETRUNC},
-		{"empty", PKT(""), -TL_ETRUNC},
-		{"trailing bytes", PKT("\x01\x0a\x00\xa0\x00"), -TL_ETRAIL},
-		{"two events in one packet",
-		 PKT("\x01\x0a\x00\xa0\x02\x0a\x00\xa0"), -TL_ETRAIL},
-		{"R bit set", PKT("\x01\x4a\x00\xa0"), -TL_EPARSE},
-		{"event 16 (not DTMF)", PKT("\x10\x0a\x00\xa0"), -TL_EUNKNOWN},
-		{"event 255", PKT("\xff\x0a\x00\xa0"), -TL_EUNKNOWN},
+	        {"truncated", PKT("\x01\x0a\x00"), -TL_ETRUNC},
+	        {"empty", PKT(""), -TL_ETRUNC},
+	        {"trailing bytes", PKT("\x01\x0a\x00\xa0\x00"), -TL_ETRAIL},
+	        {"two events in one packet",
+	         PKT("\x01\x0a\x00\xa0\x02\x0a\x00\xa0"), -TL_ETRAIL},
+	        {"R bit set", PKT("\x01\x4a\x00\xa0"), -TL_EPARSE},
+	        {"event 16 (not DTMF)", PKT("\x10\x0a\x00\xa0"), -TL_EUNKNOWN},
+	        {"event 255", PKT("\xff\x0a\x00\xa0"), -TL_EUNKNOWN},
 	};
 	for (size_t i = 0; i < N(dr); i++) {
 		int err = media_dtmf_parse(&d, dr[i].p, dr[i].len);
@@ -295,13 +294,13 @@ static void test_dtmf_chars(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accept),
-		cmocka_unit_test(test_fields),
-		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_truncations),
-		cmocka_unit_test(test_build_roundtrip),
-		cmocka_unit_test(test_dtmf),
-		cmocka_unit_test(test_dtmf_chars),
+	        cmocka_unit_test(test_accept),
+	        cmocka_unit_test(test_fields),
+	        cmocka_unit_test(test_reject),
+	        cmocka_unit_test(test_truncations),
+	        cmocka_unit_test(test_build_roundtrip),
+	        cmocka_unit_test(test_dtmf),
+	        cmocka_unit_test(test_dtmf_chars),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
