@@ -1,0 +1,159 @@
+/* Private to src/phone. */
+#ifndef TL_PHONE_INT_H
+#define TL_PHONE_INT_H
+
+#include "phone/phone.h"
+#include "media/media.h"
+#include "sip/sip_auth.h"
+#include "sip/sip_stack.h"
+#include "trust/trust.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+struct event;
+
+enum phone_step {
+	STEP_CTL = 0,
+	STEP_CONFIG,
+	STEP_FIRMWARE,
+	STEP_CAPF,
+	STEP_REGISTER,
+	STEP_MAX
+};
+
+enum step_state { STEP_PENDING = 0, STEP_OK, STEP_SKIPPED, STEP_FAILED };
+
+struct phone_stepinfo {
+	enum step_state st;
+	char detail[200];
+};
+
+enum reg_state { REG_IDLE = 0, REG_TRYING, REG_OK, REG_FAILED };
+
+struct phone_line {
+	struct phone *p;
+	char dn[32];
+	char user[64];
+	char password[128];
+	enum reg_state st;
+	char why[160];
+	struct sip_auth_client *auth;
+	char call_id[64];
+	char tag[24];
+	uint32_t cseq;
+	unsigned auth_tries;
+	uint32_t expires;
+	struct event *timer;
+	struct sip_tsx *tsx;
+};
+
+enum call_state {
+	CALL_IDLE = 0,
+	CALL_DIALING,  /* INVITE sent, no answer yet */
+	CALL_RINGING,  /* incoming, not answered */
+	CALL_ACTIVE,
+	CALL_ENDED,
+};
+
+struct phone_call {
+	enum call_state st;
+	bool outgoing;
+	bool held;      /* we put it on hold */
+	bool remote_held;
+	size_t line;
+	char number[64];
+	char call_id[80];
+	char ltag[24];
+	char rtag[128];
+	char remote_uri[256];    /* the peer's AOR (To of our INVITE) */
+	char remote_target[256]; /* Contact of the peer */
+	uint32_t cseq;
+	uint32_t invite_cseq;
+	char security[24]; /* from Call-Info: "Encrypted" ... or "" */
+	char end_reason[96];
+	unsigned auth_tries;
+	struct sip_tsx *inv; /* our INVITE client tsx or their INVITE */
+	/* Media. */
+	bool srtp;                /* SRTP negotiated */
+	enum media_codec codec;
+	struct media_session *ms;
+	uint16_t local_port;
+	struct media_srtp_key offer_keys[2]; /* offered, by tag 1 and 2 */
+	struct media_srtp_key tx, rx;
+	bool have_keys;
+	struct media_stats last_stats;
+	bool tone_heard;
+	uint64_t tone_frames;
+	uint64_t frames;
+	char dtmf[64];
+	unsigned sdp_version;
+	unsigned sdp_id;
+	int crypto_tag;          /* the a=crypto tag negotiated */
+	struct net_addr remote;  /* the peer's RTP address */
+};
+
+struct phone {
+	struct event_base *base;
+	struct phone_conf conf; /* strings below are owned copies */
+	char mac[13];
+	char name[16]; /* SEP<MAC> */
+	char state_dir[1024];
+	char *strs[16];
+	size_t n_strs;
+	enum phone_state state;
+	char reason[200];
+	struct phone_stepinfo steps[STEP_MAX];
+	/* Trust. */
+	struct trust_ctl *ctl;
+	char ctl_signer[256];
+	char ctl_sha256[65];
+	X509 *cert; /* LSC, else MIC */
+	EVP_PKEY *key;
+	char cert_kind[8]; /* "LSC", "MIC", "" */
+	char cert_subject[256];
+	char cert_issuer[256];
+	char cert_not_after[32];
+	char firmware[128];
+	/* Config applied. */
+	struct phone_cnf cnf;
+	bool have_cnf;
+	bool cfg_encrypted; /* the applied config came encrypted to us */
+	bool hash_mismatch; /* the last config was for another certificate */
+	/* SIP. */
+	struct sip_stack *sip;
+	struct net_tls *tls;
+	struct sip_auth_srv *auth_srv; /* Auth INVITE / Auth MWI */
+	char realm[128];
+	enum net_transport tp;
+	struct net_addr cm;
+	struct net_addr local; /* UDP listener, or unset */
+	char local_host[64];
+	bool server_refused; /* our verify hook refused the server */
+	char server_refused_why[160];
+	size_t n_lines;
+	struct phone_line lines[PHONE_MAX_LINES];
+	struct phone_call call;
+	bool mwi;
+	unsigned mwi_new, mwi_old;
+	uint64_t auth_challenges; /* incoming requests we challenged */
+	uint64_t auth_accepted;
+};
+
+/* phone_sip.c */
+int phone_sip_start(struct phone *p) TL_MUST_CHECK;
+void phone_sip_stop(struct phone *p);
+void phone_call_end(struct phone *p, const char *why);
+void phone_update_state(struct phone *p);
+
+/* phone_media.c */
+int phone_media_open(struct phone *p, struct phone_call *c) TL_MUST_CHECK;
+int phone_media_start(struct phone *p, struct phone_call *c,
+		      const struct net_addr *remote) TL_MUST_CHECK;
+void phone_media_close(struct phone *p, struct phone_call *c);
+void phone_media_hold(struct phone_call *c, bool send, bool recv);
+
+void phone_step(struct phone *p, enum phone_step s, enum step_state st,
+		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif
