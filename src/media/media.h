@@ -393,4 +393,24 @@ void media_session_dtmf_received(const struct media_session *s, char *out,
 void media_session_stats(const struct media_session *s,
                          struct media_stats *out);
 
+/* The session's per-packet steps without its socket, for packets carried
+ * another way and to measure the media path (bench/srtp_bench.c). The
+ * session uses exactly these for every packet it sends and receives. */
+
+/* Build the next RTP packet of the session (its SSRC and next sequence
+ * number) with pt, marker, ts and payload into out, and protect it when
+ * SRTP is on. Needs cap >= 12 + payload.len + MEDIA_SRTP_TRAILER_MAX.
+ * Counts nothing: media_stats.sent counts datagrams that left. */
+int media_session_pack(struct media_session *s, uint8_t pt, bool marker,
+                       uint32_t ts, struct slice payload, uint8_t *out,
+                       size_t cap, size_t *out_len) TL_MUST_CHECK;
+/* Take one datagram as if it had arrived on the socket from the remote
+ * address: verify and decrypt (SRTP, in place), parse, count (RFC 3550
+ * A.1), decode to the sink or report a digit. 0 when accepted, else why it
+ * was dropped (and counted): -TL_EAUTH, -TL_ESTALE (SRTP replay),
+ * -TL_EPARSE / -TL_ETRUNC (not RTP), -TL_EUNKNOWN (another payload
+ * type). */
+int media_session_input(struct media_session *s, uint8_t *pkt,
+                        size_t len) TL_MUST_CHECK;
+
 #endif

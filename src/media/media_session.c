@@ -442,29 +442,51 @@ void media_session_stats(const struct media_session *s, struct media_stats *out)
 
 /* ---- sending ---- */
 
-static void send_rtp(struct media_session *s, uint8_t pt, bool marker,
-                     uint32_t ts, const uint8_t *payload, size_t plen)
+int media_session_pack(struct media_session *s, uint8_t pt, bool marker,
+                       uint32_t ts, struct slice payload, uint8_t *out,
+                       size_t cap, size_t *out_len)
 {
-	uint8_t pkt[MEDIA_RTP_HDR_LEN + MEDIA_FRAME_SAMPLES +
-	            MEDIA_SRTP_TRAILER_MAX];
 	struct media_rtp_hdr h;
 	size_t len;
 	int err;
 
+	if (cap < MEDIA_SRTP_TRAILER_MAX) {
+		return -TL_ETOOBIG;
+	}
 	memset(&h, 0, sizeof(h));
 	h.pt = pt;
 	h.marker = marker;
 	h.seq = s->seq;
 	h.ts = ts;
 	h.ssrc = s->ssrc;
-	err = media_rtp_build(&h, slice_make(payload, plen), pkt,
-	                      sizeof(pkt) - MEDIA_SRTP_TRAILER_MAX, &len);
-	if (!err && s->srtp) {
-		err = media_srtp_protect(s->srtp, pkt, &len, sizeof(pkt));
+	err = media_rtp_build(&h, payload, out, cap - MEDIA_SRTP_TRAILER_MAX,
+	                      &len);
+	if (err) {
+		return err;
 	}
-	/* RFC 3550 §5.1: the sequence number counts packets sent; a packet
-	 * that failed to leave still used its number. */
+	/* RFC 3550 §5.1: the sequence number counts packets sent; one that
+	 * fails below still used its number (SRTP never reuses an index). */
 	s->seq++;
+	if (s->srtp) {
+		err = media_srtp_protect(s->srtp, out, &len, cap);
+		if (err) {
+			return err;
+		}
+	}
+	*out_len = len;
+	return 0;
+}
+
+static void send_rtp(struct media_session *s, uint8_t pt, bool marker,
+                     uint32_t ts, const uint8_t *payload, size_t plen)
+{
+	uint8_t pkt[MEDIA_RTP_HDR_LEN + MEDIA_FRAME_SAMPLES +
+	            MEDIA_SRTP_TRAILER_MAX];
+	size_t len;
+	int err;
+
+	err = media_session_pack(s, pt, marker, ts, slice_make(payload, plen),
+	                         pkt, sizeof(pkt), &len);
 	if (err) {
 		s->st.bad++;
 		return;
@@ -709,7 +731,7 @@ static void rx_dtmf(struct media_session *s, const struct media_rtp_hdr *h)
 	}
 }
 
-static void rx_packet(struct media_session *s, uint8_t *p, size_t len)
+int media_session_input(struct media_session *s, uint8_t *p, size_t len)
 {
 	struct media_rtp_hdr h;
 	int err;
@@ -718,26 +740,27 @@ static void rx_packet(struct media_session *s, uint8_t *p, size_t len)
 		err = media_srtp_unprotect(s->srtp, p, &len);
 		if (err == -TL_EAUTH) {
 			s->st.srtp_auth_fail++;
-			return;
+			return err;
 		}
 		if (err == -TL_ESTALE) {
 			s->st.srtp_replay++;
-			return;
+			return err;
 		}
 		if (err) {
 			s->st.bad++;
-			return;
+			return err;
 		}
 	}
-	if (media_rtp_parse(&h, p, len) != 0) {
+	err = media_rtp_parse(&h, p, len);
+	if (err) {
 		s->st.bad++;
-		return;
+		return err;
 	}
 	bool audio = h.pt == (uint8_t)s->codec;
 	bool dtmf = s->dtmf_pt && h.pt == s->dtmf_pt;
 	if (!audio && !dtmf) {
 		s->st.bad++;
-		return;
+		return -TL_EUNKNOWN;
 	}
 	if (!s->rx_init || h.ssrc != s->rx_ssrc) {
 		/* a new source: start its statistics afresh */
@@ -753,13 +776,14 @@ static void rx_packet(struct media_session *s, uint8_t *p, size_t len)
 	s->st.received++;
 	s->st.remote_ssrc = h.ssrc;
 	if (!s->recv) {
-		return;
+		return 0;
 	}
 	if (audio) {
 		rx_audio(s, &h);
 	} else {
 		rx_dtmf(s, &h);
 	}
+	return 0;
 }
 
 static void on_read(evutil_socket_t fd, short what, void *arg)
@@ -796,6 +820,7 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 			s->st.bad++;
 			continue;
 		}
-		rx_packet(s, buf, (size_t)n);
+		/* dropped packets are counted by media_session_input */
+		(void)!media_session_input(s, buf, (size_t)n);
 	}
 }
