@@ -12,11 +12,25 @@ void buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
+void buf_init_ext(struct buf *b, void *mem, size_t cap, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+	if (mem && cap) {
+		b->p = mem;
+		b->cap = max && cap > max ? max : cap;
+		b->ext = true;
+	}
+}
+
 void buf_free(struct buf *b)
 {
-	free(b->p);
+	if (!b->ext) {
+		free(b->p);
+	}
 	b->p = NULL;
 	b->len = b->cap = 0;
+	b->ext = false;
 }
 
 void buf_free_secret(struct buf *b)
@@ -58,11 +72,20 @@ int buf_reserve(struct buf *b, size_t extra)
 	if (b->max && ncap > b->max) {
 		ncap = b->max;
 	}
-	np = realloc(b->p, ncap);
+	if (b->ext) {
+		/* off the caller's storage, which stays as it is */
+		np = malloc(ncap);
+		if (np && b->len) {
+			memcpy(np, b->p, b->len);
+		}
+	} else {
+		np = realloc(b->p, ncap);
+	}
 	if (!np) {
 		return b->err = -ENOMEM;
 	}
 	b->p = np;
+	b->ext = false;
 	b->cap = ncap;
 	return 0;
 }
@@ -104,6 +127,18 @@ void buf_put_u32be(struct buf *b, uint32_t v)
 			(uint8_t)(v >> 8), (uint8_t)v};
 
 	buf_put(b, q, 4);
+}
+
+void buf_put_dec(struct buf *b, uint64_t v)
+{
+	char d[20];
+	size_t n = sizeof(d);
+
+	do {
+		d[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_put(b, d + n, sizeof(d) - n);
 }
 
 void buf_vprintf(struct buf *b, const char *fmt, va_list ap)

@@ -16,6 +16,10 @@
 /* Datagrams drained per readiness event, so one busy socket cannot starve
  * the loop. */
 #define NET_UDP_BATCH 64
+/* Datagrams taken per recvmmsg(2) call: one system call for what is
+ * queued, and none wasted on the EAGAIN that ends a drain. */
+#define NET_UDP_MMSG 8
+#define NET_UDP_SLOT (NET_UDP_MAX + 1)
 
 void net_conf_default(struct net_conf *conf)
 {
@@ -181,44 +185,59 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct net_lst *l = arg;
 	struct net *n = l->net;
-	int i;
+	struct mmsghdr mm[NET_UDP_MMSG];
+	struct iovec iov[NET_UDP_MMSG];
+	struct sockaddr_storage ss[NET_UDP_MMSG];
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctl[NET_UDP_MMSG];
+	int got = 0;
 
-	for (i = 0; i < NET_UDP_BATCH; i++) {
-		struct sockaddr_storage ss;
-		union {
-			struct cmsghdr align;
-			uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-		} ctl;
-		struct iovec iov = {n->udp_buf, NET_UDP_MAX + 1};
-		struct msghdr mh = {0};
-		struct net_addr src, local;
-		ssize_t r;
+	while (got < NET_UDP_BATCH) {
+		int i, r;
 
-		mh.msg_name = &ss;
-		mh.msg_namelen = sizeof(ss);
-		mh.msg_iov = &iov;
-		mh.msg_iovlen = 1;
-		mh.msg_control = ctl.b;
-		mh.msg_controllen = sizeof(ctl.b);
-		r = recvmsg(fd, &mh, MSG_TRUNC);
-		if (r < 0) {
+		memset(mm, 0, sizeof(mm));
+		for (i = 0; i < NET_UDP_MMSG; i++) {
+			iov[i].iov_base = n->udp_buf + (size_t)i * NET_UDP_SLOT;
+			iov[i].iov_len = NET_UDP_SLOT;
+			mm[i].msg_hdr.msg_name = &ss[i];
+			mm[i].msg_hdr.msg_namelen = sizeof(ss[i]);
+			mm[i].msg_hdr.msg_iov = &iov[i];
+			mm[i].msg_hdr.msg_iovlen = 1;
+			mm[i].msg_hdr.msg_control = ctl[i].b;
+			mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].b);
+		}
+		r = recvmmsg(fd, mm, NET_UDP_MMSG, MSG_DONTWAIT | MSG_TRUNC,
+		             NULL);
+		if (r <= 0) {
 			/* EAGAIN: drained. Anything else (an ICMP error
 			 * queued on the socket) is per-send: the next
 			 * readiness event reads on. */
 			return;
 		}
-		if ((size_t)r > NET_UDP_MAX || r == 0 ||
-		    (mh.msg_flags & MSG_TRUNC) != 0) {
-			continue;
+		for (i = 0; i < r; i++) {
+			struct msghdr *mh = &mm[i].msg_hdr;
+			size_t len = mm[i].msg_len;
+			struct net_addr src, local;
+
+			if (len > NET_UDP_MAX || len == 0 ||
+			    (mh->msg_flags & MSG_TRUNC) != 0) {
+				continue;
+			}
+			if (net_addr_from_sa(&src, (struct sockaddr *)&ss[i],
+			                     mh->msg_namelen) != 0) {
+				continue;
+			}
+			udp_dst(l, mh, &local);
+			n->stats.udp_in++;
+			n->h.recv_h(NULL, &src, &local, NET_UDP,
+			            iov[i].iov_base, len, n->h.arg);
 		}
-		if (net_addr_from_sa(&src, (struct sockaddr *)&ss,
-		                     mh.msg_namelen) != 0) {
-			continue;
+		got += r;
+		if (r < NET_UDP_MMSG) {
+			return; /* fewer than asked for: nothing more queued */
 		}
-		udp_dst(l, &mh, &local);
-		n->stats.udp_in++;
-		n->h.recv_h(NULL, &src, &local, NET_UDP, n->udp_buf, (size_t)r,
-		            n->h.arg);
 	}
 }
 
@@ -391,7 +410,9 @@ int net_listen(struct net *n, enum net_transport tp,
 	}
 	if (tp == NET_UDP) {
 		if (n->udp_buf == NULL) {
-			n->udp_buf = malloc(NET_UDP_MAX + 1);
+			/* untouched pages of the slots cost nothing */
+			n->udp_buf =
+			        malloc((size_t)NET_UDP_MMSG * NET_UDP_SLOT);
 			if (n->udp_buf == NULL) {
 				err = -ENOMEM;
 				goto out;

@@ -3,11 +3,13 @@
  * behaviour. */
 #include "sip/sip_auth.h"
 
+#include "base/rnd.h"
+
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +75,22 @@ size_t sip_auth_alg_len(enum sip_auth_alg alg)
 	return alg_is_sha256(alg) ? 32 : 16;
 }
 
-static const EVP_MD *alg_md(enum sip_auth_alg alg)
+/* Hashing state reused across calls: OpenSSL 3 looks an algorithm up in
+ * its provider tables on every implicit fetch (EVP_md5() and friends) and
+ * allocates a context per EVP_MD_CTX_new, which costs more than hashing a
+ * digest-auth string. The server fetches once and keeps one context. */
+struct hasher {
+	EVP_MD_CTX *ctx;
+	EVP_MD *md5;
+	EVP_MD *sha256;
+};
+
+static const EVP_MD *alg_md(const struct hasher *h, enum sip_auth_alg alg)
 {
-	return alg_is_sha256(alg) ? EVP_sha256() : EVP_md5();
+	if (alg_is_sha256(alg)) {
+		return h && h->sha256 ? h->sha256 : EVP_sha256();
+	}
+	return h && h->md5 ? h->md5 : EVP_md5();
 }
 
 static void to_hex(const uint8_t *p, size_t n, char *out)
@@ -89,18 +104,19 @@ static void to_hex(const uint8_t *p, size_t n, char *out)
 	out[2 * n] = '\0';
 }
 
-/* H(p0 ":" p1 ":" ... ) over n slices, raw digest into md_out. */
-static int hash_join(enum sip_auth_alg alg, const struct slice *parts, size_t n,
-		     uint8_t *md_out)
+/* H(p0 ":" p1 ":" ... ) over n slices, raw digest into md_out. h: the
+ * caller's reusable state, or NULL for a context of this call's own. */
+static int hash_join(const struct hasher *h, enum sip_auth_alg alg,
+		     const struct slice *parts, size_t n, uint8_t *md_out)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	EVP_MD_CTX *ctx = h && h->ctx ? h->ctx : EVP_MD_CTX_new();
 	unsigned int mdlen = 0;
 	int rc = -TL_ECRYPTO;
 
 	if (!ctx) {
 		return -ENOMEM;
 	}
-	if (EVP_DigestInit_ex(ctx, alg_md(alg), NULL) != 1) {
+	if (EVP_DigestInit_ex2(ctx, alg_md(h, alg), NULL) != 1) {
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -118,7 +134,9 @@ static int hash_join(enum sip_auth_alg alg, const struct slice *parts, size_t n,
 	}
 	rc = 0;
 out:
-	EVP_MD_CTX_free(ctx);
+	if (!h || ctx != h->ctx) {
+		EVP_MD_CTX_free(ctx);
+	}
 	return rc;
 }
 
@@ -127,7 +145,7 @@ int sip_auth_ha1(enum sip_auth_alg alg, struct slice user, struct slice realm,
 		 size_t *len)
 {
 	struct slice parts[3] = {user, realm, password};
-	int rc = hash_join(alg, parts, 3, ha1);
+	int rc = hash_join(NULL, alg, parts, 3, ha1);
 
 	if (rc == 0) {
 		*len = sip_auth_alg_len(alg);
@@ -135,8 +153,9 @@ int sip_auth_ha1(enum sip_auth_alg alg, struct slice user, struct slice realm,
 	return rc;
 }
 
-int sip_auth_response(const struct sip_auth_digest_in *in,
-		      char hex[SIP_AUTH_HEX_MAX])
+static int response_with(const struct hasher *h,
+			 const struct sip_auth_digest_in *in,
+			 char hex[SIP_AUTH_HEX_MAX])
 {
 	size_t dlen = sip_auth_alg_len(in->alg);
 	uint8_t md[SIP_AUTH_HA1_MAX];
@@ -154,14 +173,14 @@ int sip_auth_response(const struct sip_auth_digest_in *in,
 		struct slice sp[3] = {slice_make(ha1hex, 2 * dlen), in->nonce,
 				      in->cnonce};
 
-		rc = hash_join(in->alg, sp, 3, md);
+		rc = hash_join(h, in->alg, sp, 3, md);
 		if (rc) {
 			goto out;
 		}
 		to_hex(md, dlen, ha1hex);
 	}
 	struct slice a2[2] = {in->method, in->uri};
-	rc = hash_join(in->alg, a2, 2, md);
+	rc = hash_join(h, in->alg, a2, 2, md);
 	if (rc) {
 		goto out;
 	}
@@ -173,12 +192,12 @@ int sip_auth_response(const struct sip_auth_digest_in *in,
 				      in->cnonce,
 				      in->qop,
 				      slice_make(ha2hex, 2 * dlen)};
-		rc = hash_join(in->alg, rp, 6, md);
+		rc = hash_join(h, in->alg, rp, 6, md);
 	} else {
 		/* RFC 2069 compatibility form (RFC 7616 §3.4.1 note). */
 		struct slice rp[3] = {slice_make(ha1hex, 2 * dlen), in->nonce,
 				      slice_make(ha2hex, 2 * dlen)};
-		rc = hash_join(in->alg, rp, 3, md);
+		rc = hash_join(h, in->alg, rp, 3, md);
 	}
 	if (rc) {
 		goto out;
@@ -188,6 +207,12 @@ out:
 	OPENSSL_cleanse(ha1hex, sizeof(ha1hex));
 	OPENSSL_cleanse(md, sizeof(md));
 	return rc;
+}
+
+int sip_auth_response(const struct sip_auth_digest_in *in,
+		      char hex[SIP_AUTH_HEX_MAX])
+{
+	return response_with(NULL, in, hex);
 }
 
 /* ------------------------------------------------------------- base64url */
@@ -620,6 +645,16 @@ struct rl_ent {
 struct sip_auth_srv {
 	uint8_t secret[32];
 	size_t secret_len;
+	/* HMAC-SHA-256 keyed with secret once; each MAC starts over from the
+	 * keyed state (RFC 2104 §4: the padded key's hash is precomputable). */
+	EVP_MAC_CTX *hmac;
+	struct hasher hash;
+	struct rnd_pool rnd;
+	/* The opaque depends on the realm only: the last one is kept. */
+	uint8_t opq_realm[REALM_MAX];
+	size_t opq_realm_len;
+	char opq[32];
+	bool opq_set;
 	uint8_t dummy_ha1[SIP_AUTH_HA1_MAX];
 	uint64_t hash_seed;
 	uint32_t ttl;
@@ -705,6 +740,23 @@ int sip_auth_new(struct sip_auth_srv **out, const struct sip_auth_cfg *cfg)
 	    RAND_bytes((uint8_t *)&a->hash_seed, sizeof(a->hash_seed)) != 1) {
 		goto out;
 	}
+	rnd_pool_init(&a->rnd);
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, OSSL_MAC_NAME_HMAC, NULL);
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+						 (char *)"SHA2-256", 0),
+		OSSL_PARAM_construct_end(),
+	};
+	a->hmac = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac); /* the context keeps its own reference */
+	a->hash.ctx = EVP_MD_CTX_new();
+	a->hash.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+	a->hash.sha256 = EVP_MD_fetch(NULL, "SHA2-256", NULL);
+	if (!a->hmac || !a->hash.ctx || !a->hash.sha256 ||
+	    EVP_MAC_init(a->hmac, a->secret, a->secret_len, params) != 1) {
+		goto out;
+	}
+	/* without MD5 (a FIPS provider) only SHA-256 answers can match */
 	*out = a;
 	a = NULL;
 	rc = 0;
@@ -720,17 +772,37 @@ void sip_auth_free(struct sip_auth_srv *a)
 	}
 	free(a->nc);
 	free(a->rl);
+	EVP_MAC_CTX_free(a->hmac);
+	EVP_MD_CTX_free(a->hash.ctx);
+	EVP_MD_free(a->hash.md5);
+	EVP_MD_free(a->hash.sha256);
+	rnd_pool_wipe(&a->rnd);
 	OPENSSL_cleanse(a, sizeof(*a));
 	free(a);
 }
 
-static int nonce_mac(const struct sip_auth_srv *a, const uint8_t *ts_rnd,
+/* HMAC-SHA-256 of p under the server secret, 32 bytes into mac. */
+static int srv_hmac(struct sip_auth_srv *a, const uint8_t *p, size_t n,
+		    uint8_t *mac)
+{
+	size_t mlen = 0;
+
+	/* no key: start again from the one set at creation */
+	if (EVP_MAC_init(a->hmac, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(a->hmac, p, n) != 1 ||
+	    EVP_MAC_final(a->hmac, mac, &mlen, NONCE_MAC_LEN) != 1 ||
+	    mlen != NONCE_MAC_LEN) {
+		return -TL_ECRYPTO;
+	}
+	return 0;
+}
+
+static int nonce_mac(struct sip_auth_srv *a, const uint8_t *ts_rnd,
 		     struct slice realm, struct slice addr, uint8_t *mac)
 {
 	uint8_t in[16 + NONCE_TS_LEN + NONCE_RND_LEN + 2 + REALM_MAX + 1 +
 		   ADDR_MAX];
 	size_t n = 0;
-	unsigned int mlen = 0;
 
 	if (realm.len > REALM_MAX || addr.len > ADDR_MAX) {
 		return -TL_ETOOBIG;
@@ -752,37 +824,43 @@ static int nonce_mac(const struct sip_auth_srv *a, const uint8_t *ts_rnd,
 			n += addr.len;
 		}
 	}
-	if (!HMAC(EVP_sha256(), a->secret, (int)a->secret_len, in, n, mac,
-		  &mlen) ||
-	    mlen != NONCE_MAC_LEN) {
-		return -TL_ECRYPTO;
-	}
-	return 0;
+	return srv_hmac(a, in, n, mac);
 }
 
-static int make_opaque(const struct sip_auth_srv *a, struct slice realm,
+static int make_opaque(struct sip_auth_srv *a, struct slice realm,
 		       char out[32])
 {
 	uint8_t in[16 + REALM_MAX];
 	uint8_t mac[32];
-	unsigned int mlen = 0;
+	int rc;
 
 	if (realm.len > REALM_MAX) {
 		return -TL_ETOOBIG;
+	}
+	if (a->opq_set && slice_eq(realm, slice_make(a->opq_realm,
+						     a->opq_realm_len))) {
+		memcpy(out, a->opq, sizeof(a->opq));
+		return 0;
 	}
 	memcpy(in, "trustline-opaque", 16);
 	if (realm.len) {
 		memcpy(in + 16, realm.p, realm.len);
 	}
-	if (!HMAC(EVP_sha256(), a->secret, (int)a->secret_len, in,
-		  16 + realm.len, mac, &mlen)) {
-		return -TL_ECRYPTO;
+	rc = srv_hmac(a, in, 16 + realm.len, mac);
+	if (rc) {
+		return rc;
 	}
 	b64u_enc(mac, OPAQUE_RAW_LEN, out);
+	if (realm.len) {
+		memcpy(a->opq_realm, realm.p, realm.len);
+	}
+	a->opq_realm_len = realm.len;
+	memcpy(a->opq, out, sizeof(a->opq));
+	a->opq_set = true;
 	return 0;
 }
 
-static int make_nonce(const struct sip_auth_srv *a, struct slice realm,
+static int make_nonce(struct sip_auth_srv *a, struct slice realm,
 		      struct slice addr, char out[NONCE_TXT_LEN + 1])
 {
 	uint8_t raw[NONCE_RAW_LEN];
@@ -792,8 +870,9 @@ static int make_nonce(const struct sip_auth_srv *a, struct slice realm,
 	for (int i = 0; i < NONCE_TS_LEN; i++) {
 		raw[i] = (uint8_t)(ts >> (56 - 8 * i));
 	}
-	if (RAND_bytes(raw + NONCE_TS_LEN, NONCE_RND_LEN) != 1) {
-		return -TL_ECRYPTO;
+	rc = rnd_pool_bytes(&a->rnd, raw + NONCE_TS_LEN, NONCE_RND_LEN);
+	if (rc) {
+		return rc;
 	}
 	rc = nonce_mac(a, raw, realm, addr, raw + NONCE_TS_LEN + NONCE_RND_LEN);
 	if (rc) {
@@ -822,11 +901,18 @@ int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 	if (rc) {
 		return rc;
 	}
-	buf_printf(out,
-		   "Digest realm=\"%.*s\", nonce=\"%s\", opaque=\"%s\", "
-		   "algorithm=%s, qop=\"auth\"%s",
-		   (int)realm.len, (const char *)realm.p, nonce, opaque,
-		   sip_auth_alg_name(alg), stale ? ", stale=true" : "");
+	buf_put_str(out, "Digest realm=\"");
+	buf_put_slice(out, realm);
+	buf_put_str(out, "\", nonce=\"");
+	buf_put_str(out, nonce);
+	buf_put_str(out, "\", opaque=\"");
+	buf_put_str(out, opaque);
+	buf_put_str(out, "\", algorithm=");
+	buf_put_str(out, sip_auth_alg_name(alg));
+	buf_put_str(out, ", qop=\"auth\"");
+	if (stale) {
+		buf_put_str(out, ", stale=true");
+	}
 	return buf_err(out);
 }
 
@@ -1106,7 +1192,7 @@ int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 		.method = req->method,
 		.uri = c.uri,
 	};
-	rc = sip_auth_response(&din, want);
+	rc = response_with(&a->hash, &din, want);
 	if (rc) {
 		goto out;
 	}

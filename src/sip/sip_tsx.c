@@ -2,10 +2,13 @@
 #include "sip/sip_tsx.h"
 
 #include "base/log.h"
+#include "base/rnd.h"
 
 #include <errno.h>
 #include <event2/event.h>
 #include <openssl/rand.h>
+#include <stdalign.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,29 +34,54 @@ enum ev {
 
 #define NSTATES (SIP_TSX_TERMINATED + 1)
 
-struct sip_tsx_layer {
-	struct sip_tsx_cfg cfg;
-	struct sip_tsx **bucket;
-	size_t nbucket;
-	size_t count;
-	uint64_t seed;
+/* Timer durations shared by most transactions (64*T1, T4, Timer D). */
+#define NCOMMON 3
+
+/* Room for a matching key on the stack; longer keys go to the heap. */
+#define KEY_STACK 256
+
+struct slot {
+	uint64_t h;
+	struct sip_tsx *t; /* NULL: empty */
 };
 
+struct sip_tsx_layer {
+	struct sip_tsx_cfg cfg;
+	/* Open addressing, linear probing: the hash beside each pointer, so
+	 * that a lookup reads one cache line of the table and touches only
+	 * the transaction that matches (thousands live 32 s over UDP). */
+	struct slot *slot;
+	size_t nslot; /* a power of two, at least twice count */
+	size_t count;
+	uint64_t seed;
+	/* libevent common timeouts: thousands of transactions waiting the
+	 * same time go into one queue instead of the timer heap. */
+	unsigned common_ms[NCOMMON];
+	const struct timeval *common[NCOMMON];
+	struct rnd_pool rnd;
+};
+
+/* A transaction is one allocation: this struct, its three timer events
+ * and its matching key. A non-INVITE server transaction answered at once
+ * keeps no copy of its request (RFC 3261 §17.2.2: in Completed it only
+ * matches retransmissions, by its key, and resends the last response). */
 struct sip_tsx {
 	struct sip_tsx_layer *l;
 	unsigned refs;
 	enum sip_tsx_kind kind;
 	enum sip_tsx_state state;
 	bool reliable;
-	struct sip_tsx *next; /* hash chain */
+	uint64_t hash; /* of key */
 	bool in_table;
-	uint8_t *key;
+	bool req_borrowed; /* req is the caller's message (request callback) */
+	uint8_t *key;      /* inline, after the events */
 	size_t key_len;
-	uint8_t *req_raw;
+	uint8_t *req_raw; /* the layer's copy of the request, or NULL */
 	size_t req_len;
 	struct sip_msg *req;
-	struct buf last; /* last response sent (server) */
-	struct buf ack;  /* ACK for a non-2xx final (INVITE client) */
+	uint8_t *last; /* last response sent (server) */
+	size_t last_len;
+	struct buf ack; /* ACK for a non-2xx final (INVITE client) */
 	uint16_t last_code;
 	uint16_t final;
 	struct sip_tsx_peer peer;
@@ -92,11 +120,21 @@ static unsigned t2(const struct sip_tsx *t)
 	return t->l->cfg.t2_ms;
 }
 
-static void timer_start(struct event *ev, unsigned ms)
+static void timer_start(struct sip_tsx *t, struct event *ev, unsigned ms)
 {
+	const struct sip_tsx_layer *l = t->l;
 	struct timeval tv = {.tv_sec = ms / 1000,
 			     .tv_usec = (suseconds_t)(ms % 1000) * 1000};
 
+	if (!ev) {
+		return; /* a timer this kind of transaction never runs */
+	}
+	for (size_t i = 0; i < NCOMMON; i++) {
+		if (l->common[i] && l->common_ms[i] == ms) {
+			evtimer_add(ev, l->common[i]);
+			return;
+		}
+	}
 	evtimer_add(ev, &tv);
 }
 
@@ -128,67 +166,90 @@ static uint64_t key_hash(const struct sip_tsx_layer *l, const uint8_t *k,
 static struct sip_tsx *table_find(struct sip_tsx_layer *l, const uint8_t *k,
 				  size_t n)
 {
-	struct sip_tsx *t = l->bucket[key_hash(l, k, n) & (l->nbucket - 1)];
+	uint64_t h = key_hash(l, k, n);
+	size_t mask = l->nslot - 1;
 
-	for (; t; t = t->next) {
-		if (t->key_len == n && memcmp(t->key, k, n) == 0) {
-			return t;
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		const struct slot *s = &l->slot[i];
+		if (!s->t) {
+			return NULL;
+		}
+		if (s->h == h && s->t->key_len == n &&
+		    memcmp(s->t->key, k, n) == 0) {
+			return s->t;
 		}
 	}
-	return NULL;
 }
 
-static void table_grow(struct sip_tsx_layer *l)
+static void slot_put(struct slot *slots, size_t nslot, uint64_t h,
+		     struct sip_tsx *t)
 {
-	size_t nb = l->nbucket * 2;
-	struct sip_tsx **b = calloc(nb, sizeof(*b));
+	size_t i = h & (nslot - 1);
+
+	while (slots[i].t) {
+		i = (i + 1) & (nslot - 1);
+	}
+	slots[i].h = h;
+	slots[i].t = t;
+}
+
+static int table_grow(struct sip_tsx_layer *l)
+{
+	size_t nb = l->nslot * 2;
+	struct slot *b = calloc(nb, sizeof(*b));
 
 	if (!b) {
-		return; /* keep the longer chains */
+		return -ENOMEM;
 	}
-	for (size_t i = 0; i < l->nbucket; i++) {
-		struct sip_tsx *t = l->bucket[i];
-		while (t) {
-			struct sip_tsx *nx = t->next;
-			size_t j = key_hash(l, t->key, t->key_len) & (nb - 1);
-			t->next = b[j];
-			b[j] = t;
-			t = nx;
+	for (size_t i = 0; i < l->nslot; i++) {
+		if (l->slot[i].t) {
+			slot_put(b, nb, l->slot[i].h, l->slot[i].t);
 		}
 	}
-	free(l->bucket);
-	l->bucket = b;
-	l->nbucket = nb;
+	free(l->slot);
+	l->slot = b;
+	l->nslot = nb;
+	return 0;
 }
 
-static void table_add(struct sip_tsx_layer *l, struct sip_tsx *t)
+static int table_add(struct sip_tsx_layer *l, struct sip_tsx *t)
 {
-	if (l->count >= l->nbucket) {
-		table_grow(l);
+	/* at most half full, so that probes stay short and end */
+	if (2 * (l->count + 1) > l->nslot && table_grow(l) != 0) {
+		return -ENOMEM;
 	}
-	size_t j = key_hash(l, t->key, t->key_len) & (l->nbucket - 1);
-	t->next = l->bucket[j];
-	l->bucket[j] = t;
+	t->hash = key_hash(l, t->key, t->key_len);
+	slot_put(l->slot, l->nslot, t->hash, t);
 	t->in_table = true;
 	l->count++;
+	return 0;
 }
 
 static void table_del(struct sip_tsx_layer *l, struct sip_tsx *t)
 {
-	struct sip_tsx **pp;
+	size_t mask = l->nslot - 1;
+	size_t i = t->hash & mask;
 
 	if (!t->in_table) {
 		return;
 	}
-	pp = &l->bucket[key_hash(l, t->key, t->key_len) & (l->nbucket - 1)];
-	for (; *pp; pp = &(*pp)->next) {
-		if (*pp == t) {
-			*pp = t->next;
-			break;
+	while (l->slot[i].t != t) {
+		i = (i + 1) & mask;
+	}
+	/* backward shift: close the gap so no probe sequence is cut */
+	for (size_t j = (i + 1) & mask; l->slot[j].t; j = (j + 1) & mask) {
+		size_t home = l->slot[j].h & mask;
+		/* j stays if its home lies cyclically in (i, j] */
+		bool stays = i <= j ? (home > i && home <= j)
+				    : (home > i || home <= j);
+		if (!stays) {
+			l->slot[i] = l->slot[j];
+			i = j;
 		}
 	}
+	l->slot[i].t = NULL;
+	l->slot[i].h = 0;
 	t->in_table = false;
-	t->next = NULL;
 	l->count--;
 }
 
@@ -230,13 +291,14 @@ static int server_key(struct buf *k, struct sip_msg *m, const char *method)
 			buf_put_u8(k, (c >= 'A' && c <= 'Z') ? (uint8_t)(c + 32)
 							     : c);
 		}
-		buf_printf(k, ":%u", v->has_port ? v->port : 0);
+		buf_put_u8(k, ':');
+		buf_put_dec(k, v->has_port ? v->port : 0);
 	} else {
 		const struct sip_uri *ru = sip_msg_ruri(m);
 		buf_put_u8(k, '2');
 		key_put(k, ru ? ru->raw : SLICE_NULL);
 		key_put(k, sip_msg_call_id(m));
-		buf_printf(k, "%u", sip_msg_cseq(m)->num);
+		buf_put_dec(k, sip_msg_cseq(m)->num);
 		buf_put_u8(k, 0);
 		key_put(k, sip_msg_from(m)->tag);
 		key_put(k, v->raw);
@@ -286,25 +348,37 @@ static void server_error(struct sip_tsx *t, int err)
 	}
 }
 
-/* Keeps a copy of what the TU sends, then sends it. */
+/* Keeps a copy of what the TU sends (to answer retransmissions), then
+ * sends it. A final response of a non-INVITE transaction on a reliable
+ * transport ends the transaction at once (Timer J is 0): no copy. */
 static int send_response(struct sip_tsx *t, struct ev_ctx *c)
 {
-	buf_reset(&t->last);
-	buf_put(&t->last, c->p, c->len);
-	if (buf_err(&t->last)) {
-		return buf_err(&t->last);
-	}
+	bool keep = !(t->reliable && t->kind == SIP_TSX_NS && c->code >= 200);
+	int rc;
+
 	t->last_code = c->code;
-	int rc = do_send(t, t->last.p, t->last.len);
-	if (rc) {
+	if (!keep) {
+		rc = do_send(t, c->p, c->len);
 		c->err = rc;
+		return rc;
 	}
+	uint8_t *np = malloc(c->len);
+	if (!np) {
+		c->err = -ENOMEM;
+		return -ENOMEM;
+	}
+	memcpy(np, c->p, c->len);
+	free(t->last);
+	t->last = np;
+	t->last_len = c->len;
+	rc = do_send(t, t->last, t->last_len);
+	c->err = rc;
 	return rc;
 }
 
 static void resend_last(struct sip_tsx *t)
 {
-	if (t->last.len && do_send(t, t->last.p, t->last.len) != 0) {
+	if (t->last_len && do_send(t, t->last, t->last_len) != 0) {
 		server_error(t, -EIO);
 	}
 }
@@ -338,7 +412,7 @@ static int ic_rx_2xx(struct sip_tsx *t, struct ev_ctx *c)
 	timers_stop(t);
 	t->state = SIP_TSX_ACCEPTED;
 	t->final = c->code;
-	timer_start(t->t_wait, 64 * t1(t));
+	timer_start(t, t->t_wait, 64 * t1(t));
 	deliver(t, c->m, c->code);
 	return 0;
 }
@@ -412,7 +486,7 @@ static int ic_rx_final(struct sip_tsx *t, struct ev_ctx *c)
 	if (t->reliable) {
 		terminate(t);
 	} else {
-		timer_start(t->t_wait, t->l->cfg.d_ms);
+		timer_start(t, t->t_wait, t->l->cfg.d_ms);
 	}
 	return 0;
 }
@@ -441,7 +515,7 @@ static int ic_timer_a(struct sip_tsx *t, struct ev_ctx *c)
 		return 0;
 	}
 	t->retx_ms *= 2;
-	timer_start(t->t_retx, t->retx_ms);
+	timer_start(t, t->t_retx, t->retx_ms);
 	return 0;
 }
 
@@ -495,7 +569,7 @@ static int nc_rx_final(struct sip_tsx *t, struct ev_ctx *c)
 	if (t->reliable) {
 		terminate(t);
 	} else {
-		timer_start(t->t_wait, t->l->cfg.t4_ms);
+		timer_start(t, t->t_wait, t->l->cfg.t4_ms);
 	}
 	return 0;
 }
@@ -512,7 +586,7 @@ static int nc_timer_e(struct sip_tsx *t, struct ev_ctx *c)
 	} else {
 		t->retx_ms = t2(t);
 	}
-	timer_start(t->t_retx, t->retx_ms);
+	timer_start(t, t->t_retx, t->retx_ms);
 	return 0;
 }
 
@@ -546,7 +620,7 @@ static int is_tu_2xx(struct sip_tsx *t, struct ev_ctx *c)
 	 * come from the TU and pass through. */
 	if (first) {
 		t->state = SIP_TSX_ACCEPTED;
-		timer_start(t->t_wait, 64 * t1(t));
+		timer_start(t, t->t_wait, 64 * t1(t));
 	}
 	return 0;
 }
@@ -562,9 +636,9 @@ static int is_tu_final(struct sip_tsx *t, struct ev_ctx *c)
 	/* RFC 3261 §17.2.1: Timer G (unreliable only) and Timer H. */
 	if (!t->reliable) {
 		t->retx_ms = t1(t);
-		timer_start(t->t_retx, t->retx_ms);
+		timer_start(t, t->t_retx, t->retx_ms);
 	}
-	timer_start(t->t_timeout, 64 * t1(t));
+	timer_start(t, t->t_timeout, 64 * t1(t));
 	return 0;
 }
 
@@ -576,7 +650,7 @@ static int is_ack(struct sip_tsx *t, struct ev_ctx *c)
 	if (t->reliable) {
 		terminate(t);
 	} else {
-		timer_start(t->t_wait, t->l->cfg.t4_ms);
+		timer_start(t, t->t_wait, t->l->cfg.t4_ms);
 	}
 	return 0;
 }
@@ -590,12 +664,12 @@ static int is_accepted_ack(struct sip_tsx *t, struct ev_ctx *c)
 
 static int is_timer_g(struct sip_tsx *t, struct ev_ctx *c)
 {
-	if (do_send(t, t->last.p, t->last.len) != 0) {
+	if (do_send(t, t->last, t->last_len) != 0) {
 		server_error(t, -EIO);
 		return 0;
 	}
 	t->retx_ms = 2 * t->retx_ms < t2(t) ? 2 * t->retx_ms : t2(t);
-	timer_start(t->t_retx, t->retx_ms);
+	timer_start(t, t->t_retx, t->retx_ms);
 	return 0;
 }
 
@@ -629,7 +703,7 @@ static int ns_tu_final(struct sip_tsx *t, struct ev_ctx *c)
 	if (t->reliable) {
 		terminate(t);
 	} else {
-		timer_start(t->t_wait, 64 * t1(t));
+		timer_start(t, t->t_wait, 64 * t1(t));
 	}
 	return 0;
 }
@@ -813,20 +887,14 @@ static void on_wait(evutil_socket_t fd, short what, void *arg)
 
 static void tsx_destroy(struct sip_tsx *t)
 {
-	if (t->t_retx) {
-		event_free(t->t_retx);
-	}
-	if (t->t_timeout) {
-		event_free(t->t_timeout);
-	}
-	if (t->t_wait) {
-		event_free(t->t_wait);
-	}
+	/* the events live inside t: out of the loop before it goes */
+	timers_stop(t);
 	net_conn_unref(t->peer.conn);
-	sip_msg_free(t->req);
+	if (!t->req_borrowed) {
+		sip_msg_free(t->req);
+	}
 	free(t->req_raw);
-	free(t->key);
-	buf_free(&t->last);
+	free(t->last);
 	buf_free(&t->ack);
 	free(t);
 }
@@ -845,56 +913,65 @@ void sip_tsx_unref(struct sip_tsx *t)
 	tsx_destroy(t);
 }
 
-/* A transaction in the table with one reference (the layer's), holding a
- * parsed copy of the request. */
-static int tsx_new(struct sip_tsx **out, struct sip_tsx_layer *l,
-		   enum sip_tsx_kind kind, struct buf *key, const uint8_t *p,
-		   size_t len, enum sip_mode mode,
-		   const struct sip_tsx_peer *peer)
+static size_t align_up(size_t n)
 {
+	size_t a = alignof(max_align_t);
+
+	return (n + a - 1) / a * a;
+}
+
+/* A transaction with one reference, not yet in the table: the struct, its
+ * timer events and its key in one allocation. */
+static int tsx_alloc(struct sip_tsx **out, struct sip_tsx_layer *l,
+		     enum sip_tsx_kind kind, const struct buf *key,
+		     const struct sip_tsx_peer *peer)
+{
+	size_t evsz = align_up(event_get_struct_event_size());
+	size_t off = align_up(sizeof(struct sip_tsx));
+	/* RFC 3261 §17.2.2: a non-INVITE server transaction runs Timer J
+	 * only; the other kinds run three timers */
+	size_t nev = kind == SIP_TSX_NS ? 1 : 3;
 	struct sip_tsx *t;
-	int rc = -ENOMEM;
+	uint8_t *mem;
 
 	*out = NULL;
 	if (l->count >= l->cfg.max_tsx) {
 		return -TL_ELIMIT;
 	}
-	t = calloc(1, sizeof(*t));
-	if (!t) {
+	if (key->len > SIP_MSG_MAX_SIZE) {
+		return -TL_ETOOBIG;
+	}
+	mem = calloc(1, off + nev * evsz + key->len);
+	if (!mem) {
 		return -ENOMEM;
+	}
+	t = (struct sip_tsx *)(void *)mem;
+	t->t_wait = (struct event *)(void *)(mem + off);
+	if (nev == 3) {
+		t->t_retx = (struct event *)(void *)(mem + off + evsz);
+		t->t_timeout = (struct event *)(void *)(mem + off + 2 * evsz);
+	}
+	t->key = mem + off + nev * evsz;
+	if (evtimer_assign(t->t_wait, l->cfg.base, on_wait, t) != 0 ||
+	    (t->t_retx &&
+	     evtimer_assign(t->t_retx, l->cfg.base, on_retx, t) != 0) ||
+	    (t->t_timeout &&
+	     evtimer_assign(t->t_timeout, l->cfg.base, on_timeout, t) != 0)) {
+		free(mem);
+		return -EINVAL;
 	}
 	t->l = l;
 	t->refs = 1;
 	t->kind = kind;
-	buf_init(&t->last, SIP_MSG_MAX_SIZE);
 	buf_init(&t->ack, SIP_MSG_MAX_SIZE);
 	peer_copy(&t->peer, peer);
 	t->reliable = peer->tp != NET_UDP;
-	t->key = malloc(key->len);
-	t->req_raw = malloc(len ? len : 1);
-	t->t_retx = evtimer_new(l->cfg.base, on_retx, t);
-	t->t_timeout = evtimer_new(l->cfg.base, on_timeout, t);
-	t->t_wait = evtimer_new(l->cfg.base, on_wait, t);
-	if (!t->key || !t->req_raw || !t->t_retx || !t->t_timeout ||
-	    !t->t_wait) {
-		goto out;
-	}
 	memcpy(t->key, key->p, key->len);
 	t->key_len = key->len;
-	memcpy(t->req_raw, p, len);
-	t->req_len = len;
-	rc = sip_msg_new(&t->req);
-	if (rc) {
-		goto out;
-	}
-	rc = sip_msg_parse(t->req, t->req_raw, t->req_len, mode);
-	if (rc) {
-		goto out;
-	}
 	uint8_t rnd[TO_TAG_LEN / 2];
-	if (RAND_bytes(rnd, sizeof(rnd)) != 1) {
-		rc = -TL_ECRYPTO;
-		goto out;
+	if (rnd_pool_bytes(&l->rnd, rnd, sizeof(rnd)) != 0) {
+		tsx_destroy(t);
+		return -TL_ECRYPTO;
 	}
 	for (size_t i = 0; i < sizeof(rnd); i++) {
 		static const char hx[] = "0123456789abcdef";
@@ -913,15 +990,54 @@ static int tsx_new(struct sip_tsx **out, struct sip_tsx_layer *l,
 		t->state = SIP_TSX_PROCEEDING;
 		break;
 	}
-	table_add(l, t);
 	*out = t;
-	t = NULL;
-	rc = 0;
-out:
-	if (t) {
-		tsx_destroy(t);
+	return 0;
+}
+
+/* The layer's own copy of the request, parsed (mode: how it was framed). */
+static int tsx_keep_req(struct sip_tsx *t, const uint8_t *p, size_t len,
+			enum sip_mode mode)
+{
+	int rc;
+
+	t->req_raw = malloc(len ? len : 1);
+	if (!t->req_raw) {
+		return -ENOMEM;
 	}
-	return rc;
+	memcpy(t->req_raw, p, len);
+	t->req_len = len;
+	rc = sip_msg_new(&t->req);
+	if (rc) {
+		return rc;
+	}
+	return sip_msg_parse(t->req, t->req_raw, t->req_len, mode);
+}
+
+/* After the request callback: the borrowed message goes back to the
+ * caller. What may still be answered (no final response yet, or an INVITE,
+ * whose 2xx the TU may send again) gets the layer's copy; a non-INVITE
+ * transaction already answered keeps none. */
+static void tsx_settle_req(struct sip_tsx *t, struct sip_msg *m,
+			   enum sip_mode mode)
+{
+	bool need = t->state != SIP_TSX_TERMINATED &&
+		    (t->kind == SIP_TSX_IS || t->final == 0);
+
+	if (!t->req_borrowed) {
+		return;
+	}
+	t->req = NULL;
+	t->req_borrowed = false;
+	if (!need) {
+		return;
+	}
+	struct slice raw = sip_msg_raw(m);
+	int rc = tsx_keep_req(t, raw.p, raw.len, mode);
+	if (rc) {
+		/* cannot answer later: give the transaction up */
+		log_warn("sip", "request not kept: %s", tl_strerror(rc));
+		server_error(t, rc);
+	}
 }
 
 int sip_tsx_layer_new(struct sip_tsx_layer **out, const struct sip_tsx_cfg *cfg)
@@ -942,13 +1058,25 @@ int sip_tsx_layer_new(struct sip_tsx_layer **out, const struct sip_tsx_cfg *cfg)
 	l->cfg.t4_ms = cfg->t4_ms ? cfg->t4_ms : 5000;
 	l->cfg.d_ms = cfg->d_ms ? cfg->d_ms : 32000;
 	l->cfg.max_tsx = cfg->max_tsx ? cfg->max_tsx : 65536;
-	l->nbucket = 256;
-	l->bucket = calloc(l->nbucket, sizeof(*l->bucket));
-	if (!l->bucket ||
-	    RAND_bytes((uint8_t *)&l->seed, sizeof(l->seed)) != 1) {
-		free(l->bucket);
+	l->nslot = 512;
+	l->slot = calloc(l->nslot, sizeof(*l->slot));
+	rnd_pool_init(&l->rnd);
+	if (!l->slot ||
+	    rnd_pool_bytes(&l->rnd, &l->seed, sizeof(l->seed)) != 0) {
+		free(l->slot);
 		free(l);
 		return -ENOMEM;
+	}
+	l->common_ms[0] = 64 * l->cfg.t1_ms; /* Timers B, F, H, J, L, M */
+	l->common_ms[1] = l->cfg.t4_ms;      /* Timers I, K */
+	l->common_ms[2] = l->cfg.d_ms;       /* Timer D */
+	for (size_t i = 0; i < NCOMMON; i++) {
+		struct timeval tv = {
+			.tv_sec = l->common_ms[i] / 1000,
+			.tv_usec = (suseconds_t)(l->common_ms[i] % 1000) * 1000,
+		};
+		/* NULL (none left): the plain timer heap */
+		l->common[i] = event_base_init_common_timeout(l->cfg.base, &tv);
 	}
 	*out = l;
 	return 0;
@@ -959,12 +1087,14 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 	if (!l) {
 		return;
 	}
-	for (size_t i = 0; i < l->nbucket; i++) {
-		while (l->bucket[i]) {
-			terminate(l->bucket[i]);
+	for (size_t i = 0; i < l->nslot; i++) {
+		/* terminate shifts later entries into slot i */
+		while (l->slot[i].t) {
+			terminate(l->slot[i].t);
 		}
 	}
-	free(l->bucket);
+	free(l->slot);
+	rnd_pool_wipe(&l->rnd);
 	free(l);
 }
 
@@ -1105,16 +1235,17 @@ int sip_tsx_respond(struct sip_tsx *t, uint16_t code, const uint8_t *p,
 int sip_tsx_reply(struct sip_tsx *t, uint16_t code, const char *reason,
 		  struct slice hdrs, struct slice ctype, struct slice body)
 {
+	uint8_t mem[2048];
 	struct buf b;
 	int rc;
 
 	if (t->kind != SIP_TSX_IS && t->kind != SIP_TSX_NS) {
 		return -TL_ESTATE;
 	}
-	if (t->state == SIP_TSX_TERMINATED) {
+	if (t->state == SIP_TSX_TERMINATED || !t->req) {
 		return -TL_ESTATE;
 	}
-	buf_init(&b, SIP_MSG_MAX_SIZE);
+	buf_init_ext(&b, mem, sizeof(mem), SIP_MSG_MAX_SIZE);
 	rc = sip_tsx_build_response(&b, t->req, &t->peer.addr, code, reason,
 				    sip_tsx_to_tag(t), hdrs, ctype, body);
 	if (rc == 0) {
@@ -1142,10 +1273,11 @@ static int recv_response(struct sip_tsx_layer *l, struct sip_msg *m,
 	const struct sip_via *v = sip_msg_via(m);
 	const struct sip_cseq *cs = sip_msg_cseq(m);
 	uint16_t code = sip_msg_status(m);
+	uint8_t kmem[KEY_STACK];
 	struct buf k;
 	int rc;
 
-	buf_init(&k, 0);
+	buf_init_ext(&k, kmem, sizeof(kmem), 0);
 	rc = client_key(&k, v->branch, cs->method_s);
 	if (rc) {
 		goto out;
@@ -1182,10 +1314,11 @@ static void cancel_answer(struct sip_tsx_layer *l, struct sip_tsx *ct,
  * to the INVITE by the same rules with the method INVITE. */
 static int recv_cancel(struct sip_tsx_layer *l, struct sip_tsx *ct)
 {
+	uint8_t kmem[KEY_STACK];
 	struct buf k;
 	int rc;
 
-	buf_init(&k, 0);
+	buf_init_ext(&k, kmem, sizeof(kmem), 0);
 	rc = server_key(&k, ct->req, "INVITE");
 	if (rc) {
 		goto out;
@@ -1223,10 +1356,11 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 	enum sip_method meth = sip_msg_method(m);
 	struct ev_ctx c = {.m = m, .src = src};
 	struct sip_tsx *t;
+	uint8_t kmem[KEY_STACK];
 	struct buf k;
 	int rc;
 
-	buf_init(&k, 0);
+	buf_init_ext(&k, kmem, sizeof(kmem), 0);
 	rc = server_key(&k, m, meth == SIP_M_ACK ? "INVITE" : NULL);
 	if (rc) {
 		goto out;
@@ -1246,10 +1380,20 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 		rc = dispatch(t, EV_REQ, &c);
 		goto out;
 	}
-	struct slice raw = sip_msg_raw(m);
 	enum sip_tsx_kind kind = meth == SIP_M_INVITE ? SIP_TSX_IS : SIP_TSX_NS;
-	rc = tsx_new(&t, l, kind, &k, raw.p, raw.len, mode, src);
+	rc = tsx_alloc(&t, l, kind, &k, src);
 	if (rc) {
+		goto out;
+	}
+	/* the TU reads the received message itself; the layer copies it
+	 * only if the transaction outlives this call unanswered */
+	t->req = m;
+	t->req_borrowed = true;
+	rc = table_add(l, t);
+	if (rc) {
+		t->req = NULL;
+		t->req_borrowed = false;
+		tsx_destroy(t);
 		goto out;
 	}
 	sip_tsx_ref(t);
@@ -1268,6 +1412,7 @@ static int recv_request(struct sip_tsx_layer *l, struct sip_msg *m,
 			}
 		}
 	}
+	tsx_settle_req(t, m, mode);
 	sip_tsx_unref(t);
 out:
 	buf_free(&k);
@@ -1337,7 +1482,7 @@ static int send_cancel(struct sip_tsx *t)
 		t->cancel_sent = true;
 		/* RFC 3261 §9.1: without a final response 64*T1 after the
 		 * CANCEL, the INVITE transaction is given up. */
-		timer_start(t->t_timeout, 64 * t1(t));
+		timer_start(t, t->t_timeout, 64 * t1(t));
 	}
 	buf_free(&b);
 	return rc;
@@ -1367,13 +1512,14 @@ int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
 {
 	struct sip_msg *m = NULL;
 	struct sip_tsx *t = NULL;
+	uint8_t kmem[KEY_STACK];
 	struct buf k;
 	int rc;
 
 	if (out) {
 		*out = NULL;
 	}
-	buf_init(&k, 0);
+	buf_init_ext(&k, kmem, sizeof(kmem), 0);
 	rc = sip_msg_new(&m);
 	if (rc) {
 		goto out;
@@ -1397,8 +1543,18 @@ int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
 	}
 	enum sip_tsx_kind kind =
 		sip_msg_method(m) == SIP_M_INVITE ? SIP_TSX_IC : SIP_TSX_NC;
-	rc = tsx_new(&t, l, kind, &k, p, len, SIP_MODE_DGRAM, dst);
+	rc = tsx_alloc(&t, l, kind, &k, dst);
 	if (rc) {
+		goto out;
+	}
+	rc = tsx_keep_req(t, p, len, SIP_MODE_DGRAM);
+	if (rc) {
+		tsx_destroy(t);
+		goto out;
+	}
+	rc = table_add(l, t);
+	if (rc) {
+		tsx_destroy(t);
 		goto out;
 	}
 	t->resp_h = h;
@@ -1412,9 +1568,9 @@ int sip_tsx_request(struct sip_tsx **out, struct sip_tsx_layer *l,
 	 * transports, Timer B / F always. */
 	if (!t->reliable) {
 		t->retx_ms = t1(t);
-		timer_start(t->t_retx, t->retx_ms);
+		timer_start(t, t->t_retx, t->retx_ms);
 	}
-	timer_start(t->t_timeout, 64 * t1(t));
+	timer_start(t, t->t_timeout, 64 * t1(t));
 	if (out) {
 		*out = sip_tsx_ref(t);
 	}

@@ -632,6 +632,112 @@ static void test_ns_timer_j(void **state)
 	w_done(&w);
 }
 
+/* OPTIONS number i, with its own branch (and so its own transaction). */
+static void options_n(char *out, size_t n, unsigned i)
+{
+	snprintf(out, n,
+		 "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\n"
+		 "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bKmany%u\r\n"
+		 "Max-Forwards: 70\r\n"
+		 "From: <sip:alice@127.0.0.1>;tag=a%u\r\n"
+		 "To: <sip:bob@127.0.0.1>\r\n"
+		 "Call-ID: many-%u@test\r\n"
+		 "CSeq: %u OPTIONS\r\n"
+		 "Content-Length: 0\r\n\r\n",
+		 i, i, i, i + 1);
+}
+
+/* Thousands of Completed non-INVITE server transactions (as a registrar
+ * holds over UDP): each retransmission, in any order, finds its own and
+ * gets its own response again; Timer J ends them all. */
+static void test_ns_many(void **state)
+{
+	enum { N = 3000 };
+	static char first[N][40];
+	char req[512];
+	struct wire w;
+
+	w_init(&w);
+	w.answer = 200;
+	for (unsigned i = 0; i < N; i++) {
+		options_n(req, sizeof(req), i);
+		feed(&w, req, udp_peer());
+		assert_int_equal(w.n, 1);
+		/* the To tag tells the transactions apart */
+		const char *tag = strstr(w.s[0].p, ";tag=");
+		assert_non_null(tag);
+		snprintf(first[i], sizeof(first[i]), "%.21s", tag);
+		w_clear(&w);
+	}
+	assert_int_equal(sip_tsx_layer_count(w.l), N);
+	assert_int_equal(w.requests, N);
+	/* retransmissions in a scrambled order (7 and N are coprime) */
+	for (unsigned k = 0; k < N; k++) {
+		unsigned i = (k * 7u) % N;
+		options_n(req, sizeof(req), i);
+		feed(&w, req, udp_peer());
+		assert_int_equal(w.n, 1);
+		assert_non_null(strstr(w.s[0].p, first[i]));
+		char cseq[32];
+		snprintf(cseq, sizeof(cseq), "CSeq: %u OPTIONS\r\n", i + 1);
+		assert_non_null(strstr(w.s[0].p, cseq));
+		w_clear(&w);
+	}
+	assert_int_equal(w.requests, N);
+	uint64_t st = now_ms();
+	while (sip_tsx_layer_count(w.l) && now_ms() - st < 10000) {
+		run_for(&w, 10);
+	}
+	assert_int_equal(sip_tsx_layer_count(w.l), 0);
+	/* a retransmission after Timer J is a new request */
+	options_n(req, sizeof(req), 5);
+	feed(&w, req, udp_peer());
+	assert_int_equal(w.requests, N + 1);
+	w_done(&w);
+}
+
+/* The request a TU holds: a non-INVITE transaction answered inside the
+ * request callback keeps no copy (sip_tsx_req NULL, no second answer); one
+ * answered later keeps its own copy after the received message is gone. */
+static void test_ns_request_kept(void **state)
+{
+	struct wire w;
+	struct sip_msg *m = NULL;
+
+	w_init(&w);
+	w.answer = 200;
+	w.hold = true;
+	feed(&w, OPTIONS, udp_peer());
+	assert_non_null(w.held);
+	assert_null(sip_tsx_req(w.held));
+	assert_int_equal(sip_tsx_reply(w.held, 200, NULL, SLICE_NULL,
+				       SLICE_NULL, SLICE_NULL),
+			 -TL_ESTATE);
+	assert_int_equal(w.n, 1);
+	sip_tsx_unref(w.held);
+	w.held = NULL;
+	w_clear(&w);
+
+	/* answered later: feed() has freed its message by then */
+	w.answer = 0;
+	char req[512];
+	options_n(req, sizeof(req), 42);
+	feed(&w, req, udp_peer());
+	assert_non_null(w.held);
+	assert_int_equal(w.n, 0);
+	assert_non_null(sip_tsx_req(w.held));
+	assert_int_equal(sip_msg_cseq(sip_tsx_req(w.held))->num, 43);
+	assert_int_equal(sip_tsx_reply(w.held, 202, NULL, SLICE_NULL,
+				       SLICE_NULL, SLICE_NULL),
+			 0);
+	parse_sent(&w, 0, &m);
+	assert_int_equal(sip_msg_status(m), 202);
+	assert_true(slice_eq_str(sip_msg_call_id(m), "many-42@test"));
+	assert_true(slice_eq_str(sip_msg_via(m)->branch, "z9hG4bKmany42"));
+	sip_msg_free(m);
+	w_done(&w);
+}
+
 #define CANCEL_MSG                                                             \
 	"CANCEL sip:bob@127.0.0.1 SIP/2.0\r\n"                                 \
 	"Via: SIP/2.0/UDP 127.0.0.1:5070;branch=" INVITE_BR "\r\n"             \
@@ -887,6 +993,8 @@ int main(void)
 		cmocka_unit_test(test_is_ack_timer_i),
 		cmocka_unit_test(test_is_accepted_l),
 		cmocka_unit_test(test_ns_timer_j),
+		cmocka_unit_test(test_ns_many),
+		cmocka_unit_test(test_ns_request_kept),
 		cmocka_unit_test(test_server_cancel),
 		cmocka_unit_test(test_client_cancel),
 		cmocka_unit_test(test_client_cancel_timeout),
