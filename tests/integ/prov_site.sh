@@ -43,7 +43,7 @@ tl_check "the config names the call manager's SIP port" \
 	grep -q "<sipPort>$P</sipPort>" "$D/a1.xml"
 tl_check "the config lists line 2001" grep -q "2001" "$D/a1.xml"
 tl_check "no password in the plain config" \
-	bash -c "! grep -q S3cretA1pass '$D/a1.xml'"
+	bash -c "test -s '$D/a1.xml' && ! grep -q S3cretA1pass '$D/a1.xml'"
 tl_check "the CTL is served" fetch_tftp CTLFile.tlv "$D/ctl.tlv"
 tl_check "an unknown device's config is not found" \
 	bash -c "! curl -sf --max-time 10 '$http/SEP00000000BEEF.cnf.xml' -o /dev/null"
@@ -58,12 +58,12 @@ tl_check "mixed: the signed config over TFTP" \
 tl_check "mixed: it verifies against the CTL (TFTP role)" \
 	"$T" verify "$D/a1.sgn" --ctl "$D/ctl.tlv" --strip "$D/a1.body"
 tl_check "mixed: no password in the signed config" \
-	bash -c "! grep -q S3cretA1pass '$D/a1.sgn'"
+	bash -c "test -s '$D/a1.sgn' && ! grep -q S3cretA1pass '$D/a1.sgn'"
 cp "$D/a1.sgn" "$D/a1-tampered.sgn"
 printf 'X' | dd of="$D/a1-tampered.sgn" bs=1 seek=$(($(stat -c %s "$D/a1.sgn") - 20)) \
 	conv=notrunc 2>/dev/null
 tl_check "mixed: a tampered copy fails verification" \
-	bash -c "! '$T' verify '$D/a1-tampered.sgn' --ctl '$D/ctl.tlv' 2>/dev/null"
+	bash -c "test -s '$D/a1-tampered.sgn' && ! '$T' verify '$D/a1-tampered.sgn' --ctl '$D/ctl.tlv' 2>/dev/null"
 
 # A device with a certificate: stub .sgn (certHash, encrConfig) and the
 # full config encrypted to it.
@@ -87,7 +87,7 @@ tl_check "it decrypts with the device key" "$T" decrypt-config \
 tl_check "the decrypted config is the full one with line 2002" \
 	grep -q "2002" "$D/a2.full"
 tl_check "nothing readable without the key holds a password" \
-	bash -c "! grep -q S3cretA2pass '$D/a2.sgn' '$D/a2.enc.sgn' '$D/a2.stub'"
+	bash -c "test -s '$D/a2.sgn' && test -s '$D/a2.enc.sgn' && ! grep -q S3cretA2pass '$D/a2.sgn' '$D/a2.enc.sgn' '$D/a2.stub'"
 
 # The database changes: the next fetch is regenerated.
 "$T" line add --site "$site" --dn 2003 --device 0011223344A1 \
