@@ -5,14 +5,20 @@
  * (P-256, file key), recorded in the store (SQLite, WAL), the operation
  * cleared and audited: what a phone costs.
  *
- *   capf_enroll_bench capf|est SECONDS CLIENTS SERVERS [rsa|ec]
+ *   capf_enroll_bench capf|est|engine SECONDS CLIENTS SERVERS [rsa|ec]
+ *
+ * engine: the enrolment engine alone (authorise + install, no TLS).
  *
  * SERVERS event-loop processes (each its own listening port; one store)
  * serve CLIENTS client threads in this process on the same machine, so
  * the clients' key generation and handshakes share its cores. rsa|ec:
  * the TLS server key (default rsa: the RSA-2048 CAPF certificate Cisco
  * phones need). Prints one line:
- *   enroll <mode> <ok> <failed> <seconds> <per-second> */
+ *   enroll <mode> <ok> <failed> <seconds> <per-second>
+ *          server_cpu <s> client_cpu <s> per_server_cpu_s <n>
+ * (the last: enrolments per CPU-second of the server processes, the
+ * capacity of one core whatever else runs on the machine; the site's own
+ * setup before the clients start is in server_cpu too, a few ms). */
 #include "base/log.h"
 #include "enroll/capf_srv.h"
 #include "enroll/enroll.h"
@@ -29,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -177,8 +184,71 @@ static int serve(int idx, int ready_fd)
 	return err ? 1 : 0;
 }
 
+/* The engine alone, in this process: authorise and install for one device
+ * after another, the phone's key decoded from its SubjectPublicKeyInfo as
+ * KEYGEN_RESP carries it. No TLS, no network. */
+static int engine_only(int secs)
+{
+	struct store *st = NULL;
+	struct pki_ca *ca = NULL;
+	struct enroll *e = NULL;
+	EVP_PKEY *k = NULL;
+	uint8_t *spki = NULL;
+	unsigned n = 0;
+	int len, err;
+
+	err = store_open(&st, db);
+	if (!err) {
+		err = pki_site_ca_open(&ca, dir, PKI_SITE_CA, NULL, NULL, NULL);
+	}
+	struct enroll_conf ec = {.st = st, .ca = ca};
+	if (!err) {
+		err = enroll_new(&e, &ec);
+	}
+	if (!err) {
+		err = pki_keygen(&k, PKI_ALG_P256);
+	}
+	len = err ? 0 : i2d_PUBKEY(k, &spki);
+	double t0 = now_s(), dt = 0;
+	while (!err && len > 0 && (dt = now_s() - t0) < secs) {
+		char name[16];
+		struct store_device d;
+		struct enroll_cred cred = {.device = name};
+		struct buf der;
+		const uint8_t *p = spki;
+		EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, len);
+
+		snprintf(name, sizeof(name), "SEP%012X", ++n);
+		buf_init(&der, 0);
+		err = enroll_authorize(e, &cred, &d);
+		if (!err) {
+			err = enroll_install(e, &d, pub, spki, (size_t)len,
+			                     "bench", &der);
+		}
+		buf_free(&der);
+		EVP_PKEY_free(pub);
+	}
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	if (err) {
+		fprintf(stderr, "engine: %s\n", tl_strerror(err));
+	} else {
+		printf("enroll engine %u 0 %.2f %.1f cpu %.2f per_cpu_s %.1f\n",
+		       n, dt, n / dt, cpu, n / cpu);
+	}
+	OPENSSL_free(spki);
+	EVP_PKEY_free(k);
+	enroll_free(e);
+	pki_ca_free(ca);
+	store_close(st);
+	return err ? 1 : 0;
+}
+
 static void *client(void *arg)
 {
+	struct net_tls *tls = arg;
 	char name[16];
 
 	while (!atomic_load(&stop)) {
@@ -191,7 +261,8 @@ static void *client(void *arg)
 			struct capf_cli_conf c = {.host = "127.0.0.1",
 			                          .port = port,
 			                          .ca_file = ca_file,
-			                          .device = name};
+			                          .device = name,
+			                          .tls = tls};
 			struct capf_cli_result r;
 			err = capf_cli_run(&c, &r);
 			if (!err && r.done != CAPF_CLI_INSTALLED) {
@@ -202,9 +273,14 @@ static void *client(void *arg)
 			struct est_cli_conf c = {.host = "127.0.0.1",
 			                         .port = port,
 			                         .ca_file = ca_file,
-			                         .device = name};
+			                         .device = name,
+			                         .tls = tls};
 			struct est_cli_result r;
 			err = est_cli_enroll(&c, &r);
+			if (err && atomic_load(&fail_count) == 0) {
+				fprintf(stderr, "est: %d %s (status %d)\n", err,
+				        tl_strerror(err), r.status);
+			}
 			est_cli_result_clear(&r);
 		}
 		atomic_fetch_add(err ? &fail_count : &ok_count, 1);
@@ -219,8 +295,9 @@ int main(int argc, char **argv)
 	int secs, nclients, rc = 0;
 	char cmd[300];
 
-	if (argc < 5 || (strcmp(argv[1], "capf") && strcmp(argv[1], "est"))) {
-		fprintf(stderr, "usage: capf_enroll_bench capf|est SECONDS "
+	if (argc < 5 || (strcmp(argv[1], "capf") && strcmp(argv[1], "est") &&
+	                 strcmp(argv[1], "engine"))) {
+		fprintf(stderr, "usage: capf_enroll_bench capf|est|engine SECONDS "
 		                "CLIENTS SERVERS [rsa|ec]\n");
 		return 2;
 	}
@@ -239,6 +316,11 @@ int main(int argc, char **argv)
 	if (make_site((unsigned)(secs * 4000 + 1000), rsa) != 0) {
 		fprintf(stderr, "capf_enroll_bench: cannot make the site\n");
 		return 1;
+	}
+	if (!strcmp(argv[1], "engine")) {
+		rc = engine_only(secs);
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		return system(cmd) != 0 ? 1 : rc;
 	}
 	for (int i = 0; i < nservers; i++) {
 		int fds[2];
@@ -260,9 +342,16 @@ int main(int argc, char **argv)
 		close(fds[0]);
 	}
 	atomic_init(&next_dev, 0);
+	/* one client context, as a phone has one */
+	struct net_tls *tls = NULL;
+	struct net_tls_conf tc = {.role = NET_TLS_CLIENT, .ca_file = ca_file};
+	if (net_tls_new(&tls, &tc) != 0) {
+		fprintf(stderr, "capf_enroll_bench: client TLS context\n");
+		return 1;
+	}
 	double t0 = now_s();
 	for (int i = 0; i < nclients; i++) {
-		pthread_create(&th[i], NULL, client, NULL);
+		pthread_create(&th[i], NULL, client, tls);
 	}
 	sleep((unsigned)secs);
 	atomic_store(&stop, true);
@@ -270,6 +359,7 @@ int main(int argc, char **argv)
 		pthread_join(th[i], NULL);
 	}
 	double dt = now_s() - t0;
+	net_tls_unref(tls);
 	for (int i = 0; i < nservers; i++) {
 		int ws;
 		kill(pids[i], SIGTERM);
@@ -279,8 +369,21 @@ int main(int argc, char **argv)
 		}
 	}
 	unsigned ok = atomic_load(&ok_count), bad = atomic_load(&fail_count);
-	printf("enroll %s %u %u %.2f %.1f\n", argv[1], ok, bad, dt,
-	       (double)ok / dt);
+	/* CPU of the servers (waited children) and of the clients (us):
+	 * enrolments per server CPU-second is the capacity of one core
+	 * whatever else shares the machine */
+	struct rusage rs, rc2;
+	getrusage(RUSAGE_CHILDREN, &rs);
+	getrusage(RUSAGE_SELF, &rc2);
+	double scpu = (double)rs.ru_utime.tv_sec + rs.ru_utime.tv_usec / 1e6 +
+	              (double)rs.ru_stime.tv_sec + rs.ru_stime.tv_usec / 1e6;
+	double ccpu = (double)rc2.ru_utime.tv_sec +
+	              rc2.ru_utime.tv_usec / 1e6 +
+	              (double)rc2.ru_stime.tv_sec + rc2.ru_stime.tv_usec / 1e6;
+	printf("enroll %s %u %u %.2f %.1f server_cpu %.2f client_cpu %.2f "
+	       "per_server_cpu_s %.1f\n",
+	       argv[1], ok, bad, dt, (double)ok / dt, scpu, ccpu,
+	       scpu > 0 ? (double)ok / scpu : 0.0);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0) {
 		rc = 1;

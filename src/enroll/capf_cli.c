@@ -42,13 +42,13 @@ void capf_cli_close(struct capf_cli_conn *k)
 
 int capf_cli_connect(struct capf_cli_conn **out, const struct capf_cli_conf *c)
 {
-	return enroll_tls_connect(out, c->host, c->port, c->ca_file, NULL, NULL,
-	                          c->timeout_ms);
+	return enroll_tls_connect(out, c->tls, c->host, c->port, c->ca_file,
+	                          NULL, NULL, c->timeout_ms);
 }
 
-int enroll_tls_connect(struct capf_cli_conn **out, const char *host,
-                       uint16_t port, const char *ca_file, X509 *cert,
-                       EVP_PKEY *key, unsigned timeout_ms)
+int enroll_tls_connect(struct capf_cli_conn **out, struct net_tls *tls,
+                       const char *host, uint16_t port, const char *ca_file,
+                       X509 *cert, EVP_PKEY *key, unsigned timeout_ms)
 {
 	struct capf_cli_conn *k;
 	struct net_addr a;
@@ -57,7 +57,7 @@ int enroll_tls_connect(struct capf_cli_conn **out, const char *host,
 	int err;
 
 	*out = NULL;
-	if (ca_file == NULL || host == NULL) {
+	if ((ca_file == NULL && tls == NULL) || host == NULL) {
 		return -EINVAL;
 	}
 	k = calloc(1, sizeof(*k));
@@ -71,7 +71,12 @@ int enroll_tls_connect(struct capf_cli_conn **out, const char *host,
 		.cert = cert,
 		.key = key,
 	};
-	err = net_tls_new(&k->tls, &tc);
+	err = 0;
+	if (tls != NULL) {
+		k->tls = net_tls_ref(tls);
+	} else {
+		err = net_tls_new(&k->tls, &tc);
+	}
 	if (!err) {
 		err = net_addr_set(&a, host, port);
 	}

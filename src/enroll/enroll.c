@@ -1,6 +1,7 @@
 /* The enrolment engine shared by CAPF and EST (docs/capf.md). */
 #include "enroll/enroll.h"
 
+#include "base/cur.h"
 #include "base/log.h"
 #include "net/net_tls.h"
 #include "pki/pki_site.h"
@@ -24,6 +25,7 @@ struct enroll {
 	struct pki_trust *lsc_trust; /* the site CA, no CRL: see check_cert */
 	struct pki_trust *mic_trust; /* the manufacturer CA; NULL: none */
 	char *site_dir;
+	char issuer[256]; /* RFC 4514 subject of the CA: every LSC's issuer */
 	uint32_t lsc_days;
 	uint32_t crl_days;
 };
@@ -48,6 +50,10 @@ int enroll_new(struct enroll **out, const struct enroll_conf *c)
 	err = pki_trust_new(&e->lsc_trust);
 	if (!err) {
 		err = pki_trust_add_cert(e->lsc_trust, pki_ca_cert(c->ca));
+	}
+	if (!err) {
+		err = pki_name_str(X509_get_subject_name(pki_ca_cert(c->ca)),
+		                   e->issuer, sizeof(e->issuer));
 	}
 	if (!err && c->mfg_ca != NULL) {
 		err = pki_trust_new(&e->mic_trust);
@@ -235,6 +241,143 @@ static int op_clear(struct enroll *e, const struct store_device *dev)
 	return err;
 }
 
+/* One DER TLV header (X.690 §8.1): the tag, and the value as a
+ * sub-cursor; whole gives the TLV with its header. */
+static int der_tlv(struct cur *c, uint8_t *tag, struct cur *val,
+                   struct slice *whole)
+{
+	size_t at = c->off, n = 0;
+	uint8_t b;
+	int err = cur_u8(c, tag);
+
+	if (!err) {
+		err = cur_u8(c, &b);
+	}
+	if (!err && (b & 0x80)) {
+		unsigned k = b & 0x7f;
+		if (k == 0 || k > 3) {
+			return -TL_EPARSE;
+		}
+		for (unsigned i = 0; !err && i < k; i++) {
+			err = cur_u8(c, &b);
+			n = (n << 8) | b;
+		}
+	} else {
+		n = b;
+	}
+	if (!err) {
+		err = cur_sub(c, n, val);
+	}
+	if (!err && whole) {
+		*whole = slice_make(c->p + at, c->off - at);
+	}
+	return err;
+}
+
+static int der_time(struct slice tlv, int64_t *out)
+{
+	const uint8_t *p = tlv.p;
+	ASN1_TIME *t = d2i_ASN1_TIME(NULL, &p, (long)tlv.len);
+	struct tm tm;
+	int err = -TL_EPARSE;
+
+	if (t && ASN1_TIME_to_tm(t, &tm) == 1) {
+		*out = (int64_t)timegm(&tm);
+		err = 0;
+	}
+	ASN1_TIME_free(t);
+	return err;
+}
+
+/* Record the LSC we just issued (as pki_site_record does) from its DER,
+ * without decoding it into an X509: OpenSSL 3.0 decodes the public key
+ * of a certificate through its provider framework, which costs more than
+ * issuing it. We wrote this DER; the walk below only finds the fields. */
+static int record_lsc(struct enroll *e, const uint8_t *der, size_t len,
+                      const char *serial)
+{
+	struct cur c, cert, tbs, v, validity;
+	struct slice subject, t1, t2;
+	struct store_cert rec;
+	uint8_t tag;
+	X509_NAME *name = NULL;
+	int err;
+
+	memset(&rec, 0, sizeof(rec));
+	cur_init(&c, der, len);
+	err = der_tlv(&c, &tag, &cert, NULL);
+	if (!err) {
+		err = der_tlv(&cert, &tag, &tbs, NULL);
+	}
+	if (!err) {
+		err = der_tlv(&tbs, &tag, &v, NULL); /* [0] version */
+	}
+	if (!err && tag == 0xa0) {
+		err = der_tlv(&tbs, &tag, &v, NULL); /* serialNumber */
+	}
+	if (!err) {
+		err = der_tlv(&tbs, &tag, &v, NULL); /* signature */
+	}
+	if (!err) {
+		err = der_tlv(&tbs, &tag, &v, NULL); /* issuer */
+	}
+	if (!err) {
+		err = der_tlv(&tbs, &tag, &validity, NULL);
+	}
+	if (!err) {
+		err = der_tlv(&validity, &tag, &v, &t1);
+	}
+	if (!err) {
+		err = der_tlv(&validity, &tag, &v, &t2);
+	}
+	if (!err) {
+		err = der_tlv(&tbs, &tag, &v, &subject);
+	}
+	if (!err) {
+		err = der_time(t1, &rec.not_before);
+	}
+	if (!err) {
+		err = der_time(t2, &rec.not_after);
+	}
+	if (err) {
+		return -TL_ECRYPTO; /* our own DER: a bug, not input */
+	}
+	const uint8_t *p = subject.p;
+	name = d2i_X509_NAME(NULL, &p, (long)subject.len);
+	err = name ? pki_name_str(name, rec.subject, sizeof(rec.subject))
+	           : -TL_ECRYPTO;
+	X509_NAME_free(name);
+	if (err) {
+		return err;
+	}
+	snprintf(rec.serial, sizeof(rec.serial), "%s", serial);
+	snprintf(rec.issuer, sizeof(rec.issuer), "%s", e->issuer);
+	snprintf(rec.profile, sizeof(rec.profile), "%s",
+	         pki_profile_name(PKI_PROFILE_LSC));
+	/* RFC 7468 §5.1: 64-character lines */
+	struct buf pem;
+	buf_init(&pem, 0);
+	buf_put_str(&pem, "-----BEGIN CERTIFICATE-----\n");
+	err = buf_reserve(&pem, (len + 2) / 3 * 4 + len / 48 + 40);
+	if (!err) {
+		for (size_t i = 0; i < len; i += 48) {
+			size_t n = len - i < 48 ? len - i : 48;
+			pem.len += (size_t)EVP_EncodeBlock(pem.p + pem.len,
+			                                   der + i, (int)n);
+			buf_put_u8(&pem, '\n');
+		}
+		buf_put_str(&pem, "-----END CERTIFICATE-----\n");
+		buf_put_u8(&pem, 0);
+		err = buf_err(&pem);
+	}
+	if (!err) {
+		rec.pem = (char *)pem.p;
+		err = store_cert_add(e->st, &rec);
+	}
+	buf_free(&pem);
+	return err;
+}
+
 int enroll_install(struct enroll *e, const struct store_device *dev,
                    EVP_PKEY *pub, const uint8_t *spki, size_t spki_len,
                    const char *actor, struct buf *der)
@@ -249,7 +392,6 @@ int enroll_install(struct enroll *e, const struct store_device *dev,
 	};
 	char serial[80], detail[256];
 	size_t start = der->len;
-	X509 *x = NULL;
 	bool revoked_old = false;
 	int err;
 
@@ -265,17 +407,11 @@ int enroll_install(struct enroll *e, const struct store_device *dev,
 	if (err) {
 		return err;
 	}
-	const uint8_t *p = der->p + start;
-	x = d2i_X509(NULL, &p, (long)(der->len - start));
-	if (!x) {
-		err = -TL_ECRYPTO;
-		goto out;
-	}
 	err = store_tx_begin(e->st);
 	if (err) {
 		goto out;
 	}
-	err = pki_site_record(e->st, x, PKI_PROFILE_LSC);
+	err = record_lsc(e, der->p + start, der->len - start, serial);
 	if (!err && dev->cert_serial[0] != '\0') {
 		struct store_cert old;
 		memset(&old, 0, sizeof(old));
@@ -317,7 +453,6 @@ int enroll_install(struct enroll *e, const struct store_device *dev,
 		}
 	}
 out:
-	X509_free(x);
 	if (err) {
 		der->len = start;
 	}

@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/tl_err.h"
+#include "net/net_tls.h"
 #include "pki/pki.h"
 
 #include <openssl/evp.h>
@@ -35,6 +36,11 @@ struct capf_cli_conf {
 	const char *cert_out;
 	const char *key_out;
 	unsigned timeout_ms; /* 0: 10000 */
+	/* Optional: a TLS client context made once and reused (net_tls_new
+	 * with NET_TLS_CLIENT and ca_file); OpenSSL 3 makes a context far
+	 * more slowly than a handshake. NULL: one per session from
+	 * ca_file. */
+	struct net_tls *tls;
 };
 
 enum capf_cli_done {
@@ -88,6 +94,9 @@ struct est_cli_conf {
 	enum pki_alg key_alg; /* the new key: P-256 by default */
 	const char *cert_out, *key_out; /* as for CAPF; NULL: not written */
 	unsigned timeout_ms;            /* 0: 10000 */
+	/* Optional reused client context (with the client certificate in
+	 * it, if any): as for CAPF. */
+	struct net_tls *tls;
 };
 
 struct est_cli_result {

@@ -195,8 +195,9 @@ int est_cli_enroll(const struct est_cli_conf *c, struct est_cli_result *r)
 	buf_put_slice(&req, buf_slice(&csr));
 	err = buf_err(&req);
 	if (!err) {
-		err = enroll_tls_connect(&k, c->host, c->port, c->ca_file,
-		                         c->cert, c->cert_key, c->timeout_ms);
+		err = enroll_tls_connect(&k, c->tls, c->host, c->port,
+		                         c->ca_file, c->cert, c->cert_key,
+		                         c->timeout_ms);
 	}
 	if (!err) {
 		err = send_all(k, &req);

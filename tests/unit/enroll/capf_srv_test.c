@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <openssl/pem.h>
 #include <sys/stat.h>
 
 struct fx {
@@ -118,6 +119,38 @@ static void test_null_install_then_nothing(void **state)
 	char serial[80];
 	assert_int_equal(pki_serial_hex(j.res.lsc, serial, sizeof(serial)), 0);
 	assert_string_equal(d.cert_serial, serial);
+	/* the record is what pki_site_record would write for it */
+	struct store_cert rec;
+	char subj[256], iss[256];
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(store_cert_get(f->t.st, serial, &rec), 0);
+	assert_string_equal(rec.profile, "lsc");
+	assert_int_equal(pki_name_str(X509_get_subject_name(j.res.lsc), subj,
+	                              sizeof(subj)),
+	                 0);
+	assert_int_equal(pki_name_str(X509_get_issuer_name(j.res.lsc), iss,
+	                              sizeof(iss)),
+	                 0);
+	assert_string_equal(rec.subject, subj);
+	assert_string_equal(rec.issuer, iss);
+	int64_t nb = 0, na = 0;
+	struct tm tm;
+	assert_int_equal(ASN1_TIME_to_tm(X509_get0_notBefore(j.res.lsc), &tm),
+	                 1);
+	nb = (int64_t)timegm(&tm);
+	assert_int_equal(ASN1_TIME_to_tm(X509_get0_notAfter(j.res.lsc), &tm),
+	                 1);
+	na = (int64_t)timegm(&tm);
+	assert_int_equal(rec.not_before, nb);
+	assert_int_equal(rec.not_after, na);
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	assert_int_equal(PEM_write_bio_X509(bio, j.res.lsc), 1);
+	long plen = BIO_get_mem_data(bio, &pem);
+	assert_int_equal(strlen(rec.pem), (size_t)plen);
+	assert_memory_equal(rec.pem, pem, (size_t)plen);
+	BIO_free(bio);
+	store_cert_clear(&rec);
 	capf_cli_result_clear(&j.res);
 
 	/* nothing pending any more: reason 0, nothing issued */
