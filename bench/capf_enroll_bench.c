@@ -297,8 +297,9 @@ int main(int argc, char **argv)
 
 	if (argc < 5 || (strcmp(argv[1], "capf") && strcmp(argv[1], "est") &&
 	                 strcmp(argv[1], "engine"))) {
-		fprintf(stderr, "usage: capf_enroll_bench capf|est|engine SECONDS "
-		                "CLIENTS SERVERS [rsa|ec]\n");
+		fprintf(stderr,
+		        "usage: capf_enroll_bench capf|est|engine SECONDS "
+		        "CLIENTS SERVERS [rsa|ec]\n");
 		return 2;
 	}
 	est_mode = !strcmp(argv[1], "est");
@@ -377,8 +378,7 @@ int main(int argc, char **argv)
 	getrusage(RUSAGE_SELF, &rc2);
 	double scpu = (double)rs.ru_utime.tv_sec + rs.ru_utime.tv_usec / 1e6 +
 	              (double)rs.ru_stime.tv_sec + rs.ru_stime.tv_usec / 1e6;
-	double ccpu = (double)rc2.ru_utime.tv_sec +
-	              rc2.ru_utime.tv_usec / 1e6 +
+	double ccpu = (double)rc2.ru_utime.tv_sec + rc2.ru_utime.tv_usec / 1e6 +
 	              (double)rc2.ru_stime.tv_sec + rc2.ru_stime.tv_usec / 1e6;
 	printf("enroll %s %u %u %.2f %.1f server_cpu %.2f client_cpu %.2f "
 	       "per_server_cpu_s %.1f\n",

@@ -145,8 +145,9 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			o->timeout = optarg;
 			break;
 		default:
-			cli_fail(CMD, "unknown or incomplete option '%s' (see "
-			              "trustline capf --help)",
+			cli_fail(CMD,
+			         "unknown or incomplete option '%s' (see "
+			         "trustline capf --help)",
 			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
@@ -293,8 +294,8 @@ static void device_text(const struct store_device *d)
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		if (d->capf_op != STORE_CAPF_NONE &&
 		    (int64_t)time(NULL) > d->capf_deadline) {
-			snprintf(when + strlen(when), sizeof(when) - strlen(when),
-			         "!");
+			snprintf(when + strlen(when),
+			         sizeof(when) - strlen(when), "!");
 		}
 	}
 	printf("%-16s %-7s %-8s %-21s %s\n", d->name,
@@ -338,8 +339,9 @@ static int cmd_set(const struct opts *o)
 		return CLI_EUSAGE;
 	}
 	if (store_capf_op_parse(o->op, &op) != 0) {
-		cli_fail(CMD, "bad --op '%s' (install, upgrade, delete, fetch "
-		              "or none)",
+		cli_fail(CMD,
+		         "bad --op '%s' (install, upgrade, delete, fetch "
+		         "or none)",
 		         o->op);
 		return CLI_EUSAGE;
 	}
@@ -349,8 +351,9 @@ static int cmd_set(const struct opts *o)
 		return CLI_EUSAGE;
 	}
 	if (o->by && parse_when(o->by, &by) != 0) {
-		cli_fail(CMD, "bad --by '%s' (YYYY-MM-DD, "
-		              "YYYY-MM-DDTHH:MM:SSZ, +Nm/h/d, Unix seconds)",
+		cli_fail(CMD,
+		         "bad --by '%s' (YYYY-MM-DD, "
+		         "YYYY-MM-DDTHH:MM:SSZ, +Nm/h/d, Unix seconds)",
 		         o->by);
 		return CLI_EUSAGE;
 	}
@@ -545,7 +548,8 @@ static int cmd_enroll(const struct opts *o)
 	int rc = CLI_EFAIL, err;
 
 	if (!o->server || !o->device || !o->ca || !o->out) {
-		cli_fail(CMD, "enroll needs --server, --device, --ca and --out");
+		cli_fail(CMD,
+		         "enroll needs --server, --device, --ca and --out");
 		return CLI_EUSAGE;
 	}
 	if (net_addr_parse(&a, o->server, 3804) != 0 ||
@@ -589,11 +593,10 @@ static int cmd_enroll(const struct opts *o)
 	static const char *const done[] = {"none", "installed", "fetched",
 	                                   "deleted"};
 	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:i, s:s}", "device",
-		                      o->device, "result",
-		                      err ? "failed" : done[r.done], "reason",
-		                      (int)r.reason, "error",
-		                      err ? tl_strerror(err) : "");
+		json_t *j = json_pack(
+		        "{s:s, s:s, s:i, s:s}", "device", o->device, "result",
+		        err ? "failed" : done[r.done], "reason", (int)r.reason,
+		        "error", err ? tl_strerror(err) : "");
 		json_dumpf(j, stdout, JSON_INDENT(2));
 		putchar('\n');
 		json_decref(j);
@@ -605,7 +608,8 @@ static int cmd_enroll(const struct opts *o)
 	}
 	if (!o->json) {
 		printf("%s: %s (reason %u)%s%s\n", o->device, done[r.done],
-		       r.reason, r.done == CAPF_CLI_INSTALLED ? ", LSC in " : "",
+		       r.reason,
+		       r.done == CAPF_CLI_INSTALLED ? ", LSC in " : "",
 		       r.done == CAPF_CLI_INSTALLED ? lsc : "");
 	}
 	rc = CLI_OK;

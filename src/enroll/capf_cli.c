@@ -9,12 +9,12 @@
 #include "pki/pki_key.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -66,10 +66,10 @@ int enroll_tls_connect(struct capf_cli_conn **out, struct net_tls *tls,
 	}
 	k->fd = -1;
 	struct net_tls_conf tc = {
-		.role = NET_TLS_CLIENT,
-		.ca_file = ca_file,
-		.cert = cert,
-		.key = key,
+	        .role = NET_TLS_CLIENT,
+	        .ca_file = ca_file,
+	        .cert = cert,
+	        .key = key,
 	};
 	err = 0;
 	if (tls != NULL) {
@@ -107,9 +107,9 @@ int enroll_tls_connect(struct capf_cli_conn **out, struct net_tls *tls,
 	}
 	if (SSL_connect(k->ssl) != 1) {
 		long v = SSL_get_verify_result(k->ssl);
-		err = v != X509_V_OK ? -TL_ETRUST
+		err = v != X509_V_OK                              ? -TL_ETRUST
 		      : (errno == EAGAIN || errno == EWOULDBLOCK) ? -ETIMEDOUT
-		                                                   : -TL_ECRYPTO;
+		                                                  : -TL_ECRYPTO;
 		ERR_clear_error();
 		goto out;
 	}
@@ -134,8 +134,7 @@ int capf_cli_send(struct capf_cli_conn *k, const uint8_t *p, size_t len)
 	return 0;
 }
 
-int enroll_tls_read(struct capf_cli_conn *k, uint8_t *p, size_t n,
-                    size_t *got)
+int enroll_tls_read(struct capf_cli_conn *k, uint8_t *p, size_t n, size_t *got)
 {
 	*got = 0;
 	errno = 0;
@@ -227,8 +226,7 @@ static int auth_resp(struct capf_cli_conn *k, const struct capf_cli_conf *c,
 	capf_put_u8(&b, CAPF_T_REASON, CAPF_R_OK);
 	capf_put_u8(&b, CAPF_T_VERSION, CAPF_VERSION);
 	capf_put_str(&b, CAPF_T_DEVICE_NAME, c->device);
-	capf_put_str(&b, CAPF_T_PASSWORD,
-	             c->auth_string ? c->auth_string : "");
+	capf_put_str(&b, CAPF_T_PASSWORD, c->auth_string ? c->auth_string : "");
 	if (c->cert != NULL && c->cert_key != NULL) {
 		len = i2d_X509(c->cert, &der);
 		if (len <= 0) {
@@ -399,8 +397,7 @@ static int fetch(struct capf_cli_conn *k, uint32_t id,
 }
 
 static int delete_cert(struct capf_cli_conn *k, uint32_t id,
-                       const struct capf_cli_conf *c,
-                       struct capf_cli_result *r)
+                       const struct capf_cli_conf *c, struct capf_cli_result *r)
 {
 	struct buf b;
 

@@ -278,8 +278,8 @@ static int on_keygen_resp(struct sess *s, const struct capf_msg *m)
 		return -TL_EPARSE;
 	}
 	buf_init(&der, 0);
-	err = enroll_install(s->srv->e, &s->dev, pub, spki.p, spki.len,
-	                     "capf", &der);
+	err = enroll_install(s->srv->e, &s->dev, pub, spki.p, spki.len, "capf",
+	                     &der);
 	EVP_PKEY_free(pub);
 	if (err) {
 		buf_free(&der);
@@ -302,8 +302,9 @@ static int on_store_resp(struct sess *s, const struct capf_msg *m)
 
 	if (capf_msg_u8(m, CAPF_T_REASON, &reason) != 0 ||
 	    reason != CAPF_R_OK) {
-		log_warn("capf", "session %08x %s: phone did not store its "
-		                 "LSC (reason %u)",
+		log_warn("capf",
+		         "session %08x %s: phone did not store its "
+		         "LSC (reason %u)",
 		         s->id, s->dev.name, reason);
 	} else {
 		log_info("capf", "session %08x %s: LSC installed", s->id,
@@ -354,30 +355,29 @@ static int on_end(struct sess *s, const struct capf_msg *m)
 /* STYLE.md §7: one handler per (state, command) cell; an empty cell is a
  * protocol violation. */
 static sess_h *const table[S_COUNT][CAPF_CMD_MAX + 1] = {
-	[S_AUTH] = {[CAPF_AUTH_RESP] = on_auth_resp,
-	            [CAPF_END_SESSION] = on_end,
-	            [CAPF_ABORT_REQ] = on_end},
-	[S_KEYGEN] = {[CAPF_REQUEST_IN_PROGRESS] = on_in_progress,
-	              [CAPF_KEYGEN_RESP] = on_keygen_resp,
-	              [CAPF_END_SESSION] = on_end,
-	              [CAPF_ABORT_REQ] = on_end},
-	[S_STORE] = {[CAPF_STORE_CERT_RESP] = on_store_resp,
-	             [CAPF_REQUEST_IN_PROGRESS] = on_in_progress,
-	             [CAPF_END_SESSION] = on_end,
-	             [CAPF_ABORT_REQ] = on_end},
-	[S_FETCH] = {[CAPF_FETCH_CERT_RESP] = on_fetch_resp,
-	             [CAPF_END_SESSION] = on_end,
-	             [CAPF_ABORT_REQ] = on_end},
-	[S_DELETE] = {[CAPF_DELETE_CERT_RESP] = on_delete_resp,
-	              [CAPF_END_SESSION] = on_end,
-	              [CAPF_ABORT_REQ] = on_end},
+        [S_AUTH] = {[CAPF_AUTH_RESP] = on_auth_resp,
+                    [CAPF_END_SESSION] = on_end,
+                    [CAPF_ABORT_REQ] = on_end},
+        [S_KEYGEN] = {[CAPF_REQUEST_IN_PROGRESS] = on_in_progress,
+                      [CAPF_KEYGEN_RESP] = on_keygen_resp,
+                      [CAPF_END_SESSION] = on_end,
+                      [CAPF_ABORT_REQ] = on_end},
+        [S_STORE] = {[CAPF_STORE_CERT_RESP] = on_store_resp,
+                     [CAPF_REQUEST_IN_PROGRESS] = on_in_progress,
+                     [CAPF_END_SESSION] = on_end,
+                     [CAPF_ABORT_REQ] = on_end},
+        [S_FETCH] = {[CAPF_FETCH_CERT_RESP] = on_fetch_resp,
+                     [CAPF_END_SESSION] = on_end,
+                     [CAPF_ABORT_REQ] = on_end},
+        [S_DELETE] = {[CAPF_DELETE_CERT_RESP] = on_delete_resp,
+                      [CAPF_END_SESSION] = on_end,
+                      [CAPF_ABORT_REQ] = on_end},
 };
 
 static void violation(struct sess *s, const char *what, int err)
 {
 	s->srv->stats.protocol++;
-	log_warn("capf", "session %08x: %s: %s", s->id, what,
-	         tl_strerror(err));
+	log_warn("capf", "session %08x: %s: %s", s->id, what, tl_strerror(err));
 	end_session(s, CAPF_R_INVALID);
 }
 
@@ -515,8 +515,8 @@ int capf_srv_new(struct capf_srv **out, struct event_base *base,
 	s->base = base;
 	s->e = e;
 	s->key_alg = c->key_alg;
-	s->session_timeout_ms = c->session_timeout_ms ? c->session_timeout_ms
-	                                              : 60000;
+	s->session_timeout_ms =
+	        c->session_timeout_ms ? c->session_timeout_ms : 60000;
 	net_conf_default(&nc);
 	nc.idle_timeout_ms = c->idle_timeout_ms ? c->idle_timeout_ms : 10000;
 	nc.msg_timeout_ms = nc.idle_timeout_ms;
@@ -526,17 +526,17 @@ int capf_srv_new(struct capf_srv **out, struct event_base *base,
 	nc.max_conns = c->max_conns ? c->max_conns : 1024;
 	nc.max_conns_per_ip = nc.max_conns;
 	struct net_handlers h = {
-		.frame_h = frame_h,
-		.recv_h = recv_h,
-		.conn_h = conn_h,
-		.arg = s,
+	        .frame_h = frame_h,
+	        .recv_h = recv_h,
+	        .conn_h = conn_h,
+	        .arg = s,
 	};
 	struct net_tls_conf tc = {
-		.role = NET_TLS_SERVER,
-		.cert_file = c->cert_file,
-		.key_file = c->key_file,
-		.client_auth = NET_TLS_CLIENT_CERT_NONE,
-		.keylog_file = c->keylog_file,
+	        .role = NET_TLS_SERVER,
+	        .cert_file = c->cert_file,
+	        .key_file = c->key_file,
+	        .client_auth = NET_TLS_CLIENT_CERT_NONE,
+	        .keylog_file = c->keylog_file,
 	};
 	err = net_tls_new(&s->tls, &tc);
 	if (!err) {

@@ -24,8 +24,8 @@ struct event_base;
 struct capf_srv;
 
 struct capf_srv_conf {
-	const char *addr; /* numeric; NULL: 127.0.0.1 */
-	uint16_t port;    /* 0: ephemeral (capf_srv_port) */
+	const char *addr;      /* numeric; NULL: 127.0.0.1 */
+	uint16_t port;         /* 0: ephemeral (capf_srv_port) */
 	const char *cert_file; /* CAPF-role certificate chain (PEM) */
 	const char *key_file;
 	const char *keylog_file; /* debugging only; NULL: off */
@@ -38,13 +38,13 @@ struct capf_srv_conf {
 };
 
 struct capf_srv_stats {
-	uint64_t sessions;  /* sessions that came up */
-	uint64_t installs;  /* LSCs issued */
+	uint64_t sessions; /* sessions that came up */
+	uint64_t installs; /* LSCs issued */
 	uint64_t deletes;
 	uint64_t fetches;
-	uint64_t refused;   /* authorisation or policy refusals */
-	uint64_t protocol;  /* protocol violations (REASON 7) */
-	uint64_t timeouts;  /* sessions ended by a timer */
+	uint64_t refused;  /* authorisation or policy refusals */
+	uint64_t protocol; /* protocol violations (REASON 7) */
+	uint64_t timeouts; /* sessions ended by a timer */
 };
 
 int capf_srv_new(struct capf_srv **out, struct event_base *base,

@@ -210,7 +210,8 @@ int enroll_authorize(struct enroll *e, const struct enroll_cred *cred,
 	if (dev->capf_op == STORE_CAPF_NONE) {
 		return -TL_ESTATE;
 	}
-	if (dev->capf_deadline != 0 && (int64_t)time(NULL) > dev->capf_deadline) {
+	if (dev->capf_deadline != 0 &&
+	    (int64_t)time(NULL) > dev->capf_deadline) {
 		return -TL_EEXPIRED;
 	}
 	return 0;
@@ -383,12 +384,12 @@ int enroll_install(struct enroll *e, const struct store_device *dev,
                    const char *actor, struct buf *der)
 {
 	struct pki_issue req = {
-		.profile = PKI_PROFILE_LSC,
-		.cn = dev->name,
-		.days = e->lsc_days,
-		.pub = pub,
-		.spki = spki,
-		.spki_len = spki_len,
+	        .profile = PKI_PROFILE_LSC,
+	        .cn = dev->name,
+	        .days = e->lsc_days,
+	        .pub = pub,
+	        .spki = spki,
+	        .spki_len = spki_len,
 	};
 	char serial[80], detail[256];
 	size_t start = der->len;
@@ -580,9 +581,8 @@ int enroll_p7_certs(struct buf *out, const struct slice *certs, size_t n)
 	/* ContentInfo { id-signedData, [0] SignedData { version 1,
 	 * digestAlgorithms {}, encapContentInfo { id-data },
 	 * certificates [0] IMPLICIT ..., signerInfos {} } } */
-	static const uint8_t oid_signed[] = {0x06, 0x09, 0x2a, 0x86, 0x48,
-	                                     0x86, 0xf7, 0x0d, 0x01, 0x07,
-	                                     0x02};
+	static const uint8_t oid_signed[] = {0x06, 0x09, 0x2a, 0x86, 0x48, 0x86,
+	                                     0xf7, 0x0d, 0x01, 0x07, 0x02};
 	static const uint8_t head[] = {0x02, 0x01, 0x01, 0x31, 0x00, 0x30,
 	                               0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48,
 	                               0x86, 0xf7, 0x0d, 0x01, 0x07, 0x01};

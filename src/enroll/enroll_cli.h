@@ -90,7 +90,7 @@ struct est_cli_conf {
 	 * (borrowed; NULL: none). */
 	X509 *cert;
 	EVP_PKEY *cert_key;
-	bool reenroll; /* simplereenroll instead of simpleenroll */
+	bool reenroll;        /* simplereenroll instead of simpleenroll */
 	enum pki_alg key_alg; /* the new key: P-256 by default */
 	const char *cert_out, *key_out; /* as for CAPF; NULL: not written */
 	unsigned timeout_ms;            /* 0: 10000 */

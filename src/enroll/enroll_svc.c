@@ -47,10 +47,10 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
 		log_warn("enroll", "cannot read %s: MIC modes refused", p);
 	}
 	struct enroll_conf ec = {
-		.st = st,
-		.ca = s->ca,
-		.mfg_ca = s->mfg,
-		.site_dir = c->site_dir,
+	        .st = st,
+	        .ca = s->ca,
+	        .mfg_ca = s->mfg,
+	        .site_dir = c->site_dir,
 	};
 	err = enroll_new(&s->e, &ec);
 	if (err) {
@@ -60,11 +60,11 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
 		snprintf(cert, sizeof(cert), "%s/pki/capf.crt", c->site_dir);
 		snprintf(key, sizeof(key), "%s/pki/capf.key", c->site_dir);
 		struct capf_srv_conf cc = {
-			.addr = c->listen,
-			.port = c->capf_port,
-			.cert_file = cert,
-			.key_file = key,
-			.keylog_file = c->keylog_file,
+		        .addr = c->listen,
+		        .port = c->capf_port,
+		        .cert_file = cert,
+		        .key_file = key,
+		        .keylog_file = c->keylog_file,
 		};
 		err = capf_srv_new(&s->capf, base, s->e, &cc);
 		if (err) {
@@ -75,14 +75,14 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
 	}
 	if (c->est_port) {
 		struct est_srv_conf xc = {
-			.addr = c->listen,
-			.port = c->est_port,
-			.cert_file = c->est_cert_file,
-			.key_file = c->est_key_file,
-			.cert2_file = c->est_cert2_file,
-			.key2_file = c->est_key2_file,
-			.client_ca_file = c->client_ca_file,
-			.keylog_file = c->keylog_file,
+		        .addr = c->listen,
+		        .port = c->est_port,
+		        .cert_file = c->est_cert_file,
+		        .key_file = c->est_key_file,
+		        .cert2_file = c->est_cert2_file,
+		        .key2_file = c->est_key2_file,
+		        .client_ca_file = c->client_ca_file,
+		        .keylog_file = c->keylog_file,
 		};
 		err = est_srv_new(&s->est, base, s->e, &xc);
 		if (err) {

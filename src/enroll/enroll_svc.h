@@ -18,10 +18,10 @@ struct enroll_svc;
 
 struct enroll_svc_conf {
 	const char *site_dir;
-	const char *listen;    /* numeric address */
-	uint16_t capf_port;    /* 0: no CAPF server */
-	uint16_t est_port;     /* 0: no EST server */
-	const char *crl_url;   /* CRL distribution point in LSCs; NULL */
+	const char *listen;  /* numeric address */
+	uint16_t capf_port;  /* 0: no CAPF server */
+	uint16_t est_port;   /* 0: no EST server */
+	const char *crl_url; /* CRL distribution point in LSCs; NULL */
 	const char *est_cert_file, *est_key_file;
 	const char *est_cert2_file, *est_key2_file; /* optional */
 	const char *client_ca_file; /* site CA + manufacturer CA */

@@ -41,10 +41,9 @@ static int make_csr(const struct est_cli_conf *c, EVP_PKEY *key,
 	}
 	/* RFC 7030 §3.5 allows the auth string here too */
 	if (c->auth_string &&
-	    !X509_REQ_add1_attr_by_NID(req, NID_pkcs9_challengePassword,
-	                               MBSTRING_UTF8,
-	                               (const unsigned char *)c->auth_string,
-	                               -1)) {
+	    !X509_REQ_add1_attr_by_NID(
+	            req, NID_pkcs9_challengePassword, MBSTRING_UTF8,
+	            (const unsigned char *)c->auth_string, -1)) {
 		goto out;
 	}
 	if (X509_REQ_sign(req, key, EVP_sha256()) <= 0) {
@@ -206,8 +205,8 @@ int est_cli_enroll(const struct est_cli_conf *c, struct est_cli_result *r)
 		size_t got;
 		err = buf_reserve(&in, 4096);
 		if (!err) {
-			err = enroll_tls_read(k, in.p + in.len,
-			                      in.cap - in.len, &got);
+			err = enroll_tls_read(k, in.p + in.len, in.cap - in.len,
+			                      &got);
 		}
 		if (!err) {
 			in.len += got;

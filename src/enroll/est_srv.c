@@ -13,6 +13,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
@@ -21,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #define EST_PREFIX "/.well-known/est/"
@@ -158,9 +158,9 @@ static int req_challenge(X509_REQ *req, char *out, size_t outlen)
 		return -TL_EPARSE;
 	}
 	ASN1_TYPE *t = X509_ATTRIBUTE_get0_type(a, 0);
-	if (t == NULL || (t->type != V_ASN1_PRINTABLESTRING &&
-	                  t->type != V_ASN1_UTF8STRING &&
-	                  t->type != V_ASN1_IA5STRING)) {
+	if (t == NULL ||
+	    (t->type != V_ASN1_PRINTABLESTRING &&
+	     t->type != V_ASN1_UTF8STRING && t->type != V_ASN1_IA5STRING)) {
 		return -TL_EPARSE;
 	}
 	const ASN1_STRING *s = t->value.asn1_string;
@@ -207,8 +207,7 @@ int est_req_parse(struct est_req *r, const uint8_t *body, size_t len)
 		err = req_cn(r->csr, r->cn, sizeof(r->cn));
 	}
 	if (!err) {
-		err = req_challenge(r->csr, r->challenge,
-		                    sizeof(r->challenge));
+		err = req_challenge(r->csr, r->challenge, sizeof(r->challenge));
 	}
 	if (!err) {
 		int n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(r->csr),
@@ -353,13 +352,10 @@ static void do_cacerts(struct est_srv *s, struct evhttp_request *req)
 /* RFC 7030 §4.5.2 CsrAttrs: challengePassword, an EC P-256 key
  * (id-ecPublicKey with secp256r1), ecdsa-with-SHA256. */
 static const uint8_t csrattrs_der[] = {
-	0x30, 0x2c,
-	0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09, 0x07,
-	0x30, 0x15,
-	0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
-	0x31, 0x0a,
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
-	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
+        0x30, 0x2c, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x09,
+        0x07, 0x30, 0x15, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+        0x31, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07,
+        0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02,
 };
 
 static void do_csrattrs(struct est_srv *s, struct evhttp_request *req)
@@ -391,9 +387,8 @@ static void do_enroll(struct est_srv *s, struct evhttp_request *req,
                       bool reenroll)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct bufferevent *bev =
-	        evhttp_connection_get_bufferevent(evhttp_request_get_connection(
-	                req));
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(
+	        evhttp_request_get_connection(req));
 	SSL *ssl = bev ? bufferevent_openssl_get_ssl(bev) : NULL;
 	X509 *peer = ssl ? SSL_get0_peer_certificate(ssl) : NULL;
 	char user[64] = "", pass[128] = "", pcn[64];
@@ -424,9 +419,8 @@ static void do_enroll(struct est_srv *s, struct evhttp_request *req,
 	}
 	auth = evhttp_find_header(evhttp_request_get_input_headers(req),
 	                          "Authorization");
-	if (auth != NULL &&
-	    est_basic_parse(auth, user, sizeof(user), pass, sizeof(pass)) !=
-	            0) {
+	if (auth != NULL && est_basic_parse(auth, user, sizeof(user), pass,
+	                                    sizeof(pass)) != 0) {
 		fail(req, 401, "bad Authorization");
 		goto out;
 	}
@@ -494,10 +488,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 		const char *op;
 		bool post;
 	} ops[] = {
-		{"cacerts", false},
-		{"csrattrs", false},
-		{"simpleenroll", true},
-		{"simplereenroll", true},
+	        {"cacerts", false},
+	        {"csrattrs", false},
+	        {"simpleenroll", true},
+	        {"simplereenroll", true},
 	};
 	size_t plen = strlen(EST_PREFIX);
 
@@ -557,8 +551,8 @@ static int accept_any(X509 *peer, STACK_OF(X509) * chain, int ok, void *arg)
 	return 1;
 }
 
-int est_srv_new(struct est_srv **out, struct event_base *base,
-                struct enroll *e, const struct est_srv_conf *c)
+int est_srv_new(struct est_srv **out, struct event_base *base, struct enroll *e,
+                const struct est_srv_conf *c)
 {
 	struct est_srv *s;
 	struct evhttp_bound_socket *bs;
@@ -575,15 +569,15 @@ int est_srv_new(struct est_srv **out, struct event_base *base,
 	buf_init(&s->cacerts, 0);
 	buf_init(&p7, 0);
 	struct net_tls_conf tc = {
-		.role = NET_TLS_SERVER,
-		.cert_file = c->cert_file,
-		.key_file = c->key_file,
-		.cert2_file = c->cert2_file,
-		.key2_file = c->key2_file,
-		.ca_file = c->client_ca_file,
-		.client_auth = NET_TLS_CLIENT_CERT_OPTIONAL,
-		.verify_h = accept_any,
-		.keylog_file = c->keylog_file,
+	        .role = NET_TLS_SERVER,
+	        .cert_file = c->cert_file,
+	        .key_file = c->key_file,
+	        .cert2_file = c->cert2_file,
+	        .key2_file = c->key2_file,
+	        .ca_file = c->client_ca_file,
+	        .client_auth = NET_TLS_CLIENT_CERT_OPTIONAL,
+	        .verify_h = accept_any,
+	        .keylog_file = c->keylog_file,
 	};
 	err = net_tls_new(&s->tls, &tc);
 	if (err) {
@@ -620,9 +614,8 @@ int est_srv_new(struct est_srv **out, struct event_base *base,
 	evhttp_set_timeout(s->http, c->timeout_s ? (int)c->timeout_s : 10);
 	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 	                                            EVHTTP_REQ_HEAD);
-	bs = evhttp_bind_socket_with_handle(s->http,
-	                                    c->addr ? c->addr : "127.0.0.1",
-	                                    c->port);
+	bs = evhttp_bind_socket_with_handle(
+	        s->http, c->addr ? c->addr : "127.0.0.1", c->port);
 	if (!bs) {
 		err = -EADDRINUSE;
 		goto out;

@@ -31,8 +31,8 @@ struct event_base;
 struct est_srv;
 
 struct est_srv_conf {
-	const char *addr; /* numeric; NULL: 127.0.0.1 */
-	uint16_t port;    /* 0: ephemeral (est_srv_port) */
+	const char *addr;      /* numeric; NULL: 127.0.0.1 */
+	uint16_t port;         /* 0: ephemeral (est_srv_port) */
 	const char *cert_file; /* TLS server certificate chain and key */
 	const char *key_file;
 	const char *cert2_file; /* optional second (e.g. ECDSA) pair */
@@ -44,8 +44,8 @@ struct est_srv_conf {
 	unsigned timeout_s;      /* per connection; 0: 10 */
 };
 
-int est_srv_new(struct est_srv **out, struct event_base *base,
-                struct enroll *e, const struct est_srv_conf *c) TL_MUST_CHECK;
+int est_srv_new(struct est_srv **out, struct event_base *base, struct enroll *e,
+                const struct est_srv_conf *c) TL_MUST_CHECK;
 void est_srv_free(struct est_srv *s);
 uint16_t est_srv_port(const struct est_srv *s);
 
@@ -76,7 +76,6 @@ int est_basic_parse(const char *hdr, char *user, size_t userlen, char *pass,
                     size_t passlen) TL_MUST_CHECK;
 
 /* Base64 with whitespace skipped (RFC 2045 bodies), into out. */
-int est_b64_decode(const uint8_t *p, size_t len,
-                   struct buf *out) TL_MUST_CHECK;
+int est_b64_decode(const uint8_t *p, size_t len, struct buf *out) TL_MUST_CHECK;
 
 #endif

@@ -272,8 +272,7 @@ void capf_put_u16(struct buf *b, enum capf_tag tag, uint16_t v)
 	}
 }
 
-void capf_put_bytes(struct buf *b, enum capf_tag tag, const void *p,
-                    size_t len)
+void capf_put_bytes(struct buf *b, enum capf_tag tag, const void *p, size_t len)
 {
 	if (el_head(b, tag, len)) {
 		buf_put(b, p, len);
@@ -339,30 +338,30 @@ int capf_msg_end(struct buf *b, size_t start)
 const char *capf_cmd_name(unsigned cmd)
 {
 	static const char *const names[] = {
-		"?",
-		"AUTH_REQ",
-		"AUTH_RESP",
-		"KEYGEN_REQ",
-		"KEYGEN_RESP",
-		"ENCRYPT_RESP",
-		"ENCRYPT_REQ",
-		"DECRYPT_REQ",
-		"DECRYPT_RESP",
-		"STORE_CERT_REQ",
-		"STORE_CERT_RESP",
-		"FETCH_CERT_REQ",
-		"FETCH_CERT_RESP",
-		"DELETE_CERT_REQ",
-		"DELETE_CERT_RESP",
-		"END_SESSION",
-		"RETRY_LATER",
-		"REQUEST_IN_PROGRESS",
-		"STATUS_REQ",
-		"STATUS_RESP",
-		"ABORT_REQ",
-		"ABORT_RESP",
-		"SIGN_CERT_REQ",
-		"SIGN_CERT_RESP",
+	        "?",
+	        "AUTH_REQ",
+	        "AUTH_RESP",
+	        "KEYGEN_REQ",
+	        "KEYGEN_RESP",
+	        "ENCRYPT_RESP",
+	        "ENCRYPT_REQ",
+	        "DECRYPT_REQ",
+	        "DECRYPT_RESP",
+	        "STORE_CERT_REQ",
+	        "STORE_CERT_RESP",
+	        "FETCH_CERT_REQ",
+	        "FETCH_CERT_RESP",
+	        "DELETE_CERT_REQ",
+	        "DELETE_CERT_RESP",
+	        "END_SESSION",
+	        "RETRY_LATER",
+	        "REQUEST_IN_PROGRESS",
+	        "STATUS_REQ",
+	        "STATUS_RESP",
+	        "ABORT_REQ",
+	        "ABORT_RESP",
+	        "SIGN_CERT_REQ",
+	        "SIGN_CERT_RESP",
 	};
 	return cmd <= CAPF_CMD_MAX ? names[cmd] : "?";
 }

@@ -76,10 +76,10 @@ enum capf_tag {
 
 /* REASON values. */
 enum capf_reason {
-	CAPF_R_NONE = 0,         /* no action */
-	CAPF_R_OK = 1,           /* update certificate / done */
-	CAPF_R_INVALID = 7,      /* invalid element */
-	CAPF_R_UNKNOWN_DEV = 9,  /* unknown device (also: refused) */
+	CAPF_R_NONE = 0,        /* no action */
+	CAPF_R_OK = 1,          /* update certificate / done */
+	CAPF_R_INVALID = 7,     /* invalid element */
+	CAPF_R_UNKNOWN_DEV = 9, /* unknown device (also: refused) */
 };
 
 /* AUTH_TYPE values. */
@@ -111,12 +111,12 @@ enum capf_curve {
 #define CAPF_HASH_SHA512 3
 
 /* Limits of variable elements (bytes of the value). */
-#define CAPF_NAME_MAX 64    /* DEVICE_NAME, NUL included */
-#define CAPF_PASS_MAX 64    /* PASSWORD, NUL included */
-#define CAPF_CERT_MAX 8192  /* CERTIFICATE (wrapper + DER) */
+#define CAPF_NAME_MAX   64   /* DEVICE_NAME, NUL included */
+#define CAPF_PASS_MAX   64   /* PASSWORD, NUL included */
+#define CAPF_CERT_MAX   8192 /* CERTIFICATE (wrapper + DER) */
 #define CAPF_PUBKEY_MAX 2048 /* PUBLIC_KEY (DER SubjectPublicKeyInfo) */
-#define CAPF_SIG_MAX 1024   /* SIGNED_DATA; SHA2_SIGNED_DATA + 3 */
-#define CAPF_OTHER_MAX 4096 /* any other element */
+#define CAPF_SIG_MAX    1024 /* SIGNED_DATA; SHA2_SIGNED_DATA + 3 */
+#define CAPF_OTHER_MAX  4096 /* any other element */
 
 struct capf_msg {
 	uint8_t cmd;
@@ -161,10 +161,8 @@ void capf_put_u16(struct buf *b, enum capf_tag tag, uint16_t v);
 void capf_put_bytes(struct buf *b, enum capf_tag tag, const void *p,
                     size_t len);
 void capf_put_str(struct buf *b, enum capf_tag tag, const char *s);
-void capf_put_cert(struct buf *b, uint8_t type, const uint8_t *der,
-                   size_t len);
-void capf_put_sig2(struct buf *b, uint8_t hash, const uint8_t *sig,
-                   size_t len);
+void capf_put_cert(struct buf *b, uint8_t type, const uint8_t *der, size_t len);
+void capf_put_sig2(struct buf *b, uint8_t hash, const uint8_t *sig, size_t len);
 int capf_msg_end(struct buf *b, size_t start) TL_MUST_CHECK;
 
 /* "AUTH_REQ", ... or "?" */

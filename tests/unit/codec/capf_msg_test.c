@@ -24,19 +24,20 @@ struct accept_case {
 };
 
 static const struct accept_case accepts[] = {
-	{"AUTH_REQ", MSG("\x55\x01\x12\x34\x56\x78\x00\x08\x07\x00\x01\x03"
-	                 "\x08\x00\x01\x00"),
-	 CAPF_AUTH_REQ, 0x12345678, (1u << 7) | (1u << 8)},
-	{"empty body", MSG("\x55\x0b\x00\x00\x00\x01\x00\x00"),
-	 CAPF_FETCH_CERT_REQ, 1, 0},
-	{"unknown tag skipped",
-	 MSG("\x55\x0f\xff\xff\xff\xff\x00\x08\x63\x00\x01\x00\x01\x00\x01"
-	     "\x01"),
-	 CAPF_END_SESSION, 0xffffffff, 1u << 1},
-	{"empty element", MSG("\x55\x02\x00\x00\x00\x00\x00\x03\x0b\x00\x00"),
-	 CAPF_AUTH_RESP, 0, 1u << 11},
-	{"highest command", MSG("\x55\x17\x00\x00\x00\x00\x00\x00"),
-	 CAPF_SIGN_CERT_RESP, 0, 0},
+        {"AUTH_REQ",
+         MSG("\x55\x01\x12\x34\x56\x78\x00\x08\x07\x00\x01\x03"
+             "\x08\x00\x01\x00"),
+         CAPF_AUTH_REQ, 0x12345678, (1u << 7) | (1u << 8)},
+        {"empty body", MSG("\x55\x0b\x00\x00\x00\x01\x00\x00"),
+         CAPF_FETCH_CERT_REQ, 1, 0},
+        {"unknown tag skipped",
+         MSG("\x55\x0f\xff\xff\xff\xff\x00\x08\x63\x00\x01\x00\x01\x00\x01"
+             "\x01"),
+         CAPF_END_SESSION, 0xffffffff, 1u << 1},
+        {"empty element", MSG("\x55\x02\x00\x00\x00\x00\x00\x03\x0b\x00\x00"),
+         CAPF_AUTH_RESP, 0, 1u << 11},
+        {"highest command", MSG("\x55\x17\x00\x00\x00\x00\x00\x00"),
+         CAPF_SIGN_CERT_RESP, 0, 0},
 };
 
 static void test_accept(void **state)
@@ -65,32 +66,32 @@ struct reject_case {
 };
 
 static const struct reject_case rejects[] = {
-	{"empty", MSG(""), -TL_ETRUNC},
-	{"truncated header", MSG("\x55\x01\x00\x00\x00"), -TL_ETRUNC},
-	{"truncated body", MSG("\x55\x01\x00\x00\x00\x00\x00\x04\x07\x00"),
-	 -TL_ETRUNC},
-	{"trailing bytes after the body",
-	 MSG("\x55\x01\x00\x00\x00\x00\x00\x00\x00"), -TL_ETRAIL},
-	{"wrong protocol id", MSG("\x56\x01\x00\x00\x00\x00\x00\x00"),
-	 -TL_EPARSE},
-	{"command 0", MSG("\x55\x00\x00\x00\x00\x00\x00\x00"), -TL_EUNKNOWN},
-	{"command 24", MSG("\x55\x18\x00\x00\x00\x00\x00\x00"), -TL_EUNKNOWN},
-	{"element length past the body (overlong)",
-	 MSG("\x55\x02\x00\x00\x00\x00\x00\x04\x0d\x00\x05\x41"), -TL_ETRUNC},
-	{"element header cut", MSG("\x55\x02\x00\x00\x00\x00\x00\x02\x0d\x00"),
-	 -TL_ETRUNC},
-	{"duplicate critical field",
-	 MSG("\x55\x02\x00\x00\x00\x00\x00\x08\x07\x00\x01\x03\x07\x00\x01"
-	     "\x03"),
-	 -TL_EDUP},
-	{"u8 element of 2 bytes",
-	 MSG("\x55\x02\x00\x00\x00\x00\x00\x05\x08\x00\x02\x00\x01"),
-	 -TL_EPARSE},
-	{"KEY_SIZE of 1 byte (integer too short)",
-	 MSG("\x55\x03\x00\x00\x00\x00\x00\x04\x0a\x00\x01\x08"), -TL_EPARSE},
-	{"KEY_SIZE of 3 bytes (integer overflow)",
-	 MSG("\x55\x03\x00\x00\x00\x00\x00\x06\x0a\x00\x03\x01\x00\x00"),
-	 -TL_EPARSE},
+        {"empty", MSG(""), -TL_ETRUNC},
+        {"truncated header", MSG("\x55\x01\x00\x00\x00"), -TL_ETRUNC},
+        {"truncated body", MSG("\x55\x01\x00\x00\x00\x00\x00\x04\x07\x00"),
+         -TL_ETRUNC},
+        {"trailing bytes after the body",
+         MSG("\x55\x01\x00\x00\x00\x00\x00\x00\x00"), -TL_ETRAIL},
+        {"wrong protocol id", MSG("\x56\x01\x00\x00\x00\x00\x00\x00"),
+         -TL_EPARSE},
+        {"command 0", MSG("\x55\x00\x00\x00\x00\x00\x00\x00"), -TL_EUNKNOWN},
+        {"command 24", MSG("\x55\x18\x00\x00\x00\x00\x00\x00"), -TL_EUNKNOWN},
+        {"element length past the body (overlong)",
+         MSG("\x55\x02\x00\x00\x00\x00\x00\x04\x0d\x00\x05\x41"), -TL_ETRUNC},
+        {"element header cut", MSG("\x55\x02\x00\x00\x00\x00\x00\x02\x0d\x00"),
+         -TL_ETRUNC},
+        {"duplicate critical field",
+         MSG("\x55\x02\x00\x00\x00\x00\x00\x08\x07\x00\x01\x03\x07\x00\x01"
+             "\x03"),
+         -TL_EDUP},
+        {"u8 element of 2 bytes",
+         MSG("\x55\x02\x00\x00\x00\x00\x00\x05\x08\x00\x02\x00\x01"),
+         -TL_EPARSE},
+        {"KEY_SIZE of 1 byte (integer too short)",
+         MSG("\x55\x03\x00\x00\x00\x00\x00\x04\x0a\x00\x01\x08"), -TL_EPARSE},
+        {"KEY_SIZE of 3 bytes (integer overflow)",
+         MSG("\x55\x03\x00\x00\x00\x00\x00\x06\x0a\x00\x03\x01\x00\x00"),
+         -TL_EPARSE},
 };
 
 static void test_reject(void **state)
@@ -113,13 +114,13 @@ static void test_reject_oversize(void **state)
 		uint8_t tag;
 		size_t max;
 	} lim[] = {
-		{CAPF_T_DEVICE_NAME, CAPF_NAME_MAX},
-		{CAPF_T_PASSWORD, CAPF_PASS_MAX},
-		{CAPF_T_CERTIFICATE, CAPF_CERT_MAX},
-		{CAPF_T_PUBLIC_KEY, CAPF_PUBKEY_MAX},
-		{CAPF_T_SIGNED_DATA, CAPF_SIG_MAX},
-		{CAPF_T_SHA2_SIGNED_DATA, CAPF_SIG_MAX + 3},
-		{CAPF_T_SUDI_DATA, CAPF_OTHER_MAX},
+	        {CAPF_T_DEVICE_NAME, CAPF_NAME_MAX},
+	        {CAPF_T_PASSWORD, CAPF_PASS_MAX},
+	        {CAPF_T_CERTIFICATE, CAPF_CERT_MAX},
+	        {CAPF_T_PUBLIC_KEY, CAPF_PUBKEY_MAX},
+	        {CAPF_T_SIGNED_DATA, CAPF_SIG_MAX},
+	        {CAPF_T_SHA2_SIGNED_DATA, CAPF_SIG_MAX + 3},
+	        {CAPF_T_SUDI_DATA, CAPF_OTHER_MAX},
 	};
 	for (size_t i = 0; i < sizeof(lim) / sizeof(lim[0]); i++) {
 		for (size_t extra = 0; extra <= 1; extra++) {
@@ -149,13 +150,13 @@ static void test_strings(void **state)
 		int err;
 		const char *want;
 	} cases[] = {
-		{"plain", MSG("SEP001122334455\0"), 0, "SEP001122334455"},
-		{"empty value", MSG(""), 0, ""},
-		{"just a NUL", MSG("\0"), 0, ""},
-		{"no final NUL", MSG("SEP"), -TL_EPARSE, NULL},
-		{"NUL inside", MSG("SE\0P\0"), -TL_EPARSE, NULL},
-		{"too long for the output", MSG("0123456789abcdef\0"),
-		 -TL_ETOOBIG, NULL},
+	        {"plain", MSG("SEP001122334455\0"), 0, "SEP001122334455"},
+	        {"empty value", MSG(""), 0, ""},
+	        {"just a NUL", MSG("\0"), 0, ""},
+	        {"no final NUL", MSG("SEP"), -TL_EPARSE, NULL},
+	        {"NUL inside", MSG("SE\0P\0"), -TL_EPARSE, NULL},
+	        {"too long for the output", MSG("0123456789abcdef\0"),
+	         -TL_ETOOBIG, NULL},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct buf b;
@@ -168,17 +169,17 @@ static void test_strings(void **state)
 		               cases[i].len);
 		assert_int_equal(capf_msg_end(&b, s), 0);
 		assert_int_equal(capf_msg_parse(&m, b.p, b.len), 0);
-		int err = capf_msg_str(&m, CAPF_T_DEVICE_NAME, out,
-		                       sizeof(out));
+		int err =
+		        capf_msg_str(&m, CAPF_T_DEVICE_NAME, out, sizeof(out));
 		if (err != cases[i].err) {
 			fail_msg("%s: %d", cases[i].what, err);
 		}
 		if (cases[i].want) {
 			assert_string_equal(out, cases[i].want);
 		}
-		assert_int_equal(capf_msg_str(&m, CAPF_T_PASSWORD, out,
-		                              sizeof(out)),
-		                 -TL_ENOTFOUND);
+		assert_int_equal(
+		        capf_msg_str(&m, CAPF_T_PASSWORD, out, sizeof(out)),
+		        -TL_ENOTFOUND);
 		buf_free(&b);
 	}
 }
@@ -236,16 +237,20 @@ static void test_bad_wrappers(void **state)
 		const uint8_t *v;
 		size_t len;
 		int err;
-	} certs[] = {
-		{"too short", MSG("\x01\x00\x02\x00"), -TL_ETRUNC},
-		{"bad marker", MSG("\x02\x00\x03\x00\x01\x30"), -TL_EPARSE},
-		{"inner length off", MSG("\x01\x00\x04\x00\x01\x30"), -TL_EPARSE},
-	}, sigs[] = {
-		{"no length", MSG("\x03\x00"), -TL_ETRUNC},
-		{"length past the end", MSG("\x03\x00\x05\x01"), -TL_ETRUNC},
-		{"trailing", MSG("\x03\x00\x01\x01\x02"), -TL_ETRAIL},
-		{"empty signature", MSG("\x03\x00\x00"), -TL_ETRUNC},
-	};
+	} certs[] =
+	        {
+	                {"too short", MSG("\x01\x00\x02\x00"), -TL_ETRUNC},
+	                {"bad marker", MSG("\x02\x00\x03\x00\x01\x30"),
+	                 -TL_EPARSE},
+	                {"inner length off", MSG("\x01\x00\x04\x00\x01\x30"),
+	                 -TL_EPARSE},
+	        },
+	  sigs[] = {
+	          {"no length", MSG("\x03\x00"), -TL_ETRUNC},
+	          {"length past the end", MSG("\x03\x00\x05\x01"), -TL_ETRUNC},
+	          {"trailing", MSG("\x03\x00\x01\x01\x02"), -TL_ETRAIL},
+	          {"empty signature", MSG("\x03\x00\x00"), -TL_ETRUNC},
+	  };
 	for (size_t i = 0; i < 3; i++) {
 		struct buf b;
 		struct capf_msg m;
@@ -308,13 +313,13 @@ static void test_printer_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_accept),
-		cmocka_unit_test(test_reject),
-		cmocka_unit_test(test_reject_oversize),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_bad_wrappers),
-		cmocka_unit_test(test_printer_limits),
+	        cmocka_unit_test(test_accept),
+	        cmocka_unit_test(test_reject),
+	        cmocka_unit_test(test_reject_oversize),
+	        cmocka_unit_test(test_strings),
+	        cmocka_unit_test(test_round_trip),
+	        cmocka_unit_test(test_bad_wrappers),
+	        cmocka_unit_test(test_printer_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

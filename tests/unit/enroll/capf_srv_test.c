@@ -32,10 +32,10 @@ static int setup(void **state)
 		return -1;
 	}
 	struct capf_srv_conf c = {
-		.cert_file = f->t.srv_cert,
-		.key_file = f->t.srv_key,
-		.idle_timeout_ms = 400,
-		.session_timeout_ms = 3000,
+	        .cert_file = f->t.srv_cert,
+	        .key_file = f->t.srv_key,
+	        .idle_timeout_ms = 400,
+	        .session_timeout_ms = 3000,
 	};
 	snprintf(f->lsc, sizeof(f->lsc), "%s/lsc.crt", f->t.dir);
 	snprintf(f->key, sizeof(f->key), "%s/lsc.key", f->t.dir);
@@ -108,8 +108,7 @@ static void test_null_install_then_nothing(void **state)
 	struct pki_trust *tr = NULL;
 	assert_int_equal(pki_trust_new(&tr), 0);
 	assert_int_equal(pki_trust_add_cert(tr, f->t.ca_cert), 0);
-	assert_int_equal(pki_cert_check(tr, j.res.lsc, NULL, 0,
-	                                PKI_EKU_CLIENT),
+	assert_int_equal(pki_cert_check(tr, j.res.lsc, NULL, 0, PKI_EKU_CLIENT),
 	                 0);
 	pki_trust_free(tr);
 	assert_int_equal(etest_count(&f->t, "lsc"), before + 1);
@@ -128,9 +127,9 @@ static void test_null_install_then_nothing(void **state)
 	assert_int_equal(pki_name_str(X509_get_subject_name(j.res.lsc), subj,
 	                              sizeof(subj)),
 	                 0);
-	assert_int_equal(pki_name_str(X509_get_issuer_name(j.res.lsc), iss,
-	                              sizeof(iss)),
-	                 0);
+	assert_int_equal(
+	        pki_name_str(X509_get_issuer_name(j.res.lsc), iss, sizeof(iss)),
+	        0);
 	assert_string_equal(rec.subject, subj);
 	assert_string_equal(rec.issuer, iss);
 	int64_t nb = 0, na = 0;
@@ -204,9 +203,8 @@ static void install(struct fx *f, const char *mac, X509 **x, EVP_PKEY **k)
 	struct job j;
 
 	snprintf(name, sizeof(name), "SEP%s", mac);
-	assert_int_equal(etest_device(&f->t, mac, 2, STORE_CAPF_INSTALL, NULL,
-	                              0),
-	                 0);
+	assert_int_equal(
+	        etest_device(&f->t, mac, 2, STORE_CAPF_INSTALL, NULL, 0), 0);
 	job_init(f, &j, name);
 	run(f, &j);
 	assert_int_equal(j.err, 0);
@@ -340,8 +338,8 @@ static void test_expired_absent_unknown(void **state)
 	assert_int_equal(j.err, -TL_EAUTH);
 	capf_cli_result_clear(&j.res);
 	/* no operation: reason 0 */
-	assert_int_equal(etest_device(&f->t, "00000000A006", 2,
-	                              STORE_CAPF_NONE, NULL, 0),
+	assert_int_equal(etest_device(&f->t, "00000000A006", 2, STORE_CAPF_NONE,
+	                              NULL, 0),
 	                 0);
 	job_init(f, &j, "SEP00000000A006");
 	run(f, &j);
@@ -503,32 +501,32 @@ static void test_hostile(void **state)
 		bool auth;
 		int reason; /* -1: closed without END_SESSION */
 	} cases[] = {
-		{"element longer than the body",
-		 MSG("\x55\x02\xee\0\0\0\0\x05\x0d\x00\x10SEP"), false, 7},
-		{"body shorter than an element header",
-		 MSG("\x55\x02\xee\0\0\0\0\x02\x0d\x00"), false, 7},
-		{"wrong order: KEYGEN_RESP first",
-		 MSG("\x55\x04\xee\0\0\0\0\x00"), false, 7},
-		{"wrong order: STORE_CERT_RESP while keygen",
-		 MSG("\x55\x0a\xee\0\0\0\0\x04\x01\x00\x01\x01"), true, 7},
-		{"unknown command", MSG("\x55\x63\xee\0\0\0\0\x00"), false, 7},
-		{"wrong session id", MSG("\x55\x02\x00\0\0\x01\0\x00"), false,
-		 7},
-		{"duplicate DEVICE_NAME",
-		 MSG("\x55\x02\xee\0\0\0\0\x0a\x0d\x00\x02"
-		     "A\0\x0d\x00\x02"
-		     "B\0"),
-		 false, 7},
-		{"REASON of two bytes",
-		 MSG("\x55\x02\xee\0\0\0\0\x05\x01\x00\x02\x01\x01"), false, 7},
-		{"DEVICE_NAME without its NUL",
-		 MSG("\x55\x02\xee\0\0\0\0\x12\x0d\x00\x0fSEP00000000A008"),
-		 false, 7},
-		{"PUBLIC_KEY that is no key",
-		 MSG("\x55\x04\xee\0\0\0\0\x07\x09\x00\x04\x30\x02\x05\x00"),
-		 true, 7},
-		{"not a CAPF message", MSG("GET / HTTP/1.0\r\n\r\n"), false,
-		 -1},
+	        {"element longer than the body",
+	         MSG("\x55\x02\xee\0\0\0\0\x05\x0d\x00\x10SEP"), false, 7},
+	        {"body shorter than an element header",
+	         MSG("\x55\x02\xee\0\0\0\0\x02\x0d\x00"), false, 7},
+	        {"wrong order: KEYGEN_RESP first",
+	         MSG("\x55\x04\xee\0\0\0\0\x00"), false, 7},
+	        {"wrong order: STORE_CERT_RESP while keygen",
+	         MSG("\x55\x0a\xee\0\0\0\0\x04\x01\x00\x01\x01"), true, 7},
+	        {"unknown command", MSG("\x55\x63\xee\0\0\0\0\x00"), false, 7},
+	        {"wrong session id", MSG("\x55\x02\x00\0\0\x01\0\x00"), false,
+	         7},
+	        {"duplicate DEVICE_NAME",
+	         MSG("\x55\x02\xee\0\0\0\0\x0a\x0d\x00\x02"
+	             "A\0\x0d\x00\x02"
+	             "B\0"),
+	         false, 7},
+	        {"REASON of two bytes",
+	         MSG("\x55\x02\xee\0\0\0\0\x05\x01\x00\x02\x01\x01"), false, 7},
+	        {"DEVICE_NAME without its NUL",
+	         MSG("\x55\x02\xee\0\0\0\0\x12\x0d\x00\x0fSEP00000000A008"),
+	         false, 7},
+	        {"PUBLIC_KEY that is no key",
+	         MSG("\x55\x04\xee\0\0\0\0\x07\x09\x00\x04\x30\x02\x05\x00"),
+	         true, 7},
+	        {"not a CAPF message", MSG("GET / HTTP/1.0\r\n\r\n"), false,
+	         -1},
 	};
 
 	assert_int_equal(etest_device(&f->t, "00000000A008", 2,
@@ -656,16 +654,16 @@ static void test_untrusted_server(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_null_install_then_nothing),
-		cmocka_unit_test(test_auth_string),
-		cmocka_unit_test(test_lsc_upgrade_and_revoked),
-		cmocka_unit_test(test_mic_modes),
-		cmocka_unit_test(test_expired_absent_unknown),
-		cmocka_unit_test(test_fetch_and_delete),
-		cmocka_unit_test(test_hostile),
-		cmocka_unit_test(test_weak_key),
-		cmocka_unit_test(test_stalled),
-		cmocka_unit_test(test_untrusted_server),
+	        cmocka_unit_test(test_null_install_then_nothing),
+	        cmocka_unit_test(test_auth_string),
+	        cmocka_unit_test(test_lsc_upgrade_and_revoked),
+	        cmocka_unit_test(test_mic_modes),
+	        cmocka_unit_test(test_expired_absent_unknown),
+	        cmocka_unit_test(test_fetch_and_delete),
+	        cmocka_unit_test(test_hostile),
+	        cmocka_unit_test(test_weak_key),
+	        cmocka_unit_test(test_stalled),
+	        cmocka_unit_test(test_untrusted_server),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -37,8 +37,8 @@ static inline int etest_make_ca(const char *cn, struct pki_ca **ca, X509 **x)
 {
 	EVP_PKEY *k = NULL;
 	struct pki_key *key = NULL;
-	struct pki_issue req = {.profile = PKI_PROFILE_CA, .cn = cn,
-	                        .org = "Example Site"};
+	struct pki_issue req = {
+	        .profile = PKI_PROFILE_CA, .cn = cn, .org = "Example Site"};
 	int err = pki_keygen(&k, PKI_ALG_P256);
 
 	if (!err) {

@@ -117,20 +117,24 @@ static void test_req_reject(void **state)
 		struct csr_spec s;
 		int err;
 	} cases[] = {
-		{"bad signature (proof of possession)",
-		 {.cn = "SEP001122334455", .tamper = true}, -TL_ESIG},
-		{"trailing bytes after the DER",
-		 {.cn = "SEP001122334455", .trailing = true}, -TL_ETRAIL},
-		{"duplicate CN", {.cn = "SEP001122334455", .cn2 = "SEPAAAAAAAAAAAA"},
-		 -TL_EPARSE},
-		{"no CN", {.no_cn = true}, -TL_EPARSE},
-		{"duplicate challengePassword",
-		 {.cn = "SEP001122334455", .pw2 = "5678"},
-		 -TL_EPARSE},
-		{"CN longer than a device name can be",
-		 {.cn = "SEP001122334455SEP001122334455SEP001122334455SEP00112233"
-		        "4455SEPA"}, /* 64: the most X.520 allows */
-		 -TL_ETOOBIG},
+	        {"bad signature (proof of possession)",
+	         {.cn = "SEP001122334455", .tamper = true},
+	         -TL_ESIG},
+	        {"trailing bytes after the DER",
+	         {.cn = "SEP001122334455", .trailing = true},
+	         -TL_ETRAIL},
+	        {"duplicate CN",
+	         {.cn = "SEP001122334455", .cn2 = "SEPAAAAAAAAAAAA"},
+	         -TL_EPARSE},
+	        {"no CN", {.no_cn = true}, -TL_EPARSE},
+	        {"duplicate challengePassword",
+	         {.cn = "SEP001122334455", .pw2 = "5678"},
+	         -TL_EPARSE},
+	        {"CN longer than a device name can be",
+	         {.cn = "SEP001122334455SEP001122334455SEP001122334455SEP001122"
+	                "33"
+	                "4455SEPA"}, /* 64: the most X.520 allows */
+	         -TL_ETOOBIG},
 	};
 	EVP_PKEY *k = NULL;
 
@@ -154,12 +158,12 @@ static void test_req_reject(void **state)
 		size_t len;
 		int err;
 	} raw[] = {
-		{"empty", "", 0, -TL_EPARSE},
-		{"truncated base64", "MIIB", 3, -TL_EPARSE},
-		{"NUL inside", "MI\0B", 4, -TL_EPARSE},
-		{"padding inside", "MI==MIIB", 8, -TL_EPARSE},
-		{"not a SEQUENCE", "aGVsbG8=", 8, -TL_EPARSE},
-		{"truncated DER", "MIIBAA==", 8, -TL_EPARSE},
+	        {"empty", "", 0, -TL_EPARSE},
+	        {"truncated base64", "MIIB", 3, -TL_EPARSE},
+	        {"NUL inside", "MI\0B", 4, -TL_EPARSE},
+	        {"padding inside", "MI==MIIB", 8, -TL_EPARSE},
+	        {"not a SEQUENCE", "aGVsbG8=", 8, -TL_EPARSE},
+	        {"truncated DER", "MIIBAA==", 8, -TL_EPARSE},
 	};
 	for (size_t i = 0; i < sizeof(raw) / sizeof(raw[0]); i++) {
 		struct est_req r;
@@ -173,8 +177,7 @@ static void test_req_reject(void **state)
 	uint8_t *big = malloc(EST_BODY_MAX + 4);
 	memset(big, 'A', EST_BODY_MAX + 4);
 	struct est_req r;
-	assert_int_equal(est_req_parse(&r, big, EST_BODY_MAX + 4),
-	                 -TL_ETOOBIG);
+	assert_int_equal(est_req_parse(&r, big, EST_BODY_MAX + 4), -TL_ETOOBIG);
 	free(big);
 	/* a weak key is refused by policy */
 	EVP_PKEY *weak = EVP_RSA_gen(1024);
@@ -194,19 +197,19 @@ static void test_basic(void **state)
 		int err;
 		const char *user, *pass;
 	} cases[] = {
-		{"Basic U0VQMDAxMTIyMzM0NDU1OjEyMzQ1Ng==", 0, "SEP001122334455",
-		 "123456"},
-		{"basic  dTo=", 0, "u", ""},
-		{"Basic OnA=", 0, "", "p"},
-		{"Bearer abc", -TL_EPARSE, NULL, NULL},
-		{"Basic", -TL_EPARSE, NULL, NULL},
-		{"Basic dXNlcg==", -TL_EPARSE, NULL, NULL}, /* no colon */
-		{"Basic dQB1OnA=", -TL_EPARSE, NULL, NULL}, /* NUL inside */
-		{"Basic !!!!", -TL_EPARSE, NULL, NULL},
-		{"Basic "
-		 "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
-		 "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQTpw",
-		 -TL_ETOOBIG, NULL, NULL}, /* user of 70 bytes */
+	        {"Basic U0VQMDAxMTIyMzM0NDU1OjEyMzQ1Ng==", 0, "SEP001122334455",
+	         "123456"},
+	        {"basic  dTo=", 0, "u", ""},
+	        {"Basic OnA=", 0, "", "p"},
+	        {"Bearer abc", -TL_EPARSE, NULL, NULL},
+	        {"Basic", -TL_EPARSE, NULL, NULL},
+	        {"Basic dXNlcg==", -TL_EPARSE, NULL, NULL}, /* no colon */
+	        {"Basic dQB1OnA=", -TL_EPARSE, NULL, NULL}, /* NUL inside */
+	        {"Basic !!!!", -TL_EPARSE, NULL, NULL},
+	        {"Basic "
+	         "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
+	         "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQTpw",
+	         -TL_ETOOBIG, NULL, NULL}, /* user of 70 bytes */
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char u[64], p[64];
@@ -241,10 +244,9 @@ static void test_p7_certs(void **state)
 		assert_non_null(p7);
 		assert_ptr_equal(p, b.p + b.len);
 		assert_true(PKCS7_type_is_signed(p7));
-		assert_int_equal(p7->d.sign->cert ? sk_X509_num(
-		                                            p7->d.sign->cert)
-		                                  : 0,
-		                 (int)n);
+		assert_int_equal(
+		        p7->d.sign->cert ? sk_X509_num(p7->d.sign->cert) : 0,
+		        (int)n);
 		/* our DER is the DER OpenSSL writes */
 		uint8_t *again = NULL;
 		int alen = i2d_PKCS7(p7, &again);
@@ -274,10 +276,10 @@ static int setup(void **state)
 		return -1;
 	}
 	struct est_srv_conf c = {
-		.cert_file = f->t.srv_cert,
-		.key_file = f->t.srv_key,
-		.client_ca_file = f->t.ca_file,
-		.timeout_s = 5,
+	        .cert_file = f->t.srv_cert,
+	        .key_file = f->t.srv_key,
+	        .client_ca_file = f->t.ca_file,
+	        .timeout_s = 5,
 	};
 	return est_srv_new(&f->srv, f->t.base, f->t.e, &c);
 }
@@ -428,13 +430,13 @@ static void test_enroll_modes(void **state)
 int main(void)
 {
 	const struct CMUnitTest pure[] = {
-		cmocka_unit_test(test_req_accept),
-		cmocka_unit_test(test_req_reject),
-		cmocka_unit_test(test_basic),
-		cmocka_unit_test(test_p7_certs),
+	        cmocka_unit_test(test_req_accept),
+	        cmocka_unit_test(test_req_reject),
+	        cmocka_unit_test(test_basic),
+	        cmocka_unit_test(test_p7_certs),
 	};
 	const struct CMUnitTest srv[] = {
-		cmocka_unit_test(test_enroll_modes),
+	        cmocka_unit_test(test_enroll_modes),
 	};
 	int n = cmocka_run_group_tests(pure, NULL, NULL);
 	return n + cmocka_run_group_tests(srv, setup, teardown);
