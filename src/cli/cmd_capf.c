@@ -47,7 +47,7 @@ static const char usage[] =
         "status: every device with its CAPF settings (or one).\n"
         "enroll: run one CAPF session against a server as the phone would;\n"
         "the server certificate must chain to --ca. A new LSC is written to\n"
-        "DIR/lsc.crt and its key to DIR/lsc.key (0600); a delete removes\n"
+        "DIR/lsc.crt and its key to DIR/lsc.key (both 0600); a delete removes\n"
         "them. --cert/--key: the LSC or MIC to authenticate with (LSC and\n"
         "MIC modes, fetch). Exit 0 when the session ended normally, 1 when\n"
         "refused or failed.\n";

@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,6 +193,21 @@ int capf_cli_recv(struct capf_cli_conn *k, struct buf *msg)
 	return err;
 }
 
+int enroll_cert_store(const char *path, X509 *x)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	long len;
+	int err = -TL_ECRYPTO;
+
+	if (b && PEM_write_bio_X509(b, x) == 1 &&
+	    (len = BIO_get_mem_data(b, &pem)) > 0) {
+		err = pki_file_write(path, pem, (size_t)len, 0600);
+	}
+	BIO_free(b);
+	return err;
+}
+
 void capf_cli_result_clear(struct capf_cli_result *r)
 {
 	X509_free(r->lsc);
@@ -360,7 +376,7 @@ static int store_cert(struct capf_cli_conn *k, const struct capf_msg *m,
 		err = pki_pkey_write(c->key_out, r->key);
 	}
 	if (!err && c->cert_out) {
-		err = pki_cert_write(c->cert_out, x);
+		err = enroll_cert_store(c->cert_out, x);
 	}
 	if (err) {
 		X509_free(x);

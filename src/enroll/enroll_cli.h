@@ -2,7 +2,7 @@
  * CAPF protocol (capf_cli_*) and EST, RFC 7030 (est_cli_*). Both generate
  * the phone's key pair (P-256 unless the server asks otherwise), prove the
  * configured credentials (auth string, none, or a certificate and its
- * key), and store the LSC (0644) and its key (0600) atomically.
+ * key), and store the LSC and its key (both 0600) atomically.
  *
  * These calls block, bounded by timeout_ms per read or write: run them
  * from a worker thread, not from an event loop. */

@@ -15,4 +15,8 @@ int enroll_tls_connect(struct capf_cli_conn **out, struct net_tls *tls,
 int enroll_tls_read(struct capf_cli_conn *k, uint8_t *p, size_t n,
                     size_t *got) TL_MUST_CHECK;
 
+/* Write x as PEM to path, 0600, atomically: the phone's LSC is for its
+ * own use only. */
+int enroll_cert_store(const char *path, X509 *x) TL_MUST_CHECK;
+
 #endif

@@ -130,7 +130,7 @@ static int take_cert(const struct est_cli_conf *c, struct slice body,
 		err = pki_pkey_write(c->key_out, r->key);
 	}
 	if (!err && c->cert_out) {
-		err = pki_cert_write(c->cert_out, x);
+		err = enroll_cert_store(c->cert_out, x);
 	}
 	if (err) {
 		X509_free(x);

@@ -70,6 +70,7 @@ tl_assert_eq installed "$(result p1)" "null mode: installed"
 tl_check "LSC chains to the site CA" openssl verify -CAfile "$CA" \
 	"$work/p1/lsc.crt"
 tl_assert_eq 600 "$(stat -c %a "$work/p1/lsc.key")" "the key is 0600"
+tl_assert_eq 600 "$(stat -c %a "$work/p1/lsc.crt")" "the LSC is 0600"
 tl_check "the LSC holds the phone's key" cmp -s \
 	<(openssl x509 -in "$work/p1/lsc.crt" -noout -pubkey) \
 	<(openssl pkey -in "$work/p1/lsc.key" -pubout)

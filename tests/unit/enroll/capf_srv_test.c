@@ -103,6 +103,7 @@ static void test_null_install_then_nothing(void **state)
 	assert_int_equal(stat(f->key, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0600);
 	assert_int_equal(stat(f->lsc, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
 	/* issued by the site CA, recorded, the device certificate, op
 	 * cleared */
 	struct pki_trust *tr = NULL;
