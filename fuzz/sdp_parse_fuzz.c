@@ -47,8 +47,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		reprint(s, &(struct sdp_out){.strip_crypto = false});
 		reprint(s, &(struct sdp_out){.strip_crypto = true});
 		reprint(s, &(struct sdp_out){
-				   .suites = SDP_SUITE_AES_CM_128_HMAC_SHA1_80 |
-					     SDP_SUITE_AEAD_AES_128_GCM});
+		                   .suites = SDP_SUITE_AES_CM_128_HMAC_SHA1_80 |
+		                             SDP_SUITE_AEAD_AES_128_GCM});
 	}
 	sdp_free(s);
 	return 0;

@@ -51,6 +51,7 @@ struct cm_calls {
 	struct cm_reg *reg;
 	struct store *st;
 	struct cm_calls_conf conf;
+	unsigned default_no_answer_ms;
 	struct cm_host h;
 	struct cm_call *calls;
 	unsigned n;
@@ -114,18 +115,18 @@ const char *cm_sec_cdr_name(enum cm_sec s)
 }
 
 struct sdp_out cm_sdp_policy(enum store_sec_mode a, enum net_transport a_tp,
-			     enum store_sec_mode b, enum net_transport b_tp,
-			     enum net_transport to_tp)
+                             enum store_sec_mode b, enum net_transport b_tp,
+                             enum net_transport to_tp)
 {
 	/* RFC 4568 §8.3: SDES keys travel in the clear inside SIP, so only
 	 * over TLS; seed 002: SRTP only between encrypted devices. */
 	bool keep = to_tp == NET_TLS && a_tp == NET_TLS && b_tp == NET_TLS &&
-		    a == STORE_SEC_ENCRYPTED && b == STORE_SEC_ENCRYPTED;
+	            a == STORE_SEC_ENCRYPTED && b == STORE_SEC_ENCRYPTED;
 
 	return (struct sdp_out){
-		.strip_crypto = !keep,
-		.suites = SDP_SUITE_AES_CM_128_HMAC_SHA1_80 |
-			  SDP_SUITE_AEAD_AES_128_GCM,
+	        .strip_crypto = !keep,
+	        .suites = SDP_SUITE_AES_CM_128_HMAC_SHA1_80 |
+	                  SDP_SUITE_AEAD_AES_128_GCM,
 	};
 }
 
@@ -144,14 +145,14 @@ static uint64_t mono_ms(void)
 static void callinfo_hdr(struct buf *b, enum cm_sec s, const char *orient)
 {
 	buf_printf(b,
-		   "Call-Info: <urn:x-cisco-remotecc:callinfo>; security=%s; "
-		   "orientation=%s\r\n",
-		   cm_sec_name(s), orient);
+	           "Call-Info: <urn:x-cisco-remotecc:callinfo>; security=%s; "
+	           "orientation=%s\r\n",
+	           cm_sec_name(s), orient);
 }
 
 static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
-			   const char *method, const char *extra,
-			   struct slice body)
+                           const char *method, const char *extra,
+                           struct slice body)
 {
 	struct buf b;
 	int err;
@@ -159,11 +160,11 @@ static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	l->cseq++;
 	err = cm_build_req(&cs->h, &b, method, l, l->cseq, extra,
-			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
-			body);
+	                   body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+	                   body);
 	if (!err) {
 		err = sip_stack_request(cs->stack, NULL, b.p, b.len, l->tp,
-					&l->dst, NULL, NULL);
+		                        &l->dst, NULL, NULL);
 	}
 	if (err) {
 		log_warn("call", "%s not sent: %s", method, tl_strerror(err));
@@ -178,7 +179,8 @@ static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
 	int err;
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	err = cm_build_req(&cs->h, &b, "ACK", l, cseq, "", SLICE_NULL, SLICE_NULL);
+	err = cm_build_req(&cs->h, &b, "ACK", l, cseq, "", SLICE_NULL,
+	                   SLICE_NULL);
 	if (!err) {
 		err = sip_stack_send(cs->stack, l->tp, &l->dst, b.p, b.len);
 	}
@@ -191,11 +193,11 @@ static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
 /* Print body (an SDP) for the leg towards `to`. srtp: what was printed
  * is SRTP on every active stream. Empty body: nothing. */
 static int rewrite_sdp(struct cm_call *c, const struct cm_leg *to,
-		       struct slice body, struct buf *out, bool *srtp)
+                       struct slice body, struct buf *out, bool *srtp)
 {
 	struct cm_calls *cs = c->cs;
 	struct sdp_out o = cm_sdp_policy(c->a.line.mode, c->a.tp,
-					 c->b.line.mode, c->b.tp, to->tp);
+	                                 c->b.line.mode, c->b.tp, to->tp);
 	int err;
 
 	*srtp = false;
@@ -219,10 +221,10 @@ static void call_reply(struct cm_call *c, uint16_t code, const char *reason)
 {
 	if (c->a_tsx && !sip_tsx_final(c->a_tsx)) {
 		int err = sip_tsx_reply(c->a_tsx, code, reason, SLICE_NULL,
-					SLICE_NULL, SLICE_NULL);
+		                        SLICE_NULL, SLICE_NULL);
 		if (err) {
 			log_debug("call", "reply %u: %s", code,
-				  tl_strerror(err));
+			          tl_strerror(err));
 		}
 	}
 }
@@ -233,20 +235,26 @@ static void write_cdr(struct cm_call *c, const char *cause)
 	int64_t now = (int64_t)time(NULL);
 
 	snprintf(cdr.call_id, sizeof(cdr.call_id), "%.*s",
-		 (int)sizeof(cdr.call_id) - 1, c->a.call_id);
+	         (int)sizeof(cdr.call_id) - 1, c->a.call_id);
 	snprintf(cdr.from_dn, sizeof(cdr.from_dn), "%.*s",
-		 (int)sizeof(cdr.from_dn) - 1, c->a.line.dn);
+	         (int)sizeof(cdr.from_dn) - 1, c->a.line.dn);
 	snprintf(cdr.to_dn, sizeof(cdr.to_dn), "%.*s",
-		 (int)sizeof(cdr.to_dn) - 1,
-		 c->b.line.dn[0] ? c->b.line.dn : c->dialled);
+	         (int)sizeof(cdr.to_dn) - 1,
+	         c->b.line.dn[0] ? c->b.line.dn : c->dialled);
 	cdr.start = c->t_start;
 	cdr.answer = c->t_answer;
 	cdr.end = now;
 	snprintf(cdr.security, sizeof(cdr.security), "%s",
-		 c->t_answer ? cm_sec_cdr_name(c->sec) : "unknown");
+	         c->t_answer ? cm_sec_cdr_name(c->sec) : "unknown");
 	snprintf(cdr.cause, sizeof(cdr.cause), "%s", cause);
 	if (store_cdr_add(c->cs->st, &cdr) != 0) {
 		log_warn("call", "CDR not written for %s", cdr.call_id);
+	} else if (c->cs->conf.store_gen) {
+		uint64_t g;
+		if (store_generation(c->cs->st, &g) == 0 &&
+		    g == *c->cs->conf.store_gen + 1) {
+			*c->cs->conf.store_gen = g;
+		}
 	}
 }
 
@@ -279,8 +287,8 @@ static void call_free(struct cm_call *c)
 static void call_end(struct cm_call *c, const char *cause)
 {
 	log_info("call", "%s -> %s ended: %s (%s)", c->a.line.dn,
-		 c->b.line.dn[0] ? c->b.line.dn : c->dialled, cause,
-		 cm_sec_name(c->t_answer ? c->sec : CM_SEC_UNKNOWN));
+	         c->b.line.dn[0] ? c->b.line.dn : c->dialled, cause,
+	         cm_sec_name(c->t_answer ? c->sec : CM_SEC_UNKNOWN));
 	write_cdr(c, cause);
 	call_free(c);
 }
@@ -307,7 +315,7 @@ static struct cm_call *find_re_cli(struct cm_calls *cs, struct sip_tsx *t)
 
 /* The call and leg (0: A, 1: B) of an in-dialog request. */
 static struct cm_call *find_dialog(struct cm_calls *cs, struct sip_msg *m,
-				   int *leg)
+                                   int *leg)
 {
 	struct slice cid = sip_msg_call_id(m);
 	struct slice tag = sip_msg_to(m)->tag;
@@ -346,7 +354,7 @@ static int take_first(const struct cm_binding *b, void *arg)
 }
 
 static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		      void *arg);
+                      void *arg);
 static void on_timer(evutil_socket_t fd, short what, void *arg);
 
 /* Send the INVITE to B (again: after a challenge, with Authorization). */
@@ -366,7 +374,7 @@ static int send_b_invite(struct cm_call *c, const char *authz)
 	}
 	cm_contact_hdr(&cs->h, &hdrs, c->b.tp, c->a.line.dn);
 	buf_put_str(&hdrs, "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, "
-			   "OPTIONS, NOTIFY\r\n");
+	                   "OPTIONS, NOTIFY\r\n");
 	if (authz) {
 		buf_put_str(&hdrs, authz);
 	}
@@ -377,16 +385,16 @@ static int send_b_invite(struct cm_call *c, const char *authz)
 	}
 	c->b.cseq++;
 	err = cm_build_req(&cs->h, &b, "INVITE", &c->b, c->b.cseq,
-			(const char *)hdrs.p,
-			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
-			buf_slice(&body));
+	                   (const char *)hdrs.p,
+	                   body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+	                   buf_slice(&body));
 	if (err) {
 		goto out;
 	}
 	sip_tsx_unref(c->b_tsx);
 	c->b_tsx = NULL;
 	err = sip_stack_request(cs->stack, &c->b_tsx, b.p, b.len, c->b.tp,
-				&c->b.dst, on_b_resp, cs);
+	                        &c->b.dst, on_b_resp, cs);
 out:
 	buf_free(&b);
 	buf_free_secret(&hdrs);
@@ -406,7 +414,8 @@ static uint16_t start_b(struct cm_call *c, const char *dn)
 	snprintf(cur, sizeof(cur), "%s", dn);
 	for (;;) {
 		OPENSSL_cleanse(&c->b.line, sizeof(c->b.line));
-		if (cm_reg_line(cs->reg, slice_from_str(cur), &c->b.line) != 0) {
+		if (cm_reg_line(cs->reg, slice_from_str(cur), &c->b.line) !=
+		    0) {
 			return 404;
 		}
 		if (c->b.line.fwd_all[0] && c->hops < CM_MAX_HOPS) {
@@ -416,13 +425,13 @@ static uint16_t start_b(struct cm_call *c, const char *dn)
 		}
 		fb.found = false;
 		if (cm_reg_lookup(cs->reg, cur, mono_ms(), take_first, &fb) <
-			    0 ||
+		            0 ||
 		    !fb.found) {
 			/* Not registered: forward on no answer if set. */
 			if (c->b.line.fwd_noans[0] && c->hops < CM_MAX_HOPS) {
 				c->hops++;
 				snprintf(cur, sizeof(cur), "%s",
-					 c->b.line.fwd_noans);
+				         c->b.line.fwd_noans);
 				continue;
 			}
 			return 480;
@@ -437,15 +446,24 @@ static uint16_t start_b(struct cm_call *c, const char *dn)
 		return 500;
 	}
 	snprintf(c->b.local, sizeof(c->b.local), "<sip:%s@%s>;tag=%s",
-		 c->a.line.dn, cs->h.host, c->b.ltag);
-	snprintf(c->b.remote, sizeof(c->b.remote), "<sip:%s@%s>",
-		 c->b.line.dn, cs->h.host);
+	         c->a.line.dn, cs->h.host, c->b.ltag);
+	snprintf(c->b.remote, sizeof(c->b.remote), "<sip:%s@%s>", c->b.line.dn,
+	         cs->h.host);
 	snprintf(c->b.target, sizeof(c->b.target), "%s", fb.contact);
 	c->b.tp = fb.tp;
 	c->b.dst = fb.src;
 	c->b.cseq = 0;
 	c->auth_tried = false;
 	c->no_answer = false;
+	{
+		char where[NET_ADDR_STRLEN];
+		if (net_addr_fmt(&c->b.dst, where, sizeof(where)) != 0) {
+			snprintf(where, sizeof(where), "?");
+		}
+		log_debug("call", "%s -> %s: INVITE %s via %s %s", c->a.line.dn,
+		          c->b.line.dn, c->b.target,
+		          net_transport_name(c->b.tp), where);
+	}
 	if (send_b_invite(c, NULL) != 0) {
 		return 500;
 	}
@@ -479,17 +497,17 @@ static bool forward_to(struct cm_call *c, const char *dn)
 /* seed 001: the callee's device challenges our INVITE: answer with its
  * line's credentials (the HA1 the registrar holds). */
 static bool answer_challenge(struct cm_call *c, struct sip_msg *resp,
-			     uint16_t code)
+                             uint16_t code)
 {
 	struct slice chals[8];
 	size_t n = 0;
 	enum sip_hdr_id want = code == 401 ? SIP_HDR_WWW_AUTHENTICATE
-					   : SIP_HDR_PROXY_AUTHENTICATE;
+	                                   : SIP_HDR_PROXY_AUTHENTICATE;
 	struct sip_auth_cred cred = {
-		.user = slice_from_str(c->b.line.user),
-		.ha1_md5 = c->b.line.has_md5 ? c->b.line.ha1_md5 : NULL,
-		.ha1_sha256 = c->b.line.has_sha256 ? c->b.line.ha1_sha256
-						   : NULL,
+	        .user = slice_from_str(c->b.line.user),
+	        .ha1_md5 = c->b.line.has_md5 ? c->b.line.ha1_md5 : NULL,
+	        .ha1_sha256 =
+	                c->b.line.has_sha256 ? c->b.line.ha1_sha256 : NULL,
 	};
 	struct buf v;
 	bool ok = false;
@@ -505,12 +523,11 @@ static bool answer_challenge(struct cm_call *c, struct sip_msg *resp,
 		}
 	}
 	buf_init(&v, 4096);
-	buf_put_str(&v, code == 401 ? "Authorization: "
-				    : "Proxy-Authorization: ");
+	buf_put_str(&v,
+	            code == 401 ? "Authorization: " : "Proxy-Authorization: ");
 	if (n && sip_auth_client_answer(c->cs->authc, chals, n, &cred,
-					SLICE_LIT("INVITE"),
-					slice_from_str(c->b.target),
-					&v) == 0) {
+	                                SLICE_LIT("INVITE"),
+	                                slice_from_str(c->b.target), &v) == 0) {
 		buf_put_str(&v, "\r\n");
 		buf_put(&v, "", 1);
 		ok = buf_err(&v) == 0 &&
@@ -518,14 +535,15 @@ static bool answer_challenge(struct cm_call *c, struct sip_msg *resp,
 	}
 	buf_free_secret(&v);
 	if (!ok) {
-		log_warn("call", "%s challenged our INVITE and we cannot answer",
-			 c->b.line.dn);
+		log_warn("call",
+		         "%s challenged our INVITE and we cannot answer",
+		         c->b.line.dn);
 	}
 	return ok;
 }
 
 static void relay_provisional(struct cm_call *c, struct sip_msg *resp,
-			      uint16_t code)
+                              uint16_t code)
 {
 	struct buf hdrs, body;
 	bool srtp;
@@ -536,7 +554,8 @@ static void relay_provisional(struct cm_call *c, struct sip_msg *resp,
 	}
 	if (to->tag.p) {
 		if (cm_copy(c->b.remote, sizeof(c->b.remote), to->raw) != 0) {
-			log_warn("call", "header value too long, kept the old one");
+			log_warn("call",
+			         "header value too long, kept the old one");
 		}
 	}
 	buf_init(&hdrs, 4096);
@@ -547,13 +566,13 @@ static void relay_provisional(struct cm_call *c, struct sip_msg *resp,
 		buf_reset(&body);
 	}
 	if (buf_err(&hdrs) == 0 && buf_err(&body) == 0) {
-		int err = sip_tsx_reply(
-			c->a_tsx, code, NULL, buf_slice(&hdrs),
-			body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
-			buf_slice(&body));
+		int err = sip_tsx_reply(c->a_tsx, code, NULL, buf_slice(&hdrs),
+		                        body.len ? SLICE_LIT("application/sdp")
+		                                 : SLICE_NULL,
+		                        buf_slice(&body));
 		if (err) {
 			log_debug("call", "%u not relayed: %s", code,
-				  tl_strerror(err));
+			          tl_strerror(err));
 		}
 	}
 	buf_free(&hdrs);
@@ -562,10 +581,10 @@ static void relay_provisional(struct cm_call *c, struct sip_msg *resp,
 
 static void send_ok_to_a(struct cm_call *c)
 {
-	int err = sip_tsx_reply(
-		c->a_tsx, 200, NULL, buf_slice(&c->ok_hdrs),
-		c->ok_body.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
-		buf_slice(&c->ok_body));
+	int err = sip_tsx_reply(c->a_tsx, 200, NULL, buf_slice(&c->ok_hdrs),
+	                        c->ok_body.len ? SLICE_LIT("application/sdp")
+	                                       : SLICE_NULL,
+	                        buf_slice(&c->ok_body));
 
 	c->ok_sent++;
 	if (err) {
@@ -588,13 +607,14 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 		return;
 	}
 	if (cm_copy(c->b.remote, sizeof(c->b.remote), to->raw) != 0) {
-			log_warn("call", "header value too long, kept the old one");
-		}
+		log_warn("call", "header value too long, kept the old one");
+	}
 	sip_msg_iter(&it, resp, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) == 1 && !ct.star) {
 		if (cm_copy(c->b.target, sizeof(c->b.target),
-				 ct.addr.uri_raw) != 0) {
-			log_warn("call", "header value too long, kept the old one");
+		            ct.addr.uri_raw) != 0) {
+			log_warn("call",
+			         "header value too long, kept the old one");
 		}
 	}
 	event_del(c->timer);
@@ -609,17 +629,17 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 	c->t_answer = (int64_t)time(NULL);
 	/* Leg B's media is SRTP when its answer (as received) is. */
 	srtp_b_in = sdp_parse(cs->sdp, sip_msg_body(resp).p,
-			      sip_msg_body(resp).len) == 0 &&
-		    sdp_is_srtp(cs->sdp);
+	                      sip_msg_body(resp).len) == 0 &&
+	            sdp_is_srtp(cs->sdp);
 	buf_reset(&c->ok_body);
 	if (rewrite_sdp(c, &c->a, sip_msg_body(resp), &c->ok_body,
-			&c->srtp_a) != 0) {
+	                &c->srtp_a) != 0) {
 		buf_reset(&c->ok_body);
 	}
 	c->srtp_b = srtp_b_in;
 	c->sec = cm_sec_call(cm_sec_party(c->a.line.mode, c->a.tp),
-			     cm_sec_party(c->b.line.mode, c->b.tp),
-			     c->srtp_a && c->srtp_b);
+	                     cm_sec_party(c->b.line.mode, c->b.tp),
+	                     c->srtp_a && c->srtp_b);
 	buf_reset(&c->ok_hdrs);
 	cm_contact_hdr(&cs->h, &c->ok_hdrs, c->a.tp, c->b.line.dn);
 	callinfo_hdr(&c->ok_hdrs, c->sec, "to");
@@ -631,7 +651,7 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 	buf_put(&ci, "", 1);
 	if (buf_err(&ci) == 0) {
 		send_in_dialog(cs, &c->b, "UPDATE", (const char *)ci.p,
-			       SLICE_NULL);
+		               SLICE_NULL);
 	}
 	buf_free(&ci);
 	if (c->a.tp == NET_UDP) {
@@ -644,7 +664,7 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 }
 
 static void on_b_final_error(struct cm_call *c, struct sip_msg *resp,
-			     uint16_t code)
+                             uint16_t code)
 {
 	if (c->cancelled) {
 		call_end(c, "cancelled");
@@ -686,10 +706,10 @@ static void on_b_final_error(struct cm_call *c, struct sip_msg *resp,
 }
 
 static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
-			     uint16_t code);
+                             uint16_t code);
 
 static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		      void *arg)
+                      void *arg)
 {
 	struct cm_calls *cs = arg;
 	struct cm_call *c = find_b_tsx(cs, t);
@@ -745,10 +765,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 /* ---- requests from the phones ---- */
 
 static void reply(const struct sip_stack_req *r, uint16_t code,
-		  const char *reason)
+                  const char *reason)
 {
 	int err = sip_tsx_reply(r->tsx, code, reason, SLICE_NULL, SLICE_NULL,
-				SLICE_NULL);
+	                        SLICE_NULL);
 
 	if (err) {
 		log_debug("call", "reply %u: %s", code, tl_strerror(err));
@@ -761,10 +781,10 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	const struct sip_addr *from = sip_msg_from(m);
 	const struct sip_uri *ruri = sip_msg_ruri(m);
 	struct cm_req_info info = {
-		.tp = r->tp,
-		.src = *r->src,
-		.peer_cn = r->peer_identity,
-		.now_ms = mono_ms(),
+	        .tp = r->tp,
+	        .src = *r->src,
+	        .peer_cn = r->peer_identity,
+	        .now_ms = mono_ms(),
 	};
 	struct sip_iter it;
 	struct sip_contact ct;
@@ -792,8 +812,8 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	cs->calls = c;
 	cs->n++;
 	if (cm_copy(c->dialled, sizeof(c->dialled), ruri->user) != 0) {
-			log_warn("call", "header value too long, kept the old one");
-		}
+		log_warn("call", "header value too long, kept the old one");
+	}
 	c->timer = event_new(cs->base, -1, 0, on_timer, c);
 	if (!c->timer) {
 		reply(r, 503, NULL);
@@ -804,8 +824,8 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	if (err) {
 		reply(r, 403,
 		      err == -TL_EPOLICY ? "Transport not allowed by security "
-					   "profile"
-					 : "Caller not registered here");
+		                           "profile"
+		                         : "Caller not registered here");
 		goto fail;
 	}
 	/* We do not anchor media and need the offer in the INVITE: the ACK
@@ -822,19 +842,18 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) != 1 || ct.star ||
 	    cm_copy(c->a.target, sizeof(c->a.target), ct.addr.uri_raw) ||
-	    cm_copy(c->a.call_id, sizeof(c->a.call_id),
-		       sip_msg_call_id(m)) ||
+	    cm_copy(c->a.call_id, sizeof(c->a.call_id), sip_msg_call_id(m)) ||
 	    cm_copy(c->a.remote, sizeof(c->a.remote), from->raw) ||
 	    buf_err(&c->offer)) {
 		reply(r, 400, "Bad Contact, Call-ID or From");
 		goto fail;
 	}
 	snprintf(c->a.ltag, sizeof(c->a.ltag), "%.*s",
-		 (int)sip_tsx_to_tag(r->tsx).len,
-		 (const char *)sip_tsx_to_tag(r->tsx).p);
+	         (int)sip_tsx_to_tag(r->tsx).len,
+	         (const char *)sip_tsx_to_tag(r->tsx).p);
 	snprintf(c->a.local, sizeof(c->a.local), "%.*s;tag=%s",
-		 (int)sip_msg_to(m)->raw.len,
-		 (const char *)sip_msg_to(m)->raw.p, c->a.ltag);
+	         (int)sip_msg_to(m)->raw.len,
+	         (const char *)sip_msg_to(m)->raw.p, c->a.ltag);
 	c->a.tp = r->tp;
 	c->a.dst = *r->src;
 	c->a.cseq = 0;
@@ -877,10 +896,10 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	buf_init(&hdrs, 4096);
 	buf_init(&sdp, SDP_MAX_SIZE * 2);
 	err = rewrite_sdp(c, to, body, &sdp, &srtp);
-	cm_contact_hdr(&cs->h, &hdrs, to->tp, leg ? c->b.line.dn : c->a.line.dn);
-	callinfo_hdr(&hdrs,
-		     hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
-		     leg ? "to" : "from");
+	cm_contact_hdr(&cs->h, &hdrs, to->tp,
+	               leg ? c->b.line.dn : c->a.line.dn);
+	callinfo_hdr(&hdrs, hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
+	             leg ? "to" : "from");
 	buf_put(&hdrs, "", 1);
 	if (!err) {
 		err = buf_err(&hdrs);
@@ -888,14 +907,16 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	if (!err) {
 		to->cseq++;
 		err = cm_build_req(&cs->h, &b, "INVITE", to, to->cseq,
-				(const char *)hdrs.p,
-				sdp.len ? SLICE_LIT("application/sdp")
-					: SLICE_NULL,
-				buf_slice(&sdp));
+		                   (const char *)hdrs.p,
+		                   sdp.len ? SLICE_LIT("application/sdp")
+		                           : SLICE_NULL,
+		                   buf_slice(&sdp));
 	}
 	if (!err) {
+		sip_tsx_unref(c->re_cli);
+		c->re_cli = NULL;
 		err = sip_stack_request(cs->stack, &c->re_cli, b.p, b.len,
-					to->tp, &to->dst, on_b_resp, cs);
+		                        to->tp, &to->dst, on_b_resp, cs);
 	}
 	if (err) {
 		reply(r, 500, NULL);
@@ -903,8 +924,8 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 		c->re_srv = sip_tsx_ref(r->tsx);
 		c->re_from = leg;
 		log_info("call", "%s: %s by %s", c->a.line.dn,
-			 hold ? "hold" : "re-INVITE",
-			 leg ? c->b.line.dn : c->a.line.dn);
+		         hold ? "hold" : "re-INVITE",
+		         leg ? c->b.line.dn : c->a.line.dn);
 	}
 	buf_free(&b);
 	buf_free(&hdrs);
@@ -912,7 +933,7 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 }
 
 static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
-			     uint16_t code)
+                             uint16_t code)
 {
 	struct cm_leg *from = c->re_from ? &c->b : &c->a;
 	struct cm_leg *to = c->re_from ? &c->a : &c->b;
@@ -938,23 +959,23 @@ static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
 		}
 		if (!hold) {
 			c->sec = cm_sec_call(
-				cm_sec_party(c->a.line.mode, c->a.tp),
-				cm_sec_party(c->b.line.mode, c->b.tp),
-				srtp && c->srtp_b);
+			        cm_sec_party(c->a.line.mode, c->a.tp),
+			        cm_sec_party(c->b.line.mode, c->b.tp),
+			        srtp && c->srtp_b);
 		}
 		cm_contact_hdr(&c->cs->h, &hdrs, from->tp,
-			    c->re_from ? c->b.line.dn : c->a.line.dn);
+		               c->re_from ? c->b.line.dn : c->a.line.dn);
 		callinfo_hdr(&hdrs, hold ? CM_SEC_NOT_AUTHENTICATED : c->sec,
-			     c->re_from ? "from" : "to");
+		             c->re_from ? "from" : "to");
 	}
 	if (buf_err(&hdrs) == 0 && buf_err(&sdp) == 0) {
-		int err = sip_tsx_reply(
-			c->re_srv, code, NULL, buf_slice(&hdrs),
-			sdp.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
-			buf_slice(&sdp));
+		int err = sip_tsx_reply(c->re_srv, code, NULL, buf_slice(&hdrs),
+		                        sdp.len ? SLICE_LIT("application/sdp")
+		                                : SLICE_NULL,
+		                        buf_slice(&sdp));
 		if (err) {
 			log_debug("call", "re-INVITE answer: %s",
-				  tl_strerror(err));
+			          tl_strerror(err));
 		}
 	}
 	buf_free(&hdrs);
@@ -967,8 +988,8 @@ static void on_bye(struct cm_call *c, int leg, const struct sip_stack_req *r)
 {
 	reply(r, 200, NULL);
 	send_in_dialog(c->cs, leg ? &c->a : &c->b, "BYE", "", SLICE_NULL);
-	call_end(c, leg ? "normal (callee hung up)"
-			: "normal (caller hung up)");
+	call_end(c,
+	         leg ? "normal (callee hung up)" : "normal (caller hung up)");
 }
 
 void cm_calls_request(struct cm_calls *cs, const struct sip_stack_req *r)
@@ -1027,14 +1048,19 @@ void cm_calls_cancel(struct cm_calls *cs, struct sip_tsx *t)
 	}
 }
 
+void cm_calls_set_no_answer(struct cm_calls *cs, unsigned ms)
+{
+	cs->conf.no_answer_ms = ms ? ms : cs->default_no_answer_ms;
+}
+
 unsigned cm_calls_active(const struct cm_calls *cs)
 {
 	return cs->n;
 }
 
 int cm_calls_new(struct cm_calls **out, struct event_base *base,
-		 struct sip_stack *stack, struct cm_reg *reg,
-		 struct store *st, const struct cm_calls_conf *conf)
+                 struct sip_stack *stack, struct cm_reg *reg, struct store *st,
+                 const struct cm_calls_conf *conf)
 {
 	struct cm_calls *cs = calloc(1, sizeof(*cs));
 	int err;
@@ -1050,6 +1076,7 @@ int cm_calls_new(struct cm_calls **out, struct event_base *base,
 	if (!cs->conf.no_answer_ms) {
 		cs->conf.no_answer_ms = 20000;
 	}
+	cs->default_no_answer_ms = cs->conf.no_answer_ms;
 	if (!cs->conf.max_calls) {
 		cs->conf.max_calls = 50000;
 	}

@@ -44,17 +44,20 @@ enum cm_sec {
 };
 
 struct cm_calls_conf {
-	const char *host;   /* our address in Via and Contact */
-	uint16_t port;      /* UDP and TCP */
-	uint16_t tls_port;  /* TLS */
+	const char *host;      /* our address in Via and Contact */
+	uint16_t port;         /* UDP and TCP */
+	uint16_t tls_port;     /* TLS */
 	unsigned no_answer_ms; /* 0: 20 s */
 	unsigned max_calls;    /* 0: 50,000 */
+	/* Optional: the caller's copy of the store's change counter, moved
+	 * past our own CDR writes so that they do not look like changes
+	 * made by someone else (which reload the lines). */
+	uint64_t *store_gen;
 };
 
 int cm_calls_new(struct cm_calls **out, struct event_base *base,
-		 struct sip_stack *stack, struct cm_reg *reg,
-		 struct store *st, const struct cm_calls_conf *conf)
-	TL_MUST_CHECK;
+                 struct sip_stack *stack, struct cm_reg *reg, struct store *st,
+                 const struct cm_calls_conf *conf) TL_MUST_CHECK;
 void cm_calls_free(struct cm_calls *c);
 
 /* A request for call control: INVITE (new or in a dialog), ACK, BYE,
@@ -62,6 +65,11 @@ void cm_calls_free(struct cm_calls *c);
 void cm_calls_request(struct cm_calls *c, const struct sip_stack_req *r);
 /* A CANCEL matched the INVITE server transaction t (see sip_tsx.h). */
 void cm_calls_cancel(struct cm_calls *c, struct sip_tsx *t);
+/* The ring time for new calls (ms, 0: the configured default). */
+void cm_calls_set_no_answer(struct cm_calls *c, unsigned ms);
+/* Site setting holding the ring time in seconds (`trustline calls
+ * ring-time`). */
+#define CM_RING_SETTING "cm.no_answer_s"
 /* Calls in progress or connected. */
 unsigned cm_calls_active(const struct cm_calls *c);
 
@@ -83,7 +91,7 @@ const char *cm_sec_cdr_name(enum cm_sec s);
  * keys only on TLS and only when both are encrypted devices on TLS, then
  * restricted to AES_CM_128_HMAC_SHA1_80 and AEAD_AES_128_GCM. */
 struct sdp_out cm_sdp_policy(enum store_sec_mode a, enum net_transport a_tp,
-			     enum store_sec_mode b, enum net_transport b_tp,
-			     enum net_transport to_tp);
+                             enum store_sec_mode b, enum net_transport b_tp,
+                             enum net_transport to_tp);
 
 #endif

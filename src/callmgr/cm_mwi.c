@@ -36,8 +36,7 @@ struct cm_mwi {
 	bool dirty; /* a change not yet compared with every subscription */
 };
 
-int cm_mwi_body(struct buf *b, const char *account, int new_msgs,
-		int old_msgs)
+int cm_mwi_body(struct buf *b, const char *account, int new_msgs, int old_msgs)
 {
 	if (new_msgs < 0 || old_msgs < 0) {
 		return -TL_EPARSE;
@@ -45,10 +44,10 @@ int cm_mwi_body(struct buf *b, const char *account, int new_msgs,
 	/* RFC 3842 §5.2: msg-status-line, msg-account, msg-summary-line
 	 * "Voice-Message: new/old (urgent new/urgent old)". */
 	buf_printf(b,
-		   "Messages-Waiting: %s\r\n"
-		   "Message-Account: %s\r\n"
-		   "Voice-Message: %d/%d (0/0)\r\n",
-		   new_msgs > 0 ? "yes" : "no", account, new_msgs, old_msgs);
+	           "Messages-Waiting: %s\r\n"
+	           "Message-Account: %s\r\n"
+	           "Voice-Message: %d/%d (0/0)\r\n",
+	           new_msgs > 0 ? "yes" : "no", account, new_msgs, old_msgs);
 	return buf_err(b);
 }
 
@@ -82,7 +81,7 @@ static struct cm_sub *find_tsx(struct cm_mwi *m, struct sip_tsx *t)
 }
 
 static void on_notify_resp(struct sip_tsx *t, struct sip_msg *resp,
-			   uint16_t code, void *arg);
+                           uint16_t code, void *arg);
 
 static int send_notify(struct cm_mwi *m, struct cm_sub *s, const char *authz)
 {
@@ -100,23 +99,24 @@ static int send_notify(struct cm_mwi *m, struct cm_sub *s, const char *authz)
 	buf_init(&hdrs, 4096);
 	buf_init(&body, 1024);
 	snprintf(account, sizeof(account), "sip:%s@%s", s->leg.line.dn,
-		 m->h.host);
+	         m->h.host);
 	err = cm_mwi_body(&body, account, line.mwi_new, line.mwi_old);
 	if (err) {
 		goto out;
 	}
 	left = s->expires_at > m->now_ms
-		       ? (uint32_t)((s->expires_at - m->now_ms) / 1000)
-		       : 0;
+	               ? (uint32_t)((s->expires_at - m->now_ms) / 1000)
+	               : 0;
 	buf_put_str(&hdrs, "Event: message-summary\r\n");
 	/* RFC 6665 §4.2.2: Subscription-State with the time left, or
 	 * terminated with a reason. */
 	if (s->ending || !left) {
-		buf_put_str(&hdrs,
-			    "Subscription-State: terminated;reason=timeout\r\n");
+		buf_put_str(
+		        &hdrs,
+		        "Subscription-State: terminated;reason=timeout\r\n");
 	} else {
 		buf_printf(&hdrs, "Subscription-State: active;expires=%u\r\n",
-			   left);
+		           left);
 	}
 	cm_contact_hdr(&m->h, &hdrs, s->leg.tp, "mwi");
 	if (authz) {
@@ -129,15 +129,15 @@ static int send_notify(struct cm_mwi *m, struct cm_sub *s, const char *authz)
 	}
 	s->leg.cseq++;
 	err = cm_build_req(&m->h, &b, "NOTIFY", &s->leg, s->leg.cseq,
-			   (const char *)hdrs.p, SLICE_LIT(MWI_CTYPE),
-			   buf_slice(&body));
+	                   (const char *)hdrs.p, SLICE_LIT(MWI_CTYPE),
+	                   buf_slice(&body));
 	if (err) {
 		goto out;
 	}
 	sip_tsx_unref(s->notify);
 	s->notify = NULL;
 	err = sip_stack_request(m->stack, &s->notify, b.p, b.len, s->leg.tp,
-				&s->leg.dst, on_notify_resp, m);
+	                        &s->leg.dst, on_notify_resp, m);
 	if (!err) {
 		s->new_msgs = line.mwi_new;
 		s->old_msgs = line.mwi_old;
@@ -151,17 +151,17 @@ out:
 
 /* seed 001: a device with Auth INVITE challenges our NOTIFY. */
 static bool answer_challenge(struct cm_mwi *m, struct cm_sub *s,
-			     struct sip_msg *resp, uint16_t code)
+                             struct sip_msg *resp, uint16_t code)
 {
 	struct slice chals[8];
 	size_t n = 0;
 	enum sip_hdr_id want = code == 401 ? SIP_HDR_WWW_AUTHENTICATE
-					   : SIP_HDR_PROXY_AUTHENTICATE;
+	                                   : SIP_HDR_PROXY_AUTHENTICATE;
 	const struct cm_line_info *l = &s->leg.line;
 	struct sip_auth_cred cred = {
-		.user = slice_from_str(l->user),
-		.ha1_md5 = l->has_md5 ? l->ha1_md5 : NULL,
-		.ha1_sha256 = l->has_sha256 ? l->ha1_sha256 : NULL,
+	        .user = slice_from_str(l->user),
+	        .ha1_md5 = l->has_md5 ? l->ha1_md5 : NULL,
+	        .ha1_sha256 = l->has_sha256 ? l->ha1_sha256 : NULL,
 	};
 	struct buf v;
 	bool ok = false;
@@ -177,12 +177,11 @@ static bool answer_challenge(struct cm_mwi *m, struct cm_sub *s,
 		}
 	}
 	buf_init(&v, 4096);
-	buf_put_str(&v, code == 401 ? "Authorization: "
-				    : "Proxy-Authorization: ");
-	if (n && sip_auth_client_answer(m->authc, chals, n, &cred,
-					SLICE_LIT("NOTIFY"),
-					slice_from_str(s->leg.target),
-					&v) == 0) {
+	buf_put_str(&v,
+	            code == 401 ? "Authorization: " : "Proxy-Authorization: ");
+	if (n && sip_auth_client_answer(
+	                 m->authc, chals, n, &cred, SLICE_LIT("NOTIFY"),
+	                 slice_from_str(s->leg.target), &v) == 0) {
 		buf_put_str(&v, "\r\n");
 		buf_put(&v, "", 1);
 		ok = buf_err(&v) == 0 &&
@@ -193,7 +192,7 @@ static bool answer_challenge(struct cm_mwi *m, struct cm_sub *s,
 }
 
 static void on_notify_resp(struct sip_tsx *t, struct sip_msg *resp,
-			   uint16_t code, void *arg)
+                           uint16_t code, void *arg)
 {
 	struct cm_mwi *m = arg;
 	struct cm_sub *s = find_tsx(m, t);
@@ -215,15 +214,15 @@ static void on_notify_resp(struct sip_tsx *t, struct sip_msg *resp,
 	/* RFC 6665 §4.1.2.4 (notifier side): a 481 or a failure ends the
 	 * subscription. */
 	log_info("mwi", "NOTIFY to %s failed (%u): subscription ended",
-		 s->leg.line.dn, code);
+	         s->leg.line.dn, code);
 	sub_remove(m, s);
 }
 
 static void reply(const struct sip_stack_req *r, uint16_t code,
-		  const char *reason, const char *hdrs)
+                  const char *reason, const char *hdrs)
 {
 	int err = sip_tsx_reply(r->tsx, code, reason, slice_from_str(hdrs),
-				SLICE_NULL, SLICE_NULL);
+	                        SLICE_NULL, SLICE_NULL);
 
 	if (err) {
 		log_debug("mwi", "reply %u: %s", code, tl_strerror(err));
@@ -245,15 +244,15 @@ static struct cm_sub *find_dialog(struct cm_mwi *m, struct sip_msg *msg)
 }
 
 static struct cm_sub *new_sub(struct cm_mwi *m, const struct sip_stack_req *r,
-			      uint16_t *code, const char **why)
+                              uint16_t *code, const char **why)
 {
 	struct sip_msg *msg = r->msg;
 	const struct sip_addr *from = sip_msg_from(msg);
 	struct cm_req_info info = {
-		.tp = r->tp,
-		.src = *r->src,
-		.peer_cn = r->peer_identity,
-		.now_ms = m->now_ms,
+	        .tp = r->tp,
+	        .src = *r->src,
+	        .peer_cn = r->peer_identity,
+	        .now_ms = m->now_ms,
 	};
 	struct sip_iter it;
 	struct sip_contact ct;
@@ -280,26 +279,26 @@ static struct cm_sub *new_sub(struct cm_mwi *m, const struct sip_stack_req *r,
 	err = cm_reg_identify(m->reg, from->uri.user, &info, &s->leg.line);
 	if (err) {
 		*why = err == -TL_EPOLICY ? "Transport not allowed by security "
-					    "profile"
-					  : "Subscriber not registered here";
+		                            "profile"
+		                          : "Subscriber not registered here";
 		goto fail;
 	}
 	sip_msg_iter(&it, msg, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) != 1 || ct.star ||
 	    cm_copy(s->leg.target, sizeof(s->leg.target), ct.addr.uri_raw) ||
 	    cm_copy(s->leg.call_id, sizeof(s->leg.call_id),
-		    sip_msg_call_id(msg)) ||
+	            sip_msg_call_id(msg)) ||
 	    cm_copy(s->leg.remote, sizeof(s->leg.remote), from->raw)) {
 		*code = 400;
 		*why = "Bad Contact, Call-ID or From";
 		goto fail;
 	}
 	snprintf(s->leg.ltag, sizeof(s->leg.ltag), "%.*s",
-		 (int)sip_tsx_to_tag(r->tsx).len,
-		 (const char *)sip_tsx_to_tag(r->tsx).p);
+	         (int)sip_tsx_to_tag(r->tsx).len,
+	         (const char *)sip_tsx_to_tag(r->tsx).p);
 	snprintf(s->leg.local, sizeof(s->leg.local), "%.*s;tag=%s",
-		 (int)sip_msg_to(msg)->raw.len,
-		 (const char *)sip_msg_to(msg)->raw.p, s->leg.ltag);
+	         (int)sip_msg_to(msg)->raw.len,
+	         (const char *)sip_msg_to(msg)->raw.p, s->leg.ltag);
 	s->leg.tp = r->tp;
 	s->leg.dst = *r->src;
 	s->new_msgs = s->old_msgs = -1;
@@ -335,7 +334,7 @@ void cm_mwi_request(struct cm_mwi *m, const struct sip_stack_req *r)
 	}
 	if (expires && expires < m->conf.min_expires) {
 		snprintf(hdrs, sizeof(hdrs), "Min-Expires: %u\r\n",
-			 m->conf.min_expires);
+		         m->conf.min_expires);
 		reply(r, 423, NULL, hdrs);
 		return;
 	}
@@ -412,7 +411,7 @@ void cm_mwi_tick(struct cm_mwi *m, uint64_t now_ms, bool changed)
 			s->auth_tried = false;
 			if (send_notify(m, s, NULL) != 0) {
 				log_warn("mwi", "NOTIFY to %s not sent",
-					 s->leg.line.dn);
+				         s->leg.line.dn);
 			}
 		}
 	}
@@ -424,9 +423,8 @@ unsigned cm_mwi_count(const struct cm_mwi *m)
 	return m->n;
 }
 
-int cm_mwi_new(struct cm_mwi **out, struct sip_stack *stack,
-	       struct cm_reg *reg, struct store *st,
-	       const struct cm_mwi_conf *conf)
+int cm_mwi_new(struct cm_mwi **out, struct sip_stack *stack, struct cm_reg *reg,
+               struct store *st, const struct cm_mwi_conf *conf)
 {
 	struct cm_mwi *m = calloc(1, sizeof(*m));
 	int err;

@@ -33,9 +33,8 @@ struct cm_mwi_conf {
 	unsigned max_subs;    /* 0: 100,000 */
 };
 
-int cm_mwi_new(struct cm_mwi **out, struct sip_stack *stack,
-	       struct cm_reg *reg, struct store *st,
-	       const struct cm_mwi_conf *conf) TL_MUST_CHECK;
+int cm_mwi_new(struct cm_mwi **out, struct sip_stack *stack, struct cm_reg *reg,
+               struct store *st, const struct cm_mwi_conf *conf) TL_MUST_CHECK;
 void cm_mwi_free(struct cm_mwi *m);
 
 /* A SUBSCRIBE (new or refresh). Always answers. */
@@ -49,6 +48,6 @@ unsigned cm_mwi_count(const struct cm_mwi *m);
 /* RFC 3842 §5.2 body: Messages-Waiting, Message-Account, Voice-Message
  * "new/old". Negative counts are refused (-TL_EPARSE). */
 int cm_mwi_body(struct buf *b, const char *account, int new_msgs,
-		int old_msgs) TL_MUST_CHECK;
+                int old_msgs) TL_MUST_CHECK;
 
 #endif

@@ -96,7 +96,7 @@ static struct cm_line *line_by_user(const struct cm_reg *r, struct slice u)
 		return NULL;
 	}
 	for (struct cm_line *l =
-		     r->lines.by_user[hash_bytes(u.p, u.len) & r->lines.mask];
+	             r->lines.by_user[hash_bytes(u.p, u.len) & r->lines.mask];
 	     l; l = l->next_user) {
 		if (key_eq(l->user, u)) {
 			return l;
@@ -111,7 +111,7 @@ static struct cm_line *line_by_dn(const struct cm_reg *r, struct slice dn)
 		return NULL;
 	}
 	for (struct cm_line *l =
-		     r->lines.by_dn[hash_bytes(dn.p, dn.len) & r->lines.mask];
+	             r->lines.by_dn[hash_bytes(dn.p, dn.len) & r->lines.mask];
 	     l; l = l->next_dn) {
 		if (key_eq(l->dn, dn)) {
 			return l;
@@ -145,7 +145,7 @@ struct load_ctx {
 /* Call forwarding targets live in site settings "cm.fwd.<kind>.<dn>"
  * (written by `trustline calls forward`). */
 static void load_forward(struct store *st, const char *kind, const char *dn,
-			 char out[CM_KEY_MAX])
+                         char out[CM_KEY_MAX])
 {
 	char key[STORE_KEY_MAX];
 
@@ -176,7 +176,8 @@ static int load_line(const struct store_line *sl, void *arg)
 	l = &c->arr[c->n];
 	memset(l, 0, sizeof(*l));
 	snprintf(l->dn, sizeof(l->dn), "%s", sl->dn);
-	snprintf(l->user, sizeof(l->user), "%s", sl->user[0] ? sl->user : sl->dn);
+	snprintf(l->user, sizeof(l->user), "%s",
+	         sl->user[0] ? sl->user : sl->dn);
 	snprintf(l->realm, sizeof(l->realm), "%s", sl->realm);
 	l->has_md5 = hex_to_raw(sl->ha1_md5, l->ha1_md5, 16) == 0;
 	l->has_sha256 = hex_to_raw(sl->ha1_sha256, l->ha1_sha256, 32) == 0;
@@ -232,10 +233,12 @@ int cm_reg_reload(struct cm_reg *r)
 	}
 	for (size_t i = 0; i < nl.n; i++) {
 		struct cm_line *l = &nl.all[i];
-		uint32_t hu = hash_bytes((const uint8_t *)l->user,
-					 strlen(l->user)) & nl.mask;
-		uint32_t hd = hash_bytes((const uint8_t *)l->dn,
-					 strlen(l->dn)) & nl.mask;
+		uint32_t hu =
+		        hash_bytes((const uint8_t *)l->user, strlen(l->user)) &
+		        nl.mask;
+		uint32_t hd =
+		        hash_bytes((const uint8_t *)l->dn, strlen(l->dn)) &
+		        nl.mask;
 		l->next_user = nl.by_user[hu];
 		nl.by_user[hu] = l;
 		l->next_dn = nl.by_dn[hd];
@@ -247,8 +250,8 @@ int cm_reg_reload(struct cm_reg *r)
 	return 0;
 }
 
-int cm_reg_new(struct cm_reg **out, struct store *st,
-	       struct sip_auth_srv *auth, const struct cm_reg_conf *conf)
+int cm_reg_new(struct cm_reg **out, struct store *st, struct sip_auth_srv *auth,
+               const struct cm_reg_conf *conf)
 {
 	struct cm_reg *r = calloc(1, sizeof(*r));
 	int err;
@@ -272,7 +275,7 @@ int cm_reg_new(struct cm_reg **out, struct store *st,
 		r->conf.max_contacts = 8;
 	}
 	snprintf(r->realm, sizeof(r->realm), "%s",
-		 conf->realm ? conf->realm : "trustline");
+	         conf->realm ? conf->realm : "trustline");
 	if (conf->md5_first) {
 		r->algs[0] = SIP_AUTH_MD5;
 		r->algs[1] = SIP_AUTH_SHA256;
@@ -330,8 +333,7 @@ void cm_reg_free(struct cm_reg *r)
 	free(r);
 }
 
-static struct cm_aor *aor_find(struct cm_reg *r, struct slice dn,
-			       bool create)
+static struct cm_aor *aor_find(struct cm_reg *r, struct slice dn, bool create)
 {
 	uint32_t h = hash_bytes(dn.p, dn.len) & r->aor_mask;
 	struct cm_aor *a;
@@ -387,7 +389,7 @@ unsigned cm_reg_count(const struct cm_reg *r)
 }
 
 int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
-		  cm_binding_h h, void *arg)
+                  cm_binding_h h, void *arg)
 {
 	struct slice k = slice_from_str(dn);
 	struct cm_aor *a;
@@ -403,10 +405,11 @@ int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
 	aor_prune(r, a, now_ms);
 	for (struct cm_bind *b = a->binds; b; b = b->next) {
 		struct cm_binding cb = {
-			.contact = b->contact,
-			.tp = b->tp,
-			.src = b->src,
-			.expires_in = (uint32_t)((b->expires_at - now_ms) / 1000),
+		        .contact = b->contact,
+		        .tp = b->tp,
+		        .src = b->src,
+		        .expires_in =
+		                (uint32_t)((b->expires_at - now_ms) / 1000),
 		};
 		n++;
 		if (h && h(&cb, arg)) {
@@ -419,8 +422,8 @@ int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
 /* ---- REGISTER ---- */
 
 static int ha1_lookup(void *arg, struct slice user, struct slice realm,
-		      enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
-		      size_t *len)
+                      enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
+                      size_t *len)
 {
 	struct cm_reg *r = arg;
 	struct cm_line *l = line_by_user(r, user);
@@ -457,8 +460,7 @@ static struct slice addr_bytes(const struct net_addr *a)
 	return SLICE_NULL;
 }
 
-static int respond(struct cm_reg_answer *ans, uint16_t code,
-		   const char *reason)
+static int respond(struct cm_reg_answer *ans, uint16_t code, const char *reason)
 {
 	ans->code = code;
 	ans->reason = reason;
@@ -466,7 +468,7 @@ static int respond(struct cm_reg_answer *ans, uint16_t code,
 }
 
 static void audit(struct cm_reg *r, const char *action, const char *dn,
-		  const struct cm_req_info *info, const char *why)
+                  const struct cm_req_info *info, const char *why)
 {
 	char src[NET_ADDR_STRLEN] = "?";
 	char detail[512];
@@ -475,7 +477,7 @@ static void audit(struct cm_reg *r, const char *action, const char *dn,
 		snprintf(src, sizeof(src), "?");
 	}
 	snprintf(detail, sizeof(detail), "dn=%s transport=%s src=%s: %s", dn,
-		 net_transport_name(info->tp), src, why);
+	         net_transport_name(info->tp), src, why);
 	log_warn("registrar", "%s %s", action, detail);
 	if (store_audit(r->st, "registrar", action, detail) != 0) {
 		log_warn("registrar", "audit log write failed");
@@ -485,7 +487,7 @@ static void audit(struct cm_reg *r, const char *action, const char *dn,
 /* seed 002: a device in authenticated or encrypted mode registers only
  * over TLS, with a client certificate naming the device itself. */
 static const char *policy_refusal(const struct cm_line *l,
-				  const struct cm_req_info *info)
+                                  const struct cm_req_info *info)
 {
 	if (l->mode == STORE_SEC_NONSECURE) {
 		return NULL;
@@ -529,7 +531,7 @@ static char *dup_slice(struct slice s)
 }
 
 static void bind_remove(struct cm_reg *r, struct cm_aor *a,
-			struct cm_bind *target)
+                        struct cm_bind *target)
 {
 	for (struct cm_bind **pp = &a->binds; *pp; pp = &(*pp)->next) {
 		if (*pp == target) {
@@ -546,18 +548,17 @@ static int build_ok(struct cm_aor *a, uint64_t now, struct cm_reg_answer *ans)
 {
 	int err = 0;
 
-	for (struct cm_bind *b = a ? a->binds : NULL; !err && b;
-	     b = b->next) {
+	for (struct cm_bind *b = a ? a->binds : NULL; !err && b; b = b->next) {
 		err = sip_build_hdrf(&ans->hdrs, "Contact", "<%s>;expires=%u",
-				     b->contact,
-				     (unsigned)((b->expires_at - now) / 1000));
+		                     b->contact,
+		                     (unsigned)((b->expires_at - now) / 1000));
 	}
 	return err ? err : respond(ans, 200, NULL);
 }
 
 static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
-			  struct slice dn, const struct cm_req_info *info,
-			  struct cm_reg_answer *ans)
+                          struct slice dn, const struct cm_req_info *info,
+                          struct cm_reg_answer *ans)
 {
 	struct contact_op ops[16];
 	size_t nops = 0;
@@ -583,8 +584,8 @@ static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
 		}
 		ops[nops].uri = c.addr.uri_raw;
 		ops[nops].expires = c.has_expires ? c.expires
-				    : has_hdr_exp ? hdr_exp
-						  : r->conf.default_expires;
+		                    : has_hdr_exp ? hdr_exp
+		                                  : r->conf.default_expires;
 		nops++;
 	}
 	if (rc < 0) {
@@ -611,7 +612,7 @@ static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
 		if (ops[i].expires != 0 &&
 		    ops[i].expires < r->conf.min_expires) {
 			int err = sip_build_hdrf(&ans->hdrs, "Min-Expires",
-						 "%u", r->conf.min_expires);
+			                         "%u", r->conf.min_expires);
 			return err ? err : respond(ans, 423, NULL);
 		}
 		if (ops[i].expires > r->conf.max_expires) {
@@ -634,7 +635,8 @@ static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
 		}
 		if (!b) {
 			if (a->n >= r->conf.max_contacts) {
-				return respond(ans, 403, "Too many registered contacts");
+				return respond(ans, 403,
+				               "Too many registered contacts");
 			}
 			b = calloc(1, sizeof(*b));
 			if (!b || !(b->contact = dup_slice(ops[i].uri))) {
@@ -665,22 +667,22 @@ static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
 /* RFC 8760 §2.4: a UAC answers the first challenge it supports, but some
  * (SIPp 3.6) read only the first one: the order is configurable. */
 static int challenge(struct cm_reg *r, struct slice addr, bool stale,
-		     struct buf *hdrs)
+                     struct buf *hdrs)
 {
 	int err = 0;
 
 	for (size_t i = 0; !err && i < r->n_algs; i++) {
 		buf_put_str(hdrs, "WWW-Authenticate: ");
 		err = sip_auth_challenge_value(r->auth, r->algs[i],
-					       slice_from_str(r->realm), addr,
-					       stale, hdrs);
+		                               slice_from_str(r->realm), addr,
+		                               stale, hdrs);
 		buf_put_str(hdrs, "\r\n");
 	}
 	return err ? err : buf_err(hdrs);
 }
 
 int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
-		  const struct cm_req_info *info, struct cm_reg_answer *ans)
+                  const struct cm_req_info *info, struct cm_reg_answer *ans)
 {
 	const struct sip_addr *to = sip_msg_to(req);
 	struct slice authz[8];
@@ -692,8 +694,8 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 	char dn[CM_KEY_MAX];
 	int err;
 
-	if (!to || (to->uri.scheme != SIP_URI_SIP &&
-		    to->uri.scheme != SIP_URI_SIPS)) {
+	if (!to ||
+	    (to->uri.scheme != SIP_URI_SIP && to->uri.scheme != SIP_URI_SIPS)) {
 		return respond(ans, 404, "Unknown address of record");
 	}
 	line = line_by_dn(r, to->uri.user);
@@ -705,12 +707,12 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 		}
 	}
 	ar = (struct sip_auth_req){
-		.method = SLICE_LIT("REGISTER"),
-		.uri = sip_msg_ruri(req)->raw,
-		.realm = slice_from_str(r->realm),
-		.authz = authz,
-		.n_authz = n_authz,
-		.addr = addr_bytes(&info->src),
+	        .method = SLICE_LIT("REGISTER"),
+	        .uri = sip_msg_ruri(req)->raw,
+	        .realm = slice_from_str(r->realm),
+	        .authz = authz,
+	        .n_authz = n_authz,
+	        .addr = addr_bytes(&info->src),
 	};
 	/* Unknown AORs are challenged like known ones: the answer must not
 	 * tell which numbers exist. */
@@ -724,7 +726,7 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 			return respond(ans, 403, "Too many failures");
 		}
 		err = challenge(r, ar.addr, oc.verdict == SIP_AUTH_STALE,
-				&ans->hdrs);
+		                &ans->hdrs);
 		return err ? err : respond(ans, code, NULL);
 	}
 	owner = line_by_user(r, oc.user);
@@ -789,7 +791,7 @@ static bool same_port(const struct net_addr *a, const struct net_addr *b)
 }
 
 int cm_reg_identify(struct cm_reg *r, struct slice dn,
-		    const struct cm_req_info *info, struct cm_line_info *out)
+                    const struct cm_req_info *info, struct cm_line_info *out)
 {
 	struct cm_line *l = line_by_dn(r, dn);
 	struct cm_aor *a;
@@ -817,8 +819,8 @@ int cm_reg_identify(struct cm_reg *r, struct slice dn,
 			ok = info->peer_cn && strcmp(info->peer_cn, l->cn) == 0;
 			/* A nonsecure device without a certificate: the
 			 * registered address. */
-			ok = ok || (!info->peer_cn && same_host(&b->src,
-								&info->src));
+			ok = ok ||
+			     (!info->peer_cn && same_host(&b->src, &info->src));
 			break;
 		case NET_TCP:
 			ok = same_host(&b->src, &info->src);

@@ -24,11 +24,11 @@
 struct cm_reg;
 
 struct cm_reg_conf {
-	const char *realm;	  /* digest realm */
-	uint32_t min_expires;	  /* 0: 60 (423 below it) */
-	uint32_t max_expires;	  /* 0: 7200 (capped) */
+	const char *realm;        /* digest realm */
+	uint32_t min_expires;     /* 0: 60 (423 below it) */
+	uint32_t max_expires;     /* 0: 7200 (capped) */
 	uint32_t default_expires; /* 0: 3600 */
-	unsigned max_contacts;	  /* per AOR, 0: 8 */
+	unsigned max_contacts;    /* per AOR, 0: 8 */
 	/* Challenge order: SHA-256 then MD5 by default (RFC 8760 §2.4). */
 	bool md5_first;
 	bool md5_only;
@@ -53,9 +53,8 @@ struct cm_req_info {
 	uint64_t now_ms; /* monotonic milliseconds */
 };
 
-int cm_reg_new(struct cm_reg **out, struct store *st,
-	       struct sip_auth_srv *auth, const struct cm_reg_conf *conf)
-	TL_MUST_CHECK;
+int cm_reg_new(struct cm_reg **out, struct store *st, struct sip_auth_srv *auth,
+               const struct cm_reg_conf *conf) TL_MUST_CHECK;
 void cm_reg_free(struct cm_reg *r);
 
 /* Re-read lines, devices and profiles from the store. On failure the old
@@ -64,8 +63,8 @@ int cm_reg_reload(struct cm_reg *r) TL_MUST_CHECK;
 
 /* Decide the answer to a REGISTER. Returns 0 when ans is set. */
 int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
-		  const struct cm_req_info *info, struct cm_reg_answer *ans)
-	TL_MUST_CHECK;
+                  const struct cm_req_info *info,
+                  struct cm_reg_answer *ans) TL_MUST_CHECK;
 
 /* Drop expired bindings. */
 void cm_reg_expire(struct cm_reg *r, uint64_t now_ms);
@@ -82,7 +81,7 @@ typedef int (*cm_binding_h)(const struct cm_binding *b, void *arg);
 /* Visit the live bindings of directory number dn (h non-zero stops).
  * Returns the number visited, or -TL_ENOTFOUND for an unknown dn. */
 int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
-		  cm_binding_h h, void *arg) TL_MUST_CHECK;
+                  cm_binding_h h, void *arg) TL_MUST_CHECK;
 
 /* What the call manager needs to know about a line. Holds the HA1s
  * (secrets: wipe with OPENSSL_cleanse after use, never log). */
@@ -102,7 +101,7 @@ struct cm_line_info {
 
 /* The line of directory number dn. -TL_ENOTFOUND. */
 int cm_reg_line(struct cm_reg *r, struct slice dn,
-		struct cm_line_info *out) TL_MUST_CHECK;
+                struct cm_line_info *out) TL_MUST_CHECK;
 
 /* The caller of a request claiming directory number dn: dn must have a
  * live binding from where the request came (UDP: same address and port;
@@ -113,13 +112,13 @@ int cm_reg_line(struct cm_reg *r, struct slice dn,
  * or certificate for the profile), -TL_EAUTH (not registered from
  * there). */
 int cm_reg_identify(struct cm_reg *r, struct slice dn,
-		    const struct cm_req_info *info,
-		    struct cm_line_info *out) TL_MUST_CHECK;
+                    const struct cm_req_info *info,
+                    struct cm_line_info *out) TL_MUST_CHECK;
 
 /* The settings key of a forwarding target: kind "all", "busy" or
  * "noans". */
 int cm_fwd_key(char *out, size_t outlen, const char *kind,
-	       const char *dn) TL_MUST_CHECK;
+               const char *dn) TL_MUST_CHECK;
 
 /* Live bindings in total. */
 unsigned cm_reg_count(const struct cm_reg *r);

@@ -18,7 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#define CM_ALLOW "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, SUBSCRIBE"
+#define CM_ALLOW                                                               \
+	"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, SUBSCRIBE"
 /* Option tags we implement (RFC 3261 §8.2.2.3: anything else in Require
  * is answered 420). */
 static const char *const cm_supported[] = {"path", "outbound", "gruu", NULL};
@@ -46,10 +47,10 @@ static uint64_t now_ms(void)
 }
 
 static void reply(const struct sip_stack_req *r, uint16_t code,
-		  const char *reason, const char *hdrs)
+                  const char *reason, const char *hdrs)
 {
 	int err = sip_tsx_reply(r->tsx, code, reason, slice_from_str(hdrs),
-				SLICE_NULL, SLICE_NULL);
+	                        SLICE_NULL, SLICE_NULL);
 
 	if (err) {
 		log_debug("sip", "reply %u failed: %s", code, tl_strerror(err));
@@ -107,10 +108,10 @@ static bool accepts_sdp(struct sip_msg *m)
 static void on_register(struct cm_svc *s, const struct sip_stack_req *r)
 {
 	struct cm_req_info info = {
-		.tp = r->tp,
-		.src = *r->src,
-		.peer_cn = r->peer_identity,
-		.now_ms = now_ms(),
+	        .tp = r->tp,
+	        .src = *r->src,
+	        .peer_cn = r->peer_identity,
+	        .now_ms = now_ms(),
 	};
 	struct cm_reg_answer ans = {0};
 	int err;
@@ -119,19 +120,19 @@ static void on_register(struct cm_svc *s, const struct sip_stack_req *r)
 	err = cm_reg_handle(s->reg, r->msg, &info, &ans);
 	if (!err) {
 		err = sip_tsx_reply(r->tsx, ans.code, ans.reason,
-				    buf_slice(&ans.hdrs), SLICE_NULL,
-				    SLICE_NULL);
+		                    buf_slice(&ans.hdrs), SLICE_NULL,
+		                    SLICE_NULL);
 	}
 	if (err) {
 		log_warn("registrar", "REGISTER not answered: %s",
-			 tl_strerror(err));
+		         tl_strerror(err));
 		reply(r, 500, "Server Internal Error", "");
 	}
 	buf_free(&ans.hdrs);
 }
 
 static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
-		       void *arg)
+                       void *arg)
 {
 	struct cm_svc *s = arg;
 	struct sip_msg *m = r->msg;
@@ -219,6 +220,19 @@ static void on_cancel(struct sip_tsx *t, void *arg)
 	cm_calls_cancel(s->calls, t);
 }
 
+/* The ring time from the site settings (`trustline calls ring-time`). */
+static void load_settings(struct cm_svc *s)
+{
+	char v[32];
+	unsigned ms = 0;
+
+	if (store_setting_get(s->st, CM_RING_SETTING, v, sizeof(v)) == 0) {
+		long secs = strtol(v, NULL, 10);
+		ms = secs >= 1 && secs <= 3600 ? (unsigned)secs * 1000 : 0;
+	}
+	cm_calls_set_no_answer(s->calls, ms);
+}
+
 /* Once a second: drop expired bindings, reload lines when the database
  * changed. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -232,6 +246,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		if (cm_reg_reload(s->reg) == 0) {
 			s->generation = gen;
 			changed = true;
+			load_settings(s);
 		}
 	}
 	/* `trustline mwi set` runs in another process: the change counter
@@ -258,54 +273,54 @@ static int listen_all(struct cm_svc *s, const struct cm_svc_conf *conf)
 	}
 	if (err) {
 		log_err("sip", "cannot listen on %s port %u: %s", conf->listen,
-			conf->port, tl_strerror(err));
+		        conf->port, tl_strerror(err));
 		return err;
 	}
 	if (!conf->tls_port) {
 		return 0;
 	}
 	struct net_tls_conf tc = {
-		.role = NET_TLS_SERVER,
-		.cert_file = conf->cert_file,
-		.key_file = conf->key_file,
-		.cert2_file = conf->cert2_file,
-		.key2_file = conf->key2_file,
-		.ca_file = conf->client_ca_file,
-		.crl_file = conf->crl_file,
-		/* The manufacturer's CA publishes no CRL to us: MICs are
-		 * checked by chain and time; LSCs against the site CRL. */
-		.crl_missing_ok = true,
-		.client_auth = conf->client_ca_file
-				       ? NET_TLS_CLIENT_CERT_OPTIONAL
-				       : NET_TLS_CLIENT_CERT_NONE,
-		.keylog_file = conf->keylog_file,
+	        .role = NET_TLS_SERVER,
+	        .cert_file = conf->cert_file,
+	        .key_file = conf->key_file,
+	        .cert2_file = conf->cert2_file,
+	        .key2_file = conf->key2_file,
+	        .ca_file = conf->client_ca_file,
+	        .crl_file = conf->crl_file,
+	        /* The manufacturer's CA publishes no CRL to us: MICs are
+	         * checked by chain and time; LSCs against the site CRL. */
+	        .crl_missing_ok = true,
+	        .client_auth = conf->client_ca_file
+	                               ? NET_TLS_CLIENT_CERT_OPTIONAL
+	                               : NET_TLS_CLIENT_CERT_NONE,
+	        .keylog_file = conf->keylog_file,
 	};
 	err = net_tls_new(&s->tls, &tc);
 	if (err) {
 		log_err("sip", "TLS setup failed (%s): %s", conf->cert_file,
-			tl_strerror(err));
+		        tl_strerror(err));
 		return err;
 	}
 	net_addr_set_port(&a, conf->tls_port);
 	err = sip_stack_listen(s->stack, NET_TLS, &a, s->tls, NULL);
 	if (err) {
 		log_err("sip", "cannot listen on %s port %u (TLS): %s",
-			conf->listen, conf->tls_port, tl_strerror(err));
+		        conf->listen, conf->tls_port, tl_strerror(err));
 	}
 	return err;
 }
 
-int cm_svc_new(struct cm_svc **out, struct event_base *base,
-	       struct store *st, const struct cm_svc_conf *conf)
+int cm_svc_new(struct cm_svc **out, struct event_base *base, struct store *st,
+               const struct cm_svc_conf *conf)
 {
 	struct cm_svc *s = calloc(1, sizeof(*s));
 	/* Room to remember nonce counts of ~2,000 registrations per second
 	 * over a whole nonce lifetime before evicting (8 MiB). */
 	struct sip_auth_cfg acfg = {.nc_slots = 1u << 18};
 	struct cm_reg_conf rconf = {
-		.realm = conf->realm,
-		.md5_first = conf->digest_md5_first,
-		.md5_only = conf->digest_md5_only,
+	        .realm = conf->realm,
+	        .md5_first = conf->digest_md5_first,
+	        .md5_only = conf->digest_md5_only,
 	};
 	struct timeval one = {1, 0};
 	int err;
@@ -328,11 +343,11 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 		s->generation = 0;
 	}
 	struct sip_stack_cfg scfg = {
-		.base = base,
-		.request_h = on_request,
-		.cancel_h = on_cancel,
-		.arg = s,
-		.t1_ms = conf->t1_ms,
+	        .base = base,
+	        .request_h = on_request,
+	        .cancel_h = on_cancel,
+	        .arg = s,
+	        .t1_ms = conf->t1_ms,
 	};
 	err = sip_stack_new(&s->stack, &scfg);
 	if (err) {
@@ -343,19 +358,21 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base,
 		goto fail;
 	}
 	struct cm_calls_conf cconf = {
-		.host = conf->listen,
-		.port = conf->port,
-		.tls_port = conf->tls_port,
-		.no_answer_ms = conf->no_answer_ms,
+	        .host = conf->listen,
+	        .port = conf->port,
+	        .tls_port = conf->tls_port,
+	        .no_answer_ms = conf->no_answer_ms,
+	        .store_gen = &s->generation,
 	};
 	err = cm_calls_new(&s->calls, base, s->stack, s->reg, st, &cconf);
 	if (err) {
 		goto fail;
 	}
+	load_settings(s);
 	struct cm_mwi_conf mconf = {
-		.host = conf->listen,
-		.port = conf->port,
-		.tls_port = conf->tls_port,
+	        .host = conf->listen,
+	        .port = conf->port,
+	        .tls_port = conf->tls_port,
 	};
 	err = cm_mwi_new(&s->mwi, s->stack, s->reg, st, &mconf);
 	if (err) {

@@ -19,10 +19,10 @@ struct event_base;
 struct cm_svc;
 
 struct cm_svc_conf {
-	const char *listen;   /* numeric address, e.g. "127.0.0.1", "::" */
-	uint16_t port;	      /* UDP and TCP */
-	uint16_t tls_port;    /* 0: no TLS listener */
-	const char *realm;    /* digest realm */
+	const char *listen; /* numeric address, e.g. "127.0.0.1", "::" */
+	uint16_t port;      /* UDP and TCP */
+	uint16_t tls_port;  /* 0: no TLS listener */
+	const char *realm;  /* digest realm */
 	/* TLS server certificate chain and key (PEM files), optional
 	 * second (EC) pair, trust anchors for client certificates (site CA
 	 * and manufacturer CA), CRL. */
@@ -35,12 +35,12 @@ struct cm_svc_conf {
 	/* Digest challenge order (see cm_reg_conf). */
 	bool digest_md5_first;
 	bool digest_md5_only;
-	unsigned t1_ms; /* 0: 500 */
+	unsigned t1_ms;        /* 0: 500 */
 	unsigned no_answer_ms; /* ring time before no answer, 0: 20 s */
 };
 
-int cm_svc_new(struct cm_svc **out, struct event_base *base,
-	       struct store *st, const struct cm_svc_conf *conf) TL_MUST_CHECK;
+int cm_svc_new(struct cm_svc **out, struct event_base *base, struct store *st,
+               const struct cm_svc_conf *conf) TL_MUST_CHECK;
 void cm_svc_free(struct cm_svc *s);
 
 #endif

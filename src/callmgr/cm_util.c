@@ -9,7 +9,7 @@
 #include <time.h>
 
 void cm_host_set(struct cm_host *h, const char *host, uint16_t port,
-		 uint16_t tls_port)
+                 uint16_t tls_port)
 {
 	snprintf(h->host, sizeof(h->host), "%s", host ? host : "127.0.0.1");
 	h->port = port;
@@ -38,18 +38,18 @@ static const char *via_tp(enum net_transport tp)
 }
 
 void cm_contact_hdr(const struct cm_host *h, struct buf *b,
-		    enum net_transport tp, const char *user)
+                    enum net_transport tp, const char *user)
 {
 	buf_printf(b, "Contact: <sip:%s@%s:%u%s>\r\n", user, h->host,
-		   cm_host_port(h, tp),
-		   tp == NET_TLS   ? ";transport=tls"
-		   : tp == NET_TCP ? ";transport=tcp"
-				   : "");
+	           cm_host_port(h, tp),
+	           tp == NET_TLS   ? ";transport=tls"
+	           : tp == NET_TCP ? ";transport=tcp"
+	                           : "");
 }
 
 int cm_build_req(const struct cm_host *h, struct buf *b, const char *method,
-		 const struct cm_leg *l, uint32_t cseq, const char *extra,
-		 struct slice ctype, struct slice body)
+                 const struct cm_leg *l, uint32_t cseq, const char *extra,
+                 struct slice ctype, struct slice body)
 {
 	char branch[SIP_TSX_BRANCH_LEN];
 	int err = sip_tsx_branch(branch);
@@ -58,13 +58,12 @@ int cm_build_req(const struct cm_host *h, struct buf *b, const char *method,
 		return err;
 	}
 	err = sip_build_request(b, slice_from_str(method),
-				slice_from_str(l->target));
+	                        slice_from_str(l->target));
 	/* RFC 3581: rport, so that answers find us behind a NAT too. */
 	if (!err) {
-		err = sip_build_hdrf(b, "Via",
-				     "SIP/2.0/%s %s:%u;branch=%s;rport",
-				     via_tp(l->tp), h->host,
-				     cm_host_port(h, l->tp), branch);
+		err = sip_build_hdrf(
+		        b, "Via", "SIP/2.0/%s %s:%u;branch=%s;rport",
+		        via_tp(l->tp), h->host, cm_host_port(h, l->tp), branch);
 	}
 	if (!err) {
 		err = sip_build_hdrf(b, "Max-Forwards", "70");

@@ -14,19 +14,19 @@
 #include <string.h>
 
 const char cmd_mwi_summary[] =
-	"message waiting: set or show a line's new/old voice messages";
+        "message waiting: set or show a line's new/old voice messages";
 
 static const char usage[] =
-	"usage: trustline mwi set DN --new N [--old M] [--json]\n"
-	"       trustline mwi show DN [--json]\n"
-	"\n"
-	"Sets the message-waiting state of directory number DN: N new and M\n"
-	"old voice messages (0-99999; --old defaults to 0). A running\n"
-	"`trustline serve` sends a NOTIFY (RFC 3842 message-summary) to the\n"
-	"phones subscribed to DN within a second.\n"
-	"Common options:\n"
-	"  --site DIR   the site directory (default ./site)\n"
-	"  --json       machine-readable output\n";
+        "usage: trustline mwi set DN --new N [--old M] [--json]\n"
+        "       trustline mwi show DN [--json]\n"
+        "\n"
+        "Sets the message-waiting state of directory number DN: N new and M\n"
+        "old voice messages (0-99999; --old defaults to 0). A running\n"
+        "`trustline serve` sends a NOTIFY (RFC 3842 message-summary) to the\n"
+        "phones subscribed to DN within a second.\n"
+        "Common options:\n"
+        "  --site DIR   the site directory (default ./site)\n"
+        "  --json       machine-readable output\n";
 
 #define CMD "mwi"
 
@@ -46,7 +46,7 @@ static int parse_count(const char *what, const char *s, int *out)
 	v = strtol(s, &end, 10);
 	if (!*s || *end || errno || v < 0 || v > 99999) {
 		cli_fail(CMD, "%s must be a number from 0 to 99999, not '%s'",
-			 what, s);
+		         what, s);
 		return CLI_EUSAGE;
 	}
 	*out = (int)v;
@@ -57,11 +57,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	enum { O_SITE = 256, O_JSON, O_NEW, O_OLD };
 	static const struct option lo[] = {
-		{"site", required_argument, NULL, O_SITE},
-		{"json", no_argument, NULL, O_JSON},
-		{"new", required_argument, NULL, O_NEW},
-		{"old", required_argument, NULL, O_OLD},
-		{NULL, 0, NULL, 0},
+	        {"site", required_argument, NULL, O_SITE},
+	        {"json", no_argument, NULL, O_JSON},
+	        {"new", required_argument, NULL, O_NEW},
+	        {"old", required_argument, NULL, O_OLD},
+	        {NULL, 0, NULL, 0},
 	};
 	int c;
 
@@ -88,7 +88,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return CLI_EUSAGE;
 		default:
 			cli_fail(CMD, "unknown option '%s' (try --help)",
-				 argv[optind - 1]);
+			         argv[optind - 1]);
 			return CLI_EUSAGE;
 		}
 	}
@@ -119,11 +119,10 @@ static int show(struct store *st, const struct opts *o)
 		return cli_fail(CMD, "no line %s", o->dn);
 	}
 	if (o->json) {
-		return cli_print_json(CMD, json_pack("{s:s, s:i, s:i, s:b}",
-						     "dn", l.dn, "new",
-						     l.mwi_new, "old",
-						     l.mwi_old, "waiting",
-						     l.mwi_new > 0));
+		return cli_print_json(
+		        CMD, json_pack("{s:s, s:i, s:i, s:b}", "dn", l.dn,
+		                       "new", l.mwi_new, "old", l.mwi_old,
+		                       "waiting", l.mwi_new > 0));
 	}
 	printf("%s: %d new, %d old (%s)\n", l.dn, l.mwi_new, l.mwi_old,
 	       l.mwi_new > 0 ? "messages waiting" : "no new messages");
@@ -182,7 +181,7 @@ int cmd_mwi(int argc, char **argv)
 			rc = cli_fail(CMD, "no line %s", o.dn);
 		} else if (err) {
 			rc = cli_fail(CMD, "cannot set %s: %s", o.dn,
-				      tl_strerror(err));
+			              tl_strerror(err));
 		} else if (store_audit(st, cli_actor(), "mwi-set", o.dn) != 0) {
 			rc = cli_fail(CMD, "audit log write failed");
 		}

@@ -8,7 +8,7 @@
 # devices on TLS, and the CDR rows.
 set -u
 . "$(dirname "$0")/lib.sh"
-tl_deadline 300
+tl_deadline 400
 
 T=${TL_BIN:?TL_BIN is the trustline binary}
 D=$(tl_tmpdir)
@@ -17,6 +17,7 @@ P=$(tl_free_port 38000 3 200) || tl_fail "no free ports"
 # Loopback is busy with ephemeral ports: one port at a time.
 port() { tl_free_port 38200 1 800 || tl_fail "no free port"; }
 UAC=$(port)
+U2=$(port) # every callee 1002 answers here: one binding, refreshed
 site=$D/site
 
 "$T" init --site "$site" --base-port "$P" >"$D/init.log" 2>&1 ||
@@ -48,7 +49,7 @@ csv() {
 		"$1" "$1" "$1" "$1" "$2" "$3" >"$D/$4.csv"
 }
 
-tl_start serve "$T" serve --site "$site" --no-tftp --no-http
+tl_start serve "$T" -v serve --site "$site" --no-tftp --no-http
 tl_wait_port udp 127.0.0.1 "$P" 20 || tl_fail "serve did not bind UDP $P"
 tl_wait_port tcp 127.0.0.1 $((P + 1)) 20 || tl_fail "serve did not bind TLS"
 
@@ -68,7 +69,7 @@ uas_udp() {
 
 # 1. UDP to UDP, the caller offering SRTP with keys over UDP (a broken
 #    phone): the callee must get neither keys nor RTP/SAVP.
-uas_udp 1002 "$(port)" udp
+uas_udp 1002 "$U2" udp
 csv 1001 1002 RTP/SAVP uac-udp
 tl_check "call 1001 -> 1002 over UDP" \
 	tl_sipp uac-udp 127.0.0.1:"$P" -sf "$SIPP/cm_uac.xml" \
@@ -102,7 +103,7 @@ tl_check "unregistered number answered 480" \
 	-message_file "$D/uac-480.msg"
 
 # 3. The callee is busy: 486 relayed.
-uas_udp 1002 "$(port)" busy cm_uas_busy.xml
+uas_udp 1002 "$U2" busy cm_uas_busy.xml
 csv 1001 1002 RTP/AVP uac-busy
 tl_check "busy callee: 486 relayed" \
 	tl_sipp uac-busy 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
@@ -235,7 +236,7 @@ tl_stop bridge-tls >/dev/null 2>&1 || true
 
 # 5. Encrypted caller on TLS to a nonsecure callee on UDP: no keys on the
 #    UDP leg, none back to the caller either, status NotAuthenticated.
-uas_udp 1002 "$(port)" mixed
+uas_udp 1002 "$U2" mixed
 csv 1003 1002 RTP/SAVP uac-mixed
 tl_check "call 1003 (TLS) -> 1002 (UDP)" \
 	tl_sipp uac-mixed 127.0.0.1:"$ST3" -sf "$SIPP/cm_uac.xml" \
@@ -261,6 +262,107 @@ fi
 tl_check "the refusal is a 403 naming the profile" \
 	grep -q "^SIP/2.0 403 Transport not allowed by security profile" \
 	"$D/uac-enc-udp.msg"
+
+# 8. The caller hangs up while the callee rings: CANCEL on both legs.
+uas_udp 1002 "$U2" ring cm_uas_ring.xml
+csv 1001 1002 RTP/AVP uac-cancel
+tl_check "caller cancels: 487 to the caller" \
+	tl_sipp uac-cancel 127.0.0.1:"$P" -sf "$SIPP/cm_uac_cancel.xml" \
+	-inf "$D/uac-cancel.csv" -m 1 -t u1 -p "$UAC"
+rc=0
+wait_gone uas-ring || rc=$?
+tl_assert_eq 0 "$rc" "the callee got the CANCEL and answered 487"
+
+# 9. Hold and resume, relayed to the callee.
+uas_udp 1002 "$U2" hold
+csv 1001 1002 RTP/AVP uac-hold
+tl_check "hold and resume" \
+	tl_sipp uac-hold 127.0.0.1:"$P" -sf "$SIPP/cm_uac_hold.xml" \
+	-inf "$D/uac-hold.csv" -m 1 -t u1 -p "$UAC" -trace_msg \
+	-message_file "$D/uac-hold.msg"
+rc=0
+wait_gone uas-hold || rc=$?
+tl_assert_eq 0 "$rc" "the callee got both re-INVITEs"
+tl_check "the held phone got a=sendonly" grep -q "^a=sendonly" \
+	"$D/uas-hold.msg"
+tl_check "status NotAuthenticated while on hold" \
+	grep -q "security=NotAuthenticated; orientation=from" "$D/uas-hold.msg"
+
+# 10. Forward all: 1005 -> 1002.
+tl_check "calls forward --all" bash -c \
+	"'$T' calls forward --site '$site' 1005 --all 1002 >/dev/null"
+sleep 1.5
+uas_udp 1002 "$U2" fwd
+csv 1001 1005 RTP/AVP uac-fwd
+tl_check "a call to 1005 is answered by 1002 (forward all)" \
+	tl_sipp uac-fwd 127.0.0.1:"$P" -sf "$SIPP/cm_uac.xml" \
+	-inf "$D/uac-fwd.csv" -m 1 -t u1 -p "$UAC"
+wait_gone uas-fwd >/dev/null 2>&1 || true
+tl_check "calls forward --clear" bash -c \
+	"'$T' calls forward --site '$site' 1005 --clear --json | grep -q '\"all\": null'"
+if "$T" calls forward --site "$site" 1005 --all 1999 2>"$D/fwd.err"; then
+	tl_check_fail "forward to an unknown line is refused"
+else
+	tl_check "forward to an unknown line is refused in one line" \
+		grep -q "no line 1999" "$D/fwd.err"
+fi
+
+# 11. No answer: 1002 rings for the ring time, the call goes to 1005.
+tl_check "calls ring-time 5" bash -c \
+	"'$T' calls ring-time --site '$site' 5 >/dev/null"
+tl_check "calls forward --no-answer" bash -c \
+	"'$T' calls forward --site '$site' 1002 --no-answer 1005 >/dev/null"
+sleep 1.5
+uas_udp 1002 "$U2" noans cm_uas_ring.xml
+uas_udp 1005 "$(port)" five
+csv 1001 1002 RTP/AVP uac-noans
+tl_check "unanswered 1002 forwards to 1005 after the ring time" \
+	tl_sipp uac-noans 127.0.0.1:"$P" -sf "$SIPP/cm_uac.xml" \
+	-inf "$D/uac-noans.csv" -m 1 -t u1 -p "$UAC"
+rc=0
+wait_gone uas-noans || rc=$?
+tl_assert_eq 0 "$rc" "1002 was cancelled at the ring time"
+wait_gone uas-five >/dev/null 2>&1 || true
+"$T" calls forward --site "$site" 1002 --clear >/dev/null
+sleep 1.5
+uas_udp 1002 "$U2" noans2 cm_uas_ring.xml
+csv 1001 1002 RTP/AVP uac-noans2
+tl_check "without a forward, no answer is 480" \
+	tl_sipp uac-noans2 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
+	-inf "$D/uac-noans2.csv" -m 1 -t u1 -p "$UAC" -trace_msg \
+	-message_file "$D/uac-noans2.msg"
+tl_check "480 No Answer" grep -q "^SIP/2.0 480 No Answer" "$D/uac-noans2.msg"
+wait_gone uas-noans2 >/dev/null 2>&1 || true
+
+# 12. Auth INVITE (seed 001): 1006's phone challenges our INVITE; we
+#     answer with the line's credentials.
+"$T" profile add authinv --site "$site" --mode nonsecure \
+	--auth-invite on >/dev/null || tl_fail "profile add"
+"$T" device add --site "$site" --mac 001122334406 --profile authinv \
+	>/dev/null || tl_fail "device add 6"
+"$T" line add --site "$site" --dn 1006 --device 001122334406 --user 1006 \
+	--password secret1006 >/dev/null || tl_fail "line add 1006"
+realm=$("$T" line show --site "$site" 1006 --json |
+	sed -n 's/.*"realm": "\([^"]*\)".*/\1/p')
+sleep 1.5
+csv 1006 0 RTP/AVP reg6
+U6=$(port)
+tl_sipp reg-6 127.0.0.1:"$P" -sf "$SIPP/register_auth.xml" \
+	-inf "$D/reg6.csv" -m 1 -t u1 -p "$U6" || tl_fail "1006 did not register"
+tl_start uas-auth timeout 60 sipp -nostdin -sf "$SIPP/cm_uas_auth.xml" \
+	-t u1 -p "$U6" -m 1 -key user 1006 -key password secret1006 \
+	-key realm "$realm" -trace_msg -message_file "$D/uas-auth.msg" \
+	-trace_err -error_file "$D/uas-auth.err" 127.0.0.1:"$P"
+tl_wait_port udp 127.0.0.1 "$U6" 10 || tl_fail "uas auth not up"
+csv 1001 1006 RTP/AVP uac-auth
+tl_check "call to an Auth INVITE phone: challenge answered, call up" \
+	tl_sipp uac-auth 127.0.0.1:"$P" -sf "$SIPP/cm_uac.xml" \
+	-inf "$D/uac-auth.csv" -m 1 -t u1 -p "$UAC"
+rc=0
+wait_gone uas-auth || rc=$?
+tl_assert_eq 0 "$rc" "the phone accepted our credentials"
+tl_check "our retried INVITE carried Authorization" \
+	grep -q "^Authorization: Digest username=\"1006\"" "$D/uas-auth.msg"
 
 # 7. MWI: subscribe, `trustline mwi set` from another process, NOTIFY.
 csv 1001 0 RTP/AVP mwi
@@ -291,13 +393,17 @@ fi
 cdr() {
 	sqlite3 "$site/trustline.db" "$1" 2>&1
 }
-tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure" \
+tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure" \
 	"$(cdr "select from_dn,to_dn,security from cdrs where answer_at>0 order by id" | tr '\n' ' ' | sed 's/ $//')" \
 	"CDRs of the answered calls"
 tl_assert_eq 1 "$(cdr "select count(*) from cdrs where to_dn='1999' and cause='unknown number'")" \
 	"CDR of the call to an unknown number"
 tl_assert_eq 1 "$(cdr "select count(*) from cdrs where cause='busy'")" \
 	"CDR of the busy call"
+tl_assert_eq 1 "$(cdr "select count(*) from cdrs where cause='cancelled'")" \
+	"CDR of the cancelled call"
+tl_assert_eq 1 "$(cdr "select count(*) from cdrs where cause='no answer'")" \
+	"CDR of the unanswered call"
 
 rc=0
 tl_stop serve || rc=$?

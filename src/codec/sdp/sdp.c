@@ -8,7 +8,7 @@
 
 struct sdp_ln {
 	uint8_t type;
-	int8_t media; /* -1: session level */
+	int8_t media;  /* -1: session level */
 	int8_t crypto; /* index in its section, -1: not a crypto line */
 	struct slice v;
 };
@@ -188,7 +188,7 @@ static int parse_media(struct slice v, struct sdp_sec *m)
 	slash = slice_find(port, '/');
 	if (slash >= 0) {
 		count = slice_make(port.p + slash + 1,
-				   port.len - (size_t)slash - 1);
+		                   port.len - (size_t)slash - 1);
 		port.len = (size_t)slash;
 	}
 	err = num(port, 5, 65535, &n);
@@ -212,7 +212,7 @@ static int parse_media(struct slice v, struct sdp_sec *m)
 			return -TL_EPARSE;
 		}
 		p = i < 0 ? SLICE_NULL
-			  : slice_make(p.p + i + 1, p.len - (size_t)i - 1);
+		          : slice_make(p.p + i + 1, p.len - (size_t)i - 1);
 	}
 	for (struct slice f = m->info.fmts, t; f.p;) {
 		t = split_sp(f, &f);
@@ -221,7 +221,7 @@ static int parse_media(struct slice v, struct sdp_sec *m)
 		}
 	}
 	m->info.savp = slice_eq_str(m->info.proto, "RTP/SAVP") ||
-		       slice_eq_str(m->info.proto, "RTP/SAVPF");
+	               slice_eq_str(m->info.proto, "RTP/SAVPF");
 	return 0;
 }
 
@@ -231,10 +231,10 @@ static enum sdp_suite suite_from(struct slice s)
 		const char *name;
 		enum sdp_suite id;
 	} t[] = {
-		{"AES_CM_128_HMAC_SHA1_80", SDP_SUITE_AES_CM_128_HMAC_SHA1_80},
-		{"AES_CM_128_HMAC_SHA1_32", SDP_SUITE_AES_CM_128_HMAC_SHA1_32},
-		{"AEAD_AES_128_GCM", SDP_SUITE_AEAD_AES_128_GCM},
-		{"AEAD_AES_256_GCM", SDP_SUITE_AEAD_AES_256_GCM},
+	        {"AES_CM_128_HMAC_SHA1_80", SDP_SUITE_AES_CM_128_HMAC_SHA1_80},
+	        {"AES_CM_128_HMAC_SHA1_32", SDP_SUITE_AES_CM_128_HMAC_SHA1_32},
+	        {"AEAD_AES_128_GCM", SDP_SUITE_AEAD_AES_128_GCM},
+	        {"AEAD_AES_256_GCM", SDP_SUITE_AEAD_AES_256_GCM},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
@@ -332,7 +332,7 @@ int sdp_crypto_parse(struct sdp_crypto *c, struct slice v)
 	c->key_params = split_sp(rest, &c->session_params);
 	if (!is_digits(tag, 9)) {
 		return tag.len > 9 && is_digits(tag, 20) ? -TL_ETOOBIG
-							 : -TL_EPARSE;
+		                                         : -TL_EPARSE;
 	}
 	err = num(tag, 9, 999999999, &n);
 	if (err) {
@@ -351,8 +351,8 @@ int sdp_crypto_parse(struct sdp_crypto *c, struct slice v)
 			return err;
 		}
 		kp = semi < 0 ? SLICE_NULL
-			      : slice_make(kp.p + semi + 1,
-					   kp.len - (size_t)semi - 1);
+		              : slice_make(kp.p + semi + 1,
+		                           kp.len - (size_t)semi - 1);
 	}
 	for (struct slice sp = c->session_params, t; sp.p;) {
 		t = split_sp(sp, &sp);
@@ -387,8 +387,8 @@ static int media_rank(uint8_t t)
 
 static int direction(struct slice a, enum sdp_dir *d)
 {
-	static const char *const names[] = {"sendrecv", "sendonly",
-					    "recvonly", "inactive"};
+	static const char *const names[] = {"sendrecv", "sendonly", "recvonly",
+	                                    "inactive"};
 
 	for (size_t i = 0; i < 4; i++) {
 		if (slice_eq_str(a, names[i])) {
@@ -408,14 +408,14 @@ static int attribute(struct sdp *s, struct sdp_ln *ln)
 	if (colon >= 0) {
 		name = slice_make(ln->v.p, (size_t)colon);
 		val = slice_make(ln->v.p + colon + 1,
-				 ln->v.len - (size_t)colon - 1);
+		                 ln->v.len - (size_t)colon - 1);
 	}
 	if (!is_token(name)) {
 		return -TL_EPARSE;
 	}
 	if (!val.p && direction(name, &d)) {
-		bool *has = ln->media < 0 ? &s->has_dir
-					  : &s->m[ln->media].has_dir;
+		bool *has =
+		        ln->media < 0 ? &s->has_dir : &s->m[ln->media].has_dir;
 		if (*has) {
 			return -TL_EDUP;
 		}
@@ -509,7 +509,7 @@ static int one_line(struct sdp *s, struct sdp_ln *ln, int *rank, bool *seen)
 			}
 			s->m[ln->media].has_c = true;
 			err = parse_conn(ln->v,
-					 &s->m[ln->media].info.conn_addr);
+			                 &s->m[ln->media].info.conn_addr);
 		} else {
 			err = parse_conn(ln->v, &s->conn_addr);
 		}
@@ -610,7 +610,7 @@ int sdp_media_get(const struct sdp *s, size_t i, struct sdp_media *out)
 }
 
 int sdp_crypto_get(const struct sdp *s, size_t i, size_t j,
-		   struct sdp_crypto *out)
+                   struct sdp_crypto *out)
 {
 	if (i >= s->nm || j >= s->m[i].info.n_crypto) {
 		return -TL_ENOTFOUND;
@@ -690,8 +690,8 @@ int sdp_print(struct buf *b, const struct sdp *s, const struct sdp_out *o)
 			buf_put_str(b, "m=");
 			buf_put_slice(b, m->head);
 			buf_put_str(b, slice_eq_str(m->info.proto, "RTP/SAVPF")
-					       ? " RTP/AVPF "
-					       : " RTP/AVP ");
+			                       ? " RTP/AVPF "
+			                       : " RTP/AVP ");
 			buf_put_slice(b, m->info.fmts);
 			buf_put_str(b, "\r\n");
 			continue;

@@ -59,7 +59,7 @@ struct sdp_crypto {
 struct sdp_media {
 	struct slice media; /* "audio", "video", ... */
 	uint16_t port;
-	uint16_t nports; /* 1 unless "port/n" */
+	uint16_t nports;    /* 1 unless "port/n" */
 	struct slice proto; /* "RTP/AVP", "RTP/SAVP", ... */
 	struct slice fmts;  /* the format list as written */
 	enum sdp_dir dir;   /* media attribute, else session, else sendrecv */
@@ -87,10 +87,10 @@ int sdp_parse(struct sdp *s, const uint8_t *p, size_t len) TL_MUST_CHECK;
 size_t sdp_media_count(const struct sdp *s);
 /* i < sdp_media_count(); -TL_ENOTFOUND otherwise. */
 int sdp_media_get(const struct sdp *s, size_t i,
-		  struct sdp_media *out) TL_MUST_CHECK;
+                  struct sdp_media *out) TL_MUST_CHECK;
 /* The j-th crypto attribute of media i. */
 int sdp_crypto_get(const struct sdp *s, size_t i, size_t j,
-		   struct sdp_crypto *out) TL_MUST_CHECK;
+                   struct sdp_crypto *out) TL_MUST_CHECK;
 
 /* Parse the value of one crypto attribute (after "crypto:"). */
 int sdp_crypto_parse(struct sdp_crypto *c, struct slice v) TL_MUST_CHECK;
@@ -119,6 +119,6 @@ struct sdp_out {
 /* Print s (as parsed, CRLF line ends) rewritten per o into b. Returns
  * buf_err(b). */
 int sdp_print(struct buf *b, const struct sdp *s,
-	      const struct sdp_out *o) TL_MUST_CHECK;
+              const struct sdp_out *o) TL_MUST_CHECK;
 
 #endif
