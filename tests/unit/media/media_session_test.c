@@ -647,6 +647,149 @@ static void test_wav_source(void **state)
 	event_base_free(base);
 }
 
+/* ---- the per-packet steps without sockets: RFC 3550 accounting ---- */
+
+struct count_sink {
+	size_t samples;
+	size_t nonzero;
+};
+
+static void count(const int16_t *pcm, size_t n, void *arg)
+{
+	struct count_sink *c = arg;
+
+	c->samples += n;
+	for (size_t i = 0; i < n; i++) {
+		c->nonzero += pcm[i] != 0;
+	}
+}
+
+struct pkt {
+	uint8_t b[200];
+	size_t len;
+};
+
+static void pack_n(struct media_session *a, struct pkt *p, size_t n,
+                   uint32_t *ts)
+{
+	uint8_t pl[MEDIA_FRAME_SAMPLES];
+
+	memset(pl, 0x80, sizeof(pl)); /* µ-law 0x80: a loud sample */
+	for (size_t i = 0; i < n; i++) {
+		assert_int_equal(media_session_pack(a, 0, false, *ts,
+		                                    slice_make(pl, sizeof(pl)),
+		                                    p[i].b, sizeof(p[i].b),
+		                                    &p[i].len),
+		                 0);
+		*ts += MEDIA_FRAME_SAMPLES;
+	}
+}
+
+static void test_accounting(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct media_session_conf c;
+	struct media_session *a, *b;
+	struct media_stats st;
+	struct count_sink cs = {0};
+	struct pkt p[12];
+	uint32_t ts = 1000;
+
+	memset(&c, 0, sizeof(c));
+	c.codec = MEDIA_PCMU;
+	c.dtmf_pt = 101;
+	assert_int_equal(session_new(&a, base, &c), 0);
+	assert_int_equal(session_new(&b, base, &c), 0);
+	media_session_set_sink(b, count, &cs);
+
+	/* 12 packets: 0-4 in order, 5 and 6 lost for now, 7-9, then 6 late
+	 * and 9 again (a duplicate of plain RTP is accepted, it cannot be
+	 * told from a retransmission) */
+	pack_n(a, p, 12, &ts);
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(media_session_input(b, p[i].b, p[i].len), 0);
+	}
+	media_session_stats(b, &st);
+	assert_int_equal(st.received, 5);
+	assert_int_equal(st.lost, 0);
+	assert_int_equal(cs.samples, 5 * 160);
+	for (int i = 7; i < 10; i++) {
+		assert_int_equal(media_session_input(b, p[i].b, p[i].len), 0);
+	}
+	media_session_stats(b, &st);
+	assert_int_equal(st.lost, 2);
+	/* the gap became 320 samples of silence */
+	assert_int_equal(cs.samples, 10 * 160);
+	assert_int_equal(cs.nonzero, 8 * 160);
+	assert_int_equal(media_session_input(b, p[6].b, p[6].len), 0);
+	media_session_stats(b, &st);
+	assert_int_equal(st.lost, 1);
+	/* too late to be heard */
+	assert_int_equal(cs.samples, 10 * 160);
+	assert_int_equal(media_session_input(b, p[9].b, p[9].len), 0);
+	media_session_stats(b, &st);
+	assert_int_equal(st.received, 10);
+	assert_int_equal(st.lost, 0);
+
+	/* refusals are counted, not fatal */
+	uint8_t junk[20] = {0x80, 0x09}; /* payload type 9 (G.722) */
+	assert_int_equal(media_session_input(b, junk, sizeof(junk)),
+	                 -TL_EUNKNOWN);
+	junk[0] = 0x40; /* version 1 */
+	assert_int_equal(media_session_input(b, junk, sizeof(junk)),
+	                 -TL_EPARSE);
+	assert_int_equal(media_session_input(b, junk, 5), -TL_ETRUNC);
+	media_session_stats(b, &st);
+	assert_int_equal(st.bad, 3);
+	assert_int_equal(st.received, 10);
+
+	/* the sequence number wraps (RFC 3550 A.1): 70000 packets, none
+	 * lost, one every other packet */
+	memset(&cs, 0, sizeof(cs));
+	for (int i = 0; i < 70000; i++) {
+		pack_n(a, p, 1, &ts);
+		if (i % 2 == 0) {
+			assert_int_equal(
+			        media_session_input(b, p[0].b, p[0].len), 0);
+		}
+	}
+	media_session_stats(b, &st);
+	assert_int_equal(st.received, 10 + 35000);
+	/* packets 10 and 11 of the first batch, then every odd one */
+	assert_int_equal(st.lost, 2 + 35000 - 1);
+	/* a pause longer than 2 s is not filled with silence */
+	ts += 3 * MEDIA_RATE;
+	size_t before = cs.samples;
+	pack_n(a, p, 1, &ts);
+	assert_int_equal(media_session_input(b, p[0].b, p[0].len), 0);
+	assert_int_equal(cs.samples, before + 160);
+
+	/* a new SSRC (the peer restarted) starts the counts afresh */
+	media_session_free(a);
+	assert_int_equal(session_new(&a, base, &c), 0);
+	pack_n(a, p, 3, &ts);
+	assert_int_equal(media_session_input(b, p[2].b, p[2].len), 0);
+	media_session_stats(b, &st);
+	assert_int_equal(st.lost, 0);
+	struct media_stats sa;
+	media_session_stats(a, &sa);
+	assert_int_equal(st.remote_ssrc, sa.local_ssrc);
+	/* nothing was sent on a socket */
+	assert_int_equal(sa.sent, 0);
+
+	/* the room for the tag is required */
+	uint8_t small[12 + 160 + 15];
+	size_t len;
+	uint8_t pl[160] = {0};
+	assert_int_equal(media_session_pack(a, 0, false, 0,
+	                                    slice_make(pl, sizeof(pl)), small,
+	                                    sizeof(small), &len),
+	                 -TL_ETOOBIG);
+	media_session_free(a);
+	media_session_free(b);
+	event_base_free(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -660,6 +803,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_dtmf, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_wrong_key_and_stranger,
 	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_accounting, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_wav_source, setup,
 	                                        teardown),
 	};
