@@ -23,14 +23,17 @@ B=$build/bench/capf_enroll_bench
 raw=$(openssl speed -seconds "$secs" ecdsap256 2>/dev/null |
 	awk '/ecdsa \(nistp256\)/ { print $(NF - 1) }')
 echo "openssl_ecdsap256_sign_per_s $raw"
+"$B" engine "$secs" 1 1 | awk '{
+	printf "engine_enrol_per_s %s (no TLS; %s per CPU-second)\n", $6, $10 }'
 for mode in capf est; do
 	for key in rsa ec; do
 		for s in 1 "$servers"; do
 			line=$("$B" "$mode" "$secs" "$clients" "$s" "$key")
 			echo "$line" | awk -v k="$key" -v s="$s" '{
 				printf "%s_enrol_per_s %s (tls key %s, %d server " \
-				       "process(es), %s ok, %s failed)\n",
-				       $2, $6, k, s, $3, $4 }'
+				       "process(es), %s ok, %s failed; server " \
+				       "%s per CPU-second, client CPU %s s)\n",
+				       $2, $6, k, s, $3, $4, $12, $10 }'
 		done
 	done
 done

@@ -209,6 +209,8 @@ static int engine_only(int secs)
 		err = pki_keygen(&k, PKI_ALG_P256);
 	}
 	len = err ? 0 : i2d_PUBKEY(k, &spki);
+	struct rusage ru0;
+	getrusage(RUSAGE_SELF, &ru0);
 	double t0 = now_s(), dt = 0;
 	while (!err && len > 0 && (dt = now_s() - t0) < secs) {
 		char name[16];
@@ -230,8 +232,10 @@ static int engine_only(int secs)
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	             (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	double cpu = (double)(ru.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+	             (ru.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+	             (double)(ru.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+	             (ru.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
 	if (err) {
 		fprintf(stderr, "engine: %s\n", tl_strerror(err));
 	} else {

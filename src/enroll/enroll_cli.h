@@ -38,8 +38,9 @@ struct capf_cli_conf {
 	unsigned timeout_ms; /* 0: 10000 */
 	/* Optional: a TLS client context made once and reused (net_tls_new
 	 * with NET_TLS_CLIENT and ca_file); OpenSSL 3 makes a context far
-	 * more slowly than a handshake. NULL: one per session from
-	 * ca_file. */
+	 * more slowly than a handshake. Its verify hook can pin the CAPF
+	 * certificate of the CTL instead of a CA. NULL: one per session
+	 * from ca_file. */
 	struct net_tls *tls;
 };
 
