@@ -523,7 +523,7 @@ static void test_wrong_key_and_stranger(void **state)
 	assert_int_equal(sendto(fd, junk, sizeof(junk), 0,
 	                        (struct sockaddr *)&lb.ss, lb.len),
 	                 (ssize_t)sizeof(junk));
-	run_ms(base, 300);
+	run_ms(base, 500);
 	media_session_stats(b, &sb);
 	assert_true(sb.srtp_auth_fail >= 10);
 	assert_int_equal(sb.received, 0);
@@ -539,7 +539,7 @@ static void test_wrong_key_and_stranger(void **state)
 	assert_int_equal(media_session_set_srtp(b, &k2, &k1), 0);
 	assert_int_equal(media_session_record_wav(b, wb), 0);
 	assert_int_equal(media_session_start(b), 0);
-	run_ms(base, 400);
+	run_ms(base, 500);
 	media_session_stats(b, &sb);
 	assert_true(sb.received >= 10);
 	assert_int_equal(media_session_stop(b), 0);
@@ -633,7 +633,7 @@ static void test_wav_source(void **state)
 	assert_int_equal(media_session_send_wav(a, src, false), 0);
 	assert_int_equal(media_session_start(a), 0);
 	assert_int_equal(media_session_start(b), 0);
-	run_ms(base, 400);
+	run_ms(base, 500);
 	media_session_stats(a, &sa);
 	assert_true(sa.sent >= 15);
 	assert_true(acc->n >= 1600);
