@@ -131,8 +131,8 @@ static int b64_val(uint8_t c)
 /* RFC 4648 §4 base64, strict: padding optional but, when present,
  * correct; the unused low bits of the last character must be zero so that
  * one key has one spelling. */
-static int b64_decode(struct slice in, uint8_t *out, size_t cap,
-                      size_t *out_len)
+static TL_MUST_CHECK int b64_decode(struct slice in, uint8_t *out, size_t cap,
+                                    size_t *out_len)
 {
 	size_t n = in.len, o = 0;
 	uint32_t acc = 0;
@@ -176,7 +176,7 @@ static int b64_decode(struct slice in, uint8_t *out, size_t cap,
 
 /* RFC 4568 §6.1: lifetime = ["2^"] 1*(DIGIT); the key may protect at most
  * that many packets. RFC 3711 §9.2 caps SRTP at 2^48 packets. */
-static int parse_lifetime(struct slice s)
+static TL_MUST_CHECK int parse_lifetime(struct slice s)
 {
 	uint64_t v;
 
@@ -325,8 +325,9 @@ int media_srtp_selftest(void)
 	                                                         : -TL_ECRYPTO;
 }
 
-static int policy_set(srtp_policy_t *p, const struct media_srtp_key *k,
-                      srtp_ssrc_type_t type, uint8_t *keybuf)
+static TL_MUST_CHECK int policy_set(srtp_policy_t *p,
+                                    const struct media_srtp_key *k,
+                                    srtp_ssrc_type_t type, uint8_t *keybuf)
 {
 	memset(p, 0, sizeof(*p));
 	if (k->len == 0 || k->len != media_srtp_key_len(k->suite)) {
@@ -360,8 +361,8 @@ static int policy_set(srtp_policy_t *p, const struct media_srtp_key *k,
 	return 0;
 }
 
-static int srtp_make(srtp_t *out, const struct media_srtp_key *k,
-                     srtp_ssrc_type_t type)
+static TL_MUST_CHECK int srtp_make(srtp_t *out, const struct media_srtp_key *k,
+                                   srtp_ssrc_type_t type)
 {
 	uint8_t keybuf[MEDIA_SRTP_KEY_MAX];
 	srtp_policy_t pol;
