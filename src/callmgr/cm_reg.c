@@ -23,6 +23,7 @@ struct cm_line {
 	enum store_sec_mode mode;
 	bool allow_mic;
 	bool auth_invite;
+	bool revoked; /* the device's certificate is revoked */
 	char fwd_all[CM_KEY_MAX], fwd_busy[CM_KEY_MAX], fwd_noans[CM_KEY_MAX];
 	bool has_md5, has_sha256;
 	uint8_t ha1_md5[16];
@@ -183,7 +184,15 @@ static int load_line(const struct store_line *sl, void *arg)
 	l->has_sha256 = hex_to_raw(sl->ha1_sha256, l->ha1_sha256, 32) == 0;
 	l->mode = STORE_SEC_NONSECURE;
 	if (store_device_get(c->r->st, sl->device, &dev) == 0) {
+		struct store_cert cert = {0};
 		snprintf(l->cn, sizeof(l->cn), "%s", dev.name);
+		/* The certificate the device enrolled with (LSC) or was
+		 * given: revoked means no service (seed 002). */
+		if (dev.cert_serial[0] &&
+		    store_cert_get(c->r->st, dev.cert_serial, &cert) == 0) {
+			l->revoked = cert.revoked_at != 0;
+		}
+		store_cert_clear(&cert);
 		if (store_profile_get(c->r->st, dev.profile, &prof) == 0) {
 			l->mode = prof.mode;
 			l->allow_mic = prof.allow_mic;
@@ -202,6 +211,38 @@ int cm_fwd_key(char *out, size_t outlen, const char *kind, const char *dn)
 	int n = snprintf(out, outlen, "cm.fwd.%s.%s", kind, dn);
 
 	return n < 0 || (size_t)n >= outlen ? -TL_ETOOBIG : 0;
+}
+
+static struct cm_aor *aor_find(struct cm_reg *r, struct slice dn, bool create);
+static void bind_remove(struct cm_reg *r, struct cm_aor *a,
+                        struct cm_bind *target);
+
+/* A device whose certificate was revoked loses its registrations at
+ * once, not at their expiry. */
+static void drop_revoked(struct cm_reg *r)
+{
+	for (size_t i = 0; i < r->lines.n; i++) {
+		struct cm_line *l = &r->lines.all[i];
+		struct cm_aor *a;
+		if (!l->revoked || !r->aors) {
+			continue;
+		}
+		a = aor_find(r, slice_from_str(l->dn), false);
+		if (!a || !a->binds) {
+			continue;
+		}
+		while (a->binds) {
+			bind_remove(r, a, a->binds);
+		}
+		log_warn("registrar",
+		         "dn=%s: certificate of %s revoked, "
+		         "registrations dropped",
+		         l->dn, l->cn);
+		if (store_audit(r->st, "registrar", "registration-dropped",
+		                l->dn) != 0) {
+			log_warn("registrar", "audit log write failed");
+		}
+	}
 }
 
 int cm_reg_reload(struct cm_reg *r)
@@ -247,6 +288,7 @@ int cm_reg_reload(struct cm_reg *r)
 	lines_free(&r->lines);
 	r->lines = nl;
 	log_info("registrar", "%zu lines loaded", nl.n);
+	drop_revoked(r);
 	return 0;
 }
 

@@ -49,6 +49,10 @@ csv() {
 		"$1" "$1" "$1" "$1" "$2" "$3" >"$D/$4.csv"
 }
 
+cdr() {
+	sqlite3 "$site/trustline.db" "$1" 2>&1
+}
+
 tl_start serve "$T" -v serve --site "$site" --no-tftp --no-http
 tl_wait_port udp 127.0.0.1 "$P" 20 || tl_fail "serve did not bind UDP $P"
 tl_wait_port tcp 127.0.0.1 $((P + 1)) 20 || tl_fail "serve did not bind TLS"
@@ -389,10 +393,36 @@ else
 		grep -q "no line 1999" "$D/mwi-bad.err"
 fi
 
+# 13. Revocation: 1004 registers over TLS with an LSC from the site CA;
+#     once that certificate is revoked its registration is dropped at
+#     once (not at expiry), audited, and calls to it find nobody.
+mkdir -p "$D/lsc4"
+"$T" ca issue --site "$site" --profile lsc --cn SEP001122334404 \
+	--out "$D/lsc4" >/dev/null || tl_fail "ca issue lsc"
+"$T" device set --site "$site" 001122334404 \
+	--cert "$D/lsc4/SEP001122334404.crt" >/dev/null || tl_fail "device set"
+sleep 1.5
+uas_tls 1004 "$(port)" rev cm_uas.xml "$D/lsc4" 001122334404
+serial=$("$T" device show --site "$site" 001122334404 --json |
+	sed -n 's/.*"serial": "\([0-9a-f]*\)".*/\1/p')
+"$T" ca revoke --site "$site" --serial "$serial" >/dev/null ||
+	tl_fail "ca revoke"
+for _ in $(seq 50); do
+	[ "$(cdr "select count(*) from audit where action='registration-dropped' and detail='1004'")" = 1 ] && break
+	sleep 0.1
+done
+tl_assert_eq 1 "$(cdr "select count(*) from audit where action='registration-dropped' and detail='1004'")" \
+	"the revoked device's registration is dropped and audited"
+csv 1001 1004 RTP/AVP uac-rev
+tl_check "a call to the revoked device is 480" \
+	tl_sipp uac-rev 127.0.0.1:"$P" -sf "$SIPP/cm_uac_fail.xml" \
+	-inf "$D/uac-rev.csv" -m 1 -t u1 -p "$UAC" -trace_msg \
+	-message_file "$D/uac-rev.msg"
+tl_check "480 for the revoked device" grep -q "^SIP/2.0 480 " "$D/uac-rev.msg"
+tl_stop bridge-rev >/dev/null 2>&1 || true
+tl_stop uas-rev >/dev/null 2>&1 || true
+
 # CDR rows: one per call attempt above.
-cdr() {
-	sqlite3 "$site/trustline.db" "$1" 2>&1
-}
 tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure" \
 	"$(cdr "select from_dn,to_dn,security from cdrs where answer_at>0 order by id" | tr '\n' ' ' | sed 's/ $//')" \
 	"CDRs of the answered calls"
