@@ -407,9 +407,11 @@ int media_session_pack(struct media_session *s, uint8_t pt, bool marker,
 /* Take one datagram as if it had arrived on the socket from the remote
  * address: verify and decrypt (SRTP, in place), parse, count (RFC 3550
  * A.1), decode to the sink or report a digit. 0 when accepted, else why it
- * was dropped (and counted): -TL_EAUTH, -TL_ESTALE (SRTP replay),
- * -TL_EPARSE / -TL_ETRUNC (not RTP), -TL_EUNKNOWN (another payload
- * type). */
+ * was dropped (and counted in bad, srtp_auth_fail or srtp_replay):
+ * -TL_EAUTH, -TL_ESTALE (SRTP replay), -TL_EPARSE / -TL_ETRUNC /
+ * -TL_ETRAIL (not RTP, or a malformed telephone-event payload),
+ * -TL_EUNKNOWN (another payload type). A well-formed telephone-event that
+ * is not a digit (event > 15) is accepted and ignored. */
 int media_session_input(struct media_session *s, uint8_t *pkt,
                         size_t len) TL_MUST_CHECK;
 

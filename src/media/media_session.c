@@ -704,14 +704,9 @@ static void dtmf_report(struct media_session *s)
 	}
 }
 
-static void rx_dtmf(struct media_session *s, const struct media_rtp_hdr *h)
+static void rx_dtmf(struct media_session *s, const struct media_rtp_hdr *h,
+                    const struct media_dtmf *d)
 {
-	struct media_dtmf d;
-
-	if (media_dtmf_parse(&d, h->payload.p, h->payload.len) != 0) {
-		s->st.bad++;
-		return;
-	}
 	/* RFC 4733 §2.5.2: packets of one event share its timestamp. */
 	if (!s->drx_active || h->ts != s->drx_ts) {
 		if (s->drx_active && !s->drx_reported) {
@@ -720,13 +715,13 @@ static void rx_dtmf(struct media_session *s, const struct media_rtp_hdr *h)
 		s->drx_active = true;
 		s->drx_reported = false;
 		s->drx_ts = h->ts;
-		s->drx_event = d.event;
+		s->drx_event = d->event;
 		s->drx_duration = 0;
 	}
-	if (d.duration > s->drx_duration) {
-		s->drx_duration = d.duration;
+	if (d->duration > s->drx_duration) {
+		s->drx_duration = d->duration;
 	}
-	if (d.end && !s->drx_reported) {
+	if (d->end && !s->drx_reported) {
 		dtmf_report(s);
 	}
 }
@@ -762,6 +757,20 @@ int media_session_input(struct media_session *s, uint8_t *p, size_t len)
 		s->st.bad++;
 		return -TL_EUNKNOWN;
 	}
+	struct media_dtmf d;
+	bool digit = false;
+	if (dtmf) {
+		/* A malformed event payload is refused like a malformed
+		 * packet; a well-formed event that is not a DTMF digit
+		 * (RFC 4733 §3.2 flash, tones of RFC 4734) is accepted and
+		 * ignored. */
+		err = media_dtmf_parse(&d, h.payload.p, h.payload.len);
+		if (err && err != -TL_EUNKNOWN) {
+			s->st.bad++;
+			return err;
+		}
+		digit = err == 0;
+	}
 	if (!s->rx_init || h.ssrc != s->rx_ssrc) {
 		/* a new source: start its statistics afresh */
 		s->rx_init = true;
@@ -780,8 +789,8 @@ int media_session_input(struct media_session *s, uint8_t *p, size_t len)
 	}
 	if (audio) {
 		rx_audio(s, &h);
-	} else {
-		rx_dtmf(s, &h);
+	} else if (digit) {
+		rx_dtmf(s, &h, &d);
 	}
 	return 0;
 }

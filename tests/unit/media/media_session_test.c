@@ -739,9 +739,24 @@ static void test_accounting(void **state)
 	assert_int_equal(media_session_input(b, junk, sizeof(junk)),
 	                 -TL_EPARSE);
 	assert_int_equal(media_session_input(b, junk, 5), -TL_ETRUNC);
+	/* telephone-event (101): a malformed payload is refused; a flash
+	 * (event 16, RFC 4733 §3.2) is accepted and ignored */
+	uint8_t ev[16];
+	memcpy(ev, p[11].b, 12);
+	ev[1] = 101;
+	memcpy(ev + 12, "\x01\x0a\x00", 3);
+	assert_int_equal(media_session_input(b, ev, 15), -TL_ETRUNC);
+	memcpy(ev + 12, "\x01\x4a\x00\xa0", 4);
+	assert_int_equal(media_session_input(b, ev, 16), -TL_EPARSE);
 	media_session_stats(b, &st);
-	assert_int_equal(st.bad, 3);
+	assert_int_equal(st.bad, 5);
 	assert_int_equal(st.received, 10);
+	memcpy(ev + 12, "\x10\x8a\x00\xa0", 4);
+	assert_int_equal(media_session_input(b, ev, 16), 0);
+	media_session_stats(b, &st);
+	assert_int_equal(st.received, 11);
+	assert_int_equal(st.dtmf_received, 0);
+	assert_int_equal(st.lost, 1); /* p[10] */
 
 	/* the sequence number wraps (RFC 3550 A.1): 70000 packets, none
 	 * lost, one every other packet */
@@ -754,9 +769,9 @@ static void test_accounting(void **state)
 		}
 	}
 	media_session_stats(b, &st);
-	assert_int_equal(st.received, 10 + 35000);
-	/* packets 10 and 11 of the first batch, then every odd one */
-	assert_int_equal(st.lost, 2 + 35000 - 1);
+	assert_int_equal(st.received, 11 + 35000);
+	/* packet 10 of the first batch, then every odd one */
+	assert_int_equal(st.lost, 1 + 35000 - 1);
 	/* a pause longer than 2 s is not filled with silence */
 	ts += 3 * MEDIA_RATE;
 	size_t before = cs.samples;
