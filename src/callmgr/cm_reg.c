@@ -878,3 +878,27 @@ int cm_reg_identify(struct cm_reg *r, struct slice dn,
 	}
 	return -TL_EAUTH;
 }
+
+void cm_reg_each(struct cm_reg *r, uint64_t now_ms, cm_each_h h, void *arg)
+{
+	for (size_t i = 0; i <= r->aor_mask; i++) {
+		for (struct cm_aor *a = r->aors[i]; a; a = a->next) {
+			for (struct cm_bind *b = a->binds; b; b = b->next) {
+				struct cm_binding cb = {
+				        .contact = b->contact,
+				        .tp = b->tp,
+				        .src = b->src,
+				};
+				if (b->expires_at <= now_ms) {
+					continue;
+				}
+				cb.expires_in =
+				        (uint32_t)((b->expires_at - now_ms) /
+				                   1000);
+				if (h(a->dn, &cb, arg)) {
+					return;
+				}
+			}
+		}
+	}
+}

@@ -120,6 +120,11 @@ int cm_reg_identify(struct cm_reg *r, struct slice dn,
 int cm_fwd_key(char *out, size_t outlen, const char *kind,
                const char *dn) TL_MUST_CHECK;
 
+/* Visit every live binding of every line (dn: its directory number); h
+ * non-zero stops. */
+typedef int (*cm_each_h)(const char *dn, const struct cm_binding *b, void *arg);
+void cm_reg_each(struct cm_reg *r, uint64_t now_ms, cm_each_h h, void *arg);
+
 /* Live bindings in total. */
 unsigned cm_reg_count(const struct cm_reg *r);
 

@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "callmgr/cm_call.h"
+#include "callmgr/cm_int.h"
 #include "callmgr/cm_mwi.h"
 #include "callmgr/cm_reg.h"
 #include "net/net_tls.h"
@@ -35,6 +36,8 @@ struct cm_svc {
 	struct net_tls *tls;
 	struct event *tick;
 	uint64_t generation;
+	enum store_cluster_mode cluster_mode;
+	struct cm_host h;
 	char server[64];
 };
 
@@ -220,6 +223,61 @@ static void on_cancel(struct sip_tsx *t, void *arg)
 	cm_calls_cancel(s->calls, t);
 }
 
+/* Cisco's unsolicited NOTIFY "Event: check-sync": the phone fetches its
+ * configuration files again (new CTL/ITL, new security mode). */
+static int notify_check_sync(const char *dn, const struct cm_binding *b,
+                             void *arg)
+{
+	struct cm_svc *s = arg;
+	struct cm_leg l = {.tp = b->tp, .dst = b->src};
+	char tag[40];
+	struct buf m;
+	int err;
+
+	buf_init(&m, 8192);
+	if (cm_rand_token(tag, sizeof(tag)) != 0 ||
+	    cm_rand_token(l.call_id, sizeof(l.call_id)) != 0) {
+		buf_free(&m);
+		return 0;
+	}
+	snprintf(l.target, sizeof(l.target), "%s", b->contact);
+	snprintf(l.local, sizeof(l.local), "<sip:cm@%s>;tag=%s", s->h.host,
+	         tag);
+	snprintf(l.remote, sizeof(l.remote), "<%s>", b->contact);
+	err = cm_build_req(&s->h, &m, "NOTIFY", &l, 1,
+	                   "Event: check-sync\r\n"
+	                   "Subscription-State: terminated\r\n",
+	                   SLICE_NULL, SLICE_NULL);
+	if (!err) {
+		err = sip_stack_request(s->stack, NULL, m.p, m.len, l.tp,
+		                        &l.dst, NULL, NULL);
+	}
+	if (err) {
+		log_warn("sip", "check-sync to %s not sent: %s", dn,
+		         tl_strerror(err));
+	}
+	buf_free(&m);
+	return 0;
+}
+
+/* seed 002: a change of cluster security mode makes every registered
+ * phone reset and fetch its files again. */
+static void check_cluster_mode(struct cm_svc *s)
+{
+	enum store_cluster_mode mode;
+
+	if (store_cluster_mode_get(s->st, &mode) != 0 ||
+	    mode == s->cluster_mode) {
+		return;
+	}
+	log_info("sip",
+	         "cluster mode now %s: NOTIFY check-sync to %u "
+	         "registrations",
+	         store_cluster_mode_name(mode), cm_reg_count(s->reg));
+	s->cluster_mode = mode;
+	cm_reg_each(s->reg, now_ms(), notify_check_sync, s);
+}
+
 /* The ring time from the site settings (`trustline calls ring-time`). */
 static void load_settings(struct cm_svc *s)
 {
@@ -247,6 +305,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 			s->generation = gen;
 			changed = true;
 			load_settings(s);
+			check_cluster_mode(s);
 		}
 	}
 	/* `trustline mwi set` runs in another process: the change counter
@@ -369,6 +428,10 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base, struct store *st,
 		goto fail;
 	}
 	load_settings(s);
+	cm_host_set(&s->h, conf->listen, conf->port, conf->tls_port);
+	if (store_cluster_mode_get(st, &s->cluster_mode) != 0) {
+		s->cluster_mode = STORE_CLUSTER_NONSECURE;
+	}
 	struct cm_mwi_conf mconf = {
 	        .host = conf->listen,
 	        .port = conf->port,

@@ -422,6 +422,14 @@ tl_check "480 for the revoked device" grep -q "^SIP/2.0 480 " "$D/uac-rev.msg"
 tl_stop bridge-rev >/dev/null 2>&1 || true
 tl_stop uas-rev >/dev/null 2>&1 || true
 
+# 14. Cluster mode change: every registered phone gets NOTIFY check-sync.
+uas_udp 1002 "$U2" sync cm_checksync.xml
+tl_check "cluster mode mixed" bash -c \
+	"'$T' cluster mode mixed --site '$site' >/dev/null"
+rc=0
+wait_gone uas-sync || rc=$?
+tl_assert_eq 0 "$rc" "the phone got NOTIFY check-sync and answered"
+
 # CDR rows: one per call attempt above.
 tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure" \
 	"$(cdr "select from_dn,to_dn,security from cdrs where answer_at>0 order by id" | tr '\n' ' ' | sed 's/ $//')" \
