@@ -208,11 +208,14 @@ static void test_goertzel_silence_noise(void **state)
 
 /* ---- WAV ---- */
 
-static char dir[64];
+static char dir[256];
 
 static int wav_setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/media_wav_XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/media_wav_XXXXXX",
+	         tmp && *tmp ? tmp : "/tmp");
 	return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -249,7 +252,7 @@ static int wav_teardown(void **state)
 
 static void test_wav_roundtrip(void **state)
 {
-	char path[128];
+	char path[512];
 	struct media_tone *t;
 	struct media_wav *w;
 	int16_t pcm[8000], *back = NULL;
@@ -300,7 +303,7 @@ static void test_wav_roundtrip(void **state)
 
 static void test_wav_abandon(void **state)
 {
-	char path[128];
+	char path[512];
 	struct media_wav *w;
 	int16_t pcm[160] = {0};
 
@@ -331,7 +334,7 @@ static void write_raw(const char *path, int rate, int channels, int format)
 
 static void test_wav_reject(void **state)
 {
-	char path[128];
+	char path[512];
 	struct media_wav *w;
 	int16_t *pcm;
 	size_t n;

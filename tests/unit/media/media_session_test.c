@@ -27,7 +27,7 @@
 #define PORT_HI 39499
 #define AMP     12000
 
-static char dir[64];
+static char dir[256];
 static unsigned next_port;
 
 static uint16_t take_port(void)
@@ -155,7 +155,10 @@ static void relay_stop(struct relay *r)
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof(dir), "/tmp/media_sess_XXXXXX");
+	const char *tmp = getenv("TMPDIR");
+
+	snprintf(dir, sizeof(dir), "%s/media_sess_XXXXXX",
+	         tmp && *tmp ? tmp : "/tmp");
 	return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -230,7 +233,7 @@ static void call_through_relay(enum media_srtp_suite suite)
 	struct media_session *a, *b;
 	struct media_stats sa, sb;
 	struct relay *r = calloc(1, sizeof(*r));
-	char wa[128], wb[128];
+	char wa[512], wb[512];
 	bool srtp = suite != MEDIA_SRTP_NONE;
 
 	assert_non_null(base);
@@ -397,7 +400,7 @@ static void test_dtmf(void **state)
 	struct media_session *a, *b;
 	struct media_stats sb;
 	struct digits got = {0};
-	char recv[8], wb[128];
+	char recv[8], wb[512];
 
 	assert_int_equal(
 	        media_srtp_key_generate(&ka, MEDIA_SRTP_AEAD_AES_128_GCM), 0);
@@ -484,7 +487,7 @@ static void test_wrong_key_and_stranger(void **state)
 	struct media_session *a, *b;
 	struct media_stats sb;
 	struct net_addr la, lb, other;
-	char wb[128];
+	char wb[512];
 	int16_t *pcm;
 	size_t n;
 
@@ -609,7 +612,7 @@ static void test_wav_source(void **state)
 	struct media_tone *t;
 	struct sink_acc *acc = calloc(1, sizeof(*acc));
 	int16_t pcm[1600];
-	char src[128];
+	char src[512];
 
 	assert_non_null(acc);
 	assert_int_equal(media_tone_new(&t, 697, 1209, AMP), 0);
