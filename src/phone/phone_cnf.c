@@ -298,21 +298,22 @@ int phone_cnf_parse(struct phone_cnf *out, const uint8_t *p, size_t len)
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->full_config = true;
-	out->security_mode = 1;
 	if (len == 0 || len > PHONE_CNF_MAX) {
 		return len ? -TL_ETOOBIG : -TL_ETRUNC;
 	}
 	if (memchr(p, '\0', len) != NULL) {
 		return -TL_EPARSE;
 	}
+	out->full_config = true;
+	out->security_mode = 1;
 	/* No network, no entity substitution, no DTD loading: a config is
 	 * attacker bytes until its signature was checked, and even then. */
 	doc = xmlReadMemory((const char *)p, (int)len, "cnf.xml", NULL,
 			    XML_PARSE_NONET | XML_PARSE_NOERROR |
 				    XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
 	if (!doc) {
-		return -TL_EPARSE;
+		err = -TL_EPARSE;
+		goto out;
 	}
 	if (doc->intSubset != NULL || doc->extSubset != NULL) {
 		err = -TL_EPOLICY;

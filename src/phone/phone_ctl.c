@@ -122,6 +122,11 @@ int phone_ctl_new(struct phone_ctl **out, struct event_base *base,
 		free(c);
 		return err ? err : -EIO;
 	}
+	if (chmod(path, 0600) != 0) {
+		int err = -errno;
+		phone_ctl_free(c);
+		return err;
+	}
 	*out = c;
 	return 0;
 }

@@ -45,6 +45,7 @@ struct phone_line {
 	unsigned auth_tries;
 	uint32_t expires;
 	struct event *timer;
+	struct event *guard; /* no final answer to REGISTER in time */
 	struct sip_tsx *tsx;
 };
 

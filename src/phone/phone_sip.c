@@ -151,6 +151,38 @@ static void reg_timer(evutil_socket_t fd, short what, void *arg)
 	reg_send(l, NULL);
 }
 
+/* A REGISTER without a final answer in time: over TLS the server closes a
+ * connection whose certificate it refuses, and the transaction would only
+ * learn it from Timer F (64 x T1, RFC 3261 §17.1.2.2). */
+static void reg_fail(struct phone_line *l, unsigned retry_s, const char *fmt,
+		     ...) __attribute__((format(printf, 3, 4)));
+
+static void reg_guard(evutil_socket_t fd, short what, void *arg)
+{
+	struct phone_line *l = arg;
+	struct phone *p = l->p;
+	struct net_stats ns;
+
+	(void)fd;
+	(void)what;
+	if (!l->tsx) {
+		return;
+	}
+	sip_tsx_unref(l->tsx);
+	l->tsx = NULL;
+	net_get_stats(sip_stack_net(p->sip), &ns);
+	if (p->server_refused) {
+		reg_fail(l, 30, "%s", p->server_refused_why);
+	} else if (p->tp == NET_TLS && (ns.tls_failures || ns.closed)) {
+		/* TLS 1.3: the server checks our certificate after our side
+		 * of the handshake is done, then closes with an alert. */
+		reg_fail(l, 30, "the server refused the TLS connection (our "
+				"certificate revoked or not trusted?)");
+	} else {
+		reg_fail(l, 30, "no answer from the call manager");
+	}
+}
+
 static void reg_again(struct phone_line *l, unsigned secs)
 {
 	struct timeval tv = {secs, 0};
@@ -159,9 +191,6 @@ static void reg_again(struct phone_line *l, unsigned secs)
 		evtimer_add(l->timer, &tv);
 	}
 }
-
-static void reg_fail(struct phone_line *l, unsigned retry_s, const char *fmt,
-		     ...) __attribute__((format(printf, 3, 4)));
 
 static void reg_fail(struct phone_line *l, unsigned retry_s, const char *fmt,
 		     ...)
@@ -233,6 +262,7 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	if (t != l->tsx || code < 200) {
 		return;
 	}
+	evtimer_del(l->guard);
 	sip_tsx_unref(l->tsx);
 	l->tsx = NULL;
 	snprintf(ruri, sizeof(ruri), "sip:%s:%u;transport=%s", p->cnf.host,
@@ -332,6 +362,10 @@ static void reg_send(struct phone_line *l, const char *authz)
 	}
 	err = sip_stack_request(p->sip, &l->tsx, b.p, b.len, p->tp, &p->cm,
 				reg_resp, l);
+	if (!err) {
+		struct timeval tv = {8, 0};
+		evtimer_add(l->guard, &tv);
+	}
 out:
 	buf_free_secret(&b);
 	if (err) {
@@ -1401,7 +1435,8 @@ int phone_sip_start(struct phone *p)
 			return err;
 		}
 		l->timer = evtimer_new(p->base, reg_timer, l);
-		if (!l->timer) {
+		l->guard = evtimer_new(p->base, reg_guard, l);
+		if (!l->timer || !l->guard) {
 			return -ENOMEM;
 		}
 	}
@@ -1448,6 +1483,10 @@ void phone_sip_stop(struct phone *p)
 		if (l->timer) {
 			event_free(l->timer);
 			l->timer = NULL;
+		}
+		if (l->guard) {
+			event_free(l->guard);
+			l->guard = NULL;
 		}
 		sip_auth_client_free(l->auth);
 		l->auth = NULL;
