@@ -292,6 +292,36 @@ static int m_padding_mid(struct buf *b)
 	return 0;
 }
 
+static int m_hdr_len_small(struct buf *b)
+{
+	/* a header length below the 8 bytes already read: must not wrap */
+	b->p[8] = 0;
+	b->p[9] = 4;
+	return 0;
+}
+
+static int m_too_many_records(struct buf *b)
+{
+	struct tlv_file f;
+	uint8_t *one;
+	size_t at, n;
+
+	/* integer limit: TLV_MAX_RECORDS + 1 copies of a valid record */
+	assert_int_equal(tlv_parse(&f, TLV_KIND_LIST, b->p, b->len, NULL), 0);
+	at = f.hdr.header_len;
+	n = f.recs[0].length;
+	tlv_file_clear(&f);
+	one = malloc(n);
+	assert_non_null(one);
+	memcpy(one, b->p + at, n);
+	for (size_t i = 2; i <= TLV_MAX_RECORDS; i++) {
+		buf_put(b, one, n);
+	}
+	free(one);
+	assert_int_equal(buf_err(b), 0);
+	return 0;
+}
+
 static const struct reject rejects[] = {
         {"empty", TLV_KIND_LIST, m_empty, -TL_ETRUNC},
         {"truncated header", TLV_KIND_LIST, m_truncate_header, -TL_ETRUNC},
@@ -315,6 +345,10 @@ static const struct reject rejects[] = {
         {"NUL inside .sgn name", TLV_KIND_SGN, m_nul_inside, -TL_EPARSE},
         {"overlong .sgn header", TLV_KIND_SGN, m_overlong_hdr, -TL_ETRUNC},
         {"duplicate .enc.sgn field", TLV_KIND_ENC, m_dup_hdr, 0},
+        {"header length below its own field", TLV_KIND_LIST,
+         m_hdr_len_small, -TL_EPARSE},
+        {"one record more than TLV_MAX_RECORDS", TLV_KIND_LIST,
+         m_too_many_records, -TL_ETOOBIG},
 };
 
 static void test_must_reject(void **state)
