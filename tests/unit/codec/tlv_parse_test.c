@@ -345,8 +345,8 @@ static const struct reject rejects[] = {
         {"NUL inside .sgn name", TLV_KIND_SGN, m_nul_inside, -TL_EPARSE},
         {"overlong .sgn header", TLV_KIND_SGN, m_overlong_hdr, -TL_ETRUNC},
         {"duplicate .enc.sgn field", TLV_KIND_ENC, m_dup_hdr, 0},
-        {"header length below its own field", TLV_KIND_LIST,
-         m_hdr_len_small, -TL_EPARSE},
+        {"header length below its own field", TLV_KIND_LIST, m_hdr_len_small,
+         -TL_EPARSE},
         {"one record more than TLV_MAX_RECORDS", TLV_KIND_LIST,
          m_too_many_records, -TL_ETOOBIG},
 };
