@@ -8,9 +8,9 @@ set -euo pipefail
 : "${TL_BIN:?TL_BIN must name the trustline binary}"
 MODULE=${TL_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
 for tool in openssl softhsm2-util pkcs11-tool; do
-	command -v "$tool" >/dev/null || { echo "SKIP: no $tool"; exit 0; }
+	command -v "$tool" >/dev/null || { echo "FAIL: no $tool (scripts/deps installs it)" >&2; exit 1; }
 done
-[ -f "$MODULE" ] || { echo "SKIP: no PKCS#11 module $MODULE"; exit 0; }
+[ -f "$MODULE" ] || { echo "FAIL: no PKCS#11 module $MODULE" >&2; exit 1; }
 
 work=$(mktemp -d)
 cleanup() { rm -rf "$work"; }
