@@ -286,7 +286,7 @@ static void call_free(struct cm_call *c)
 
 static void call_end(struct cm_call *c, const char *cause)
 {
-	log_info("call", "%s -> %s ended: %s (%s)", c->a.line.dn,
+	log_debug("call", "%s -> %s ended: %s (%s)", c->a.line.dn,
 	         c->b.line.dn[0] ? c->b.line.dn : c->dialled, cause,
 	         cm_sec_name(c->t_answer ? c->sec : CM_SEC_UNKNOWN));
 	write_cdr(c, cause);
