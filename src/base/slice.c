@@ -37,14 +37,32 @@ bool slice_eq_nocase(struct slice a, struct slice b)
 	return true;
 }
 
+/* One pass, no strlen: most comparisons (header and parameter names
+ * against a table) fail on the first byte. */
 bool slice_eq_str(struct slice a, const char *s)
 {
-	return slice_eq(a, slice_from_str(s));
+	if (!s) {
+		return a.len == 0;
+	}
+	for (size_t i = 0; i < a.len; i++) {
+		if (s[i] == '\0' || (uint8_t)s[i] != a.p[i]) {
+			return false;
+		}
+	}
+	return s[a.len] == '\0';
 }
 
 bool slice_eq_str_nocase(struct slice a, const char *s)
 {
-	return slice_eq_nocase(a, slice_from_str(s));
+	if (!s) {
+		return a.len == 0;
+	}
+	for (size_t i = 0; i < a.len; i++) {
+		if (s[i] == '\0' || lower((uint8_t)s[i]) != lower(a.p[i])) {
+			return false;
+		}
+	}
+	return s[a.len] == '\0';
 }
 
 static bool is_ws(uint8_t c)

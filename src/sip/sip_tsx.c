@@ -1120,7 +1120,8 @@ static void put_top_via(struct buf *b, const struct net_addr *src,
 	if (!have_src || v->params.p == NULL) {
 		buf_put_slice(b, raw);
 		if (have_src && !slice_eq_str_nocase(v->host, host)) {
-			buf_printf(b, ";received=%s", host);
+			buf_put_str(b, ";received=");
+			buf_put_str(b, host);
 		}
 		buf_put_str(b, "\r\n");
 		return;
@@ -1138,7 +1139,8 @@ static void put_top_via(struct buf *b, const struct net_addr *src,
 		}
 		first = false;
 		if (slice_eq_str_nocase(name, "rport")) {
-			buf_printf(b, "rport=%u", net_addr_port(src));
+			buf_put_str(b, "rport=");
+			buf_put_dec(b, net_addr_port(src));
 			continue;
 		}
 		buf_put_slice(b, name);
@@ -1148,7 +1150,8 @@ static void put_top_via(struct buf *b, const struct net_addr *src,
 		}
 	}
 	if (v->has_rport || !slice_eq_str_nocase(v->host, host)) {
-		buf_printf(b, ";received=%s", host);
+		buf_put_str(b, ";received=");
+		buf_put_str(b, host);
 	}
 	buf_put_str(b, "\r\n");
 }
@@ -1177,7 +1180,11 @@ int sip_tsx_build_response(struct buf *b, struct sip_msg *r,
 			return -TL_EPARSE;
 		}
 	}
-	buf_printf(b, "SIP/2.0 %u %s\r\n", code, reason);
+	buf_put_str(b, "SIP/2.0 ");
+	buf_put_dec(b, code);
+	buf_put_u8(b, ' ');
+	buf_put_str(b, reason);
+	buf_put_str(b, "\r\n");
 	sip_msg_iter(&it, r, SIP_HDR_VIA);
 	while ((rc = sip_iter_next(&it, &v)) == 1) {
 		if (top) {
@@ -1203,7 +1210,9 @@ int sip_tsx_build_response(struct buf *b, struct sip_msg *r,
 	}
 	buf_put_str(b, "\r\nCall-ID: ");
 	buf_put_slice(b, sip_msg_call_id(r));
-	buf_printf(b, "\r\nCSeq: %u ", cs->num);
+	buf_put_str(b, "\r\nCSeq: ");
+	buf_put_dec(b, cs->num);
+	buf_put_u8(b, ' ');
 	buf_put_slice(b, cs->method_s);
 	buf_put_str(b, "\r\n");
 	buf_put_slice(b, hdrs);

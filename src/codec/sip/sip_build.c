@@ -52,7 +52,9 @@ int sip_build_response(struct buf *b, const struct sip_msg *req, uint16_t code,
 	if (!value_ok(r) || (to_tag.len > 0 && !token_ok(to_tag))) {
 		return -TL_EPARSE;
 	}
-	buf_printf(b, "SIP/2.0 %u ", (unsigned)code);
+	buf_put_str(b, "SIP/2.0 ");
+	buf_put_dec(b, code);
+	buf_put_u8(b, ' ');
 	buf_put_slice(b, r);
 	buf_put(b, "\r\n", 2);
 	/* RFC 3261 §8.2.6.2: every Via, in order, as received */
@@ -135,7 +137,9 @@ int sip_build_end(struct buf *b, struct slice ctype, struct slice body)
 		}
 		put_hdr(b, "Content-Type", ctype);
 	}
-	buf_printf(b, "Content-Length: %zu\r\n\r\n", body.len);
+	buf_put_str(b, "Content-Length: ");
+	buf_put_dec(b, body.len);
+	buf_put(b, "\r\n\r\n", 4);
 	buf_put_slice(b, body);
 	return buf_err(b);
 }

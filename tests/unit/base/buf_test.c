@@ -4,6 +4,7 @@
 
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -127,12 +128,45 @@ static void test_rnd_pool(void **state)
 	}
 }
 
+/* slice_eq_str and _nocase compare without strlen: every length
+ * relation, NUL inside the slice, case, and the NULL string. */
+static void test_slice_eq_str(void **state)
+{
+	static const struct {
+		struct slice a;
+		const char *s;
+		bool eq, eq_nocase;
+	} cases[] = {
+		{SLICE_LIT("Via"), "Via", true, true},
+		{SLICE_LIT("Via"), "vIA", false, true},
+		{SLICE_LIT("Via"), "Vi", false, false},
+		{SLICE_LIT("Vi"), "Via", false, false},
+		{SLICE_LIT(""), "", true, true},
+		{SLICE_LIT(""), "a", false, false},
+		{SLICE_LIT("a"), "", false, false},
+		{SLICE_LIT("a\0b"), "a", false, false},
+		{SLICE_LIT("a\0"), "a", false, false},
+		{SLICE_LIT("["), "{", false, false}, /* not a letter: no case */
+		{SLICE_LIT("@"), "`", false, false},
+		{SLICE_NULL, "", true, true},
+		{SLICE_NULL, NULL, true, true},
+		{SLICE_LIT("x"), NULL, false, false},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(slice_eq_str(cases[i].a, cases[i].s),
+				 cases[i].eq);
+		assert_int_equal(slice_eq_str_nocase(cases[i].a, cases[i].s),
+				 cases[i].eq_nocase);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_buf_ext),
 		cmocka_unit_test(test_buf_dec),
 		cmocka_unit_test(test_rnd_pool),
+		cmocka_unit_test(test_slice_eq_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
