@@ -40,6 +40,13 @@ struct cm_call {
 	int64_t t_start, t_answer;
 	enum cm_sec sec;
 	bool srtp_a, srtp_b;
+	/* The SDP each party last sent (0: leg A, 1: leg B), as received. */
+	struct buf last_sdp[2];
+	/* Blind transfer in progress (RFC 3515, RFC 5589): leg A is the
+	 * transferee, leg B the target being called, xfer_leg the
+	 * transferor's dialog (for NOTIFY and the final BYE). */
+	bool xfer;
+	struct cm_leg xfer_leg;
 	/* A re-INVITE being relayed (hold, resume). */
 	struct sip_tsx *re_srv, *re_cli;
 	int re_from; /* 0: from A, 1: from B */
@@ -279,16 +286,70 @@ static void call_free(struct cm_call *c)
 	buf_free(&c->offer);
 	buf_free(&c->ok_hdrs);
 	buf_free(&c->ok_body);
+	buf_free(&c->last_sdp[0]);
+	buf_free(&c->last_sdp[1]);
+	OPENSSL_cleanse(&c->xfer_leg.line, sizeof(c->xfer_leg.line));
 	OPENSSL_cleanse(&c->a.line, sizeof(c->a.line));
 	OPENSSL_cleanse(&c->b.line, sizeof(c->b.line));
 	free(c);
 }
 
+static void set_sdp(struct buf *b, struct slice body)
+{
+	if (body.len) {
+		buf_reset(b);
+		buf_put_slice(b, body);
+	}
+}
+
+/* RFC 3515 §2.4.5: the transferor learns how the transfer goes from
+ * NOTIFYs of the implicit "refer" subscription with a message/sipfrag
+ * body (RFC 3420) holding the status line. */
+static void notify_refer(struct cm_calls *cs, struct cm_leg *l,
+                         const char *frag, bool final)
+{
+	struct buf b;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	l->cseq++;
+	err = cm_build_req(&cs->h, &b, "NOTIFY", l, l->cseq,
+	                   final ? "Event: refer\r\nSubscription-State: "
+	                           "terminated;reason=noresource\r\n"
+	                         : "Event: refer\r\nSubscription-State: "
+	                           "active;expires=60\r\n",
+	                   SLICE_LIT("message/sipfrag;version=2.0"),
+	                   slice_from_str(frag));
+	if (!err) {
+		err = sip_stack_request(cs->stack, NULL, b.p, b.len, l->tp,
+		                        &l->dst, NULL, NULL);
+	}
+	if (err) {
+		log_warn("call", "NOTIFY (refer) not sent: %s",
+		         tl_strerror(err));
+	}
+	buf_free(&b);
+}
+
+static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
+                           const char *method, const char *extra,
+                           struct slice body);
+
 static void call_end(struct cm_call *c, const char *cause)
 {
+	if (c->xfer) {
+		/* The transfer target never answered: tell the transferor,
+		 * end both remaining dialogs. */
+		notify_refer(c->cs, &c->xfer_leg,
+		             "SIP/2.0 480 Temporarily "
+		             "Unavailable\r\n",
+		             true);
+		send_in_dialog(c->cs, &c->xfer_leg, "BYE", "", SLICE_NULL);
+		send_in_dialog(c->cs, &c->a, "BYE", "", SLICE_NULL);
+	}
 	log_debug("call", "%s -> %s ended: %s (%s)", c->a.line.dn,
-	         c->b.line.dn[0] ? c->b.line.dn : c->dialled, cause,
-	         cm_sec_name(c->t_answer ? c->sec : CM_SEC_UNKNOWN));
+	          c->b.line.dn[0] ? c->b.line.dn : c->dialled, cause,
+	          cm_sec_name(c->t_answer ? c->sec : CM_SEC_UNKNOWN));
 	write_cdr(c, cause);
 	call_free(c);
 }
@@ -592,6 +653,53 @@ static void send_ok_to_a(struct cm_call *c)
 	}
 }
 
+static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
+                      void *arg);
+
+/* The transfer target answered: re-INVITE the transferee with the
+ * target's SDP (third-party call control, RFC 3725 flow IV simplified:
+ * the target got the transferee's last SDP as its offer), then tell the
+ * transferor and end its dialog. */
+static void xfer_connected(struct cm_call *c)
+{
+	struct cm_calls *cs = c->cs;
+	struct buf b, hdrs;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	buf_init(&hdrs, 4096);
+	cm_contact_hdr(&cs->h, &hdrs, c->a.tp, c->b.line.dn);
+	callinfo_hdr(&hdrs, c->sec, "to");
+	buf_put(&hdrs, "", 1);
+	err = buf_err(&hdrs);
+	if (!err) {
+		c->a.cseq++;
+		err = cm_build_req(&cs->h, &b, "INVITE", &c->a, c->a.cseq,
+		                   (const char *)hdrs.p,
+		                   c->ok_body.len ? SLICE_LIT("application/sdp")
+		                                  : SLICE_NULL,
+		                   buf_slice(&c->ok_body));
+	}
+	if (!err) {
+		sip_tsx_unref(c->re_cli);
+		c->re_cli = NULL;
+		c->re_from = 1; /* its 2xx is ACKed on leg A */
+		err = sip_stack_request(cs->stack, &c->re_cli, b.p, b.len,
+		                        c->a.tp, &c->a.dst, on_b_resp, cs);
+	}
+	if (err) {
+		log_warn("call", "transfer: re-INVITE not sent: %s",
+		         tl_strerror(err));
+	}
+	notify_refer(cs, &c->xfer_leg, "SIP/2.0 200 OK\r\n", true);
+	send_in_dialog(cs, &c->xfer_leg, "BYE", "", SLICE_NULL);
+	log_info("call", "%s transferred to %s", c->a.line.dn, c->b.line.dn);
+	c->xfer = false;
+	OPENSSL_cleanse(&c->xfer_leg.line, sizeof(c->xfer_leg.line));
+	buf_free(&b);
+	buf_free(&hdrs);
+}
+
 static void on_answer(struct cm_call *c, struct sip_msg *resp)
 {
 	struct cm_calls *cs = c->cs;
@@ -627,6 +735,7 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 	}
 	c->state = CM_CONNECTED;
 	c->t_answer = (int64_t)time(NULL);
+	set_sdp(&c->last_sdp[1], sip_msg_body(resp));
 	/* Leg B's media is SRTP when its answer (as received) is. */
 	srtp_b_in = sdp_parse(cs->sdp, sip_msg_body(resp).p,
 	                      sip_msg_body(resp).len) == 0 &&
@@ -643,7 +752,11 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 	buf_reset(&c->ok_hdrs);
 	cm_contact_hdr(&cs->h, &c->ok_hdrs, c->a.tp, c->b.line.dn);
 	callinfo_hdr(&c->ok_hdrs, c->sec, "to");
-	send_ok_to_a(c);
+	if (c->xfer) {
+		xfer_connected(c);
+	} else {
+		send_ok_to_a(c);
+	}
 	/* cisco-formats.md §7: the callee learns the status in an UPDATE,
 	 * as an ACK cannot carry Call-Info. */
 	buf_init(&ci, 512);
@@ -654,7 +767,7 @@ static void on_answer(struct cm_call *c, struct sip_msg *resp)
 		               SLICE_NULL);
 	}
 	buf_free(&ci);
-	if (c->a.tp == NET_UDP) {
+	if (c->a.tp == NET_UDP && !c->a_acked) {
 		/* RFC 3261 §13.3.1.4: retransmit the 2xx until the ACK. */
 		struct timeval tv = {0, 500 * 1000};
 		if (event_add(c->timer, &tv) != 0) {
@@ -806,6 +919,8 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	buf_init(&c->offer, SDP_MAX_SIZE);
 	buf_init(&c->ok_hdrs, 4096);
 	buf_init(&c->ok_body, SDP_MAX_SIZE * 2);
+	buf_init(&c->last_sdp[0], SDP_MAX_SIZE);
+	buf_init(&c->last_sdp[1], SDP_MAX_SIZE);
 	c->t_start = (int64_t)time(NULL);
 	c->a_tsx = sip_tsx_ref(r->tsx);
 	c->next = cs->calls;
@@ -839,6 +954,7 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 		goto fail;
 	}
 	buf_put_slice(&c->offer, body);
+	set_sdp(&c->last_sdp[0], body);
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) != 1 || ct.star ||
 	    cm_copy(c->a.target, sizeof(c->a.target), ct.addr.uri_raw) ||
@@ -891,6 +1007,7 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 			return;
 		}
 		hold = sdp_on_hold(cs->sdp);
+		set_sdp(&c->last_sdp[leg], body);
 	}
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	buf_init(&hdrs, 4096);
@@ -953,6 +1070,7 @@ static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
 		send_ack(c->cs, to, to->cseq);
 		if (body.len && sdp_parse(c->cs->sdp, body.p, body.len) == 0) {
 			hold = sdp_on_hold(c->cs->sdp);
+			set_sdp(&c->last_sdp[c->re_from ? 0 : 1], body);
 		}
 		if (rewrite_sdp(c, from, body, &sdp, &srtp) != 0) {
 			buf_reset(&sdp);
@@ -992,6 +1110,81 @@ static void on_bye(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	         leg ? "normal (callee hung up)" : "normal (caller hung up)");
 }
 
+/* Blind transfer (RFC 3515, RFC 5589 §6): the party on leg `leg` refers
+ * the other one to a directory number. */
+static void on_refer(struct cm_call *c, int leg, const struct sip_stack_req *r)
+{
+	struct cm_calls *cs = c->cs;
+	struct sip_addr to;
+	struct cm_line_info li;
+	char target[64];
+	uint16_t code;
+	struct buf ci;
+
+	if (c->state != CM_CONNECTED || c->re_srv || c->xfer) {
+		reply(r, 491, NULL);
+		return;
+	}
+	if (sip_msg_addr(r->msg, SIP_HDR_REFER_TO, &to) != 0 ||
+	    (to.uri.scheme != SIP_URI_SIP && to.uri.scheme != SIP_URI_SIPS) ||
+	    cm_copy(target, sizeof(target), to.uri.user) != 0 || !target[0]) {
+		reply(r, 400, "Bad Refer-To");
+		return;
+	}
+	/* RFC 3891: Refer-To with Replaces is an attended transfer. */
+	if (to.uri.headers.len) {
+		reply(r, 501, "Attended transfer not supported");
+		return;
+	}
+	if (cm_reg_line(cs->reg, slice_from_str(target), &li) != 0) {
+		reply(r, 404, NULL);
+		return;
+	}
+	OPENSSL_cleanse(&li, sizeof(li));
+	reply(r, 202, NULL);
+	write_cdr(c, "transferred");
+	c->xfer_leg = leg ? c->b : c->a;
+	notify_refer(cs, &c->xfer_leg, "SIP/2.0 100 Trying\r\n", false);
+	if (leg == 0) {
+		/* The caller transfers: the callee becomes leg A. */
+		struct buf t = c->last_sdp[0];
+		c->a = c->b;
+		c->last_sdp[0] = c->last_sdp[1];
+		c->last_sdp[1] = t;
+	}
+	OPENSSL_cleanse(&c->b, sizeof(c->b));
+	memset(&c->b, 0, sizeof(c->b));
+	buf_reset(&c->last_sdp[1]);
+	sip_tsx_unref(c->a_tsx);
+	c->a_tsx = NULL;
+	c->a_acked = true;
+	c->xfer = true;
+	c->state = CM_CALLING;
+	c->hops = 0;
+	c->cancelled = false;
+	c->t_start = (int64_t)time(NULL);
+	c->t_answer = 0;
+	c->sec = CM_SEC_UNKNOWN;
+	snprintf(c->dialled, sizeof(c->dialled), "%s", target);
+	buf_reset(&c->offer);
+	buf_put_slice(&c->offer, buf_slice(&c->last_sdp[0]));
+	/* seed 002: not vouched for until the new leg is up. */
+	buf_init(&ci, 512);
+	callinfo_hdr(&ci, CM_SEC_NOT_AUTHENTICATED, "to");
+	buf_put(&ci, "", 1);
+	if (buf_err(&ci) == 0) {
+		send_in_dialog(cs, &c->a, "UPDATE", (const char *)ci.p,
+		               SLICE_NULL);
+	}
+	buf_free(&ci);
+	log_info("call", "%s: blind transfer of %s to %s", c->xfer_leg.line.dn,
+	         c->a.line.dn, target);
+	code = start_b(c, target);
+	if (code) {
+		call_end(c, "transfer failed");
+	}
+}
+
 void cm_calls_request(struct cm_calls *cs, const struct sip_stack_req *r)
 {
 	struct sip_msg *m = r->msg;
@@ -1022,6 +1215,9 @@ void cm_calls_request(struct cm_calls *cs, const struct sip_stack_req *r)
 		break;
 	case SIP_M_INVITE:
 		reinvite(c, leg, r);
+		break;
+	case SIP_M_REFER:
+		on_refer(c, leg, r);
 		break;
 	case SIP_M_UPDATE:
 		/* RFC 3311: a target refresh without SDP is all we accept;

@@ -20,7 +20,8 @@
 #include <time.h>
 
 #define CM_ALLOW                                                               \
-	"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, SUBSCRIBE"
+	"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, SUBSCRIBE, "     \
+	"REFER"
 /* Option tags we implement (RFC 3261 §8.2.2.3: anything else in Require
  * is answered 420). */
 static const char *const cm_supported[] = {"path", "outbound", "gruu", NULL};
@@ -161,6 +162,7 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 	case SIP_M_CANCEL:
 	case SIP_M_UPDATE:
 	case SIP_M_SUBSCRIBE:
+	case SIP_M_REFER:
 		break;
 	default:
 		reply(r, 501, NULL, "Allow: " CM_ALLOW "\r\n");
@@ -203,6 +205,7 @@ static void on_request(struct sip_stack *stack, const struct sip_stack_req *r,
 		break;
 	case SIP_M_BYE:
 	case SIP_M_UPDATE:
+	case SIP_M_REFER:
 		cm_calls_request(s->calls, r);
 		break;
 	case SIP_M_SUBSCRIBE:

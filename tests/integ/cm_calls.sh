@@ -422,6 +422,27 @@ tl_check "480 for the revoked device" grep -q "^SIP/2.0 480 " "$D/uac-rev.msg"
 tl_stop bridge-rev >/dev/null 2>&1 || true
 tl_stop uas-rev >/dev/null 2>&1 || true
 
+# 15. Blind transfer: 1001 calls 1002, then REFERs 1002 to 1005.
+uas_udp 1002 "$U2" xfer cm_uas_xfer.xml
+uas_udp 1005 "$(port)" xtarget
+printf 'SEQUENTIAL\n1001;secret1001;[authentication username=1001 password=secret1001];1002;RTP/AVP;1005\n' \
+	>"$D/uac-xfer.csv"
+tl_check "blind transfer: 202, NOTIFY 100 and 200, BYE" \
+	tl_sipp uac-xfer 127.0.0.1:"$P" -sf "$SIPP/cm_uac_xfer.xml" \
+	-inf "$D/uac-xfer.csv" -m 1 -t u1 -p "$UAC"
+rc=0
+wait_gone uas-xfer || rc=$?
+tl_assert_eq 0 "$rc" "the transferee got the target's SDP in a re-INVITE"
+rc=0
+wait_gone uas-xtarget || rc=$?
+tl_assert_eq 0 "$rc" "the target answered and was hung up on"
+tl_check "the transferee was told NotAuthenticated during the transfer" \
+	grep -q "security=NotAuthenticated" "$D/uas-xfer.msg"
+tl_assert_eq "1" "$(cdr "select count(*) from cdrs where cause='transferred' and from_dn='1001' and to_dn='1002'")" \
+	"CDR of the transferred call"
+tl_assert_eq "1" "$(cdr "select count(*) from cdrs where from_dn='1002' and to_dn='1005' and answer_at>0")" \
+	"CDR of the call after the transfer"
+
 # 14. Cluster mode change: every registered phone gets NOTIFY check-sync.
 uas_udp 1002 "$U2" sync cm_checksync.xml
 tl_check "cluster mode mixed" bash -c \
@@ -431,7 +452,7 @@ wait_gone uas-sync || rc=$?
 tl_assert_eq 0 "$rc" "the phone got NOTIFY check-sync and answered"
 
 # CDR rows: one per call attempt above.
-tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure" \
+tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure 1001|1002|nonsecure 1002|1005|nonsecure" \
 	"$(cdr "select from_dn,to_dn,security from cdrs where answer_at>0 order by id" | tr '\n' ' ' | sed 's/ $//')" \
 	"CDRs of the answered calls"
 tl_assert_eq 1 "$(cdr "select count(*) from cdrs where to_dn='1999' and cause='unknown number'")" \
