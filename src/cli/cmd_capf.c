@@ -32,6 +32,8 @@ static const char usage[] =
         "                          [--by WHEN] [--site DIR] [--json]\n"
         "       trustline capf status [--device SEP<MAC>|MAC] [--site DIR] "
         "[--json]\n"
+        "       trustline capf key [p256|p384|rsa2048|rsa3072|rsa4096] "
+        "[--site DIR] [--json]\n"
         "       trustline capf enroll --server HOST:PORT --device SEP<MAC>\n"
         "                          --ca FILE --out DIR [--string S]\n"
         "                          [--cert FILE --key FILE] [--timeout MS] "
@@ -45,6 +47,9 @@ static const char usage[] =
         "YYYY-MM-DDTHH:MM:SSZ, +N followed by m, h or d (from now), Unix\n"
         "seconds, or 0 for none.\n"
         "status: every device with its CAPF settings (or one).\n"
+        "key: show or set the key phones are asked to generate over CAPF\n"
+        "(default p256; Cisco phones without EC need rsa2048); trustline\n"
+        "serve reads it when it starts.\n"
         "enroll: run one CAPF session against a server as the phone would;\n"
         "the server certificate must chain to --ca. A new LSC is written to\n"
         "DIR/lsc.crt and its key to DIR/lsc.key (both 0600); a delete removes\n"
@@ -521,6 +526,56 @@ out:
 	return rc;
 }
 
+static int cmd_key(const struct opts *o, int argc, char **argv)
+{
+	struct store *st = NULL;
+	enum pki_alg alg;
+	char cur[32] = "p256", detail[64];
+	int rc = CLI_EFAIL, err;
+
+	/* the positional ALG, if any, after "key" and before the options */
+	const char *want = argc > 2 && argv[2][0] != '-' ? argv[2] : NULL;
+	if (want && pki_alg_parse(want, &alg) != 0) {
+		cli_fail(CMD,
+		         "bad key '%s' (p256, p384, rsa2048, rsa3072, "
+		         "rsa4096)",
+		         want);
+		return CLI_EUSAGE;
+	}
+	if (open_store(o, &st) != 0) {
+		return CLI_EFAIL;
+	}
+	if (want) {
+		snprintf(detail, sizeof(detail), "key %s", pki_alg_name(alg));
+		err = store_setting_set(st, "capf.key_alg", pki_alg_name(alg));
+		if (!err) {
+			err = store_audit(st, "cli", "capf.key", detail);
+		}
+		if (err) {
+			cli_fail(CMD, "cannot set the key: %s",
+			         tl_strerror(err));
+			goto out;
+		}
+	}
+	err = store_setting_get(st, "capf.key_alg", cur, sizeof(cur));
+	if (err && err != -TL_ENOTFOUND) {
+		cli_fail(CMD, "cannot read the key: %s", tl_strerror(err));
+		goto out;
+	}
+	if (o->json) {
+		json_t *j = json_pack("{s:s}", "key_alg", cur);
+		json_dumpf(j, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(j);
+	} else {
+		printf("%s\n", cur);
+	}
+	rc = CLI_OK;
+out:
+	store_close(st);
+	return rc;
+}
+
 static int read_pem(const char *path, X509 **x, EVP_PKEY **k)
 {
 	FILE *f = fopen(path, "r");
@@ -629,6 +684,19 @@ int cmd_capf(int argc, char **argv)
 		fputs(usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_EUSAGE : CLI_OK;
 	}
+	if (!strcmp(argv[1], "key")) {
+		/* an optional positional ALG before the options */
+		int skip = argc > 2 && argv[2][0] != '-' ? 1 : 0;
+		char *sub[64];
+		int n = 0;
+		sub[n++] = argv[1];
+		for (int i = 2 + skip; i < argc && n < 63; i++) {
+			sub[n++] = argv[i];
+		}
+		sub[n] = NULL;
+		rc = parse_opts(n, sub, &o);
+		return rc ? rc : cmd_key(&o, argc, argv);
+	}
 	rc = parse_opts(argc - 1, argv + 1, &o);
 	if (rc) {
 		return rc;
@@ -642,6 +710,7 @@ int cmd_capf(int argc, char **argv)
 	if (!strcmp(argv[1], "enroll")) {
 		return cmd_enroll(&o);
 	}
-	cli_fail(CMD, "unknown subcommand '%s' (set, status, enroll)", argv[1]);
+	cli_fail(CMD, "unknown subcommand '%s' (set, status, key, enroll)",
+	         argv[1]);
 	return CLI_EUSAGE;
 }

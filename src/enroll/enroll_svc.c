@@ -57,6 +57,17 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
 		goto out;
 	}
 	if (c->capf_port) {
+		/* the key phones are asked to make: site setting capf.key_alg
+		 * (trustline capf key), P-256 when unset; Cisco phones that
+		 * know no EC need rsa2048 */
+		char alg[32];
+		enum pki_alg ka = PKI_ALG_P256;
+		if (store_setting_get(st, "capf.key_alg", alg, sizeof(alg)) ==
+		            0 &&
+		    pki_alg_parse(alg, &ka) != 0) {
+			log_warn("enroll", "bad capf.key_alg '%s': P-256", alg);
+			ka = PKI_ALG_P256;
+		}
 		snprintf(cert, sizeof(cert), "%s/pki/capf.crt", c->site_dir);
 		snprintf(key, sizeof(key), "%s/pki/capf.key", c->site_dir);
 		struct capf_srv_conf cc = {
@@ -65,6 +76,7 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
 		        .cert_file = cert,
 		        .key_file = key,
 		        .keylog_file = c->keylog_file,
+		        .key_alg = ka,
 		};
 		err = capf_srv_new(&s->capf, base, s->e, &cc);
 		if (err) {

@@ -154,4 +154,21 @@ out=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -quiet \
 tl_assert_eq " 55" "$out" "the server speaks first (0x55)"
 tl_check "serve is still up" tl_alive serve
 tl_stop serve
+
+# ---- the key phones are asked for: RSA-2048 for Cisco phones ----
+rc=0
+T capf key dsa512 --site "$site" >/dev/null 2>&1 || rc=$?
+tl_assert_eq 2 "$rc" "capf key refuses an unknown algorithm"
+tl_assert_eq p256 "$(T capf key --site "$site")" "default key: P-256"
+T capf key rsa2048 --site "$site" >/dev/null
+tl_assert_eq rsa2048 "$(T capf key --site "$site" --json | jq -r .key_alg)" \
+	"key set to rsa2048"
+tl_start serve2 "$TL_BIN" serve --site "$site" --no-tftp --no-http
+tl_wait_port tcp 127.0.0.1 "$capf" 20 || tl_fail "CAPF does not listen"
+T capf set --site "$site" --device SEP0000000C0002 --op install --auth null \
+	--by 0 >/dev/null
+tl_check "RSA install" phone p6 0000000C0002 --timeout 20000
+tl_check "the LSC holds an RSA-2048 key" grep -q "Public-Key: (2048 bit)" \
+	<(openssl x509 -in "$work/p6/lsc.crt" -noout -text)
+tl_stop serve2
 tl_summary
