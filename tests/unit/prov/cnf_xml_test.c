@@ -428,6 +428,18 @@ static void test_build_rejects(void **state)
 	assert_int_equal(cnf_xml_full(&b, &in, false), 0);
 	assert_null(memmem(b.p, b.len, "bad", 3));
 	buf_free(&b);
+	/* passwords at hand, secrets false: the plain and signed files
+	 * never carry them (cnf_xml.h); true: the body to encrypt does */
+	const char *pws[1] = {PW_PREFIX "1001"};
+
+	in.passwords = pws;
+	assert_int_equal(cnf_xml_full(&b, &in, false), 0);
+	no_password(&b);
+	buf_free(&b);
+	assert_int_equal(cnf_xml_full(&b, &in, true), 0);
+	assert_non_null(memmem(b.p, b.len, pws[0], strlen(pws[0])));
+	buf_free_secret(&b);
+	in.passwords = NULL;
 	in.n_lines = 65;
 	assert_int_equal(cnf_xml_full(&b, &in, false), -EINVAL);
 	buf_free(&b);
