@@ -474,15 +474,17 @@ int enroll_delete(struct enroll *e, const struct store_device *dev,
 	if (err) {
 		return err;
 	}
-	if (dev->cert_serial[0] != '\0') {
+	/* only an LSC of ours: a MIC stays the manufacturer's */
+	struct store_cert cur;
+	memset(&cur, 0, sizeof(cur));
+	if (dev->cert_serial[0] != '\0' &&
+	    store_cert_get(e->st, dev->cert_serial, &cur) == 0 &&
+	    strcmp(cur.profile, "lsc") == 0 && cur.revoked_at == 0) {
 		err = store_cert_revoke(e->st, dev->cert_serial,
 		                        REASON_CESSATION, (int64_t)time(NULL));
-		if (err == -TL_ESTATE || err == -TL_ENOTFOUND) {
-			err = 0; /* already revoked, or not ours */
-		} else if (!err) {
-			revoked = true;
-		}
+		revoked = err == 0;
 	}
+	store_cert_clear(&cur);
 	if (!err) {
 		err = store_device_cert_set(e->st, dev->mac, NULL, 0);
 	}

@@ -5,6 +5,7 @@
 #include "codec/capf/capf_msg.h"
 #include "enroll/capf_srv.h"
 #include "enroll/enroll_cli.h"
+#include "pki/pki_site.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -416,6 +417,48 @@ static void test_fetch_and_delete(void **state)
 	EVP_PKEY_free(key);
 }
 
+static void test_delete_keeps_mic(void **state)
+{
+	struct fx *f = *state;
+	X509 *mic = NULL;
+	EVP_PKEY *mk = NULL;
+	uint8_t *der = NULL;
+	struct store_cert rec;
+	struct store_device d;
+	char serial[80];
+	struct job j;
+
+	assert_int_equal(etest_issue(f->t.mfg, PKI_PROFILE_MIC,
+	                             "SEP00000000A00A", &mic, &mk),
+	                 0);
+	assert_int_equal(etest_device(&f->t, "00000000A00A", 2,
+	                              STORE_CAPF_DELETE, NULL, 0),
+	                 0);
+	/* the device certificate is its MIC, which we know */
+	assert_int_equal(pki_site_record(f->t.st, mic, PKI_PROFILE_MIC), 0);
+	int len = i2d_X509(mic, &der);
+	assert_true(len > 0);
+	assert_int_equal(store_device_cert_set(f->t.st, "00000000A00A", der,
+	                                       (size_t)len),
+	                 0);
+	job_init(f, &j, "SEP00000000A00A");
+	run(f, &j);
+	assert_int_equal(j.err, 0);
+	assert_int_equal(j.res.done, CAPF_CLI_DELETED);
+	capf_cli_result_clear(&j.res);
+	assert_int_equal(pki_serial_hex(mic, serial, sizeof(serial)), 0);
+	memset(&rec, 0, sizeof(rec));
+	assert_int_equal(store_cert_get(f->t.st, serial, &rec), 0);
+	assert_int_equal(rec.revoked_at, 0); /* not ours to revoke */
+	store_cert_clear(&rec);
+	assert_int_equal(store_device_get(f->t.st, "00000000A00A", &d), 0);
+	assert_string_equal(d.cert_serial, "");
+	assert_int_equal(d.capf_op, STORE_CAPF_NONE);
+	OPENSSL_free(der);
+	X509_free(mic);
+	EVP_PKEY_free(mk);
+}
+
 /* ---- hostile peers, with a raw connection ---- */
 
 struct raw {
@@ -661,6 +704,7 @@ int main(void)
 	        cmocka_unit_test(test_mic_modes),
 	        cmocka_unit_test(test_expired_absent_unknown),
 	        cmocka_unit_test(test_fetch_and_delete),
+	        cmocka_unit_test(test_delete_keeps_mic),
 	        cmocka_unit_test(test_hostile),
 	        cmocka_unit_test(test_weak_key),
 	        cmocka_unit_test(test_stalled),
