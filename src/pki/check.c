@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -242,6 +243,22 @@ int pki_cert_parse(X509 **out, const uint8_t *p, size_t len)
 	return 0;
 }
 
+/* RFC 7468 §2: after the END line of a PEM block only white space may
+ * follow; anything else (a second block, junk, a NUL) is refused. */
+static bool pem_rest_blank(BIO *b)
+{
+	char *rest = NULL;
+	long n = BIO_get_mem_data(b, &rest);
+
+	for (long i = 0; i < n; i++) {
+		if (rest[i] != ' ' && rest[i] != '\t' && rest[i] != '\r' &&
+		    rest[i] != '\n') {
+			return false;
+		}
+	}
+	return true;
+}
+
 int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len)
 {
 	X509_REQ *req = NULL;
@@ -262,6 +279,11 @@ int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len)
 			return -ENOMEM;
 		}
 		req = PEM_read_bio_X509_REQ(b, NULL, NULL, NULL);
+		if (req && !pem_rest_blank(b)) {
+			X509_REQ_free(req);
+			BIO_free(b);
+			return -TL_ETRAIL;
+		}
 		BIO_free(b);
 		if (!req) {
 			return -TL_EPARSE;

@@ -143,7 +143,8 @@ int pki_cert_check(struct pki_trust *t, X509 *cert, STACK_OF(X509) * untrusted,
 /* Parse one DER certificate from attacker bytes: strict DER, no trailing
  * bytes. */
 int pki_cert_parse(X509 **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
-/* Parse a PKCS#10 request (DER, or PEM when it starts with "-----"),
+/* Parse a PKCS#10 request (DER, or PEM when it starts with "-----"; at
+ * most 64 KiB; no trailing bytes, after a PEM block only white space),
  * check its self-signature (RFC 2986 §3) and its key against
  * pki_key_policy. */
 int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len) TL_MUST_CHECK;

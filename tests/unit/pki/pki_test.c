@@ -767,6 +767,57 @@ static void test_csr(void **state)
 	assert_int_equal(pki_csr_parse(&got, (const uint8_t *)"-----junk", 9),
 	                 -TL_EPARSE);
 	assert_null(got);
+	/* PEM: white space may follow the block, nothing else */
+	{
+		static const char *const tails[] = {"x", "\n\0", "-----",
+		                                    "\n-----BEGIN"};
+		BIO *b2 = BIO_new(BIO_s_mem());
+		size_t n;
+		char *p2;
+
+		PEM_write_bio_X509_REQ(b2, r);
+		pemlen = BIO_get_mem_data(b2, &pem);
+		n = (size_t)pemlen;
+		p2 = malloc(2 * n + 16);
+
+		memcpy(p2, pem, n);
+		memcpy(p2 + n, "\r\n \t\n", 5);
+		assert_int_equal(pki_csr_parse(&got, (uint8_t *)p2, n + 5), 0);
+		X509_REQ_free(got);
+		for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+			size_t tl = strlen(tails[i]) + (i == 1);
+
+			memcpy(p2 + n, tails[i], tl);
+			assert_int_equal(
+			        pki_csr_parse(&got, (uint8_t *)p2, n + tl),
+			        -TL_ETRAIL);
+		}
+		/* a second request after the first */
+		memcpy(p2 + n, pem, n);
+		assert_int_equal(pki_csr_parse(&got, (uint8_t *)p2, 2 * n),
+		                 -TL_ETRAIL);
+		/* NUL inside the base64 */
+		memcpy(p2, pem, n);
+		p2[40] = 0;
+		assert_int_equal(pki_csr_parse(&got, (uint8_t *)p2, n),
+		                 -TL_EPARSE);
+		assert_null(got);
+		free(p2);
+		BIO_free(b2);
+	}
+	/* overlong input, integer overflow in the outer length */
+	{
+		static const uint8_t huge[] = {0x30, 0x84, 0xff, 0xff,
+		                               0xff, 0xff, 0x30, 0x00};
+		uint8_t *big = calloc(1, 65537);
+
+		assert_int_equal(pki_csr_parse(&got, big, 65537), -TL_ETOOBIG);
+		assert_int_equal(pki_csr_parse(&got, huge, sizeof(huge)),
+		                 -TL_EPARSE);
+		assert_int_equal(pki_csr_parse(&got, huge, 0), -TL_ETRUNC);
+		assert_null(got);
+		free(big);
+	}
 	X509_REQ_free(r);
 	OPENSSL_free(der);
 	/* a weak key is refused even when well signed */
