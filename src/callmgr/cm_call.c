@@ -47,6 +47,7 @@ struct cm_call {
 	 * transferor's dialog (for NOTIFY and the final BYE). */
 	bool xfer;
 	struct cm_leg xfer_leg;
+	struct sip_tsx *xfer_cli; /* attended transfer: re-INVITE on leg B */
 	/* A re-INVITE being relayed (hold, resume). */
 	struct sip_tsx *re_srv, *re_cli;
 	int re_from; /* 0: from A, 1: from B */
@@ -283,6 +284,7 @@ static void call_free(struct cm_call *c)
 	sip_tsx_unref(c->b_tsx);
 	sip_tsx_unref(c->re_srv);
 	sip_tsx_unref(c->re_cli);
+	sip_tsx_unref(c->xfer_cli);
 	buf_free(&c->offer);
 	buf_free(&c->ok_hdrs);
 	buf_free(&c->ok_body);
@@ -831,6 +833,13 @@ static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 		c = find_re_cli(cs, t);
 		if (c) {
 			on_reinvite_resp(c, resp, code);
+			return;
+		}
+		for (c = cs->calls; c; c = c->next) {
+			if (c->xfer_cli == t && code >= 200 && code < 300 &&
+			    resp) {
+				send_ack(cs, &c->b, c->b.cseq);
+			}
 		}
 		return;
 	}
@@ -1110,6 +1119,178 @@ static void on_bye(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	         leg ? "normal (callee hung up)" : "normal (caller hung up)");
 }
 
+/* RFC 3891 §6.1: Replaces = callid *(";" (to-tag | from-tag | ...)),
+ * as a URI header of Refer-To (escaped). */
+struct replaces {
+	char call_id[160];
+	char to_tag[64];
+	char from_tag[64];
+};
+
+static int parse_replaces(struct slice headers, struct replaces *out)
+{
+	struct slice st = headers, name, val;
+	uint8_t raw[512];
+	size_t n;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	while ((rc = sip_uri_header_next(&st, &name, &val)) == 1) {
+		if (!slice_eq_str_nocase(name, "Replaces")) {
+			continue;
+		}
+		if (sip_uri_unescape(val, raw, sizeof(raw), &n) != 0 ||
+		    memchr(raw, 0, n)) {
+			return -TL_EPARSE;
+		}
+		struct slice v = slice_make(raw, n), params = SLICE_NULL;
+		long semi = slice_find(v, ';');
+		if (semi >= 0) {
+			params = slice_make(raw + semi + 1,
+			                    n - (size_t)semi - 1);
+			v.len = (size_t)semi;
+		}
+		struct slice t = SLICE_NULL, f = SLICE_NULL;
+		if (cm_copy(out->call_id, sizeof(out->call_id),
+		            slice_trim(v)) ||
+		    !out->call_id[0] ||
+		    (params.len &&
+		     sip_param_get(params, "to-tag", &t) == -TL_EPARSE)) {
+			return -TL_EPARSE;
+		}
+		if (params.len && sip_param_get(params, "from-tag", &f) == 0 &&
+		    cm_copy(out->from_tag, sizeof(out->from_tag), f) != 0) {
+			return -TL_EPARSE;
+		}
+		if (t.p && cm_copy(out->to_tag, sizeof(out->to_tag), t) != 0) {
+			return -TL_EPARSE;
+		}
+		return out->from_tag[0] ? 0 : -TL_EPARSE;
+	}
+	return rc < 0 ? -TL_EPARSE : -TL_ENOTFOUND;
+}
+
+/* The transferor's dialog named by Replaces: call-id and the
+ * transferor's own tag (from-tag, in our copy of its From/To), and our tag
+ * (to-tag) when given. Returns the call and the leg index. */
+static struct cm_call *find_replaced(struct cm_calls *cs,
+                                     const struct replaces *rp, int *leg)
+{
+	char want[80];
+
+	snprintf(want, sizeof(want), "tag=%s", rp->from_tag);
+	for (struct cm_call *c = cs->calls; c; c = c->next) {
+		for (int i = 0; i < 2; i++) {
+			struct cm_leg *l = i ? &c->b : &c->a;
+			if (strcmp(l->call_id, rp->call_id) != 0 ||
+			    (rp->to_tag[0] && strcmp(l->ltag, rp->to_tag)) ||
+			    !strstr(l->remote, want)) {
+				continue;
+			}
+			*leg = i;
+			return c;
+		}
+	}
+	return NULL;
+}
+
+static void send_offer(struct cm_call *c, struct cm_leg *to,
+                       struct sip_tsx **tsx, struct slice sdp_in)
+{
+	struct cm_calls *cs = c->cs;
+	struct buf b, hdrs, sdp;
+	bool srtp;
+	int err;
+
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	buf_init(&hdrs, 4096);
+	buf_init(&sdp, SDP_MAX_SIZE * 2);
+	err = rewrite_sdp(c, to, sdp_in, &sdp, &srtp);
+	cm_contact_hdr(&cs->h, &hdrs, to->tp, "cm");
+	callinfo_hdr(&hdrs, c->sec, to == &c->a ? "to" : "from");
+	buf_put(&hdrs, "", 1);
+	if (!err) {
+		err = buf_err(&hdrs);
+	}
+	if (!err) {
+		to->cseq++;
+		err = cm_build_req(&cs->h, &b, "INVITE", to, to->cseq,
+		                   (const char *)hdrs.p,
+		                   sdp.len ? SLICE_LIT("application/sdp")
+		                           : SLICE_NULL,
+		                   buf_slice(&sdp));
+	}
+	if (!err) {
+		sip_tsx_unref(*tsx);
+		*tsx = NULL;
+		err = sip_stack_request(cs->stack, tsx, b.p, b.len, to->tp,
+		                        &to->dst, on_b_resp, cs);
+	}
+	if (err) {
+		log_warn("call", "transfer: re-INVITE not sent: %s",
+		         tl_strerror(err));
+	}
+	buf_free(&b);
+	buf_free(&hdrs);
+	buf_free(&sdp);
+}
+
+/* Attended transfer (RFC 5589 §7, RFC 3891): X, in call c (leg xl) and in
+ * call c2 (leg xl2), refers the other party of c (Y) to the other party
+ * of c2 (Z), naming its dialog of c2 in Replaces. Y and Z are joined in
+ * c; X's two dialogs end. */
+static void attended(struct cm_call *c, int xl, const struct sip_stack_req *r,
+                     const struct replaces *rp)
+{
+	struct cm_calls *cs = c->cs;
+	struct cm_call *c2;
+	int xl2 = 0;
+	struct cm_leg x1, x2;
+
+	c2 = find_replaced(cs, rp, &xl2);
+	if (!c2 || c2 == c || c2->state != CM_CONNECTED || c2->re_srv ||
+	    c2->xfer) {
+		reply(r, c2 ? 491 : 481, NULL);
+		return;
+	}
+	reply(r, 202, NULL);
+	x1 = xl ? c->b : c->a;
+	x2 = xl2 ? c2->b : c2->a;
+	notify_refer(cs, &x1, "SIP/2.0 100 Trying\r\n", false);
+	write_cdr(c, "transferred");
+	write_cdr(c2, "transferred");
+	/* c becomes Y (leg A) with Z (leg B). */
+	if (xl == 0) {
+		struct buf t = c->last_sdp[0];
+		c->a = c->b;
+		c->last_sdp[0] = c->last_sdp[1];
+		c->last_sdp[1] = t;
+	}
+	c->b = xl2 ? c2->a : c2->b;
+	buf_reset(&c->last_sdp[1]);
+	buf_put_slice(&c->last_sdp[1], buf_slice(&c2->last_sdp[xl2 ? 0 : 1]));
+	sip_tsx_unref(c->b_tsx);
+	c->b_tsx = NULL;
+	c->t_start = (int64_t)time(NULL);
+	c->t_answer = c->t_start;
+	c->sec =
+	        cm_sec_call(cm_sec_party(c->a.line.mode, c->a.tp),
+	                    cm_sec_party(c->b.line.mode, c->b.tp),
+	                    c->srtp_a && c->srtp_b && c2->srtp_a && c2->srtp_b);
+	/* Each gets the other's last SDP as a new offer (RFC 3725 §5). */
+	send_offer(c, &c->a, &c->re_cli, buf_slice(&c->last_sdp[1]));
+	c->re_from = 1; /* the 2xx from leg A is ACKed on leg A */
+	send_offer(c, &c->b, &c->xfer_cli, buf_slice(&c->last_sdp[0]));
+	notify_refer(cs, &x1, "SIP/2.0 200 OK\r\n", true);
+	send_in_dialog(cs, &x1, "BYE", "", SLICE_NULL);
+	send_in_dialog(cs, &x2, "BYE", "", SLICE_NULL);
+	log_info("call", "%s: attended transfer of %s to %s", x1.line.dn,
+	         c->a.line.dn, c->b.line.dn);
+	OPENSSL_cleanse(&x1, sizeof(x1));
+	OPENSSL_cleanse(&x2, sizeof(x2));
+	call_free(c2); /* its dialogs live on in c, or were ended */
+}
+
 /* Blind transfer (RFC 3515, RFC 5589 §6): the party on leg `leg` refers
  * the other one to a directory number. */
 static void on_refer(struct cm_call *c, int leg, const struct sip_stack_req *r)
@@ -1133,8 +1314,16 @@ static void on_refer(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	}
 	/* RFC 3891: Refer-To with Replaces is an attended transfer. */
 	if (to.uri.headers.len) {
-		reply(r, 501, "Attended transfer not supported");
-		return;
+		struct replaces rp;
+		int err = parse_replaces(to.uri.headers, &rp);
+		if (err == 0) {
+			attended(c, leg, r, &rp);
+			return;
+		}
+		if (err != -TL_ENOTFOUND) {
+			reply(r, 400, "Bad Replaces");
+			return;
+		}
 	}
 	if (cm_reg_line(cs->reg, slice_from_str(target), &li) != 0) {
 		reply(r, 404, NULL);

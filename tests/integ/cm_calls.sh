@@ -443,6 +443,32 @@ tl_assert_eq "1" "$(cdr "select count(*) from cdrs where cause='transferred' and
 tl_assert_eq "1" "$(cdr "select count(*) from cdrs where from_dn='1002' and to_dn='1005' and answer_at>0")" \
 	"CDR of the call after the transfer"
 
+# 16. Attended transfer: 1001 calls 1002, consults 1005 from a second
+#     port, then REFERs 1002 to 1005 with Replaces naming the consultation.
+uas_udp 1002 "$U2" att cm_uas_xfer.xml
+uas_udp 1005 "$(port)" att5
+printf 'SEQUENTIAL\n1001;secret1001;[authentication username=1001 password=secret1001];1002;RTP/AVP;1005;xfer2-call%%3Bfrom-tag%%3Dc2tag\n' \
+	>"$D/uac-att.csv"
+printf 'SEQUENTIAL\n1001;secret1001;[authentication username=1001 password=secret1001];1005;RTP/AVP\n' \
+	>"$D/uac-con.csv"
+tl_start uac-att timeout 40 sipp -nostdin -sf "$SIPP/cm_uac_attended.xml" \
+	-inf "$D/uac-att.csv" -m 1 -t u1 -p "$UAC" -trace_err \
+	-error_file "$D/uac-att.err" 127.0.0.1:"$P"
+sleep 0.8
+tl_start uac-con timeout 40 sipp -nostdin -sf "$SIPP/cm_uac_consult.xml" \
+	-inf "$D/uac-con.csv" -m 1 -t u1 -p "$(port)" -cid_str xfer2-call \
+	-trace_err -error_file "$D/uac-con.err" 127.0.0.1:"$P"
+for n in uac-att uac-con uas-att uas-att5; do
+	rc=0
+	for _ in $(seq 150); do tl_alive "$n" || break; sleep 0.1; done
+	tl_stop "$n" || rc=$?
+	tl_assert_eq 0 "$rc" "attended transfer: $n completed"
+done
+tl_assert_eq "2" "$(cdr "select count(*) from cdrs where from_dn='1002' and to_dn='1005' and cause like 'normal%'")" \
+	"CDRs of 1002 with 1005 after the blind and the attended transfer"
+tl_assert_eq "1" "$(cdr "select count(*) from cdrs where from_dn='1001' and to_dn='1005' and cause='transferred'")" \
+	"the consultation call ended as transferred"
+
 # 14. Cluster mode change: every registered phone gets NOTIFY check-sync.
 uas_udp 1002 "$U2" sync cm_checksync.xml
 tl_check "cluster mode mixed" bash -c \
@@ -452,7 +478,7 @@ wait_gone uas-sync || rc=$?
 tl_assert_eq 0 "$rc" "the phone got NOTIFY check-sync and answered"
 
 # CDR rows: one per call attempt above.
-tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure 1001|1002|nonsecure 1002|1005|nonsecure" \
+tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure 1001|1002|nonsecure 1002|1005|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1002|1005|nonsecure" \
 	"$(cdr "select from_dn,to_dn,security from cdrs where answer_at>0 order by id" | tr '\n' ' ' | sed 's/ $//')" \
 	"CDRs of the answered calls"
 tl_assert_eq 1 "$(cdr "select count(*) from cdrs where to_dn='1999' and cause='unknown number'")" \
