@@ -367,6 +367,11 @@ wait_gone uas-auth || rc=$?
 tl_assert_eq 0 "$rc" "the phone accepted our credentials"
 tl_check "our retried INVITE carried Authorization" \
 	grep -q "^Authorization: Digest username=\"1006\"" "$D/uas-auth.msg"
+csv 1006 0 RTP/AVP mwi6
+tl_check "the Auth INVITE phone's challenge of our NOTIFY is answered" \
+	tl_sipp mwi-auth 127.0.0.1:"$P" -sf "$SIPP/cm_mwi_auth.xml" \
+	-inf "$D/mwi6.csv" -m 1 -t u1 -p "$(port)" -key user 1006 \
+	-key password secret1006 -key realm "$realm"
 
 # 7. MWI: subscribe, `trustline mwi set` from another process, NOTIFY.
 csv 1001 0 RTP/AVP mwi
@@ -476,6 +481,14 @@ tl_check "cluster mode mixed" bash -c \
 rc=0
 wait_gone uas-sync || rc=$?
 tl_assert_eq 0 "$rc" "the phone got NOTIFY check-sync and answered"
+printf 'SEQUENTIAL\n1999;whatever;[authentication username=1999 password=whatever];x\n' \
+	>"$D/unknown.csv"
+if tl_sipp unknown 127.0.0.1:"$P" -sf "$SIPP/register_auth.xml" \
+	-inf "$D/unknown.csv" -m 1 -t u1 -p "$(port)" 2>/dev/null; then
+	tl_check_fail "mixed mode: an unknown device is refused"
+else
+	tl_pass "mixed mode: an unknown device is refused"
+fi
 
 # CDR rows: one per call attempt above.
 tl_assert_eq "1001|1002|nonsecure 1003|1004|encrypted 1003|1002|nonsecure 1001|1002|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1001|1006|nonsecure 1001|1002|nonsecure 1002|1005|nonsecure 1001|1002|nonsecure 1001|1005|nonsecure 1002|1005|nonsecure" \
