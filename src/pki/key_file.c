@@ -36,6 +36,10 @@ int pki_key_load_file(struct pki_key **out, const char *path, const char *pass)
 	if (!f) {
 		return -errno;
 	}
+	/* STYLE 12: unbuffered, so that no stdio buffer holding the key's
+	 * PEM is freed unwiped; OpenSSL reads private keys into secure,
+	 * cleansed memory. */
+	setvbuf(f, NULL, _IONBF, 0);
 	pkey = PEM_read_PrivateKey(f, NULL, NULL, (void *)pass);
 	fclose(f);
 	if (!pkey) {

@@ -72,8 +72,11 @@ int pki_token_pin_read(const char *path, char *pin, size_t pinlen)
 	if (!f) {
 		return -errno;
 	}
+	/* STYLE 12: no stdio buffer keeps a copy of the PIN */
+	setvbuf(f, NULL, _IONBF, 0);
 	if (!fgets(pin, (int)pinlen, f)) {
 		fclose(f);
+		OPENSSL_cleanse(pin, pinlen);
 		return -TL_EPARSE;
 	}
 	fclose(f);
