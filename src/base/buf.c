@@ -104,11 +104,6 @@ void buf_put_slice(struct buf *b, struct slice s)
 	buf_put(b, s.p, s.len);
 }
 
-void buf_put_str(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
 void buf_put_u8(struct buf *b, uint8_t v)
 {
 	buf_put(b, &v, 1);

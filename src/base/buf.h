@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct buf {
 	uint8_t *p;
@@ -32,7 +33,11 @@ void buf_reset(struct buf *b);
 int buf_reserve(struct buf *b, size_t extra) TL_MUST_CHECK;
 void buf_put(struct buf *b, const void *p, size_t n);
 void buf_put_slice(struct buf *b, struct slice s);
-void buf_put_str(struct buf *b, const char *s);
+/* Inline, so that the length of a literal is known at compile time. */
+static inline void buf_put_str(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
 void buf_put_u8(struct buf *b, uint8_t v);
 void buf_put_u16be(struct buf *b, uint16_t v);
 void buf_put_u32be(struct buf *b, uint32_t v);

@@ -238,30 +238,55 @@ bool net_addr_eq(const struct net_addr *a, const struct net_addr *b)
 	return net_addr_eq_host(a, b) && net_addr_port(a) == net_addr_port(b);
 }
 
+/* Dotted decimal (RFC 791 addresses as every SIP header writes them),
+ * without inet_ntop's printf: it runs for every response's Via. */
+static size_t fmt_ipv4(const uint8_t b[4], char *out)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < 4; i++) {
+		unsigned v = b[i];
+		if (i > 0) {
+			out[n++] = '.';
+		}
+		if (v >= 100) {
+			out[n++] = (char)('0' + v / 100);
+		}
+		if (v >= 10) {
+			out[n++] = (char)('0' + v / 10 % 10);
+		}
+		out[n++] = (char)('0' + v % 10);
+	}
+	out[n] = '\0';
+	return n;
+}
+
 int net_addr_fmt_host(const struct net_addr *a, char *dst, size_t len)
 {
 	char tmp[INET6_ADDRSTRLEN];
 	const void *src;
 	int fam = net_addr_family(a);
-	int n;
+	size_t n;
 
 	if (len > 0) {
 		dst[0] = '\0';
 	}
 	if (fam == AF_INET) {
 		src = &((const struct sockaddr_in *)&a->ss)->sin_addr;
+		n = fmt_ipv4(src, tmp);
 	} else if (fam == AF_INET6) {
 		src = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+		if (inet_ntop(fam, src, tmp, sizeof(tmp)) == NULL) {
+			return -errno;
+		}
+		n = strlen(tmp);
 	} else {
 		return -EAFNOSUPPORT;
 	}
-	if (inet_ntop(fam, src, tmp, sizeof(tmp)) == NULL) {
-		return -errno;
-	}
-	n = snprintf(dst, len, "%s", tmp);
-	if (n < 0 || (size_t)n >= len) {
+	if (n >= len) {
 		return -TL_ETOOBIG;
 	}
+	memcpy(dst, tmp, n + 1);
 	return 0;
 }
 

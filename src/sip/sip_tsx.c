@@ -154,12 +154,24 @@ static void timers_stop(struct sip_tsx *t)
 static uint64_t key_hash(const struct sip_tsx_layer *l, const uint8_t *k,
 			 size_t n)
 {
-	uint64_t h = l->seed ^ 0xcbf29ce484222325ull;
+	/* eight bytes a step, seeded per layer so that peers cannot aim
+	 * branches at one probe sequence */
+	uint64_t h = l->seed ^ (0x9e3779b97f4a7c15ull * (n + 1));
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		h ^= k[i];
-		h *= 0x100000001b3ull;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t w;
+		memcpy(&w, k + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
 	}
+	if (i < n) {
+		uint64_t w = 0;
+		memcpy(&w, k + i, n - i);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h *= 0xc4ceb9fe1a85ec53ull;
 	return h ^ (h >> 29);
 }
 

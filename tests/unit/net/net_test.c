@@ -62,6 +62,33 @@ static void test_addr_parse(void **state)
 	}
 }
 
+/* net_addr_fmt_host: IPv4 written without inet_ntop, every octet width;
+ * IPv6 as inet_ntop does; a buffer one short is refused, empty. */
+static void test_addr_fmt_host(void **state)
+{
+	static const char *const hosts[] = {
+	        "0.0.0.0",       "1.2.3.4",         "9.10.99.100",
+	        "127.0.0.1",     "255.255.255.255", "10.200.7.65",
+	        "192.168.100.1", "::1",             "2001:db8::ff:1",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
+		struct net_addr a;
+		char s[NET_ADDR_STRLEN];
+		char small[NET_ADDR_STRLEN];
+		size_t n = strlen(hosts[i]);
+
+		assert_int_equal(net_addr_set(&a, hosts[i], 5060), 0);
+		assert_int_equal(net_addr_fmt_host(&a, s, sizeof(s)), 0);
+		assert_string_equal(s, hosts[i]);
+		assert_int_equal(net_addr_fmt_host(&a, small, n + 1), 0);
+		assert_string_equal(small, hosts[i]);
+		assert_int_equal(net_addr_fmt_host(&a, small, n), -TL_ETOOBIG);
+		assert_string_equal(small, "");
+	}
+}
+
 /* must reject: truncated, overlong, trailing bytes, integer overflow,
  * names (no lookups), empty */
 static void test_addr_reject(void **state)
@@ -963,6 +990,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_addr_parse),
 	        cmocka_unit_test(test_addr_reject),
+	        cmocka_unit_test(test_addr_fmt_host),
 	        cmocka_unit_test(test_addr_eq_transport),
 	        cmocka_unit_test(test_udp_v4),
 	        cmocka_unit_test(test_udp_v6),
