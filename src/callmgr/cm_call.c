@@ -863,9 +863,17 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	if (c->state == CM_CONNECTED) {
-		/* 2xx retransmission: T1 doubling to T2, at most 7 times. */
-		if (!c->a_acked && c->ok_sent < 7) {
-			unsigned ms = 500u << c->ok_sent;
+		/* 2xx retransmission: T1 doubling to T2, until 64*T1. */
+		if (!c->a_acked && c->ok_sent >= 11) {
+			/* RFC 3261 §13.3.1.4: no ACK after 64*T1: the
+			 * session is ended with a BYE. */
+			send_in_dialog(c->cs, &c->a, "BYE", "", SLICE_NULL);
+			send_in_dialog(c->cs, &c->b, "BYE", "", SLICE_NULL);
+			call_end(c, "no ACK from the caller");
+			return;
+		}
+		if (!c->a_acked) {
+			unsigned ms = 500u << (c->ok_sent < 4 ? c->ok_sent : 4);
 			struct timeval tv = {0, 0};
 			send_ok_to_a(c);
 			ms = ms > 4000 ? 4000 : ms;
@@ -1114,6 +1122,17 @@ static void on_reinvite_resp(struct cm_call *c, struct sip_msg *resp,
 static void on_bye(struct cm_call *c, int leg, const struct sip_stack_req *r)
 {
 	reply(r, 200, NULL);
+	if (c->state == CM_CALLING) {
+		/* The transferee hung up while the transfer target rings:
+		 * cancel that leg; its 487 ends the call (call_end tells the
+		 * transferor). */
+		c->cancelled = true;
+		event_del(c->timer);
+		if (sip_tsx_cancel(c->b_tsx) != 0) {
+			call_end(c, "cancelled");
+		}
+		return;
+	}
 	send_in_dialog(c->cs, leg ? &c->a : &c->b, "BYE", "", SLICE_NULL);
 	call_end(c,
 	         leg ? "normal (callee hung up)" : "normal (caller hung up)");

@@ -60,10 +60,19 @@ tl_wait_port tcp 127.0.0.1 $((P + 1)) 20 || tl_fail "serve did not bind TLS"
 # Register a UDP callee from port $2, then answer calls there.
 uas_udp() {
 	local dn=$1 port=$2 name=$3 scen=${4:-cm_uas.xml} m=${5:-1}
+	local try
 	csv "$dn" 0 RTP/AVP "reg$name"
-	tl_sipp "reg-$name" 127.0.0.1:"$P" -sf "$SIPP/register_auth.xml" \
-		-inf "$D/reg$name.csv" -m 1 -t u1 -p "$port" ||
-		tl_fail "callee $dn did not register"
+	for try in 1 2 3; do
+		tl_sipp "reg-$name" 127.0.0.1:"$P" \
+			-sf "$SIPP/register_auth.xml" -inf "$D/reg$name.csv" \
+			-m 1 -t u1 -p "$port" 2>/dev/null && break
+		# Loopback ports are shared with everything else on the
+		# machine: an ephemeral socket may hold ours for a while.
+		grep -q "Unable to bind" "$TL_TMP/reg-$name.errors" ||
+			tl_fail "callee $dn did not register"
+		[ "$port" = "$U2" ] && U2=$(port) && port=$U2 || port=$(port)
+		[ $try = 3 ] && tl_fail "callee $dn: no port to bind"
+	done
 	tl_start "uas-$name" timeout 60 sipp -nostdin -sf "$SIPP/$scen" \
 		-t u1 -p "$port" -m "$m" -trace_msg -message_file \
 		"$D/uas-$name.msg" -trace_err -error_file "$D/uas-$name.err" \
