@@ -59,11 +59,14 @@ int trust_file_write(const char *path, const void *p, size_t len, mode_t mode)
 	const uint8_t *q = p;
 	int fd, n, err = 0;
 
-	n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	/* a unique name beside the target (mkstemp: 0600 until the fchmod
+	 * below), so that a temporary file left by a crashed writer never
+	 * blocks the next write */
+	n = snprintf(tmp, sizeof(tmp), "%s.tmpXXXXXX", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
 		return -ENAMETOOLONG;
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	fd = mkstemp(tmp);
 	if (fd < 0) {
 		return -errno;
 	}
