@@ -15,7 +15,18 @@ site=$D/site
 tftp="tftp://127.0.0.1:$((P + 2))"
 http="http://127.0.0.1:$((P + 3))"
 
-fetch_tftp() { curl -sf --max-time 10 --tftp-blksize 1428 "$tftp/$1" -o "$2"; }
+# A phone retries a transfer that failed (lost datagrams on a loaded host):
+# so do we, a bounded number of times.
+fetch_tftp() {
+	local i
+	for i in 1 2 3; do
+		curl -sf --max-time 10 --tftp-blksize 1428 "$tftp/$1" -o "$2" &&
+			return 0
+		echo "TFTP fetch of $1 failed (attempt $i)" >&2
+		sleep 0.5
+	done
+	return 1
+}
 fetch_http() { curl -sf --max-time 10 "$http/$1" -o "$2"; }
 
 "$T" init --site "$site" --base-port "$P" >"$D/init.log" 2>&1 ||
