@@ -42,6 +42,7 @@ static const char usage[] =
 	"  --auth-string S       CAPF auth string (capfAuthMode 1)\n"
 	"  --password [DN=]PW    line password when the config has none\n"
 	"                        (nonsecure phones); repeatable\n"
+	"  --password-from-dn P  (load tests) a line without one gets P+DN\n"
 	"  --ctl-socket PATH     control socket (default DIR/ctl.sock)\n"
 	"  --bind IP             local address for SIP and RTP (127.0.0.1)\n"
 	"  --tone HZ             send a tone in calls (default silence)\n"
@@ -128,6 +129,9 @@ struct fleet {
 	size_t n;
 	size_t next; /* boot queue */
 	size_t refused;
+	unsigned char *booted; /* 1: boot returned (set by the workers) */
+	size_t next_reg;       /* registration queue (event loop only) */
+	bool stop;
 	pthread_mutex_t mu;
 	struct timespec t0;
 	bool done;
@@ -153,16 +157,16 @@ static void *boot_worker(void *arg)
 	for (;;) {
 		size_t i;
 		pthread_mutex_lock(&f->mu);
-		i = f->next++;
+		i = f->stop ? f->n : f->next++;
 		pthread_mutex_unlock(&f->mu);
 		if (i >= f->n) {
 			break;
 		}
-		if (phone_boot(f->ph[i]) != 0) {
-			pthread_mutex_lock(&f->mu);
-			f->refused++;
-			pthread_mutex_unlock(&f->mu);
-		}
+		int err = phone_boot(f->ph[i]);
+		pthread_mutex_lock(&f->mu);
+		f->refused += err != 0;
+		f->booted[i] = 1;
+		pthread_mutex_unlock(&f->mu);
 	}
 	return NULL;
 }
@@ -185,6 +189,26 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* Register the phones booted so far, a batch per tick, so that the
+	 * REGISTERs of a storm are paced instead of sent all at once. */
+	pthread_mutex_lock(&f->mu);
+	for (unsigned k = 0; k < 100 && f->next_reg < f->n &&
+			     f->booted[f->next_reg];
+	     k++, f->next_reg++) {
+		struct phone *p = f->ph[f->next_reg];
+		pthread_mutex_unlock(&f->mu);
+		if (phone_state(p) != PHONE_REFUSED &&
+		    phone_register(p) != 0) {
+			log_warn("phone", "%s: SIP not started", phone_mac(p));
+		}
+		pthread_mutex_lock(&f->mu);
+		if (f->next_reg + 1 == f->n) {
+			printf("fleet: %zu booted in %.3f s, %zu refused\n",
+			       f->n - f->refused, since(&f->t0), f->refused);
+			fflush(stdout);
+		}
+	}
+	pthread_mutex_unlock(&f->mu);
 	fleet_counts(f, &reg, &failed);
 	if (!f->done && reg == f->n) {
 		f->done = true;
@@ -282,7 +306,7 @@ int cmd_phone(int argc, char **argv)
 		O_MAC = 256, O_TFTP, O_STATE, O_MIC, O_MIC_KEY, O_AUTH, O_PW,
 		O_SOCK, O_BIND, O_TONE, O_PLAY, O_REC, O_DETECT, O_AA, O_PCMA,
 		O_GCM, O_EXP, O_BOOT_ONLY, O_JSON, O_FLEET, O_EXIT_REG,
-		O_TIMEOUT, O_WORKERS,
+		O_TIMEOUT, O_WORKERS, O_PW_DN,
 	};
 	static const struct option opts[] = {
 		{"mac", required_argument, NULL, O_MAC},
@@ -308,6 +332,7 @@ int cmd_phone(int argc, char **argv)
 		{"exit-registered", no_argument, NULL, O_EXIT_REG},
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"workers", required_argument, NULL, O_WORKERS},
+		{"password-from-dn", required_argument, NULL, O_PW_DN},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
@@ -358,6 +383,9 @@ int cmd_phone(int argc, char **argv)
 			break;
 		case O_SOCK:
 			sock = optarg;
+			break;
+		case O_PW_DN:
+			pc.password_prefix = optarg;
 			break;
 		case O_BIND:
 			pc.bind_host = optarg;
@@ -485,6 +513,8 @@ int cmd_phone(int argc, char **argv)
 	struct ctl_ctx cc = {0};
 	struct buf out;
 	char **dirs = calloc(fleet, sizeof(*dirs));
+	pthread_t th[64];
+	size_t nw = 0;
 	int err = 0;
 
 	buf_init(&out, 0);
@@ -544,26 +574,25 @@ int cmd_phone(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		size_t nw = workers < fleet ? workers : fleet;
-		pthread_t th[64];
+		f.booted = calloc(fleet, 1);
+		if (!f.booted) {
+			cli_fail("phone", "out of memory");
+			goto out;
+		}
+		nw = workers < fleet ? workers : fleet;
 		for (size_t w = 0; w < nw; w++) {
 			if (pthread_create(&th[w], NULL, boot_worker, &f) != 0) {
 				nw = w;
 				break;
 			}
 		}
-		for (size_t w = 0; w < nw; w++) {
-			pthread_join(th[w], NULL);
+		if (nw == 0) {
+			cli_fail("phone", "cannot start boot threads");
+			goto out;
 		}
-		printf("fleet: %zu booted in %.3f s, %zu refused\n",
-		       fleet - f.refused, since(&f.t0), f.refused);
-		fflush(stdout);
 	}
-	for (size_t i = 0; i < fleet; i++) {
-		if (phone_state(ph[i]) != PHONE_REFUSED &&
-		    phone_register(ph[i]) != 0 && fleet == 1) {
-			cli_fail("phone", "cannot start SIP");
-		}
+	if (fleet == 1 && phone_register(ph[0]) != 0) {
+		cli_fail("phone", "cannot start SIP");
 	}
 	err = phone_ctl_new(&ctl, base, sock, ctl_handler, &cc);
 	if (err) {
@@ -580,10 +609,18 @@ int cmd_phone(int argc, char **argv)
 	}
 	f.tick = event_new(base, -1, EV_PERSIST, fleet_tick, &f);
 	if (fleet > 1 && f.tick) {
-		struct timeval tv = {0, 20000};
+		struct timeval tv = {0, 10000};
 		event_add(f.tick, &tv);
 	}
 	event_base_dispatch(base);
+	/* The boot threads take no new phone now; wait for the others. */
+	pthread_mutex_lock(&f.mu);
+	f.stop = true;
+	pthread_mutex_unlock(&f.mu);
+	for (size_t w = 0; w < nw; w++) {
+		pthread_join(th[w], NULL);
+	}
+	nw = 0;
 	/* Unregister and give the answers a moment. */
 	for (size_t i = 0; i < fleet; i++) {
 		phone_shutdown(ph[i]);
@@ -601,6 +638,15 @@ int cmd_phone(int argc, char **argv)
 	}
 	rc = CLI_OK;
 out:
+	if (nw) {
+		pthread_mutex_lock(&f.mu);
+		f.stop = true;
+		pthread_mutex_unlock(&f.mu);
+		for (size_t w = 0; w < nw; w++) {
+			pthread_join(th[w], NULL);
+		}
+	}
+	free(f.booted);
 	buf_free(&out);
 	phone_ctl_free(ctl);
 	if (sigi) {

@@ -241,6 +241,7 @@ int phone_new(struct phone **out, struct event_base *base,
 						    : "127.0.0.1");
 	p->conf.play_wav = keep(p, conf->play_wav);
 	p->conf.rec_wav = keep(p, conf->rec_wav);
+	p->conf.password_prefix = keep(p, conf->password_prefix);
 	p->conf.passwords = NULL; /* kept by the caller for our life */
 	p->conf.passwords = conf->passwords;
 	if (!p->conf.bind_host) {
@@ -291,6 +292,8 @@ static TL_MUST_CHECK int fetch(struct phone *p, const char *file,
 	struct tftp_cli_req r = {
 		.file = file,
 		.blksize = 1428,
+		/* RFC 7440: a window of blocks per ACK, not lock-step */
+		.window = 16,
 		.tsize = true,
 		.timeout_ms = p->conf.tftp_timeout_ms ? p->conf.tftp_timeout_ms
 						      : 1000,
@@ -416,15 +419,16 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 {
 	struct trust_opts o = {0};
 	struct phone_cnf c;
-	struct buf b, enc, plain;
+	struct buf b, encb, plain;
 	struct slice body;
 	char fn[64], hash[33];
 	const char *why = NULL;
 	const char *how;
+	bool enc = false;
 	int err;
 
 	buf_init(&b, 0);
-	buf_init(&enc, 0);
+	buf_init(&encb, 0);
 	buf_init(&plain, 0);
 	snprintf(fn, sizeof(fn), "%s.cnf.xml.sgn", p->name);
 	err = fetch(p, fn, &b);
@@ -477,9 +481,9 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 			goto out;
 		}
 		snprintf(fn, sizeof(fn), "%s.cnf.xml.enc.sgn", p->name);
-		err = fetch(p, fn, &enc);
+		err = fetch(p, fn, &encb);
 		if (!err) {
-			err = trust_enc_open(buf_slice(&enc), p->ctl, &o, p->key,
+			err = trust_enc_open(buf_slice(&encb), p->ctl, &o, p->key,
 					     &plain, &why);
 			if (err) {
 				err = refuse(p, STEP_CONFIG, err,
@@ -500,8 +504,9 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 			goto out;
 		}
 		how = "encrypted";
+		enc = true;
 	}
-	p->cfg_encrypted = strcmp(how, "encrypted") == 0;
+	p->cfg_encrypted = enc;
 	if (!c.full_config || c.n_lines == 0 || c.host[0] == '\0') {
 		phone_cnf_wipe(&c);
 		err = refuse(p, STEP_CONFIG, -TL_EPARSE,
@@ -529,7 +534,7 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 		   p->cnf.host);
 out:
 	buf_free(&b);
-	buf_free(&enc);
+	buf_free(&encb);
 	buf_free_secret(&plain);
 	return err;
 }
@@ -961,6 +966,8 @@ static json_t *status_json(struct phone *p)
 						    : "unknown"));
 	json_object_set_new(j, "transport",
 			    json_string(p->sip ? net_transport_name(p->tp) : ""));
+	json_object_set_new(j, "sip_port",
+			    json_integer(net_addr_port(&p->local)));
 	json_object_set_new(j, "firmware", json_string(p->firmware));
 	json_object_set_new(ctl, "present", json_boolean(p->ctl != NULL));
 	json_object_set_new(ctl, "signer", json_string(p->ctl_signer));

@@ -97,6 +97,8 @@ struct phone_conf {
 	 * or one bare password for every line. */
 	const char *const *passwords;
 	size_t n_passwords;
+	/* Load tests: a line without a password above gets PREFIX + DN. */
+	const char *password_prefix;
 	/* Local address for SIP and RTP (numeric); NULL: 127.0.0.1. */
 	const char *bind_host;
 	/* Audio: a WAV file to send, else a tone of tone_hz (0: silence);

@@ -23,16 +23,38 @@
 #define CTL_LINE_MAX 1024
 #define CTL_REPLY_MAX (1u << 20)
 
+struct ctl_conn {
+	struct ctl_conn *next, *prev;
+	struct bufferevent *bev;
+	struct phone_ctl *ctl;
+};
+
 struct phone_ctl {
 	struct evconnlistener *lis;
+	struct ctl_conn *conns; /* open connections, freed with the socket */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	phone_ctl_h h;
 	void *arg;
 };
 
+static void conn_free(struct ctl_conn *k)
+{
+	if (k->prev) {
+		k->prev->next = k->next;
+	} else {
+		k->ctl->conns = k->next;
+	}
+	if (k->next) {
+		k->next->prev = k->prev;
+	}
+	bufferevent_free(k->bev);
+	free(k);
+}
+
 static void ctl_read(struct bufferevent *bev, void *arg)
 {
-	struct phone_ctl *c = arg;
+	struct ctl_conn *k = arg;
+	struct phone_ctl *c = k->ctl;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	size_t n;
 	char *line;
@@ -61,33 +83,43 @@ static void ctl_read(struct bufferevent *bev, void *arg)
 		buf_free(&r);
 	}
 	if (evbuffer_get_length(in) > CTL_LINE_MAX) {
-		bufferevent_free(bev);
+		conn_free(k);
 	}
 }
 
 static void ctl_event(struct bufferevent *bev, short what, void *arg)
 {
-	(void)arg;
+	(void)bev;
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		bufferevent_free(bev);
+		conn_free(arg);
 	}
 }
 
 static void ctl_accept(struct evconnlistener *l, evutil_socket_t fd,
 		       struct sockaddr *sa, int len, void *arg)
 {
-	struct bufferevent *bev;
+	struct phone_ctl *c = arg;
+	struct ctl_conn *k = calloc(1, sizeof(*k));
 
 	(void)sa;
 	(void)len;
-	bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
-				     BEV_OPT_CLOSE_ON_FREE);
-	if (!bev) {
+	if (k) {
+		k->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
+						BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (!k || !k->bev) {
+		free(k);
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(bev, ctl_read, NULL, ctl_event, arg);
-	bufferevent_enable(bev, EV_READ);
+	k->ctl = c;
+	k->next = c->conns;
+	if (c->conns) {
+		c->conns->prev = k;
+	}
+	c->conns = k;
+	bufferevent_setcb(k->bev, ctl_read, NULL, ctl_event, k);
+	bufferevent_enable(k->bev, EV_READ);
 }
 
 int phone_ctl_new(struct phone_ctl **out, struct event_base *base,
@@ -135,6 +167,9 @@ void phone_ctl_free(struct phone_ctl *c)
 {
 	if (!c) {
 		return;
+	}
+	while (c->conns) {
+		conn_free(c->conns);
 	}
 	evconnlistener_free(c->lis);
 	(void)unlink(c->path);

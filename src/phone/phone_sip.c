@@ -1425,7 +1425,13 @@ int phone_sip_start(struct phone *p)
 		snprintf(l->dn, sizeof(l->dn), "%s", cl->dn);
 		snprintf(l->user, sizeof(l->user), "%s", cl->auth_name);
 		pw = cl->has_password ? cl->password : line_password(p, cl->dn);
-		snprintf(l->password, sizeof(l->password), "%s", pw ? pw : "");
+		if (!pw && p->conf.password_prefix) {
+			snprintf(l->password, sizeof(l->password), "%.60s%s",
+				 p->conf.password_prefix, cl->dn);
+		} else {
+			snprintf(l->password, sizeof(l->password), "%s",
+				 pw ? pw : "");
+		}
 		rand_hex(l->tag, 8);
 		rand_hex(l->call_id, 16);
 		l->expires = p->conf.register_expires ? p->conf.register_expires

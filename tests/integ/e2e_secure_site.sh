@@ -49,6 +49,9 @@ add 00000000E003 nonsecure 1003
 add 00000000E004 nonsecure 1004 # firmware
 add 00000000E005 encrypted 1005 # wrong CAPF string
 add 00000000E006 encrypted 1006 # server not in the CTL (MIC)
+"$T" profile add authinv --mode nonsecure --auth-invite on --site "$site" \
+	>/dev/null || tl_fail "profile add"
+add 00000000E007 authinv 1007 # Auth INVITE (seed 001)
 "$T" capf set --site "$site" --device SEP00000000E001 --op install \
 	--auth string --string 4711081 >/dev/null || tl_fail "capf set 1"
 "$T" capf set --site "$site" --device SEP00000000E002 --op install \
@@ -247,6 +250,53 @@ if $tap_ok; then
 		plain tone) packets): the tap works" test "$(tap plain tone)" -gt 10
 fi
 wait_js p1 "s['call']['state']" ended 5 || tl_check_fail "1001 saw no BYE"
+
+# ---- Auth INVITE (seed 001): the phone challenges the INVITE, the call
+#      manager answers with the line's credentials, anything else fails ----
+phone p7 00000000E007 1007 --auto-answer
+wait_js p7 "s['state']" registered 20 || tl_fail "1007 did not register"
+tl_check "1003 dials 1007" ctl p3 dial 1007
+wait_js p7 "s['call']['state']" active 10 || tl_check_fail "1007 not in call"
+tl_assert_eq "1 1" "$(js p7 "s['auth_challenges']") $(js p7 \
+	"s['auth_accepted']")" "1007 challenged the INVITE once and accepted it"
+tl_check "1003 hangs up" ctl p3 hangup
+wait_js p7 "s['call']['state']" ended 5 || tl_check_fail "1007 saw no BYE"
+sport=$(js p7 "s['sip_port']")
+cat >"$D/inv.py" <<'PY'
+import re, socket, sys
+port, user = int(sys.argv[1]), sys.argv[2]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.bind(("127.0.0.1", 0)); me = s.getsockname()[1]
+def invite(n, auth):
+    m = ("INVITE sip:1007@127.0.0.1:%d SIP/2.0\r\n"
+         "Via: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bKrogue%d\r\n"
+         "Max-Forwards: 70\r\nFrom: <sip:6666@127.0.0.1>;tag=r%d\r\n"
+         "To: <sip:1007@127.0.0.1>\r\nCall-ID: rogue-%d\r\n"
+         "CSeq: 1 INVITE\r\nContact: <sip:6666@127.0.0.1:%d>\r\n%s"
+         "Content-Length: 0\r\n\r\n") % (port, me, n, n, n, me, auth)
+    s.sendto(m.encode(), ("127.0.0.1", port))
+    while True:
+        r = s.recv(65535).decode("latin-1")
+        code = int(r.split(" ", 2)[1])
+        if code >= 200:
+            return code, r
+code, r = invite(1, "")
+nonce = re.search(r'nonce="([^"]+)"', r)
+realm = re.search(r'realm="([^"]+)"', r)
+print(code, end=" ")
+# the right user and realm, the answer of a wrong password
+a = ('Authorization: Digest username="%s", realm="%s", nonce="%s", '
+     'uri="sip:1007@127.0.0.1:%d", response="%s", algorithm=MD5\r\n'
+     % (user, realm.group(1) if realm else "", nonce.group(1) if nonce
+        else "", port, "0" * 32))
+code, r = invite(2, a)
+print(code)
+PY
+tl_assert_eq "401 401" "$(python3 "$D/inv.py" "$sport" 1007 2>&1)" \
+	"an INVITE without, then with wrong credentials: 401 both times"
+tl_assert_eq "idle" "$(js p7 "s['call']['state']" | sed 's/ended/idle/')" \
+	"no call was set up by them"
+tl_stop p7 >/dev/null 2>&1 || true
 
 # ---- 4. refusals ----
 boot_only() { # name mac [options]: exit status of a --boot-only boot
