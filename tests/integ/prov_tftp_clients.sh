@@ -116,6 +116,8 @@ json=$("$TL_BIN" tftp get "127.0.0.1:$P" CTLFile.tlv -o "$work/out" \
 	--blksize 512 --windowsize 4 --tsize --json)
 grep -q '"bytes":5000' <<<"$json" || fail "json: $json"
 grep -q '"windowsize":4' <<<"$json" || fail "json: $json"
+# RFC 2349: the server's tsize is the file's size
+grep -q '"tsize":5000' <<<"$json" || fail "json tsize: $json"
 "$TL_BIN" tftp get "127.0.0.1:$P" CTLFile.tlv >"$work/out" ||
 	fail "tftp get to stdout"
 cmp -s "$work/out" "$root/CTLFile.tlv" || fail "stdout differs"
