@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 /* RFC 7616 §3.9.1 */
 #define RFC_USER   "Mufasa"
@@ -534,6 +536,146 @@ static void test_roundtrip(void **state)
 	sip_auth_free(a);
 }
 
+/* base64url, unpadded (RFC 4648 §5), for the known answers below */
+static const char b64u_tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn"
+			       "opqrstuvwxyz0123456789-_";
+
+static void t_b64u_enc(const uint8_t *p, size_t n, char *out)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		acc = acc << 8 | p[i];
+		bits += 8;
+		while (bits >= 6) {
+			bits -= 6;
+			out[o++] = b64u_tab[(acc >> bits) & 63];
+		}
+	}
+	if (bits > 0) {
+		out[o++] = b64u_tab[(acc << (6 - bits)) & 63];
+	}
+	out[o] = '\0';
+}
+
+static size_t t_b64u_dec(struct slice s, uint8_t *out)
+{
+	size_t o = 0;
+	uint32_t acc = 0;
+	int bits = 0;
+
+	for (size_t i = 0; i < s.len; i++) {
+		const char *q = memchr(b64u_tab, s.p[i], 64);
+		assert_non_null(q);
+		acc = acc << 6 | (uint32_t)(q - b64u_tab);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			out[o++] = (uint8_t)(acc >> bits);
+		}
+	}
+	return o;
+}
+
+/* The server keeps one keyed HMAC, one hash context and the last realm's
+ * opaque: across many calls, realms and algorithms, every nonce and
+ * opaque is exactly what a fresh one-shot HMAC-SHA-256 gives (the layout
+ * of docs/sip-auth.md), and every answer checks. */
+static void test_context_reuse(void **state)
+{
+	static const char *const realms[] = {REALM, "other.test", REALM, "",
+					     "other.test"};
+	struct fx f = {0};
+	struct sip_auth_srv *a = mk_server(&f, 0, 0, false);
+	struct sip_auth_client *cl = NULL;
+	struct buf authz;
+
+	for (size_t r = 0; r < sizeof(realms) / sizeof(realms[0]); r++) {
+		struct slice realm = slice_from_str(realms[r]);
+		for (int k = 0; k < 4; k++) {
+			enum sip_auth_alg alg =
+				k % 2 ? SIP_AUTH_MD5 : SIP_AUTH_SHA256;
+			uint8_t in[16 + 16 + 2 + 64], mac[32], raw[48];
+			struct sip_auth_chal ch;
+			unsigned ml = 0;
+			char want[80];
+			struct buf b;
+			size_t n;
+
+			buf_init(&b, 0);
+			assert_int_equal(sip_auth_challenge_value(
+						 a, alg, realm,
+						 slice_make(addr1, 4), false,
+						 &b),
+					 0);
+			assert_int_equal(sip_auth_parse_chal(buf_slice(&b), &ch),
+					 0);
+			assert_int_equal(ch.alg, alg);
+			/* opaque: the first 12 bytes of HMAC(secret,
+			 * "trustline-opaque" realm) */
+			memcpy(in, "trustline-opaque", 16);
+			memcpy(in + 16, realm.p, realm.len);
+			assert_non_null(HMAC(EVP_sha256(), SECRET, 32, in,
+					     16 + realm.len, mac, &ml));
+			t_b64u_enc(mac, 12, want);
+			assert_true(slice_eq_str(ch.opaque, want));
+			/* nonce: ts(8) rnd(8) HMAC(secret, "trustline-nonce1"
+			 * ts rnd len16 realm) */
+			assert_int_equal(ch.nonce.len, 64);
+			assert_int_equal(t_b64u_dec(ch.nonce, raw), 48);
+			memcpy(in, "trustline-nonce1", 16);
+			memcpy(in + 16, raw, 16);
+			n = 32;
+			in[n++] = (uint8_t)(realm.len >> 8);
+			in[n++] = (uint8_t)realm.len;
+			memcpy(in + n, realm.p, realm.len);
+			n += realm.len;
+			assert_non_null(HMAC(EVP_sha256(), SECRET, 32, in, n,
+					     mac, &ml));
+			assert_memory_equal(raw + 16, mac, 32);
+			buf_free(&b);
+		}
+	}
+	/* answers with alternating algorithms all check (the hash context
+	 * starts over each time) */
+	assert_int_equal(sip_auth_client_new(&cl), 0);
+	buf_init(&authz, 0);
+	uint8_t md5[SIP_AUTH_HA1_MAX], sha[SIP_AUTH_HA1_MAX];
+	size_t l;
+	assert_int_equal(sip_auth_ha1(SIP_AUTH_MD5, SLICE_LIT("alice"),
+				      SLICE_LIT(REALM), SLICE_LIT("wonderland"),
+				      md5, &l),
+			 0);
+	assert_int_equal(sip_auth_ha1(SIP_AUTH_SHA256, SLICE_LIT("alice"),
+				      SLICE_LIT(REALM), SLICE_LIT("wonderland"),
+				      sha, &l),
+			 0);
+	struct sip_auth_cred md5only = {.user = SLICE_LIT("alice"),
+					.ha1_md5 = md5};
+	struct sip_auth_cred shaonly = {.user = SLICE_LIT("alice"),
+					.ha1_sha256 = sha};
+	for (int i = 0; i < 50; i++) {
+		answer(a, cl, i % 2 ? &md5only : &shaonly,
+		       slice_make(addr1, 4), URI, &authz);
+		assert_int_equal(check(a, &f, &authz, slice_make(addr1, 4),
+				       URI),
+				 SIP_AUTH_OK);
+		/* and a wrong password between them does not */
+		struct sip_auth_cred bad = {.user = SLICE_LIT("alice"),
+					    .password = SLICE_LIT("x")};
+		answer(a, cl, &bad, slice_make(addr1, 4), URI, &authz);
+		assert_int_equal(check(a, &f, &authz, slice_make(addr1, 4),
+				       URI),
+				 SIP_AUTH_CHALLENGE);
+		f.now_ms += 7000; /* stay under the failure limit */
+	}
+	buf_free(&authz);
+	sip_auth_client_free(cl);
+	sip_auth_free(a);
+}
+
 /* Flip one character of the nonce in an Authorization value. */
 static void tamper_nonce(struct buf *authz)
 {
@@ -789,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_chal_parse),
 		cmocka_unit_test(test_challenge_shape),
 		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_context_reuse),
 		cmocka_unit_test(test_failures),
 		cmocka_unit_test(test_rate_limit),
 		cmocka_unit_test(test_nc_eviction),
