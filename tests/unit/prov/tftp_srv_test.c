@@ -793,6 +793,30 @@ static void test_client_protocol(void **state)
 	assert_int_equal(info.errcode, 1);
 	assert_string_equal(info.errmsg, "no?such");
 	tftp_cli_free(c);
+
+	/* 5. A block larger than negotiated (no options: 512) is refused
+	 * with error 4 and nothing of it is kept. */
+	{
+		uint8_t big[4 + 513] = {0, 3, 0, 1};
+
+		memset(&sc, 0, sizeof(sc));
+		req_init(&r, port_of(lfd), "x.bin");
+		assert_int_equal(
+		        tftp_cli_start(&c, f->base, &r, script_done, &sc), 0);
+		n = raw_recv(f, lfd, rx, sizeof(rx), &cport, 2000);
+		assert_true(n > 0);
+		raw_send(tid, cport, big, sizeof(big));
+		run_until(f->base, &sc.done, 2000);
+		assert_true(sc.done);
+		assert_int_equal(sc.err, -EPROTO);
+		assert_int_equal(tftp_cli_data(c)->len, 0);
+		n = raw_recv(f, tid, rx, sizeof(rx), NULL, 2000);
+		assert_true(n > 0);
+		assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
+		assert_int_equal(pkt.op, TFTP_ERROR);
+		assert_int_equal(pkt.code, TFTP_EBADOP);
+		tftp_cli_free(c);
+	}
 	close(lfd);
 	close(tid);
 	close(other);
