@@ -6,6 +6,7 @@
 #include "cli/site.h"
 
 #include "base/log.h"
+#include "prov/prov_secret.h"
 #include "store/store.h"
 
 #include <errno.h>
@@ -40,7 +41,9 @@ static const char usage[] =
         "  --user U            digest user name (default: the DN)\n"
         "  --password P        the SIP digest password; or\n"
         "  --password-file F   read it from the first line of F ('-': stdin)\n"
-        "Only HA1 = H(user:realm:password) is stored, for MD5 and SHA-256;\n"
+        "For digest only HA1 = H(user:realm:password) is kept, for MD5 and\n"
+        "SHA-256, with a copy of the password sealed (AES-256-GCM) under\n"
+        "pki/secrets.key for the phone's encrypted config;\n"
         "the realm is the site setting 'realm', else the site name. Changing\n"
         "--user needs the password again. Passwords reach a phone only in its\n"
         "encrypted configuration.\n"
@@ -384,6 +387,20 @@ static int do_add_set(struct store *st, const struct site *s,
 	if (!err && have_pw) {
 		err = store_line_password_set(st, dn, *l.user ? l.user : dn,
 		                              realm, password);
+	}
+	if (!err && have_pw) {
+		/* a sealed copy for the phone's encrypted config (issue 7,
+		 * docs/phone.md "Line passwords") */
+		uint8_t skey[PROV_SECRET_KEY_LEN];
+		err = prov_secret_key_load(s->pki, true, skey);
+		if (!err) {
+			err = prov_secret_put(st, skey, dn, password);
+		} else if (err == -ENOENT) {
+			/* a site without pki/ encrypts no config: nothing
+			 * to seal for */
+			err = 0;
+		}
+		OPENSSL_cleanse(skey, sizeof(skey));
 	}
 	if (!err && add && l.line_index == 0) {
 		struct store_line g;

@@ -761,6 +761,14 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 	};
 	switch (mode) {
 	case 1:
+		if (!p->conf.auth_string && p->cfg_encrypted &&
+		    strcmp(p->cert_kind, "LSC") == 0) {
+			/* nothing to prove: the server encrypted the config
+			 * to the LSC we hold (see below) */
+			phone_step(p, STEP_CAPF, STEP_OK,
+				   "LSC on file; no auth string to use");
+			return 0;
+		}
 		if (!p->conf.auth_string) {
 			return refuse(p, STEP_CAPF, -TL_EAUTH,
 				      "CAPF asks for an auth string and none "

@@ -4,9 +4,11 @@
 #include "pki/pki.h"
 #include "pki/pki_key.h"
 #include "prov/cnf_sign.h"
+#include "prov/prov_secret.h"
 #include "trust/trust.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +23,42 @@ struct prov_site {
 	 * role; the encrypted full config goes to the device certificate. */
 	struct trust_sign sign;
 	struct cnf_cache *cache;
+	/* pki/secrets.key: line passwords for the encrypted config */
+	bool have_skey;
+	uint8_t skey[PROV_SECRET_KEY_LEN];
+	char pki_dir[4096];
 };
+
+/* cnf_secret_h: the sealed copy of a line's password (prov_secret.h). */
+static int line_secret(const char *dn, char *out, size_t outlen, void *arg)
+{
+	struct prov_site *ps = arg;
+
+	if (!ps->have_skey) {
+		/* made by the first `line add --password` after start */
+		ps->have_skey = prov_secret_key_load(ps->pki_dir, false,
+						     ps->skey) == 0;
+	}
+	if (!ps->have_skey) {
+		return -TL_ENOTFOUND;
+	}
+	int err = prov_secret_get(ps->st, ps->skey, dn, out, outlen);
+	if (err && err != -TL_ENOTFOUND) {
+		log_warn("prov", "line %s: sealed password unusable: %s", dn,
+			 tl_strerror(err));
+	}
+	return err ? -TL_ENOTFOUND : 0;
+}
+
+static int sign_transform(enum cnf_file f, const char *mac, struct slice body,
+			  const uint8_t *cert_der, size_t cert_len,
+			  struct buf *out, void *arg)
+{
+	struct prov_site *ps = arg;
+
+	return cnf_sign_transform(f, mac, body, cert_der, cert_len, out,
+				  &ps->sign);
+}
 
 int prov_site_new(struct prov_site **out, struct store *st,
 		  const char *pki_dir, const struct cnf_site *site)
@@ -53,8 +90,10 @@ int prov_site_new(struct prov_site **out, struct store *st,
 		goto fail;
 	}
 	ps->sign = (struct trust_sign){.key = ps->key, .cert = ps->cert};
-	err = cnf_cache_new(&ps->cache, st, &ps->site, NULL,
-			    cnf_sign_transform, &ps->sign);
+	snprintf(ps->pki_dir, sizeof(ps->pki_dir), "%s", pki_dir);
+	ps->have_skey = prov_secret_key_load(pki_dir, false, ps->skey) == 0;
+	err = cnf_cache_new(&ps->cache, st, &ps->site, line_secret,
+			    sign_transform, ps);
 	if (err) {
 		goto fail;
 	}
@@ -71,6 +110,7 @@ void prov_site_free(struct prov_site *ps)
 		return;
 	}
 	cnf_cache_free(ps->cache);
+	OPENSSL_cleanse(ps->skey, sizeof(ps->skey));
 	pki_key_free(ps->key);
 	X509_free(ps->cert);
 	free(ps);

@@ -68,9 +68,12 @@ tl_wait_port tcp 127.0.0.1 $((P + 4)) 20 || tl_fail "serve: no CAPF"
 # phone NAME MAC DN [options]: a phone agent in $D/NAME
 phone() {
 	local name=$1 mac=$2 dn=$3
+	local pw=(--password "pw${dn}secret")
 	shift 3
+	# NOPW=1: the password must come from the encrypted config
+	[ "${NOPW:-0}" = 1 ] && pw=()
 	tl_start "$name" "$T" phone --mac "$mac" --tftp "${TFTP:-$tftp}" \
-		--state "$D/$name" --password "pw${dn}secret" "$@"
+		--state "$D/$name" "${pw[@]}" "$@"
 }
 ctl() { "$T" phone ctl "$D/$1/ctl.sock" "${@:2}"; }
 js() { # phone, python expression on the status `s`
@@ -88,9 +91,11 @@ wait_js() { # phone, expression, value, seconds
 }
 
 # ---- 1. boot ----
-phone p1 00000000E001 1001 --auth-string 4711081 --tone 1000 \
+# The encrypted phones get their line passwords from their encrypted
+# configs only (sealed copies under pki/secrets.key on the server).
+NOPW=1 phone p1 00000000E001 1001 --auth-string 4711081 --tone 1000 \
 	--record "$D/p1.wav"
-phone p2 00000000E002 1002 --auto-answer --record "$D/p2.wav"
+NOPW=1 phone p2 00000000E002 1002 --auto-answer --record "$D/p2.wav"
 phone p3 00000000E003 1003 --tone 1000
 for p in p1 p2 p3; do
 	wait_js $p "s['state']" registered 30 ||
@@ -108,6 +113,12 @@ tl_assert_eq "TLS TLS UDP" "$(js p1 "s['transport']") $(js p2 \
 	"encrypted phones on TLS, the nonsecure one on UDP"
 tl_check "the LSC is on the phone's flash, key 0600" \
 	bash -c "[ -f '$D/p1/lsc.crt' ] && [ \$(stat -c %a '$D/p1/lsc.key') = 600 ]"
+tl_check "the site's secrets key is 0600" \
+	test "$(stat -c %a "$site/pki/secrets.key")" = 600
+for f in "$D/p1/config.xml" "$site/trustline.db"; do
+	tl_check "no line password in clear in $(basename "$f")" \
+		bash -c "! grep -q pw1001secret '$f'"
+done
 tl_check "status as text names the line" \
 	bash -c "'$T' phone ctl '$D/p1/ctl.sock' status | grep -q 'line 1001 registered'"
 

@@ -4,6 +4,8 @@
  * and a boot against nothing (no TFTP answer: refused, no state). */
 #include "base/buf.h"
 #include "phone/phone.h"
+#include "prov/prov_secret.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <event2/event.h>
@@ -389,6 +391,102 @@ static void test_boot_no_server(void **state)
 	}
 }
 
+/* ---- line passwords sealed for the encrypted config ---- */
+
+static void test_line_secret(void **state)
+{
+	char dir[256], db[300], pw[PROV_SECRET_PW_MAX], key_path[320];
+	uint8_t key[PROV_SECRET_KEY_LEN], key2[PROV_SECRET_KEY_LEN];
+	struct store *st = NULL;
+	struct store_device d = {0};
+	struct store_line l = {0};
+	struct stat sb;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/tmp/tl-phone-secret-%d", (int)getpid());
+	assert_int_equal(mkdir(dir, 0700), 0);
+	snprintf(db, sizeof(db), "%s/t.db", dir);
+	snprintf(key_path, sizeof(key_path), "%s/secrets.key", dir);
+	/* the key: made once (0600), then read back the same */
+	assert_int_equal(prov_secret_key_load(dir, false, key), -ENOENT);
+	assert_int_equal(prov_secret_key_load(dir, true, key), 0);
+	assert_int_equal(stat(key_path, &sb), 0);
+	assert_int_equal(sb.st_mode & 0777, 0600);
+	assert_int_equal(prov_secret_key_load(dir, false, key2), 0);
+	assert_memory_equal(key, key2, sizeof(key));
+
+	assert_int_equal(store_open(&st, db), 0);
+	snprintf(d.mac, sizeof(d.mac), "0011223344AA");
+	snprintf(d.profile, sizeof(d.profile), "encrypted");
+	assert_int_equal(store_device_add(st, &d), 0);
+	snprintf(l.dn, sizeof(l.dn), "1001");
+	snprintf(l.device, sizeof(l.device), "0011223344AA");
+	assert_int_equal(store_line_add(st, &l), 0);
+	assert_int_equal(store_line_password_set(st, "1001", "1001", "site",
+						 "s3cret-pw"),
+			 0);
+	/* none sealed yet */
+	assert_int_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)),
+			 -TL_ENOTFOUND);
+	assert_int_equal(prov_secret_put(st, key, "1001", "s3cret-pw"), 0);
+	assert_int_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)), 0);
+	assert_string_equal(pw, "s3cret-pw");
+	/* not in clear in the database */
+	char v[STORE_VALUE_MAX + 1];
+	assert_int_equal(store_setting_get(st, "line_secret.1001", v,
+					   sizeof(v)),
+			 0);
+	assert_null(strstr(v, "s3cret"));
+	/* another key: refused as tampered */
+	key2[0] ^= 1;
+	assert_int_equal(prov_secret_get(st, key2, "1001", pw, sizeof(pw)),
+			 -TL_EAUTH);
+	/* sealed for another line (the DN is bound in): refused */
+	assert_int_equal(store_setting_set(st, "line_secret.1002", v), 0);
+	snprintf(l.dn, sizeof(l.dn), "1002");
+	l.line_index = 0;
+	assert_int_equal(store_line_add(st, &l), 0);
+	assert_int_equal(prov_secret_get(st, key, "1002", pw, sizeof(pw)),
+			 -TL_EAUTH);
+	/* a ciphertext byte changed */
+	char bad[STORE_VALUE_MAX + 1];
+	memcpy(bad, v, sizeof(bad));
+	bad[10] = bad[10] == 'A' ? 'B' : 'A';
+	assert_int_equal(store_setting_set(st, "line_secret.1001", bad), 0);
+	assert_int_not_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)),
+			     0);
+	assert_int_equal(store_setting_set(st, "line_secret.1001", v), 0);
+	/* the password changed without a new sealed copy: stale, not served */
+	assert_int_equal(store_line_password_set(st, "1001", "1001", "site",
+						 "changed-pw"),
+			 0);
+	assert_int_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)),
+			 -TL_ENOTFOUND);
+	/* must reject: empty and overlong passwords, garbage values */
+	assert_int_equal(prov_secret_put(st, key, "1001", ""), -TL_EPARSE);
+	char big[PROV_SECRET_PW_MAX + 1];
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = 0;
+	assert_int_equal(prov_secret_put(st, key, "1001", big), -TL_EPARSE);
+	static const char *const garbage[] = {"v1:", "v2:AAAA", "v1:!!!!",
+					      "v1:AAAAAAAA", "plain"};
+	for (size_t i = 0; i < 5; i++) {
+		assert_int_equal(store_setting_set(st, "line_secret.1001",
+						   garbage[i]),
+				 0);
+		assert_int_not_equal(
+			prov_secret_get(st, key, "1001", pw, sizeof(pw)), 0);
+	}
+	store_close(st);
+	unlink(key_path);
+	snprintf(key_path, sizeof(key_path), "%s/t.db-wal", dir);
+	unlink(key_path);
+	snprintf(key_path, sizeof(key_path), "%s/t.db-shm", dir);
+	unlink(key_path);
+	unlink(db);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -398,6 +496,7 @@ int main(void)
 		cmocka_unit_test(test_too_many_lines),
 		cmocka_unit_test(test_ctl_roundtrip),
 		cmocka_unit_test(test_boot_no_server),
+		cmocka_unit_test(test_line_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
