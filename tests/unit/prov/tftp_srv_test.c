@@ -608,6 +608,27 @@ static void test_duplicate_ack(void **state)
 	/* No second DATA 2 before the retransmission timer (1 s). */
 	assert_int_equal(raw_recv(f, fd, rx, sizeof(rx), NULL, 300), -1);
 	close(fd);
+
+	/* RFC 2347: an OACK is acknowledged with block 0 only; an ACK of
+	 * another block starts nothing (the next packet is no DATA before
+	 * the OACK's retransmission timer). */
+	fd = raw_sock();
+	raw_send(fd, tftp_srv_port(f->srv),
+	         PKT("\0\1CTLFile.tlv\0octet\0tsize\0"
+	             "0\0"));
+	n = raw_recv(f, fd, rx, sizeof(rx), &tid, 2000);
+	assert_true(n > 0);
+	assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
+	assert_int_equal(pkt.op, TFTP_OACK);
+	raw_send(fd, tid, "\0\4\0\1", 4);
+	assert_int_equal(raw_recv(f, fd, rx, sizeof(rx), NULL, 300), -1);
+	raw_send(fd, tid, "\0\4\0\0", 4);
+	n = raw_recv(f, fd, rx, sizeof(rx), NULL, 2000);
+	assert_int_equal(n, 516);
+	assert_int_equal(tftp_pkt_parse(&pkt, rx, (size_t)n), 0);
+	assert_int_equal(pkt.op, TFTP_DATA);
+	assert_int_equal(pkt.block, 1);
+	close(fd);
 }
 
 /* A silent client: the server retransmits with backoff, a bounded number
