@@ -161,6 +161,16 @@ static void test_reject_overlong(void **state)
 	memcpy(p + 506, "octet", 6);
 	assert_int_equal(tftp_pkt_parse(&pkt, p, 512), 0);
 	assert_int_equal(pkt.file.len, 503);
+	/* An OACK of 513 bytes, and one of exactly 512 (RFC 2347). */
+	memset(p, 0, 70000);
+	p[1] = TFTP_OACK;
+	memset(p + 2, 'o', 508);
+	memcpy(p + 511, "1", 2);
+	assert_int_equal(tftp_pkt_parse(&pkt, p, 513), -TL_ETOOBIG);
+	p[509] = 0;
+	memcpy(p + 510, "1", 2);
+	assert_int_equal(tftp_pkt_parse(&pkt, p, 512), 0);
+	assert_int_equal(pkt.opts[0].name.len, 507);
 	/* DATA one byte over the largest block. */
 	memset(p, 0, 70000);
 	p[1] = TFTP_DATA;
