@@ -609,7 +609,11 @@ out:
 		OPENSSL_cleanse(pw, (size_t)MAX_LINES * SECRET_MAX);
 		free(pw);
 	}
-	free(lines);
+	if (lines) {
+		/* the rows carry HA1 values (STYLE 12) */
+		OPENSSL_cleanse(lines, MAX_LINES * sizeof(*lines));
+		free(lines);
+	}
 	if (err) {
 		cnf_files_free(out);
 	}
