@@ -1033,6 +1033,8 @@ static json_t *status_json(struct phone *p)
 	json_object_set_new(j, "auth_accepted",
 			    json_integer((json_int_t)p->auth_accepted));
 	json_object_set_new(j, "mwi", json_boolean(p->mwi));
+	json_object_set_new(j, "mwi_new", json_integer(p->mwi_new));
+	json_object_set_new(j, "mwi_old", json_integer(p->mwi_old));
 	return j;
 }
 

@@ -44,6 +44,7 @@ struct phone_line {
 	uint32_t cseq;
 	unsigned auth_tries;
 	uint32_t expires;
+	bool subscribed; /* MWI (message-summary) */
 	struct event *timer;
 	struct event *guard; /* no final answer to REGISTER in time */
 	struct sip_tsx *tsx;

@@ -252,6 +252,52 @@ static TL_MUST_CHECK int answer_chal(struct phone *p, struct phone_line *l,
 	return err ? err : buf_err(hdr);
 }
 
+static void sub_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
+		     void *arg)
+{
+	struct phone_line *l = arg;
+
+	(void)t;
+	(void)resp;
+	if (code >= 300) {
+		log_warn("phone", "%s: line %s: MWI subscription refused (%u)",
+			 l->p->name, l->dn, code);
+	}
+}
+
+/* RFC 3842 §4: watch the line's own mailbox (message-summary); the call
+ * manager NOTIFYs at once and on every change. */
+static void mwi_subscribe(struct phone_line *l)
+{
+	struct phone *p = l->p;
+	char ruri[300], tag[24], cid[40];
+	struct buf b;
+	int err;
+
+	rand_hex(tag, 8);
+	rand_hex(cid, 16);
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	snprintf(ruri, sizeof(ruri), "sip:%.31s@%.200s", l->dn, p->cnf.host);
+	err = start_req(p, &b, "SUBSCRIBE", ruri, l->dn, tag, ruri, NULL, cid,
+			1);
+	if (!err) {
+		contact_hdr(p, &b, l->dn);
+		buf_put_str(&b, "Event: message-summary\r\n"
+				"Accept: application/simple-message-summary\r\n"
+				"Expires: 3600\r\n");
+		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
+	}
+	if (!err) {
+		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
+					sub_resp, l);
+	}
+	if (err) {
+		log_warn("phone", "%s: SUBSCRIBE not sent: %s", p->name,
+			 tl_strerror(err));
+	}
+	buf_free(&b);
+}
+
 static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 		     void *arg)
 {
@@ -302,6 +348,10 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 		}
 		l->st = REG_OK;
 		l->auth_tries = 0;
+		if (!l->subscribed) {
+			l->subscribed = true;
+			mwi_subscribe(l);
+		}
 		snprintf(l->why, sizeof(l->why), "over %s, expires %us",
 			 net_transport_name(p->tp), exp);
 		phone_update_state(p);
@@ -1234,8 +1284,9 @@ static void on_notify(struct phone *p, const struct sip_stack_req *r)
 		return;
 	}
 	/* RFC 3842 §5.2: "Messages-Waiting: yes|no". */
-	for (size_t i = 0; i + 20 <= body.len; i++) {
-		if (strncasecmp((const char *)body.p + i, "Messages-Waiting:",
+	for (size_t i = 0; i + 14 <= body.len; i++) {
+		if (i + 17 <= body.len &&
+		    strncasecmp((const char *)body.p + i, "Messages-Waiting:",
 				17) == 0) {
 			size_t k = i + 17;
 			while (k < body.len && body.p[k] == ' ') {
@@ -1244,7 +1295,29 @@ static void on_notify(struct phone *p, const struct sip_stack_req *r)
 			p->mwi = k + 3 <= body.len &&
 				 strncasecmp((const char *)body.p + k, "yes",
 					     3) == 0;
-			break;
+		}
+		/* RFC 3842 §5.2: "Voice-Message: new/old" */
+		if (i + 14 <= body.len &&
+		    strncasecmp((const char *)body.p + i, "Voice-Message:",
+				14) == 0) {
+			unsigned nw = 0, od = 0;
+			size_t k = i + 14;
+			while (k < body.len && body.p[k] == ' ') {
+				k++;
+			}
+			while (k < body.len && body.p[k] >= '0' &&
+			       body.p[k] <= '9' && nw < 100000) {
+				nw = nw * 10 + (unsigned)(body.p[k++] - '0');
+			}
+			if (k < body.len && body.p[k] == '/') {
+				k++;
+			}
+			while (k < body.len && body.p[k] >= '0' &&
+			       body.p[k] <= '9' && od < 100000) {
+				od = od * 10 + (unsigned)(body.p[k++] - '0');
+			}
+			p->mwi_new = nw;
+			p->mwi_old = od;
 		}
 	}
 	reply(r, 200, (struct slice){0});

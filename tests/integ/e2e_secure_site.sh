@@ -266,9 +266,18 @@ wait_js p1 "s['call']['state']" ended 5 || tl_check_fail "1001 saw no BYE"
 #      manager answers with the line's credentials, anything else fails ----
 phone p7 00000000E007 1007 --auto-answer
 wait_js p7 "s['state']" registered 20 || tl_fail "1007 did not register"
+# Auth MWI: the first NOTIFY of its message-summary subscription
+wait_js p7 "s['auth_accepted']" 1 10 ||
+	tl_check_fail "1007: the first MWI NOTIFY was not authenticated"
+"$T" mwi set 1007 --new 2 --old 5 --site "$site" >/dev/null ||
+	tl_fail "mwi set"
+wait_js p7 "s['mwi_new']" 2 10 || tl_check_fail "1007: no MWI NOTIFY"
+tl_assert_eq "True 2 5 2 2" "$(js p7 "s['mwi'], s['mwi_new'], s['mwi_old'], \
+	s['auth_challenges'], s['auth_accepted']" | tr -d '(),')" \
+	"1007: message waiting, each NOTIFY challenged and then accepted"
 tl_check "1003 dials 1007" ctl p3 dial 1007
 wait_js p7 "s['call']['state']" active 10 || tl_check_fail "1007 not in call"
-tl_assert_eq "1 1" "$(js p7 "s['auth_challenges']") $(js p7 \
+tl_assert_eq "3 3" "$(js p7 "s['auth_challenges']") $(js p7 \
 	"s['auth_accepted']")" "1007 challenged the INVITE once and accepted it"
 tl_check "1003 hangs up" ctl p3 hangup
 wait_js p7 "s['call']['state']" ended 5 || tl_check_fail "1007 saw no BYE"
