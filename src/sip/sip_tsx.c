@@ -1069,7 +1069,10 @@ int sip_tsx_layer_new(struct sip_tsx_layer **out, const struct sip_tsx_cfg *cfg)
 	l->cfg.t2_ms = cfg->t2_ms ? cfg->t2_ms : 4000;
 	l->cfg.t4_ms = cfg->t4_ms ? cfg->t4_ms : 5000;
 	l->cfg.d_ms = cfg->d_ms ? cfg->d_ms : 32000;
-	l->cfg.max_tsx = cfg->max_tsx ? cfg->max_tsx : 65536;
+	/* RFC 3261 §17.2.2: over UDP every non-INVITE request leaves a
+	 * Completed transaction for Timer J (32 s): 3,000 registrations a
+	 * second (two transactions each) keep ~192,000 alive, ~1.5 KB each */
+	l->cfg.max_tsx = cfg->max_tsx ? cfg->max_tsx : 262144;
 	l->nslot = 512;
 	l->slot = calloc(l->nslot, sizeof(*l->slot));
 	rnd_pool_init(&l->rnd);

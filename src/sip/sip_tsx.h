@@ -93,7 +93,10 @@ struct sip_tsx_cfg {
 	unsigned t2_ms;
 	unsigned t4_ms;
 	unsigned d_ms;
-	size_t max_tsx; /* live transactions, 0: 65536 */
+	/* Live transactions, 0: 262144. A non-INVITE server transaction
+	 * over UDP lives 64*T1 after its answer (Timer J) and holds its key
+	 * and its last response, about 1.5 KB. */
+	size_t max_tsx;
 	sip_tsx_send_h send_h;
 	sip_tsx_request_h request_h;
 	sip_tsx_cancel_h cancel_h; /* optional */
