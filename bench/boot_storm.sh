@@ -15,6 +15,8 @@
 #     --timeout S      give up after S seconds (default 120)
 #     --base-port P    the site's 7 ports from P (default: free in
 #                      39800-39990)
+#     --sync           phones fsync their state files (default: not in
+#                      a fleet; one disk for all would be measured)
 #     --json           one JSON object at the end
 #   Environment: TL_BIN (default build/trustline; use a release build).
 #
@@ -34,6 +36,7 @@ WORKERS=4
 TIMEOUT=120
 BASE=
 JSON=false
+SYNC=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--phones) N=$2; shift ;;
@@ -42,8 +45,9 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$2; shift ;;
 	--base-port) BASE=$2; shift ;;
 	--json) JSON=true ;;
+	--sync) SYNC=--sync ;;
 	-h | --help)
-		sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -110,7 +114,7 @@ t0=$(date +%s.%N)
 tl_start fleet "$T" phone --fleet "$N" --mac 0000B0000000 \
 	--tftp "127.0.0.1:$((P + 2))" --state "$D/fleet" \
 	--password-from-dn pw --workers "$WORKERS" --exit-registered \
-	--timeout "$TIMEOUT" --expires 3600
+	--timeout "$TIMEOUT" --expires 3600 $SYNC
 fpid=$(tl_pid fleet)
 f_cpu=0
 while tl_alive fleet; do

@@ -60,6 +60,8 @@ static const char usage[] =
 	"                        threads (default 4), report the time until\n"
 	"                        all are registered\n"
 	"  --exit-registered     (fleet) exit once all are registered\n"
+	"  --sync                (fleet) fsync every state file, as a single\n"
+	"                        phone does (default off in a fleet)\n"
 	"  --timeout S           (fleet) give up after S seconds (default 120)\n"
 	"  -q, --quiet           log failures only\n"
 	"\n"
@@ -306,7 +308,7 @@ int cmd_phone(int argc, char **argv)
 		O_MAC = 256, O_TFTP, O_STATE, O_MIC, O_MIC_KEY, O_AUTH, O_PW,
 		O_SOCK, O_BIND, O_TONE, O_PLAY, O_REC, O_DETECT, O_AA, O_PCMA,
 		O_GCM, O_EXP, O_BOOT_ONLY, O_JSON, O_FLEET, O_EXIT_REG,
-		O_TIMEOUT, O_WORKERS, O_PW_DN,
+		O_TIMEOUT, O_WORKERS, O_PW_DN, O_SYNC,
 	};
 	static const struct option opts[] = {
 		{"mac", required_argument, NULL, O_MAC},
@@ -333,6 +335,7 @@ int cmd_phone(int argc, char **argv)
 		{"timeout", required_argument, NULL, O_TIMEOUT},
 		{"workers", required_argument, NULL, O_WORKERS},
 		{"password-from-dn", required_argument, NULL, O_PW_DN},
+		{"sync", no_argument, NULL, O_SYNC},
 		{"quiet", no_argument, NULL, 'q'},
 		{NULL, 0, NULL, 0},
 	};
@@ -340,6 +343,7 @@ int cmd_phone(int argc, char **argv)
 	const char *pws[16];
 	const char *tftp = NULL, *sock = NULL;
 	bool boot_only = false, json = false, exit_reg = false;
+	bool sync_state = false;
 	unsigned long fleet = 1, timeout_s = 120, workers = 4;
 	char sockbuf[1100];
 	char *end;
@@ -386,6 +390,9 @@ int cmd_phone(int argc, char **argv)
 			break;
 		case O_PW_DN:
 			pc.password_prefix = optarg;
+			break;
+		case O_SYNC:
+			sync_state = true;
 			break;
 		case O_BIND:
 			pc.bind_host = optarg;
@@ -483,6 +490,8 @@ int cmd_phone(int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	pc.passwords = pws;
+	/* one phone: its flash writes are durable; a fleet: see --sync */
+	pc.no_sync = fleet > 1 && !sync_state;
 	if (pc.quiet || fleet > 1) {
 		log_set_level(LOG_WARN);
 		pc.quiet = true;

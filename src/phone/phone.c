@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <netdb.h>
 #include <openssl/x509_vfy.h>
@@ -307,13 +308,50 @@ static TL_MUST_CHECK int fetch(struct phone *p, const char *file,
 	return tftp_cli_fetch(&r, out, NULL);
 }
 
+/* Atomic write of a state file (temporary file, rename). A real phone's
+ * flash write is durable (fsync, as pki_file_write); a fleet of simulated
+ * phones on one disk skips the fsync, which would otherwise measure the
+ * disk instead of the site (docs/phone.md "Fleet mode"). */
 static TL_MUST_CHECK int save(struct phone *p, const char *rel,
 			      const void *d, size_t n, unsigned mode)
 {
-	char fn[1200];
-	int err = path(p, rel, fn, sizeof(fn));
+	char fn[1200], tmp[1300];
+	const uint8_t *b = d;
+	int fd, err = path(p, rel, fn, sizeof(fn));
 
-	return err ? err : pki_file_write(fn, d, n, mode);
+	if (err) {
+		return err;
+	}
+	if (!p->conf.no_sync) {
+		return pki_file_write(fn, d, n, mode);
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", fn, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		return -errno;
+	}
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			err = w < 0 ? -errno : -EIO;
+			break;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	if (close(fd) != 0 && !err) {
+		err = -errno;
+	}
+	if (!err && rename(tmp, fn) != 0) {
+		err = -errno;
+	}
+	if (err) {
+		(void)unlink(tmp);
+	}
+	return err;
 }
 
 static void ctl_info(struct phone *p)

@@ -115,6 +115,9 @@ struct phone_conf {
 	unsigned tftp_timeout_ms;  /* 0: 1000 */
 	/* Quiet: log only failures (fleet mode). */
 	bool quiet;
+	/* State files written atomically but without fsync (fleet mode:
+	 * many simulated phones share one disk). */
+	bool no_sync;
 };
 
 int phone_new(struct phone **out, struct event_base *base,
