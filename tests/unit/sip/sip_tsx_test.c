@@ -156,7 +156,15 @@ static struct sip_tsx_peer tcp_peer(void)
 static void w_init(struct wire *w)
 {
 	memset(w, 0, sizeof(*w));
-	w->base = event_base_new();
+	/* Timers are measured against CLOCK_MONOTONIC: let libevent read
+	 * the same precise clock, not the coarse one (a tick, 4 ms, per
+	 * timer otherwise adds up along a chain of retransmissions). */
+	struct event_config *ecfg = event_config_new();
+	assert_non_null(ecfg);
+	assert_int_equal(
+		event_config_set_flag(ecfg, EVENT_BASE_FLAG_PRECISE_TIMER), 0);
+	w->base = event_base_new_with_config(ecfg);
+	event_config_free(ecfg);
 	assert_non_null(w->base);
 	struct sip_tsx_cfg cfg = {
 		.base = w->base,
