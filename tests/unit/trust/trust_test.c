@@ -37,7 +37,9 @@ static EVP_PKEY *dev_rsa_key, *dev_ec_key;
 
 static void vpath(char *out, size_t n, const char *name)
 {
-	snprintf(out, n, "%s/%s", vdir, name);
+	int len = snprintf(out, n, "%s/%s", vdir, name);
+
+	assert_true(len > 0 && (size_t)len < n);
 }
 
 static void load_ident(struct ident *id, const char *name)
