@@ -1,5 +1,6 @@
 # Trustline: `make run` starts a demo site, `make test` runs every test.
-# Builds: build/ (release, build/trustline), build/asan (ASan+UBSan, tests),
+# Builds: build/ (release, build/trustline; -O2 warnings are errors too),
+# build/asan (ASan+UBSan, tests),
 # build/fuzz (clang libFuzzer targets).
 
 JOBS ?= $(shell nproc)
@@ -44,7 +45,7 @@ integ: asan
 fuzz-smoke: fuzz-build
 	@tools/fuzz-run build/fuzz $(FUZZ_SECONDS)
 
-test: check asan fuzz-build
+test: check build asan fuzz-build
 	@cd build/asan && ASAN_OPTIONS=detect_leaks=1 \
 		ctest --output-on-failure -j $(JOBS)
 	@tools/fuzz-run build/fuzz $(FUZZ_SECONDS)
