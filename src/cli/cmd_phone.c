@@ -21,53 +21,54 @@
 #include <unistd.h>
 
 const char cmd_phone_summary[] =
-	"phone agent: boot (CTL, signed config, CAPF), register, calls; ctl";
+        "phone agent: boot (CTL, signed config, CAPF), register, calls; ctl";
 
 static const char usage[] =
-	"usage: trustline phone --mac MAC --tftp HOST:PORT --state DIR "
-	"[options]\n"
-	"       trustline phone ctl SOCKET COMMAND [ARGS...]\n"
-	"\n"
-	"Boots like a secure Cisco phone: fetches and verifies the CTL (first\n"
-	"use, then only updates signed by a listed SAST), its signed config\n"
-	"(decrypting an encrypted one with its certificate key), its firmware\n"
-	"image, runs the pending CAPF operation, then registers every line\n"
-	"(UDP/TCP, or TLS with the server checked against the CTL's CCM role)\n"
-	"and serves its control socket until SIGINT/SIGTERM.\n"
-	"\n"
-	"  --mac MAC             the phone's MAC (12 hex digits)\n"
-	"  --tftp HOST:PORT      the TFTP server (DHCP option 150)\n"
-	"  --state DIR           its flash: CTL, config, image, LSC (0700)\n"
-	"  --mic CERT --mic-key KEY   manufacturer certificate and key (PEM)\n"
-	"  --auth-string S       CAPF auth string (capfAuthMode 1)\n"
-	"  --password [DN=]PW    line password when the config has none\n"
-	"                        (nonsecure phones); repeatable\n"
-	"  --password-from-dn P  (load tests) a line without one gets P+DN\n"
-	"  --ctl-socket PATH     control socket (default DIR/ctl.sock)\n"
-	"  --bind IP             local address for SIP and RTP (127.0.0.1)\n"
-	"  --tone HZ             send a tone in calls (default silence)\n"
-	"  --play WAV            send a WAV file (8 kHz mono), looped\n"
-	"  --record WAV          write received audio of the call to WAV\n"
-	"  --detect HZ           report a received tone of HZ (default 1000)\n"
-	"  --auto-answer         answer incoming calls at once\n"
-	"  --pcma                offer G.711 A-law first (default µ-law)\n"
-	"  --gcm                 offer AEAD_AES_128_GCM first\n"
-	"  --expires S           registration expiry asked (default 3600)\n"
-	"  --boot-only           boot, print the status, exit (0: booted)\n"
-	"  --json                print the final/boot status as JSON\n"
-	"  --fleet N             run N phones, MACs MAC, MAC+1, ... (state in\n"
-	"                        DIR/SEP<MAC>/), boot them with --workers\n"
-	"                        threads (default 4), report the time until\n"
-	"                        all are registered\n"
-	"  --exit-registered     (fleet) exit once all are registered\n"
-	"  --sync                (fleet) fsync every state file, as a single\n"
-	"                        phone does (default off in a fleet)\n"
-	"  --timeout S           (fleet) give up after S seconds (default 120)\n"
-	"  -q, --quiet           log failures only\n"
-	"\n"
-	"ctl commands: status [json] | dial NUMBER | answer | hangup | hold |\n"
-	"  resume | transfer NUMBER | dtmf DIGITS | (fleet) phone N|MAC CMD,\n"
-	"  fleet. Exit 0 when the phone answers ok.\n";
+        "usage: trustline phone --mac MAC --tftp HOST:PORT --state DIR "
+        "[options]\n"
+        "       trustline phone ctl SOCKET COMMAND [ARGS...]\n"
+        "\n"
+        "Boots like a secure Cisco phone: fetches and verifies the CTL (first\n"
+        "use, then only updates signed by a listed SAST), its signed config\n"
+        "(decrypting an encrypted one with its certificate key), its firmware\n"
+        "image, runs the pending CAPF operation, then registers every line\n"
+        "(UDP/TCP, or TLS with the server checked against the CTL's CCM role)\n"
+        "and serves its control socket until SIGINT/SIGTERM.\n"
+        "\n"
+        "  --mac MAC             the phone's MAC (12 hex digits)\n"
+        "  --tftp HOST:PORT      the TFTP server (DHCP option 150)\n"
+        "  --state DIR           its flash: CTL, config, image, LSC (0700)\n"
+        "  --mic CERT --mic-key KEY   manufacturer certificate and key (PEM)\n"
+        "  --auth-string S       CAPF auth string (capfAuthMode 1)\n"
+        "  --password [DN=]PW    line password when the config has none\n"
+        "                        (nonsecure phones); repeatable\n"
+        "  --password-from-dn P  (load tests) a line without one gets P+DN\n"
+        "  --ctl-socket PATH     control socket (default DIR/ctl.sock)\n"
+        "  --bind IP             local address for SIP and RTP (127.0.0.1)\n"
+        "  --tone HZ             send a tone in calls (default silence)\n"
+        "  --play WAV            send a WAV file (8 kHz mono), looped\n"
+        "  --record WAV          write received audio of the call to WAV\n"
+        "  --detect HZ           report a received tone of HZ (default 1000)\n"
+        "  --auto-answer         answer incoming calls at once\n"
+        "  --pcma                offer G.711 A-law first (default µ-law)\n"
+        "  --gcm                 offer AEAD_AES_128_GCM first\n"
+        "  --expires S           registration expiry asked (default 3600)\n"
+        "  --boot-only           boot, print the status, exit (0: booted)\n"
+        "  --json                print the final/boot status as JSON\n"
+        "  --fleet N             run N phones, MACs MAC, MAC+1, ... (state in\n"
+        "                        DIR/SEP<MAC>/), boot them with --workers\n"
+        "                        threads (default 4), report the time until\n"
+        "                        all are registered\n"
+        "  --exit-registered     (fleet) exit once all are registered\n"
+        "  --sync                (fleet) fsync every state file, as a single\n"
+        "                        phone does (default off in a fleet)\n"
+        "  --timeout S           (fleet) give up after S seconds (default "
+        "120)\n"
+        "  -q, --quiet           log failures only\n"
+        "\n"
+        "ctl commands: status [json] | dial NUMBER | answer | hangup | hold |\n"
+        "  resume | transfer NUMBER | dtmf DIGITS | (fleet) phone N|MAC CMD,\n"
+        "  fleet. Exit 0 when the phone answers ok.\n";
 
 static volatile sig_atomic_t stop_sig;
 
@@ -108,7 +109,8 @@ static int cmd_ctl(int argc, char **argv)
 	buf_free(&line);
 	if (err) {
 		buf_free(&reply);
-		return cli_fail("phone", "ctl %s: %s", argv[2], tl_strerror(err));
+		return cli_fail("phone", "ctl %s: %s", argv[2],
+		                tl_strerror(err));
 	}
 	/* "ok" / "error ..." then the body. */
 	const char *s = (const char *)reply.p;
@@ -120,7 +122,7 @@ static int cmd_ctl(int argc, char **argv)
 		}
 	} else {
 		fprintf(stderr, "trustline phone: %.*s\n",
-			(int)(nl ? (size_t)(nl - s) : n), s);
+		        (int)(nl ? (size_t)(nl - s) : n), s);
 	}
 	buf_free(&reply);
 	return ok ? CLI_OK : CLI_EFAIL;
@@ -194,13 +196,12 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 	/* Register the phones booted so far, a batch per tick, so that the
 	 * REGISTERs of a storm are paced instead of sent all at once. */
 	pthread_mutex_lock(&f->mu);
-	for (unsigned k = 0; k < 100 && f->next_reg < f->n &&
-			     f->booted[f->next_reg];
+	for (unsigned k = 0;
+	     k < 100 && f->next_reg < f->n && f->booted[f->next_reg];
 	     k++, f->next_reg++) {
 		struct phone *p = f->ph[f->next_reg];
 		pthread_mutex_unlock(&f->mu);
-		if (phone_state(p) != PHONE_REFUSED &&
-		    phone_register(p) != 0) {
+		if (phone_state(p) != PHONE_REFUSED && phone_register(p) != 0) {
 			log_warn("phone", "%s: SIP not started", phone_mac(p));
 		}
 		pthread_mutex_lock(&f->mu);
@@ -255,7 +256,7 @@ static void ctl_handler(const char *line, struct buf *reply, void *arg)
 			failed += s == PHONE_REFUSED || s == PHONE_UNREGISTERED;
 		}
 		buf_printf(reply, "ok\nphones %zu registered %zu failed %zu",
-			   c->n, reg, failed);
+		           c->n, reg, failed);
 		return;
 	}
 	/* "phone N|MAC COMMAND..." */
@@ -287,9 +288,9 @@ static int mac_add(const char *mac, size_t k, char out[13])
 			continue;
 		}
 		int d = (*c >= '0' && *c <= '9')   ? *c - '0'
-			: (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10
-			: (*c >= 'A' && *c <= 'F') ? *c - 'A' + 10
-						   : -1;
+		        : (*c >= 'a' && *c <= 'f') ? *c - 'a' + 10
+		        : (*c >= 'A' && *c <= 'F') ? *c - 'A' + 10
+		                                   : -1;
 		if (d < 0 || ++n > 12) {
 			return -TL_EPARSE;
 		}
@@ -305,39 +306,60 @@ static int mac_add(const char *mac, size_t k, char out[13])
 int cmd_phone(int argc, char **argv)
 {
 	enum {
-		O_MAC = 256, O_TFTP, O_STATE, O_MIC, O_MIC_KEY, O_AUTH, O_PW,
-		O_SOCK, O_BIND, O_TONE, O_PLAY, O_REC, O_DETECT, O_AA, O_PCMA,
-		O_GCM, O_EXP, O_BOOT_ONLY, O_JSON, O_FLEET, O_EXIT_REG,
-		O_TIMEOUT, O_WORKERS, O_PW_DN, O_SYNC,
+		O_MAC = 256,
+		O_TFTP,
+		O_STATE,
+		O_MIC,
+		O_MIC_KEY,
+		O_AUTH,
+		O_PW,
+		O_SOCK,
+		O_BIND,
+		O_TONE,
+		O_PLAY,
+		O_REC,
+		O_DETECT,
+		O_AA,
+		O_PCMA,
+		O_GCM,
+		O_EXP,
+		O_BOOT_ONLY,
+		O_JSON,
+		O_FLEET,
+		O_EXIT_REG,
+		O_TIMEOUT,
+		O_WORKERS,
+		O_PW_DN,
+		O_SYNC,
 	};
 	static const struct option opts[] = {
-		{"mac", required_argument, NULL, O_MAC},
-		{"tftp", required_argument, NULL, O_TFTP},
-		{"state", required_argument, NULL, O_STATE},
-		{"mic", required_argument, NULL, O_MIC},
-		{"mic-key", required_argument, NULL, O_MIC_KEY},
-		{"auth-string", required_argument, NULL, O_AUTH},
-		{"password", required_argument, NULL, O_PW},
-		{"ctl-socket", required_argument, NULL, O_SOCK},
-		{"bind", required_argument, NULL, O_BIND},
-		{"tone", required_argument, NULL, O_TONE},
-		{"play", required_argument, NULL, O_PLAY},
-		{"record", required_argument, NULL, O_REC},
-		{"detect", required_argument, NULL, O_DETECT},
-		{"auto-answer", no_argument, NULL, O_AA},
-		{"pcma", no_argument, NULL, O_PCMA},
-		{"gcm", no_argument, NULL, O_GCM},
-		{"expires", required_argument, NULL, O_EXP},
-		{"boot-only", no_argument, NULL, O_BOOT_ONLY},
-		{"json", no_argument, NULL, O_JSON},
-		{"fleet", required_argument, NULL, O_FLEET},
-		{"exit-registered", no_argument, NULL, O_EXIT_REG},
-		{"timeout", required_argument, NULL, O_TIMEOUT},
-		{"workers", required_argument, NULL, O_WORKERS},
-		{"password-from-dn", required_argument, NULL, O_PW_DN},
-		{"sync", no_argument, NULL, O_SYNC},
-		{"quiet", no_argument, NULL, 'q'},
-		{NULL, 0, NULL, 0},
+	        {"mac", required_argument, NULL, O_MAC},
+	        {"tftp", required_argument, NULL, O_TFTP},
+	        {"state", required_argument, NULL, O_STATE},
+	        {"mic", required_argument, NULL, O_MIC},
+	        {"mic-key", required_argument, NULL, O_MIC_KEY},
+	        {"auth-string", required_argument, NULL, O_AUTH},
+	        {"password", required_argument, NULL, O_PW},
+	        {"ctl-socket", required_argument, NULL, O_SOCK},
+	        {"bind", required_argument, NULL, O_BIND},
+	        {"tone", required_argument, NULL, O_TONE},
+	        {"play", required_argument, NULL, O_PLAY},
+	        {"record", required_argument, NULL, O_REC},
+	        {"detect", required_argument, NULL, O_DETECT},
+	        {"auto-answer", no_argument, NULL, O_AA},
+	        {"pcma", no_argument, NULL, O_PCMA},
+	        {"gcm", no_argument, NULL, O_GCM},
+	        {"expires", required_argument, NULL, O_EXP},
+	        {"boot-only", no_argument, NULL, O_BOOT_ONLY},
+	        {"json", no_argument, NULL, O_JSON},
+	        {"fleet", required_argument, NULL, O_FLEET},
+	        {"exit-registered", no_argument, NULL, O_EXIT_REG},
+	        {"timeout", required_argument, NULL, O_TIMEOUT},
+	        {"workers", required_argument, NULL, O_WORKERS},
+	        {"password-from-dn", required_argument, NULL, O_PW_DN},
+	        {"sync", no_argument, NULL, O_SYNC},
+	        {"quiet", no_argument, NULL, 'q'},
+	        {NULL, 0, NULL, 0},
 	};
 	struct phone_conf pc = {0};
 	const char *pws[16];
@@ -380,7 +402,7 @@ int cmd_phone(int argc, char **argv)
 		case O_PW:
 			if (pc.n_passwords >= 16) {
 				fprintf(stderr, "trustline phone: at most 16 "
-						"--password\n");
+				                "--password\n");
 				return CLI_EUSAGE;
 			}
 			pws[pc.n_passwords++] = optarg;
@@ -406,13 +428,13 @@ int cmd_phone(int argc, char **argv)
 			errno = 0;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (errno || *end || !*optarg || v == 0 ||
-			    v > (c == O_FLEET ? 100000UL
-				 : c == O_WORKERS ? 64UL
-						  : 86400UL) ||
+			    v > (c == O_FLEET     ? 100000UL
+			         : c == O_WORKERS ? 64UL
+			                          : 86400UL) ||
 			    ((c == O_TONE || c == O_DETECT) && v > 3999)) {
 				fprintf(stderr,
-					"trustline phone: bad number '%s'\n",
-					optarg);
+				        "trustline phone: bad number '%s'\n",
+				        optarg);
 				return CLI_EUSAGE;
 			}
 			if (c == O_TONE) {
@@ -459,29 +481,30 @@ int cmd_phone(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr, "trustline phone: bad option (see "
-					"--help)\n");
+			                "--help)\n");
 			return CLI_EUSAGE;
 		}
 	}
 	if (optind != argc) {
 		fprintf(stderr, "trustline phone: unexpected argument '%s'\n",
-			argv[optind]);
+		        argv[optind]);
 		return CLI_EUSAGE;
 	}
 	if (!pc.mac || !tftp || !pc.state_dir) {
 		fprintf(stderr, "trustline phone: --mac, --tftp and --state "
-				"are required\n");
+		                "are required\n");
 		return CLI_EUSAGE;
 	}
 	if ((pc.mic_cert == NULL) != (pc.mic_key == NULL)) {
 		fprintf(stderr, "trustline phone: --mic and --mic-key go "
-				"together\n");
+		                "together\n");
 		return CLI_EUSAGE;
 	}
 	if (net_addr_parse(&pc.tftp, tftp, 69) != 0) {
-		fprintf(stderr, "trustline phone: bad --tftp '%s' (numeric "
-				"HOST:PORT)\n",
-			tftp);
+		fprintf(stderr,
+		        "trustline phone: bad --tftp '%s' (numeric "
+		        "HOST:PORT)\n",
+		        tftp);
 		return CLI_EUSAGE;
 	}
 	char mac0[13];
@@ -498,7 +521,7 @@ int cmd_phone(int argc, char **argv)
 	}
 	if (mkdir(pc.state_dir, 0700) != 0 && errno != EEXIST) {
 		return cli_fail("phone", "state %s: %s", pc.state_dir,
-				strerror(errno));
+		                strerror(errno));
 	}
 	if (!sock) {
 		snprintf(sockbuf, sizeof(sockbuf), "%s/ctl.sock", pc.state_dir);
@@ -590,7 +613,8 @@ int cmd_phone(int argc, char **argv)
 		}
 		nw = workers < fleet ? workers : fleet;
 		for (size_t w = 0; w < nw; w++) {
-			if (pthread_create(&th[w], NULL, boot_worker, &f) != 0) {
+			if (pthread_create(&th[w], NULL, boot_worker, &f) !=
+			    0) {
 				nw = w;
 				break;
 			}
@@ -606,7 +630,7 @@ int cmd_phone(int argc, char **argv)
 	err = phone_ctl_new(&ctl, base, sock, ctl_handler, &cc);
 	if (err) {
 		cli_fail("phone", "control socket %s: %s", sock,
-			 tl_strerror(err));
+		         tl_strerror(err));
 		goto out;
 	}
 	sigi = evsignal_new(base, SIGINT, on_signal, base);

@@ -13,10 +13,10 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <netdb.h>
-#include <openssl/x509_vfy.h>
-#include <pthread.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/x509_vfy.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,14 +26,17 @@
 #include <unistd.h>
 
 static const char *const step_names[STEP_MAX] = {
-	"ctl", "config", "firmware", "capf", "register",
+        "ctl", "config", "firmware", "capf", "register",
 };
 static const char *const step_state_names[] = {
-	"pending", "ok", "skipped", "failed",
+        "pending",
+        "ok",
+        "skipped",
+        "failed",
 };
 
 void phone_step(struct phone *p, enum phone_step s, enum step_state st,
-		const char *fmt, ...)
+                const char *fmt, ...)
 {
 	va_list ap;
 
@@ -43,19 +46,19 @@ void phone_step(struct phone *p, enum phone_step s, enum step_state st,
 	p->steps[s].st = st;
 	if (st == STEP_FAILED) {
 		log_warn("phone", "%s: %s refused: %s", p->name, step_names[s],
-			 p->steps[s].detail);
+		         p->steps[s].detail);
 	} else if (!p->conf.quiet) {
 		log_info("phone", "%s: %s %s: %s", p->name, step_names[s],
-			 step_state_names[st], p->steps[s].detail);
+		         step_state_names[st], p->steps[s].detail);
 	}
 }
 
 static TL_MUST_CHECK int refuse(struct phone *p, enum phone_step s, int err,
-				const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+                                const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
-static int refuse(struct phone *p, enum phone_step s, int err,
-		  const char *fmt, ...)
+static int refuse(struct phone *p, enum phone_step s, int err, const char *fmt,
+                  ...)
 {
 	va_list ap;
 	char why[180];
@@ -100,15 +103,14 @@ static TL_MUST_CHECK int norm_mac(const char *in, char out[13])
 	return n == 12 ? 0 : -TL_EPARSE;
 }
 
-static TL_MUST_CHECK int path(const struct phone *p, const char *rel,
-			      char *out, size_t cap)
+static TL_MUST_CHECK int path(const struct phone *p, const char *rel, char *out,
+                              size_t cap)
 {
 	int n = snprintf(out, cap, "%s/%s", p->state_dir, rel);
 	return n < 0 || (size_t)n >= cap ? -TL_ETOOBIG : 0;
 }
 
-static TL_MUST_CHECK int read_file(const char *fn, struct buf *out,
-				   size_t max)
+static TL_MUST_CHECK int read_file(const char *fn, struct buf *out, size_t max)
 {
 	FILE *f = fopen(fn, "rb");
 	uint8_t tmp[8192];
@@ -138,22 +140,22 @@ static void cert_info(struct phone *p)
 		return;
 	}
 	if (pki_name_str(X509_get_subject_name(p->cert), p->cert_subject,
-			 sizeof(p->cert_subject)) != 0) {
+	                 sizeof(p->cert_subject)) != 0) {
 		p->cert_subject[0] = 0;
 	}
 	if (pki_name_str(X509_get_issuer_name(p->cert), p->cert_issuer,
-			 sizeof(p->cert_issuer)) != 0) {
+	                 sizeof(p->cert_issuer)) != 0) {
 		p->cert_issuer[0] = 0;
 	}
 	na = X509_get0_notAfter(p->cert);
 	if (na && ASN1_TIME_to_tm(na, &tm) == 1) {
 		strftime(p->cert_not_after, sizeof(p->cert_not_after),
-			 "%Y-%m-%dT%H:%M:%SZ", &tm);
+		         "%Y-%m-%dT%H:%M:%SZ", &tm);
 	}
 }
 
 static TL_MUST_CHECK int load_pair(const char *crt, const char *keyf,
-				   X509 **cert, EVP_PKEY **key)
+                                   X509 **cert, EVP_PKEY **key)
 {
 	FILE *f;
 	int err = pki_cert_read(cert, crt);
@@ -201,15 +203,15 @@ static void load_identity(struct phone *p)
 	    load_pair(crt, keyf, &p->cert, &p->key) == 0) {
 		snprintf(p->cert_kind, sizeof(p->cert_kind), "LSC");
 	} else if (p->conf.mic_cert && p->conf.mic_key &&
-		   load_pair(p->conf.mic_cert, p->conf.mic_key, &p->cert,
-			     &p->key) == 0) {
+	           load_pair(p->conf.mic_cert, p->conf.mic_key, &p->cert,
+	                     &p->key) == 0) {
 		snprintf(p->cert_kind, sizeof(p->cert_kind), "MIC");
 	}
 	cert_info(p);
 }
 
 int phone_new(struct phone **out, struct event_base *base,
-	      const struct phone_conf *conf)
+              const struct phone_conf *conf)
 {
 	struct phone *p;
 	int err = 0;
@@ -230,7 +232,7 @@ int phone_new(struct phone **out, struct event_base *base,
 	}
 	snprintf(p->name, sizeof(p->name), "SEP%s", p->mac);
 	if (snprintf(p->state_dir, sizeof(p->state_dir), "%s",
-		     conf->state_dir) >= (int)sizeof(p->state_dir)) {
+	             conf->state_dir) >= (int)sizeof(p->state_dir)) {
 		err = -TL_ETOOBIG;
 		goto out;
 	}
@@ -238,8 +240,8 @@ int phone_new(struct phone **out, struct event_base *base,
 	p->conf.mic_cert = keep(p, conf->mic_cert);
 	p->conf.mic_key = keep(p, conf->mic_key);
 	p->conf.auth_string = keep(p, conf->auth_string);
-	p->conf.bind_host = keep(p, conf->bind_host ? conf->bind_host
-						    : "127.0.0.1");
+	p->conf.bind_host =
+	        keep(p, conf->bind_host ? conf->bind_host : "127.0.0.1");
 	p->conf.play_wav = keep(p, conf->play_wav);
 	p->conf.rec_wav = keep(p, conf->rec_wav);
 	p->conf.password_prefix = keep(p, conf->password_prefix);
@@ -249,8 +251,7 @@ int phone_new(struct phone **out, struct event_base *base,
 		err = -ENOMEM;
 		goto out;
 	}
-	snprintf(p->local_host, sizeof(p->local_host), "%s",
-		 p->conf.bind_host);
+	snprintf(p->local_host, sizeof(p->local_host), "%s", p->conf.bind_host);
 	if (mkdir(p->state_dir, 0700) != 0 && errno != EEXIST) {
 		err = -errno;
 		goto out;
@@ -279,7 +280,7 @@ void phone_free(struct phone *p)
 	}
 	for (size_t i = 0; i < p->n_lines; i++) {
 		OPENSSL_cleanse(p->lines[i].password,
-				sizeof(p->lines[i].password));
+		                sizeof(p->lines[i].password));
 	}
 	phone_cnf_wipe(&p->cnf);
 	free(p);
@@ -288,18 +289,18 @@ void phone_free(struct phone *p)
 /* ---- step 1..4 ---- */
 
 static TL_MUST_CHECK int fetch(struct phone *p, const char *file,
-			       struct buf *out)
+                               struct buf *out)
 {
 	struct tftp_cli_req r = {
-		.file = file,
-		.blksize = 1428,
-		/* RFC 7440: a window of blocks per ACK, not lock-step */
-		.window = 16,
-		.tsize = true,
-		.timeout_ms = p->conf.tftp_timeout_ms ? p->conf.tftp_timeout_ms
-						      : 1000,
-		.retries = 4,
-		.max_size = 64u << 20,
+	        .file = file,
+	        .blksize = 1428,
+	        /* RFC 7440: a window of blocks per ACK, not lock-step */
+	        .window = 16,
+	        .tsize = true,
+	        .timeout_ms = p->conf.tftp_timeout_ms ? p->conf.tftp_timeout_ms
+	                                              : 1000,
+	        .retries = 4,
+	        .max_size = 64u << 20,
 	};
 
 	memcpy(&r.server, &p->conf.tftp.ss, sizeof(r.server));
@@ -312,8 +313,8 @@ static TL_MUST_CHECK int fetch(struct phone *p, const char *file,
  * flash write is durable (fsync, as pki_file_write); a fleet of simulated
  * phones on one disk skips the fsync, which would otherwise measure the
  * disk instead of the site (docs/phone.md "Fleet mode"). */
-static TL_MUST_CHECK int save(struct phone *p, const char *rel,
-			      const void *d, size_t n, unsigned mode)
+static TL_MUST_CHECK int save(struct phone *p, const char *rel, const void *d,
+                              size_t n, unsigned mode)
 {
 	char fn[1200], tmp[1300];
 	const uint8_t *b = d;
@@ -361,7 +362,7 @@ static void ctl_info(struct phone *p)
 
 	p->ctl_signer[0] = 0;
 	if (s && trust_dn_string(X509_get_subject_name(s), p->ctl_signer,
-				 sizeof(p->ctl_signer)) != 0) {
+	                         sizeof(p->ctl_signer)) != 0) {
 		p->ctl_signer[0] = 0;
 	}
 	struct slice b = trust_ctl_bytes(p->ctl);
@@ -390,8 +391,8 @@ static TL_MUST_CHECK int step_ctl(struct phone *p)
 		err = trust_ctl_parse(&prev, old.p, old.len, &why);
 		if (err) {
 			err = refuse(p, STEP_CTL, err,
-				     "the stored CTL is unreadable (%s)",
-				     why ? why : tl_strerror(err));
+			             "the stored CTL is unreadable (%s)",
+			             why ? why : tl_strerror(err));
 			goto out;
 		}
 	}
@@ -404,13 +405,13 @@ static TL_MUST_CHECK int step_ctl(struct phone *p)
 			prev = NULL;
 			ctl_info(p);
 			phone_step(p, STEP_CTL, STEP_OK,
-				   "kept the stored CTL (fetch: %s)",
-				   tl_strerror(err));
+			           "kept the stored CTL (fetch: %s)",
+			           tl_strerror(err));
 			err = 0;
 		} else {
 			phone_step(p, STEP_CTL, STEP_SKIPPED,
-				   "no CTL on the server (%s): nonsecure only",
-				   tl_strerror(err));
+			           "no CTL on the server (%s): nonsecure only",
+			           tl_strerror(err));
 			err = 0;
 		}
 		goto out;
@@ -418,19 +419,18 @@ static TL_MUST_CHECK int step_ctl(struct phone *p)
 	err = trust_ctl_parse(&ctl, b.p, b.len, &why);
 	if (err) {
 		err = refuse(p, STEP_CTL, err, "CTL does not parse: %s",
-			     why ? why : tl_strerror(err));
+		             why ? why : tl_strerror(err));
 		goto out;
 	}
 	o.first_use = prev == NULL;
 	err = trust_ctl_verify(ctl, prev, &o, &why);
 	if (err) {
 		err = refuse(p, STEP_CTL, err, "CTL %s: %s",
-			     prev ? "update refused" : "refused",
-			     why ? why : tl_strerror(err));
+		             prev ? "update refused" : "refused",
+		             why ? why : tl_strerror(err));
 		goto out;
 	}
-	bool same = prev && old.len == b.len &&
-		    memcmp(old.p, b.p, b.len) == 0;
+	bool same = prev && old.len == b.len && memcmp(old.p, b.p, b.len) == 0;
 	if (!same) {
 		err = save(p, "CTLFile.tlv", b.p, b.len, 0644);
 		if (err) {
@@ -442,9 +442,9 @@ static TL_MUST_CHECK int step_ctl(struct phone *p)
 	ctl = NULL;
 	ctl_info(p);
 	phone_step(p, STEP_CTL, STEP_OK, "%s, signed by %s, %zu records",
-		   prev ? (same ? "unchanged" : "updated")
-			: "trusted on first use",
-		   p->ctl_signer, trust_ctl_count(p->ctl));
+	           prev ? (same ? "unchanged" : "updated")
+	                : "trusted on first use",
+	           p->ctl_signer, trust_ctl_count(p->ctl));
 out:
 	trust_ctl_free(prev);
 	trust_ctl_free(ctl);
@@ -473,14 +473,14 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 	if (err == 0) {
 		if (!p->ctl) {
 			err = refuse(p, STEP_CONFIG, -TL_ETRUST,
-				     "signed config but no CTL to check it");
+			             "signed config but no CTL to check it");
 			goto out;
 		}
 		err = trust_sgn_verify(buf_slice(&b), p->ctl, &o, &body, &why);
 		if (err) {
 			err = refuse(p, STEP_CONFIG, err,
-				     "%s does not verify: %s", fn,
-				     why ? why : tl_strerror(err));
+			             "%s does not verify: %s", fn,
+			             why ? why : tl_strerror(err));
 			goto out;
 		}
 		how = "signed";
@@ -489,20 +489,20 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 		err = fetch(p, fn, &b);
 		if (err) {
 			err = refuse(p, STEP_CONFIG, err, "no config: %s",
-				     tl_strerror(err));
+			             tl_strerror(err));
 			goto out;
 		}
 		body = buf_slice(&b);
 		how = "unsigned";
 	} else {
 		err = refuse(p, STEP_CONFIG, err, "fetching %s: %s", fn,
-			     tl_strerror(err));
+		             tl_strerror(err));
 		goto out;
 	}
 	err = phone_cnf_parse(&c, body.p, body.len);
 	if (err) {
 		err = refuse(p, STEP_CONFIG, err, "%s does not parse: %s", fn,
-			     tl_strerror(err));
+		             tl_strerror(err));
 		goto out;
 	}
 	if (c.encr_config) {
@@ -515,30 +515,30 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 			 * hold (a CAPF step may fix that). */
 			p->hash_mismatch = true;
 			err = refuse(p, STEP_CONFIG, -TL_ETRUST,
-				     "config encrypted to another certificate");
+			             "config encrypted to another certificate");
 			goto out;
 		}
 		snprintf(fn, sizeof(fn), "%s.cnf.xml.enc.sgn", p->name);
 		err = fetch(p, fn, &encb);
 		if (!err) {
-			err = trust_enc_open(buf_slice(&encb), p->ctl, &o, p->key,
-					     &plain, &why);
+			err = trust_enc_open(buf_slice(&encb), p->ctl, &o,
+			                     p->key, &plain, &why);
 			if (err) {
 				err = refuse(p, STEP_CONFIG, err,
-					     "%s refused: %s", fn,
-					     why ? why : tl_strerror(err));
+				             "%s refused: %s", fn,
+				             why ? why : tl_strerror(err));
 				goto out;
 			}
 		} else {
 			err = refuse(p, STEP_CONFIG, err, "fetching %s: %s", fn,
-				     tl_strerror(err));
+			             tl_strerror(err));
 			goto out;
 		}
 		err = phone_cnf_parse(&c, plain.p, plain.len);
 		if (err) {
 			err = refuse(p, STEP_CONFIG, err,
-				     "decrypted config does not parse: %s",
-				     tl_strerror(err));
+			             "decrypted config does not parse: %s",
+			             tl_strerror(err));
 			goto out;
 		}
 		how = "encrypted";
@@ -548,13 +548,13 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 	if (!c.full_config || c.n_lines == 0 || c.host[0] == '\0') {
 		phone_cnf_wipe(&c);
 		err = refuse(p, STEP_CONFIG, -TL_EPARSE,
-			     "config has no call manager or no line");
+		             "config has no call manager or no line");
 		goto out;
 	}
 	if (c.security_mode >= 2 && !p->ctl) {
 		phone_cnf_wipe(&c);
 		err = refuse(p, STEP_CONFIG, -TL_ETRUST,
-			     "secure device mode without a CTL");
+		             "secure device mode without a CTL");
 		goto out;
 	}
 	phone_cnf_wipe(&p->cnf);
@@ -567,9 +567,9 @@ static TL_MUST_CHECK int step_config(struct phone *p)
 		goto out;
 	}
 	phone_step(p, STEP_CONFIG, STEP_OK,
-		   "%s config, mode %s, %zu line(s), call manager %s", how,
-		   phone_mode_name(p->cnf.security_mode), p->cnf.n_lines,
-		   p->cnf.host);
+	           "%s config, mode %s, %zu line(s), call manager %s", how,
+	           phone_mode_name(p->cnf.security_mode), p->cnf.n_lines,
+	           p->cnf.host);
 out:
 	buf_free(&b);
 	buf_free(&encb);
@@ -607,39 +607,39 @@ static TL_MUST_CHECK int step_firmware(struct phone *p)
 		buf_put_u8(&cur, 0);
 		if (buf_err(&cur) == 0) {
 			snprintf(p->firmware, sizeof(p->firmware), "%s",
-				 (const char *)cur.p);
+			         (const char *)cur.p);
 		}
 	}
 	if (p->cnf.load[0] == '\0') {
 		phone_step(p, STEP_FIRMWARE, STEP_SKIPPED,
-			   "no load in the config%s%s",
-			   p->firmware[0] ? ", running " : "", p->firmware);
+		           "no load in the config%s%s",
+		           p->firmware[0] ? ", running " : "", p->firmware);
 		goto out;
 	}
 	if (!safe_name(p->cnf.load)) {
 		err = refuse(p, STEP_FIRMWARE, -TL_EPARSE,
-			     "load name is not a plain file name");
+		             "load name is not a plain file name");
 		goto out;
 	}
 	if (strcmp(p->firmware, p->cnf.load) == 0) {
 		phone_step(p, STEP_FIRMWARE, STEP_OK, "running %s",
-			   p->firmware);
+		           p->firmware);
 		goto out;
 	}
 	size_t l = strlen(p->cnf.load);
 	snprintf(fn, sizeof(fn), "%s%s", p->cnf.load,
-		 l > 4 && strcmp(p->cnf.load + l - 4, ".sgn") == 0 ? ""
-								   : ".sgn");
+	         l > 4 && strcmp(p->cnf.load + l - 4, ".sgn") == 0 ? ""
+	                                                           : ".sgn");
 	err = fetch(p, fn, &b);
 	if (err) {
 		err = refuse(p, STEP_FIRMWARE, err, "fetching %s: %s%s%s", fn,
-			     tl_strerror(err),
-			     p->firmware[0] ? "; keeping " : "", p->firmware);
+		             tl_strerror(err),
+		             p->firmware[0] ? "; keeping " : "", p->firmware);
 		goto out;
 	}
 	if (!p->ctl) {
 		err = refuse(p, STEP_FIRMWARE, -TL_ETRUST,
-			     "no CTL to authenticate %s", fn);
+		             "no CTL to authenticate %s", fn);
 		goto out;
 	}
 	/* Image authentication (seed 002): an image whose signature fails
@@ -647,16 +647,16 @@ static TL_MUST_CHECK int step_firmware(struct phone *p)
 	err = trust_sgn_verify(buf_slice(&b), p->ctl, &o, &content, &why);
 	if (err) {
 		err = refuse(p, STEP_FIRMWARE, err,
-			     "image %s refused: %s; keeping %s", fn,
-			     why ? why : tl_strerror(err),
-			     p->firmware[0] ? p->firmware : "none");
+		             "image %s refused: %s; keeping %s", fn,
+		             why ? why : tl_strerror(err),
+		             p->firmware[0] ? p->firmware : "none");
 		goto out;
 	}
 	snprintf(rel, sizeof(rel), "firmware-%s", p->cnf.load);
 	err = save(p, rel, content.p, content.len, 0644);
 	if (!err) {
 		err = save(p, "firmware.current", p->cnf.load,
-			   strlen(p->cnf.load), 0644);
+		           strlen(p->cnf.load), 0644);
 	}
 	if (err) {
 		err = refuse(p, STEP_FIRMWARE, err, "cannot store the image");
@@ -664,7 +664,7 @@ static TL_MUST_CHECK int step_firmware(struct phone *p)
 	}
 	snprintf(p->firmware, sizeof(p->firmware), "%s", p->cnf.load);
 	phone_step(p, STEP_FIRMWARE, STEP_OK, "installed %s (%zu bytes)",
-		   p->firmware, content.len);
+	           p->firmware, content.len);
 out:
 	buf_free(&b);
 	buf_free(&cur);
@@ -679,8 +679,8 @@ static TL_MUST_CHECK int numeric_host(const char *host, char *out, size_t cap)
 	if (rc != 0 || !ai) {
 		return -TL_ENOTFOUND;
 	}
-	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, (socklen_t)cap,
-			 NULL, 0, NI_NUMERICHOST);
+	rc = getnameinfo(ai->ai_addr, ai->ai_addrlen, out, (socklen_t)cap, NULL,
+	                 0, NI_NUMERICHOST);
 	freeaddrinfo(ai);
 	return rc == 0 ? 0 : -TL_ENOTFOUND;
 }
@@ -732,7 +732,8 @@ static TL_MUST_CHECK int capf_anchors(struct phone *p, char *fn, size_t cap)
  * on a Cisco phone. The enrolment client verifies with OpenSSL's chain
  * check, so the phone process makes a listed certificate an anchor
  * (X509_V_FLAG_PARTIAL_CHAIN on the "ssl_server" parameters a TLS
- * client's verification inherits). The phone process has no other trust store. */
+ * client's verification inherits). The phone process has no other trust store.
+ */
 static pthread_once_t pin_once = PTHREAD_ONCE_INIT;
 static bool pin_ok;
 
@@ -770,16 +771,17 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 	err = numeric_host(p->cnf.capf_host, host, sizeof(host));
 	if (err) {
 		return refuse(p, STEP_CAPF, err, "CAPF host %s unknown",
-			      p->cnf.capf_host);
+		              p->cnf.capf_host);
 	}
 	pthread_once(&pin_once, pin_init);
 	if (!pin_ok) {
 		return refuse(p, STEP_CAPF, -TL_ECRYPTO,
-			      "cannot pin the CTL's CAPF certificate");
+		              "cannot pin the CTL's CAPF certificate");
 	}
 	err = capf_anchors(p, anchors, sizeof(anchors));
 	if (err) {
-		return refuse(p, STEP_CAPF, err, "no CAPF certificate in the CTL");
+		return refuse(p, STEP_CAPF, err,
+		              "no CAPF certificate in the CTL");
 	}
 	err = path(p, "lsc.crt", crt, sizeof(crt));
 	if (!err) {
@@ -789,13 +791,13 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		return refuse(p, STEP_CAPF, err, "state path too long");
 	}
 	struct capf_cli_conf c = {
-		.host = host,
-		.port = p->cnf.capf_port,
-		.ca_file = anchors,
-		.device = p->name,
-		.cert_out = crt,
-		.key_out = keyf,
-		.timeout_ms = 10000,
+	        .host = host,
+	        .port = p->cnf.capf_port,
+	        .ca_file = anchors,
+	        .device = p->name,
+	        .cert_out = crt,
+	        .key_out = keyf,
+	        .timeout_ms = 10000,
 	};
 	switch (mode) {
 	case 1:
@@ -804,13 +806,13 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 			/* nothing to prove: the server encrypted the config
 			 * to the LSC we hold (see below) */
 			phone_step(p, STEP_CAPF, STEP_OK,
-				   "LSC on file; no auth string to use");
+			           "LSC on file; no auth string to use");
 			return 0;
 		}
 		if (!p->conf.auth_string) {
 			return refuse(p, STEP_CAPF, -TL_EAUTH,
-				      "CAPF asks for an auth string and none "
-				      "was given");
+			              "CAPF asks for an auth string and none "
+			              "was given");
 		}
 		c.auth_string = p->conf.auth_string;
 		break;
@@ -823,10 +825,10 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 			EVP_PKEY *k = NULL;
 			if (!p->conf.mic_cert || !p->conf.mic_key ||
 			    load_pair(p->conf.mic_cert, p->conf.mic_key, &m,
-				      &k) != 0) {
+			              &k) != 0) {
 				return refuse(p, STEP_CAPF, -TL_EAUTH,
-					      "CAPF asks for a MIC and the "
-					      "phone has none");
+				              "CAPF asks for a MIC and the "
+				              "phone has none");
 			}
 			X509_free(p->cert);
 			EVP_PKEY_free(p->key);
@@ -835,15 +837,15 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		}
 		if (!p->cert) {
 			return refuse(p, STEP_CAPF, -TL_EAUTH,
-				      "CAPF asks for a certificate and the "
-				      "phone has none");
+			              "CAPF asks for a certificate and the "
+			              "phone has none");
 		}
 		c.cert = p->cert;
 		c.cert_key = p->key;
 		break;
 	default:
 		return refuse(p, STEP_CAPF, -TL_EPARSE, "capfAuthMode %d",
-			      mode);
+		              mode);
 	}
 	err = capf_cli_run(&c, &r);
 	if (err == 0 && r.reason == 9) {
@@ -858,16 +860,16 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		capf_cli_result_clear(&r);
 		load_identity(p);
 		phone_step(p, STEP_CAPF, STEP_OK,
-			   "LSC on file; the auth string was used");
+		           "LSC on file; the auth string was used");
 		return 0;
 	}
 	if (err) {
 		capf_cli_result_clear(&r);
 		load_identity(p);
 		return refuse(p, STEP_CAPF, err, "CAPF session failed: %s",
-			      err == -TL_EAUTH ? "the server refused our "
-						 "credentials"
-					       : tl_strerror(err));
+		              err == -TL_EAUTH ? "the server refused our "
+		                                 "credentials"
+		                               : tl_strerror(err));
 	}
 	switch (r.done) {
 	case CAPF_CLI_INSTALLED:
@@ -924,7 +926,7 @@ int phone_boot(struct phone *p)
 	}
 	if (!err && p->cnf.security_mode >= 2 && !p->cert) {
 		err = refuse(p, STEP_REGISTER, -TL_ETRUST,
-			     "secure mode needs a certificate (LSC or MIC)");
+		             "secure mode needs a certificate (LSC or MIC)");
 	}
 	if (err && p->state != PHONE_REFUSED) {
 		p->state = PHONE_REFUSED;
@@ -951,7 +953,7 @@ enum phone_state phone_state(const struct phone *p)
 const char *phone_state_name(enum phone_state s)
 {
 	static const char *const n[] = {"booting", "refused", "registering",
-					"registered", "unregistered"};
+	                                "registered", "unregistered"};
 	return (unsigned)s < 5 ? n[s] : "?";
 }
 
@@ -963,14 +965,14 @@ const char *phone_mac(const struct phone *p)
 static const char *reg_name(enum reg_state s)
 {
 	static const char *const n[] = {"idle", "registering", "registered",
-					"failed"};
+	                                "failed"};
 	return n[s];
 }
 
 static const char *call_name(enum call_state s)
 {
-	static const char *const n[] = {"idle", "dialing", "ringing",
-					"active", "ended"};
+	static const char *const n[] = {"idle", "dialing", "ringing", "active",
+	                                "ended"};
 	return n[s];
 }
 
@@ -991,37 +993,40 @@ static const char *call_security(const struct phone_call *c)
 
 static json_t *status_json(struct phone *p)
 {
-	json_t *j = json_object(), *steps = json_object(), *lines = json_array();
+	json_t *j = json_object(), *steps = json_object(),
+	       *lines = json_array();
 	json_t *cert = json_object(), *ctl = json_object(), *call;
 
 	json_object_set_new(j, "device", json_string(p->name));
-	json_object_set_new(j, "state", json_string(phone_state_name(p->state)));
+	json_object_set_new(j, "state",
+	                    json_string(phone_state_name(p->state)));
 	json_object_set_new(j, "reason", json_string(p->reason));
 	for (int i = 0; i < STEP_MAX; i++) {
 		json_t *s = json_object();
-		json_object_set_new(s, "state",
-				    json_string(step_state_names[p->steps[i].st]));
+		json_object_set_new(
+		        s, "state",
+		        json_string(step_state_names[p->steps[i].st]));
 		json_object_set_new(s, "detail",
-				    json_string(p->steps[i].detail));
+		                    json_string(p->steps[i].detail));
 		json_object_set_new(steps, step_names[i], s);
 	}
 	json_object_set_new(j, "boot", steps);
-	json_object_set_new(j, "security_mode",
-			    json_string(p->have_cnf ? phone_mode_name(
-							      p->cnf.security_mode)
-						    : "unknown"));
-	json_object_set_new(j, "transport",
-			    json_string(p->sip ? net_transport_name(p->tp) : ""));
+	json_object_set_new(
+	        j, "security_mode",
+	        json_string(p->have_cnf ? phone_mode_name(p->cnf.security_mode)
+	                                : "unknown"));
+	json_object_set_new(
+	        j, "transport",
+	        json_string(p->sip ? net_transport_name(p->tp) : ""));
 	json_object_set_new(j, "sip_port",
-			    json_integer(net_addr_port(&p->local)));
+	                    json_integer(net_addr_port(&p->local)));
 	json_object_set_new(j, "firmware", json_string(p->firmware));
 	json_object_set_new(ctl, "present", json_boolean(p->ctl != NULL));
 	json_object_set_new(ctl, "signer", json_string(p->ctl_signer));
 	json_object_set_new(ctl, "sha256", json_string(p->ctl_sha256));
-	json_object_set_new(ctl, "records",
-			    json_integer(p->ctl ? (json_int_t)trust_ctl_count(
-							  p->ctl)
-						: 0));
+	json_object_set_new(
+	        ctl, "records",
+	        json_integer(p->ctl ? (json_int_t)trust_ctl_count(p->ctl) : 0));
 	json_object_set_new(j, "ctl", ctl);
 	json_object_set_new(cert, "kind", json_string(p->cert_kind));
 	json_object_set_new(cert, "subject", json_string(p->cert_subject));
@@ -1032,7 +1037,7 @@ static json_t *status_json(struct phone *p)
 		json_t *l = json_object();
 		json_object_set_new(l, "dn", json_string(p->lines[i].dn));
 		json_object_set_new(l, "state",
-				    json_string(reg_name(p->lines[i].st)));
+		                    json_string(reg_name(p->lines[i].st)));
 		json_object_set_new(l, "detail", json_string(p->lines[i].why));
 		json_array_append_new(lines, l);
 	}
@@ -1041,35 +1046,38 @@ static json_t *status_json(struct phone *p)
 	json_object_set_new(call, "state", json_string(call_name(p->call.st)));
 	if (p->call.st != CALL_IDLE) {
 		struct media_stats ms = p->call.last_stats;
-		json_object_set_new(call, "direction",
-				    json_string(p->call.outgoing ? "out"
-								  : "in"));
-		json_object_set_new(call, "number", json_string(p->call.number));
+		json_object_set_new(
+		        call, "direction",
+		        json_string(p->call.outgoing ? "out" : "in"));
+		json_object_set_new(call, "number",
+		                    json_string(p->call.number));
 		json_object_set_new(call, "security",
-				    json_string(call_security(&p->call)));
+		                    json_string(call_security(&p->call)));
 		json_object_set_new(call, "srtp", json_boolean(p->call.srtp));
-		json_object_set_new(call, "codec",
-				    json_string(media_codec_name(p->call.codec)));
+		json_object_set_new(
+		        call, "codec",
+		        json_string(media_codec_name(p->call.codec)));
 		json_object_set_new(call, "held", json_boolean(p->call.held));
 		json_object_set_new(call, "remote_held",
-				    json_boolean(p->call.remote_held));
+		                    json_boolean(p->call.remote_held));
 		json_object_set_new(call, "packets_sent",
-				    json_integer((json_int_t)ms.sent));
+		                    json_integer((json_int_t)ms.sent));
 		json_object_set_new(call, "packets_received",
-				    json_integer((json_int_t)ms.received));
-		json_object_set_new(call, "srtp_auth_fail",
-				    json_integer((json_int_t)ms.srtp_auth_fail));
+		                    json_integer((json_int_t)ms.received));
+		json_object_set_new(
+		        call, "srtp_auth_fail",
+		        json_integer((json_int_t)ms.srtp_auth_fail));
 		json_object_set_new(call, "tone_detected",
-				    json_boolean(p->call.tone_heard));
+		                    json_boolean(p->call.tone_heard));
 		json_object_set_new(call, "dtmf", json_string(p->call.dtmf));
 		json_object_set_new(call, "end_reason",
-				    json_string(p->call.end_reason));
+		                    json_string(p->call.end_reason));
 	}
 	json_object_set_new(j, "call", call);
 	json_object_set_new(j, "auth_challenges",
-			    json_integer((json_int_t)p->auth_challenges));
+	                    json_integer((json_int_t)p->auth_challenges));
 	json_object_set_new(j, "auth_accepted",
-			    json_integer((json_int_t)p->auth_accepted));
+	                    json_integer((json_int_t)p->auth_accepted));
 	json_object_set_new(j, "mwi", json_boolean(p->mwi));
 	json_object_set_new(j, "mwi_new", json_integer(p->mwi_new));
 	json_object_set_new(j, "mwi_old", json_integer(p->mwi_old));
@@ -1093,38 +1101,38 @@ int phone_status(struct phone *p, struct buf *out, bool json)
 		return buf_err(out);
 	}
 	buf_printf(out, "%s  %s%s%s\n", p->name, phone_state_name(p->state),
-		   p->reason[0] ? ": " : "", p->reason);
+	           p->reason[0] ? ": " : "", p->reason);
 	for (int i = 0; i < STEP_MAX; i++) {
 		buf_printf(out, "  %-9s %-8s %s\n", step_names[i],
-			   step_state_names[p->steps[i].st],
-			   p->steps[i].detail);
+		           step_state_names[p->steps[i].st],
+		           p->steps[i].detail);
 	}
 	buf_printf(out, "  mode      %s%s%s\n",
-		   p->have_cnf ? phone_mode_name(p->cnf.security_mode) : "-",
-		   p->sip ? " over " : "",
-		   p->sip ? net_transport_name(p->tp) : "");
+	           p->have_cnf ? phone_mode_name(p->cnf.security_mode) : "-",
+	           p->sip ? " over " : "",
+	           p->sip ? net_transport_name(p->tp) : "");
 	buf_printf(out, "  ctl       %s%s\n", p->ctl ? "signed by " : "none",
-		   p->ctl ? p->ctl_signer : "");
+	           p->ctl ? p->ctl_signer : "");
 	buf_printf(out, "  cert      %s %s%s%s\n",
-		   p->cert_kind[0] ? p->cert_kind : "none", p->cert_subject,
-		   p->cert_not_after[0] ? " until " : "", p->cert_not_after);
+	           p->cert_kind[0] ? p->cert_kind : "none", p->cert_subject,
+	           p->cert_not_after[0] ? " until " : "", p->cert_not_after);
 	for (size_t i = 0; i < p->n_lines; i++) {
 		buf_printf(out, "  line %-4s %-11s %s\n", p->lines[i].dn,
-			   reg_name(p->lines[i].st), p->lines[i].why);
+		           reg_name(p->lines[i].st), p->lines[i].why);
 	}
 	if (p->call.st != CALL_IDLE) {
 		buf_printf(out,
-			   "  call      %s %s %s, %s, %s%s, sent %llu, "
-			   "received %llu%s%s\n",
-			   call_name(p->call.st),
-			   p->call.outgoing ? "to" : "from", p->call.number,
-			   call_security(&p->call),
-			   p->call.srtp ? "SRTP " : "RTP ",
-			   media_codec_name(p->call.codec),
-			   (unsigned long long)p->call.last_stats.sent,
-			   (unsigned long long)p->call.last_stats.received,
-			   p->call.held ? ", on hold" : "",
-			   p->call.tone_heard ? ", tone heard" : "");
+		           "  call      %s %s %s, %s, %s%s, sent %llu, "
+		           "received %llu%s%s\n",
+		           call_name(p->call.st),
+		           p->call.outgoing ? "to" : "from", p->call.number,
+		           call_security(&p->call),
+		           p->call.srtp ? "SRTP " : "RTP ",
+		           media_codec_name(p->call.codec),
+		           (unsigned long long)p->call.last_stats.sent,
+		           (unsigned long long)p->call.last_stats.received,
+		           p->call.held ? ", on hold" : "",
+		           p->call.tone_heard ? ", tone heard" : "");
 	}
 	return buf_err(out);
 }

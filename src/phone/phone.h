@@ -37,7 +37,7 @@ struct phone;
 /* ---- the config file, as the phone reads it ---- */
 
 #define PHONE_MAX_LINES 8
-#define PHONE_CNF_MAX (256 * 1024)
+#define PHONE_CNF_MAX   (256 * 1024)
 
 struct phone_cnf_line {
 	char dn[32];
@@ -57,8 +57,8 @@ struct phone_cnf {
 	char host[256];     /* the call manager (processNodeName) */
 	uint16_t sip_port;
 	uint16_t sip_tls_port;
-	char load[128];      /* loadInformation: the firmware image */
-	int capf_auth_mode;  /* 0 none, 1 string, 2 null, 3 LSC/MIC, 4 MIC */
+	char load[128];     /* loadInformation: the firmware image */
+	int capf_auth_mode; /* 0 none, 1 string, 2 null, 3 LSC/MIC, 4 MIC */
 	char capf_host[256];
 	uint16_t capf_port;
 	bool auth_invite;   /* trustlineSecurity/authInvite (seed 001) */
@@ -75,7 +75,7 @@ struct phone_cnf {
  * out of range, more than PHONE_MAX_LINES lines, a line without a name,
  * encrConfig without certHash. On error *out is wiped. */
 int phone_cnf_parse(struct phone_cnf *out, const uint8_t *p,
-		    size_t len) TL_MUST_CHECK;
+                    size_t len) TL_MUST_CHECK;
 /* Wipe (line passwords). */
 void phone_cnf_wipe(struct phone_cnf *c);
 /* "nonsecure", "authenticated", "encrypted", "unknown". */
@@ -84,7 +84,7 @@ const char *phone_mode_name(int mode);
 /* ---- the agent ---- */
 
 struct phone_conf {
-	const char *mac;   /* 12 hex digits, any case, ':' or '-' allowed */
+	const char *mac; /* 12 hex digits, any case, ':' or '-' allowed */
 	struct net_addr tftp;
 	const char *state_dir; /* created when missing (0700) */
 	/* The manufacturer-installed certificate and key (PEM), optional. */
@@ -109,8 +109,8 @@ struct phone_conf {
 	/* Report when received audio carries this tone (Goertzel, 0: 1000). */
 	unsigned detect_hz;
 	bool auto_answer;
-	bool prefer_pcma; /* offer A-law first */
-	bool prefer_gcm;  /* offer AEAD_AES_128_GCM first */
+	bool prefer_pcma;          /* offer A-law first */
+	bool prefer_gcm;           /* offer AEAD_AES_128_GCM first */
 	unsigned register_expires; /* 0: 3600 */
 	unsigned tftp_timeout_ms;  /* 0: 1000 */
 	/* Quiet: log only failures (fleet mode). */
@@ -121,7 +121,7 @@ struct phone_conf {
 };
 
 int phone_new(struct phone **out, struct event_base *base,
-	      const struct phone_conf *conf) TL_MUST_CHECK;
+              const struct phone_conf *conf) TL_MUST_CHECK;
 void phone_free(struct phone *p);
 
 /* Boot steps 1-4: CTL, config, firmware, CAPF (blocking). On a refusal
@@ -135,7 +135,7 @@ void phone_shutdown(struct phone *p);
 
 enum phone_state {
 	PHONE_BOOTING = 0,
-	PHONE_REFUSED,     /* a boot step refused: see the status */
+	PHONE_REFUSED, /* a boot step refused: see the status */
 	PHONE_REGISTERING,
 	PHONE_REGISTERED,  /* every line */
 	PHONE_UNREGISTERED /* a registration failed */
@@ -171,12 +171,12 @@ typedef void (*phone_ctl_h)(const char *line, struct buf *reply, void *arg);
 /* Listen on a Unix-domain stream socket at path (an existing socket file
  * is replaced; mode 0600). */
 int phone_ctl_new(struct phone_ctl **out, struct event_base *base,
-		  const char *path, phone_ctl_h h, void *arg) TL_MUST_CHECK;
+                  const char *path, phone_ctl_h h, void *arg) TL_MUST_CHECK;
 void phone_ctl_free(struct phone_ctl *c);
 
 /* Client: send one command, read the reply until the empty line.
  * *ok is set from the reply's first word. */
 int phone_ctl_call(const char *path, const char *line, unsigned timeout_ms,
-		   struct buf *reply, bool *ok) TL_MUST_CHECK;
+                   struct buf *reply, bool *ok) TL_MUST_CHECK;
 
 #endif

@@ -74,7 +74,7 @@ static TL_MUST_CHECK int text_of(const xmlNode *n, char *out, size_t cap)
 		s++;
 	}
 	while (len > s && (out[len - 1] == ' ' || out[len - 1] == '\t' ||
-			   out[len - 1] == '\n' || out[len - 1] == '\r')) {
+	                   out[len - 1] == '\n' || out[len - 1] == '\r')) {
 		len--;
 	}
 	memmove(out, out + s, len - s);
@@ -82,8 +82,7 @@ static TL_MUST_CHECK int text_of(const xmlNode *n, char *out, size_t cap)
 	return 0;
 }
 
-static TL_MUST_CHECK int num_of(const xmlNode *n, unsigned max,
-				unsigned *out)
+static TL_MUST_CHECK int num_of(const xmlNode *n, unsigned max, unsigned *out)
 {
 	char t[16];
 	uint64_t v;
@@ -225,7 +224,7 @@ static TL_MUST_CHECK int read_device(struct walk *w, const xmlNode *root)
 			err = once(w, F_HASH);
 			if (!err) {
 				err = text_of(n, c->cert_hash,
-					      sizeof(c->cert_hash));
+				              sizeof(c->cert_hash));
 			}
 		} else if (name_is(n, "deviceSecurityMode")) {
 			err = once(w, F_MODE);
@@ -266,7 +265,7 @@ static TL_MUST_CHECK int read_device(struct walk *w, const xmlNode *root)
 			}
 			if (!err && cp && (k = child(cp, "processNodeName"))) {
 				err = text_of(k, c->capf_host,
-					      sizeof(c->capf_host));
+				              sizeof(c->capf_host));
 			}
 		} else if (name_is(n, "sipProfile")) {
 			const xmlNode *sl = child(n, "sipLines");
@@ -309,8 +308,8 @@ int phone_cnf_parse(struct phone_cnf *out, const uint8_t *p, size_t len)
 	/* No network, no entity substitution, no DTD loading: a config is
 	 * attacker bytes until its signature was checked, and even then. */
 	doc = xmlReadMemory((const char *)p, (int)len, "cnf.xml", NULL,
-			    XML_PARSE_NONET | XML_PARSE_NOERROR |
-				    XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
+	                    XML_PARSE_NONET | XML_PARSE_NOERROR |
+	                            XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
 	if (!doc) {
 		err = -TL_EPARSE;
 		goto out;

@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define CTL_LINE_MAX 1024
+#define CTL_LINE_MAX  1024
 #define CTL_REPLY_MAX (1u << 20)
 
 struct ctl_conn {
@@ -96,7 +96,7 @@ static void ctl_event(struct bufferevent *bev, short what, void *arg)
 }
 
 static void ctl_accept(struct evconnlistener *l, evutil_socket_t fd,
-		       struct sockaddr *sa, int len, void *arg)
+                       struct sockaddr *sa, int len, void *arg)
 {
 	struct phone_ctl *c = arg;
 	struct ctl_conn *k = calloc(1, sizeof(*k));
@@ -105,7 +105,7 @@ static void ctl_accept(struct evconnlistener *l, evutil_socket_t fd,
 	(void)len;
 	if (k) {
 		k->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
-						BEV_OPT_CLOSE_ON_FREE);
+		                                BEV_OPT_CLOSE_ON_FREE);
 	}
 	if (!k || !k->bev) {
 		free(k);
@@ -123,7 +123,7 @@ static void ctl_accept(struct evconnlistener *l, evutil_socket_t fd,
 }
 
 int phone_ctl_new(struct phone_ctl **out, struct event_base *base,
-		  const char *path, phone_ctl_h h, void *arg)
+                  const char *path, phone_ctl_h h, void *arg)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	struct phone_ctl *c;
@@ -143,11 +143,10 @@ int phone_ctl_new(struct phone_ctl **out, struct event_base *base,
 	c->arg = arg;
 	(void)unlink(path);
 	old = umask(0077);
-	c->lis = evconnlistener_new_bind(base, ctl_accept, c,
-					 LEV_OPT_CLOSE_ON_FREE |
-						 LEV_OPT_CLOSE_ON_EXEC,
-					 16, (struct sockaddr *)&sun,
-					 (int)sizeof(sun));
+	c->lis = evconnlistener_new_bind(
+	        base, ctl_accept, c,
+	        LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 16,
+	        (struct sockaddr *)&sun, (int)sizeof(sun));
 	umask(old);
 	if (!c->lis) {
 		int err = -errno;
@@ -185,7 +184,7 @@ static long long now_ms(void)
 }
 
 int phone_ctl_call(const char *path, const char *line, unsigned timeout_ms,
-		   struct buf *reply, bool *ok)
+                   struct buf *reply, bool *ok)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
 	long long end = now_ms() + (timeout_ms ? timeout_ms : 10000);

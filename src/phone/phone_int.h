@@ -2,8 +2,8 @@
 #ifndef TL_PHONE_INT_H
 #define TL_PHONE_INT_H
 
-#include "phone/phone.h"
 #include "media/media.h"
+#include "phone/phone.h"
 #include "sip/sip_auth.h"
 #include "sip/sip_stack.h"
 #include "trust/trust.h"
@@ -52,8 +52,8 @@ struct phone_line {
 
 enum call_state {
 	CALL_IDLE = 0,
-	CALL_DIALING,  /* INVITE sent, no answer yet */
-	CALL_RINGING,  /* incoming, not answered */
+	CALL_DIALING, /* INVITE sent, no answer yet */
+	CALL_RINGING, /* incoming, not answered */
 	CALL_ACTIVE,
 	CALL_ENDED,
 };
@@ -61,7 +61,7 @@ enum call_state {
 struct phone_call {
 	enum call_state st;
 	bool outgoing;
-	bool held;      /* we put it on hold */
+	bool held; /* we put it on hold */
 	bool remote_held;
 	size_t line;
 	char number[64];
@@ -77,7 +77,7 @@ struct phone_call {
 	unsigned auth_tries;
 	struct sip_tsx *inv; /* our INVITE client tsx or their INVITE */
 	/* Media. */
-	bool srtp;                /* SRTP negotiated */
+	bool srtp; /* SRTP negotiated */
 	enum media_codec codec;
 	struct media_session *ms;
 	uint16_t local_port;
@@ -91,8 +91,8 @@ struct phone_call {
 	char dtmf[64];
 	unsigned sdp_version;
 	unsigned sdp_id;
-	int crypto_tag;          /* the a=crypto tag negotiated */
-	struct net_addr remote;  /* the peer's RTP address */
+	int crypto_tag;         /* the a=crypto tag negotiated */
+	struct net_addr remote; /* the peer's RTP address */
 };
 
 struct phone {
@@ -151,11 +151,11 @@ void phone_update_state(struct phone *p);
 /* phone_media.c */
 int phone_media_open(struct phone *p, struct phone_call *c) TL_MUST_CHECK;
 int phone_media_start(struct phone *p, struct phone_call *c,
-		      const struct net_addr *remote) TL_MUST_CHECK;
+                      const struct net_addr *remote) TL_MUST_CHECK;
 void phone_media_close(struct phone *p, struct phone_call *c);
 void phone_media_hold(struct phone_call *c, bool send, bool recv);
 
 void phone_step(struct phone *p, enum phone_step s, enum step_state st,
-		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 #endif

@@ -39,10 +39,10 @@ static void on_dtmf(char digit, unsigned ms, void *arg)
 int phone_media_open(struct phone *p, struct phone_call *c)
 {
 	struct media_session_conf mc = {
-		.codec = c->codec,
-		.dtmf_pt = MEDIA_DTMF_PT_DEFAULT,
-		.on_dtmf = on_dtmf,
-		.arg = p,
+	        .codec = c->codec,
+	        .dtmf_pt = MEDIA_DTMF_PT_DEFAULT,
+	        .on_dtmf = on_dtmf,
+	        .arg = p,
 	};
 	struct net_addr local;
 	int err = net_addr_set(&mc.local, p->local_host, 0);
@@ -60,7 +60,7 @@ int phone_media_open(struct phone *p, struct phone_call *c)
 }
 
 int phone_media_start(struct phone *p, struct phone_call *c,
-		      const struct net_addr *remote)
+                      const struct net_addr *remote)
 {
 	int err;
 
@@ -98,7 +98,7 @@ void phone_media_close(struct phone *p, struct phone_call *c)
 	int err = media_session_stop(c->ms);
 	if (err) {
 		log_warn("phone", "%s: recording not finished: %s", p->name,
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	media_session_free(c->ms);
 	c->ms = NULL;

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define UA "Trustline-phone/1"
+#define UA    "Trustline-phone/1"
 #define ALLOW "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, NOTIFY, OPTIONS\r\n"
 /* cisco-formats.md §7: phones advertise the security-status extension. */
 #define SUPPORTED "Supported: X-cisco-sis-7.0.0\r\n"
@@ -51,36 +51,36 @@ static uint16_t cm_port(const struct phone *p)
 
 /* Start line, Via, Max-Forwards, From, To, Call-ID, CSeq, User-Agent. */
 static TL_MUST_CHECK int start_req(struct phone *p, struct buf *b,
-				   const char *method, const char *ruri,
-				   const char *from_dn, const char *ftag,
-				   const char *to_uri, const char *ttag,
-				   const char *call_id, uint32_t cseq)
+                                   const char *method, const char *ruri,
+                                   const char *from_dn, const char *ftag,
+                                   const char *to_uri, const char *ttag,
+                                   const char *call_id, uint32_t cseq)
 {
 	char branch[SIP_TSX_BRANCH_LEN];
 	int err = sip_tsx_branch(branch);
 
 	if (!err) {
 		err = sip_build_request(b, slice_from_str(method),
-					slice_from_str(ruri));
+		                        slice_from_str(ruri));
 	}
 	if (err) {
 		return err;
 	}
 	if (net_addr_port(&p->local)) {
 		buf_printf(b, "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n",
-			   net_transport_name(p->tp), p->local_host,
-			   net_addr_port(&p->local), branch);
+		           net_transport_name(p->tp), p->local_host,
+		           net_addr_port(&p->local), branch);
 	} else {
 		buf_printf(b, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n",
-			   net_transport_name(p->tp), p->local_host, branch);
+		           net_transport_name(p->tp), p->local_host, branch);
 	}
 	buf_printf(b, "Max-Forwards: 70\r\n");
 	buf_printf(b, "From: <sip:%s@%s>;tag=%s\r\n", from_dn, p->cnf.host,
-		   ftag);
+	           ftag);
 	buf_printf(b, "To: <%s>%s%s\r\n", to_uri, ttag && *ttag ? ";tag=" : "",
-		   ttag && *ttag ? ttag : "");
+	           ttag && *ttag ? ttag : "");
 	buf_printf(b, "Call-ID: %s\r\nCSeq: %u %s\r\nUser-Agent: " UA "\r\n",
-		   call_id, cseq, method);
+	           call_id, cseq, method);
 	return buf_err(b);
 }
 
@@ -88,11 +88,11 @@ static void contact_hdr(struct phone *p, struct buf *b, const char *dn)
 {
 	if (net_addr_port(&p->local)) {
 		buf_printf(b, "Contact: <sip:%s@%s:%u;transport=%s>\r\n", dn,
-			   p->local_host, net_addr_port(&p->local),
-			   tp_param(p->tp));
+		           p->local_host, net_addr_port(&p->local),
+		           tp_param(p->tp));
 	} else {
 		buf_printf(b, "Contact: <sip:%s@%s;transport=%s>\r\n", dn,
-			   p->local_host, tp_param(p->tp));
+		           p->local_host, tp_param(p->tp));
 	}
 }
 
@@ -115,22 +115,22 @@ void phone_update_state(struct phone *p)
 		p->reason[0] = 0;
 		if (old != PHONE_REGISTERED) {
 			phone_step(p, STEP_REGISTER, STEP_OK,
-				   "%zu line(s) registered over %s", ok,
-				   net_transport_name(p->tp));
+			           "%zu line(s) registered over %s", ok,
+			           net_transport_name(p->tp));
 		}
 	} else if (failed) {
 		p->state = PHONE_UNREGISTERED;
 		for (size_t i = 0; i < p->n_lines; i++) {
 			if (p->lines[i].st == REG_FAILED) {
 				snprintf(p->reason, sizeof(p->reason),
-					 "register: line %.31s: %.150s",
-					 p->lines[i].dn, p->lines[i].why);
+				         "register: line %.31s: %.150s",
+				         p->lines[i].dn, p->lines[i].why);
 				break;
 			}
 		}
 		if (old != PHONE_UNREGISTERED) {
 			phone_step(p, STEP_REGISTER, STEP_FAILED, "%s",
-				   p->reason + 10);
+			           p->reason + 10);
 		}
 	} else {
 		p->state = PHONE_REGISTERING;
@@ -155,7 +155,7 @@ static void reg_timer(evutil_socket_t fd, short what, void *arg)
  * connection whose certificate it refuses, and the transaction would only
  * learn it from Timer F (64 x T1, RFC 3261 §17.1.2.2). */
 static void reg_fail(struct phone_line *l, unsigned retry_s, const char *fmt,
-		     ...) __attribute__((format(printf, 3, 4)));
+                     ...) __attribute__((format(printf, 3, 4)));
 
 static void reg_guard(evutil_socket_t fd, short what, void *arg)
 {
@@ -176,8 +176,9 @@ static void reg_guard(evutil_socket_t fd, short what, void *arg)
 	} else if (p->tp == NET_TLS && (ns.tls_failures || ns.closed)) {
 		/* TLS 1.3: the server checks our certificate after our side
 		 * of the handshake is done, then closes with an alert. */
-		reg_fail(l, 30, "the server refused the TLS connection (our "
-				"certificate revoked or not trusted?)");
+		reg_fail(l, 30,
+		         "the server refused the TLS connection (our "
+		         "certificate revoked or not trusted?)");
 	} else {
 		reg_fail(l, 30, "no answer from the call manager");
 	}
@@ -193,7 +194,7 @@ static void reg_again(struct phone_line *l, unsigned secs)
 }
 
 static void reg_fail(struct phone_line *l, unsigned retry_s, const char *fmt,
-		     ...)
+                     ...)
 {
 	va_list ap;
 
@@ -206,10 +207,10 @@ static void reg_fail(struct phone_line *l, unsigned retry_s, const char *fmt,
 }
 
 static size_t challenges(struct sip_msg *resp, uint16_t code,
-			 struct slice *chals, size_t max)
+                         struct slice *chals, size_t max)
 {
 	enum sip_hdr_id want = code == 401 ? SIP_HDR_WWW_AUTHENTICATE
-					   : SIP_HDR_PROXY_AUTHENTICATE;
+	                                   : SIP_HDR_PROXY_AUTHENTICATE;
 	size_t n = 0;
 
 	for (size_t i = 0; i < sip_msg_hdr_count(resp) && n < max; i++) {
@@ -223,15 +224,15 @@ static size_t challenges(struct sip_msg *resp, uint16_t code,
 
 /* Answer a 401/407 into hdr ("Authorization: ...\r\n"). */
 static TL_MUST_CHECK int answer_chal(struct phone *p, struct phone_line *l,
-				     struct sip_msg *resp, uint16_t code,
-				     const char *method, const char *uri,
-				     struct buf *hdr)
+                                     struct sip_msg *resp, uint16_t code,
+                                     const char *method, const char *uri,
+                                     struct buf *hdr)
 {
 	struct slice chals[8];
 	size_t n = challenges(resp, code, chals, 8);
 	struct sip_auth_cred cred = {
-		.user = slice_from_str(l->user),
-		.password = slice_from_str(l->password),
+	        .user = slice_from_str(l->user),
+	        .password = slice_from_str(l->password),
 	};
 	struct sip_auth_chal ch;
 
@@ -243,17 +244,17 @@ static TL_MUST_CHECK int answer_chal(struct phone *p, struct phone_line *l,
 		memcpy(p->realm, ch.realm.p, ch.realm.len);
 		p->realm[ch.realm.len] = 0;
 	}
-	buf_put_str(hdr, code == 401 ? "Authorization: "
-				     : "Proxy-Authorization: ");
+	buf_put_str(hdr,
+	            code == 401 ? "Authorization: " : "Proxy-Authorization: ");
 	int err = sip_auth_client_answer(l->auth, chals, n, &cred,
-					 slice_from_str(method),
-					 slice_from_str(uri), hdr);
+	                                 slice_from_str(method),
+	                                 slice_from_str(uri), hdr);
 	buf_put_str(hdr, "\r\n");
 	return err ? err : buf_err(hdr);
 }
 
 static void sub_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		     void *arg)
+                     void *arg)
 {
 	struct phone_line *l = arg;
 
@@ -261,7 +262,7 @@ static void sub_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	(void)resp;
 	if (code >= 300) {
 		log_warn("phone", "%s: line %s: MWI subscription refused (%u)",
-			 l->p->name, l->dn, code);
+		         l->p->name, l->dn, code);
 	}
 }
 
@@ -279,27 +280,27 @@ static void mwi_subscribe(struct phone_line *l)
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	snprintf(ruri, sizeof(ruri), "sip:%.31s@%.200s", l->dn, p->cnf.host);
 	err = start_req(p, &b, "SUBSCRIBE", ruri, l->dn, tag, ruri, NULL, cid,
-			1);
+	                1);
 	if (!err) {
 		contact_hdr(p, &b, l->dn);
 		buf_put_str(&b, "Event: message-summary\r\n"
-				"Accept: application/simple-message-summary\r\n"
-				"Expires: 3600\r\n");
+		                "Accept: application/simple-message-summary\r\n"
+		                "Expires: 3600\r\n");
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
 	if (!err) {
 		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
-					sub_resp, l);
+		                        sub_resp, l);
 	}
 	if (err) {
 		log_warn("phone", "%s: SUBSCRIBE not sent: %s", p->name,
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	buf_free(&b);
 }
 
 static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		     void *arg)
+                     void *arg)
 {
 	struct phone_line *l = arg;
 	struct phone *p = l->p;
@@ -312,7 +313,7 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	sip_tsx_unref(l->tsx);
 	l->tsx = NULL;
 	snprintf(ruri, sizeof(ruri), "sip:%s:%u;transport=%s", p->cnf.host,
-		 cm_port(p), tp_param(p->tp));
+	         cm_port(p), tp_param(p->tp));
 	if (code == 401 || code == 407) {
 		struct buf h;
 		buf_init(&h, 8192);
@@ -321,11 +322,11 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 			buf_put(&h, "", 1);
 			reg_send(l, (const char *)h.p);
 		} else {
-			reg_fail(l, 30, "%s", l->password[0]
-						      ? "digest refused (wrong "
-							"password?)"
-						      : "no password for the "
-							"line");
+			reg_fail(l, 30, "%s",
+			         l->password[0] ? "digest refused (wrong "
+			                          "password?)"
+			                        : "no password for the "
+			                          "line");
 		}
 		buf_free_secret(&h);
 		return;
@@ -353,7 +354,7 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 			mwi_subscribe(l);
 		}
 		snprintf(l->why, sizeof(l->why), "over %s, expires %us",
-			 net_transport_name(p->tp), exp);
+		         net_transport_name(p->tp), exp);
 		phone_update_state(p);
 		reg_again(l, exp > 20 ? exp / 2 : 10);
 		return;
@@ -365,19 +366,20 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 		if (p->server_refused) {
 			reg_fail(l, 30, "%s", p->server_refused_why);
 		} else if (p->tp == NET_TLS) {
-			reg_fail(l, 30, "no answer over TLS: connection "
-					"failed or our certificate was "
-					"refused (%u)",
-				 code);
+			reg_fail(l, 30,
+			         "no answer over TLS: connection "
+			         "failed or our certificate was "
+			         "refused (%u)",
+			         code);
 		} else {
 			reg_fail(l, 30, "no answer from the call manager (%u)",
-				 code);
+			         code);
 		}
 		return;
 	}
 	struct slice r = resp ? sip_msg_reason(resp) : (struct slice){0};
 	reg_fail(l, 60, "refused: %u %.*s", code, (int)r.len,
-		 r.p ? (const char *)r.p : "");
+	         r.p ? (const char *)r.p : "");
 }
 
 static void reg_send(struct phone_line *l, const char *authz)
@@ -389,10 +391,10 @@ static void reg_send(struct phone_line *l, const char *authz)
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	snprintf(ruri, sizeof(ruri), "sip:%s:%u;transport=%s", p->cnf.host,
-		 cm_port(p), tp_param(p->tp));
+	         cm_port(p), tp_param(p->tp));
 	snprintf(to, sizeof(to), "sip:%.31s@%.160s", l->dn, p->cnf.host);
 	err = start_req(p, &b, "REGISTER", ruri, l->dn, l->tag, to, NULL,
-			l->call_id, ++l->cseq);
+	                l->call_id, ++l->cseq);
 	if (err) {
 		goto out;
 	}
@@ -411,7 +413,7 @@ static void reg_send(struct phone_line *l, const char *authz)
 		l->st = REG_TRYING;
 	}
 	err = sip_stack_request(p->sip, &l->tsx, b.p, b.len, p->tp, &p->cm,
-				reg_resp, l);
+	                        reg_resp, l);
 	if (!err) {
 		struct timeval tv = {8, 0};
 		evtimer_add(l->guard, &tv);
@@ -426,7 +428,7 @@ out:
 /* ---- TLS: the server must hold the CCM role in our CTL ---- */
 
 static int verify_server(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
-			 void *arg)
+                         void *arg)
 {
 	struct phone *p = arg;
 	char subj[200] = "?";
@@ -438,11 +440,12 @@ static int verify_server(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
 	}
 	if (peer) {
 		X509_NAME_oneline(X509_get_subject_name(peer), subj,
-				  sizeof(subj));
+		                  sizeof(subj));
 	}
 	p->server_refused = true;
 	snprintf(p->server_refused_why, sizeof(p->server_refused_why),
-		 "server certificate %.100s is not in the CTL (CCM role)", subj);
+	         "server certificate %.100s is not in the CTL (CCM role)",
+	         subj);
 	log_warn("phone", "%s: %s", p->name, p->server_refused_why);
 	return 0;
 }
@@ -468,8 +471,10 @@ static void callinfo(struct phone *p, struct sip_msg *m)
 
 	sip_msg_iter(&it, m, SIP_HDR_CALL_INFO);
 	while (sip_iter_callinfo(&it, &ci) == 1) {
-		if (ci.security.p && ci.security.len < sizeof(p->call.security)) {
-			memcpy(p->call.security, ci.security.p, ci.security.len);
+		if (ci.security.p &&
+		    ci.security.len < sizeof(p->call.security)) {
+			memcpy(p->call.security, ci.security.p,
+			       ci.security.len);
 			p->call.security[ci.security.len] = 0;
 		}
 	}
@@ -478,7 +483,7 @@ static void callinfo(struct phone *p, struct sip_msg *m)
 enum sdp_kind { SDP_OFFER, SDP_ANSWER, SDP_REOFFER };
 
 static TL_MUST_CHECK int build_sdp(struct phone *p, struct buf *b,
-				   const char *dir, enum sdp_kind k)
+                                   const char *dir, enum sdp_kind k)
 {
 	struct phone_call *c = &p->call;
 	bool srtp = k == SDP_OFFER ? call_srtp_allowed(p) : c->srtp;
@@ -487,38 +492,39 @@ static TL_MUST_CHECK int build_sdp(struct phone *p, struct buf *b,
 	char kp[MEDIA_SRTP_KEY_PARAMS_MAX];
 	int err = 0;
 
-	buf_printf(b, "v=0\r\no=- %u %u IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\n"
-		      "t=0 0\r\n",
-		   c->sdp_id, ++c->sdp_version, p->local_host, p->local_host);
+	buf_printf(b,
+	           "v=0\r\no=- %u %u IN IP4 %s\r\ns=-\r\nc=IN IP4 %s\r\n"
+	           "t=0 0\r\n",
+	           c->sdp_id, ++c->sdp_version, p->local_host, p->local_host);
 	if (k == SDP_OFFER) {
 		buf_printf(b, "m=audio %u %s %d %d 101\r\n", c->local_port,
-			   srtp ? "RTP/SAVP" : "RTP/AVP", (int)first,
-			   (int)second);
+		           srtp ? "RTP/SAVP" : "RTP/AVP", (int)first,
+		           (int)second);
 		buf_printf(b, "a=rtpmap:%d %s/8000\r\n", (int)first,
-			   media_codec_name(first));
+		           media_codec_name(first));
 		buf_printf(b, "a=rtpmap:%d %s/8000\r\n", (int)second,
-			   media_codec_name(second));
+		           media_codec_name(second));
 	} else {
 		buf_printf(b, "m=audio %u %s %d 101\r\n", c->local_port,
-			   srtp ? "RTP/SAVP" : "RTP/AVP", (int)first);
+		           srtp ? "RTP/SAVP" : "RTP/AVP", (int)first);
 		buf_printf(b, "a=rtpmap:%d %s/8000\r\n", (int)first,
-			   media_codec_name(first));
+		           media_codec_name(first));
 	}
 	buf_put_str(b, "a=rtpmap:101 telephone-event/8000\r\n"
-		       "a=fmtp:101 0-15\r\na=ptime:20\r\n");
+	               "a=fmtp:101 0-15\r\na=ptime:20\r\n");
 	if (srtp && k == SDP_OFFER) {
 		for (int i = 0; i < 2 && !err; i++) {
 			err = media_srtp_key_format(&c->offer_keys[i], kp,
-						    sizeof(kp));
-			buf_printf(b, "a=crypto:%d %s %s\r\n", i + 1,
-				   media_srtp_suite_name(
-					   c->offer_keys[i].suite),
-				   kp);
+			                            sizeof(kp));
+			buf_printf(
+			        b, "a=crypto:%d %s %s\r\n", i + 1,
+			        media_srtp_suite_name(c->offer_keys[i].suite),
+			        kp);
 		}
 	} else if (srtp) {
 		err = media_srtp_key_format(&c->tx, kp, sizeof(kp));
 		buf_printf(b, "a=crypto:%d %s %s\r\n", c->crypto_tag,
-			   media_srtp_suite_name(c->tx.suite), kp);
+		           media_srtp_suite_name(c->tx.suite), kp);
 	}
 	buf_printf(b, "a=%s\r\n", dir);
 	OPENSSL_cleanse(kp, sizeof(kp));
@@ -528,8 +534,8 @@ static TL_MUST_CHECK int build_sdp(struct phone *p, struct buf *b,
 /* Read the peer's SDP: address, codec, direction, and (answer_to_offer
  * false: their answer to our offer; true: their offer) the SRTP keys. */
 static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
-				  bool is_offer, int *answer_tag,
-				  struct net_addr *remote, bool *hold)
+                                  bool is_offer, int *answer_tag,
+                                  struct net_addr *remote, bool *hold)
 {
 	struct phone_call *c = &p->call;
 	struct sdp *s = NULL;
@@ -567,7 +573,7 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 			found = true;
 		}
 		f = i < f.len ? slice_make(f.p + i + 1, f.len - i - 1)
-			      : slice_make(f.p, 0);
+		              : slice_make(f.p, 0);
 	}
 	if (!found) {
 		err = -TL_EUNKNOWN;
@@ -595,7 +601,7 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 		}
 		if (is_offer) {
 			if (media_srtp_key_parse(&c->rx, suite,
-						 cr.key_params) != 0 ||
+			                         cr.key_params) != 0 ||
 			    media_srtp_key_generate(&c->tx, suite) != 0) {
 				continue;
 			}
@@ -644,7 +650,7 @@ void phone_call_end(struct phone *p, const char *why)
 	}
 	if (!p->conf.quiet) {
 		log_info("phone", "%s: call %s %s ended: %s", p->name,
-			 c->outgoing ? "to" : "from", c->number, why);
+		         c->outgoing ? "to" : "from", c->number, why);
 	}
 	if (c->ms) {
 		media_session_stats(c->ms, &c->last_stats);
@@ -665,7 +671,7 @@ static void send_ack(struct phone *p)
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	err = start_req(p, &b, "ACK", c->remote_target, l->dn, c->ltag,
-			c->remote_uri, c->rtag, c->call_id, c->invite_cseq);
+	                c->remote_uri, c->rtag, c->call_id, c->invite_cseq);
 	if (!err) {
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
@@ -674,16 +680,16 @@ static void send_ack(struct phone *p)
 	}
 	if (err) {
 		log_warn("phone", "%s: ACK not sent: %s", p->name,
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	buf_free(&b);
 }
 
 static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		     void *arg);
+                     void *arg);
 
 static TL_MUST_CHECK int send_invite(struct phone *p, const char *authz,
-				     const char *dir)
+                                     const char *dir)
 {
 	struct phone_call *c = &p->call;
 	struct phone_line *l = &p->lines[c->line];
@@ -693,15 +699,15 @@ static TL_MUST_CHECK int send_invite(struct phone *p, const char *authz,
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	buf_init(&sdp, SDP_MAX_SIZE);
 	err = build_sdp(p, &sdp, dir,
-			c->st == CALL_ACTIVE ? SDP_REOFFER : SDP_OFFER);
+	                c->st == CALL_ACTIVE ? SDP_REOFFER : SDP_OFFER);
 	if (err) {
 		goto out;
 	}
 	c->invite_cseq = ++c->cseq;
 	err = start_req(p, &b, "INVITE",
-			c->st == CALL_ACTIVE ? c->remote_target : c->remote_uri,
-			l->dn, c->ltag, c->remote_uri, c->rtag, c->call_id,
-			c->invite_cseq);
+	                c->st == CALL_ACTIVE ? c->remote_target : c->remote_uri,
+	                l->dn, c->ltag, c->remote_uri, c->rtag, c->call_id,
+	                c->invite_cseq);
 	if (err) {
 		goto out;
 	}
@@ -711,14 +717,14 @@ static TL_MUST_CHECK int send_invite(struct phone *p, const char *authz,
 		buf_put_str(&b, authz);
 	}
 	err = sip_build_end(&b, slice_from_str("application/sdp"),
-			    buf_slice(&sdp));
+	                    buf_slice(&sdp));
 	if (err) {
 		goto out;
 	}
 	sip_tsx_unref(c->inv);
 	c->inv = NULL;
 	err = sip_stack_request(p->sip, &c->inv, b.p, b.len, p->tp, &p->cm,
-				inv_resp, p);
+	                        inv_resp, p);
 out:
 	buf_free_secret(&b);
 	buf_free_secret(&sdp);
@@ -726,7 +732,7 @@ out:
 }
 
 static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		     void *arg)
+                     void *arg)
 {
 	struct phone *p = arg;
 	struct phone_call *c = &p->call;
@@ -744,18 +750,17 @@ static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	if ((code == 401 || code == 407) && c->auth_tries++ < 2) {
 		struct buf h;
 		buf_init(&h, 8192);
-		int err = answer_chal(p, &p->lines[c->line], resp, code,
-				      "INVITE",
-				      c->st == CALL_ACTIVE ? c->remote_target
-							   : c->remote_uri,
-				      &h);
+		int err = answer_chal(
+		        p, &p->lines[c->line], resp, code, "INVITE",
+		        c->st == CALL_ACTIVE ? c->remote_target : c->remote_uri,
+		        &h);
 		buf_put(&h, "", 1);
 		if (!err) {
 			err = buf_err(&h);
 		}
 		if (!err) {
 			err = send_invite(p, (const char *)h.p,
-					  c->held ? "sendonly" : "sendrecv");
+			                  c->held ? "sendonly" : "sendrecv");
 		}
 		buf_free_secret(&h);
 		if (err) {
@@ -769,9 +774,10 @@ static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 			return;
 		}
 		char why[96];
-		struct slice r = resp ? sip_msg_reason(resp) : (struct slice){0};
+		struct slice r =
+		        resp ? sip_msg_reason(resp) : (struct slice){0};
 		snprintf(why, sizeof(why), "%u %.*s", code, (int)r.len,
-			 r.p ? (const char *)r.p : "");
+		         r.p ? (const char *)r.p : "");
 		phone_call_end(p, why);
 		return;
 	}
@@ -786,7 +792,8 @@ static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	sip_msg_iter(&it, resp, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) == 1 &&
 	    ct.addr.uri_raw.len < sizeof(c->remote_target)) {
-		memcpy(c->remote_target, ct.addr.uri_raw.p, ct.addr.uri_raw.len);
+		memcpy(c->remote_target, ct.addr.uri_raw.p,
+		       ct.addr.uri_raw.len);
 		c->remote_target[ct.addr.uri_raw.len] = 0;
 	}
 	callinfo(p, resp);
@@ -805,13 +812,13 @@ static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	c->st = CALL_ACTIVE;
 	if (err) {
 		log_warn("phone", "%s: media not started: %s", p->name,
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	if (!p->conf.quiet) {
-		log_info("phone", "%s: call to %s answered, %s, %s %s",
-			 p->name, c->number,
-			 c->security[0] ? c->security : "no security status",
-			 c->srtp ? "SRTP" : "RTP", media_codec_name(c->codec));
+		log_info("phone", "%s: call to %s answered, %s, %s %s", p->name,
+		         c->number,
+		         c->security[0] ? c->security : "no security status",
+		         c->srtp ? "SRTP" : "RTP", media_codec_name(c->codec));
 	}
 }
 
@@ -831,14 +838,15 @@ static TL_MUST_CHECK int new_call(struct phone *p, bool outgoing)
 	if (outgoing) {
 		rand_hex(c->call_id, 16);
 		if (call_srtp_allowed(p)) {
-			enum media_srtp_suite a = MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
+			enum media_srtp_suite a =
+			        MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
 			enum media_srtp_suite g = MEDIA_SRTP_AEAD_AES_128_GCM;
-			err = media_srtp_key_generate(&c->offer_keys[0],
-						      p->conf.prefer_gcm ? g : a);
+			err = media_srtp_key_generate(
+			        &c->offer_keys[0], p->conf.prefer_gcm ? g : a);
 			if (!err) {
 				err = media_srtp_key_generate(
-					&c->offer_keys[1],
-					p->conf.prefer_gcm ? a : g);
+				        &c->offer_keys[1],
+				        p->conf.prefer_gcm ? a : g);
 			}
 			if (err) {
 				return err;
@@ -862,7 +870,8 @@ int phone_dial(struct phone *p, const char *number)
 	}
 	for (const char *s = number; *s; s++) {
 		if (!((*s >= '0' && *s <= '9') || *s == '*' || *s == '#' ||
-		      *s == '+') || s - number > 30) {
+		      *s == '+') ||
+		    s - number > 30) {
 			return -EINVAL;
 		}
 	}
@@ -874,8 +883,8 @@ int phone_dial(struct phone *p, const char *number)
 	c->st = CALL_DIALING;
 	c->line = 0;
 	snprintf(c->number, sizeof(c->number), "%s", number);
-	snprintf(c->remote_uri, sizeof(c->remote_uri), "sip:%.63s@%.180s", number,
-		 p->cnf.host);
+	snprintf(c->remote_uri, sizeof(c->remote_uri), "sip:%.63s@%.180s",
+	         number, p->cnf.host);
 	err = send_invite(p, NULL, "sendrecv");
 	if (err) {
 		call_reset(p);
@@ -902,8 +911,8 @@ int phone_answer(struct phone *p)
 	}
 	if (!err) {
 		err = sip_tsx_reply(c->inv, 200, NULL, buf_slice(&hdr),
-				    slice_from_str("application/sdp"),
-				    buf_slice(&sdp));
+		                    slice_from_str("application/sdp"),
+		                    buf_slice(&sdp));
 	}
 	buf_free(&hdr);
 	buf_free_secret(&sdp);
@@ -916,22 +925,21 @@ int phone_answer(struct phone *p)
 	err = phone_media_start(p, c, &c->remote);
 	if (err) {
 		log_warn("phone", "%s: media not started: %s", p->name,
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	return 0;
 }
 
 static void send_in_dialog(struct phone *p, const char *method,
-			   const char *extra)
+                           const char *extra)
 {
 	struct phone_call *c = &p->call;
 	struct buf b;
 	int err;
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	err = start_req(p, &b, method, c->remote_target,
-			p->lines[c->line].dn, c->ltag, c->remote_uri, c->rtag,
-			c->call_id, ++c->cseq);
+	err = start_req(p, &b, method, c->remote_target, p->lines[c->line].dn,
+	                c->ltag, c->remote_uri, c->rtag, c->call_id, ++c->cseq);
 	if (!err && extra) {
 		buf_put_str(&b, extra);
 	}
@@ -940,11 +948,11 @@ static void send_in_dialog(struct phone *p, const char *method,
 	}
 	if (!err) {
 		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
-					NULL, NULL);
+		                        NULL, NULL);
 	}
 	if (err) {
 		log_warn("phone", "%s: %s not sent: %s", p->name, method,
-			 tl_strerror(err));
+		         tl_strerror(err));
 	}
 	buf_free(&b);
 }
@@ -963,7 +971,7 @@ int phone_hangup(struct phone *p)
 	case CALL_RINGING:
 		if (c->inv &&
 		    sip_tsx_reply(c->inv, 603, NULL, (struct slice){0},
-				  (struct slice){0}, (struct slice){0}) != 0) {
+		                  (struct slice){0}, (struct slice){0}) != 0) {
 			return -TL_ESTATE;
 		}
 		phone_call_end(p, "declined");
@@ -1008,7 +1016,7 @@ int phone_resume(struct phone *p)
 }
 
 static void refer_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
-		       void *arg)
+                       void *arg)
 {
 	struct phone *p = arg;
 	char why[96];
@@ -1027,7 +1035,7 @@ static void refer_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 		snprintf(why, sizeof(why), "transfer refused (%u)", code);
 		log_warn("phone", "%s: %s", p->name, why);
 		snprintf(p->call.end_reason, sizeof(p->call.end_reason), "%s",
-			 why);
+		         why);
 	}
 }
 
@@ -1047,18 +1055,18 @@ int phone_transfer(struct phone *p, const char *number)
 	}
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	err = start_req(p, &b, "REFER", c->remote_target, p->lines[c->line].dn,
-			c->ltag, c->remote_uri, c->rtag, c->call_id, ++c->cseq);
+	                c->ltag, c->remote_uri, c->rtag, c->call_id, ++c->cseq);
 	if (!err) {
 		buf_printf(&b, "Refer-To: <sip:%s@%s>\r\n", number,
-			   p->cnf.host);
+		           p->cnf.host);
 		buf_printf(&b, "Referred-By: <sip:%s@%s>\r\n",
-			   p->lines[c->line].dn, p->cnf.host);
+		           p->lines[c->line].dn, p->cnf.host);
 		contact_hdr(p, &b, p->lines[c->line].dn);
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
 	if (!err) {
 		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
-					refer_resp, p);
+		                        refer_resp, p);
 	}
 	buf_free(&b);
 	return err;
@@ -1083,8 +1091,8 @@ int phone_dtmf(struct phone *p, const char *digits)
 /* ---- incoming requests ---- */
 
 static int ha1_lookup(void *arg, struct slice user, struct slice realm,
-		      enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
-		      size_t *len)
+                      enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
+                      size_t *len)
 {
 	struct phone *p = arg;
 
@@ -1092,18 +1100,18 @@ static int ha1_lookup(void *arg, struct slice user, struct slice realm,
 		struct phone_line *l = &p->lines[i];
 		if (slice_eq_str(user, l->user) && l->password[0]) {
 			return sip_auth_ha1(alg, user, realm,
-					    slice_from_str(l->password), ha1,
-					    len);
+			                    slice_from_str(l->password), ha1,
+			                    len);
 		}
 	}
 	return -TL_ENOTFOUND;
 }
 
 static void reply(const struct sip_stack_req *r, uint16_t code,
-		  struct slice hdrs)
+                  struct slice hdrs)
 {
 	if (r->tsx && sip_tsx_reply(r->tsx, code, NULL, hdrs, (struct slice){0},
-				    (struct slice){0}) != 0) {
+	                            (struct slice){0}) != 0) {
 		log_debug("phone", "reply %u not sent", code);
 	}
 }
@@ -1122,7 +1130,7 @@ static bool authorized(struct phone *p, const struct sip_stack_req *r)
 		return true;
 	}
 	err = sip_auth_check_msg(p->auth_srv, r->msg, slice_from_str(realm),
-				 r->src, false, ha1_lookup, p, &oc);
+	                         r->src, false, ha1_lookup, p, &oc);
 	if (err) {
 		reply(r, 500, (struct slice){0});
 		return false;
@@ -1134,8 +1142,8 @@ static bool authorized(struct phone *p, const struct sip_stack_req *r)
 	p->auth_challenges++;
 	buf_init(&h, 8192);
 	err = sip_auth_challenge(p->auth_srv, slice_from_str(realm),
-				 sip_auth_addr(r->src),
-				 oc.verdict == SIP_AUTH_STALE, false, &h);
+	                         sip_auth_addr(r->src),
+	                         oc.verdict == SIP_AUTH_STALE, false, &h);
 	if (!err) {
 		reply(r, (uint16_t)sip_auth_status(oc.verdict, false),
 		      buf_slice(&h));
@@ -1196,7 +1204,8 @@ static void on_invite(struct phone *p, const struct sip_stack_req *r)
 	sip_msg_iter(&it, m, SIP_HDR_CONTACT);
 	if (sip_iter_contact(&it, &ct) == 1 &&
 	    ct.addr.uri_raw.len < sizeof(c->remote_target)) {
-		memcpy(c->remote_target, ct.addr.uri_raw.p, ct.addr.uri_raw.len);
+		memcpy(c->remote_target, ct.addr.uri_raw.p,
+		       ct.addr.uri_raw.len);
 		c->remote_target[ct.addr.uri_raw.len] = 0;
 	}
 	if (from->uri.user.len < sizeof(c->number)) {
@@ -1215,7 +1224,7 @@ static void on_invite(struct phone *p, const struct sip_stack_req *r)
 	(void)tag;
 	if (!p->conf.quiet) {
 		log_info("phone", "%s: incoming call from %s%s", p->name,
-			 c->number, c->srtp ? " (SRTP offered)" : "");
+		         c->number, c->srtp ? " (SRTP offered)" : "");
 	}
 	bool aa = p->conf.auto_answer;
 	for (size_t i = 0; i < p->cnf.n_lines; i++) {
@@ -1260,13 +1269,13 @@ static void on_reinvite(struct phone *p, const struct sip_stack_req *r)
 	buf_init(&sdp, SDP_MAX_SIZE);
 	contact_hdr(p, &hdr, p->lines[c->line].dn);
 	err = build_sdp(p, &sdp,
-			c->remote_held ? "recvonly"
-				       : (c->held ? "sendonly" : "sendrecv"),
-			SDP_ANSWER);
+	                c->remote_held ? "recvonly"
+	                               : (c->held ? "sendonly" : "sendrecv"),
+	                SDP_ANSWER);
 	if (!err) {
 		err = sip_tsx_reply(r->tsx, 200, NULL, buf_slice(&hdr),
-				    slice_from_str("application/sdp"),
-				    buf_slice(&sdp));
+		                    slice_from_str("application/sdp"),
+		                    buf_slice(&sdp));
 	}
 	if (err) {
 		reply(r, 500, (struct slice){0});
@@ -1286,20 +1295,20 @@ static void on_notify(struct phone *p, const struct sip_stack_req *r)
 	/* RFC 3842 §5.2: "Messages-Waiting: yes|no". */
 	for (size_t i = 0; i + 14 <= body.len; i++) {
 		if (i + 17 <= body.len &&
-		    strncasecmp((const char *)body.p + i, "Messages-Waiting:",
-				17) == 0) {
+		    strncasecmp((const char *)body.p + i,
+		                "Messages-Waiting:", 17) == 0) {
 			size_t k = i + 17;
 			while (k < body.len && body.p[k] == ' ') {
 				k++;
 			}
 			p->mwi = k + 3 <= body.len &&
-				 strncasecmp((const char *)body.p + k, "yes",
-					     3) == 0;
+			         strncasecmp((const char *)body.p + k, "yes",
+			                     3) == 0;
 		}
 		/* RFC 3842 §5.2: "Voice-Message: new/old" */
 		if (i + 14 <= body.len &&
-		    strncasecmp((const char *)body.p + i, "Voice-Message:",
-				14) == 0) {
+		    strncasecmp((const char *)body.p + i,
+		                "Voice-Message:", 14) == 0) {
 			unsigned nw = 0, od = 0;
 			size_t k = i + 14;
 			while (k < body.len && body.p[k] == ' ') {
@@ -1324,7 +1333,7 @@ static void on_notify(struct phone *p, const struct sip_stack_req *r)
 }
 
 static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
-		       void *arg)
+                       void *arg)
 {
 	struct phone *p = arg;
 	struct sip_msg *m = r->msg;
@@ -1382,7 +1391,7 @@ static void on_cancel(struct sip_tsx *t, void *arg)
 /* ---- start / stop ---- */
 
 static TL_MUST_CHECK int resolve(const char *host, uint16_t port,
-				 struct net_addr *out)
+                                 struct net_addr *out)
 {
 	struct addrinfo hints = {.ai_socktype = SOCK_DGRAM}, *ai = NULL;
 	int err;
@@ -1411,7 +1420,7 @@ static const char *line_password(const struct phone *p, const char *dn)
 		if (!eq) {
 			bare = e;
 		} else if ((size_t)(eq - e) == strlen(dn) &&
-			   strncmp(e, dn, strlen(dn)) == 0) {
+		           strncmp(e, dn, strlen(dn)) == 0) {
 			return eq + 1;
 		}
 	}
@@ -1432,20 +1441,20 @@ int phone_sip_start(struct phone *p)
 		p->tp = p->cnf.transport == 1 ? NET_TCP : NET_UDP;
 	}
 	err = resolve(p->cnf.host,
-		      p->tp == NET_TLS ? p->cnf.sip_tls_port : p->cnf.sip_port,
-		      &p->cm);
+	              p->tp == NET_TLS ? p->cnf.sip_tls_port : p->cnf.sip_port,
+	              &p->cm);
 	if (err) {
 		snprintf(p->reason, sizeof(p->reason),
-			 "register: call manager %.150s unknown", p->cnf.host);
+		         "register: call manager %.150s unknown", p->cnf.host);
 		phone_step(p, STEP_REGISTER, STEP_FAILED, "%s", p->reason + 10);
 		p->state = PHONE_UNREGISTERED;
 		return err;
 	}
 	struct sip_stack_cfg sc = {
-		.base = p->base,
-		.request_h = on_request,
-		.cancel_h = on_cancel,
-		.arg = p,
+	        .base = p->base,
+	        .request_h = on_request,
+	        .cancel_h = on_cancel,
+	        .arg = p,
 	};
 	err = sip_stack_new(&p->sip, &sc);
 	if (err) {
@@ -1458,11 +1467,11 @@ int phone_sip_start(struct phone *p)
 	}
 	if (p->tp == NET_TLS) {
 		struct net_tls_conf tc = {
-			.role = NET_TLS_CLIENT,
-			.cert = p->cert,
-			.key = p->key,
-			.verify_h = verify_server,
-			.verify_arg = p,
+		        .role = NET_TLS_CLIENT,
+		        .cert = p->cert,
+		        .key = p->key,
+		        .verify_h = verify_server,
+		        .verify_arg = p,
 		};
 		err = net_tls_new(&p->tls, &tc);
 		if (err) {
@@ -1473,7 +1482,7 @@ int phone_sip_start(struct phone *p)
 		err = net_addr_set(&bind, p->local_host, 0);
 		if (!err) {
 			err = sip_stack_listen(p->sip, p->tp, &bind, NULL,
-					       &p->local);
+			                       &p->local);
 		}
 		if (!err && p->tp == NET_TCP) {
 			/* UDP too, for what a stateless peer sends back */
@@ -1500,15 +1509,15 @@ int phone_sip_start(struct phone *p)
 		pw = cl->has_password ? cl->password : line_password(p, cl->dn);
 		if (!pw && p->conf.password_prefix) {
 			snprintf(l->password, sizeof(l->password), "%.60s%s",
-				 p->conf.password_prefix, cl->dn);
+			         p->conf.password_prefix, cl->dn);
 		} else {
 			snprintf(l->password, sizeof(l->password), "%s",
-				 pw ? pw : "");
+			         pw ? pw : "");
 		}
 		rand_hex(l->tag, 8);
 		rand_hex(l->call_id, 16);
 		l->expires = p->conf.register_expires ? p->conf.register_expires
-						      : 3600;
+		                                      : 3600;
 		err = sip_auth_client_new(&l->auth);
 		if (err) {
 			return err;
@@ -1520,8 +1529,10 @@ int phone_sip_start(struct phone *p)
 		}
 	}
 	p->state = PHONE_REGISTERING;
-	phone_step(p, STEP_REGISTER, STEP_PENDING, "registering %zu line(s) "
-		   "over %s", p->n_lines, net_transport_name(p->tp));
+	phone_step(p, STEP_REGISTER, STEP_PENDING,
+	           "registering %zu line(s) "
+	           "over %s",
+	           p->n_lines, net_transport_name(p->tp));
 	for (size_t i = 0; i < p->n_lines; i++) {
 		reg_send(&p->lines[i], NULL);
 	}

@@ -14,11 +14,11 @@
 #include <unistd.h>
 
 #define NONCE_LEN 12
-#define TAG_LEN 16
-#define AAD "trustline line secret v1"
+#define TAG_LEN   16
+#define AAD       "trustline line secret v1"
 
 int prov_secret_key_load(const char *pki_dir, bool create,
-			 uint8_t key[PROV_SECRET_KEY_LEN])
+                         uint8_t key[PROV_SECRET_KEY_LEN])
 {
 	char path[4200];
 	int fd, err = 0;
@@ -55,10 +55,9 @@ static TL_MUST_CHECK int setting_key(const char *dn, char *out, size_t n)
 	return l < 0 || (size_t)l >= n ? -TL_ETOOBIG : 0;
 }
 
-static TL_MUST_CHECK int gcm(bool enc, const uint8_t *key,
-			     const uint8_t *nonce, const char *dn,
-			     const uint8_t *in, size_t len, uint8_t *out,
-			     uint8_t *tag)
+static TL_MUST_CHECK int gcm(bool enc, const uint8_t *key, const uint8_t *nonce,
+                             const char *dn, const uint8_t *in, size_t len,
+                             uint8_t *out, uint8_t *tag)
 {
 	EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
 	int n = 0, ok;
@@ -67,18 +66,18 @@ static TL_MUST_CHECK int gcm(bool enc, const uint8_t *key,
 		return -ENOMEM;
 	}
 	ok = EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL,
-			       enc ? 1 : 0) == 1 &&
+	                       enc ? 1 : 0) == 1 &&
 	     EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) ==
-		     1 &&
+	             1 &&
 	     EVP_CipherInit_ex(c, NULL, NULL, key, nonce, -1) == 1 &&
 	     EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)AAD,
-			      (int)sizeof(AAD)) == 1 &&
+	                      (int)sizeof(AAD)) == 1 &&
 	     EVP_CipherUpdate(c, NULL, &n, (const uint8_t *)dn,
-			      (int)strlen(dn)) == 1 &&
+	                      (int)strlen(dn)) == 1 &&
 	     EVP_CipherUpdate(c, out, &n, in, (int)len) == 1;
 	if (ok && !enc) {
 		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
-					 tag) == 1;
+		                         tag) == 1;
 	}
 	if (ok) {
 		ok = EVP_CipherFinal_ex(c, out + n, &n) == 1;
@@ -89,14 +88,14 @@ static TL_MUST_CHECK int gcm(bool enc, const uint8_t *key,
 	}
 	if (ok && enc) {
 		ok = EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
-					 tag) == 1;
+		                         tag) == 1;
 	}
 	EVP_CIPHER_CTX_free(c);
 	return ok ? 0 : -TL_ECRYPTO;
 }
 
 int prov_secret_put(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
-		    const char *dn, const char *password)
+                    const char *dn, const char *password)
 {
 	uint8_t blob[NONCE_LEN + PROV_SECRET_PW_MAX + TAG_LEN];
 	char text[4 + 4 * ((sizeof(blob) + 2) / 3) + 1];
@@ -115,11 +114,11 @@ int prov_secret_put(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
 		return -TL_ECRYPTO;
 	}
 	err = gcm(true, key, blob, dn, (const uint8_t *)password, len,
-		  blob + NONCE_LEN, blob + NONCE_LEN + len);
+	          blob + NONCE_LEN, blob + NONCE_LEN + len);
 	if (!err) {
 		memcpy(text, "v1:", 3);
 		EVP_EncodeBlock((unsigned char *)text + 3, blob,
-				(int)(NONCE_LEN + len + TAG_LEN));
+		                (int)(NONCE_LEN + len + TAG_LEN));
 		err = store_setting_set(st, name, text);
 	}
 	OPENSSL_cleanse(blob, sizeof(blob));
@@ -127,7 +126,7 @@ int prov_secret_put(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
 }
 
 int prov_secret_get(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
-		    const char *dn, char *out, size_t outlen)
+                    const char *dn, char *out, size_t outlen)
 {
 	char text[STORE_VALUE_MAX + 1], name[STORE_KEY_MAX + 1];
 	uint8_t blob[NONCE_LEN + PROV_SECRET_PW_MAX + TAG_LEN + 4];
@@ -148,19 +147,19 @@ int prov_secret_get(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
 		return -TL_EPARSE;
 	}
 	n = EVP_DecodeBlock(blob, (const unsigned char *)text + 3,
-			    (int)(tl - 3));
+	                    (int)(tl - 3));
 	if (n < 0) {
 		return -TL_EPARSE;
 	}
 	/* EVP_DecodeBlock counts the padding */
 	n -= (text[tl - 1] == '=') + (text[tl - 2] == '=');
-	if (n <= NONCE_LEN + TAG_LEN || n - NONCE_LEN - TAG_LEN >
-					       PROV_SECRET_PW_MAX) {
+	if (n <= NONCE_LEN + TAG_LEN ||
+	    n - NONCE_LEN - TAG_LEN > PROV_SECRET_PW_MAX) {
 		return -TL_EPARSE;
 	}
 	size_t len = (size_t)n - NONCE_LEN - TAG_LEN;
 	err = gcm(false, key, blob, dn, blob + NONCE_LEN, len, (uint8_t *)pw,
-		  blob + NONCE_LEN + len);
+	          blob + NONCE_LEN + len);
 	if (err) {
 		goto out;
 	}
@@ -168,12 +167,11 @@ int prov_secret_get(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
 	/* Never a stale copy: the password must still be the line's. */
 	err = store_line_get(st, dn, &l);
 	if (!err) {
-		err = store_digest_ha1(STORE_DIGEST_MD5,
-				       *l.user ? l.user : dn, l.realm, pw, md5,
-				       sizeof(md5));
+		err = store_digest_ha1(STORE_DIGEST_MD5, *l.user ? l.user : dn,
+		                       l.realm, pw, md5, sizeof(md5));
 	}
 	if (!err && (strlen(l.ha1_md5) != 32 ||
-		     CRYPTO_memcmp(md5, l.ha1_md5, 32) != 0)) {
+	             CRYPTO_memcmp(md5, l.ha1_md5, 32) != 0)) {
 		err = -TL_ENOTFOUND;
 	}
 	if (!err && len + 1 > outlen) {

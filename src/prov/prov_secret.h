@@ -18,18 +18,18 @@
 #include <stdint.h>
 
 #define PROV_SECRET_KEY_LEN 32
-#define PROV_SECRET_PW_MAX 128
+#define PROV_SECRET_PW_MAX  128
 
 /* Read pki_dir/secrets.key; with create, make it (0600) when missing. */
 int prov_secret_key_load(const char *pki_dir, bool create,
-			 uint8_t key[PROV_SECRET_KEY_LEN]) TL_MUST_CHECK;
+                         uint8_t key[PROV_SECRET_KEY_LEN]) TL_MUST_CHECK;
 /* Seal password for line dn and store it (a setting). */
 int prov_secret_put(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
-		    const char *dn, const char *password) TL_MUST_CHECK;
+                    const char *dn, const char *password) TL_MUST_CHECK;
 /* The password of line dn into out, when sealed, intact, and matching the
  * line's HA1 (MD5 of user:realm:password): else -TL_ENOTFOUND (none or
  * stale), -TL_EAUTH (tampered). */
 int prov_secret_get(struct store *st, const uint8_t key[PROV_SECRET_KEY_LEN],
-		    const char *dn, char *out, size_t outlen) TL_MUST_CHECK;
+                    const char *dn, char *out, size_t outlen) TL_MUST_CHECK;
 
 #endif

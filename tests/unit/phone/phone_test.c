@@ -24,35 +24,34 @@
 
 #define HEAD "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 
-static const char full[] =
-	HEAD "<device><fullConfig>true</fullConfig>"
-	"<devicePool><callManagerGroup><members><member priority=\"0\">"
-	"<callManager><ports><sipPort>5070</sipPort>"
-	"<securedSipPort>5071</securedSipPort></ports>"
-	"<processNodeName>127.0.0.1</processNodeName></callManager>"
-	"</member></members></callManagerGroup></devicePool>"
-	"<sipProfile><sipLines><line button=\"1\"><name>1001</name>"
-	"<authName>u1001</authName><authPassword>s3cret</authPassword>"
-	"<displayName>Alice</displayName><autoAnswer><autoAnswerEnabled>1"
-	"</autoAnswerEnabled></autoAnswer></line>"
-	"<line button=\"2\"><name>1002</name></line></sipLines></sipProfile>"
-	"<loadInformation>SIP70.9-4</loadInformation>"
-	"<deviceSecurityMode>3</deviceSecurityMode>"
-	"<transportLayerProtocol>2</transportLayerProtocol>"
-	"<capfAuthMode>1</capfAuthMode><capfList><capf><phonePort>3805"
-	"</phonePort><processNodeName>127.0.0.2</processNodeName></capf>"
-	"</capfList><certHash></certHash><encrConfig>false</encrConfig>"
-	"<trustlineSecurity><authInvite>true</authInvite><srtpRequired>true"
-	"</srtpRequired></trustlineSecurity></device>";
+static const char full[] = HEAD
+        "<device><fullConfig>true</fullConfig>"
+        "<devicePool><callManagerGroup><members><member priority=\"0\">"
+        "<callManager><ports><sipPort>5070</sipPort>"
+        "<securedSipPort>5071</securedSipPort></ports>"
+        "<processNodeName>127.0.0.1</processNodeName></callManager>"
+        "</member></members></callManagerGroup></devicePool>"
+        "<sipProfile><sipLines><line button=\"1\"><name>1001</name>"
+        "<authName>u1001</authName><authPassword>s3cret</authPassword>"
+        "<displayName>Alice</displayName><autoAnswer><autoAnswerEnabled>1"
+        "</autoAnswerEnabled></autoAnswer></line>"
+        "<line button=\"2\"><name>1002</name></line></sipLines></sipProfile>"
+        "<loadInformation>SIP70.9-4</loadInformation>"
+        "<deviceSecurityMode>3</deviceSecurityMode>"
+        "<transportLayerProtocol>2</transportLayerProtocol>"
+        "<capfAuthMode>1</capfAuthMode><capfList><capf><phonePort>3805"
+        "</phonePort><processNodeName>127.0.0.2</processNodeName></capf>"
+        "</capfList><certHash></certHash><encrConfig>false</encrConfig>"
+        "<trustlineSecurity><authInvite>true</authInvite><srtpRequired>true"
+        "</srtpRequired></trustlineSecurity></device>";
 
 static void test_full(void **state)
 {
 	struct phone_cnf c;
 
 	(void)state;
-	assert_int_equal(phone_cnf_parse(&c, (const uint8_t *)full,
-					 strlen(full)),
-			 0);
+	assert_int_equal(
+	        phone_cnf_parse(&c, (const uint8_t *)full, strlen(full)), 0);
 	assert_true(c.full_config);
 	assert_false(c.encr_config);
 	assert_int_equal(c.security_mode, 3);
@@ -87,26 +86,26 @@ static void test_accept_table(void **state)
 		bool full, encr;
 		const char *hash;
 	} t[] = {
-		/* the stub of an encrypted config */
-		{HEAD "<device><fullConfig>false</fullConfig><certHash>"
-		      "00112233445566778899aabbccddeeff</certHash><encrConfig>"
-		      "true</encrConfig></device>",
-		 1, 2, false, true, "00112233445566778899aabbccddeeff"},
-		/* nonsecure over TCP, defaults for the ports */
-		{HEAD "<device><deviceSecurityMode>1</deviceSecurityMode>"
-		      "<transportLayerProtocol>1</transportLayerProtocol>"
-		      "</device>",
-		 1, 1, true, false, ""},
-		/* unknown elements are ignored, as phones do */
-		{HEAD "<device><vendorConfig><x>1</x></vendorConfig>"
-		      "<deviceSecurityMode>2</deviceSecurityMode></device>",
-		 2, 3, true, false, ""},
+	        /* the stub of an encrypted config */
+	        {HEAD "<device><fullConfig>false</fullConfig><certHash>"
+	              "00112233445566778899aabbccddeeff</certHash><encrConfig>"
+	              "true</encrConfig></device>",
+	         1, 2, false, true, "00112233445566778899aabbccddeeff"},
+	        /* nonsecure over TCP, defaults for the ports */
+	        {HEAD "<device><deviceSecurityMode>1</deviceSecurityMode>"
+	              "<transportLayerProtocol>1</transportLayerProtocol>"
+	              "</device>",
+	         1, 1, true, false, ""},
+	        /* unknown elements are ignored, as phones do */
+	        {HEAD "<device><vendorConfig><x>1</x></vendorConfig>"
+	              "<deviceSecurityMode>2</deviceSecurityMode></device>",
+	         2, 3, true, false, ""},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct phone_cnf c;
 		assert_int_equal(phone_cnf_parse(&c, (const uint8_t *)t[i].xml,
-						 strlen(t[i].xml)),
-				 0);
+		                                 strlen(t[i].xml)),
+		                 0);
 		assert_int_equal(c.security_mode, t[i].mode);
 		assert_int_equal(c.transport, t[i].transport);
 		assert_int_equal(c.full_config, t[i].full);
@@ -123,72 +122,77 @@ static void test_must_reject(void **state)
 		const char *xml;
 		size_t len; /* 0: strlen */
 	} t[] = {
-		{"empty", "", 0},
-		{"truncated", HEAD "<device><deviceSecurityMode>3</device", 0},
-		{"not xml", "SEP000000000001", 0},
-		{"wrong root", HEAD "<phone></phone>", 0},
-		{"trailing element", HEAD "<device></device><device/>", 0},
-		{"trailing bytes", HEAD "<device></device>garbage", 0},
-		{"DTD", HEAD "<!DOCTYPE device [<!ENTITY x \"y\">]><device>"
-			     "<loadInformation>&x;</loadInformation></device>",
-		 0},
-		{"external entity", HEAD "<!DOCTYPE device SYSTEM "
-					 "\"file:///etc/passwd\"><device/>",
-		 0},
-		{"NUL inside", HEAD "<device>\0</device>", sizeof(HEAD) + 17},
-		{"duplicate mode", HEAD "<device><deviceSecurityMode>1"
-					"</deviceSecurityMode><deviceSecurity"
-					"Mode>3</deviceSecurityMode></device>",
-		 0},
-		{"duplicate encrConfig",
-		 HEAD "<device><encrConfig>false</encrConfig><encrConfig>"
-		      "true</encrConfig></device>",
-		 0},
-		{"duplicate call manager",
-		 HEAD "<device><devicePool><callManagerGroup><members><member>"
-		      "<callManager/></member></members></callManagerGroup>"
-		      "</devicePool><devicePool><callManagerGroup><members>"
-		      "<member><callManager/></member></members>"
-		      "</callManagerGroup></devicePool></device>",
-		 0},
-		{"mode out of range",
-		 HEAD "<device><deviceSecurityMode>4</deviceSecurityMode>"
-		      "</device>",
-		 0},
-		{"mode zero",
-		 HEAD "<device><deviceSecurityMode>0</deviceSecurityMode>"
-		      "</device>",
-		 0},
-		{"integer overflow",
-		 HEAD "<device><devicePool><callManagerGroup><members><member>"
-		      "<callManager><ports><sipPort>4294967366</sipPort>"
-		      "</ports></callManager></member></members>"
-		      "</callManagerGroup></devicePool></device>",
-		 0},
-		{"port over 65535",
-		 HEAD "<device><capfList><capf><phonePort>65536</phonePort>"
-		      "</capf></capfList></device>",
-		 0},
-		{"negative", HEAD "<device><capfAuthMode>-1</capfAuthMode>"
-				  "</device>",
-		 0},
-		{"bad boolean", HEAD "<device><encrConfig>yes</encrConfig>"
-				     "</device>",
-		 0},
-		{"encrConfig without certHash",
-		 HEAD "<device><encrConfig>true</encrConfig></device>", 0},
-		{"element inside a value",
-		 HEAD "<device><loadInformation><b>x</b></loadInformation>"
-		      "</device>",
-		 0},
-		{"overlong value",
-		 HEAD "<device><certHash>00112233445566778899aabbccddeeff00"
-		      "</certHash></device>",
-		 0},
-		{"line without name",
-		 HEAD "<device><sipProfile><sipLines><line><authName>x"
-		      "</authName></line></sipLines></sipProfile></device>",
-		 0},
+	        {"empty", "", 0},
+	        {"truncated", HEAD "<device><deviceSecurityMode>3</device", 0},
+	        {"not xml", "SEP000000000001", 0},
+	        {"wrong root", HEAD "<phone></phone>", 0},
+	        {"trailing element", HEAD "<device></device><device/>", 0},
+	        {"trailing bytes", HEAD "<device></device>garbage", 0},
+	        {"DTD",
+	         HEAD "<!DOCTYPE device [<!ENTITY x \"y\">]><device>"
+	              "<loadInformation>&x;</loadInformation></device>",
+	         0},
+	        {"external entity",
+	         HEAD "<!DOCTYPE device SYSTEM "
+	              "\"file:///etc/passwd\"><device/>",
+	         0},
+	        {"NUL inside", HEAD "<device>\0</device>", sizeof(HEAD) + 17},
+	        {"duplicate mode",
+	         HEAD "<device><deviceSecurityMode>1"
+	              "</deviceSecurityMode><deviceSecurity"
+	              "Mode>3</deviceSecurityMode></device>",
+	         0},
+	        {"duplicate encrConfig",
+	         HEAD "<device><encrConfig>false</encrConfig><encrConfig>"
+	              "true</encrConfig></device>",
+	         0},
+	        {"duplicate call manager",
+	         HEAD "<device><devicePool><callManagerGroup><members><member>"
+	              "<callManager/></member></members></callManagerGroup>"
+	              "</devicePool><devicePool><callManagerGroup><members>"
+	              "<member><callManager/></member></members>"
+	              "</callManagerGroup></devicePool></device>",
+	         0},
+	        {"mode out of range",
+	         HEAD "<device><deviceSecurityMode>4</deviceSecurityMode>"
+	              "</device>",
+	         0},
+	        {"mode zero",
+	         HEAD "<device><deviceSecurityMode>0</deviceSecurityMode>"
+	              "</device>",
+	         0},
+	        {"integer overflow",
+	         HEAD "<device><devicePool><callManagerGroup><members><member>"
+	              "<callManager><ports><sipPort>4294967366</sipPort>"
+	              "</ports></callManager></member></members>"
+	              "</callManagerGroup></devicePool></device>",
+	         0},
+	        {"port over 65535",
+	         HEAD "<device><capfList><capf><phonePort>65536</phonePort>"
+	              "</capf></capfList></device>",
+	         0},
+	        {"negative",
+	         HEAD "<device><capfAuthMode>-1</capfAuthMode>"
+	              "</device>",
+	         0},
+	        {"bad boolean",
+	         HEAD "<device><encrConfig>yes</encrConfig>"
+	              "</device>",
+	         0},
+	        {"encrConfig without certHash",
+	         HEAD "<device><encrConfig>true</encrConfig></device>", 0},
+	        {"element inside a value",
+	         HEAD "<device><loadInformation><b>x</b></loadInformation>"
+	              "</device>",
+	         0},
+	        {"overlong value",
+	         HEAD "<device><certHash>00112233445566778899aabbccddeeff00"
+	              "</certHash></device>",
+	         0},
+	        {"line without name",
+	         HEAD "<device><sipProfile><sipLines><line><authName>x"
+	              "</authName></line></sipLines></sipProfile></device>",
+	         0},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct phone_cnf c;
@@ -221,7 +225,8 @@ static void test_too_many_lines(void **state)
 	buf_reset(&b);
 	buf_put_str(&b, HEAD "<device><!--");
 	while (b.len < PHONE_CNF_MAX) {
-		buf_put_str(&b, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
+		buf_put_str(&b,
+		            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
 	}
 	buf_put_str(&b, "--></device>");
 	assert_int_equal(phone_cnf_parse(&c, b.p, b.len), -TL_ETOOBIG);
@@ -280,11 +285,10 @@ static void test_ctl_roundtrip(void **state)
 
 	(void)state;
 	snprintf(s.path, sizeof(s.path), "/tmp/tl-phone-test-%d.sock",
-		 (int)getpid());
+	         (int)getpid());
 	s.base = event_base_new();
 	assert_non_null(s.base);
-	assert_int_equal(phone_ctl_new(&s.ctl, s.base, s.path, handler, &s),
-			 0);
+	assert_int_equal(phone_ctl_new(&s.ctl, s.base, s.path, handler, &s), 0);
 	assert_int_equal(stat(s.path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	/* keep the loop alive while idle */
@@ -300,20 +304,20 @@ static void test_ctl_roundtrip(void **state)
 	assert_memory_equal(r.p, "ok\nline one\nline two\n", r.len);
 	buf_reset(&r);
 	assert_int_equal(phone_ctl_call(s.path, "frobnicate", 5000, &r, &ok),
-			 0);
+	                 0);
 	assert_false(ok);
 	buf_reset(&r);
 	/* refused before sending: a line end inside, or too long */
 	assert_int_equal(phone_ctl_call(s.path, "a\nb", 5000, &r, &ok),
-			 -EINVAL);
+	                 -EINVAL);
 	char big[2048];
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = 0;
 	assert_int_equal(phone_ctl_call(s.path, big, 5000, &r, &ok), -EINVAL);
 	/* no such socket */
-	assert_int_not_equal(phone_ctl_call("/tmp/tl-phone-none.sock",
-					    "status", 1000, &r, &ok),
-			     0);
+	assert_int_not_equal(phone_ctl_call("/tmp/tl-phone-none.sock", "status",
+	                                    1000, &r, &ok),
+	                     0);
 	buf_reset(&r);
 	assert_int_equal(phone_ctl_call(s.path, "quit", 5000, &r, &ok), 0);
 	assert_true(ok);
@@ -335,9 +339,9 @@ static void test_boot_no_server(void **state)
 	struct buf out;
 	char dir[256];
 	struct phone_conf pc = {
-		.mac = "00:11:22:aa:bb:cc",
-		.tftp_timeout_ms = 50,
-		.quiet = true,
+	        .mac = "00:11:22:aa:bb:cc",
+	        .tftp_timeout_ms = 50,
+	        .quiet = true,
 	};
 
 	(void)state;
@@ -356,8 +360,8 @@ static void test_boot_no_server(void **state)
 	assert_int_not_equal(access(f, F_OK), 0);
 	/* commands answer errors, never crash */
 	static const char *const cmds[] = {
-		"dial 1002", "answer", "hangup", "hold", "resume",
-		"transfer 1003", "dtmf 12", "dial", "frob", "",
+	        "dial 1002",     "answer",  "hangup", "hold", "resume",
+	        "transfer 1003", "dtmf 12", "dial",   "frob", "",
 	};
 	buf_init(&out, 0);
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
@@ -383,7 +387,7 @@ static void test_boot_no_server(void **state)
 	/* bad MACs */
 	struct phone_conf bad = pc;
 	static const char *const macs[] = {"0011223344", "00112233445566",
-					   "00112233445G", ""};
+	                                   "00112233445G", ""};
 	for (size_t i = 0; i < 4; i++) {
 		bad.mac = macs[i];
 		assert_int_equal(phone_new(&p, NULL, &bad), -TL_EPARSE);
@@ -423,45 +427,44 @@ static void test_line_secret(void **state)
 	snprintf(l.device, sizeof(l.device), "0011223344AA");
 	assert_int_equal(store_line_add(st, &l), 0);
 	assert_int_equal(store_line_password_set(st, "1001", "1001", "site",
-						 "s3cret-pw"),
-			 0);
+	                                         "s3cret-pw"),
+	                 0);
 	/* none sealed yet */
 	assert_int_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	assert_int_equal(prov_secret_put(st, key, "1001", "s3cret-pw"), 0);
 	assert_int_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)), 0);
 	assert_string_equal(pw, "s3cret-pw");
 	/* not in clear in the database */
 	char v[STORE_VALUE_MAX + 1];
-	assert_int_equal(store_setting_get(st, "line_secret.1001", v,
-					   sizeof(v)),
-			 0);
+	assert_int_equal(
+	        store_setting_get(st, "line_secret.1001", v, sizeof(v)), 0);
 	assert_null(strstr(v, "s3cret"));
 	/* another key: refused as tampered */
 	key2[0] ^= 1;
 	assert_int_equal(prov_secret_get(st, key2, "1001", pw, sizeof(pw)),
-			 -TL_EAUTH);
+	                 -TL_EAUTH);
 	/* sealed for another line (the DN is bound in): refused */
 	assert_int_equal(store_setting_set(st, "line_secret.1002", v), 0);
 	snprintf(l.dn, sizeof(l.dn), "1002");
 	l.line_index = 0;
 	assert_int_equal(store_line_add(st, &l), 0);
 	assert_int_equal(prov_secret_get(st, key, "1002", pw, sizeof(pw)),
-			 -TL_EAUTH);
+	                 -TL_EAUTH);
 	/* a ciphertext byte changed */
 	char bad[STORE_VALUE_MAX + 1];
 	memcpy(bad, v, sizeof(bad));
 	bad[10] = bad[10] == 'A' ? 'B' : 'A';
 	assert_int_equal(store_setting_set(st, "line_secret.1001", bad), 0);
 	assert_int_not_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)),
-			     0);
+	                     0);
 	assert_int_equal(store_setting_set(st, "line_secret.1001", v), 0);
 	/* the password changed without a new sealed copy: stale, not served */
 	assert_int_equal(store_line_password_set(st, "1001", "1001", "site",
-						 "changed-pw"),
-			 0);
+	                                         "changed-pw"),
+	                 0);
 	assert_int_equal(prov_secret_get(st, key, "1001", pw, sizeof(pw)),
-			 -TL_ENOTFOUND);
+	                 -TL_ENOTFOUND);
 	/* must reject: empty and overlong passwords, garbage values */
 	assert_int_equal(prov_secret_put(st, key, "1001", ""), -TL_EPARSE);
 	char big[PROV_SECRET_PW_MAX + 1];
@@ -469,13 +472,13 @@ static void test_line_secret(void **state)
 	big[sizeof(big) - 1] = 0;
 	assert_int_equal(prov_secret_put(st, key, "1001", big), -TL_EPARSE);
 	static const char *const garbage[] = {"v1:", "v2:AAAA", "v1:!!!!",
-					      "v1:AAAAAAAA", "plain"};
+	                                      "v1:AAAAAAAA", "plain"};
 	for (size_t i = 0; i < 5; i++) {
-		assert_int_equal(store_setting_set(st, "line_secret.1001",
-						   garbage[i]),
-				 0);
+		assert_int_equal(
+		        store_setting_set(st, "line_secret.1001", garbage[i]),
+		        0);
 		assert_int_not_equal(
-			prov_secret_get(st, key, "1001", pw, sizeof(pw)), 0);
+		        prov_secret_get(st, key, "1001", pw, sizeof(pw)), 0);
 	}
 	store_close(st);
 	unlink(key_path);
@@ -490,13 +493,13 @@ static void test_line_secret(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_accept_table),
-		cmocka_unit_test(test_must_reject),
-		cmocka_unit_test(test_too_many_lines),
-		cmocka_unit_test(test_ctl_roundtrip),
-		cmocka_unit_test(test_boot_no_server),
-		cmocka_unit_test(test_line_secret),
+	        cmocka_unit_test(test_full),
+	        cmocka_unit_test(test_accept_table),
+	        cmocka_unit_test(test_must_reject),
+	        cmocka_unit_test(test_too_many_lines),
+	        cmocka_unit_test(test_ctl_roundtrip),
+	        cmocka_unit_test(test_boot_no_server),
+	        cmocka_unit_test(test_line_secret),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
