@@ -1017,7 +1017,8 @@ static json_t *status_json(struct phone *p)
 	                                : "unknown"));
 	json_object_set_new(
 	        j, "transport",
-	        json_string(p->sip ? net_transport_name(p->tp) : ""));
+	        json_string(p->sip ? net_transport_name(phone_tgt(p)->tp)
+	                           : ""));
 	json_object_set_new(j, "sip_port",
 	                    json_integer(net_addr_port(&p->local)));
 	json_object_set_new(j, "firmware", json_string(p->firmware));
@@ -1110,7 +1111,7 @@ int phone_status(struct phone *p, struct buf *out, bool json)
 	buf_printf(out, "  mode      %s%s%s\n",
 	           p->have_cnf ? phone_mode_name(p->cnf.security_mode) : "-",
 	           p->sip ? " over " : "",
-	           p->sip ? net_transport_name(p->tp) : "");
+	           p->sip ? net_transport_name(phone_tgt(p)->tp) : "");
 	buf_printf(out, "  ctl       %s%s\n", p->ctl ? "signed by " : "none",
 	           p->ctl ? p->ctl_signer : "");
 	buf_printf(out, "  cert      %s %s%s%s\n",

@@ -31,6 +31,22 @@ struct phone_stepinfo {
 
 enum reg_state { REG_IDLE = 0, REG_TRYING, REG_OK, REG_FAILED };
 
+enum {
+	PHONE_TARGET_PRIMARY = 0,
+	PHONE_TARGET_STANDBY = 1,
+	PHONE_TARGET_MAX = 2
+};
+
+/* Where the lines register: a transport, an address, and the TLS client
+ * context that checks that server (the CTL's CCM role for the call
+ * manager; the SRST certificate of the config for a standby). */
+struct phone_target {
+	const char *role; /* "primary", "standby"; NULL: unused */
+	enum net_transport tp;
+	struct net_addr addr;
+	struct net_tls *tls;
+};
+
 struct phone_line {
 	struct phone *p;
 	char dn[32];
@@ -124,11 +140,14 @@ struct phone {
 	bool hash_mismatch; /* the last config was for another certificate */
 	/* SIP. */
 	struct sip_stack *sip;
-	struct net_tls *tls;
 	struct sip_auth_srv *auth_srv; /* Auth INVITE / Auth MWI */
 	char realm[128];
-	enum net_transport tp;
-	struct net_addr cm;
+	/* Registration targets (DESIGN.md boot step 6): the call manager
+	 * of the config is the primary; secure SRST adds a standby
+	 * (srstInfo) kept connected beside it, and "active" moves the lines
+	 * to it when the primary fails. Only the primary is filled today. */
+	struct phone_target targets[PHONE_TARGET_MAX];
+	size_t active;
 	struct net_addr local; /* UDP listener, or unset */
 	char local_host[64];
 	bool server_refused; /* our verify hook refused the server */
@@ -141,6 +160,11 @@ struct phone {
 	uint64_t auth_challenges; /* incoming requests we challenged */
 	uint64_t auth_accepted;
 };
+
+static inline struct phone_target *phone_tgt(struct phone *p)
+{
+	return &p->targets[p->active];
+}
 
 /* phone_sip.c */
 int phone_sip_start(struct phone *p) TL_MUST_CHECK;

@@ -46,7 +46,7 @@ static const char *tp_param(enum net_transport tp)
 
 static uint16_t cm_port(const struct phone *p)
 {
-	return net_addr_port(&p->cm);
+	return net_addr_port(&p->targets[p->active].addr);
 }
 
 /* Start line, Via, Max-Forwards, From, To, Call-ID, CSeq, User-Agent. */
@@ -68,11 +68,12 @@ static TL_MUST_CHECK int start_req(struct phone *p, struct buf *b,
 	}
 	if (net_addr_port(&p->local)) {
 		buf_printf(b, "Via: SIP/2.0/%s %s:%u;branch=%s;rport\r\n",
-		           net_transport_name(p->tp), p->local_host,
+		           net_transport_name(phone_tgt(p)->tp), p->local_host,
 		           net_addr_port(&p->local), branch);
 	} else {
 		buf_printf(b, "Via: SIP/2.0/%s %s;branch=%s;rport\r\n",
-		           net_transport_name(p->tp), p->local_host, branch);
+		           net_transport_name(phone_tgt(p)->tp), p->local_host,
+		           branch);
 	}
 	buf_printf(b, "Max-Forwards: 70\r\n");
 	buf_printf(b, "From: <sip:%s@%s>;tag=%s\r\n", from_dn, p->cnf.host,
@@ -89,10 +90,10 @@ static void contact_hdr(struct phone *p, struct buf *b, const char *dn)
 	if (net_addr_port(&p->local)) {
 		buf_printf(b, "Contact: <sip:%s@%s:%u;transport=%s>\r\n", dn,
 		           p->local_host, net_addr_port(&p->local),
-		           tp_param(p->tp));
+		           tp_param(phone_tgt(p)->tp));
 	} else {
 		buf_printf(b, "Contact: <sip:%s@%s;transport=%s>\r\n", dn,
-		           p->local_host, tp_param(p->tp));
+		           p->local_host, tp_param(phone_tgt(p)->tp));
 	}
 }
 
@@ -116,7 +117,7 @@ void phone_update_state(struct phone *p)
 		if (old != PHONE_REGISTERED) {
 			phone_step(p, STEP_REGISTER, STEP_OK,
 			           "%zu line(s) registered over %s", ok,
-			           net_transport_name(p->tp));
+			           net_transport_name(phone_tgt(p)->tp));
 		}
 	} else if (failed) {
 		p->state = PHONE_UNREGISTERED;
@@ -173,7 +174,8 @@ static void reg_guard(evutil_socket_t fd, short what, void *arg)
 	net_get_stats(sip_stack_net(p->sip), &ns);
 	if (p->server_refused) {
 		reg_fail(l, 30, "%s", p->server_refused_why);
-	} else if (p->tp == NET_TLS && (ns.tls_failures || ns.closed)) {
+	} else if (phone_tgt(p)->tp == NET_TLS &&
+	           (ns.tls_failures || ns.closed)) {
 		/* TLS 1.3: the server checks our certificate after our side
 		 * of the handshake is done, then closes with an alert. */
 		reg_fail(l, 30,
@@ -289,7 +291,8 @@ static void mwi_subscribe(struct phone_line *l)
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
 	if (!err) {
-		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
+		err = sip_stack_request(p->sip, NULL, b.p, b.len,
+		                        phone_tgt(p)->tp, &phone_tgt(p)->addr,
 		                        sub_resp, l);
 	}
 	if (err) {
@@ -313,7 +316,7 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	sip_tsx_unref(l->tsx);
 	l->tsx = NULL;
 	snprintf(ruri, sizeof(ruri), "sip:%s:%u;transport=%s", p->cnf.host,
-	         cm_port(p), tp_param(p->tp));
+	         cm_port(p), tp_param(phone_tgt(p)->tp));
 	if (code == 401 || code == 407) {
 		struct buf h;
 		buf_init(&h, 8192);
@@ -354,7 +357,7 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 			mwi_subscribe(l);
 		}
 		snprintf(l->why, sizeof(l->why), "over %s, expires %us",
-		         net_transport_name(p->tp), exp);
+		         net_transport_name(phone_tgt(p)->tp), exp);
 		phone_update_state(p);
 		reg_again(l, exp > 20 ? exp / 2 : 10);
 		return;
@@ -365,7 +368,7 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	if (code == 408 || code == 503) {
 		if (p->server_refused) {
 			reg_fail(l, 30, "%s", p->server_refused_why);
-		} else if (p->tp == NET_TLS) {
+		} else if (phone_tgt(p)->tp == NET_TLS) {
 			reg_fail(l, 30,
 			         "no answer over TLS: connection "
 			         "failed or our certificate was "
@@ -391,7 +394,7 @@ static void reg_send(struct phone_line *l, const char *authz)
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	snprintf(ruri, sizeof(ruri), "sip:%s:%u;transport=%s", p->cnf.host,
-	         cm_port(p), tp_param(p->tp));
+	         cm_port(p), tp_param(phone_tgt(p)->tp));
 	snprintf(to, sizeof(to), "sip:%.31s@%.160s", l->dn, p->cnf.host);
 	err = start_req(p, &b, "REGISTER", ruri, l->dn, l->tag, to, NULL,
 	                l->call_id, ++l->cseq);
@@ -412,8 +415,8 @@ static void reg_send(struct phone_line *l, const char *authz)
 	if (l->st != REG_OK) {
 		l->st = REG_TRYING;
 	}
-	err = sip_stack_request(p->sip, &l->tsx, b.p, b.len, p->tp, &p->cm,
-	                        reg_resp, l);
+	err = sip_stack_request(p->sip, &l->tsx, b.p, b.len, phone_tgt(p)->tp,
+	                        &phone_tgt(p)->addr, reg_resp, l);
 	if (!err) {
 		struct timeval tv = {8, 0};
 		evtimer_add(l->guard, &tv);
@@ -461,7 +464,7 @@ static bool call_srtp_allowed(const struct phone *p)
 {
 	/* RFC 4568 §8.3 / DESIGN.md: SDES keys only over TLS, and only an
 	 * encrypted device negotiates SRTP. */
-	return p->tp == NET_TLS && p->cnf.security_mode == 3;
+	return p->targets[p->active].tp == NET_TLS && p->cnf.security_mode == 3;
 }
 
 static void callinfo(struct phone *p, struct sip_msg *m)
@@ -676,7 +679,8 @@ static void send_ack(struct phone *p)
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
 	if (!err) {
-		err = sip_stack_send(p->sip, p->tp, &p->cm, b.p, b.len);
+		err = sip_stack_send(p->sip, phone_tgt(p)->tp,
+		                     &phone_tgt(p)->addr, b.p, b.len);
 	}
 	if (err) {
 		log_warn("phone", "%s: ACK not sent: %s", p->name,
@@ -723,8 +727,8 @@ static TL_MUST_CHECK int send_invite(struct phone *p, const char *authz,
 	}
 	sip_tsx_unref(c->inv);
 	c->inv = NULL;
-	err = sip_stack_request(p->sip, &c->inv, b.p, b.len, p->tp, &p->cm,
-	                        inv_resp, p);
+	err = sip_stack_request(p->sip, &c->inv, b.p, b.len, phone_tgt(p)->tp,
+	                        &phone_tgt(p)->addr, inv_resp, p);
 out:
 	buf_free_secret(&b);
 	buf_free_secret(&sdp);
@@ -947,7 +951,8 @@ static void send_in_dialog(struct phone *p, const char *method,
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
 	if (!err) {
-		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
+		err = sip_stack_request(p->sip, NULL, b.p, b.len,
+		                        phone_tgt(p)->tp, &phone_tgt(p)->addr,
 		                        NULL, NULL);
 	}
 	if (err) {
@@ -1065,7 +1070,8 @@ int phone_transfer(struct phone *p, const char *number)
 		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
 	}
 	if (!err) {
-		err = sip_stack_request(p->sip, NULL, b.p, b.len, p->tp, &p->cm,
+		err = sip_stack_request(p->sip, NULL, b.p, b.len,
+		                        phone_tgt(p)->tp, &phone_tgt(p)->addr,
 		                        refer_resp, p);
 	}
 	buf_free(&b);
@@ -1435,14 +1441,17 @@ int phone_sip_start(struct phone *p)
 	if (p->sip) {
 		return -TL_ESTATE;
 	}
+	p->active = PHONE_TARGET_PRIMARY;
+	phone_tgt(p)->role = "primary";
 	if (p->cnf.security_mode >= 2) {
-		p->tp = NET_TLS;
+		phone_tgt(p)->tp = NET_TLS;
 	} else {
-		p->tp = p->cnf.transport == 1 ? NET_TCP : NET_UDP;
+		phone_tgt(p)->tp = p->cnf.transport == 1 ? NET_TCP : NET_UDP;
 	}
 	err = resolve(p->cnf.host,
-	              p->tp == NET_TLS ? p->cnf.sip_tls_port : p->cnf.sip_port,
-	              &p->cm);
+	              phone_tgt(p)->tp == NET_TLS ? p->cnf.sip_tls_port
+	                                          : p->cnf.sip_port,
+	              &phone_tgt(p)->addr);
 	if (err) {
 		snprintf(p->reason, sizeof(p->reason),
 		         "register: call manager %.150s unknown", p->cnf.host);
@@ -1465,7 +1474,7 @@ int phone_sip_start(struct phone *p)
 	if (err) {
 		return err;
 	}
-	if (p->tp == NET_TLS) {
+	if (phone_tgt(p)->tp == NET_TLS) {
 		struct net_tls_conf tc = {
 		        .role = NET_TLS_CLIENT,
 		        .cert = p->cert,
@@ -1473,18 +1482,18 @@ int phone_sip_start(struct phone *p)
 		        .verify_h = verify_server,
 		        .verify_arg = p,
 		};
-		err = net_tls_new(&p->tls, &tc);
+		err = net_tls_new(&phone_tgt(p)->tls, &tc);
 		if (err) {
 			return err;
 		}
-		sip_stack_set_tls_client(p->sip, p->tls);
+		sip_stack_set_tls_client(p->sip, phone_tgt(p)->tls);
 	} else {
 		err = net_addr_set(&bind, p->local_host, 0);
 		if (!err) {
-			err = sip_stack_listen(p->sip, p->tp, &bind, NULL,
-			                       &p->local);
+			err = sip_stack_listen(p->sip, phone_tgt(p)->tp, &bind,
+			                       NULL, &p->local);
 		}
-		if (!err && p->tp == NET_TCP) {
+		if (!err && phone_tgt(p)->tp == NET_TCP) {
 			/* UDP too, for what a stateless peer sends back */
 			struct net_addr u = bind;
 			struct net_addr ub;
@@ -1532,7 +1541,7 @@ int phone_sip_start(struct phone *p)
 	phone_step(p, STEP_REGISTER, STEP_PENDING,
 	           "registering %zu line(s) "
 	           "over %s",
-	           p->n_lines, net_transport_name(p->tp));
+	           p->n_lines, net_transport_name(phone_tgt(p)->tp));
 	for (size_t i = 0; i < p->n_lines; i++) {
 		reg_send(&p->lines[i], NULL);
 	}
@@ -1583,8 +1592,10 @@ void phone_sip_stop(struct phone *p)
 	}
 	sip_stack_free(p->sip);
 	p->sip = NULL;
-	net_tls_unref(p->tls);
-	p->tls = NULL;
+	for (size_t i = 0; i < PHONE_TARGET_MAX; i++) {
+		net_tls_unref(p->targets[i].tls);
+		p->targets[i].tls = NULL;
+	}
 	sip_auth_free(p->auth_srv);
 	p->auth_srv = NULL;
 }
