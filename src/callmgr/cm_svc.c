@@ -17,6 +17,7 @@
 #include <openssl/x509.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #define CM_ALLOW                                                               \
@@ -39,6 +40,15 @@ struct cm_svc {
 	uint64_t generation;
 	enum store_cluster_mode cluster_mode;
 	struct cm_host h;
+	/* the CRL file the TLS listener checks peers against, and what
+	 * it looked like when last loaded (all 0: absent) */
+	char *crl_file;
+	struct crl_stamp {
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtime;
+	} crl_seen;
 	char server[64];
 };
 
@@ -294,8 +304,52 @@ static void load_settings(struct cm_svc *s)
 	cm_calls_set_no_answer(s->calls, ms);
 }
 
+static void crl_stat(const char *path, struct crl_stamp *out)
+{
+	struct stat sb;
+
+	memset(out, 0, sizeof(*out));
+	if (path != NULL && stat(path, &sb) == 0) {
+		out->dev = sb.st_dev;
+		out->ino = sb.st_ino;
+		out->size = sb.st_size;
+		out->mtime = sb.st_mtim;
+	}
+}
+
+/* `trustline ca revoke` rewrites pki/crl.pem (temporary file and rename)
+ * in another process: a new inode, size or mtime means a new CRL, which
+ * the next TLS handshake must see (DESIGN: revoked certificates are
+ * refused) without a restart. */
+static void check_crl(struct cm_svc *s)
+{
+	struct crl_stamp now;
+	int err;
+
+	if (s->tls == NULL || s->crl_file == NULL) {
+		return;
+	}
+	crl_stat(s->crl_file, &now);
+	if (now.ino == 0 ||
+	    (now.dev == s->crl_seen.dev && now.ino == s->crl_seen.ino &&
+	     now.size == s->crl_seen.size &&
+	     now.mtime.tv_sec == s->crl_seen.mtime.tv_sec &&
+	     now.mtime.tv_nsec == s->crl_seen.mtime.tv_nsec)) {
+		return;
+	}
+	err = net_tls_reload_crl(s->tls, s->crl_file);
+	if (err) {
+		/* keep the old CRL; try again when the file changes */
+		log_warn("sip", "CRL %s not reloaded: %s", s->crl_file,
+		         tl_strerror(err));
+	} else {
+		log_info("sip", "CRL %s reloaded", s->crl_file);
+	}
+	s->crl_seen = now;
+}
+
 /* Once a second: drop expired bindings, reload lines when the database
- * changed. */
+ * changed, reload the CRL when its file changed. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct cm_svc *s = arg;
@@ -314,6 +368,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	/* `trustline mwi set` runs in another process: the change counter
 	 * is how we learn of it. */
 	cm_mwi_tick(s->mwi, now_ms(), changed);
+	check_crl(s);
 }
 
 /* TLS clients are verified against the site CA and the manufacturer CA;
@@ -341,6 +396,8 @@ static int listen_all(struct cm_svc *s, const struct cm_svc_conf *conf)
 	if (!conf->tls_port) {
 		return 0;
 	}
+	/* a CRL that appears after the start is picked up by the tick */
+	crl_stat(conf->crl_file, &s->crl_seen);
 	struct net_tls_conf tc = {
 	        .role = NET_TLS_SERVER,
 	        .cert_file = conf->cert_file,
@@ -348,7 +405,7 @@ static int listen_all(struct cm_svc *s, const struct cm_svc_conf *conf)
 	        .cert2_file = conf->cert2_file,
 	        .key2_file = conf->key2_file,
 	        .ca_file = conf->client_ca_file,
-	        .crl_file = conf->crl_file,
+	        .crl_file = s->crl_seen.ino != 0 ? conf->crl_file : NULL,
 	        /* The manufacturer's CA publishes no CRL to us: MICs are
 	         * checked by chain and time; LSCs against the site CRL. */
 	        .crl_missing_ok = true,
@@ -392,6 +449,13 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base, struct store *st,
 	}
 	s->base = base;
 	s->st = st;
+	if (conf->crl_file != NULL) {
+		s->crl_file = strdup(conf->crl_file);
+		if (s->crl_file == NULL) {
+			err = -ENOMEM;
+			goto fail;
+		}
+	}
 	err = sip_auth_new(&s->auth, &acfg);
 	if (err) {
 		goto fail;
@@ -410,6 +474,7 @@ int cm_svc_new(struct cm_svc **out, struct event_base *base, struct store *st,
 	        .cancel_h = on_cancel,
 	        .arg = s,
 	        .t1_ms = conf->t1_ms,
+	        .net_conf = conf->net_conf,
 	};
 	err = sip_stack_new(&s->stack, &scfg);
 	if (err) {
@@ -470,5 +535,6 @@ void cm_svc_free(struct cm_svc *s)
 	net_tls_unref(s->tls);
 	cm_reg_free(s->reg);
 	sip_auth_free(s->auth);
+	free(s->crl_file);
 	free(s);
 }

@@ -29,6 +29,9 @@ struct cm_svc_conf {
 	const char *cert_file, *key_file;
 	const char *cert2_file, *key2_file;
 	const char *client_ca_file;
+	/* CRL (PEM): need not exist yet; checked once a second and
+	 * reloaded into the TLS listener when it changes (a revocation
+	 * takes effect on the next handshake, without a restart). */
 	const char *crl_file;
 	const char *keylog_file; /* NULL: off */
 	const char *server_name; /* Server header */
@@ -37,6 +40,9 @@ struct cm_svc_conf {
 	bool digest_md5_only;
 	unsigned t1_ms;        /* 0: 500 */
 	unsigned no_answer_ms; /* ring time before no answer, 0: 20 s */
+	/* Connection limits and timeouts (trustline.conf [net]); NULL:
+	 * the net layer's defaults. */
+	const struct net_conf *net_conf;
 };
 
 int cm_svc_new(struct cm_svc **out, struct event_base *base, struct store *st,

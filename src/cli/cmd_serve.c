@@ -188,6 +188,17 @@ int cmd_serve(int argc, char **argv)
 	if (!have_tls) {
 		log_warn("serve", "no %s: SIP over TLS is off", cert);
 	}
+	struct net_conf nc;
+	net_conf_default(&nc);
+	if (site.max_conns) {
+		nc.max_conns = site.max_conns;
+	}
+	if (site.max_conns_per_ip) {
+		nc.max_conns_per_ip = site.max_conns_per_ip;
+	}
+	if (site.idle_timeout_s) {
+		nc.idle_timeout_ms = site.idle_timeout_s * 1000u;
+	}
 	struct cm_svc_conf sc = {
 		.listen = site.listen,
 		.port = site.ports.sip,
@@ -200,11 +211,12 @@ int cmd_serve(int argc, char **argv)
 		.key2_file = file_exists(cert2) && file_exists(key2) ? key2
 								     : NULL,
 		.client_ca_file = have_ca ? client_ca : NULL,
-		.crl_file = have_ca && file_exists(crl) ? crl : NULL,
+		.crl_file = have_ca ? crl : NULL,
 		.keylog_file = keylog,
 		.digest_md5_first = strncmp(site.digest, "md5", 3) == 0,
 		.digest_md5_only = strcmp(site.digest, "md5") == 0,
 		.t1_ms = site.t1_ms,
+		.net_conf = &nc,
 	};
 	err = cm_svc_new(&svc, base, st, &sc);
 	if (err) {

@@ -132,6 +132,34 @@ static int on_kv(void *arg, const char *sec, const char *key,
 		s->t1_ms = (unsigned)v;
 		return 1;
 	}
+	if (!strcmp(sec, "net")) {
+		static const struct {
+			const char *key;
+			size_t off;
+			long min, max;
+		} lim[] = {
+			{"max_conns", offsetof(struct site, max_conns), 1,
+			 1048576},
+			{"max_conns_per_ip",
+			 offsetof(struct site, max_conns_per_ip), 1, 1048576},
+			{"idle_timeout_s", offsetof(struct site, idle_timeout_s),
+			 10, 86400},
+		};
+		for (size_t i = 0; i < sizeof(lim) / sizeof(*lim); i++) {
+			if (strcmp(key, lim[i].key)) {
+				continue;
+			}
+			char *end;
+			errno = 0;
+			long v = strtol(val, &end, 10);
+			if (errno || end == val || *end || v < lim[i].min ||
+			    v > lim[i].max) {
+				return 0;
+			}
+			*(unsigned *)((char *)s + lim[i].off) = (unsigned)v;
+			return 1;
+		}
+	}
 	if (!strcmp(sec, "ports")) {
 		for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys);
 		     i++) {
@@ -198,6 +226,21 @@ int site_write_conf(const struct site *s)
 		"[ports]\n",
 		s->name, s->listen, s->host, s->digest,
 		s->t1_ms);
+	/* limits only when set: absent means the built-in defaults */
+	if (s->max_conns || s->max_conns_per_ip || s->idle_timeout_s) {
+		fprintf(f, "; [net] connection limits\n[net]\n");
+		if (s->max_conns) {
+			fprintf(f, "max_conns = %u\n", s->max_conns);
+		}
+		if (s->max_conns_per_ip) {
+			fprintf(f, "max_conns_per_ip = %u\n",
+				s->max_conns_per_ip);
+		}
+		if (s->idle_timeout_s) {
+			fprintf(f, "idle_timeout_s = %u\n", s->idle_timeout_s);
+		}
+		fputc('\n', f);
+	}
 	for (size_t i = 0; i < sizeof(port_keys) / sizeof(*port_keys); i++) {
 		fprintf(f, "%s = %u\n", port_keys[i].key,
 			*(const uint16_t *)((const char *)&s->ports +

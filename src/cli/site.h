@@ -38,6 +38,12 @@ struct site {
 	/* [sip] t1_ms: RFC 3261 T1, the round-trip estimate (default 500;
 	 * 50..5000). Timers B, F, H and J are 64 x T1. */
 	unsigned t1_ms;
+	/* [net] max_conns (1..1048576), max_conns_per_ip (1..1048576),
+	 * idle_timeout_s (10..86400): the SIP service's connection limits
+	 * (docs/net.md); 0: the net layer's default (4096, 128, 300 s). */
+	unsigned max_conns;
+	unsigned max_conns_per_ip;
+	unsigned idle_timeout_s;
 	struct site_ports ports;
 };
 

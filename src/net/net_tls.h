@@ -92,6 +92,14 @@ int net_tls_new(struct net_tls **out,
 struct net_tls *net_tls_ref(struct net_tls *t);
 void net_tls_unref(struct net_tls *t);
 
+/* Replace the context's CRLs with those in crl_file (PEM, one per issuing
+ * CA) for every handshake that verifies its peer from now on; connections
+ * already up are not touched (the layers above drop what a revocation
+ * ends). The file is read whole before anything changes: on a read or
+ * parse error (-TL_ECONFIG) the CRLs in force stay. Call on the loop
+ * thread. Turns CRL checking on when the context started without a CRL. */
+int net_tls_reload_crl(struct net_tls *t, const char *crl_file) TL_MUST_CHECK;
+
 enum net_tls_role net_tls_role(const struct net_tls *t);
 
 /* The OpenSSL context (borrowed; valid while t lives), for TLS outside the

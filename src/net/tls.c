@@ -163,6 +163,85 @@ static TL_MUST_CHECK int load_crl(SSL_CTX *ctx, const char *crl_file)
 	return 0;
 }
 
+/* Every CRL in a PEM file (one per issuing CA), or NULL with none. */
+static STACK_OF(X509_CRL) * read_crls(const char *crl_file)
+{
+	STACK_OF(X509_CRL) *crls = sk_X509_CRL_new_null();
+	BIO *bio = BIO_new_file(crl_file, "r");
+	X509_CRL *crl;
+
+	if (crls == NULL || bio == NULL) {
+		goto fail;
+	}
+	while ((crl = PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL)) != NULL) {
+		if (sk_X509_CRL_push(crls, crl) <= 0) {
+			X509_CRL_free(crl);
+			goto fail;
+		}
+	}
+	/* the loop ends on "no start line" at the end of the file; any
+	 * other error is a damaged file */
+	if (ERR_GET_REASON(ERR_peek_last_error()) != PEM_R_NO_START_LINE ||
+	    sk_X509_CRL_num(crls) == 0) {
+		goto fail;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	return crls;
+fail:
+	BIO_free(bio);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return NULL;
+}
+
+int net_tls_reload_crl(struct net_tls *t, const char *crl_file)
+{
+	STACK_OF(X509_CRL) * crls;
+	X509_STORE *st;
+	STACK_OF(X509_OBJECT) * objs;
+	int i, err = 0;
+
+	if (t == NULL || crl_file == NULL) {
+		return -EINVAL;
+	}
+	/* Verify before we mutate: a damaged or half-written file leaves
+	 * the CRLs in force as they are. */
+	crls = read_crls(crl_file);
+	if (crls == NULL) {
+		log_ssl_errors("net: CRL reload");
+		return -TL_ECONFIG;
+	}
+	st = SSL_CTX_get_cert_store(t->ctx);
+	/* The store is shared by the context's future handshakes; a
+	 * handshake verifies its peer within one call on the loop thread,
+	 * so between two calls the swap is atomic for it. The lock guards
+	 * against a lookup on another thread (e.g. EST's evhttp). */
+	if (X509_STORE_lock(st) != 1) {
+		sk_X509_CRL_pop_free(crls, X509_CRL_free);
+		return -TL_ECRYPTO;
+	}
+	objs = X509_STORE_get0_objects(st);
+	for (i = sk_X509_OBJECT_num(objs) - 1; i >= 0; i--) {
+		X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+		if (X509_OBJECT_get_type(o) == X509_LU_CRL) {
+			(void)sk_X509_OBJECT_delete(objs, i);
+			X509_OBJECT_free(o);
+		}
+	}
+	X509_STORE_unlock(st);
+	for (i = 0; i < sk_X509_CRL_num(crls); i++) {
+		if (X509_STORE_add_crl(st, sk_X509_CRL_value(crls, i)) != 1) {
+			log_ssl_errors("net: CRL reload");
+			err = -TL_ECRYPTO;
+		}
+	}
+	/* Revoked peers are refused (DESIGN: Security model), also when
+	 * the first CRL arrives after the start. */
+	X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
+	sk_X509_CRL_pop_free(crls, X509_CRL_free);
+	return err;
+}
+
 static TL_MUST_CHECK int open_keylog(struct net_tls *t, const char *path)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);

@@ -525,6 +525,86 @@ static void test_crl(void **state)
 	pair_fini(&p);
 }
 
+/* net_tls_reload_crl: a context started without a CRL accepts a
+ * certificate until a CRL revoking it is loaded; then new handshakes are
+ * refused and others pass. Files that are not a CRL are refused and leave
+ * the CRL in force. */
+static void write_file(const char *name, const char *text)
+{
+	FILE *f = fopen(path(name), "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_crl_reload(void **state)
+{
+	static const struct {
+		const char *name; /* NULL: no file */
+		const char *text;
+	} bad[] = {
+	        {NULL, NULL},
+	        {"crl_empty.pem", ""},
+	        {"crl_garbage.pem", "-----BEGIN X509 CRL-----\nnot base64\n"
+	                            "-----END X509 CRL-----\n"},
+	        {"crl_trunc.pem", "-----BEGIN X509 CRL-----\nMIIB\n"},
+	        {"crl_text.pem", "no PEM here\n"},
+	};
+	struct net_tls *stls =
+	        server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL);
+	struct pair p;
+	size_t i;
+
+	(void)state;
+	assert_int_equal(net_tls_reload_crl(NULL, path("crl.pem")), -EINVAL);
+	assert_int_equal(net_tls_reload_crl(stls, NULL), -EINVAL);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 95, net_tls_ref(stls),
+	          client_ctx(path("revoked.pem"), path("revoked.key"), true,
+	                     NULL, 0),
+	          NULL);
+	assert_true(exchange(&p));
+	pair_fini(&p);
+
+	assert_int_equal(net_tls_reload_crl(stls, path("crl.pem")), 0);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 96, net_tls_ref(stls),
+	          client_ctx(path("revoked.pem"), path("revoked.key"), true,
+	                     NULL, 0),
+	          NULL);
+	refused(&p);
+	assert_int_equal(p.srv.close_err, -TL_ETRUST);
+	pair_fini(&p);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *f = bad[i].name != NULL ? path(bad[i].name)
+		                                    : path("crl_none.pem");
+		if (bad[i].name != NULL) {
+			write_file(bad[i].name, bad[i].text);
+		}
+		assert_int_equal(net_tls_reload_crl(stls, f), -TL_ECONFIG);
+		if (bad[i].name != NULL) {
+			unlink(f);
+		}
+	}
+	/* the CRL in force stayed */
+	pair_init(&p, "127.0.0.1", PORT_BASE + 97, net_tls_ref(stls),
+	          client_ctx(path("revoked.pem"), path("revoked.key"), true,
+	                     NULL, 0),
+	          NULL);
+	refused(&p);
+	pair_fini(&p);
+	/* loading the same CRL twice replaces it (no duplicates) */
+	assert_int_equal(net_tls_reload_crl(stls, path("crl.pem")), 0);
+	assert_int_equal(net_tls_reload_crl(stls, path("crl.pem")), 0);
+	pair_init(
+	        &p, "127.0.0.1", PORT_BASE + 98, net_tls_ref(stls),
+	        client_ctx(path("phone.pem"), path("phone.key"), true, NULL, 0),
+	        NULL);
+	assert_true(exchange(&p));
+	pair_fini(&p);
+	net_tls_unref(stls);
+}
+
 /* A CRL for one CA, none for the other: strict by default; with
  * crl_missing_ok the second CA's certificates pass, the first's revoked
  * one still does not. */
@@ -1039,6 +1119,7 @@ int main(void)
 	        cmocka_unit_test(test_client_cert_optional),
 	        cmocka_unit_test(test_crl),
 	        cmocka_unit_test(test_crl_missing),
+	        cmocka_unit_test(test_crl_reload),
 	        cmocka_unit_test(test_verify_hook_reject),
 	        cmocka_unit_test(test_verify_hook_pin),
 	        cmocka_unit_test(test_server_name),
