@@ -1055,6 +1055,11 @@ static json_t *status_json(struct phone *p)
 		json_object_set_new(call, "security",
 		                    json_string(call_security(&p->call)));
 		json_object_set_new(call, "srtp", json_boolean(p->call.srtp));
+		json_object_set_new(call, "srtp_suite",
+		                    json_string(p->call.srtp
+		                                        ? media_srtp_suite_name(
+		                                                  p->call.suite)
+		                                        : ""));
 		json_object_set_new(
 		        call, "codec",
 		        json_string(media_codec_name(p->call.codec)));

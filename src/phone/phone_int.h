@@ -107,8 +107,9 @@ struct phone_call {
 	char dtmf[64];
 	unsigned sdp_version;
 	unsigned sdp_id;
-	int crypto_tag;         /* the a=crypto tag negotiated */
-	struct net_addr remote; /* the peer's RTP address */
+	int crypto_tag;              /* the a=crypto tag negotiated */
+	enum media_srtp_suite suite; /* and its suite */
+	struct net_addr remote;      /* the peer's RTP address */
 };
 
 struct phone {

@@ -610,6 +610,7 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 			}
 			*answer_tag = (int)cr.tag;
 			c->crypto_tag = (int)cr.tag;
+			c->suite = suite;
 			c->srtp = true;
 			c->have_keys = true;
 			break;
@@ -621,6 +622,7 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 		}
 		c->tx = c->offer_keys[cr.tag - 1];
 		c->crypto_tag = (int)cr.tag;
+		c->suite = suite;
 		c->srtp = true;
 		c->have_keys = true;
 		*answer_tag = (int)cr.tag;

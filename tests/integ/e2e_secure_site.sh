@@ -95,7 +95,7 @@ wait_js() { # phone, expression, value, seconds
 # configs only (sealed copies under pki/secrets.key on the server).
 NOPW=1 phone p1 00000000E001 1001 --auth-string 4711081 --tone 1000 \
 	--record "$D/p1.wav"
-NOPW=1 phone p2 00000000E002 1002 --auto-answer --record "$D/p2.wav"
+NOPW=1 phone p2 00000000E002 1002 --auto-answer --record "$D/p2.wav" --gcm
 phone p3 00000000E003 1003 --tone 1000
 for p in p1 p2 p3; do
 	wait_js $p "s['state']" registered 30 ||
@@ -241,6 +241,21 @@ tl_check "the received WAV holds the 1 kHz tone (share $share)" \
 share5=$(python3 "$D/goertzel.py" "$D/p2.wav" 500 2>/dev/null || echo 1)
 tl_check "and not a 500 Hz one (share $share5)" \
 	python3 -c "import sys; sys.exit(0 if $share5 < 0.1 else 1)"
+
+tl_assert_eq "AES_CM_128_HMAC_SHA1_80" "$(js p2 "s['call']['srtp_suite']")" \
+	"the suite 1001 offered first"
+
+# ---- 2b. 1002 -> 1001 with AEAD_AES_128_GCM offered first (RFC 7714) ----
+tl_check "1002 dials 1001" ctl p2 dial 1001
+wait_js p1 "s['call']['state']" ringing 10 || tl_check_fail "1001 not ringing"
+tl_check "1001 answers" ctl p1 answer
+wait_js p2 "s['call'].get('tone_detected')" True 10 ||
+	tl_check_fail "1002 did not hear 1001's tone over GCM"
+tl_assert_eq "AEAD_AES_128_GCM AEAD_AES_128_GCM encrypted" \
+	"$(js p1 "s['call']['srtp_suite']") $(js p2 "s['call']['srtp_suite']") $(js \
+		p2 "s['call']['security']")" "GCM negotiated, call encrypted"
+tl_check "1002 hangs up" ctl p2 hangup
+wait_js p1 "s['call']['state']" ended 5 || tl_check_fail "1001 saw no BYE"
 
 # ---- 3. nonsecure -> encrypted ----
 $tap_ok && { tap_start plain || tap_ok=false; }
