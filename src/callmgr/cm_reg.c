@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,20 @@ struct cm_aor {
 	char dn[CM_KEY_MAX];
 };
 
+/* Auto-registration into a DN pool (site settings CM_AUTOREG_*, written by
+ * `trustline cluster autoreg`), read with the lines. */
+struct cm_autoreg {
+	bool on;    /* enabled and complete (pool, profile, HA1) */
+	bool mixed; /* cluster mode mixed: refused (seed 002) */
+	unsigned long first, last;
+	char profile[STORE_NAME_MAX];
+	char user[CM_KEY_MAX];
+	char realm[128];
+	bool has_md5, has_sha256;
+	uint8_t ha1_md5[16];
+	uint8_t ha1_sha256[32];
+};
+
 struct cm_reg {
 	struct store *st;
 	struct sip_auth_srv *auth;
@@ -66,6 +81,9 @@ struct cm_reg {
 	struct cm_aor **aors;
 	size_t aor_mask;
 	unsigned count;
+	struct cm_autoreg ar;
+	uint64_t ar_audit_ms; /* refusals of unknown devices: 1 audit/s */
+	unsigned ar_quiet;
 };
 
 static uint32_t hash_bytes(const uint8_t *p, size_t len)
@@ -245,6 +263,70 @@ static void drop_revoked(struct cm_reg *r)
 	}
 }
 
+static bool setting(struct store *st, const char *key, char *out, size_t n)
+{
+	return store_setting_get(st, key, out, n) == 0;
+}
+
+int cm_autoreg_pool_parse(const char *s, unsigned long *first,
+                          unsigned long *last)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (s[0] < '1' || s[0] > '9') {
+		return -TL_EPARSE;
+	}
+	errno = 0;
+	a = strtoul(s, &end, 10);
+	if (errno || *end != '-' || end[1] < '1' || end[1] > '9') {
+		return -TL_EPARSE;
+	}
+	b = strtoul(end + 1, &end, 10);
+	if (errno || *end || a > b || b > 999999999999ul ||
+	    b - a >= CM_AUTOREG_POOL_MAX) {
+		return -TL_EPARSE;
+	}
+	*first = a;
+	*last = b;
+	return 0;
+}
+
+/* The pool's settings; anything missing or malformed leaves it off. */
+static void load_autoreg(struct cm_reg *r)
+{
+	struct cm_autoreg *a = &r->ar;
+	enum store_cluster_mode mode;
+	char v[80];
+	char hex[65];
+
+	OPENSSL_cleanse(a, sizeof(*a));
+	if (store_cluster_mode_get(r->st, &mode) == 0) {
+		a->mixed = mode == STORE_CLUSTER_MIXED;
+	}
+	if (!setting(r->st, CM_AUTOREG_KEY, v, sizeof(v)) || strcmp(v, "on")) {
+		return;
+	}
+	if (!setting(r->st, CM_AUTOREG_POOL_KEY, v, sizeof(v)) ||
+	    cm_autoreg_pool_parse(v, &a->first, &a->last) != 0 ||
+	    !setting(r->st, CM_AUTOREG_PROFILE_KEY, a->profile,
+	             sizeof(a->profile)) ||
+	    !setting(r->st, CM_AUTOREG_USER_KEY, a->user, sizeof(a->user)) ||
+	    !setting(r->st, CM_AUTOREG_REALM_KEY, a->realm, sizeof(a->realm))) {
+		log_warn("registrar", "auto-registration on but incomplete: "
+		                      "off");
+		return;
+	}
+	if (setting(r->st, CM_AUTOREG_HA1_MD5_KEY, hex, sizeof(hex))) {
+		a->has_md5 = hex_to_raw(hex, a->ha1_md5, 16) == 0;
+	}
+	if (setting(r->st, CM_AUTOREG_HA1_SHA256_KEY, hex, sizeof(hex))) {
+		a->has_sha256 = hex_to_raw(hex, a->ha1_sha256, 32) == 0;
+	}
+	OPENSSL_cleanse(hex, sizeof(hex));
+	a->on = a->has_md5 || a->has_sha256;
+}
+
 int cm_reg_reload(struct cm_reg *r)
 {
 	struct load_ctx c = {.r = r};
@@ -287,7 +369,12 @@ int cm_reg_reload(struct cm_reg *r)
 	}
 	lines_free(&r->lines);
 	r->lines = nl;
-	log_info("registrar", "%zu lines loaded", nl.n);
+	load_autoreg(r);
+	log_info("registrar", "%zu lines loaded%s", nl.n,
+	         r->ar.on ? (r->ar.mixed ? " (auto-registration refused: "
+	                                   "mixed mode)"
+	                                 : " (auto-registration on)")
+	                  : "");
 	drop_revoked(r);
 	return 0;
 }
@@ -372,6 +459,7 @@ void cm_reg_free(struct cm_reg *r)
 	}
 	free(r->aors);
 	lines_free(&r->lines);
+	OPENSSL_cleanse(&r->ar, sizeof(r->ar));
 	free(r);
 }
 
@@ -463,6 +551,83 @@ int cm_reg_lookup(struct cm_reg *r, const char *dn, uint64_t now_ms,
 
 /* ---- REGISTER ---- */
 
+static bool autoreg_usable(const struct cm_reg *r)
+{
+	/* seed 002: auto-registration is refused in mixed mode */
+	return r->ar.on && !r->ar.mixed;
+}
+
+static int pool_ha1(const struct cm_reg *r, enum sip_auth_alg alg,
+                    uint8_t ha1[SIP_AUTH_HA1_MAX], size_t *len)
+{
+	if (alg == SIP_AUTH_SHA256 || alg == SIP_AUTH_SHA256_SESS) {
+		if (!r->ar.has_sha256) {
+			return -TL_ENOTFOUND;
+		}
+		memcpy(ha1, r->ar.ha1_sha256, 32);
+		*len = 32;
+		return 0;
+	}
+	if (!r->ar.has_md5) {
+		return -TL_ENOTFOUND;
+	}
+	memcpy(ha1, r->ar.ha1_md5, 16);
+	*len = 16;
+	return 0;
+}
+
+/* The Cisco device name "SEP" + 12 hex digits of the MAC (any case) as
+ * the AOR user: the MAC in upper case. */
+static bool sep_mac(struct slice u, char mac[13])
+{
+	static const char hexd[] = "0123456789ABCDEF";
+
+	if (u.len != 15 || (u.p[0] | 0x20) != 's' || (u.p[1] | 0x20) != 'e' ||
+	    (u.p[2] | 0x20) != 'p') {
+		return false;
+	}
+	for (size_t i = 0; i < 12; i++) {
+		uint8_t c = u.p[3 + i];
+		if (c >= 'a' && c <= 'f') {
+			c = (uint8_t)(c - 'a' + 'A');
+		}
+		if (!memchr(hexd, c, 16) || c == '\0') {
+			return false;
+		}
+		mac[i] = (char)c;
+	}
+	mac[12] = '\0';
+	return true;
+}
+
+static bool in_pool(const struct cm_reg *r, const char *dn)
+{
+	char *end;
+	unsigned long v;
+
+	if (dn[0] < '1' || dn[0] > '9') {
+		return false;
+	}
+	errno = 0;
+	v = strtoul(dn, &end, 10);
+	return !errno && !*end && v >= r->ar.first && v <= r->ar.last;
+}
+
+/* The line of device SEP<mac> (its device name), if any. Linear: only
+ * REGISTERs and requests naming a device instead of a number get here. */
+static struct cm_line *line_by_cn(const struct cm_reg *r, const char *mac)
+{
+	char cn[20];
+
+	snprintf(cn, sizeof(cn), "SEP%s", mac);
+	for (size_t i = 0; i < r->lines.n; i++) {
+		if (!strcmp(r->lines.all[i].cn, cn)) {
+			return &r->lines.all[i];
+		}
+	}
+	return NULL;
+}
+
 static int ha1_lookup(void *arg, struct slice user, struct slice realm,
                       enum sip_auth_alg alg, uint8_t ha1[SIP_AUTH_HA1_MAX],
                       size_t *len)
@@ -470,6 +635,10 @@ static int ha1_lookup(void *arg, struct slice user, struct slice realm,
 	struct cm_reg *r = arg;
 	struct cm_line *l = line_by_user(r, user);
 
+	if (!l && autoreg_usable(r) && key_eq(r->ar.user, user) &&
+	    key_eq(r->ar.realm, realm)) {
+		return pool_ha1(r, alg, ha1, len);
+	}
 	if (!l || !key_eq(l->realm, realm)) {
 		return -TL_ENOTFOUND;
 	}
@@ -723,6 +892,153 @@ static int challenge(struct cm_reg *r, struct slice addr, bool stale,
 	return err ? err : buf_err(hdrs);
 }
 
+/* Refusals of unknown devices come from anyone: one audit row a second
+ * at most, with the count of those not written. */
+static void audit_unknown(struct cm_reg *r, const char *mac,
+                          const struct cm_req_info *info, const char *why)
+{
+	char what[64], text[160];
+
+	if (r->ar_audit_ms && info->now_ms < r->ar_audit_ms + 1000) {
+		r->ar_quiet++;
+		return;
+	}
+	r->ar_audit_ms = info->now_ms ? info->now_ms : 1;
+	snprintf(what, sizeof(what), "SEP%s", mac);
+	if (r->ar_quiet) {
+		snprintf(text, sizeof(text), "%s (%u more not logged)", why,
+		         r->ar_quiet);
+		r->ar_quiet = 0;
+		why = text;
+	}
+	audit(r, "autoreg-refused", what, info, why);
+}
+
+/* Create device SEP<mac> with the pool's profile and a line on the first
+ * free DN of the pool, in one transaction with its audit row. dn gets
+ * the number. -TL_ELIMIT: the pool is full; -TL_EEXIST: the device
+ * exists (without a line: not ours to take over). */
+static int autoreg_create(struct cm_reg *r, const char *mac,
+                          const struct cm_req_info *info, char *dn,
+                          size_t dnlen)
+{
+	char src[NET_ADDR_STRLEN] = "?";
+	char detail[256];
+
+	if (net_addr_fmt(&info->src, src, sizeof(src)) != 0) {
+		snprintf(src, sizeof(src), "?");
+	}
+	for (unsigned long v = r->ar.first; v <= r->ar.last; v++) {
+		struct store_device d = {0};
+		struct store_line l = {0};
+		int err;
+
+		snprintf(dn, dnlen, "%lu", v);
+		if (line_by_dn(r, slice_from_str(dn))) {
+			continue;
+		}
+		snprintf(d.mac, sizeof(d.mac), "%s", mac);
+		snprintf(d.profile, sizeof(d.profile), "%s", r->ar.profile);
+		snprintf(d.description, sizeof(d.description),
+		         "auto-registered");
+		snprintf(l.dn, sizeof(l.dn), "%s", dn);
+		snprintf(l.device, sizeof(l.device), "%s", mac);
+		snprintf(detail, sizeof(detail),
+		         "SEP%s dn=%s profile=%s transport=%s src=%s", mac, dn,
+		         r->ar.profile, net_transport_name(info->tp), src);
+		err = store_tx_begin(r->st);
+		if (err) {
+			return err;
+		}
+		err = store_device_add(r->st, &d);
+		if (!err) {
+			err = store_line_add(r->st, &l);
+			if (err == -TL_EEXIST) {
+				/* the DN was taken since our last reload */
+				store_tx_rollback(r->st);
+				continue;
+			}
+		}
+		if (!err) {
+			err = store_audit(r->st, "registrar", "autoreg",
+			                  detail);
+		}
+		if (err) {
+			store_tx_rollback(r->st);
+			return err;
+		}
+		err = store_tx_commit(r->st);
+		if (!err) {
+			log_info("registrar", "autoreg %s", detail);
+		}
+		return err;
+	}
+	return -TL_ELIMIT;
+}
+
+/* A REGISTER whose AOR user is SEP<MAC> (docs/callmgr.md): a device
+ * auto-registered before, or an unknown one to auto-register. Returns
+ * the line to register, or NULL with ans set. */
+static struct cm_line *autoreg_line(struct cm_reg *r, const char *mac,
+                                    struct slice auth_user,
+                                    const struct cm_req_info *info,
+                                    struct cm_reg_answer *ans, int *err)
+{
+	struct cm_line *l = line_by_cn(r, mac);
+	char dn[CM_KEY_MAX], what[20];
+
+	snprintf(what, sizeof(what), "SEP%s", mac);
+	if (l) {
+		/* known: its own credentials, or the pool's for a line of
+		 * the pool */
+		if (key_eq(l->user, auth_user) ||
+		    (key_eq(r->ar.user, auth_user) && in_pool(r, l->dn))) {
+			return l;
+		}
+		audit(r, "register-refused", l->dn, info,
+		      "credentials do not own this device");
+		*err = respond(ans, 403, "Not allowed for this device");
+		return NULL;
+	}
+	if (!key_eq(r->ar.user, auth_user)) {
+		audit(r, "register-refused", what, info,
+		      "unknown device, not the pool's credentials");
+		*err = respond(ans, 403, "Unknown device");
+		return NULL;
+	}
+	if (info->tp != NET_UDP && info->tp != NET_TCP) {
+		audit(r, "autoreg-refused", what, info,
+		      "auto-registration over UDP or TCP only");
+		*err = respond(ans, 403,
+		               "Auto-registration over UDP or TCP "
+		               "only");
+		return NULL;
+	}
+	*err = autoreg_create(r, mac, info, dn, sizeof(dn));
+	if (*err == -TL_ELIMIT) {
+		audit(r, "autoreg-refused", what, info, "DN pool exhausted");
+		*err = respond(ans, 403, "Auto-registration pool exhausted");
+		return NULL;
+	}
+	if (*err == -TL_EEXIST) {
+		audit(r, "autoreg-refused", what, info,
+		      "device exists without a line");
+		*err = respond(ans, 403, "Device has no line");
+		return NULL;
+	}
+	if (*err || (*err = cm_reg_reload(r)) != 0) {
+		log_warn("registrar", "autoreg %s failed: %s", what,
+		         tl_strerror(*err));
+		*err = respond(ans, 500, "Auto-registration failed");
+		return NULL;
+	}
+	l = line_by_dn(r, slice_from_str(dn));
+	if (!l) {
+		*err = respond(ans, 500, "Auto-registration failed");
+	}
+	return l;
+}
+
 int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
                   const struct cm_req_info *info, struct cm_reg_answer *ans)
 {
@@ -733,7 +1049,8 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 	struct sip_auth_req ar;
 	struct cm_line *line, *owner;
 	const char *why;
-	char dn[CM_KEY_MAX];
+	char dn[CM_KEY_MAX], mac[13];
+	bool by_device = false;
 	int err;
 
 	if (!to ||
@@ -741,6 +1058,23 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 		return respond(ans, 404, "Unknown address of record");
 	}
 	line = line_by_dn(r, to->uri.user);
+	/* A device name instead of a number: a device of the auto-
+	 * registration pool (docs/callmgr.md "Auto-registration"). */
+	if (!line && sep_mac(to->uri.user, mac)) {
+		by_device = true;
+		if (!line_by_cn(r, mac) && !autoreg_usable(r)) {
+			audit_unknown(r, mac, info,
+			              r->ar.on ? "auto-registration refused "
+			                         "in mixed mode"
+			                       : "unknown device, "
+			                         "auto-registration off");
+			return respond(ans, 403,
+			               r->ar.on && r->ar.mixed
+			                       ? "Auto-registration refused in "
+			                         "mixed mode"
+			                       : "Unknown device");
+		}
+	}
 	for (size_t i = 0; i < sip_msg_hdr_count(req) && n_authz < 8; i++) {
 		struct sip_hdr h;
 		if (sip_msg_hdr(req, i, &h) == 0 &&
@@ -770,6 +1104,25 @@ int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,
 		err = challenge(r, ar.addr, oc.verdict == SIP_AUTH_STALE,
 		                &ans->hdrs);
 		return err ? err : respond(ans, code, NULL);
+	}
+	if (by_device) {
+		line = autoreg_line(r, mac, oc.user, info, ans, &err);
+		if (!line) {
+			return err;
+		}
+		why = policy_refusal(line, info);
+		if (why) {
+			audit(r, "register-refused", line->dn, info, why);
+			return respond(ans, 403, why);
+		}
+		/* RFC 3455 §4.1: the registrar names the AOR it registered,
+		 * which is how the device learns its number. */
+		err = sip_build_hdrf(&ans->hdrs, "P-Associated-URI",
+		                     "<sip:%s@%s>", line->dn, r->realm);
+		snprintf(dn, sizeof(dn), "%s", line->dn);
+		return err ? err
+		           : apply_contacts(r, req, slice_from_str(dn), info,
+		                            ans);
 	}
 	owner = line_by_user(r, oc.user);
 	if (!line || !owner || owner != line) {
@@ -837,7 +1190,15 @@ int cm_reg_identify(struct cm_reg *r, struct slice dn,
 {
 	struct cm_line *l = line_by_dn(r, dn);
 	struct cm_aor *a;
+	char mac[13];
 
+	/* an auto-registered device may still call itself SEP<MAC> */
+	if (!l && sep_mac(dn, mac)) {
+		l = line_by_cn(r, mac);
+		if (l) {
+			dn = slice_from_str(l->dn);
+		}
+	}
 	if (!l) {
 		return -TL_ENOTFOUND;
 	}

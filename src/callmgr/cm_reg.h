@@ -125,6 +125,34 @@ int cm_fwd_key(char *out, size_t outlen, const char *kind,
 typedef int (*cm_each_h)(const char *dn, const struct cm_binding *b, void *arg);
 void cm_reg_each(struct cm_reg *r, uint64_t now_ms, cm_each_h h, void *arg);
 
+/* Auto-registration into a DN pool (nonsecure cluster only, seed 002),
+ * site settings written by `trustline cluster autoreg` and read with the
+ * lines (docs/callmgr.md):
+ *   cm.autoreg             "on" (anything else: off)
+ *   cm.autoreg.pool        "FIRST-LAST", decimal DNs, at most
+ *                          CM_AUTOREG_POOL_MAX numbers
+ *   cm.autoreg.profile     security profile of created devices
+ *   cm.autoreg.user        digest user name of the pool's password
+ *   cm.autoreg.realm       realm of its HA1
+ *   cm.autoreg.ha1_md5, cm.autoreg.ha1_sha256   hex HA1 (secrets)
+ * A REGISTER whose AOR user is SEP<MAC> from an unknown device, answering
+ * the challenge with the pool's credentials over UDP or TCP, creates the
+ * device and a line on the first free DN of the pool; the 200 names it in
+ * P-Associated-URI (RFC 3455). */
+#define CM_AUTOREG_KEY            "cm.autoreg"
+#define CM_AUTOREG_POOL_KEY       "cm.autoreg.pool"
+#define CM_AUTOREG_PROFILE_KEY    "cm.autoreg.profile"
+#define CM_AUTOREG_USER_KEY       "cm.autoreg.user"
+#define CM_AUTOREG_REALM_KEY      "cm.autoreg.realm"
+#define CM_AUTOREG_HA1_MD5_KEY    "cm.autoreg.ha1_md5"
+#define CM_AUTOREG_HA1_SHA256_KEY "cm.autoreg.ha1_sha256"
+#define CM_AUTOREG_POOL_MAX       100000ul
+
+/* "FIRST-LAST" (decimal, no leading zeros or signs, FIRST <= LAST, at
+ * most CM_AUTOREG_POOL_MAX numbers). -TL_EPARSE. */
+int cm_autoreg_pool_parse(const char *s, unsigned long *first,
+                          unsigned long *last) TL_MUST_CHECK;
+
 /* Live bindings in total. */
 unsigned cm_reg_count(const struct cm_reg *r);
 

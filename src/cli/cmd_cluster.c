@@ -1,4 +1,5 @@
-/* trustline cluster show|mode: the cluster security mode (seed 002).
+/* trustline cluster show|mode|autoreg: the cluster security mode (seed
+ * 002) and auto-registration into a DN pool (nonsecure clusters only).
  * Mixed mode needs a CTL signed by one of at least two SAST tokens; it is
  * checked here with src/trust before the mode is stored. */
 #include "cli/cli.h"
@@ -6,6 +7,7 @@
 
 #include "base/buf.h"
 #include "base/log.h"
+#include "callmgr/cm_reg.h"
 #include "codec/tlv/tlv.h"
 #include "store/store.h"
 #include "trust/trust.h"
@@ -14,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,11 +25,16 @@
 #include <unistd.h>
 
 const char cmd_cluster_summary[] =
-        "cluster security mode: show, mode mixed|nonsecure (checks the CTL)";
+        "cluster security mode: show, mode mixed|nonsecure (checks the "
+        "CTL), autoreg on|off|show (DN pool)";
 
 static const char usage[] =
         "usage: trustline cluster show [--json]\n"
         "       trustline cluster mode mixed|nonsecure\n"
+        "       trustline cluster autoreg on --pool FIRST-LAST [--profile P]\n"
+        "                         [--user U] [--password P | "
+        "--password-file F]\n"
+        "       trustline cluster autoreg off|show [--json]\n"
         "\n"
         "show: the cluster security mode and what the site serves.\n"
         "mode: set the cluster security mode (seed 002). mixed needs the\n"
@@ -36,6 +44,14 @@ static const char usage[] =
         "  signed configs (SEP<MAC>.cnf.xml.sgn) and, with a certificate,\n"
         "  encrypted ones; auto-registration is refused. Phones pick the\n"
         "  change up at their next reset.\n"
+        "autoreg: auto-registration of unknown devices into a pool of\n"
+        "  directory numbers, in a nonsecure cluster only (refused in mixed\n"
+        "  mode, seed 002). A device registering as SEP<MAC> over UDP or TCP\n"
+        "  with the pool's digest user (--user, default 'autoreg') and\n"
+        "  password is created with --profile (default nonsecure; a\n"
+        "  nonsecure profile) and the first free DN of --pool. The password\n"
+        "  is kept as HA1 only; 'on' needs it the first time. The running\n"
+        "  server applies a change within a second.\n"
         "Common options:\n"
         "  --site DIR   the site directory (default ./site)\n"
         "  --json       machine-readable output\n";
@@ -47,6 +63,8 @@ struct opts {
 	const char *site;
 	bool json;
 	const char *arg;
+	/* autoreg */
+	const char *pool, *profile, *user, *password, *password_file;
 };
 
 static int parse_opts(int argc, char **argv, struct opts *o)
@@ -54,6 +72,11 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	static const struct option lo[] = {
 	        {"site", required_argument, NULL, 's'},
 	        {"json", no_argument, NULL, 'j'},
+	        {"pool", required_argument, NULL, 'P'},
+	        {"profile", required_argument, NULL, 'p'},
+	        {"user", required_argument, NULL, 'u'},
+	        {"password", required_argument, NULL, 'w'},
+	        {"password-file", required_argument, NULL, 'W'},
 	        {NULL, 0, NULL, 0},
 	};
 	int c;
@@ -69,6 +92,21 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'P':
+			o->pool = optarg;
+			break;
+		case 'p':
+			o->profile = optarg;
+			break;
+		case 'u':
+			o->user = optarg;
+			break;
+		case 'w':
+			o->password = optarg;
+			break;
+		case 'W':
+			o->password_file = optarg;
 			break;
 		case ':':
 			cli_fail(CMD, "%s needs a value", argv[optind - 1]);
@@ -349,6 +387,334 @@ static int do_mode(struct store *st, const struct site *s, const struct opts *o)
 	return CLI_OK;
 }
 
+/* The pool password: --password or the first line of --password-file
+ * ('-': stdin). */
+static int read_password(const struct opts *o, char *out, size_t n)
+{
+	FILE *f;
+	size_t len;
+
+	if (o->password && o->password_file) {
+		cli_fail(CMD, "give --password or --password-file, not both");
+		return CLI_EUSAGE;
+	}
+	out[0] = '\0';
+	if (o->password) {
+		if (!*o->password || strlen(o->password) >= n) {
+			cli_fail(CMD, "--password: 1 to %zu characters", n - 1);
+			return CLI_EUSAGE;
+		}
+		snprintf(out, n, "%s", o->password);
+		return 0;
+	}
+	if (!o->password_file) {
+		return 0;
+	}
+	f = strcmp(o->password_file, "-") ? fopen(o->password_file, "r")
+	                                  : stdin;
+	if (!f) {
+		return cli_fail(CMD, "--password-file %s: %s", o->password_file,
+		                strerror(errno));
+	}
+	if (!fgets(out, (int)n, f)) {
+		out[0] = '\0';
+	}
+	if (f != stdin) {
+		fclose(f);
+	}
+	len = strcspn(out, "\r\n");
+	out[len] = '\0';
+	if (len == 0) {
+		return cli_fail(CMD, "--password-file %s: empty",
+		                o->password_file);
+	}
+	return 0;
+}
+
+static bool good_user(const char *u)
+{
+	size_t n = strlen(u);
+
+	if (n == 0 || n >= 64) {
+		return false;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char c = u[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+		      c == '_')) {
+			return false;
+		}
+	}
+	return true;
+}
+
+static int realm_of(struct store *st, const struct site *s, char *out, size_t n)
+{
+	int err = store_setting_get(st, "realm", out, n);
+
+	if (err == -TL_ENOTFOUND) {
+		snprintf(out, n, "%s", s->name);
+		return 0;
+	}
+	return err;
+}
+
+static int set_kv(struct store *st, const char *key, const char *val)
+{
+	return store_setting_set(st, key, val);
+}
+
+static int autoreg_show(struct store *st, const struct opts *o)
+{
+	enum store_cluster_mode mode = STORE_CLUSTER_NONSECURE;
+	char on[16] = "", pool[64] = "", prof[STORE_NAME_MAX] = "";
+	char user[64] = "", ha1[80] = "";
+	bool enabled, has_pw;
+	int err = store_read_begin(st);
+
+	if (err) {
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	err = store_cluster_mode_get(st, &mode);
+	(void)!store_setting_get(st, CM_AUTOREG_KEY, on, sizeof(on));
+	(void)!store_setting_get(st, CM_AUTOREG_POOL_KEY, pool, sizeof(pool));
+	(void)!store_setting_get(st, CM_AUTOREG_PROFILE_KEY, prof,
+	                         sizeof(prof));
+	(void)!store_setting_get(st, CM_AUTOREG_USER_KEY, user, sizeof(user));
+	has_pw = store_setting_get(st, CM_AUTOREG_HA1_MD5_KEY, ha1,
+	                           sizeof(ha1)) == 0;
+	OPENSSL_cleanse(ha1, sizeof(ha1));
+	store_read_end(st);
+	if (err) {
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	enabled = !strcmp(on, "on");
+	const char *state = !enabled ? "off"
+	                    : mode == STORE_CLUSTER_MIXED
+	                            ? "refused (mixed mode)"
+	                            : "on";
+	if (o->json) {
+		json_t *j = json_pack(
+		        "{s:s, s:b, s:s, s:s, s:s, s:b, s:s}", "autoreg", state,
+		        "enabled", enabled, "pool", pool, "profile", prof,
+		        "user", user, "password_set", has_pw, "cluster_mode",
+		        store_cluster_mode_name(mode));
+		int jerr;
+
+		if (!j) {
+			return cli_fail(CMD, "out of memory");
+		}
+		jerr = json_dumpf(j, stdout, JSON_INDENT(2));
+		json_decref(j);
+		fputc('\n', stdout);
+		return jerr ? CLI_EFAIL : CLI_OK;
+	}
+	printf("auto-registration: %s\npool:    %s\nprofile: %s\n"
+	       "user:    %s (password %s)\n",
+	       state, pool[0] ? pool : "-", prof[0] ? prof : "-",
+	       user[0] ? user : "-", has_pw ? "set" : "not set");
+	return CLI_OK;
+}
+
+static int autoreg_on(struct store *st, const struct site *s,
+                      const struct opts *o)
+{
+	enum store_cluster_mode mode;
+	struct store_profile prof;
+	unsigned long first, last;
+	const char *profile = o->profile ? o->profile : "nonsecure";
+	char user[64], realm[128], pw[256], cur[64];
+	char md5[33], sha[65], detail[256];
+	bool have_pw_stored;
+	int rc, err;
+
+	if (!o->pool) {
+		cli_fail(CMD, "autoreg on needs --pool FIRST-LAST");
+		return CLI_EUSAGE;
+	}
+	if (cm_autoreg_pool_parse(o->pool, &first, &last) != 0) {
+		cli_fail(CMD,
+		         "bad --pool '%s' (FIRST-LAST, decimal numbers, at "
+		         "most %lu of them)",
+		         o->pool, CM_AUTOREG_POOL_MAX);
+		return CLI_EUSAGE;
+	}
+	if (o->user && !good_user(o->user)) {
+		cli_fail(CMD, "bad --user '%s' (letters, digits, . - _)",
+		         o->user);
+		return CLI_EUSAGE;
+	}
+	rc = read_password(o, pw, sizeof(pw));
+	if (rc) {
+		return rc;
+	}
+	err = store_tx_begin(st);
+	if (err) {
+		OPENSSL_cleanse(pw, sizeof(pw));
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	rc = CLI_EFAIL;
+	err = store_cluster_mode_get(st, &mode);
+	if (err) {
+		cli_fail(CMD, "%s", tl_strerror(err));
+		goto out;
+	}
+	/* seed 002: auto-registration is refused in mixed mode */
+	if (mode == STORE_CLUSTER_MIXED) {
+		cli_fail(CMD, "refusing auto-registration: the cluster is in "
+		              "mixed mode");
+		goto out;
+	}
+	err = store_profile_get(st, profile, &prof);
+	if (err) {
+		cli_fail(CMD, "no security profile '%s'", profile);
+		goto out;
+	}
+	if (prof.mode != STORE_SEC_NONSECURE) {
+		cli_fail(CMD,
+		         "profile '%s' is %s: auto-registered devices have no "
+		         "certificate, the profile must be nonsecure",
+		         profile, store_sec_mode_name(prof.mode));
+		goto out;
+	}
+	if (o->user) {
+		snprintf(user, sizeof(user), "%s", o->user);
+	} else if (store_setting_get(st, CM_AUTOREG_USER_KEY, user,
+	                             sizeof(user)) != 0) {
+		snprintf(user, sizeof(user), "autoreg");
+	}
+	{
+		struct store_line l;
+		if (store_line_find_user(st, user, &l) == 0) {
+			char dn[sizeof(l.dn)];
+			snprintf(dn, sizeof(dn), "%s", l.dn);
+			OPENSSL_cleanse(&l, sizeof(l));
+			cli_fail(CMD,
+			         "digest user '%s' belongs to line %s: choose "
+			         "another --user",
+			         user, dn);
+			goto out;
+		}
+	}
+	have_pw_stored = store_setting_get(st, CM_AUTOREG_USER_KEY, cur,
+	                                   sizeof(cur)) == 0 &&
+	                 !strcmp(cur, user) &&
+	                 store_setting_get(st, CM_AUTOREG_HA1_MD5_KEY, md5,
+	                                   sizeof(md5)) == 0;
+	OPENSSL_cleanse(md5, sizeof(md5));
+	if (!pw[0] && !have_pw_stored) {
+		cli_fail(CMD, "the pool needs a password (--password or "
+		              "--password-file)");
+		rc = CLI_EUSAGE;
+		goto out;
+	}
+	err = realm_of(st, s, realm, sizeof(realm));
+	if (!err && pw[0]) {
+		err = store_digest_ha1(STORE_DIGEST_MD5, user, realm, pw, md5,
+		                       sizeof(md5));
+		if (!err) {
+			err = store_digest_ha1(STORE_DIGEST_SHA256, user, realm,
+			                       pw, sha, sizeof(sha));
+		}
+		if (!err) {
+			err = set_kv(st, CM_AUTOREG_HA1_MD5_KEY, md5);
+		}
+		if (!err) {
+			err = set_kv(st, CM_AUTOREG_HA1_SHA256_KEY, sha);
+		}
+		if (!err) {
+			err = set_kv(st, CM_AUTOREG_REALM_KEY, realm);
+		}
+		OPENSSL_cleanse(md5, sizeof(md5));
+		OPENSSL_cleanse(sha, sizeof(sha));
+	}
+	if (!err) {
+		char pool[64];
+		snprintf(pool, sizeof(pool), "%lu-%lu", first, last);
+		err = set_kv(st, CM_AUTOREG_POOL_KEY, pool);
+	}
+	if (!err) {
+		err = set_kv(st, CM_AUTOREG_PROFILE_KEY, profile);
+	}
+	if (!err) {
+		err = set_kv(st, CM_AUTOREG_USER_KEY, user);
+	}
+	if (!err) {
+		err = set_kv(st, CM_AUTOREG_KEY, "on");
+	}
+	if (!err) {
+		snprintf(detail, sizeof(detail),
+		         "on pool=%lu-%lu profile=%s user=%s%s", first, last,
+		         profile, user, pw[0] ? " (new password)" : "");
+		err = store_audit(st, cli_actor(), "cluster.autoreg", detail);
+	}
+	if (err) {
+		cli_fail(CMD, "%s", tl_strerror(err));
+		goto out;
+	}
+	err = store_tx_commit(st);
+	if (err) {
+		cli_fail(CMD, "%s", tl_strerror(err));
+		goto out_done;
+	}
+	printf("auto-registration on: pool %lu-%lu, profile %s, digest user "
+	       "%s\n",
+	       first, last, profile, user);
+	rc = CLI_OK;
+	goto out_done;
+out:
+	store_tx_rollback(st);
+out_done:
+	OPENSSL_cleanse(pw, sizeof(pw));
+	return rc;
+}
+
+static int autoreg_off(struct store *st)
+{
+	int err = store_tx_begin(st);
+
+	if (!err) {
+		err = set_kv(st, CM_AUTOREG_KEY, "off");
+	}
+	if (!err) {
+		err = store_audit(st, cli_actor(), "cluster.autoreg", "off");
+	}
+	if (err) {
+		store_tx_rollback(st);
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	err = store_tx_commit(st);
+	if (err) {
+		return cli_fail(CMD, "%s", tl_strerror(err));
+	}
+	printf("auto-registration off (devices created by it keep their "
+	       "lines)\n");
+	return CLI_OK;
+}
+
+static int do_autoreg(struct store *st, const struct site *s,
+                      const struct opts *o)
+{
+	bool on = o->arg && !strcmp(o->arg, "on");
+
+	if (!o->arg || (strcmp(o->arg, "on") && strcmp(o->arg, "off") &&
+	                strcmp(o->arg, "show"))) {
+		cli_fail(CMD, "autoreg needs on, off or show");
+		return CLI_EUSAGE;
+	}
+	if (!on && (o->pool || o->profile || o->user || o->password ||
+	            o->password_file)) {
+		cli_fail(CMD, "--pool, --profile, --user and the password go "
+		              "with 'autoreg on'");
+		return CLI_EUSAGE;
+	}
+	if (on) {
+		return autoreg_on(st, s, o);
+	}
+	return !strcmp(o->arg, "off") ? autoreg_off(st) : autoreg_show(st, o);
+}
+
 int cmd_cluster(int argc, char **argv)
 {
 	struct opts o;
@@ -366,7 +732,8 @@ int cmd_cluster(int argc, char **argv)
 		return CLI_EUSAGE;
 	}
 	sub = argv[1];
-	if (strcmp(sub, "show") && strcmp(sub, "mode")) {
+	if (strcmp(sub, "show") && strcmp(sub, "mode") &&
+	    strcmp(sub, "autoreg")) {
 		cli_fail(CMD, "unknown subcommand '%s' (try --help)", sub);
 		return CLI_EUSAGE;
 	}
@@ -378,7 +745,18 @@ int cmd_cluster(int argc, char **argv)
 	if (cli_open_store(CMD, o.site, &s, &st)) {
 		return CLI_EFAIL;
 	}
-	rc = !strcmp(sub, "show") ? do_show(st, &s, &o) : do_mode(st, &s, &o);
+	if (strcmp(sub, "autoreg") &&
+	    (o.pool || o.profile || o.user || o.password || o.password_file)) {
+		store_close(st);
+		cli_fail(CMD,
+		         "%s takes no --pool, --profile, --user or "
+		         "password",
+		         sub);
+		return CLI_EUSAGE;
+	}
+	rc = !strcmp(sub, "show")   ? do_show(st, &s, &o)
+	     : !strcmp(sub, "mode") ? do_mode(st, &s, &o)
+	                            : do_autoreg(st, &s, &o);
 	store_close(st);
 	return rc;
 }

@@ -233,6 +233,23 @@ static void test_reg_lines(void **state)
 	info.peer_cn = NULL;
 	assert_int_equal(cm_reg_identify(r, slice_from_str("1001"), &info, &li),
 	                 -TL_EAUTH);
+	/* the device name stands for its line (auto-registered phones may
+	 * call themselves SEP<MAC>), in any case; other names are unknown */
+	assert_int_equal(cm_reg_identify(r, slice_from_str("SEP001122334401"),
+	                                 &info, &li),
+	                 -TL_EAUTH);
+	assert_int_equal(cm_reg_identify(r, slice_from_str("sep001122334401"),
+	                                 &info, &li),
+	                 -TL_EAUTH);
+	assert_int_equal(cm_reg_identify(r, slice_from_str("SEP0011223344FF"),
+	                                 &info, &li),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cm_reg_identify(r, slice_from_str("SEP00112233440"),
+	                                 &info, &li),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cm_reg_identify(r, slice_from_str("SEP00112233440G"),
+	                                 &info, &li),
+	                 -TL_ENOTFOUND);
 
 	/* A forward cleared in the store is gone after a reload. */
 	assert_int_equal(store_setting_del(st, key), 0);
@@ -247,6 +264,67 @@ static void test_reg_lines(void **state)
 	unlink(path);
 }
 
+/* The auto-registration pool "FIRST-LAST": accepted forms and the
+ * must-reject table. */
+static void test_autoreg_pool(void **state)
+{
+	static const struct {
+		const char *in;
+		unsigned long first, last;
+	} good[] = {
+	        {"3000-3099", 3000, 3099},
+	        {"1-1", 1, 1},
+	        {"1-100000", 1, 100000},
+	        {"999999999000-999999999999", 999999999000ul, 999999999999ul},
+	};
+	static const char *const bad[] = {
+	        "",            /* empty */
+	        "3000",        /* truncated: no LAST */
+	        "3000-",       /* truncated */
+	        "-3000",       /* no FIRST */
+	        "3001-3000",   /* reversed */
+	        "03000-3001",  /* leading zero */
+	        "3000-03001",  /* leading zero */
+	        "+3000-3001",  /* sign */
+	        "3000--3001",  /* sign */
+	        "3000-3001 ",  /* trailing bytes */
+	        "3000-3001-1", /* trailing bytes */
+	        " 3000-3001",  /* leading space */
+	        "0-10",        /* zero */
+	        "1-100001",    /* over CM_AUTOREG_POOL_MAX numbers */
+	        "1-99999999999999999999999",   /* integer overflow */
+	        "1000000000000-1000000000001", /* more than 12 digits */
+	        "30x0-3099",                   /* not a number */
+	};
+	unsigned long a, b;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		assert_int_equal(cm_autoreg_pool_parse(good[i].in, &a, &b), 0);
+		assert_int_equal(a, good[i].first);
+		assert_int_equal(b, good[i].last);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		a = b = 7;
+		assert_int_equal(cm_autoreg_pool_parse(bad[i], &a, &b),
+		                 -TL_EPARSE);
+		assert_int_equal(a, 7);
+		assert_int_equal(b, 7);
+	}
+	{
+		/* NUL inside: a C string ends there; what follows is
+		 * never read (a NUL before LAST is truncation, above) */
+		const char nul[] = "3000-3099\0"
+		                   "9";
+		assert_int_equal(cm_autoreg_pool_parse(nul, &a, &b), 0);
+		assert_int_equal(b, 3099);
+		assert_int_equal(cm_autoreg_pool_parse("3000-\0"
+		                                       "3099",
+		                                       &a, &b),
+		                 -TL_EPARSE);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -255,6 +333,7 @@ int main(void)
 	        cmocka_unit_test(test_sdp_policy),
 	        cmocka_unit_test(test_mwi_body),
 	        cmocka_unit_test(test_reg_lines),
+	        cmocka_unit_test(test_autoreg_pool),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
