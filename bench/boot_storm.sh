@@ -65,6 +65,10 @@ site=$D/site
 "$T" init --site "$site" --base-port "$P" >"$D/init.log" 2>&1 ||
 	tl_fail "init: $(tail -n 3 "$D/init.log")"
 "$T" cluster mode mixed --site "$site" >/dev/null || tl_fail "cluster mode"
+# Every phone connects from 127.0.0.1: lift the per-address connection
+# limit (default 128) and the total (default 4096) for the secure storm.
+sed -i "/^\[net\]/a max_conns = $((N + 1000))\nmax_conns_per_ip = $((N + 1000))" \
+	"$site/trustline.conf"
 profile=nonsecure
 capf="0, 0"
 if $SECURE; then
