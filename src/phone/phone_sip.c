@@ -1268,8 +1268,20 @@ static void on_reinvite(struct phone *p, const struct sip_stack_req *r)
 	callinfo(p, r->msg);
 	if (body.len) {
 		struct sdp *s = NULL;
+		struct sdp_media m;
+		struct net_addr to;
+		char host[64];
 		if (sdp_new(&s) == 0 && sdp_parse(s, body.p, body.len) == 0) {
 			c->remote_held = sdp_on_hold(s);
+			/* RFC 3264 §8.3.1: the media may now go elsewhere (the
+			 * call manager re-points us after a transfer, RFC 3725). */
+			if (c->ms && sdp_media_get(s, 0, &m) == 0 && m.port &&
+			    slice_to_cstr(m.conn_addr, host, sizeof(host)) == 0 &&
+			    net_addr_set(&to, host, m.port) == 0 &&
+			    media_session_set_remote(c->ms, &to) != 0) {
+				log_warn("phone", "re-INVITE: media address "
+				                  "%s:%u refused", host, m.port);
+			}
 		}
 		sdp_free(s);
 	}

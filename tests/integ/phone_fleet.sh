@@ -67,6 +67,20 @@ done
 tl_assert_eq "active nonsecure False True" \
 	"$(js 4 "s['call']['state'], s['call']['security'], s['call']['srtp'], s['call']['tone_detected']" |
 		tr -d "(),'")" "3004 in the call, nonsecure, hears the tone"
+# Blind transfer (RFC 3515): 3004 sends 3001 on to 3006; the call manager
+# calls 3006 and re-points 3001's media there (RFC 3725).
+tl_check "phone 4 transfers the call to 3006" \
+	"$T" phone ctl "$sock" phone 4 transfer 3006
+for _ in $(seq 100); do
+	[ "$(js 6 "s['call'].get('tone_detected')")" = True ] && break
+	sleep 0.1
+done
+tl_assert_eq "ended transferred" \
+	"$(js 4 "s['call']['state'], s['call']['end_reason']" | tr -d "(),'")" \
+	"the transferring phone's call ended as transferred"
+tl_assert_eq "active 3001 True" \
+	"$(js 6 "s['call']['state'], s['call']['number'], s['call']['tone_detected']" |
+		tr -d "(),'")" "3006 talks to 3001 and hears its tone"
 tl_check "phone 1 hangs up" "$T" phone ctl "$sock" phone 1 hangup
 
 # phone ctl: errors are one line on stderr, exit 1; usage errors exit 2.
