@@ -6,8 +6,9 @@
 # connections (goal: under 2 GiB).
 #
 #   bench/tls_mem.sh [--phones N] [--base-port P]
-#     --phones N     connections (default 3000; the server's default
-#                    connection limit is 4096)
+#     --phones N     connections (default 3000, at most 60000); above
+#                    4000 the site's trustline.conf gets [net] max_conns
+#                    (N + 100) and the open-file limit is raised to fit
 #     --base-port P  ports used: P..P+7 (default 38800)
 #   Environment: TL_BIN (default build/trustline).
 #
@@ -31,10 +32,18 @@ while [ $# -gt 0 ]; do
 	*) echo "tls_mem.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
-[[ "$phones" =~ ^[0-9]+$ ]] && [ "$phones" -gt 0 ] && [ "$phones" -le 4000 ] || {
-	echo "tls_mem.sh: --phones must be 1-4000" >&2
+[[ "$phones" =~ ^[0-9]+$ ]] && [ "$phones" -gt 0 ] && [ "$phones" -le 60000 ] || {
+	echo "tls_mem.sh: --phones must be 1-60000" >&2
 	exit 2
 }
+# one socket per phone in the server and in the client, plus slack
+need=$((phones + 256))
+if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt "$need" ]; then
+	ulimit -n "$need" 2>/dev/null || {
+		echo "tls_mem.sh: $phones phones need 'ulimit -n $need' (hard limit $(ulimit -Hn))" >&2
+		exit 2
+	}
+fi
 T=${TL_BIN:-$TL_SRC/build/trustline}
 D=$(tl_tmpdir)
 site=$D/site
@@ -48,6 +57,11 @@ p=$(tl_free_port "$base" 8 200) || exit 1
 	exit 1
 }
 sed -i 's/^digest = .*/digest = md5,sha256/' "$site/trustline.conf"
+if [ "$phones" -gt 4000 ]; then
+	# trustline.conf [net]: the default limit is 4096 connections
+	sed -i "s/^\[net\]\$/[net]\nmax_conns = $((phones + 100))/" \
+		"$site/trustline.conf"
+fi
 lines=$(((phones + 7) / 8))
 bench_note "creating $lines lines"
 for ((i = 0; i < lines; i++)); do
@@ -81,6 +95,14 @@ t1=$(date +%s.%N)
 result=$(grep '^registered' "$(tl_log phones)")
 sleep 2
 rss1=$(rss_kib "$pid")
+# TLS_MEM_MALLOC_STATS=1: glibc's malloc_stats() of the server (heap in
+# use against heap held) into its log, through gdb
+if [ "${TLS_MEM_MALLOC_STATS:-0}" = 1 ]; then
+	timeout 60 gdb -p "$pid" -batch -ex 'call (void)malloc_stats()' \
+		>/dev/null 2>&1
+	sleep 0.5
+	grep -A3 "^Total (incl. mmap)" "$(tl_log serve)" | sed 's/^/malloc: /'
+fi
 conns=$(ss -Htn state established "( sport = :$((p + 1)) )" | wc -l)
 touch "$D/stop"
 tl_stop phones >/dev/null 2>&1

@@ -933,19 +933,21 @@ static int autoreg_create(struct cm_reg *r, const char *mac,
 		struct store_line l = {0};
 		int err;
 
-		snprintf(dn, dnlen, "%lu", v);
-		if (line_by_dn(r, slice_from_str(dn))) {
+		/* at most 12 digits (cm_autoreg_pool_parse) */
+		snprintf(l.dn, sizeof(l.dn), "%lu", v);
+		snprintf(dn, dnlen, "%s", l.dn);
+		if (line_by_dn(r, slice_from_str(l.dn))) {
 			continue;
 		}
 		snprintf(d.mac, sizeof(d.mac), "%s", mac);
 		snprintf(d.profile, sizeof(d.profile), "%s", r->ar.profile);
 		snprintf(d.description, sizeof(d.description),
 		         "auto-registered");
-		snprintf(l.dn, sizeof(l.dn), "%s", dn);
 		snprintf(l.device, sizeof(l.device), "%s", mac);
 		snprintf(detail, sizeof(detail),
-		         "SEP%s dn=%s profile=%s transport=%s src=%s", mac, dn,
-		         r->ar.profile, net_transport_name(info->tp), src);
+		         "SEP%s dn=%s profile=%s transport=%s src=%s", mac,
+		         l.dn, r->ar.profile, net_transport_name(info->tp),
+		         src);
 		err = store_tx_begin(r->st);
 		if (err) {
 			return err;
