@@ -134,7 +134,7 @@ static TL_MUST_CHECK int read_cm(struct walk *w, const xmlNode *dp)
 	const xmlNode *m = mem ? child(mem, "member") : NULL;
 	const xmlNode *cm = m ? child(m, "callManager") : NULL;
 	const xmlNode *ports, *k;
-	unsigned v;
+	unsigned v = 0;
 	int err = 0;
 
 	if (!cm) {
@@ -203,7 +203,7 @@ static TL_MUST_CHECK int read_line(struct walk *w, const xmlNode *ln)
 static TL_MUST_CHECK int read_device(struct walk *w, const xmlNode *root)
 {
 	struct phone_cnf *c = w->c;
-	unsigned v;
+	unsigned v = 0;
 	int err = 0;
 
 	for (const xmlNode *n = root->children; n && !err; n = n->next) {
