@@ -543,7 +543,7 @@ static void test_negotiation(void **state)
 	                             "0\0";
 	uint8_t rx[2048];
 	struct tftp_pkt pkt;
-	uint16_t tid;
+	uint16_t tid = 0;
 	ssize_t n;
 	int fd;
 
@@ -590,7 +590,7 @@ static void test_duplicate_ack(void **state)
 	struct tftp_srv_cfg cfg = {.addr = "127.0.0.1", .timeout_ms = 1000};
 	uint8_t rx[1024];
 	struct tftp_pkt pkt;
-	uint16_t tid;
+	uint16_t tid = 0;
 	ssize_t n;
 	int fd;
 
@@ -953,7 +953,7 @@ static void test_netascii(void **state)
 	        .addr = "127.0.0.1", .netascii = true, .timeout_ms = 60};
 	uint8_t rx[1024];
 	struct tftp_pkt pkt;
-	uint16_t tid;
+	uint16_t tid = 0;
 	ssize_t n;
 	int fd;
 
