@@ -731,7 +731,7 @@ static void test_client_protocol(void **state)
 	struct script sc = {0};
 	struct tftp_pkt pkt;
 	uint8_t rx[1024], blk[516];
-	uint16_t cport;
+	uint16_t cport = 0;
 	ssize_t n;
 
 	/* 1. A DATA from a third port is answered with error 5 and does
