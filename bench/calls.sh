@@ -15,7 +15,7 @@
 #
 # TLS legs: the caller is SIPp over TCP into a local stunnel client that
 # presents the caller's device certificate; the callee is SIPp (TCP,
-# server mode) behind calls_bridge.py, which registers over TLS with the
+# server mode) behind tests/sipp/tls_bridge.py, which registers over TLS with the
 # callee's certificate and relays that connection (the server reaches the
 # callee on the connection it registered on). Neither stunnel, the bridge
 # nor SIPp is counted: the figure is the server's own CPU time (utime +
@@ -89,7 +89,7 @@ start_bridge() { # NAME SERVER_TLS_PORT CA CERT KEY DN PASSWORD UAS_PORT
 	local name=$1
 	shift
 	BRIDGE_SECS=$((60 + 3 * calls / rate)) tl_start "$name" python3 \
-		"$BENCH_DIR/calls_bridge.py" 127.0.0.1 "$@"
+		"$TL_SRC/tests/sipp/tls_bridge.py" 127.0.0.1 "$@"
 	for _ in $(seq 100); do
 		grep -q registered "$(tl_log "$name")" && return 0
 		tl_alive "$name" || break

@@ -32,10 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 chmod 755 "$work"
-mkdir -m 755 "$work/root"
-head -c 5120 /dev/urandom >"$work/root/CTLFile.tlv"
-head -c 8192 /dev/urandom >"$work/root/SEP001122334455.cnf.xml.sgn"
-chmod 644 "$work/root"/*
+mkdir -m 755 "$work/files"
+head -c 5120 /dev/urandom >"$work/files/CTLFile.tlv"
+head -c 8192 /dev/urandom >"$work/files/SEP001122334455.cnf.xml.sgn"
+chmod 644 "$work/files"/*
 files=(CTLFile.tlv SEP001122334455.cnf.xml.sgn)
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -54,18 +54,18 @@ cpu_of() { # pid: user+sys clock ticks of the process and its children
 }
 
 run_load() { # port label
-	"$build/bench/tftp_load_bench" 127.0.0.1 "$1" "$work/root" \
+	"$build/bench/tftp_load_bench" 127.0.0.1 "$1" "$work/files" \
 		"$clients" "$rounds" "$blksize" "${files[@]}"
 }
 
-"$build/trustline" tftp serve --root "$work/root" --address 127.0.0.1 \
+"$build/trustline" tftp serve --root "$work/files" --address 127.0.0.1 \
 	--port "$port" --no-http --rate 0 2>"$work/tl.log" &
 tl_pid=$!
 pids+=("$tl_pid")
 wait_udp "$port"
 
 "$tftpd" --foreground --listen --user "$(id -un)" \
-	--address "127.0.0.1:$hpa_port" --secure "$work/root" 2>"$work/hpa.log" &
+	--address "127.0.0.1:$hpa_port" --secure "$work/files" 2>"$work/hpa.log" &
 hpa_pid=$!
 pids+=("$hpa_pid")
 wait_udp "$hpa_port"

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-# A phone over TLS for the calls benchmark and tests: registers on its own
+# A phone over TLS for the call tests and benchmark (tests/integ/cm_calls.sh,
+# bench/calls.sh): registers on its own
 # TLS connection with a client certificate (digest MD5 when challenged),
 # then relays that connection to a SIPp UAS listening on TCP, so that
 # calls come back on the connection the phone registered on (SIPp has no
