@@ -20,20 +20,23 @@
 #include <unistd.h>
 
 const char cmd_serve_summary[] =
-	"run the site's services (SIP, TFTP, HTTP provisioning) in the "
-	"foreground";
+	"run the site's services (call manager, TFTP/HTTP provisioning, "
+	"CAPF/EST) in the foreground";
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: trustline serve [--site DIR] [--keylog FILE] "
-		"[--no-tftp] [--no-http]\n\n"
+		"[--no-tftp] [--no-http] [--no-capf]\n\n"
 		"Runs the services of the site in the foreground and logs to "
-		"stderr:\n"
-		"  SIP registrar on UDP/TCP and TLS (ports from "
-		"trustline.conf),\n"
-		"  TFTP and HTTP provisioning of the site's tftp/ folder and "
-		"CRL.\n"
+		"stderr (ports\nfrom trustline.conf):\n"
+		"  the call manager (registrar, calls, MWI) on SIP UDP/TCP and "
+		"TLS,\n"
+		"  TFTP and HTTP provisioning: the tftp/ folder, the CRL, and "
+		"phones'\n"
+		"    configs generated from the database (signed and "
+		"encrypted in mixed mode),\n"
+		"  CAPF and EST enrolment of phone certificates.\n"
 		"Exits 0 after a clean shutdown on SIGTERM or SIGINT, and "
 		"non-zero with a\none-line reason when it cannot start.\n\n"
 		"  --site DIR     the site directory (default ./site)\n"
