@@ -17,6 +17,12 @@
 #                      39800-39990)
 #     --sync           phones fsync their state files (default: not in
 #                      a fleet; one disk for all would be measured)
+#     --flash DIR      where the phones keep their state (their "flash";
+#                      default: a fresh directory on /dev/shm when it is
+#                      writable, else the scratch directory). Thousands of
+#                      simulated phones creating small files on the host's
+#                      disk measure its inode allocator, not the site: a
+#                      real phone writes its own flash.
 #     --json           one JSON object at the end
 #   Environment: TL_BIN (default build/trustline; use a release build).
 #
@@ -37,6 +43,7 @@ TIMEOUT=120
 BASE=
 JSON=false
 SYNC=
+FLASH=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--phones) N=$2; shift ;;
@@ -46,8 +53,9 @@ while [ $# -gt 0 ]; do
 	--base-port) BASE=$2; shift ;;
 	--json) JSON=true ;;
 	--sync) SYNC=--sync ;;
+	--flash) FLASH=$2; shift ;;
 	-h | --help)
-		sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -62,6 +70,15 @@ command -v sqlite3 >/dev/null || tl_fail "sqlite3 is needed"
 D=$(tl_tmpdir)
 P=${BASE:-$(tl_free_port 39800 7 190)} || tl_fail "no free ports"
 site=$D/site
+if [ -z "$FLASH" ]; then
+	FLASH=$D
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		FLASH=$(mktemp -d /dev/shm/tl-boot-storm.XXXXXX) ||
+			tl_fail "no directory on /dev/shm"
+		# removed on every exit, then lib.sh's own cleanup
+		trap 'rc=$?; rm -rf "$FLASH"; (exit $rc); tl__cleanup' EXIT
+	fi
+fi
 "$T" init --site "$site" --base-port "$P" >"$D/init.log" 2>&1 ||
 	tl_fail "init: $(tail -n 3 "$D/init.log")"
 "$T" cluster mode mixed --site "$site" >/dev/null || tl_fail "cluster mode"
@@ -116,7 +133,7 @@ spid=$(tl_pid serve)
 s0=$(cpu "$spid")
 t0=$(date +%s.%N)
 tl_start fleet "$T" phone --fleet "$N" --mac 0000B0000000 \
-	--tftp "127.0.0.1:$((P + 2))" --state "$D/fleet" \
+	--tftp "127.0.0.1:$((P + 2))" --state "$FLASH/fleet" \
 	--password-from-dn pw --workers "$WORKERS" --exit-registered \
 	--timeout "$TIMEOUT" --expires 3600 $SYNC
 fpid=$(tl_pid fleet)

@@ -9,11 +9,13 @@
 #include "pki/pki_key.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -189,6 +191,89 @@ int capf_cli_recv(struct capf_cli_conn *k, struct buf *msg)
 	err = read_n(k, msg->p + msg->len, n);
 	if (!err) {
 		msg->len += n;
+	}
+	return err;
+}
+
+/* Atomic write (temporary file, rename) without fsync: the no_sync case
+ * of capf_cli_conf. */
+static int put_nosync(const char *path, const void *d, size_t n, unsigned mode)
+{
+	char tmp[4200];
+	const uint8_t *b = d;
+	int fd, err = 0;
+	int l = snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+
+	if (l < 0 || (size_t)l >= sizeof(tmp)) {
+		return -ENAMETOOLONG;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		return -errno;
+	}
+	while (n > 0) {
+		ssize_t w = write(fd, b, n);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			err = w < 0 ? -errno : -EIO;
+			break;
+		}
+		b += w;
+		n -= (size_t)w;
+	}
+	if (close(fd) != 0 && !err) {
+		err = -errno;
+	}
+	if (!err && rename(tmp, path) != 0) {
+		err = -errno;
+	}
+	if (err) {
+		(void)unlink(tmp);
+	}
+	return err;
+}
+
+/* The new LSC and its key as PEM, 0600, atomically, with or without
+ * fsync. */
+static int store_pair(const char *crt, const char *keyf, X509 *x, EVP_PKEY *key,
+                      bool sync)
+{
+	BIO *b;
+	char *pem = NULL;
+	long len;
+	int err = 0;
+
+	if (sync) {
+		if (keyf) {
+			err = pki_pkey_write(keyf, key);
+		}
+		if (!err && crt) {
+			err = enroll_cert_store(crt, x);
+		}
+		return err;
+	}
+	if (keyf) {
+		b = BIO_new(BIO_s_mem());
+		err = -TL_ECRYPTO;
+		if (b &&
+		    PEM_write_bio_PrivateKey(b, key, NULL, NULL, 0, NULL,
+		                             NULL) == 1 &&
+		    (len = BIO_get_mem_data(b, &pem)) > 0) {
+			err = put_nosync(keyf, pem, (size_t)len, 0600);
+			OPENSSL_cleanse(pem, (size_t)len);
+		}
+		BIO_free(b);
+	}
+	if (!err && crt) {
+		b = BIO_new(BIO_s_mem());
+		err = -TL_ECRYPTO;
+		if (b && PEM_write_bio_X509(b, x) == 1 &&
+		    (len = BIO_get_mem_data(b, &pem)) > 0) {
+			err = put_nosync(crt, pem, (size_t)len, 0600);
+		}
+		BIO_free(b);
 	}
 	return err;
 }
@@ -372,12 +457,7 @@ static int store_cert(struct capf_cli_conn *k, const struct capf_msg *m,
 		X509_free(x);
 		return -TL_EPOLICY;
 	}
-	if (c->key_out) {
-		err = pki_pkey_write(c->key_out, r->key);
-	}
-	if (!err && c->cert_out) {
-		err = enroll_cert_store(c->cert_out, x);
-	}
+	err = store_pair(c->cert_out, c->key_out, x, r->key, !c->no_sync);
 	if (err) {
 		X509_free(x);
 		return err;

@@ -35,6 +35,9 @@ struct capf_cli_conf {
 	 * NULL: not written. */
 	const char *cert_out;
 	const char *key_out;
+	/* Write cert_out and key_out atomically but without fsync (a fleet
+	 * of simulated phones sharing one disk; docs/phone.md). */
+	bool no_sync;
 	unsigned timeout_ms; /* 0: 10000 */
 	/* Optional: a TLS client context made once and reused (net_tls_new
 	 * with NET_TLS_CLIENT and ca_file); OpenSSL 3 makes a context far

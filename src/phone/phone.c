@@ -5,6 +5,7 @@
 
 #include "base/log.h"
 #include "enroll/enroll_cli.h"
+#include "net/net_tls.h"
 #include "pki/pki.h"
 #include "prov/tftp_cli.h"
 
@@ -687,7 +688,8 @@ static TL_MUST_CHECK int numeric_host(const char *host, char *out, size_t cap)
 
 /* The CAPF certificates of the CTL, as the trust anchors of the CAPF
  * connection (DESIGN.md boot step 4). */
-static TL_MUST_CHECK int capf_anchors(struct phone *p, char *fn, size_t cap)
+static TL_MUST_CHECK int capf_anchors(struct phone *p, char *fn, size_t cap,
+                                      unsigned char md[32])
 {
 	struct buf pem;
 	size_t n = 0;
@@ -719,11 +721,88 @@ static TL_MUST_CHECK int capf_anchors(struct phone *p, char *fn, size_t cap)
 	if (!err) {
 		err = buf_err(&pem);
 	}
+	if (!err &&
+	    EVP_Digest(pem.p, pem.len, md, NULL, EVP_sha256(), NULL) != 1) {
+		err = -TL_ECRYPTO;
+	}
 	if (!err) {
-		err = pki_file_write(fn, pem.p, pem.len, 0644);
+		/* as every state file: fsync unless in a fleet */
+		err = save(p, "capf-trust.pem", pem.p, pem.len, 0644);
 	}
 	buf_free(&pem);
 	return err;
+}
+
+/* The CAPF client's TLS context, made from the CTL's CAPF certificates.
+ * OpenSSL 3 makes a context far more slowly than a handshake, and every
+ * phone of a fleet holds the same CTL: each boot thread keeps the last
+ * context it made, keyed by the SHA-256 of the anchors, and reuses it
+ * while they are the same (the verification is the same: same anchors,
+ * same flags). Per thread, as a context's reference count is not
+ * atomic; freed when the thread ends. */
+struct capf_tls_cache {
+	unsigned char md[32];
+	struct net_tls *tls;
+};
+
+static pthread_key_t capf_tls_key;
+static pthread_once_t capf_tls_once = PTHREAD_ONCE_INIT;
+static bool capf_tls_key_ok;
+
+static void capf_tls_drop(void *v)
+{
+	struct capf_tls_cache *k = v;
+
+	if (k) {
+		net_tls_unref(k->tls);
+		free(k);
+	}
+}
+
+static void capf_tls_init(void)
+{
+	capf_tls_key_ok = pthread_key_create(&capf_tls_key, capf_tls_drop) == 0;
+}
+
+/* A reference to a context for these anchors (net_tls_unref it). */
+static TL_MUST_CHECK int
+capf_tls(const char *anchors, const unsigned char md[32], struct net_tls **out)
+{
+	struct capf_tls_cache *k = NULL;
+	struct net_tls *t = NULL;
+	int err;
+
+	*out = NULL;
+	pthread_once(&capf_tls_once, capf_tls_init);
+	if (capf_tls_key_ok) {
+		k = pthread_getspecific(capf_tls_key);
+	}
+	if (k && k->tls && memcmp(k->md, md, 32) == 0) {
+		*out = net_tls_ref(k->tls);
+		return 0;
+	}
+	struct net_tls_conf tc = {
+	        .role = NET_TLS_CLIENT,
+	        .ca_file = anchors,
+	};
+	err = net_tls_new(&t, &tc);
+	if (err) {
+		return err;
+	}
+	if (capf_tls_key_ok && !k) {
+		k = calloc(1, sizeof(*k));
+		if (k && pthread_setspecific(capf_tls_key, k) != 0) {
+			free(k);
+			k = NULL;
+		}
+	}
+	if (k) {
+		net_tls_unref(k->tls);
+		k->tls = net_tls_ref(t);
+		memcpy(k->md, md, 32);
+	}
+	*out = t;
+	return 0;
 }
 
 /* DESIGN.md boot step 4: the CAPF server is checked against the CTL's
@@ -757,6 +836,8 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 {
 	struct capf_cli_result r = {0};
 	char host[64], anchors[1200], crt[1200], keyf[1200];
+	unsigned char md[32];
+	struct net_tls *tls = NULL;
 	int mode = p->cnf.capf_auth_mode;
 	int err;
 
@@ -778,7 +859,7 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		return refuse(p, STEP_CAPF, -TL_ECRYPTO,
 		              "cannot pin the CTL's CAPF certificate");
 	}
-	err = capf_anchors(p, anchors, sizeof(anchors));
+	err = capf_anchors(p, anchors, sizeof(anchors), md);
 	if (err) {
 		return refuse(p, STEP_CAPF, err,
 		              "no CAPF certificate in the CTL");
@@ -797,6 +878,7 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 	        .device = p->name,
 	        .cert_out = crt,
 	        .key_out = keyf,
+	        .no_sync = p->conf.no_sync,
 	        .timeout_ms = 10000,
 	};
 	switch (mode) {
@@ -847,7 +929,14 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		return refuse(p, STEP_CAPF, -TL_EPARSE, "capfAuthMode %d",
 		              mode);
 	}
+	err = capf_tls(anchors, md, &tls);
+	if (err) {
+		return refuse(p, STEP_CAPF, err,
+		              "no TLS context for the CAPF server");
+	}
+	c.tls = tls;
 	err = capf_cli_run(&c, &r);
+	net_tls_unref(tls);
 	if (err == 0 && r.reason == 9) {
 		err = -TL_EAUTH;
 	}
@@ -913,15 +1002,20 @@ int phone_boot(struct phone *p)
 	if (!err && installed) {
 		/* A new certificate: the server now encrypts the config to
 		 * it (Cisco phones reset after an LSC install). The server
-		 * regenerates configs within a second or so of the change. */
-		for (int i = 0; i < 10; i++) {
+		 * regenerates configs within a second or so of the change:
+		 * retry with a growing pause (20 ms doubling up to 400 ms,
+		 * about 3 s in all) so that a quick server costs no sleep. */
+		unsigned pause_ms = 20, slept_ms = 0;
+		for (int i = 0; i < 16; i++) {
 			p->hash_mismatch = false;
 			p->state = PHONE_BOOTING;
 			err = step_config(p);
-			if (!err || !p->hash_mismatch) {
+			if (!err || !p->hash_mismatch || slept_ms >= 3000) {
 				break;
 			}
-			usleep(300 * 1000);
+			usleep(pause_ms * 1000);
+			slept_ms += pause_ms;
+			pause_ms = pause_ms < 400 ? pause_ms * 2 : 400;
 		}
 	}
 	if (!err && p->cnf.security_mode >= 2 && !p->cert) {
