@@ -975,6 +975,21 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		phone_step(p, STEP_CAPF, STEP_OK, "nothing pending");
 		break;
 	}
+	if (r.done == CAPF_CLI_INSTALLED && r.lsc && r.key) {
+		/* The new LSC, checked by the client against our key and name,
+		 * is what lsc.crt and lsc.key now hold: take it as is rather
+		 * than reading and decoding the files again. */
+		X509_free(p->cert);
+		EVP_PKEY_free(p->key);
+		p->cert = r.lsc;
+		p->key = r.key;
+		r.lsc = NULL;
+		r.key = NULL;
+		snprintf(p->cert_kind, sizeof(p->cert_kind), "LSC");
+		cert_info(p);
+		capf_cli_result_clear(&r);
+		return 0;
+	}
 	capf_cli_result_clear(&r);
 	load_identity(p);
 	return 0;
