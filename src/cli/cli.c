@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -98,4 +99,30 @@ void cli_quiet(void)
 	if (log_get_level() == LOG_INFO) {
 		log_set_level(LOG_WARN);
 	}
+}
+
+int cli_read_secret(const char *path, char *out, size_t n)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	size_t len;
+
+	if (!f) {
+		return -errno;
+	}
+	if (!fgets(out, (int)n, f)) {
+		if (f != stdin) {
+			fclose(f);
+		}
+		return -TL_EPARSE;
+	}
+	if (f != stdin) {
+		fclose(f);
+	}
+	len = strcspn(out, "\r\n");
+	if (out[len] == '\0' && len == n - 1) {
+		OPENSSL_cleanse(out, n);
+		return -TL_ETOOBIG;
+	}
+	out[len] = '\0';
+	return len ? 0 : -TL_EPARSE;
 }

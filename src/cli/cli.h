@@ -31,6 +31,11 @@ int cli_fail(const char *cmd, const char *fmt, ...)
 int cli_open_store(const char *cmd, const char *dir, struct site *s,
 		   struct store **st);
 
+/* Read a one-line secret (password, auth string) from path, or standard
+ * input for "-", without its line end: 0, -TL_EPARSE when empty,
+ * -TL_ETOOBIG (and the buffer wiped) when it does not fit. */
+int cli_read_secret(const char *path, char *out, size_t n);
+
 /* "cli:<user>": who made a change, for the audit log. */
 const char *cli_actor(void);
 

@@ -393,33 +393,6 @@ static int parse_auth_mode(const char *s, int *out)
 	return -TL_EPARSE;
 }
 
-/* A secret from a file or stdin: the first line, without its newline. */
-static int read_secret(const char *path, char *out, size_t n)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	size_t len;
-
-	if (!f) {
-		return -errno;
-	}
-	if (!fgets(out, (int)n, f)) {
-		if (f != stdin) {
-			fclose(f);
-		}
-		return -TL_EPARSE;
-	}
-	if (f != stdin) {
-		fclose(f);
-	}
-	len = strcspn(out, "\r\n");
-	if (out[len] == '\0' && len == n - 1) {
-		OPENSSL_cleanse(out, n);
-		return -TL_ETOOBIG;
-	}
-	out[len] = '\0';
-	return len ? 0 : -TL_EPARSE;
-}
-
 /* A certificate file, PEM or DER, as DER. */
 static int read_cert(const char *path, uint8_t **der, int *len)
 {
@@ -604,7 +577,7 @@ static int do_set(struct store *st, const struct opts *o)
 		return rc;
 	}
 	if (o->capf_auth_file) {
-		err = read_secret(o->capf_auth_file, secret, sizeof(secret));
+		err = cli_read_secret(o->capf_auth_file, secret, sizeof(secret));
 		if (err) {
 			return cli_fail(CMD, "--capf-auth-string-file %s: %s",
 			                o->capf_auth_file, tl_strerror(err));

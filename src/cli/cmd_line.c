@@ -188,39 +188,13 @@ static int get_dn(const struct opts *o, const char *sub, const char **dn)
 	return 0;
 }
 
-static int read_secret(const char *path, char *out, size_t n)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	size_t len;
-
-	if (!f) {
-		return -errno;
-	}
-	if (!fgets(out, (int)n, f)) {
-		if (f != stdin) {
-			fclose(f);
-		}
-		return -TL_EPARSE;
-	}
-	if (f != stdin) {
-		fclose(f);
-	}
-	len = strcspn(out, "\r\n");
-	if (out[len] == '\0' && len == n - 1) {
-		OPENSSL_cleanse(out, n);
-		return -TL_ETOOBIG;
-	}
-	out[len] = '\0';
-	return len ? 0 : -TL_EPARSE;
-}
-
 static int get_password(const struct opts *o, char *out, size_t n, bool *have)
 {
 	int err;
 
 	*have = false;
 	if (o->password_file) {
-		err = read_secret(o->password_file, out, n);
+		err = cli_read_secret(o->password_file, out, n);
 		if (err) {
 			cli_fail(
 			        CMD, "--password-file %s: %s", o->password_file,
