@@ -22,6 +22,13 @@ struct net_tls {
 	void *verify_arg;
 	FILE *keylog;
 	bool crl_missing_ok;
+	/* A derived context (net_tls_new_derived): ctx is the base's (one
+	 * reference of its own), base holds the base alive, and the identity
+	 * below is set on each SSL made from it. */
+	struct net_tls *base;
+	X509 *id_cert;
+	STACK_OF(X509) * id_chain;
+	EVP_PKEY *id_key;
 };
 
 struct net_lst {

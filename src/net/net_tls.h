@@ -89,6 +89,16 @@ struct net_tls_conf {
 
 int net_tls_new(struct net_tls **out,
                 const struct net_tls_conf *conf) TL_MUST_CHECK;
+/* A client context that shares base's SSL_CTX (its policy, trust anchors,
+ * CRLs and key log) but has a certificate, key and verify hook of its own,
+ * set on each connection it makes: many clients in one process (a fleet
+ * of phones) without an OpenSSL context each, which costs far more to
+ * make than a handshake. From conf only cert, chain, key, verify_h and
+ * verify_arg are used (the objects are borrowed; references are taken);
+ * cert and key go together, verify_h may be NULL to keep base's hook.
+ * base must be a client context that is not itself derived. */
+int net_tls_new_derived(struct net_tls **out, struct net_tls *base,
+                        const struct net_tls_conf *conf) TL_MUST_CHECK;
 struct net_tls *net_tls_ref(struct net_tls *t);
 void net_tls_unref(struct net_tls *t);
 

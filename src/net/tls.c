@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,6 +63,16 @@ static int crl_soft_cb(int ok, X509_STORE_CTX *sctx)
 	return ok;
 }
 
+/* The SSL ex-data slot that names the derived context an SSL was made
+ * from (its verify hook is not the SSL_CTX's). */
+static pthread_once_t derived_once = PTHREAD_ONCE_INIT;
+static int derived_idx = -1;
+
+static void derived_idx_init(void)
+{
+	derived_idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+}
+
 /* Replaces OpenSSL's chain check so the hook sees the chain result and
  * has the last word for the leaf. */
 static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
@@ -70,10 +81,16 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 	SSL *ssl = X509_STORE_CTX_get_ex_data(
 	        sctx, SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct net_conn *c = ssl != NULL ? SSL_get_app_data(ssl) : NULL;
+	struct net_tls *d = ssl != NULL && derived_idx >= 0
+	                            ? SSL_get_ex_data(ssl, derived_idx)
+	                            : NULL;
 	X509 *leaf = X509_STORE_CTX_get0_cert(sctx);
 	STACK_OF(X509) *chain = X509_STORE_CTX_get0_untrusted(sctx);
 	int pre, ok;
 
+	if (d != NULL) {
+		t = d;
+	}
 	if (t->crl_missing_ok) {
 		X509_STORE_CTX_set_verify_cb(sctx, crl_soft_cb);
 	}
@@ -397,6 +414,54 @@ out:
 	return err;
 }
 
+int net_tls_new_derived(struct net_tls **out, struct net_tls *base,
+                        const struct net_tls_conf *conf)
+{
+	struct net_tls *t;
+
+	*out = NULL;
+	if (base == NULL || conf == NULL || base->role != NET_TLS_CLIENT ||
+	    base->base != NULL || (conf->cert == NULL) != (conf->key == NULL)) {
+		return -EINVAL;
+	}
+	if (conf->cert != NULL && X509_check_private_key(conf->cert,
+	                                                 conf->key) != 1) {
+		log_ssl_errors("net: certificate and key do not match");
+		return -TL_ECONFIG;
+	}
+	pthread_once(&derived_once, derived_idx_init);
+	if (derived_idx < 0 || SSL_CTX_up_ref(base->ctx) != 1) {
+		return -ENOMEM;
+	}
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		SSL_CTX_free(base->ctx);
+		return -ENOMEM;
+	}
+	t->refs = 1;
+	t->role = NET_TLS_CLIENT;
+	t->ctx = base->ctx;
+	t->base = net_tls_ref(base);
+	t->verify_h = conf->verify_h ? conf->verify_h : base->verify_h;
+	t->verify_arg = conf->verify_h ? conf->verify_arg : base->verify_arg;
+	t->crl_missing_ok = base->crl_missing_ok;
+	if (conf->cert != NULL) {
+		X509_up_ref(conf->cert);
+		t->id_cert = conf->cert;
+		EVP_PKEY_up_ref(conf->key);
+		t->id_key = conf->key;
+		if (conf->chain != NULL) {
+			t->id_chain = X509_chain_up_ref(conf->chain);
+			if (t->id_chain == NULL) {
+				net_tls_unref(t);
+				return -ENOMEM;
+			}
+		}
+	}
+	*out = t;
+	return 0;
+}
+
 struct net_tls *net_tls_ref(struct net_tls *t)
 {
 	if (t != NULL) {
@@ -414,6 +479,10 @@ void net_tls_unref(struct net_tls *t)
 	if (t->keylog != NULL) {
 		fclose(t->keylog);
 	}
+	X509_free(t->id_cert);
+	sk_X509_pop_free(t->id_chain, X509_free);
+	EVP_PKEY_free(t->id_key);
+	net_tls_unref(t->base);
 	free(t);
 }
 
@@ -424,11 +493,24 @@ enum net_tls_role net_tls_role(const struct net_tls *t)
 
 int net_tls_ssl_new(struct net_tls *t, SSL **out)
 {
-	*out = SSL_new(t->ctx);
-	if (*out == NULL) {
+	SSL *ssl = SSL_new(t->ctx);
+
+	*out = NULL;
+	if (ssl == NULL) {
 		log_ssl_errors("net: SSL_new");
 		return -ENOMEM;
 	}
+	if (t->base != NULL) {
+		if (SSL_set_ex_data(ssl, derived_idx, t) != 1 ||
+		    (t->id_cert != NULL &&
+		     SSL_use_cert_and_key(ssl, t->id_cert, t->id_key,
+		                          t->id_chain, 1) != 1)) {
+			log_ssl_errors("net: per-connection certificate");
+			SSL_free(ssl);
+			return -TL_ECRYPTO;
+		}
+	}
+	*out = ssl;
 	return 0;
 }
 

@@ -1107,6 +1107,121 @@ static void test_conf_reject(void **state)
 	net_tls_unref(NULL);
 }
 
+/* Derived contexts: one shared client SSL_CTX, a certificate, key and
+ * verify hook per connection (a fleet of phones in one process). */
+static int derived_calls[2];
+
+static int hook_count_pin_srv(X509 *peer, STACK_OF(X509) * chain,
+                              int preverify_ok, void *arg)
+{
+	(void)chain;
+	(void)preverify_ok;
+	(*(int *)arg)++;
+	return X509_cmp(peer, srv_cert) == 0;
+}
+
+static X509 *read_cert(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	X509 *x;
+
+	assert_non_null(f);
+	x = PEM_read_X509(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(x);
+	return x;
+}
+
+static EVP_PKEY *read_key(const char *file)
+{
+	FILE *f = fopen(file, "r");
+	EVP_PKEY *k;
+
+	assert_non_null(f);
+	k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	fclose(f);
+	assert_non_null(k);
+	return k;
+}
+
+static struct net_tls *derived(struct net_tls *base, const char *cert,
+                               const char *key, int *calls)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+
+	c.cert = read_cert(cert);
+	c.key = read_key(key);
+	c.verify_h = calls ? hook_count_pin_srv : NULL;
+	c.verify_arg = calls;
+	assert_int_equal(net_tls_new_derived(&t, base, &c), 0);
+	X509_free(c.cert); /* the context keeps its own references */
+	EVP_PKEY_free(c.key);
+	return t;
+}
+
+static void test_derived(void **state)
+{
+	struct net_tls *base, *d;
+	struct net_tls_conf bad = {0};
+	struct pair p;
+
+	(void)state;
+	base = client_ctx(NULL, NULL, false, hook_reject, 0);
+	/* the phone's identity and hook on a derived context */
+	hook_calls = 0;
+	derived_calls[0] = derived_calls[1] = 0;
+	d = derived(base, path("phone.pem"), path("phone.key"),
+	            &derived_calls[0]);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 99,
+	          server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL),
+	          d, NULL);
+	assert_true(exchange(&p));
+	assert_string_equal(net_conn_peer_identity(p.srv.last_up),
+	                    "SEP001122AABBCC");
+	assert_int_equal(derived_calls[0], 1);
+	assert_int_equal(hook_calls, 0); /* the base's hook was not asked */
+	pair_fini(&p);
+	/* another identity on the same base: the server refuses the
+	 * certificate its CA did not issue */
+	d = derived(base, path("rogue.pem"), path("rogue.key"),
+	            &derived_calls[1]);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 99,
+	          server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL),
+	          d, NULL);
+	refused(&p);
+	pair_fini(&p);
+	/* without a hook of its own, the base's (refusing) hook decides */
+	d = derived(base, path("phone.pem"), path("phone.key"), NULL);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 99,
+	          server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL),
+	          d, NULL);
+	refused(&p);
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(p.cli.close_err, -TL_ETRUST);
+	pair_fini(&p);
+	/* misuse: a key that is not the certificate's, a server base, a
+	 * derived base */
+	bad.cert = phone_cert;
+	bad.key = srv_key;
+	assert_int_equal(net_tls_new_derived(&d, base, &bad), -TL_ECONFIG);
+	assert_null(d);
+	bad.key = NULL;
+	assert_int_equal(net_tls_new_derived(&d, base, &bad), -EINVAL);
+	{
+		struct net_tls *s = server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL,
+		                               NULL, NULL);
+		struct net_tls_conf none = {0};
+		assert_int_equal(net_tls_new_derived(&d, s, &none), -EINVAL);
+		net_tls_unref(s);
+		assert_int_equal(net_tls_new_derived(&d, base, &none), 0);
+		struct net_tls *dd = NULL;
+		assert_int_equal(net_tls_new_derived(&dd, d, &none), -EINVAL);
+		net_tls_unref(d);
+	}
+	net_tls_unref(base);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1130,6 +1245,7 @@ int main(void)
 	        cmocka_unit_test(test_not_tls),
 	        cmocka_unit_test(test_cert_cn),
 	        cmocka_unit_test(test_conf_reject),
+	        cmocka_unit_test(test_derived),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
