@@ -378,9 +378,9 @@ static int keygen(struct capf_cli_conn *k, const struct capf_msg *m,
 	uint8_t type = CAPF_KEY_EC, curve = CAPF_CURVE_P256;
 	uint16_t size = 0;
 	enum pki_alg alg;
-	uint8_t *spki = NULL;
+	struct buf spki;
 	struct buf b;
-	int len, err;
+	int err;
 
 	if (capf_msg_u8(m, CAPF_T_KEY_TYPE, &type) != 0) {
 		type = CAPF_KEY_EC;
@@ -418,14 +418,16 @@ static int keygen(struct capf_cli_conn *k, const struct capf_msg *m,
 	if (err) {
 		return err;
 	}
-	len = i2d_PUBKEY(r->key, &spki);
-	if (len <= 0) {
-		return -TL_ECRYPTO;
+	buf_init(&spki, 0);
+	err = pki_spki_encode(r->key, &spki);
+	if (err) {
+		buf_free(&spki);
+		return err;
 	}
 	buf_init(&b, 0);
 	size_t start = capf_msg_begin(&b, CAPF_KEYGEN_RESP, id);
-	capf_put_bytes(&b, CAPF_T_PUBLIC_KEY, spki, (size_t)len);
-	OPENSSL_free(spki);
+	capf_put_bytes(&b, CAPF_T_PUBLIC_KEY, spki.p, spki.len);
+	buf_free(&spki);
 	return send_built(k, &b, start);
 }
 

@@ -262,7 +262,6 @@ static int on_in_progress(struct sess *s, const struct capf_msg *m)
 static int on_keygen_resp(struct sess *s, const struct capf_msg *m)
 {
 	struct slice spki;
-	const uint8_t *p;
 	EVP_PKEY *pub = NULL;
 	struct buf der, b;
 	int err;
@@ -271,10 +270,7 @@ static int on_keygen_resp(struct sess *s, const struct capf_msg *m)
 		return -TL_ENOTFOUND;
 	}
 	spki = m->el[CAPF_T_PUBLIC_KEY];
-	p = spki.p;
-	pub = d2i_PUBKEY(NULL, &p, (long)spki.len);
-	if (!pub || p != spki.p + spki.len) {
-		EVP_PKEY_free(pub);
+	if (pki_spki_decode(&pub, spki.p, spki.len) != 0) {
 		return -TL_EPARSE;
 	}
 	buf_init(&der, 0);

@@ -428,8 +428,9 @@ int enroll_install(struct enroll *e, const struct store_device *dev,
 		}
 	}
 	if (!err) {
-		err = store_device_cert_set(e->st, dev->mac, der->p + start,
-		                            der->len - start);
+		err = store_device_cert_set_issued(e->st, dev->mac,
+		                                   der->p + start,
+		                                   der->len - start, serial);
 	}
 	if (!err) {
 		err = op_clear(e, dev);

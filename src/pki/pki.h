@@ -150,6 +150,14 @@ int pki_cert_parse(X509 **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
 int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
 
 /* Lower-case hex serial; RFC 4514 one-line names. */
+/* SubjectPublicKeyInfo DER to a public key and back. EC P-256/P-384 keys
+ * with uncompressed points and RSA keys skip OpenSSL 3.0's decoder and
+ * encoder chains (several signatures' worth of CPU each); any other key
+ * takes d2i_PUBKEY/i2d_PUBKEY. decode: the whole input must be the one
+ * SPKI (-TL_EPARSE, -TL_ETRAIL, -TL_ETOOBIG otherwise). encode appends to
+ * out. */
+int pki_spki_decode(EVP_PKEY **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
+int pki_spki_encode(EVP_PKEY *key, struct buf *out) TL_MUST_CHECK;
 int pki_serial_hex(const X509 *x, char *out, size_t outlen) TL_MUST_CHECK;
 int pki_name_str(const X509_NAME *n, char *out, size_t outlen) TL_MUST_CHECK;
 

@@ -176,6 +176,13 @@ int store_device_list(struct store *st, store_device_h h,
  * encrypted-config stub (cisco-formats.md §2.3). */
 int store_device_cert_set(struct store *st, const char *mac, const uint8_t *der,
                           size_t len) TL_MUST_CHECK;
+/* The same for a certificate this site just issued, whose serial (lower-
+ * case hex, as store_cert_add takes it) the caller knows: the DER is not
+ * decoded again (OpenSSL 3 decodes a certificate's key through its
+ * provider decoders, which costs several signatures' worth of CPU). */
+int store_device_cert_set_issued(struct store *st, const char *mac,
+                                 const uint8_t *der, size_t len,
+                                 const char *serial) TL_MUST_CHECK;
 /* *der is malloc'd (free it); -TL_ENOTFOUND when the device or its
  * certificate does not exist. */
 int store_device_cert_get(struct store *st, const char *mac, uint8_t **der,

@@ -1172,25 +1172,13 @@ out:
 	return err;
 }
 
-int store_device_cert_set(struct store *st, const char *mac, const uint8_t *der,
-                          size_t len)
+static int device_cert_write(struct store *st, const char *key,
+                             const uint8_t *der, size_t len, const char *md5,
+                             const char *serial)
 {
 	sqlite3_stmt *s = NULL;
-	char key[13];
-	char md5[33] = "";
-	char serial[80] = "";
-	int err = mac_key(mac, key);
+	int err = store_tx_begin(st);
 
-	if (err) {
-		return err;
-	}
-	if (der) {
-		err = cert_facts(der, len, md5, serial);
-		if (err) {
-			return err;
-		}
-	}
-	err = store_tx_begin(st);
 	if (err) {
 		return err;
 	}
@@ -1215,6 +1203,50 @@ int store_device_cert_set(struct store *st, const char *mac, const uint8_t *der,
 	}
 	done(s);
 	return tx_end(st, err);
+}
+
+int store_device_cert_set(struct store *st, const char *mac, const uint8_t *der,
+                          size_t len)
+{
+	char key[13];
+	char md5[33] = "";
+	char serial[80] = "";
+	int err = mac_key(mac, key);
+
+	if (err) {
+		return err;
+	}
+	if (der) {
+		err = cert_facts(der, len, md5, serial);
+		if (err) {
+			return err;
+		}
+	}
+	return device_cert_write(st, key, der, len, md5, serial);
+}
+
+int store_device_cert_set_issued(struct store *st, const char *mac,
+                                 const uint8_t *der, size_t len,
+                                 const char *serial)
+{
+	uint8_t h[EVP_MAX_MD_SIZE];
+	unsigned hlen = 0;
+	char key[13];
+	char md5[33];
+	int err = mac_key(mac, key);
+
+	if (err) {
+		return err;
+	}
+	if (!der || len == 0 || len > CERT_DER_MAX || !serial ||
+	    strlen(serial) >= 80) {
+		return -EINVAL;
+	}
+	if (EVP_Digest(der, len, h, &hlen, EVP_md5(), NULL) != 1) {
+		return -TL_ECRYPTO;
+	}
+	store_hex(h, hlen, md5);
+	return device_cert_write(st, key, der, len, md5, serial);
 }
 
 int store_device_cert_get(struct store *st, const char *mac, uint8_t **der,
