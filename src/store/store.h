@@ -245,6 +245,53 @@ int store_digest_ha1(enum store_digest_alg alg, const char *user,
                      const char *realm, const char *password, char *out,
                      size_t outlen) TL_MUST_CHECK;
 
+/* ---- change tracking ----
+ *
+ * Every device and line row carries the generation of the write that last
+ * changed it (the value store_generation has once that write commits);
+ * a line's message-waiting state counts as the line's, a certificate
+ * record (its revocation) as the device's that holds it. Deletions of
+ * devices and lines, and a line leaving its device, are recorded with
+ * theirs (the most recent 8192). Settings and profiles are site-wide:
+ * any change to them has one generation for all. Readers that keep what
+ * they derived from the rows (the registrar's lines, the generated
+ * configs) redo only what changed. */
+
+enum store_change_kind {
+	STORE_CHANGE_DEVICE = 1,
+	STORE_CHANGE_LINE = 2,
+};
+
+struct store_change {
+	enum store_change_kind kind;
+	/* the row is gone; for a line, or it left device (moved) */
+	bool deleted;
+	char key[STORE_DN_MAX]; /* a device: its MAC; a line: its DN */
+	char device[13];         /* a line's device (deleted: the one left) */
+	uint64_t generation;     /* of the change */
+};
+/* 0 goes on, a positive value stops (0 returned), a negative one stops
+ * with it. */
+typedef int (*store_change_h)(const struct store_change *c, void *arg);
+
+/* For a reader that has seen everything up to generation since: visit
+ * the deletions (oldest first), then the devices and lines changed after
+ * it, and set *upto to the generation that brings the reader to. Rows
+ * changed after *upto may be visited too: a reader re-reads each row it
+ * is given (inside store_read_begin to read them in the same state).
+ * Instead *full is set and nothing is visited when the reader must
+ * reload everything: a site-wide change after since, deletions after it
+ * no longer recorded, or since ahead of the store (another database). */
+int store_changes_since(struct store *st, uint64_t since, uint64_t *upto,
+                        bool *full, store_change_h h, void *arg) TL_MUST_CHECK;
+
+/* The generation of the last change that can affect what is derived for
+ * device mac: its row, any of its lines (added, changed, deleted or moved
+ * off it), a site-wide change, forgotten deletions. Equal stamps mean
+ * nothing of the device changed in between. -TL_ENOTFOUND. */
+int store_device_stamp(struct store *st, const char *mac,
+                       uint64_t *out) TL_MUST_CHECK;
+
 /* ---- MWI state (per DN) ---- */
 int store_mwi_set(struct store *st, const char *dn, int new_msgs,
                   int old_msgs) TL_MUST_CHECK;

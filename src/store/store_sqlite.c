@@ -27,6 +27,16 @@
 
 /* ---- schema and migrations ---- */
 
+/* The generation the current write transaction will commit (migration
+ * 3's triggers). */
+#define CUR_GEN "(SELECT generation + 1 FROM meta WHERE id = 1)"
+#define SITE_TRIGGER(name, op, table)                                          \
+	"CREATE TRIGGER " name " AFTER " op " ON " table " BEGIN"              \
+	"  UPDATE meta SET site_gen = generation + 1 WHERE id = 1; END;"
+/* Deletion records kept, and how often the older ones are dropped. */
+#define DELETED_KEEP        "8192"
+#define DELETED_PRUNE_EVERY "256"
+
 /* Migration i brings the schema from version i to i + 1. Never edit a
  * released migration: append a new one. */
 static const char *const migrations[] = {
@@ -119,6 +129,111 @@ static const char *const migrations[] = {
          * an Authorization header (RFC 7616 §3.4) */
         "CREATE UNIQUE INDEX lines_user ON lines ("
         "  CASE WHEN auth_user = '' THEN dn ELSE auth_user END);",
+        /* 2 -> 3: per-row change tracking (store.h "Change tracking"),
+         * so that readers reload only what changed: each device and
+         * line row carries the generation of the write that last
+         * changed it, deletions are recorded, and a site-wide change
+         * (settings, profiles) has a generation of its own. The
+         * triggers, not the write paths, keep them: every writer (the
+         * CLI, an import with sqlite3) is covered. */
+        "ALTER TABLE meta ADD COLUMN site_gen INTEGER NOT NULL DEFAULT 0;"
+        "ALTER TABLE meta ADD COLUMN deleted_floor INTEGER NOT NULL "
+        "  DEFAULT 0;"
+        "ALTER TABLE devices ADD COLUMN change_gen INTEGER NOT NULL "
+        "  DEFAULT 0;"
+        "ALTER TABLE lines ADD COLUMN change_gen INTEGER NOT NULL "
+        "  DEFAULT 0;"
+        /* this migration's own commit makes generation + 1: a reader
+         * of the old schema reloads everything */
+        "UPDATE meta SET site_gen = generation + 1;"
+        "UPDATE devices SET change_gen = "
+        "  (SELECT generation + 1 FROM meta WHERE id = 1);"
+        "UPDATE lines SET change_gen = "
+        "  (SELECT generation + 1 FROM meta WHERE id = 1);"
+        "CREATE INDEX devices_change ON devices(change_gen);"
+        "CREATE INDEX lines_change ON lines(change_gen);"
+        "CREATE INDEX devices_cert_serial ON devices(cert_serial);"
+        "CREATE TABLE deleted ("
+        "  id INTEGER PRIMARY KEY,"
+        "  kind INTEGER NOT NULL CHECK (kind BETWEEN 1 AND 2),"
+        "  key TEXT NOT NULL,"
+        "  device TEXT NOT NULL,"
+        "  change_gen INTEGER NOT NULL);"
+        "CREATE INDEX deleted_change ON deleted(change_gen);"
+        "CREATE INDEX deleted_device ON deleted(device, change_gen);"
+        /* a row is marked with the generation its transaction commits
+         * (store_tx_commit bumps the counter once, at the end); the
+         * WHEN clause also stops the trigger's own UPDATE from firing
+         * it again */
+        "CREATE TRIGGER devices_ins AFTER INSERT ON devices"
+        "  WHEN NEW.change_gen IS NOT " CUR_GEN " BEGIN"
+        "  UPDATE devices SET change_gen = " CUR_GEN
+        "    WHERE mac = NEW.mac; END;"
+        "CREATE TRIGGER devices_upd AFTER UPDATE ON devices"
+        "  WHEN NEW.change_gen IS NOT " CUR_GEN " BEGIN"
+        "  UPDATE devices SET change_gen = " CUR_GEN
+        "    WHERE mac = NEW.mac; END;"
+        "CREATE TRIGGER devices_rekey AFTER UPDATE OF mac ON devices"
+        "  WHEN OLD.mac IS NOT NEW.mac BEGIN"
+        "  INSERT INTO deleted (kind, key, device, change_gen)"
+        "    VALUES (1, OLD.mac, OLD.mac, " CUR_GEN "); END;"
+        "CREATE TRIGGER devices_del AFTER DELETE ON devices BEGIN"
+        "  INSERT INTO deleted (kind, key, device, change_gen)"
+        "    VALUES (1, OLD.mac, OLD.mac, " CUR_GEN "); END;"
+        "CREATE TRIGGER lines_ins AFTER INSERT ON lines"
+        "  WHEN NEW.change_gen IS NOT " CUR_GEN " BEGIN"
+        "  UPDATE lines SET change_gen = " CUR_GEN " WHERE dn = NEW.dn;"
+        "  END;"
+        "CREATE TRIGGER lines_upd AFTER UPDATE ON lines"
+        "  WHEN NEW.change_gen IS NOT " CUR_GEN " BEGIN"
+        "  UPDATE lines SET change_gen = " CUR_GEN " WHERE dn = NEW.dn;"
+        "  END;"
+        /* a line that moves to another device (or is renumbered)
+         * leaves its old device: recorded like a deletion there */
+        "CREATE TRIGGER lines_moved AFTER UPDATE OF dn, device ON lines"
+        "  WHEN OLD.dn IS NOT NEW.dn OR OLD.device IS NOT NEW.device"
+        "  BEGIN INSERT INTO deleted (kind, key, device, change_gen)"
+        "    VALUES (2, OLD.dn, OLD.device, " CUR_GEN "); END;"
+        /* also fired for the lines a device deletion cascades to */
+        "CREATE TRIGGER lines_del AFTER DELETE ON lines BEGIN"
+        "  INSERT INTO deleted (kind, key, device, change_gen)"
+        "    VALUES (2, OLD.dn, OLD.device, " CUR_GEN "); END;"
+        /* message-waiting state is the line's */
+        "CREATE TRIGGER mwi_ins AFTER INSERT ON mwi BEGIN"
+        "  UPDATE lines SET change_gen = " CUR_GEN " WHERE dn = NEW.dn;"
+        "  END;"
+        "CREATE TRIGGER mwi_upd AFTER UPDATE ON mwi BEGIN"
+        "  UPDATE lines SET change_gen = " CUR_GEN
+        "    WHERE dn IN (OLD.dn, NEW.dn); END;"
+        /* a certificate's record (its revocation) is the device's that
+         * holds it */
+        "CREATE TRIGGER certs_ins AFTER INSERT ON certs BEGIN"
+        "  UPDATE devices SET change_gen = " CUR_GEN
+        "    WHERE cert_serial = NEW.serial; END;"
+        "CREATE TRIGGER certs_upd AFTER UPDATE ON certs BEGIN"
+        "  UPDATE devices SET change_gen = " CUR_GEN
+        "    WHERE cert_serial IN (OLD.serial, NEW.serial); END;"
+        "CREATE TRIGGER certs_del AFTER DELETE ON certs BEGIN"
+        "  UPDATE devices SET change_gen = " CUR_GEN
+        "    WHERE cert_serial = OLD.serial; END;"
+        /* site-wide: the cluster mode, forwarding, line secrets and
+         * every other setting, and the security profiles */
+        SITE_TRIGGER("settings_ins", "INSERT", "settings")
+        SITE_TRIGGER("settings_upd", "UPDATE", "settings")
+        SITE_TRIGGER("settings_del", "DELETE", "settings")
+        SITE_TRIGGER("profiles_ins", "INSERT", "profiles")
+        SITE_TRIGGER("profiles_upd", "UPDATE", "profiles")
+        SITE_TRIGGER("profiles_del", "DELETE", "profiles")
+        /* keep the last DELETED_KEEP deletions; deleted_floor is the
+         * newest generation forgotten, below which a reader must
+         * reload everything */
+        "CREATE TRIGGER deleted_prune AFTER INSERT ON deleted"
+        "  WHEN NEW.id % " DELETED_PRUNE_EVERY " = 0 BEGIN"
+        "  UPDATE meta SET deleted_floor = max(deleted_floor, coalesce("
+        "    (SELECT max(change_gen) FROM deleted"
+        "     WHERE id <= NEW.id - " DELETED_KEEP "), 0)) WHERE id = 1;"
+        "  DELETE FROM deleted WHERE id <= NEW.id - " DELETED_KEEP ";"
+        "  END;",
 };
 
 #define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -133,6 +248,11 @@ int store_schema_version(void)
 enum stmt_id {
 	S_GEN_GET,
 	S_GEN_BUMP,
+	S_CHG_META,
+	S_CHG_DELETED,
+	S_CHG_DEVICES,
+	S_CHG_LINES,
+	S_DEV_STAMP,
 	S_SET_GET,
 	S_SET_PUT,
 	S_SET_DEL,
@@ -192,6 +312,20 @@ static const char *const stmt_sql[S_MAX] = {
         [S_GEN_GET] = "SELECT generation FROM meta WHERE id = 1",
         [S_GEN_BUMP] =
                 "UPDATE meta SET generation = generation + 1 WHERE id = 1",
+        [S_CHG_META] = "SELECT generation, site_gen, deleted_floor FROM meta "
+                       "WHERE id = 1",
+        [S_CHG_DELETED] = "SELECT kind, key, device, change_gen FROM deleted "
+                          "WHERE change_gen > ?1 ORDER BY id",
+        [S_CHG_DEVICES] = "SELECT mac, change_gen FROM devices "
+                          "WHERE change_gen > ?1",
+        [S_CHG_LINES] = "SELECT dn, device, change_gen FROM lines "
+                        "WHERE change_gen > ?1",
+        [S_DEV_STAMP] =
+                "SELECT max(d.change_gen, coalesce((SELECT max(l.change_gen) "
+                "FROM lines l WHERE l.device = d.mac), 0), coalesce(("
+                "SELECT max(x.change_gen) FROM deleted x WHERE x.device = "
+                "d.mac), 0), m.site_gen, m.deleted_floor) FROM devices d, "
+                "meta m WHERE d.mac = ?1 AND m.id = 1",
         [S_SET_GET] = "SELECT value FROM settings WHERE key = ?1",
         [S_SET_PUT] = "INSERT INTO settings (key, value) VALUES (?1, ?2) "
                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -531,6 +665,113 @@ int store_generation(struct store *st, uint64_t *out)
 	sqlite3_stmt *s = NULL;
 	int err = prep(st, S_GEN_GET, &s);
 
+	if (!err) {
+		err = row(st, s);
+	}
+	if (!err) {
+		*out = (uint64_t)sqlite3_column_int64(s, 0);
+	}
+	done(s);
+	return err;
+}
+
+/* ---- change tracking ---- */
+
+static int mac_key(const char *in, char out[13]);
+
+/* Visit the rows of a change query (since bound as ?1). */
+static int changes_visit(struct store *st, enum stmt_id id, uint64_t since,
+                         store_change_h h, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	struct store_change c;
+	int err = prep(st, id, &s);
+
+	if (!err) {
+		err = bind_i64(st, s, 1, (int64_t)since);
+	}
+	while (!err && (err = row(st, s)) == 0) {
+		memset(&c, 0, sizeof(c));
+		switch (id) {
+		case S_CHG_DELETED:
+			c.kind = sqlite3_column_int(s, 0) == 1
+			                 ? STORE_CHANGE_DEVICE
+			                 : STORE_CHANGE_LINE;
+			c.deleted = true;
+			col_text(s, 1, c.key, sizeof(c.key));
+			col_text(s, 2, c.device, sizeof(c.device));
+			c.generation = (uint64_t)sqlite3_column_int64(s, 3);
+			break;
+		case S_CHG_DEVICES:
+			c.kind = STORE_CHANGE_DEVICE;
+			col_text(s, 0, c.key, sizeof(c.key));
+			col_text(s, 0, c.device, sizeof(c.device));
+			c.generation = (uint64_t)sqlite3_column_int64(s, 1);
+			break;
+		default:
+			c.kind = STORE_CHANGE_LINE;
+			col_text(s, 0, c.key, sizeof(c.key));
+			col_text(s, 1, c.device, sizeof(c.device));
+			c.generation = (uint64_t)sqlite3_column_int64(s, 2);
+			break;
+		}
+		err = h(&c, arg);
+	}
+	if (err == -TL_ENOTFOUND) {
+		err = 0;
+	}
+	done(s);
+	return err;
+}
+
+int store_changes_since(struct store *st, uint64_t since, uint64_t *upto,
+                        bool *full, store_change_h h, void *arg)
+{
+	sqlite3_stmt *s = NULL;
+	uint64_t gen = 0, site = 0, floor = 0;
+	int err = prep(st, S_CHG_META, &s);
+
+	/* the counter first: every row marked up to it is visible by now
+	 * (a write commits its rows and the counter together) */
+	if (!err) {
+		err = row(st, s);
+	}
+	if (!err) {
+		gen = (uint64_t)sqlite3_column_int64(s, 0);
+		site = (uint64_t)sqlite3_column_int64(s, 1);
+		floor = (uint64_t)sqlite3_column_int64(s, 2);
+	}
+	done(s);
+	if (err) {
+		return err;
+	}
+	*upto = gen;
+	*full = since > gen || site > since || floor > since;
+	if (*full || since == gen) {
+		return 0;
+	}
+	err = changes_visit(st, S_CHG_DELETED, since, h, arg);
+	if (!err) {
+		err = changes_visit(st, S_CHG_DEVICES, since, h, arg);
+	}
+	if (!err) {
+		err = changes_visit(st, S_CHG_LINES, since, h, arg);
+	}
+	return err > 0 ? 0 : err;
+}
+
+int store_device_stamp(struct store *st, const char *mac, uint64_t *out)
+{
+	sqlite3_stmt *s = NULL;
+	char key[13];
+	int err = mac_key(mac, key);
+
+	if (!err) {
+		err = prep(st, S_DEV_STAMP, &s);
+	}
+	if (!err) {
+		err = bind_text(st, s, 1, key);
+	}
 	if (!err) {
 		err = row(st, s);
 	}

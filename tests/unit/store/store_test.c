@@ -72,6 +72,40 @@ static uint64_t gen(struct store *st)
 	return g;
 }
 
+/* What store_changes_since visited, one word each: '-' for a deletion,
+ * D or L, the key, '@' and the device of a line. */
+struct chg_log {
+	char s[4096];
+	unsigned n;
+};
+
+static int chg_add(const struct store_change *c, void *arg)
+{
+	struct chg_log *log = arg;
+	size_t len = strlen(log->s);
+
+	snprintf(log->s + len, sizeof(log->s) - len, "%s%c%s%s%s ",
+	         c->deleted ? "-" : "",
+	         c->kind == STORE_CHANGE_DEVICE ? 'D' : 'L', c->key,
+	         c->kind == STORE_CHANGE_LINE ? "@" : "",
+	         c->kind == STORE_CHANGE_LINE ? c->device : "");
+	log->n++;
+	return 0;
+}
+
+/* The changes after since, as a chg_log string; since moves on. */
+static const char *changes(struct store *st, uint64_t *since, bool *full)
+{
+	static struct chg_log log;
+	uint64_t upto = 0;
+
+	memset(&log, 0, sizeof(log));
+	assert_int_equal(
+	        store_changes_since(st, *since, &upto, full, chg_add, &log), 0);
+	*since = upto;
+	return log.s;
+}
+
 static void add_device(struct store *st, const char *mac, const char *profile)
 {
 	struct store_device d = {0};
@@ -655,6 +689,27 @@ static void test_ha1(void **state)
 	                 -TL_ENOTFOUND);
 }
 
+/* Schema 3 back to schema 2 (what a database of the previous release
+ * holds), data kept. */
+#define DOWN_3_TO_2                                                            \
+	"DROP TRIGGER devices_ins; DROP TRIGGER devices_upd;"                  \
+	"DROP TRIGGER devices_rekey; DROP TRIGGER devices_del;"                \
+	"DROP TRIGGER lines_ins; DROP TRIGGER lines_upd;"                      \
+	"DROP TRIGGER lines_moved; DROP TRIGGER lines_del;"                    \
+	"DROP TRIGGER mwi_ins; DROP TRIGGER mwi_upd;"                          \
+	"DROP TRIGGER certs_ins; DROP TRIGGER certs_upd;"                      \
+	"DROP TRIGGER certs_del; DROP TRIGGER settings_ins;"                   \
+	"DROP TRIGGER settings_upd; DROP TRIGGER settings_del;"                \
+	"DROP TRIGGER profiles_ins; DROP TRIGGER profiles_upd;"                \
+	"DROP TRIGGER profiles_del; DROP TRIGGER deleted_prune;"               \
+	"DROP TABLE deleted; DROP INDEX devices_change;"                       \
+	"DROP INDEX lines_change; DROP INDEX devices_cert_serial;"             \
+	"ALTER TABLE meta DROP COLUMN site_gen;"                               \
+	"ALTER TABLE meta DROP COLUMN deleted_floor;"                          \
+	"ALTER TABLE devices DROP COLUMN change_gen;"                          \
+	"ALTER TABLE lines DROP COLUMN change_gen;"                            \
+	"PRAGMA user_version = 2;"
+
 /* Run SQL on the database file behind the store's back (an older
  * version of the schema, data a newer one forbids). */
 static void raw_sql(const char *path, const char *sql)
@@ -690,23 +745,26 @@ static void test_migrate_v1_to_v2(void **state)
 	static const char idx[] = "SELECT count(*) FROM sqlite_master WHERE "
 	                          "name = 'lines_user'";
 
-	assert_int_equal(store_schema_version(), 2);
+	assert_true(store_schema_version() >= 2);
 	add_device(f->st, "AABBCCDDEEFF", "nonsecure");
 	store_close(f->st);
 	f->st = NULL;
 	/* back to schema 1: no unique digest users */
+	raw_sql(f->path, DOWN_3_TO_2);
 	raw_sql(f->path, "DROP INDEX lines_user; PRAGMA user_version = 1;"
 	                 "INSERT INTO lines (dn, device, line_index, "
 	                 "auth_user, created, updated) VALUES ('1001', "
 	                 "'AABBCCDDEEFF', 1, 'alice', 0, 0);");
 	assert_int_equal(raw_int(f->path, idx), 0);
 	assert_int_equal(store_open(&f->st, f->path), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+	                 store_schema_version());
 	assert_int_equal(raw_int(f->path, idx), 1);
 	assert_int_equal(store_line_find_user(f->st, "alice", &l), 0);
 	assert_string_equal(l.dn, "1001");
 	store_close(f->st);
 	f->st = NULL;
+	raw_sql(f->path, DOWN_3_TO_2);
 
 	/* schema 1 data that schema 2 refuses: the migration fails whole */
 	raw_sql(f->path, "DROP INDEX lines_user; PRAGMA user_version = 1;"
@@ -722,7 +780,62 @@ static void test_migrate_v1_to_v2(void **state)
 	raw_sql(f->path, "UPDATE lines SET auth_user = 'bob' WHERE dn = "
 	                 "'1002'");
 	assert_int_equal(store_open(&f->st, f->path), 0);
-	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 2);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"),
+	                 store_schema_version());
+}
+
+/* Migration 2 -> 3 in place, on a database with data: every existing row
+ * counts as changed by the migration, and the triggers work from then
+ * on. */
+static void test_migrate_v2_to_v3(void **state)
+{
+	struct fx *f = *state;
+	struct store_line l = {0};
+	struct chg_log log = {0};
+	uint64_t g2, g3, upto = 0, stamp = 0;
+	bool full = false;
+
+	assert_int_equal(store_schema_version(), 3);
+	add_device(f->st, "AABBCCDDEEFF", "nonsecure");
+	snprintf(l.dn, sizeof(l.dn), "1001");
+	snprintf(l.device, sizeof(l.device), "AABBCCDDEEFF");
+	assert_int_equal(store_line_add(f->st, &l), 0);
+	store_close(f->st);
+	f->st = NULL;
+	raw_sql(f->path, DOWN_3_TO_2);
+	assert_int_equal(raw_int(f->path, "SELECT count(*) FROM "
+	                                  "pragma_table_info('devices') WHERE "
+	                                  "name = 'change_gen'"),
+	                 0);
+	g2 = (uint64_t)raw_int(f->path, "SELECT generation FROM meta");
+
+	assert_int_equal(store_open(&f->st, f->path), 0);
+	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 3);
+	g3 = gen(f->st);
+	assert_int_equal(g3, g2 + 1);
+	/* the data is intact */
+	assert_int_equal(store_line_get(f->st, "1001", &l), 0);
+	assert_string_equal(l.device, "AABBCCDDEEFF");
+	/* a reader of the old schema reloads everything; the rows are
+	 * marked with the migration's generation */
+	assert_int_equal(store_changes_since(f->st, g2, &upto, &full, chg_add,
+	                                     &log),
+	                 0);
+	assert_true(full);
+	assert_int_equal(upto, g3);
+	assert_int_equal(store_device_stamp(f->st, "AABBCCDDEEFF", &stamp), 0);
+	assert_int_equal(stamp, g3);
+	/* the triggers are there */
+	assert_int_equal(store_line_del(f->st, "1001"), 0);
+	assert_int_equal(store_changes_since(f->st, g3, &upto, &full, chg_add,
+	                                     &log),
+	                 0);
+	assert_false(full);
+	assert_string_equal(log.s, "-L1001@AABBCCDDEEFF ");
+	/* reopening migrates nothing more */
+	store_close(f->st);
+	assert_int_equal(store_open(&f->st, f->path), 0);
+	assert_int_equal(gen(f->st), g3 + 1);
 }
 
 /* A schema newer than the binary is refused, untouched. */
@@ -736,7 +849,7 @@ static void test_open_newer_schema(void **state)
 	assert_int_equal(store_open(&f->st, f->path), -TL_ESTORE);
 	assert_null(f->st);
 	assert_int_equal(raw_int(f->path, "PRAGMA user_version"), 99);
-	raw_sql(f->path, "PRAGMA user_version = 2");
+	raw_sql(f->path, "PRAGMA user_version = 3");
 	assert_int_equal(store_open(&f->st, f->path), 0);
 }
 
@@ -1005,6 +1118,239 @@ static void test_transactions(void **state)
 	                 -TL_ENOTFOUND);
 }
 
+static void add_line(struct store *st, const char *dn, const char *mac)
+{
+	struct store_line l = {0};
+
+	snprintf(l.dn, sizeof(l.dn), "%s", dn);
+	snprintf(l.device, sizeof(l.device), "%s", mac);
+	assert_int_equal(store_line_add(st, &l), 0);
+}
+
+static uint64_t stamp(struct store *st, const char *mac)
+{
+	uint64_t v = 0;
+
+	assert_int_equal(store_device_stamp(st, mac, &v), 0);
+	return v;
+}
+
+/* Per-row change tracking: what each write marks, deletions and moves,
+ * site-wide changes, a second process, forgotten deletions. */
+static void test_changes(void **state)
+{
+	struct fx *f = *state;
+	struct store_device d;
+	struct store_line l;
+	struct store_profile p;
+	struct store_cert c = {0};
+	uint64_t since = gen(f->st), g, s1, s2;
+	bool full = true;
+
+	/* nothing yet */
+	assert_string_equal(changes(f->st, &since, &full), "");
+	assert_false(full);
+	/* one transaction: its rows carry the generation it commits */
+	assert_int_equal(store_tx_begin(f->st), 0);
+	add_device(f->st, "AABBCCDDEEFF", "nonsecure");
+	add_device(f->st, "001122334455", "nonsecure");
+	add_line(f->st, "1001", "AABBCCDDEEFF");
+	add_line(f->st, "1002", "AABBCCDDEEFF");
+	add_line(f->st, "2001", "001122334455");
+	assert_int_equal(store_tx_commit(f->st), 0);
+	g = gen(f->st);
+	assert_int_equal(stamp(f->st, "AABBCCDDEEFF"), g);
+	assert_int_equal(stamp(f->st, "aa:bb:cc:dd:ee:ff"), g);
+	assert_int_equal(store_device_stamp(f->st, "0000000000AA", &s1),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(store_device_stamp(f->st, "junk", &s1),
+	                 -TL_ENOTFOUND);
+	const char *all = changes(f->st, &since, &full);
+	assert_false(full);
+	assert_int_equal(since, g);
+	assert_non_null(strstr(all, "DAABBCCDDEEFF "));
+	assert_non_null(strstr(all, "D001122334455 "));
+	assert_non_null(strstr(all, "L1001@AABBCCDDEEFF "));
+	assert_non_null(strstr(all, "L2001@001122334455 "));
+	assert_string_equal(changes(f->st, &since, &full), "");
+
+	/* audit and CDR rows move the counter, not the rows */
+	assert_int_equal(store_audit(f->st, "t", "x", "y"), 0);
+	assert_true(gen(f->st) > since);
+	assert_string_equal(changes(f->st, &since, &full), "");
+	assert_false(full);
+	s1 = stamp(f->st, "AABBCCDDEEFF");
+	s2 = stamp(f->st, "001122334455");
+
+	/* a device update, its certificate, its CAPF auth string */
+	assert_int_equal(store_device_get(f->st, "001122334455", &d), 0);
+	snprintf(d.load, sizeof(d.load), "load-2");
+	assert_int_equal(store_device_update(f->st, &d), 0);
+	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
+	assert_int_equal(stamp(f->st, "AABBCCDDEEFF"), s1);
+	assert_true(stamp(f->st, "001122334455") > s2);
+	assert_int_equal(store_device_capf_auth_set(f->st, "001122334455",
+	                                            "secret"),
+	                 0);
+	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
+
+	/* a line's password, its MWI state: the line (and its device's
+	 * stamp) */
+	assert_int_equal(store_line_password_set(f->st, "1002", "bob",
+	                                         "trustline", "pw"),
+	                 0);
+	assert_string_equal(changes(f->st, &since, &full),
+	                    "L1002@AABBCCDDEEFF ");
+	assert_true(stamp(f->st, "AABBCCDDEEFF") > s1);
+	s1 = stamp(f->st, "AABBCCDDEEFF");
+	assert_int_equal(store_mwi_set(f->st, "1001", 2, 1), 0);
+	assert_string_equal(changes(f->st, &since, &full),
+	                    "L1001@AABBCCDDEEFF ");
+	assert_int_equal(store_mwi_set(f->st, "1001", 3, 1), 0);
+	assert_string_equal(changes(f->st, &since, &full),
+	                    "L1001@AABBCCDDEEFF ");
+	assert_true(stamp(f->st, "AABBCCDDEEFF") > s1);
+
+	/* a line moves: changed where it is, recorded as left where it
+	 * was; both devices' stamps move */
+	s1 = stamp(f->st, "AABBCCDDEEFF");
+	s2 = stamp(f->st, "001122334455");
+	assert_int_equal(store_line_get(f->st, "1002", &l), 0);
+	snprintf(l.device, sizeof(l.device), "001122334455");
+	l.line_index = 0;
+	assert_int_equal(store_line_update(f->st, &l), 0);
+	assert_string_equal(changes(f->st, &since, &full),
+	                    "-L1002@AABBCCDDEEFF L1002@001122334455 ");
+	assert_true(stamp(f->st, "AABBCCDDEEFF") > s1);
+	assert_true(stamp(f->st, "001122334455") > s2);
+
+	/* a certificate record (revocation) marks the device holding it */
+	int len;
+	uint8_t *der = make_cert(0x5678cd, &len);
+	char serial[80];
+
+	assert_int_equal(store_device_cert_set(f->st, "001122334455", der,
+	                                       (size_t)len),
+	                 0);
+	OPENSSL_free(der);
+	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
+	assert_int_equal(store_device_get(f->st, "001122334455", &d), 0);
+	snprintf(serial, sizeof(serial), "%s", d.cert_serial);
+	snprintf(c.serial, sizeof(c.serial), "%s", serial);
+	snprintf(c.subject, sizeof(c.subject), "CN=SEP001122334455");
+	snprintf(c.issuer, sizeof(c.issuer), "CN=ca");
+	snprintf(c.profile, sizeof(c.profile), "lsc");
+	c.pem = "x";
+	assert_int_equal(store_cert_add(f->st, &c), 0);
+	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
+	assert_int_equal(store_cert_revoke(f->st, serial, 1, 1000), 0);
+	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
+	/* a certificate nobody holds marks nothing */
+	snprintf(c.serial, sizeof(c.serial), "0abc");
+	assert_int_equal(store_cert_add(f->st, &c), 0);
+	assert_string_equal(changes(f->st, &since, &full), "");
+
+	/* a device deleted: it and its lines (cascade) are recorded */
+	assert_int_equal(store_device_del(f->st, "001122334455"), 0);
+	all = changes(f->st, &since, &full);
+	assert_false(full);
+	assert_non_null(strstr(all, "-L2001@001122334455 "));
+	assert_non_null(strstr(all, "-L1002@001122334455 "));
+	assert_non_null(strstr(all, "-D001122334455 "));
+	/* and added again: a stamp newer than its deletions */
+	add_device(f->st, "001122334455", "nonsecure");
+	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
+	assert_int_equal(stamp(f->st, "001122334455"), gen(f->st));
+
+	/* site-wide changes: settings and profiles */
+	s1 = stamp(f->st, "AABBCCDDEEFF");
+	assert_int_equal(store_setting_set(f->st, "k", "v"), 0);
+	assert_string_equal(changes(f->st, &since, &full), "");
+	assert_true(full);
+	assert_true(stamp(f->st, "AABBCCDDEEFF") > s1);
+	assert_string_equal(changes(f->st, &since, &full), "");
+	assert_false(full);
+	assert_int_equal(store_profile_get(f->st, "nonsecure", &p), 0);
+	p.auth_invite = true;
+	assert_int_equal(store_profile_update(f->st, &p), 0);
+	changes(f->st, &since, &full);
+	assert_true(full);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED),
+	                 0);
+	changes(f->st, &since, &full);
+	assert_true(full);
+	assert_int_equal(store_setting_del(f->st, "k"), 0);
+	changes(f->st, &since, &full);
+	assert_true(full);
+	/* a reader ahead of the store (another database) reloads too */
+	since += 100;
+	changes(f->st, &since, &full);
+	assert_true(full);
+	assert_int_equal(since, gen(f->st));
+
+	/* a rolled-back write marks nothing */
+	assert_int_equal(store_tx_begin(f->st), 0);
+	add_line(f->st, "3001", "AABBCCDDEEFF");
+	store_tx_rollback(f->st);
+	assert_string_equal(changes(f->st, &since, &full), "");
+	assert_false(full);
+
+	/* another process's writes (the CLI) are seen */
+	struct store *other = NULL;
+
+	assert_int_equal(store_open(&other, f->path), 0);
+	add_line(other, "3001", "AABBCCDDEEFF");
+	store_close(other);
+	assert_string_equal(changes(f->st, &since, &full),
+	                    "L3001@AABBCCDDEEFF ");
+
+	/* rows written behind the store's back (an import with sqlite3)
+	 * are marked by the triggers too */
+	raw_sql(f->path, "BEGIN; INSERT INTO devices (mac, name, profile, "
+	                 "created, updated) VALUES ('0000000000BB', "
+	                 "'SEP0000000000BB', 'nonsecure', 0, 0); "
+	                 "UPDATE meta SET generation = generation + 1; "
+	                 "COMMIT;");
+	assert_string_equal(changes(f->st, &since, &full), "D0000000000BB ");
+	assert_int_equal(stamp(f->st, "0000000000BB"), gen(f->st));
+
+	/* many deletions: the oldest are forgotten, and a reader from
+	 * before them reloads everything; one after them does not */
+	uint64_t old = since;
+
+	char mac[13];
+
+	assert_int_equal(store_tx_begin(f->st), 0);
+	for (int i = 0; i < 9000; i++) {
+		snprintf(mac, sizeof(mac), "00000A00%04X", i);
+		add_device(f->st, mac, "nonsecure");
+	}
+	assert_int_equal(store_tx_commit(f->st), 0);
+	for (int i = 0; i < 9000; i += 100) {
+		assert_int_equal(store_tx_begin(f->st), 0);
+		for (int k = i; k < i + 100; k++) {
+			snprintf(mac, sizeof(mac), "00000A00%04X", k);
+			assert_int_equal(store_device_del(f->st, mac), 0);
+		}
+		assert_int_equal(store_tx_commit(f->st), 0);
+		if (i == 8800) {
+			since = gen(f->st);
+		}
+	}
+	assert_true(raw_int(f->path, "SELECT count(*) FROM deleted") <
+	            8192 + 256);
+	uint64_t reader = old;
+
+	changes(f->st, &reader, &full);
+	assert_true(full);
+	all = changes(f->st, &since, &full);
+	assert_false(full);
+	assert_non_null(strstr(all, "-D00000A002327 "));
+	assert_null(strstr(all, "-D00000A0022C3 "));
+	/* the stamp of a device with forgotten deletions moves past them */
+	assert_true(stamp(f->st, "AABBCCDDEEFF") > old);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1032,6 +1378,9 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_transactions, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_migrate_v2_to_v3, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_changes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
