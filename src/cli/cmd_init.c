@@ -247,6 +247,7 @@ static const struct service services[] = {
         {"tftp", "TFTP", PKI_ALG_RSA2048},
         {"capf", "CAPF", PKI_ALG_RSA2048},
         {"ccm-ec", "CCM", PKI_ALG_P256},
+        {"capf-ec", "CAPF", PKI_ALG_P256},
 };
 
 static int make_services(const struct site *s, struct pki_ca *ca,
@@ -371,7 +372,7 @@ static int build(const struct opts *o, struct site *s, bool token_ca,
 			goto out;
 		}
 	}
-	step("issuing service certificates ccm, tftp, capf, ccm-ec");
+	step("issuing service certificates ccm, tftp, capf, ccm-ec, capf-ec");
 	err = pki_site_crl_url(url, sizeof(url), s->host, s->ports.http);
 	if (!err) {
 		err = pki_site_ca_open(&ca, s->dir, PKI_SITE_CA, o->module,

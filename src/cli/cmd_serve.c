@@ -187,6 +187,7 @@ int cmd_serve(int argc, char **argv)
 	snprintf(crl, sizeof(crl), "%s/crl.pem", site.pki);
 	snprintf(crl_der, sizeof(crl_der), "%s/crl.der", site.pki);
 	bool have_tls = file_exists(cert) && file_exists(key);
+	bool have_ec = file_exists(cert2) && file_exists(key2);
 	bool have_ca = write_client_ca(&site, client_ca, sizeof(client_ca)) == 0;
 	if (!have_tls) {
 		log_warn("serve", "no %s: SIP over TLS is off", cert);
@@ -209,10 +210,8 @@ int cmd_serve(int argc, char **argv)
 		.realm = site.name,
 		.cert_file = cert,
 		.key_file = key,
-		.cert2_file = file_exists(cert2) && file_exists(key2) ? cert2
-								      : NULL,
-		.key2_file = file_exists(cert2) && file_exists(key2) ? key2
-								     : NULL,
+		.cert2_file = have_ec ? cert2 : NULL,
+		.key2_file = have_ec ? key2 : NULL,
 		.client_ca_file = have_ca ? client_ca : NULL,
 		.crl_file = have_ca ? crl : NULL,
 		.keylog_file = keylog,
@@ -295,6 +294,8 @@ int cmd_serve(int argc, char **argv)
 					   : crl_url,
 			.est_cert_file = cert,
 			.est_key_file = key,
+			.est_cert2_file = have_ec ? cert2 : NULL,
+			.est_key2_file = have_ec ? key2 : NULL,
 			.client_ca_file = have_ca ? client_ca : NULL,
 			.keylog_file = keylog,
 		};

@@ -531,6 +531,8 @@ int capf_srv_new(struct capf_srv **out, struct event_base *base,
 	        .role = NET_TLS_SERVER,
 	        .cert_file = c->cert_file,
 	        .key_file = c->key_file,
+	        .cert2_file = c->cert2_file,
+	        .key2_file = c->key2_file,
 	        .client_auth = NET_TLS_CLIENT_CERT_NONE,
 	        .keylog_file = c->keylog_file,
 	};

@@ -28,6 +28,11 @@ struct capf_srv_conf {
 	uint16_t port;         /* 0: ephemeral (capf_srv_port) */
 	const char *cert_file; /* CAPF-role certificate chain (PEM) */
 	const char *key_file;
+	/* optional: a P-256 CAPF certificate beside the RSA one (listed in
+	 * the CTL too), chosen for phones that offer ECDSA: the handshake
+	 * then needs no RSA signature */
+	const char *cert2_file;
+	const char *key2_file;
 	const char *keylog_file; /* debugging only; NULL: off */
 	/* The key the phone is asked to generate: PKI_ALG_P256 (default),
 	 * PKI_ALG_P384 or an RSA size. */

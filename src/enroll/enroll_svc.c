@@ -24,7 +24,7 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
                    struct store *st, const struct enroll_svc_conf *c)
 {
 	struct enroll_svc *s;
-	char p[4200], cert[4200], key[4200];
+	char p[4200], cert[4200], key[4200], cert2[4200], key2[4200];
 	int err;
 
 	*out = NULL;
@@ -70,11 +70,19 @@ int enroll_svc_new(struct enroll_svc **out, struct event_base *base,
 		}
 		snprintf(cert, sizeof(cert), "%s/pki/capf.crt", c->site_dir);
 		snprintf(key, sizeof(key), "%s/pki/capf.key", c->site_dir);
+		snprintf(cert2, sizeof(cert2), "%s/pki/capf-ec.crt",
+		         c->site_dir);
+		snprintf(key2, sizeof(key2), "%s/pki/capf-ec.key", c->site_dir);
+		/* sites made before capf-ec existed have only the RSA one */
+		bool has_ec =
+		        access(cert2, R_OK) == 0 && access(key2, R_OK) == 0;
 		struct capf_srv_conf cc = {
 		        .addr = c->listen,
 		        .port = c->capf_port,
 		        .cert_file = cert,
 		        .key_file = key,
+		        .cert2_file = has_ec ? cert2 : NULL,
+		        .key2_file = has_ec ? key2 : NULL,
 		        .keylog_file = c->keylog_file,
 		        .key_alg = ka,
 		};

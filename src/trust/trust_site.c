@@ -194,6 +194,7 @@ int trust_site_records(const char *site_dir, bool itl, X509 ***certs,
 	        {"pki/tftp.crt", TLV_ROLE_TFTP, false, true, true},
 	        {"pki/capf.crt", TLV_ROLE_CAPF, false, true, true},
 	        {"pki/ccm-ec.crt", TLV_ROLE_CCM, true, true, false},
+	        {"pki/capf-ec.crt", TLV_ROLE_CAPF, true, true, false},
 	};
 	const size_t max = sizeof(want) / sizeof(want[0]);
 	X509 **c = calloc(max, sizeof(*c));

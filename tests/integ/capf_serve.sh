@@ -152,6 +152,21 @@ tl_check "status --json lists it as expired" bash -c "'$TL_BIN' capf status \
 out=$(printf 'GET / HTTP/1.0\r\n\r\n' | timeout 10 openssl s_client -quiet \
 	-CAfile "$CA" -connect "127.0.0.1:$capf" 2>/dev/null | head -c 1 | od -An -tx1)
 tl_assert_eq " 55" "$out" "the server speaks first (0x55)"
+# ---- the certificate the handshake uses: P-256 for a phone that offers
+# ECDSA (no RSA signature per handshake), RSA-2048 for one that does not
+ec_id=$(openssl x509 -in "$site/pki/capf-ec.crt" -noout -fingerprint -sha256)
+rsa_id=$(openssl x509 -in "$site/pki/capf.crt" -noout -fingerprint -sha256)
+served() {
+	timeout 10 openssl s_client -CAfile "$CA" -connect "127.0.0.1:$capf" \
+		"$@" </dev/null 2>/dev/null |
+		openssl x509 -noout -fingerprint -sha256 2>/dev/null
+}
+tl_assert_eq "$ec_id" "$(served)" "CAPF serves capf-ec to an ECDSA client"
+tl_assert_eq "$rsa_id" "$(served -sigalgs rsa_pss_rsae_sha256:rsa_pkcs1_sha256)" \
+	"CAPF serves the RSA capf.crt to an RSA-only client"
+tl_assert_eq 2 "$(T ctl show "$site/tftp/CTLFile.tlv" --json |
+	jq '[.records[] | select(.role == "CAPF")] | length')" \
+	"the CTL lists both CAPF certificates"
 tl_check "serve is still up" tl_alive serve
 tl_stop serve
 

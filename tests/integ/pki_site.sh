@@ -48,13 +48,14 @@ tl_check "init creates a site" \
 	T init --site "$site" --base-port 27100 --host 127.0.0.1
 for f in trustline.conf trustline.db pki/ca.crt pki/crl.pem pki/crl.der \
 	pki/ccm.crt pki/ccm.key pki/tftp.crt pki/tftp.key pki/capf.crt \
-	pki/capf.key pki/ccm-ec.crt pki/ccm-ec.key pki/mfg-ca.crt \
+	pki/capf.key pki/ccm-ec.crt pki/ccm-ec.key pki/capf-ec.crt \
+	pki/capf-ec.key pki/mfg-ca.crt \
 	pki/sast1.crt pki/sast2.crt tokens/softhsm2.conf tokens/sast1.pin \
 	tokens/sast2.pin tftp/CTLFile.tlv; do
 	tl_check "init wrote $f" test -s "$site/$f"
 done
 tl_check "log/ exists" test -d "$site/log"
-for k in ccm tftp capf ccm-ec mfg-ca; do
+for k in ccm tftp capf ccm-ec capf-ec mfg-ca; do
 	tl_assert_eq 600 "$(stat -c %a "$site/pki/$k.key")" "$k.key is 0600"
 done
 tl_assert_eq 600 "$(stat -c %a "$site/tokens/sast1.pin")" "sast1.pin is 0600"
@@ -64,7 +65,7 @@ expect_fail 1 "init refuses an existing site" \
 
 P=$site/pki
 # ---- server certificates: chain, extensions ----
-for c in ccm tftp capf ccm-ec; do
+for c in ccm tftp capf ccm-ec capf-ec; do
 	tl_check "openssl verify $c.crt" \
 		openssl verify -CAfile "$P/ca.crt" -purpose sslserver "$P/$c.crt"
 done
@@ -73,8 +74,10 @@ for c in ccm tftp capf; do
 		grep -q "Public-Key: (2048 bit)" \
 		<(openssl x509 -in "$P/$c.crt" -noout -text)
 done
-tl_check "ccm-ec.crt is P-256" grep -q "prime256v1" \
-	<(openssl x509 -in "$P/ccm-ec.crt" -noout -text)
+for c in ccm-ec capf-ec; do
+	tl_check "$c.crt is P-256" grep -q "prime256v1" \
+		<(openssl x509 -in "$P/$c.crt" -noout -text)
+done
 openssl x509 -in "$P/ccm.crt" -noout -text >"$work/ccm.txt"
 tl_check "SAN has an IP" grep -q "IP Address:127.0.0.1" "$work/ccm.txt"
 tl_check "SAN has a DNS name" grep -q "DNS:127.0.0.1" "$work/ccm.txt"
