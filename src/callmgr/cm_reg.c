@@ -33,7 +33,7 @@ struct cm_line {
 
 struct cm_lines {
 	struct cm_line *all;
-	size_t n;
+	size_t n, cap;
 	struct cm_line **by_user;
 	struct cm_line **by_dn;
 	size_t mask;
@@ -84,6 +84,7 @@ struct cm_reg {
 	struct cm_autoreg ar;
 	uint64_t ar_audit_ms; /* refusals of unknown devices: 1 audit/s */
 	unsigned ar_quiet;
+	uint64_t gen; /* store generation the lines are up to date with */
 };
 
 static uint32_t hash_bytes(const uint8_t *p, size_t len)
@@ -103,6 +104,10 @@ static int key_eq(const char *key, struct slice s)
 
 static void lines_free(struct cm_lines *l)
 {
+	if (l->all) {
+		/* the HA1 values (STYLE 12) */
+		OPENSSL_cleanse(l->all, l->cap * sizeof(*l->all));
+	}
 	free(l->all);
 	free(l->by_user);
 	free(l->by_dn);
@@ -327,18 +332,161 @@ static void load_autoreg(struct cm_reg *r)
 	a->on = a->has_md5 || a->has_sha256;
 }
 
+static void line_link(struct cm_lines *t, struct cm_line *l)
+{
+	uint32_t hu = hash_bytes((const uint8_t *)l->user, strlen(l->user)) &
+	              t->mask;
+	uint32_t hd =
+	        hash_bytes((const uint8_t *)l->dn, strlen(l->dn)) & t->mask;
+
+	l->next_user = t->by_user[hu];
+	t->by_user[hu] = l;
+	l->next_dn = t->by_dn[hd];
+	t->by_dn[hd] = l;
+}
+
+static void line_unlink(struct cm_lines *t, struct cm_line *l)
+{
+	struct cm_line **pp;
+
+	pp = &t->by_user[hash_bytes((const uint8_t *)l->user,
+	                            strlen(l->user)) &
+	                 t->mask];
+	while (*pp && *pp != l) {
+		pp = &(*pp)->next_user;
+	}
+	if (*pp) {
+		*pp = l->next_user;
+	}
+	pp = &t->by_dn[hash_bytes((const uint8_t *)l->dn, strlen(l->dn)) &
+	               t->mask];
+	while (*pp && *pp != l) {
+		pp = &(*pp)->next_dn;
+	}
+	if (*pp) {
+		*pp = l->next_dn;
+	}
+}
+
+/* Move the lines into an array of cap and hash tables of buckets (a
+ * power of two); on failure t is left as it was. */
+static int lines_resize(struct cm_lines *t, size_t cap, size_t buckets)
+{
+	struct cm_lines nt = {.n = t->n, .cap = cap, .mask = buckets - 1};
+
+	nt.all = calloc(cap, sizeof(*nt.all));
+	nt.by_user = calloc(buckets, sizeof(*nt.by_user));
+	nt.by_dn = calloc(buckets, sizeof(*nt.by_dn));
+	if (!nt.all || !nt.by_user || !nt.by_dn) {
+		free(nt.all);
+		free(nt.by_user);
+		free(nt.by_dn);
+		return -ENOMEM;
+	}
+	if (t->n) {
+		memcpy(nt.all, t->all, t->n * sizeof(*nt.all));
+	}
+	for (size_t i = 0; i < nt.n; i++) {
+		line_link(&nt, &nt.all[i]);
+	}
+	lines_free(t);
+	*t = nt;
+	return 0;
+}
+
+/* Forget line dn, if loaded (the last line moves into its place). */
+static void line_drop(struct cm_lines *t, const char *dn)
+{
+	struct cm_line *l = NULL, *last;
+
+	if (t->by_dn) {
+		l = t->by_dn[hash_bytes((const uint8_t *)dn, strlen(dn)) &
+		             t->mask];
+	}
+	while (l && strcmp(l->dn, dn)) {
+		l = l->next_dn;
+	}
+	if (!l) {
+		return;
+	}
+	last = &t->all[t->n - 1];
+	line_unlink(t, l);
+	if (l != last) {
+		line_unlink(t, last);
+		*l = *last;
+		line_link(t, l);
+	}
+	OPENSSL_cleanse(last, sizeof(*last));
+	t->n--;
+}
+
+/* Add line src, or replace the loaded line of its DN. */
+static int line_put(struct cm_lines *t, const struct cm_line *src)
+{
+	struct cm_line *l = NULL;
+	size_t buckets = t->by_dn ? t->mask + 1 : 16;
+	size_t cap = t->cap;
+	int err;
+
+	if (t->by_dn) {
+		l = t->by_dn[hash_bytes((const uint8_t *)src->dn,
+		                        strlen(src->dn)) &
+		             t->mask];
+	}
+	while (l && strcmp(l->dn, src->dn)) {
+		l = l->next_dn;
+	}
+	if (l) {
+		line_unlink(t, l);
+		*l = *src;
+		line_link(t, l);
+		return 0;
+	}
+	while (buckets < 2 * (t->n + 1)) {
+		buckets *= 2;
+	}
+	if (t->n == cap) {
+		cap = cap ? cap * 2 : 64;
+	}
+	if (cap != t->cap || !t->by_dn || buckets != t->mask + 1) {
+		err = lines_resize(t, cap, buckets);
+		if (err) {
+			return err;
+		}
+	}
+	l = &t->all[t->n++];
+	*l = *src;
+	line_link(t, l);
+	return 0;
+}
+
+/* Everything from the store: lines, their devices and profiles, the
+ * auto-registration pool. */
 int cm_reg_reload(struct cm_reg *r)
 {
 	struct load_ctx c = {.r = r};
 	struct cm_lines nl = {0};
 	size_t buckets = 16;
+	uint64_t gen = 0;
+	/* one state for all rows, and fewer lock round trips; inside a
+	 * caller's transaction the rows are read as they are */
+	bool snap = store_read_begin(r->st) == 0;
 	int err;
 
-	err = store_line_list(r->st, NULL, load_line, &c);
+	err = store_generation(r->st, &gen);
+	if (!err) {
+		err = store_line_list(r->st, NULL, load_line, &c);
+	}
 	if (!err) {
 		err = c.err;
 	}
+	if (snap) {
+		store_read_end(r->st);
+	}
 	if (err) {
+		if (c.arr) {
+			OPENSSL_cleanse(c.arr, c.cap * sizeof(*c.arr));
+		}
 		free(c.arr);
 		return err;
 	}
@@ -347,6 +495,7 @@ int cm_reg_reload(struct cm_reg *r)
 	}
 	nl.all = c.arr;
 	nl.n = c.n;
+	nl.cap = c.cap;
 	nl.mask = buckets - 1;
 	nl.by_user = calloc(buckets, sizeof(*nl.by_user));
 	nl.by_dn = calloc(buckets, sizeof(*nl.by_dn));
@@ -355,20 +504,11 @@ int cm_reg_reload(struct cm_reg *r)
 		return -ENOMEM;
 	}
 	for (size_t i = 0; i < nl.n; i++) {
-		struct cm_line *l = &nl.all[i];
-		uint32_t hu =
-		        hash_bytes((const uint8_t *)l->user, strlen(l->user)) &
-		        nl.mask;
-		uint32_t hd =
-		        hash_bytes((const uint8_t *)l->dn, strlen(l->dn)) &
-		        nl.mask;
-		l->next_user = nl.by_user[hu];
-		nl.by_user[hu] = l;
-		l->next_dn = nl.by_dn[hd];
-		nl.by_dn[hd] = l;
+		line_link(&nl, &nl.all[i]);
 	}
 	lines_free(&r->lines);
 	r->lines = nl;
+	r->gen = gen;
 	load_autoreg(r);
 	log_info("registrar", "%zu lines loaded%s", nl.n,
 	         r->ar.on ? (r->ar.mixed ? " (auto-registration refused: "
@@ -377,6 +517,122 @@ int cm_reg_reload(struct cm_reg *r)
 	                  : "");
 	drop_revoked(r);
 	return 0;
+}
+
+struct chg_list {
+	struct store_change *c;
+	size_t n, cap;
+};
+
+static int chg_collect(const struct store_change *c, void *arg)
+{
+	struct chg_list *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct store_change *nc = realloc(l->c, cap * sizeof(*nc));
+		if (!nc) {
+			return -ENOMEM;
+		}
+		l->c = nc;
+		l->cap = cap;
+	}
+	l->c[l->n++] = *c;
+	return 0;
+}
+
+/* Read the lines the changes name: every line of a changed device, each
+ * changed line that still exists. */
+static int refresh_read(struct cm_reg *r, const struct chg_list *cl,
+                        struct load_ctx *lc)
+{
+	struct store_line sl;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < cl->n; i++) {
+		const struct store_change *c = &cl->c[i];
+		if (c->deleted) {
+			continue;
+		}
+		if (c->kind == STORE_CHANGE_DEVICE) {
+			err = store_line_list(r->st, c->key, load_line, lc);
+		} else {
+			err = store_line_get(r->st, c->key, &sl);
+			if (!err) {
+				err = load_line(&sl, lc);
+			} else if (err == -TL_ENOTFOUND) {
+				err = 0; /* deleted since: dropped below */
+			}
+			OPENSSL_cleanse(&sl, sizeof(sl));
+		}
+		if (!err) {
+			err = lc->err;
+		}
+	}
+	return err;
+}
+
+int cm_reg_refresh(struct cm_reg *r, unsigned *lines_changed)
+{
+	struct chg_list cl = {0};
+	struct load_ctx lc = {.r = r};
+	uint64_t upto = 0;
+	bool full = false;
+	bool snap = store_read_begin(r->st) == 0;
+	unsigned n_lines = 0;
+	int err;
+
+	*lines_changed = 0;
+	err = store_changes_since(r->st, r->gen, &upto, &full, chg_collect,
+	                          &cl);
+	if (!err && !full) {
+		err = refresh_read(r, &cl, &lc);
+	}
+	if (snap) {
+		store_read_end(r->st);
+	}
+	if (!err && full) {
+		/* settings (forwarding, auto-registration, cluster mode) or
+		 * profiles changed, or the record of deletions has a gap */
+		err = cm_reg_reload(r);
+		if (!err) {
+			*lines_changed = (unsigned)r->lines.n + 1;
+		}
+		goto out;
+	}
+	if (err) {
+		goto out;
+	}
+	/* A deleted or moved line is dropped, then put back as it is now
+	 * if it still exists; each step leaves the tables consistent, so
+	 * a failure half way is mended by the next refresh (r->gen has
+	 * not moved). */
+	for (size_t i = 0; i < cl.n; i++) {
+		if (cl.c[i].kind == STORE_CHANGE_LINE) {
+			line_drop(&r->lines, cl.c[i].key);
+			n_lines++;
+		}
+	}
+	for (size_t i = 0; !err && i < lc.n; i++) {
+		err = line_put(&r->lines, &lc.arr[i]);
+	}
+	if (err) {
+		goto out;
+	}
+	if (cl.n) {
+		log_debug("registrar", "%zu changes, %zu lines reloaded", cl.n,
+		          lc.n);
+	}
+	r->gen = upto;
+	*lines_changed = n_lines;
+	drop_revoked(r);
+out:
+	if (lc.arr) {
+		OPENSSL_cleanse(lc.arr, lc.cap * sizeof(*lc.arr));
+	}
+	free(lc.arr);
+	free(cl.c);
+	return err;
 }
 
 int cm_reg_new(struct cm_reg **out, struct store *st, struct sip_auth_srv *auth,

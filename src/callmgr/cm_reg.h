@@ -60,6 +60,14 @@ void cm_reg_free(struct cm_reg *r);
 /* Re-read lines, devices and profiles from the store. On failure the old
  * tables stay in use. */
 int cm_reg_reload(struct cm_reg *r) TL_MUST_CHECK;
+/* Bring the lines up to date with the store, re-reading only the lines of
+ * devices and lines that changed since the last reload or refresh
+ * (store_changes_since); everything, as cm_reg_reload, after a site-wide
+ * change (settings, profiles). *lines_changed: the number of line rows
+ * (their MWI state included) changed or deleted, non-zero after a full
+ * reload. On failure what was already applied stays (consistent) and the
+ * next refresh starts from the same point. */
+int cm_reg_refresh(struct cm_reg *r, unsigned *lines_changed) TL_MUST_CHECK;
 
 /* Decide the answer to a REGISTER. Returns 0 when ans is set. */
 int cm_reg_handle(struct cm_reg *r, struct sip_msg *req,

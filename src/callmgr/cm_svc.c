@@ -348,26 +348,28 @@ static void check_crl(struct cm_svc *s)
 	s->crl_seen = now;
 }
 
-/* Once a second: drop expired bindings, reload lines when the database
- * changed, reload the CRL when its file changed. */
+/* Once a second: drop expired bindings, bring the lines up to date when
+ * the database changed, reload the CRL when its file changed. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct cm_svc *s = arg;
 	uint64_t gen;
-	bool changed = false;
+	unsigned lines = 0;
 
 	cm_reg_expire(s->reg, now_ms());
 	if (store_generation(s->st, &gen) == 0 && gen != s->generation) {
-		if (cm_reg_reload(s->reg) == 0) {
+		/* Only what changed since the last tick is read again: a
+		 * boot storm's enrolments change a device each, not the
+		 * site, and a full reload is O(devices) every second. */
+		if (cm_reg_refresh(s->reg, &lines) == 0) {
 			s->generation = gen;
-			changed = true;
 			load_settings(s);
 			check_cluster_mode(s);
 		}
 	}
-	/* `trustline mwi set` runs in another process: the change counter
-	 * is how we learn of it. */
-	cm_mwi_tick(s->mwi, now_ms(), changed);
+	/* `trustline mwi set` runs in another process: a changed line (its
+	 * MWI state is the line's) is how we learn of it. */
+	cm_mwi_tick(s->mwi, now_ms(), lines != 0);
 	check_crl(s);
 }
 
