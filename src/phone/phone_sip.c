@@ -453,6 +453,38 @@ static int verify_server(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
 	return 0;
 }
 
+/* The OpenSSL context every phone's registration connections share (a
+ * fleet holds thousands of phones, and OpenSSL 3 makes a context far more
+ * slowly than a handshake): each phone's TLS target is a derived context
+ * with its own certificate, key and CTL check (verify_server). The base
+ * itself trusts nothing. Made on first use on the loop thread, kept for
+ * the life of the process. */
+static int refuse_all(X509 *peer, STACK_OF(X509) * chain, int preverify_ok,
+                      void *arg)
+{
+	(void)peer;
+	(void)chain;
+	(void)preverify_ok;
+	(void)arg;
+	return 0;
+}
+
+static struct net_tls *sip_tls_base(void)
+{
+	static struct net_tls *base;
+
+	if (!base) {
+		struct net_tls_conf tc = {
+		        .role = NET_TLS_CLIENT,
+		        .verify_h = refuse_all,
+		};
+		if (net_tls_new(&base, &tc) != 0) {
+			base = NULL;
+		}
+	}
+	return base;
+}
+
 /* ---- calls ---- */
 
 static struct phone_line *line0(struct phone *p)
@@ -1489,6 +1521,7 @@ int phone_sip_start(struct phone *p)
 		return err;
 	}
 	if (phone_tgt(p)->tp == NET_TLS) {
+		struct net_tls *base = sip_tls_base();
 		struct net_tls_conf tc = {
 		        .role = NET_TLS_CLIENT,
 		        .cert = p->cert,
@@ -1496,7 +1529,8 @@ int phone_sip_start(struct phone *p)
 		        .verify_h = verify_server,
 		        .verify_arg = p,
 		};
-		err = net_tls_new(&phone_tgt(p)->tls, &tc);
+		err = base ? net_tls_new_derived(&phone_tgt(p)->tls, base, &tc)
+		           : -ENOMEM;
 		if (err) {
 			return err;
 		}
