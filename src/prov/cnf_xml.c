@@ -517,103 +517,153 @@ void cnf_files_free(struct cnf_files *f)
 	memset(f, 0, sizeof(*f));
 }
 
+/* What a device's files are made of, read in one snapshot. */
+struct cnf_src {
+	struct store_device d;
+	struct store_profile p;
+	enum store_cluster_mode mode;
+	struct store_line *lines; /* MAX_LINES of them, n used */
+	size_t n;
+	uint64_t generation; /* store_generation */
+	uint64_t stamp;      /* store_device_stamp */
+	unsigned serve;      /* CNF_SERVES bits */
+	uint8_t *der;        /* the device certificate, when asked for */
+	size_t der_len;
+};
+
+static void src_free(struct cnf_src *s)
+{
+	if (s->lines) {
+		/* the rows carry HA1 values (STYLE 12) */
+		OPENSSL_cleanse(s->lines, MAX_LINES * sizeof(*s->lines));
+		free(s->lines);
+	}
+	free(s->der);
+	memset(s, 0, sizeof(*s));
+}
+
+/* One read transaction: a consistent state, its generation and the
+ * device's stamp. with_cert: also the certificate, when the encrypted
+ * config is served. */
+static int src_load(struct cnf_src *s, struct store *st, const char *mac,
+                    bool with_cert)
+{
+	struct line_acc acc = {0};
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	err = store_read_begin(st);
+	if (err) {
+		return err;
+	}
+	err = store_generation(st, &s->generation);
+	if (!err) {
+		err = store_device_stamp(st, mac, &s->stamp);
+	}
+	if (!err) {
+		err = store_device_get(st, mac, &s->d);
+	}
+	if (!err) {
+		err = store_profile_get(st, s->d.profile, &s->p);
+	}
+	if (!err) {
+		err = store_cluster_mode_get(st, &s->mode);
+	}
+	if (!err) {
+		s->lines = calloc(MAX_LINES, sizeof(*s->lines));
+		err = s->lines ? 0 : -ENOMEM;
+	}
+	if (!err) {
+		acc.lines = s->lines;
+		err = store_line_list(st, s->d.mac, acc_line, &acc);
+		if (!err) {
+			err = acc.err;
+		}
+		s->n = acc.n;
+	}
+	if (!err) {
+		s->serve = cnf_serve(s->mode, &s->d);
+	}
+	if (!err && with_cert && CNF_SERVES(s->serve, CNF_FILE_ENC)) {
+		err = store_device_cert_get(st, s->d.mac, &s->der,
+		                            &s->der_len);
+	}
+	store_read_end(st);
+	if (err) {
+		src_free(s);
+	}
+	return err;
+}
+
+/* The XML of file f (served to the device) into out. */
+static int body_build(struct buf *out, const struct cnf_src *s,
+                      const struct cnf_site *site, enum cnf_file f,
+                      cnf_secret_h secret, void *arg)
+{
+	struct cnf_input in = {site, &s->d, &s->p, s->lines, s->n, NULL};
+	const char *pws[MAX_LINES] = {0};
+	char *pw;
+	int err = 0;
+
+	switch (f) {
+	case CNF_FILE_XML:
+		return cnf_xml_full(out, &in, false);
+	case CNF_FILE_SGN:
+		return CNF_SERVES(s->serve, CNF_FILE_ENC)
+		               ? cnf_xml_stub(out, &in)
+		               : cnf_xml_full(out, &in, false);
+	case CNF_FILE_ENC:
+		break;
+	default:
+		return -EINVAL;
+	}
+	pw = calloc(MAX_LINES, SECRET_MAX); /* MAX_LINES x SECRET_MAX */
+	if (!pw) {
+		return -ENOMEM;
+	}
+	for (size_t i = 0; secret && i < s->n; i++) {
+		char *slot = pw + i * SECRET_MAX;
+		int e = secret(s->lines[i].dn, slot, SECRET_MAX, arg);
+
+		if (e == 0 && memchr(slot, 0, SECRET_MAX) && *slot) {
+			pws[i] = slot;
+		} else if (e && e != -TL_ENOTFOUND) {
+			err = e;
+			goto out;
+		}
+	}
+	in.passwords = pws;
+	err = cnf_xml_full(out, &in, true);
+out:
+	OPENSSL_cleanse(pw, (size_t)MAX_LINES * SECRET_MAX);
+	free(pw);
+	return err;
+}
+
 int cnf_build(struct cnf_files *out, struct store *st,
               const struct cnf_site *site, const char *mac, cnf_secret_h secret,
               void *arg)
 {
-	struct store_device d;
-	struct store_profile p;
-	enum store_cluster_mode mode;
-	struct store_line *lines = NULL;
-	char *pw = NULL; /* MAX_LINES x SECRET_MAX */
-	const char *pws[MAX_LINES] = {0};
-	struct line_acc acc = {0};
-	struct cnf_input in;
-	uint64_t gen = 0;
+	struct cnf_src src;
 	int err;
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < CNF_FILE_MAX; i++) {
 		buf_init(&out->body[i], 0);
 	}
-	/* one read transaction: a consistent snapshot and its generation */
-	err = store_read_begin(st);
+	err = src_load(&src, st, mac, false);
 	if (err) {
 		return err;
 	}
-	err = store_generation(st, &gen);
-	if (!err) {
-		err = store_device_get(st, mac, &d);
-	}
-	if (!err) {
-		err = store_profile_get(st, d.profile, &p);
-	}
-	if (!err) {
-		err = store_cluster_mode_get(st, &mode);
-	}
-	if (!err) {
-		lines = calloc(MAX_LINES, sizeof(*lines));
-		err = lines ? 0 : -ENOMEM;
-	}
-	if (!err) {
-		acc.lines = lines;
-		err = store_line_list(st, d.mac, acc_line, &acc);
-		if (!err) {
-			err = acc.err;
+	out->generation = src.generation;
+	out->serve = src.serve;
+	for (int i = 0; !err && i < CNF_FILE_MAX; i++) {
+		if (CNF_SERVES(src.serve, i)) {
+			err = body_build(&out->body[i], &src, site,
+			                 (enum cnf_file)i, secret, arg);
 		}
 	}
-	store_read_end(st);
-	if (err) {
-		goto out;
-	}
-	in = (struct cnf_input){site, &d, &p, lines, acc.n, NULL};
-	out->generation = gen;
-	out->serve = cnf_serve(mode, &d);
-	if (CNF_SERVES(out->serve, CNF_FILE_XML)) {
-		err = cnf_xml_full(&out->body[CNF_FILE_XML], &in, false);
-		if (err) {
-			goto out;
-		}
-	}
-	if (CNF_SERVES(out->serve, CNF_FILE_SGN)) {
-		err = CNF_SERVES(out->serve, CNF_FILE_ENC)
-		              ? cnf_xml_stub(&out->body[CNF_FILE_SGN], &in)
-		              : cnf_xml_full(&out->body[CNF_FILE_SGN], &in,
-		                             false);
-		if (err) {
-			goto out;
-		}
-	}
-	if (CNF_SERVES(out->serve, CNF_FILE_ENC)) {
-		pw = calloc(MAX_LINES, SECRET_MAX);
-		if (!pw) {
-			err = -ENOMEM;
-			goto out;
-		}
-		for (size_t i = 0; secret && i < acc.n; i++) {
-			char *slot = pw + i * SECRET_MAX;
-			int e = secret(lines[i].dn, slot, SECRET_MAX, arg);
-
-			if (e == 0 && memchr(slot, 0, SECRET_MAX) && *slot) {
-				pws[i] = slot;
-			} else if (e && e != -TL_ENOTFOUND) {
-				err = e;
-				goto out;
-			}
-		}
-		in.passwords = pws;
-		err = cnf_xml_full(&out->body[CNF_FILE_ENC], &in, true);
-	}
-out:
-	if (pw) {
-		OPENSSL_cleanse(pw, (size_t)MAX_LINES * SECRET_MAX);
-		free(pw);
-	}
-	if (lines) {
-		/* the rows carry HA1 values (STYLE 12) */
-		OPENSSL_cleanse(lines, MAX_LINES * sizeof(*lines));
-		free(lines);
-	}
+	src_free(&src);
 	if (err) {
 		cnf_files_free(out);
 	}
@@ -622,10 +672,14 @@ out:
 
 /* ---- cache ---- */
 
+/* The files of one device, each built when first asked for; all of them
+ * are dropped together when the device's stamp moves, so the files held
+ * at any time derive from one state of the device. */
 struct cnf_entry {
 	char mac[13];
-	uint64_t generation;
-	unsigned serve;
+	uint64_t stamp; /* store_device_stamp the files derive from */
+	unsigned serve; /* CNF_SERVES bits as of stamp; 0: not read yet */
+	unsigned built; /* bit f: bytes[f] holds file f */
 	struct buf bytes[CNF_FILE_MAX];
 };
 
@@ -672,6 +726,8 @@ static void entry_clear(struct cnf_entry *e)
 	for (int i = 0; i < CNF_FILE_MAX; i++) {
 		buf_free_secret(&e->bytes[i]);
 	}
+	e->built = 0;
+	e->serve = 0;
 }
 
 void cnf_cache_free(struct cnf_cache *c)
@@ -692,44 +748,48 @@ uint64_t cnf_cache_builds(const struct cnf_cache *c)
 	return c->builds;
 }
 
-static int entry_fill(struct cnf_cache *c, struct cnf_entry *e)
+/* Build file f of e (generate, then sign or encrypt and sign) from the
+ * store as it is now. -TL_ENOTFOUND when f is not served to the device. */
+static int file_fill(struct cnf_cache *c, struct cnf_entry *e, enum cnf_file f)
 {
-	struct cnf_files files;
-	uint8_t *der = NULL;
-	size_t der_len = 0;
-	int err = cnf_build(&files, c->st, c->site, e->mac, c->secret, c->arg);
+	struct cnf_src src;
+	struct buf body;
+	int err = src_load(&src, c->st, e->mac,
+	                   f == CNF_FILE_ENC && c->transform);
 
 	if (err) {
 		return err;
 	}
-	entry_clear(e);
-	e->generation = files.generation;
-	e->serve = files.serve;
-	if (c->transform && CNF_SERVES(files.serve, CNF_FILE_ENC)) {
-		err = store_device_cert_get(c->st, e->mac, &der, &der_len);
+	if (src.stamp != e->stamp) {
+		/* changed since the caller looked: the files built before
+		 * belong to the older state */
+		entry_clear(e);
+		e->stamp = src.stamp;
 	}
-	for (int i = 0; !err && i < CNF_FILE_MAX; i++) {
-		buf_init(&e->bytes[i], 0);
-		if (!CNF_SERVES(files.serve, i)) {
-			continue;
-		}
-		if (c->transform) {
-			err = c->transform((enum cnf_file)i, e->mac,
-			                   buf_slice(&files.body[i]), der,
-			                   der_len, &e->bytes[i], c->arg);
-		} else {
-			buf_put_slice(&e->bytes[i], buf_slice(&files.body[i]));
-			err = buf_err(&e->bytes[i]);
-		}
+	e->serve = src.serve;
+	if (!CNF_SERVES(src.serve, f)) {
+		src_free(&src);
+		return -TL_ENOTFOUND;
 	}
-	free(der);
-	cnf_files_free(&files);
+	buf_init(&body, 0);
+	buf_free_secret(&e->bytes[f]);
+	buf_init(&e->bytes[f], 0);
+	err = body_build(&body, &src, c->site, f, c->secret, c->arg);
+	if (!err && c->transform) {
+		err = c->transform(f, e->mac, buf_slice(&body), src.der,
+		                   src.der_len, &e->bytes[f], c->arg);
+	} else if (!err) {
+		buf_put_slice(&e->bytes[f], buf_slice(&body));
+		err = buf_err(&e->bytes[f]);
+	}
 	c->builds++;
 	if (err) {
-		entry_clear(e);
-		e->generation = 0;
-		e->serve = 0;
+		buf_free_secret(&e->bytes[f]);
+	} else {
+		e->built |= 1u << f;
 	}
+	buf_free_secret(&body);
+	src_free(&src);
 	return err;
 }
 
@@ -846,7 +906,7 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
 {
 	struct cnf_entry *e;
 	char m[13];
-	uint64_t gen;
+	uint64_t stamp;
 	int err;
 
 	if ((unsigned)f >= CNF_FILE_MAX) {
@@ -855,28 +915,40 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
 	if (store_mac_parse(mac, m)) {
 		return -TL_ENOTFOUND;
 	}
-	err = store_generation(c->st, &gen);
+	/* Valid while nothing the device's files derive from changed (its
+	 * row, its lines, the cluster mode and every other setting, the
+	 * profiles): another device's enrolment does not move it. */
+	err = store_device_stamp(c->st, m, &stamp);
+	e = entry_find(c, m);
 	if (err) {
+		if (e && err == -TL_ENOTFOUND) {
+			entry_remove(c, e); /* the device was deleted */
+		}
 		return err;
 	}
-	e = entry_find(c, m);
 	if (!e) {
+		/* known devices only: an unknown MAC never grows the cache */
 		err = entry_insert(c, m, &e);
 		if (err) {
 			return err;
 		}
 	}
-	if (e->serve == 0 || e->generation != gen) {
-		err = entry_fill(c, e);
+	if (e->stamp != stamp) {
+		entry_clear(e);
+		e->stamp = stamp;
+	}
+	if (e->serve && !CNF_SERVES(e->serve, f)) {
+		return -TL_ENOTFOUND;
+	}
+	if (!(e->built & (1u << f))) {
+		err = file_fill(c, e, f);
+		if (err == -TL_ENOTFOUND && e->serve) {
+			return err; /* not served to it in this mode */
+		}
 		if (err) {
-			/* forget the device: an unknown MAC must not grow
-			 * the cache */
 			entry_remove(c, e);
 			return err;
 		}
-	}
-	if (!CNF_SERVES(e->serve, f)) {
-		return -TL_ENOTFOUND;
 	}
 	*out = buf_slice(&e->bytes[f]);
 	return 0;

@@ -15,8 +15,12 @@
  * A line password never appears in any file but the encrypted one.
  *
  * The generator produces the XML bodies. Signing and encryption belong to
- * src/trust: the cache applies them through a caller-supplied transform
- * and keeps the final bytes until the store's change counter moves.
+ * src/trust: the cache applies them through a caller-supplied transform.
+ * It builds each file when first asked for (one file, one signature) and
+ * keeps it while nothing the device's files derive from changed
+ * (store_device_stamp: its row and certificate, its lines, settings such
+ * as the cluster mode, profiles), so that other devices' changes (a boot
+ * storm's enrolments) do not make it build and sign again.
  *
  * Ownership: cnf_files bodies are owned by the struct (cnf_files_free;
  * the encrypted body is wiped); cnf_cache_new returns an object freed by
@@ -124,9 +128,9 @@ int cnf_cache_new(struct cnf_cache **out, struct store *st,
                   const struct cnf_site *site, cnf_secret_h secret,
                   cnf_transform_h transform, void *arg) TL_MUST_CHECK;
 void cnf_cache_free(struct cnf_cache *c);
-/* The bytes of file f for mac, borrowed until the next call on c;
- * rebuilt when the store changed since they were made. -TL_ENOTFOUND for
- * an unknown device or a file not served to it. */
+/* The bytes of file f for mac, borrowed until the next call on c; built
+ * on first use, again after a change that affects the device.
+ * -TL_ENOTFOUND for an unknown device or a file not served to it. */
 int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
                   struct slice *out) TL_MUST_CHECK;
 /* A prov_gen_h (prov_fs.h) over a cache: arg is the struct cnf_cache.
@@ -136,7 +140,8 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
  * known device is not served in the cluster mode (never a stale file from
  * disk instead). The bytes are copied into out. */
 int cnf_cache_gen(const char *name, struct buf *out, void *arg) TL_MUST_CHECK;
-/* Builds done so far (tests: proves a hit is not a rebuild). */
+/* Files built (generated and transformed) so far (tests: proves a hit is
+ * not a rebuild). */
 uint64_t cnf_cache_builds(const struct cnf_cache *c);
 
 #endif

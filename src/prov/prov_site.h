@@ -1,7 +1,8 @@
 /* A site's generated provisioning files: SEP<MAC>.cnf.xml[.sgn|.enc.sgn]
  * built from the store (cnf_xml), signed with the TFTP role's key and
- * encrypted to the device certificate (src/trust), cached until the store
- * changes. Plugs into the served namespace as its generator:
+ * encrypted to the device certificate (src/trust), each built when first
+ * asked for and cached until something of its device changes (cnf_xml.h).
+ * Plugs into the served namespace as its generator:
  *   prov_fs_set_gen(fs, prov_site_gen, ps);
  *
  * Ownership: prov_site_new returns an object freed with prov_site_free

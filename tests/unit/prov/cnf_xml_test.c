@@ -577,6 +577,200 @@ static void test_cache_many(void **state)
 	cnf_cache_free(c);
 }
 
+/* Each file is built (and signed) only when asked for, and stays while
+ * nothing of its device changed; what does change it: its row, its
+ * lines, a setting, a profile. */
+static void test_cache_lazy(void **state)
+{
+	struct fx *f = *state;
+	struct cnf_cache *c = NULL;
+	struct store_device d = {0};
+	struct store_line l = {0};
+	struct store_profile p;
+	struct slice s;
+	int calls = 0, len;
+	uint8_t *der = make_cert(&len);
+
+	set_profile(f, "encrypted");
+	assert_int_equal(
+	        store_device_cert_set(f->st, "AABBCCDDEEFF", der, (size_t)len),
+	        0);
+	OPENSSL_free(der);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
+	assert_int_equal(cnf_cache_new(&c, f->st, &f->site, secret_cb,
+	                               transform_cb, &calls),
+	                 0);
+	/* the stub alone: one file built, one transform */
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 1);
+	assert_int_equal(calls, 1);
+	assert_non_null(memmem(s.p, s.len, "<encrConfig>true<", 17));
+	/* not served: nothing built */
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cnf_cache_builds(c), 1);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 2);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s), 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 2);
+	assert_int_equal(calls, 2);
+
+	/* other devices come, change, enrol, leave: still valid */
+	snprintf(d.mac, sizeof(d.mac), "001122334455");
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	snprintf(l.dn, sizeof(l.dn), "2001");
+	snprintf(l.device, sizeof(l.device), "001122334455");
+	assert_int_equal(store_line_add(f->st, &l), 0);
+	snprintf(d.load, sizeof(d.load), "x");
+	assert_int_equal(store_device_update(f->st, &d), 0);
+	der = make_cert(&len);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "001122334455", der, (size_t)len),
+	        0);
+	OPENSSL_free(der);
+	assert_int_equal(store_mwi_set(f->st, "2001", 1, 0), 0);
+	assert_int_equal(store_audit(f->st, "t", "x", "y"), 0);
+	assert_int_equal(store_device_del(f->st, "001122334455"), 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s), 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 2);
+
+	/* its own line: a new password shows in the encrypted config */
+	assert_int_equal(store_line_password_set(f->st, "1002", "bob",
+	                                         "trustline", "x"),
+	                 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 3);
+	assert_non_null(memmem(s.p, s.len, "<authName>bob<", 14));
+	/* the stub is rebuilt too, when asked for */
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 4);
+
+	/* a line moved off it, then back */
+	assert_int_equal(store_line_get(f->st, "1002", &l), 0);
+	memset(&d, 0, sizeof(d));
+	snprintf(d.mac, sizeof(d.mac), "001122334466");
+	assert_int_equal(store_device_add(f->st, &d), 0);
+	snprintf(l.device, sizeof(l.device), "001122334466");
+	assert_int_equal(store_line_update(f->st, &l), 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 5);
+	assert_null(memmem(s.p, s.len, "<name>1002<", 11));
+
+	/* a profile, any setting (a line's sealed password is one) */
+	assert_int_equal(store_profile_get(f->st, "encrypted", &p), 0);
+	p.auth_invite = !p.auth_invite;
+	assert_int_equal(store_profile_update(f->st, &p), 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 6);
+	assert_int_equal(store_setting_set(f->st, "line_secret.1001", "v1:x"),
+	                 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 7);
+
+	/* its certificate goes: the stub becomes the full config */
+	assert_int_equal(store_device_cert_set(f->st, "AABBCCDDEEFF", NULL, 0),
+	                 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s), 0);
+	assert_non_null(memmem(s.p, s.len, "<fullConfig>true<", 17));
+	/* the cluster back to nonsecure */
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_NONSECURE),
+	                 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s),
+	                 -TL_ENOTFOUND);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s), 0);
+	cnf_cache_free(c);
+}
+
+/* A secure boot storm as the provisioning server sees it: N encrypted
+ * devices in a mixed cluster, phones booting in a pipeline. Each phone
+ * fetches its signed config (the full one: no certificate yet), enrols
+ * (its certificate set and the CAPF operation cleared), then fetches the
+ * stub and then the encrypted config, while the phones behind it enrol
+ * in between. Prints the files built and signed per phone. */
+static void storm_enrol(struct store *st, const char *mac, const uint8_t *der,
+                        int len)
+{
+	struct store_device d;
+
+	assert_int_equal(store_tx_begin(st), 0);
+	assert_int_equal(store_device_cert_set(st, mac, der, (size_t)len), 0);
+	assert_int_equal(store_device_get(st, mac, &d), 0);
+	d.capf_op = STORE_CAPF_NONE;
+	assert_int_equal(store_device_update(st, &d), 0);
+	assert_int_equal(store_audit(st, "capf", "capf.install", mac), 0);
+	assert_int_equal(store_tx_commit(st), 0);
+}
+
+static void test_cache_storm(void **state)
+{
+	struct fx *f = *state;
+	struct cnf_cache *c = NULL;
+	struct slice s;
+	enum { N = 200, K = 8 };
+	char mac[13];
+	int calls = 0, len;
+	uint8_t *der = make_cert(&len);
+
+	assert_int_equal(store_tx_begin(f->st), 0);
+	for (int i = 0; i < N; i++) {
+		struct store_device d = {0};
+		struct store_line l = {0};
+
+		snprintf(d.mac, sizeof(d.mac), "0000B0%06X", i);
+		snprintf(d.profile, sizeof(d.profile), "encrypted");
+		d.capf_auth_mode = 2;
+		d.capf_op = STORE_CAPF_INSTALL;
+		assert_int_equal(store_device_add(f->st, &d), 0);
+		snprintf(l.device, sizeof(l.device), "%s", d.mac);
+		snprintf(l.dn, sizeof(l.dn), "2%07d", i);
+		assert_int_equal(store_line_add(f->st, &l), 0);
+	}
+	assert_int_equal(store_tx_commit(f->st), 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
+	assert_int_equal(cnf_cache_new(&c, f->st, &f->site, secret_cb,
+	                               transform_cb, &calls),
+	                 0);
+	/* step t: phone t fetches its first config, phone t - K enrols,
+	 * phone t - K - 1 fetches its stub, phone t - K - 2 its encrypted
+	 * config */
+	for (int t = 0; t < N + K + 2; t++) {
+		if (t < N) {
+			snprintf(mac, sizeof(mac), "0000B0%06X", t);
+			assert_int_equal(
+			        cnf_cache_get(c, mac, CNF_FILE_SGN, &s), 0);
+		}
+		if (t >= K && t - K < N) {
+			snprintf(mac, sizeof(mac), "0000B0%06X", t - K);
+			storm_enrol(f->st, mac, der, len);
+		}
+		if (t >= K + 1 && t - K - 1 < N) {
+			snprintf(mac, sizeof(mac), "0000B0%06X", t - K - 1);
+			assert_int_equal(
+			        cnf_cache_get(c, mac, CNF_FILE_SGN, &s), 0);
+			assert_non_null(
+			        memmem(s.p, s.len, "<encrConfig>true<", 17));
+		}
+		if (t >= K + 2) {
+			snprintf(mac, sizeof(mac), "0000B0%06X", t - K - 2);
+			assert_int_equal(
+			        cnf_cache_get(c, mac, CNF_FILE_ENC, &s), 0);
+		}
+	}
+	OPENSSL_free(der);
+	print_message("config cache, %d phones, %d booting at a time: "
+	              "%.2f builds and %.2f signed files per phone\n",
+	              N, K, (double)cnf_cache_builds(c) / N,
+	              (double)calls / N);
+	/* the full config, the stub, the encrypted config: once each */
+	assert_int_equal(calls, 3 * N);
+	assert_int_equal(cnf_cache_builds(c), 3 * N);
+	cnf_cache_free(c);
+}
+
 /* The provisioning namespace hook: names in, bytes out. */
 static void test_cache_gen(void **state)
 {
@@ -689,6 +883,10 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_cache_gen, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cache_many, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_cache_lazy, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_cache_storm, setup,
 	                                        teardown),
 	        cmocka_unit_test(test_file_names),
 	};
