@@ -334,8 +334,8 @@ static void load_autoreg(struct cm_reg *r)
 
 static void line_link(struct cm_lines *t, struct cm_line *l)
 {
-	uint32_t hu = hash_bytes((const uint8_t *)l->user, strlen(l->user)) &
-	              t->mask;
+	uint32_t hu =
+	        hash_bytes((const uint8_t *)l->user, strlen(l->user)) & t->mask;
 	uint32_t hd =
 	        hash_bytes((const uint8_t *)l->dn, strlen(l->dn)) & t->mask;
 
@@ -349,8 +349,7 @@ static void line_unlink(struct cm_lines *t, struct cm_line *l)
 {
 	struct cm_line **pp;
 
-	pp = &t->by_user[hash_bytes((const uint8_t *)l->user,
-	                            strlen(l->user)) &
+	pp = &t->by_user[hash_bytes((const uint8_t *)l->user, strlen(l->user)) &
 	                 t->mask];
 	while (*pp && *pp != l) {
 		pp = &(*pp)->next_user;

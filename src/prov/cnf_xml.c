@@ -585,8 +585,7 @@ static int src_load(struct cnf_src *s, struct store *st, const char *mac,
 		s->serve = cnf_serve(s->mode, &s->d);
 	}
 	if (!err && with_cert && CNF_SERVES(s->serve, CNF_FILE_ENC)) {
-		err = store_device_cert_get(st, s->d.mac, &s->der,
-		                            &s->der_len);
+		err = store_device_cert_get(st, s->d.mac, &s->der, &s->der_len);
 	}
 	store_read_end(st);
 	if (err) {

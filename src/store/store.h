@@ -267,8 +267,8 @@ struct store_change {
 	/* the row is gone; for a line, or it left device (moved) */
 	bool deleted;
 	char key[STORE_DN_MAX]; /* a device: its MAC; a line: its DN */
-	char device[13];         /* a line's device (deleted: the one left) */
-	uint64_t generation;     /* of the change */
+	char device[13];        /* a line's device (deleted: the one left) */
+	uint64_t generation;    /* of the change */
 };
 /* 0 goes on, a positive value stops (0 returned), a negative one stops
  * with it. */

@@ -29,10 +29,8 @@
 
 /* The generation the current write transaction will commit (migration
  * 3's triggers). */
-#define CUR_GEN "(SELECT generation + 1 FROM meta WHERE id = 1)"
-#define SITE_TRIGGER(name, op, table)                                          \
-	"CREATE TRIGGER " name " AFTER " op " ON " table " BEGIN"              \
-	"  UPDATE meta SET site_gen = generation + 1 WHERE id = 1; END;"
+#define CUR_GEN   "(SELECT generation + 1 FROM meta WHERE id = 1)"
+#define SITE_BUMP "UPDATE meta SET site_gen = generation + 1 WHERE id = 1;"
 /* Deletion records kept, and how often the older ones are dropped. */
 #define DELETED_KEEP        "8192"
 #define DELETED_PRUNE_EVERY "256"
@@ -218,12 +216,18 @@ static const char *const migrations[] = {
         "    WHERE cert_serial = OLD.serial; END;"
         /* site-wide: the cluster mode, forwarding, line secrets and
          * every other setting, and the security profiles */
-        SITE_TRIGGER("settings_ins", "INSERT", "settings")
-        SITE_TRIGGER("settings_upd", "UPDATE", "settings")
-        SITE_TRIGGER("settings_del", "DELETE", "settings")
-        SITE_TRIGGER("profiles_ins", "INSERT", "profiles")
-        SITE_TRIGGER("profiles_upd", "UPDATE", "profiles")
-        SITE_TRIGGER("profiles_del", "DELETE", "profiles")
+        "CREATE TRIGGER settings_ins AFTER INSERT ON settings"
+        "  BEGIN " SITE_BUMP " END;"
+        "CREATE TRIGGER settings_upd AFTER UPDATE ON settings"
+        "  BEGIN " SITE_BUMP " END;"
+        "CREATE TRIGGER settings_del AFTER DELETE ON settings"
+        "  BEGIN " SITE_BUMP " END;"
+        "CREATE TRIGGER profiles_ins AFTER INSERT ON profiles"
+        "  BEGIN " SITE_BUMP " END;"
+        "CREATE TRIGGER profiles_upd AFTER UPDATE ON profiles"
+        "  BEGIN " SITE_BUMP " END;"
+        "CREATE TRIGGER profiles_del AFTER DELETE ON profiles"
+        "  BEGIN " SITE_BUMP " END;"
         /* keep the last DELETED_KEEP deletions; deleted_floor is the
          * newest generation forgotten, below which a reader must
          * reload everything */

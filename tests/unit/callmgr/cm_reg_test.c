@@ -35,7 +35,7 @@ static const struct cm_reg_conf rconf = {.realm = "trustline"};
 
 static void mac_of(unsigned i, char mac[13])
 {
-	snprintf(mac, 13, "0000C0%06X", i);
+	snprintf(mac, 13, "0000C0%06X", i & 0xffffffu);
 }
 
 static void dn_of(unsigned i, char dn[16])
@@ -187,9 +187,8 @@ static void test_refresh_equals_reload(void **state)
 
 	/* a new password: the line, at once */
 	dn_of(3, dn);
-	assert_int_equal(store_line_password_set(f->st, dn, dn, "trustline",
-	                                         "new"),
-	                 0);
+	assert_int_equal(
+	        store_line_password_set(f->st, dn, dn, "trustline", "new"), 0);
 	assert_int_equal(refresh_and_compare(f, NULL), 1);
 
 	/* a line deleted: gone within the refresh */

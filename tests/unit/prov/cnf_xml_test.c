@@ -637,9 +637,9 @@ static void test_cache_lazy(void **state)
 	assert_int_equal(cnf_cache_builds(c), 2);
 
 	/* its own line: a new password shows in the encrypted config */
-	assert_int_equal(store_line_password_set(f->st, "1002", "bob",
-	                                         "trustline", "x"),
-	                 0);
+	assert_int_equal(
+	        store_line_password_set(f->st, "1002", "bob", "trustline", "x"),
+	        0);
 	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
 	assert_int_equal(cnf_cache_builds(c), 3);
 	assert_non_null(memmem(s.p, s.len, "<authName>bob<", 14));
@@ -720,7 +720,8 @@ static void test_cache_storm(void **state)
 		struct store_device d = {0};
 		struct store_line l = {0};
 
-		snprintf(d.mac, sizeof(d.mac), "0000B0%06X", i);
+		snprintf(d.mac, sizeof(d.mac), "0000B0%06X",
+		         (unsigned)i & 0xffffffu);
 		snprintf(d.profile, sizeof(d.profile), "encrypted");
 		d.capf_auth_mode = 2;
 		d.capf_op = STORE_CAPF_INSTALL;
@@ -739,23 +740,27 @@ static void test_cache_storm(void **state)
 	 * config */
 	for (int t = 0; t < N + K + 2; t++) {
 		if (t < N) {
-			snprintf(mac, sizeof(mac), "0000B0%06X", t);
+			snprintf(mac, sizeof(mac), "0000B0%06X",
+			         (unsigned)t & 0xffffffu);
 			assert_int_equal(
 			        cnf_cache_get(c, mac, CNF_FILE_SGN, &s), 0);
 		}
 		if (t >= K && t - K < N) {
-			snprintf(mac, sizeof(mac), "0000B0%06X", t - K);
+			snprintf(mac, sizeof(mac), "0000B0%06X",
+			         (unsigned)(t - K) & 0xffffffu);
 			storm_enrol(f->st, mac, der, len);
 		}
 		if (t >= K + 1 && t - K - 1 < N) {
-			snprintf(mac, sizeof(mac), "0000B0%06X", t - K - 1);
+			snprintf(mac, sizeof(mac), "0000B0%06X",
+			         (unsigned)(t - K - 1) & 0xffffffu);
 			assert_int_equal(
 			        cnf_cache_get(c, mac, CNF_FILE_SGN, &s), 0);
 			assert_non_null(
 			        memmem(s.p, s.len, "<encrConfig>true<", 17));
 		}
 		if (t >= K + 2) {
-			snprintf(mac, sizeof(mac), "0000B0%06X", t - K - 2);
+			snprintf(mac, sizeof(mac), "0000B0%06X",
+			         (unsigned)(t - K - 2) & 0xffffffu);
 			assert_int_equal(
 			        cnf_cache_get(c, mac, CNF_FILE_ENC, &s), 0);
 		}
@@ -763,8 +768,7 @@ static void test_cache_storm(void **state)
 	OPENSSL_free(der);
 	print_message("config cache, %d phones, %d booting at a time: "
 	              "%.2f builds and %.2f signed files per phone\n",
-	              N, K, (double)cnf_cache_builds(c) / N,
-	              (double)calls / N);
+	              N, K, (double)cnf_cache_builds(c) / N, (double)calls / N);
 	/* the full config, the stub, the encrypted config: once each */
 	assert_int_equal(calls, 3 * N);
 	assert_int_equal(cnf_cache_builds(c), 3 * N);

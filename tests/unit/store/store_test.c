@@ -818,18 +818,16 @@ static void test_migrate_v2_to_v3(void **state)
 	assert_string_equal(l.device, "AABBCCDDEEFF");
 	/* a reader of the old schema reloads everything; the rows are
 	 * marked with the migration's generation */
-	assert_int_equal(store_changes_since(f->st, g2, &upto, &full, chg_add,
-	                                     &log),
-	                 0);
+	assert_int_equal(
+	        store_changes_since(f->st, g2, &upto, &full, chg_add, &log), 0);
 	assert_true(full);
 	assert_int_equal(upto, g3);
 	assert_int_equal(store_device_stamp(f->st, "AABBCCDDEEFF", &stamp), 0);
 	assert_int_equal(stamp, g3);
 	/* the triggers are there */
 	assert_int_equal(store_line_del(f->st, "1001"), 0);
-	assert_int_equal(store_changes_since(f->st, g3, &upto, &full, chg_add,
-	                                     &log),
-	                 0);
+	assert_int_equal(
+	        store_changes_since(f->st, g3, &upto, &full, chg_add, &log), 0);
 	assert_false(full);
 	assert_string_equal(log.s, "-L1001@AABBCCDDEEFF ");
 	/* reopening migrates nothing more */
@@ -1163,8 +1161,7 @@ static void test_changes(void **state)
 	assert_int_equal(stamp(f->st, "aa:bb:cc:dd:ee:ff"), g);
 	assert_int_equal(store_device_stamp(f->st, "0000000000AA", &s1),
 	                 -TL_ENOTFOUND);
-	assert_int_equal(store_device_stamp(f->st, "junk", &s1),
-	                 -TL_ENOTFOUND);
+	assert_int_equal(store_device_stamp(f->st, "junk", &s1), -TL_ENOTFOUND);
 	const char *all = changes(f->st, &since, &full);
 	assert_false(full);
 	assert_int_equal(since, g);
@@ -1189,9 +1186,8 @@ static void test_changes(void **state)
 	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
 	assert_int_equal(stamp(f->st, "AABBCCDDEEFF"), s1);
 	assert_true(stamp(f->st, "001122334455") > s2);
-	assert_int_equal(store_device_capf_auth_set(f->st, "001122334455",
-	                                            "secret"),
-	                 0);
+	assert_int_equal(
+	        store_device_capf_auth_set(f->st, "001122334455", "secret"), 0);
 	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
 
 	/* a line's password, its MWI state: the line (and its device's
@@ -1229,9 +1225,9 @@ static void test_changes(void **state)
 	uint8_t *der = make_cert(0x5678cd, &len);
 	char serial[80];
 
-	assert_int_equal(store_device_cert_set(f->st, "001122334455", der,
-	                                       (size_t)len),
-	                 0);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "001122334455", der, (size_t)len),
+	        0);
 	OPENSSL_free(der);
 	assert_string_equal(changes(f->st, &since, &full), "D001122334455 ");
 	assert_int_equal(store_device_get(f->st, "001122334455", &d), 0);
@@ -1275,8 +1271,7 @@ static void test_changes(void **state)
 	assert_int_equal(store_profile_update(f->st, &p), 0);
 	changes(f->st, &since, &full);
 	assert_true(full);
-	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED),
-	                 0);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
 	changes(f->st, &since, &full);
 	assert_true(full);
 	assert_int_equal(store_setting_del(f->st, "k"), 0);
@@ -1322,14 +1317,16 @@ static void test_changes(void **state)
 
 	assert_int_equal(store_tx_begin(f->st), 0);
 	for (int i = 0; i < 9000; i++) {
-		snprintf(mac, sizeof(mac), "00000A00%04X", i);
+		snprintf(mac, sizeof(mac), "00000A00%04X",
+		         (unsigned)i & 0xffffu);
 		add_device(f->st, mac, "nonsecure");
 	}
 	assert_int_equal(store_tx_commit(f->st), 0);
 	for (int i = 0; i < 9000; i += 100) {
 		assert_int_equal(store_tx_begin(f->st), 0);
 		for (int k = i; k < i + 100; k++) {
-			snprintf(mac, sizeof(mac), "00000A00%04X", k);
+			snprintf(mac, sizeof(mac), "00000A00%04X",
+			         (unsigned)k & 0xffffu);
 			assert_int_equal(store_device_del(f->st, mac), 0);
 		}
 		assert_int_equal(store_tx_commit(f->st), 0);
