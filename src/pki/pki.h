@@ -158,6 +158,16 @@ int pki_csr_parse(X509_REQ **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
  * out. */
 int pki_spki_decode(EVP_PKEY **out, const uint8_t *p, size_t len) TL_MUST_CHECK;
 int pki_spki_encode(EVP_PKEY *key, struct buf *out) TL_MUST_CHECK;
+/* One DER certificate (nothing after it) decoded, or NULL. The result is
+ * a new reference (X509_free it) to an object that may be shared with
+ * other callers and threads that decoded the same bytes: treat it as read
+ * only. OpenSSL 3.0 makes each d2i_X509 cost several signatures; the
+ * process keeps the last decoded certificates (a small table, exact DER
+ * match) so that the same CTL or LSC is decoded once. Not strict DER: use
+ * pki_cert_parse for input that must be. pki_cert_shared_clear empties
+ * the table (tests, shutdown). */
+X509 *pki_cert_shared(const uint8_t *der, size_t len);
+void pki_cert_shared_clear(void);
 int pki_serial_hex(const X509 *x, char *out, size_t outlen) TL_MUST_CHECK;
 int pki_name_str(const X509_NAME *n, char *out, size_t outlen) TL_MUST_CHECK;
 

@@ -2,6 +2,8 @@
  * (docs/formats/ctl.md). */
 #include "trust/trust_int.h"
 
+#include "pki/pki.h"
+
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,7 +210,6 @@ static bool der_sequence(struct slice s)
 static X509 *cert_at(const struct trust_ctl *ctl, size_t i)
 {
 	const struct tlv_record *r = &ctl->f.recs[i];
-	const unsigned char *d = r->cert.p;
 	uint8_t serial[32];
 	size_t slen = sizeof(serial);
 	X509 *x;
@@ -216,9 +217,8 @@ static X509 *cert_at(const struct trust_ctl *ctl, size_t i)
 	if (ctl->certs[i] || ctl->bad[i]) {
 		return ctl->certs[i];
 	}
-	x = d2i_X509(NULL, &d, (long)r->cert.len);
-	if (!x || d != r->cert.p + r->cert.len ||
-	    trust_serial_bytes(x, serial, &slen) ||
+	x = pki_cert_shared(r->cert.p, r->cert.len);
+	if (!x || trust_serial_bytes(x, serial, &slen) ||
 	    !slice_eq(slice_make(serial, slen), r->serial)) {
 		X509_free(x);
 		ctl->bad[i] = true;
