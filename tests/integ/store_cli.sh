@@ -50,7 +50,7 @@ tl_assert_eq "authenticated encrypted nonsecure" \
 	"the migration creates the three default profiles"
 tl_check "the first command created the database" test -f "$DB"
 tl_assert_eq 600 "$(stat -c %a "$DB")" "the database is owner-only"
-tl_assert_eq 2 "$(q 'PRAGMA user_version')" "schema version 2"
+tl_assert_eq 3 "$(q 'PRAGMA user_version')" "schema version 3"
 tl_assert_eq wal "$(q 'PRAGMA journal_mode')" "WAL journal"
 
 tl_check "profile add" tl profile add secure-phones --mode encrypted \
