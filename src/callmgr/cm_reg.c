@@ -1135,16 +1135,10 @@ static int apply_contacts(struct cm_reg *r, struct sip_msg *req,
 static int challenge(struct cm_reg *r, struct slice addr, bool stale,
                      struct buf *hdrs)
 {
-	int err = 0;
-
-	for (size_t i = 0; !err && i < r->n_algs; i++) {
-		buf_put_str(hdrs, "WWW-Authenticate: ");
-		err = sip_auth_challenge_value(r->auth, r->algs[i],
-		                               slice_from_str(r->realm), addr,
-		                               stale, hdrs);
-		buf_put_str(hdrs, "\r\n");
-	}
-	return err ? err : buf_err(hdrs);
+	/* one nonce for all of them */
+	return sip_auth_challenge_algs(r->auth, r->algs, r->n_algs,
+	                               slice_from_str(r->realm), addr, stale,
+	                               false, hdrs);
 }
 
 /* Refusals of unknown devices come from anyone: one audit row a second

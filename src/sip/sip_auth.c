@@ -678,6 +678,17 @@ static uint64_t realtime_ms(void *arg)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* The tables are written at random from the first request on: their
+ * pages are faulted in here, not one per request under load. */
+static void prefault(void *p, size_t n)
+{
+	volatile uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i += 4096) {
+		b[i] = 0;
+	}
+}
+
 static size_t sets_for(size_t slots)
 {
 	size_t s = (slots + WAYS - 1) / WAYS;
@@ -715,6 +726,8 @@ int sip_auth_new(struct sip_auth_srv **out, const struct sip_auth_cfg *cfg)
 	if (!a->nc || !a->rl) {
 		goto out;
 	}
+	prefault(a->nc, a->nc_nsets * sizeof(*a->nc));
+	prefault(a->rl, a->rl_nsets * WAYS * sizeof(*a->rl));
 	rc = -TL_ECRYPTO;
 	if (cfg->secret.len) {
 		/* Long secrets are folded into 32 bytes (RFC 2104 §3 would
@@ -882,6 +895,24 @@ static int make_nonce(struct sip_auth_srv *a, struct slice realm,
 	return 0;
 }
 
+static void put_challenge(struct buf *out, enum sip_auth_alg alg,
+			  struct slice realm, const char *nonce,
+			  const char *opaque, bool stale)
+{
+	buf_put_str(out, "Digest realm=\"");
+	buf_put_slice(out, realm);
+	buf_put_str(out, "\", nonce=\"");
+	buf_put_str(out, nonce);
+	buf_put_str(out, "\", opaque=\"");
+	buf_put_str(out, opaque);
+	buf_put_str(out, "\", algorithm=");
+	buf_put_str(out, sip_auth_alg_name(alg));
+	buf_put_str(out, ", qop=\"auth\"");
+	if (stale) {
+		buf_put_str(out, ", stale=true");
+	}
+}
+
 int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 			     struct slice realm, struct slice addr, bool stale,
 			     struct buf *out)
@@ -901,17 +932,40 @@ int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 	if (rc) {
 		return rc;
 	}
-	buf_put_str(out, "Digest realm=\"");
-	buf_put_slice(out, realm);
-	buf_put_str(out, "\", nonce=\"");
-	buf_put_str(out, nonce);
-	buf_put_str(out, "\", opaque=\"");
-	buf_put_str(out, opaque);
-	buf_put_str(out, "\", algorithm=");
-	buf_put_str(out, sip_auth_alg_name(alg));
-	buf_put_str(out, ", qop=\"auth\"");
-	if (stale) {
-		buf_put_str(out, ", stale=true");
+	put_challenge(out, alg, realm, nonce, opaque, stale);
+	return buf_err(out);
+}
+
+int sip_auth_challenge_algs(struct sip_auth_srv *a,
+			    const enum sip_auth_alg *algs, size_t n,
+			    struct slice realm, struct slice addr, bool stale,
+			    bool proxy, struct buf *out)
+{
+	const char *name =
+		proxy ? "Proxy-Authenticate: " : "WWW-Authenticate: ";
+	char nonce[NONCE_TXT_LEN + 1];
+	char opaque[32];
+	int rc;
+
+	if (!quotable(realm) || realm.len > REALM_MAX) {
+		return -TL_EPARSE;
+	}
+	/* RFC 7616 §3.9.1: the challenges of one response may share their
+	 * nonce (its example offers SHA-256 and MD5 with one); the nonce
+	 * binds time, realm and address, not the algorithm, and its nonce
+	 * counts are kept per nonce whichever algorithm answers. */
+	rc = make_nonce(a, realm, addr, nonce);
+	if (rc) {
+		return rc;
+	}
+	rc = make_opaque(a, realm, opaque);
+	if (rc) {
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		buf_put_str(out, name);
+		put_challenge(out, algs[i], realm, nonce, opaque, stale);
+		buf_put_str(out, "\r\n");
 	}
 	return buf_err(out);
 }
@@ -924,19 +978,9 @@ int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
 	 * the stronger algorithm goes first. */
 	static const enum sip_auth_alg offer[] = {SIP_AUTH_SHA256,
 						  SIP_AUTH_MD5};
-	const char *name =
-		proxy ? "Proxy-Authenticate: " : "WWW-Authenticate: ";
 
-	for (size_t i = 0; i < 2; i++) {
-		buf_put_str(out, name);
-		int rc = sip_auth_challenge_value(a, offer[i], realm, addr,
-						  stale, out);
-		if (rc) {
-			return rc;
-		}
-		buf_put_str(out, "\r\n");
-	}
-	return buf_err(out);
+	return sip_auth_challenge_algs(a, offer, 2, realm, addr, stale, proxy,
+				       out);
 }
 
 int sip_auth_status(enum sip_auth_verdict v, bool proxy)

@@ -176,6 +176,12 @@ int sip_auth_check(struct sip_auth_srv *a, const struct sip_auth_req *req,
 int sip_auth_challenge(struct sip_auth_srv *a, struct slice realm,
 		       struct slice addr, bool stale, bool proxy,
 		       struct buf *out) TL_MUST_CHECK;
+/* The same for the n algorithms in algs, in that order, all with one
+ * nonce (one MAC for the lot). */
+int sip_auth_challenge_algs(struct sip_auth_srv *a,
+			    const enum sip_auth_alg *algs, size_t n,
+			    struct slice realm, struct slice addr, bool stale,
+			    bool proxy, struct buf *out) TL_MUST_CHECK;
 /* One challenge value (no header name, no CRLF) for one algorithm. */
 int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 			     struct slice realm, struct slice addr, bool stale,

@@ -432,8 +432,11 @@ static void test_challenge_shape(void **state)
 	assert_true(slice_eq_str(ch.realm, REALM));
 	assert_int_equal(ch.nonce.len, 64);
 	assert_int_equal(ch.opaque.len, 16);
+	struct slice nonce0 = ch.nonce;
 	assert_int_equal(sip_auth_parse_chal(vals[1], &ch), 0);
 	assert_int_equal(ch.alg, SIP_AUTH_MD5);
+	/* RFC 7616 §3.9.1: one nonce for the challenges of one response */
+	assert_true(slice_eq(ch.nonce, nonce0));
 	assert_int_equal(sip_auth_status(SIP_AUTH_CHALLENGE, false), 401);
 	assert_int_equal(sip_auth_status(SIP_AUTH_STALE, true), 407);
 	assert_int_equal(sip_auth_status(SIP_AUTH_FORBIDDEN, false), 403);
