@@ -33,6 +33,7 @@ void net_conf_default(struct net_conf *conf)
 	conf->max_conns = 4096;
 	conf->max_conns_per_ip = 128;
 	conf->max_pending_per_ip = 0;
+	conf->rx_batch_us = 1000;
 }
 
 /* A write to a peer that has gone must fail with EPIPE, not kill the
@@ -83,6 +84,9 @@ static void lst_free(struct net_lst *l)
 	if (l->ev != NULL) {
 		event_free(l->ev);
 	}
+	if (l->poll != NULL) {
+		event_free(l->poll);
+	}
 	if (l->fd >= 0) {
 		close(l->fd);
 	}
@@ -115,6 +119,7 @@ void net_free(struct net *n)
 	}
 	net_tls_unref(n->tls_client);
 	free(n->udp_buf);
+	free(n->txq);
 	free(n);
 }
 
@@ -181,9 +186,123 @@ static void udp_dst(const struct net_lst *l, struct msghdr *mh,
 	}
 }
 
-static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
+/* Fills mh to send p to dst; on a wildcard socket from local's address
+ * (RFC 3581 §4: a response leaves from the address and port the request
+ * was received on). ctl must hold an in6_pktinfo control message. */
+static void udp_msg(const struct net_lst *l, const struct net_addr *dst,
+                    const struct net_addr *local, struct msghdr *mh,
+                    struct sockaddr_storage *name, struct iovec *iov,
+                    uint8_t *ctl, size_t ctl_len)
 {
-	struct net_lst *l = arg;
+	struct cmsghdr *cm;
+
+	memset(mh, 0, sizeof(*mh));
+	memcpy(name, &dst->ss, dst->len);
+	mh->msg_name = name;
+	mh->msg_namelen = dst->len;
+	mh->msg_iov = iov;
+	mh->msg_iovlen = 1;
+	if (!l->wild || local == NULL || addr_is_wild(local) ||
+	    net_addr_family(local) != net_addr_family(dst)) {
+		return;
+	}
+	memset(ctl, 0, ctl_len);
+	mh->msg_control = ctl;
+	cm = (struct cmsghdr *)(void *)ctl;
+	if (net_addr_family(dst) == AF_INET) {
+		struct in_pktinfo pi = {0};
+		pi.ipi_spec_dst =
+		        ((const struct sockaddr_in *)&local->ss)->sin_addr;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IP;
+		cm->cmsg_type = IP_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	} else {
+		struct in6_pktinfo pi = {0};
+		pi.ipi6_addr =
+		        ((const struct sockaddr_in6 *)&local->ss)->sin6_addr;
+		mh->msg_controllen = CMSG_SPACE(sizeof(pi));
+		cm->cmsg_level = IPPROTO_IPV6;
+		cm->cmsg_type = IPV6_PKTINFO;
+		cm->cmsg_len = CMSG_LEN(sizeof(pi));
+		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	}
+}
+
+static ssize_t udp_sendto(const struct net_lst *l, const struct net_addr *dst,
+                          const struct net_addr *local, const uint8_t *p,
+                          size_t len)
+{
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctl;
+	struct sockaddr_storage name;
+	struct iovec iov = {(void *)p, len};
+	struct msghdr mh;
+
+	udp_msg(l, dst, local, &mh, &name, &iov, ctl.b, sizeof(ctl.b));
+	return sendmsg(l->fd, &mh, 0);
+}
+
+/* Sends what the batch queued, one sendmmsg(2) for all. A datagram the
+ * kernel refuses is skipped (UDP sends are fire and forget: an error
+ * here is what a later ICMP error would have been). */
+static void txq_flush(struct net *n)
+{
+	struct net_txq *q = n->txq;
+	unsigned done = 0;
+
+	while (done < q->n) {
+		int r = sendmmsg(q->lst->fd, q->mm + done, q->n - done, 0);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r > 0) {
+			n->stats.udp_out += (unsigned)r;
+			done += (unsigned)r;
+		} else {
+			done++;
+		}
+	}
+	q->n = 0;
+	q->used = 0;
+	q->lst = NULL;
+}
+
+static bool txq_put(struct net *n, struct net_lst *l,
+                    const struct net_addr *dst, const struct net_addr *local,
+                    const uint8_t *p, size_t len)
+{
+	struct net_txq *q = n->txq;
+	unsigned i;
+
+	if (q == NULL || !q->active || len > NET_TXQ_BYTES) {
+		return false;
+	}
+	if (q->n > 0 && (q->lst != l || q->n == NET_TXQ_MSGS ||
+	                 q->used + len > NET_TXQ_BYTES)) {
+		txq_flush(n);
+	}
+	i = q->n;
+	memcpy(q->buf + q->used, p, len);
+	q->iov[i].iov_base = q->buf + q->used;
+	q->iov[i].iov_len = len;
+	udp_msg(l, dst, local, &q->mm[i].msg_hdr, &q->dst[i], &q->iov[i],
+	        q->ctl[i].b, sizeof(q->ctl[i].b));
+	q->mm[i].msg_len = 0;
+	q->used += len;
+	q->lst = l;
+	q->n++;
+	return true;
+}
+
+/* Reads what is queued (up to NET_UDP_BATCH datagrams) and hands each to
+ * recv_h; what recv_h sends over UDP meanwhile goes out at the end.
+ * Returns the datagrams read; *more when the batch was cut short. */
+static int udp_drain(struct net_lst *l, bool *more)
+{
 	struct net *n = l->net;
 	struct mmsghdr mm[NET_UDP_MMSG];
 	struct iovec iov[NET_UDP_MMSG];
@@ -194,6 +313,8 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 	} ctl[NET_UDP_MMSG];
 	int got = 0;
 
+	*more = false;
+	n->txq->active = true;
 	while (got < NET_UDP_BATCH) {
 		int i, r;
 
@@ -205,16 +326,18 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 			mm[i].msg_hdr.msg_namelen = sizeof(ss[i]);
 			mm[i].msg_hdr.msg_iov = &iov[i];
 			mm[i].msg_hdr.msg_iovlen = 1;
-			mm[i].msg_hdr.msg_control = ctl[i].b;
-			mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].b);
+			if (l->wild) {
+				mm[i].msg_hdr.msg_control = ctl[i].b;
+				mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].b);
+			}
 		}
-		r = recvmmsg(fd, mm, NET_UDP_MMSG, MSG_DONTWAIT | MSG_TRUNC,
+		r = recvmmsg(l->fd, mm, NET_UDP_MMSG, MSG_DONTWAIT | MSG_TRUNC,
 		             NULL);
 		if (r <= 0) {
 			/* EAGAIN: drained. Anything else (an ICMP error
 			 * queued on the socket) is per-send: the next
 			 * readiness event reads on. */
-			return;
+			break;
 		}
 		for (i = 0; i < r; i++) {
 			struct msghdr *mh = &mm[i].msg_hdr;
@@ -236,57 +359,63 @@ static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		got += r;
 		if (r < NET_UDP_MMSG) {
-			return; /* fewer than asked for: nothing more queued */
+			break; /* fewer than asked for: nothing more queued */
+		}
+		if (got >= NET_UDP_BATCH) {
+			*more = true;
 		}
 	}
+	if (n->txq->n > 0) {
+		txq_flush(n);
+	}
+	n->txq->active = false;
+	return got;
 }
 
-/* Send from a given source address on a wildcard socket: RFC 3581 §4, a
- * response leaves from the address and port the request was received on. */
-static ssize_t udp_sendto(const struct net_lst *l, const struct net_addr *dst,
-                          const struct net_addr *local, const uint8_t *p,
-                          size_t len)
+/* Readiness events while idle, a timer while busy: a listener readable
+ * again within rx_batch_us of its last read is read every rx_batch_us
+ * (what arrived meanwhile in one recvmmsg, the answers in one sendmmsg)
+ * until a read finds nothing. Every wakeup costs a context switch and
+ * an epoll_wait; at thousands of datagrams a second that is most of the
+ * work of answering one. */
+static void udp_read_cb(evutil_socket_t fd, short what, void *arg)
 {
-	union {
-		struct cmsghdr align;
-		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
-	} ctl;
-	struct iovec iov = {(void *)p, len};
-	struct msghdr mh = {0};
-	struct cmsghdr *cm;
+	struct net_lst *l = arg;
+	struct net *n = l->net;
+	uint64_t now;
+	bool more;
+	int got;
 
-	if (!l->wild || local == NULL || addr_is_wild(local) ||
-	    net_addr_family(local) != net_addr_family(dst)) {
-		return sendto(l->fd, p, len, 0,
-		              (const struct sockaddr *)&dst->ss, dst->len);
+	(void)fd;
+	got = udp_drain(l, &more);
+	if (n->conf.rx_batch_us == 0 || l->poll == NULL) {
+		return;
 	}
-	memset(&ctl, 0, sizeof(ctl));
-	mh.msg_name = (void *)&dst->ss;
-	mh.msg_namelen = dst->len;
-	mh.msg_iov = &iov;
-	mh.msg_iovlen = 1;
-	mh.msg_control = ctl.b;
-	cm = (struct cmsghdr *)ctl.b;
-	if (net_addr_family(dst) == AF_INET) {
-		struct in_pktinfo pi = {0};
-		pi.ipi_spec_dst =
-		        ((const struct sockaddr_in *)&local->ss)->sin_addr;
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm->cmsg_level = IPPROTO_IP;
-		cm->cmsg_type = IP_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
-	} else {
-		struct in6_pktinfo pi = {0};
-		pi.ipi6_addr =
-		        ((const struct sockaddr_in6 *)&local->ss)->sin6_addr;
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-		cm->cmsg_level = IPPROTO_IPV6;
-		cm->cmsg_type = IPV6_PKTINFO;
-		cm->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(cm), &pi, sizeof(pi));
+	now = net_now_us();
+	if (l->polling) {
+		if (got == 0) {
+			event_del(l->poll);
+			l->polling = false;
+			if (event_add(l->ev, NULL) < 0) {
+				log_warn("net",
+				         "UDP listener: event_add failed");
+			}
+		} else if (more) {
+			/* more queued than a batch: on at once */
+			event_active(l->poll, EV_TIMEOUT, 0);
+		}
+	} else if (got > 0 && now - l->last_rd_us < n->conf.rx_batch_us) {
+		struct timeval tv = {
+		        .tv_sec = (time_t)(n->conf.rx_batch_us / 1000000u),
+		        .tv_usec =
+		                (suseconds_t)(n->conf.rx_batch_us % 1000000u),
+		};
+		if (event_add(l->poll, &tv) == 0) {
+			event_del(l->ev);
+			l->polling = true;
+		}
 	}
-	return sendmsg(l->fd, &mh, 0);
+	l->last_rd_us = now;
 }
 
 static void tcp_accept_cb(struct evconnlistener *el, evutil_socket_t fd,
@@ -418,6 +547,13 @@ int net_listen(struct net *n, enum net_transport tp,
 				goto out;
 			}
 		}
+		if (n->txq == NULL) {
+			n->txq = calloc(1, sizeof(*n->txq));
+			if (n->txq == NULL) {
+				err = -ENOMEM;
+				goto out;
+			}
+		}
 		l->wild = addr_is_wild(&l->addr);
 		if (l->wild) {
 			int one = 1;
@@ -438,6 +574,14 @@ int net_listen(struct net *n, enum net_transport tp,
 		if (l->ev == NULL || event_add(l->ev, NULL) < 0) {
 			err = -ENOMEM;
 			goto out;
+		}
+		if (n->conf.rx_batch_us != 0) {
+			l->poll = event_new(n->base, -1, EV_PERSIST,
+			                    udp_read_cb, l);
+			if (l->poll == NULL) {
+				err = -ENOMEM;
+				goto out;
+			}
 		}
 	} else {
 		l->el = evconnlistener_new(
@@ -522,6 +666,9 @@ int net_send(struct net *n, enum net_transport tp, const struct net_addr *dst,
 		}
 		if (len > NET_UDP_MAX) {
 			return -EMSGSIZE;
+		}
+		if (txq_put(n, l, dst, local, p, len)) {
+			return 0;
 		}
 		r = udp_sendto(l, dst, local, p, len);
 		if (r < 0) {

@@ -147,7 +147,8 @@ struct net_handlers {
 	void *arg;
 };
 
-/* All times in milliseconds; 0 disables a timer (not recommended).
+/* Times in milliseconds (but rx_batch_us); 0 disables a timer (not
+ * recommended).
  * net_conf_default() fills the defaults given here. */
 struct net_conf {
 	/* Close a stream with no traffic in either direction for this long
@@ -175,6 +176,13 @@ struct net_conf {
 	/* Incoming connections not yet up (TLS handshakes in progress) per
 	 * source IP: 0 means max_conns_per_ip (default 0). */
 	unsigned max_pending_per_ip;
+	/* Busy sockets are read in batches (microseconds, default 1000):
+	 * a UDP listener or stream connection readable again within this
+	 * time of its last read is then read every rx_batch_us on a timer
+	 * instead of on each readiness event, until a read finds nothing.
+	 * Several messages per wakeup, their answers sent together; a
+	 * message waits at most this long. 0: read on every event. */
+	unsigned rx_batch_us;
 };
 
 void net_conf_default(struct net_conf *conf);

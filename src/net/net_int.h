@@ -8,8 +8,10 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <netinet/in.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #define NET_HASH_SIZE 1024u
 #define NET_UDP_MAX   65507u
@@ -42,6 +44,30 @@ struct net_lst {
 	struct event *retry;       /* re-enable after accept errors */
 	struct net_tls *tls;
 	bool wild; /* UDP on a wildcard address: packet info on */
+	/* UDP read on a timer while busy (conf.rx_batch_us) */
+	struct event *poll;
+	bool polling;
+	uint64_t last_rd_us;
+};
+
+/* Datagrams sent while a UDP read batch is handled go out together, one
+ * sendmmsg(2) at its end. */
+#define NET_TXQ_MSGS  32
+#define NET_TXQ_BYTES 65536u
+
+struct net_txq {
+	bool active;         /* inside a UDP read batch */
+	struct net_lst *lst; /* the listener the queue is for */
+	unsigned n;
+	size_t used;
+	uint8_t buf[NET_TXQ_BYTES];
+	struct mmsghdr mm[NET_TXQ_MSGS];
+	struct iovec iov[NET_TXQ_MSGS];
+	struct sockaddr_storage dst[NET_TXQ_MSGS];
+	union {
+		struct cmsghdr align;
+		uint8_t b[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+	} ctl[NET_TXQ_MSGS];
 };
 
 struct net_conn {
@@ -87,9 +113,11 @@ struct net {
 	uint64_t refuse_log_ms;
 	unsigned refuse_quiet;
 	uint8_t *udp_buf;
+	struct net_txq *txq;
 };
 
 uint64_t net_now_ms(void);
+uint64_t net_now_us(void);
 unsigned net_addr_hash_host(const struct net_addr *a);
 
 /* conn.c */
