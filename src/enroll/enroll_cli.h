@@ -101,12 +101,18 @@ struct est_cli_conf {
 	/* Optional reused client context (with the client certificate in
 	 * it, if any): as for CAPF. */
 	struct net_tls *tls;
+	/* Leave r->lsc NULL: the LSC is only in r->lsc_der, checked for its
+	 * subject and key but not decoded, for a caller that stores it and
+	 * decodes it when it uses it. OpenSSL 3.0 decodes a certificate's
+	 * key at the cost of several signatures. */
+	bool lsc_der_only;
 };
 
 struct est_cli_result {
-	int status;    /* the HTTP status (0: none received) */
-	X509 *lsc;     /* 200: the new LSC (owned) */
-	EVP_PKEY *key; /* 200: its key (owned) */
+	int status;         /* the HTTP status (0: none received) */
+	X509 *lsc;          /* 200: the new LSC (owned), unless lsc_der_only */
+	EVP_PKEY *key;      /* 200: its key (owned) */
+	struct buf lsc_der; /* 200: the new LSC's DER */
 };
 
 /* 0 with an LSC on 200; -TL_EAUTH on 401, -TL_EPOLICY on 403, -TL_EPARSE

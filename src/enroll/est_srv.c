@@ -112,10 +112,8 @@ static void b64_encode(struct buf *out, const uint8_t *p, size_t len)
 	EVP_ENCODE_CTX_free(ctx);
 }
 
-/* One CN, UTF-8, no NUL. */
-static int req_cn(X509_REQ *req, char *out, size_t outlen)
+int est_name_cn(const X509_NAME *n, char *out, size_t outlen)
 {
-	X509_NAME *n = X509_REQ_get_subject_name(req);
 	int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
 	unsigned char *u = NULL;
 	int len, err = 0;
@@ -141,19 +139,20 @@ static int req_cn(X509_REQ *req, char *out, size_t outlen)
 }
 
 /* RFC 2985 §5.4.1 challengePassword: at most one, one value. */
-static int req_challenge(X509_REQ *req, char *out, size_t outlen)
+static int req_challenge(const STACK_OF(X509_ATTRIBUTE) * attrs, char *out,
+                         size_t outlen)
 {
-	int i = X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, -1);
+	int i = X509at_get_attr_by_NID(attrs, NID_pkcs9_challengePassword, -1);
 
 	out[0] = '\0';
 	if (i < 0) {
 		return 0;
 	}
-	if (X509_REQ_get_attr_by_NID(req, NID_pkcs9_challengePassword, i) >=
+	if (X509at_get_attr_by_NID(attrs, NID_pkcs9_challengePassword, i) >=
 	    0) {
 		return -TL_EPARSE;
 	}
-	X509_ATTRIBUTE *a = X509_REQ_get_attr(req, i);
+	X509_ATTRIBUTE *a = X509at_get_attr(attrs, i);
 	if (a == NULL || X509_ATTRIBUTE_count(a) != 1) {
 		return -TL_EPARSE;
 	}
@@ -179,44 +178,34 @@ static int req_challenge(X509_REQ *req, char *out, size_t outlen)
 
 void est_req_clear(struct est_req *r)
 {
-	X509_REQ_free(r->csr);
-	OPENSSL_free(r->spki);
+	pki_csr_clear(&r->csr);
+	buf_free_secret(&r->der); /* it may hold a challengePassword */
 	OPENSSL_cleanse(r->challenge, sizeof(r->challenge));
 	memset(r, 0, sizeof(*r));
 }
 
 int est_req_parse(struct est_req *r, const uint8_t *body, size_t len)
 {
-	struct buf der;
 	int err;
 
 	memset(r, 0, sizeof(*r));
 	if (len > EST_BODY_MAX) {
 		return -TL_ETOOBIG;
 	}
-	buf_init(&der, EST_BODY_MAX);
-	err = est_b64_decode(body, len, &der);
+	buf_init(&r->der, EST_BODY_MAX);
+	err = est_b64_decode(body, len, &r->der);
 	if (!err) {
 		/* DER only: a PEM header is not base64 anyway */
-		err = der.len > 0 && der.p[0] == 0x30
-		              ? pki_csr_parse(&r->csr, der.p, der.len)
+		err = r->der.len > 0 && r->der.p[0] == 0x30
+		              ? pki_csr_decode(&r->csr, r->der.p, r->der.len)
 		              : -TL_EPARSE;
 	}
-	buf_free(&der);
 	if (!err) {
-		err = req_cn(r->csr, r->cn, sizeof(r->cn));
+		err = est_name_cn(r->csr.subject, r->cn, sizeof(r->cn));
 	}
 	if (!err) {
-		err = req_challenge(r->csr, r->challenge, sizeof(r->challenge));
-	}
-	if (!err) {
-		int n = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(r->csr),
-		                        &r->spki);
-		if (n <= 0) {
-			err = -TL_ECRYPTO;
-		} else {
-			r->spki_len = (size_t)n;
-		}
+		err = req_challenge(r->csr.attrs, r->challenge,
+		                    sizeof(r->challenge));
 	}
 	if (err) {
 		est_req_clear(r);
@@ -441,8 +430,8 @@ static void do_enroll(struct est_srv *s, struct evhttp_request *req,
 	cred.reenroll = reenroll;
 	err = enroll_authorize(s->e, &cred, &dev);
 	if (!err) {
-		err = enroll_install(s->e, &dev, X509_REQ_get0_pubkey(r.csr),
-		                     r.spki, r.spki_len, "est", &der);
+		err = enroll_install(s->e, &dev, r.csr.pub, r.csr.spki.p,
+		                     r.csr.spki.len, "est", &der);
 	}
 	if (err) {
 		/* a CSR error has been answered above: what is left is

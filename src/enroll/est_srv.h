@@ -23,6 +23,7 @@
 
 #include "base/tl_err.h"
 #include "enroll/enroll.h"
+#include "pki/pki_csr.h"
 
 #include <openssl/x509.h>
 #include <stdint.h>
@@ -57,11 +58,10 @@ uint16_t est_srv_port(const struct est_srv *s);
  * request whose signature verifies and whose key passes the policy, with
  * a subject CN, and at most one challengePassword. */
 struct est_req {
-	X509_REQ *csr;
+	struct pki_csr csr; /* subject, attributes, key; csr.spki in der */
 	char cn[64];
 	char challenge[65]; /* "" when absent */
-	uint8_t *spki;      /* DER SubjectPublicKeyInfo (OPENSSL_malloc) */
-	size_t spki_len;
+	struct buf der;     /* the request's DER */
 };
 /* -TL_EPARSE (not base64, not a CSR, no single CN, bad attribute),
  * -TL_ESIG (proof of possession fails), -TL_EPOLICY (key refused),
@@ -69,6 +69,26 @@ struct est_req {
 int est_req_parse(struct est_req *r, const uint8_t *body,
                   size_t len) TL_MUST_CHECK;
 void est_req_clear(struct est_req *r);
+
+/* The one CN of a name as a string: -TL_EPARSE when there is none or
+ * more than one, or it holds a NUL; -TL_ETOOBIG when it does not fit. */
+int est_name_cn(const X509_NAME *n, char *out, size_t outlen) TL_MUST_CHECK;
+
+/* The DER PKCS#10 request the EST client sends, appended to out: subject
+ * CN=device, key's SubjectPublicKeyInfo, the challengePassword if not
+ * NULL, signed by key (EC or RSA) with SHA-256. Built directly: OpenSSL
+ * 3.0's X509_REQ_set_pubkey encodes the key and decodes it back through
+ * its provider chains, several signatures' worth of CPU. */
+int est_csr_make(struct buf *out, const char *device, const char *challenge,
+                 EVP_PKEY *key) TL_MUST_CHECK;
+
+/* The client's side of a simpleenroll answer: the first certificate of a
+ * DER certs-only message (RFC 7030 §4.2.3), which must be ours: subject
+ * CN device, and our key (key's SubjectPublicKeyInfo, byte for byte).
+ * cert is a slice of der. -TL_EPARSE, -TL_EPOLICY (not ours). The
+ * certificate is not decoded: pki_cert_parse it to use it. */
+int est_resp_cert(struct slice der, const char *device, EVP_PKEY *key,
+                  struct slice *cert) TL_MUST_CHECK;
 
 /* "Basic <base64(user:password)>" (RFC 7617): -TL_EPARSE otherwise,
  * -TL_ETOOBIG when a part does not fit. */
