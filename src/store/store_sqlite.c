@@ -861,12 +861,17 @@ int store_open(struct store **out, const char *path)
 		return -EINVAL;
 	}
 	/* The database holds digest HA1 values: owner-only from birth
-	 * (SQLite gives its -wal and -shm files the same mode). */
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
+	 * (SQLite gives its -wal and -shm files the same mode). Only when
+	 * it does not exist yet: closing a descriptor of a file drops every
+	 * POSIX lock this process holds on it, those of a connection already
+	 * open included, and another process would then take itself for
+	 * the last user and remove the WAL under that connection. */
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+	} else if (errno != EEXIST) {
 		return -errno;
 	}
-	close(fd);
 	st = calloc(1, sizeof(*st));
 	if (!st) {
 		return -ENOMEM;
