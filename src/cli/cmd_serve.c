@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,91 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 
 	log_info("serve", "signal %d: shutting down", (int)sig);
 	event_base_loopexit(base, NULL);
+}
+
+/* Provisioning (TFTP, HTTP and the config generator with its RSA
+ * signatures) runs on a thread of its own: its own event loop and its own
+ * database connection (SQLite WAL: it only reads, and readers do not wait
+ * for the main thread's writes). Under a boot storm it is about half of
+ * the site's work; the call manager and CAPF keep the main thread. The
+ * main thread stops it by writing to a pipe the thread's loop watches. */
+struct prov_thread {
+	struct event_base *base;
+	struct event *stop_ev;
+	int stop_fd[2];
+	pthread_t tid;
+	bool running;
+};
+
+static void prov_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	event_base_loopexit(arg, NULL);
+}
+
+static void *prov_main(void *arg)
+{
+	struct prov_thread *t = arg;
+
+	if (event_base_dispatch(t->base) < 0) {
+		log_err("serve", "provisioning event loop failed");
+	}
+	return NULL;
+}
+
+static int prov_thread_init(struct prov_thread *t)
+{
+	*t = (struct prov_thread){.stop_fd = {-1, -1}};
+	t->base = event_base_new();
+	if (!t->base || pipe(t->stop_fd) != 0) {
+		return -ENOMEM;
+	}
+	t->stop_ev = event_new(t->base, t->stop_fd[0], EV_READ, prov_stop_cb,
+			       t->base);
+	if (!t->stop_ev || event_add(t->stop_ev, NULL) != 0) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int prov_thread_start(struct prov_thread *t)
+{
+	int err = pthread_create(&t->tid, NULL, prov_main, t);
+
+	t->running = err == 0;
+	return -err;
+}
+
+/* Stop the thread if it runs: nothing runs on its loop afterwards. */
+static void prov_thread_stop(struct prov_thread *t)
+{
+	if (t->running) {
+		ssize_t n;
+		do {
+			n = write(t->stop_fd[1], "x", 1);
+		} while (n < 0 && errno == EINTR);
+		pthread_join(t->tid, NULL);
+		t->running = false;
+	}
+}
+
+/* Free the loop, after what ran on it was freed. */
+static void prov_thread_free(struct prov_thread *t)
+{
+	prov_thread_stop(t);
+	if (t->stop_ev) {
+		event_free(t->stop_ev);
+	}
+	for (int i = 0; i < 2; i++) {
+		if (t->stop_fd[i] >= 0) {
+			close(t->stop_fd[i]);
+		}
+	}
+	if (t->base) {
+		event_base_free(t->base);
+	}
+	*t = (struct prov_thread){.stop_fd = {-1, -1}};
 }
 
 static bool file_exists(const char *p)
@@ -116,8 +202,9 @@ int cmd_serve(int argc, char **argv)
 	const char *keylog = NULL;
 	bool no_tftp = false, no_http = false, no_capf = false;
 	struct site site;
-	struct store *st = NULL;
+	struct store *st = NULL, *prov_st = NULL;
 	struct event_base *base = NULL;
+	struct prov_thread pt = {.stop_fd = {-1, -1}};
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct cm_svc *svc = NULL;
 	struct prov_fs *fs = NULL;
@@ -229,6 +316,17 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	if (!no_tftp || !no_http) {
+		err = prov_thread_init(&pt);
+		if (err) {
+			cli_fail("serve", "cannot create the provisioning loop");
+			goto out;
+		}
+		err = store_open(&prov_st, site.db);
+		if (err) {
+			cli_fail("serve", "cannot open %s: %s", site.db,
+				 tl_strerror(err));
+			goto out;
+		}
 		err = prov_fs_new(&fs, site.tftp);
 		if (!err && file_exists(crl_der)) {
 			err = prov_fs_map(fs, "crl.der", crl_der);
@@ -249,7 +347,7 @@ int cmd_serve(int argc, char **argv)
 			.sip_tls_port = site.ports.sip_tls,
 			.capf_port = site.ports.capf,
 		};
-		err = prov_site_new(&gen, st, site.pki, &cs);
+		err = prov_site_new(&gen, prov_st, site.pki, &cs);
 		if (err) {
 			cli_fail("serve", "cannot generate phone configs: %s",
 				 tl_strerror(err));
@@ -260,7 +358,7 @@ int cmd_serve(int argc, char **argv)
 	if (!no_tftp) {
 		struct tftp_srv_cfg tc = {.addr = site.listen,
 					  .port = site.ports.tftp};
-		err = tftp_srv_new(&tftp, base, fs, &tc);
+		err = tftp_srv_new(&tftp, pt.base, fs, &tc);
 		if (err) {
 			cli_fail("serve", "cannot start TFTP on %s:%u: %s",
 				 site.listen, site.ports.tftp,
@@ -271,7 +369,7 @@ int cmd_serve(int argc, char **argv)
 	if (!no_http) {
 		struct http_prov_cfg hc = {.addr = site.listen,
 					   .port = site.ports.http};
-		err = http_prov_new(&http, base, fs, &hc);
+		err = http_prov_new(&http, pt.base, fs, &hc);
 		if (err) {
 			cli_fail("serve", "cannot start HTTP on %s:%u: %s",
 				 site.listen, site.ports.http,
@@ -308,6 +406,14 @@ int cmd_serve(int argc, char **argv)
 				 site.ports.admin);
 		}
 	}
+	if (pt.base) {
+		err = prov_thread_start(&pt);
+		if (err) {
+			cli_fail("serve", "cannot start provisioning: %s",
+				 tl_strerror(err));
+			goto out;
+		}
+	}
 	log_info("serve",
 		 "site %s: SIP %s:%u udp/tcp%s, TFTP %u%s, HTTP %u%s; "
 		 "ready",
@@ -321,11 +427,15 @@ int cmd_serve(int argc, char **argv)
 	log_info("serve", "stopped");
 	rc = CLI_OK;
 out:
+	/* the provisioning thread first: nothing runs on its loop after */
+	prov_thread_stop(&pt);
 	enroll_svc_free(enr);
 	http_prov_free(http);
 	tftp_srv_free(tftp);
+	prov_thread_free(&pt);
 	prov_fs_free(fs);
 	prov_site_free(gen);
+	store_close(prov_st);
 	cm_svc_free(svc);
 	if (sigterm) {
 		event_free(sigterm);
