@@ -1515,7 +1515,9 @@ int phone_sip_start(struct phone *p)
 	if (err) {
 		return err;
 	}
-	struct sip_auth_cfg ac = {0};
+	/* Auth INVITE / Auth MWI: one server (the call manager) answers
+	 * this phone's challenges; small tables, not a registrar's */
+	struct sip_auth_cfg ac = {.nc_slots = 64, .rl_slots = 64};
 	err = sip_auth_new(&p->auth_srv, &ac);
 	if (err) {
 		return err;

@@ -51,12 +51,16 @@ struct slot {
  * list, with room for their key and last response. Blocks are cut from
  * 2 MiB chunks on huge pages where the kernel gives them: faulting fresh
  * heap pages in one at a time cost more than all the rest of allocating
- * them. Chunks go back when the layer is freed. */
-#define BLK_SIZE   1536u
-#define CHUNK_SIZE (2u << 20)
+ * them. The first chunk of a layer is small and faulted in as used: a
+ * phone's stack (thousands of them in a fleet) needs a few blocks, not
+ * 2 MiB each. Chunks go back when the layer is freed. */
+#define BLK_SIZE         1536u
+#define CHUNK_SIZE       (2u << 20)
+#define FIRST_CHUNK_SIZE (BLK_SIZE * 16)
 
 struct blk_chunk {
 	struct blk_chunk *next;
+	size_t size;
 };
 
 struct blk_free {
@@ -971,6 +975,24 @@ static size_t align_up(size_t n)
 	return (n + a - 1) / a * a;
 }
 
+#if !defined(__SANITIZE_ADDRESS__)
+/* Link chunk c of size bytes and put its blocks on the free list (the
+ * first block holds the chunk's link). */
+static void blk_chunk_add(struct sip_tsx_layer *l, uint8_t *c, size_t size)
+{
+	struct blk_chunk *ch = (struct blk_chunk *)(void *)c;
+
+	ch->next = l->chunks;
+	ch->size = size;
+	l->chunks = ch;
+	for (size_t off = size - BLK_SIZE; off >= BLK_SIZE; off -= BLK_SIZE) {
+		struct blk_free *f = (struct blk_free *)(void *)(c + off);
+		f->next = l->blk_free;
+		l->blk_free = f;
+	}
+}
+#endif
+
 /* A fixed block, from the free list or a new chunk; NULL without memory.
  * Under AddressSanitizer every block is its own allocation, so that
  * overruns and leaks are still caught. */
@@ -980,7 +1002,15 @@ static void *blk_get(struct sip_tsx_layer *l)
 	(void)l;
 	return NULL;
 #else
-	if (!l->blk_free) {
+	if (!l->blk_free && !l->chunks) {
+		uint8_t *c = mmap(NULL, FIRST_CHUNK_SIZE,
+				  PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (c == MAP_FAILED) {
+			return NULL;
+		}
+		blk_chunk_add(l, c, FIRST_CHUNK_SIZE);
+	} else if (!l->blk_free) {
 		/* twice the size, so that an aligned 2 MiB fits in it */
 		uint8_t *m = mmap(NULL, 2 * CHUNK_SIZE, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -997,23 +1027,14 @@ static void *blk_get(struct sip_tsx_layer *l)
 		       (size_t)(m + 2 * CHUNK_SIZE - (c + CHUNK_SIZE)));
 		/* in one go, not a page fault per page */
 		(void)madvise(c, CHUNK_SIZE, MADV_POPULATE_WRITE);
-		struct blk_chunk *ch = (struct blk_chunk *)(void *)c;
-		ch->next = l->chunks;
-		l->chunks = ch;
-		/* the first block holds the chunk's link */
-		for (size_t off = CHUNK_SIZE - BLK_SIZE; off >= BLK_SIZE;
-		     off -= BLK_SIZE) {
-			struct blk_free *f =
-				(struct blk_free *)(void *)(c + off);
-			f->next = l->blk_free;
-			l->blk_free = f;
-		}
+		blk_chunk_add(l, c, CHUNK_SIZE);
 	}
 	struct blk_free *f = l->blk_free;
 	l->blk_free = f->next;
 	return f;
 #endif
 }
+
 
 /* A transaction with one reference, not yet in the table: the struct, its
  * timer events and its key in one allocation. */
@@ -1205,7 +1226,7 @@ void sip_tsx_layer_free(struct sip_tsx_layer *l)
 	while (l->chunks) {
 		struct blk_chunk *c = l->chunks;
 		l->chunks = c->next;
-		munmap(c, CHUNK_SIZE);
+		munmap(c, c->size);
 	}
 	rnd_pool_wipe(&l->rnd);
 	free(l);
