@@ -1,6 +1,8 @@
 /* Signed and encrypted configs: the glue between cnf_xml and src/trust. */
 #include "prov/cnf_sign.h"
 
+#include "pki/pki.h"
+
 #include <errno.h>
 #include <openssl/x509.h>
 
@@ -11,8 +13,8 @@ int cnf_sign_transform(enum cnf_file f, const char *mac, struct slice body,
 	const struct trust_sign *tmpl = arg;
 	struct trust_sign s;
 	char name[64];
-	const uint8_t *p = cert_der;
-	X509 *dev = NULL;
+	struct slice spki;
+	EVP_PKEY *dev = NULL;
 	int err;
 
 	if (f == CNF_FILE_XML) {
@@ -39,12 +41,16 @@ int cnf_sign_transform(enum cnf_file f, const char *mac, struct slice body,
 	if (!cert_der || cert_len == 0 || cert_len > 65536) {
 		return -TL_ESTATE; /* no certificate: nothing to encrypt to */
 	}
-	dev = d2i_X509(NULL, &p, (long)cert_len);
-	if (!dev || p != cert_der + cert_len) {
-		X509_free(dev);
+	/* the certificate the store recorded for the device: only its key
+	 * is needed (a full decode costs several signatures) */
+	err = pki_cert_spki(cert_der, cert_len, &spki);
+	if (!err) {
+		err = pki_spki_decode(&dev, spki.p, spki.len);
+	}
+	if (err) {
 		return -TL_EPARSE;
 	}
-	err = trust_enc_build(out, &s, dev, body);
-	X509_free(dev);
+	err = trust_enc_build_key(out, &s, dev, body);
+	EVP_PKEY_free(dev);
 	return err;
 }

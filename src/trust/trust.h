@@ -118,6 +118,9 @@ int trust_sgn_verify(struct slice file, const struct trust_ctl *ctl,
  * EC P-256: ours, docs/formats/enc-sgn.md) and sign. */
 int trust_enc_build(struct buf *out, const struct trust_sign *s,
                     X509 *device_cert, struct slice plain) TL_MUST_CHECK;
+/* The same with the device certificate's public key. */
+int trust_enc_build_key(struct buf *out, const struct trust_sign *s,
+                        EVP_PKEY *dev, struct slice plain) TL_MUST_CHECK;
 /* Check only the signature of an encrypted config against ctl (no key
  * needed): what a TFTP server or an administrator can check. */
 int trust_enc_verify(struct slice file, const struct trust_ctl *ctl,

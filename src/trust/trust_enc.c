@@ -225,7 +225,14 @@ static int aes_cbc(bool enc, const uint8_t key[AES_KEY_LEN],
 int trust_enc_build(struct buf *out, const struct trust_sign *s,
                     X509 *device_cert, struct slice plain)
 {
-	EVP_PKEY *dev = device_cert ? X509_get0_pubkey(device_cert) : NULL;
+	return trust_enc_build_key(
+	        out, s, device_cert ? X509_get0_pubkey(device_cert) : NULL,
+	        plain);
+}
+
+int trust_enc_build_key(struct buf *out, const struct trust_sign *s,
+                        EVP_PKEY *dev, struct slice plain)
+{
 	uint8_t key[AES_KEY_LEN], iv[AES_BLOCK], ec_field[EC_KEY_FIELD];
 	uint8_t digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;

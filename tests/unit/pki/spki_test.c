@@ -183,6 +183,57 @@ static void test_other_keys(void **state)
 	EVP_PKEY_free(k);
 }
 
+/* pki_cert_spki finds the same SPKI bytes OpenSSL encodes for the
+ * certificate's key, for v3 and v1 (no version field) certificates. */
+static void test_cert_spki(void **state)
+{
+	(void)state;
+	for (int version = 0; version <= 2; version += 2) {
+		EVP_PKEY *k = NULL;
+		X509 *x = X509_new();
+		unsigned char *der = NULL, *want = NULL;
+		struct slice spki;
+		int n, wn;
+
+		assert_int_equal(pki_keygen(&k, PKI_ALG_P256), 0);
+		assert_int_equal(X509_set_version(x, version), 1);
+		ASN1_INTEGER_set(X509_get_serialNumber(x), 7);
+		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+		                           MBSTRING_ASC,
+		                           (const unsigned char *)"SEP001122334455",
+		                           -1, -1, 0);
+		X509_set_issuer_name(x, X509_get_subject_name(x));
+		X509_gmtime_adj(X509_getm_notBefore(x), 0);
+		X509_gmtime_adj(X509_getm_notAfter(x), 60);
+		X509_set_pubkey(x, k);
+		assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+		n = i2d_X509(x, &der);
+		wn = i2d_PUBKEY(k, &want);
+		assert_true(n > 0 && wn > 0);
+		assert_int_equal(pki_cert_spki(der, (size_t)n, &spki), 0);
+		assert_int_equal(spki.len, (size_t)wn);
+		assert_memory_equal(spki.p, want, (size_t)wn);
+		/* trailing bytes, truncation */
+		assert_int_equal(pki_cert_spki(der, (size_t)n - 1, &spki),
+		                 -TL_EPARSE);
+		assert_null(spki.p);
+		{
+			uint8_t *longer = malloc((size_t)n + 1);
+			assert_non_null(longer);
+			memcpy(longer, der, (size_t)n);
+			longer[n] = 0;
+			assert_int_equal(
+			        pki_cert_spki(longer, (size_t)n + 1, &spki),
+			        -TL_ETRAIL);
+			free(longer);
+		}
+		OPENSSL_free(der);
+		OPENSSL_free(want);
+		X509_free(x);
+		EVP_PKEY_free(k);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +241,7 @@ int main(void)
 	        cmocka_unit_test(test_mutations),
 	        cmocka_unit_test(test_off_curve),
 	        cmocka_unit_test(test_other_keys),
+	        cmocka_unit_test(test_cert_spki),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
