@@ -1,13 +1,18 @@
 /* Stream connections (TCP and TLS): accept, connect, framing, keepalive,
- * timers and limits, refcounts. */
+ * timers and limits, refcounts.
+ *
+ * The socket is read and written here, with read(2)/write(2) or
+ * SSL_read/SSL_write straight on it: whole messages are framed in the
+ * net's read buffer, only a partial one is copied into the connection,
+ * and what is sent while a read is handled goes out in one write (one TLS
+ * record) at its end. */
 #include "base/log.h"
 #include "net/net_int.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <event2/buffer.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <stdarg.h>
@@ -16,30 +21,57 @@
 #include <string.h>
 #include <unistd.h>
 
-static void conn_read_cb(struct bufferevent *bev, void *arg);
-static void conn_write_cb(struct bufferevent *bev, void *arg);
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+/* Reads per wakeup at most, so one busy connection cannot starve the
+ * loop (what is left is read on the next turn). */
+#define CONN_READS 64
+
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_flush(struct net_conn *c);
+static void conn_read(struct net_conn *c);
+
+static void conn_events_free(struct net_conn *c)
+{
+	if (c->rev != NULL) {
+		event_free(c->rev);
+		c->rev = NULL;
+	}
+	if (c->wev != NULL) {
+		event_free(c->wev);
+		c->wev = NULL;
+	}
+	if (c->poll != NULL) {
+		event_free(c->poll);
+		c->poll = NULL;
+	}
+	if (c->timer != NULL) {
+		event_free(c->timer);
+		c->timer = NULL;
+	}
+	c->reading = c->writing = c->polling = false;
+}
 
 static void conn_free(struct net_conn *c)
 {
-	if (c->timer != NULL) {
-		event_free(c->timer);
+	conn_events_free(c);
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
 	}
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
+	if (c->fd >= 0) {
+		close(c->fd);
 	}
 	net_tls_unref(c->tls);
 	X509_free(c->peer_cert);
 	sk_X509_pop_free(c->peer_chain, X509_free);
 	free(c->identity);
+	free(c->in);
+	free(c->out);
 	free(c);
 }
 
 static bool conn_drained(const struct net_conn *c)
 {
-	return c->up &&
-	       evbuffer_get_length(bufferevent_get_output(c->bev)) == 0;
+	return c->up && c->out_len == 0;
 }
 
 struct net_conn *net_conn_ref(struct net_conn *c)
@@ -99,18 +131,24 @@ static void conn_shut(struct net_conn *c)
 	}
 	c->open = false;
 	c->up = false;
-	c->ssl = NULL;
 	if (c->net != NULL) {
 		conn_unlink(c->net, c);
 	}
-	if (c->bev != NULL) {
-		bufferevent_free(c->bev);
-		c->bev = NULL;
+	conn_events_free(c);
+	if (c->ssl != NULL) {
+		SSL_free(c->ssl);
+		c->ssl = NULL;
 	}
-	if (c->timer != NULL) {
-		event_free(c->timer);
-		c->timer = NULL;
+	if (c->fd >= 0) {
+		close(c->fd);
+		c->fd = -1;
 	}
+	free(c->in);
+	c->in = NULL;
+	c->in_len = 0;
+	free(c->out);
+	c->out = NULL;
+	c->out_off = c->out_len = c->out_cap = 0;
 }
 
 static void conn_close(struct net_conn *c, int err, const char *why)
@@ -168,24 +206,19 @@ void net_conn_close_flush(struct net_conn *c)
 		return;
 	}
 	c->closing = true;
-	bufferevent_disable(c->bev, EV_READ);
+	/* a handshake still in progress goes on (it reads) */
+	if (c->reading && (c->up || c->connecting)) {
+		event_del(c->rev);
+		c->reading = false;
+	}
+	if (c->polling) {
+		event_del(c->poll);
+		c->polling = false;
+	}
 	if (conn_drained(c)) {
 		conn_close(c, 0, NULL);
-		return;
 	}
-	/* libevent calls the write callback when the output buffer has
-	 * been written down to its low watermark (0) */
-	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
-	                  c);
-}
-
-static void conn_write_cb(struct bufferevent *bev, void *arg)
-{
-	struct net_conn *c = arg;
-
-	if (c->closing && conn_drained(c)) {
-		conn_close(c, 0, NULL);
-	}
+	/* else conn_flush closes it once the output is written */
 }
 
 /* The timer runs to the nearest of: connect/handshake deadline, message
@@ -289,6 +322,7 @@ static TL_MUST_CHECK int conn_new(struct net_conn **out, struct net *n,
 		return -ENOMEM;
 	}
 	c->refs = 1;
+	c->fd = -1;
 	c->net = n;
 	c->tp = tp;
 	c->peer = *peer;
@@ -303,16 +337,56 @@ static TL_MUST_CHECK int conn_new(struct net_conn **out, struct net *n,
 	return 0;
 }
 
-static void conn_setup_bev(struct net_conn *c)
+/* The connection's socket and its events; reading starts at once (a TLS
+ * server reads the ClientHello, a TCP peer may send first). */
+static TL_MUST_CHECK int conn_attach(struct net_conn *c, int fd)
 {
-	const struct net_conf *cf = &c->net->conf;
+	struct event_base *base = c->net->base;
 
-	bufferevent_setcb(c->bev, conn_read_cb, NULL, conn_event_cb, c);
-	/* Bounded input: libevent stops reading at the high watermark, and
-	 * a framer that still needs more at that point closes the
-	 * connection (conn_read_cb). */
-	bufferevent_setwatermark(c->bev, EV_READ, 0, cf->max_input);
-	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	c->fd = fd;
+	c->rev = event_new(base, fd, EV_READ | EV_PERSIST, conn_io_cb, c);
+	c->wev = event_new(base, fd, EV_WRITE | EV_PERSIST, conn_io_cb, c);
+	if (c->rev == NULL || c->wev == NULL) {
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void conn_want_read(struct net_conn *c, bool on)
+{
+	/* a closing connection reads only to finish its handshake */
+	if (on && !c->reading && !c->polling && (!c->closing || !c->up)) {
+		if (event_add(c->rev, NULL) == 0) {
+			c->reading = true;
+		}
+	} else if (!on && c->reading) {
+		event_del(c->rev);
+		c->reading = false;
+	}
+}
+
+static void conn_want_write(struct net_conn *c, bool on)
+{
+	if (on && !c->writing) {
+		if (event_add(c->wev, NULL) == 0) {
+			c->writing = true;
+		}
+	} else if (!on && c->writing) {
+		event_del(c->wev);
+		c->writing = false;
+	}
+}
+
+/* A failure where the caller cannot take a callback (a send): the
+ * connection is closed from the loop, on the next turn. */
+static void conn_defer_close(struct net_conn *c, int err)
+{
+	if (!c->deferred) {
+		c->deferred = true;
+		c->deferred_err = err;
+		c->broken = true;
+		event_active(c->wev, EV_WRITE, 1);
+	}
 }
 
 static void conn_local(struct net_conn *c, int fd)
@@ -388,6 +462,15 @@ log_refusal(struct net *n, const char *fmt, ...)
 	n->refuse_quiet = 0;
 }
 
+/* SSL_write may be given the rest of a partly written buffer, which
+ * moves as the output grows; one read(2) takes every record queued. */
+static void conn_ssl_modes(SSL *ssl)
+{
+	SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	                          SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_set_read_ahead(ssl, 1);
+}
+
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
                     const struct sockaddr *sa, int salen)
 {
@@ -439,38 +522,29 @@ int net_conn_accept(struct net *n, struct net_lst *l, int fd,
 		return err;
 	}
 	conn_local(c, fd);
+	/* the connection owns fd from here (conn_free closes it) */
+	if (conn_attach(c, fd) != 0) {
+		err = -ENOMEM;
+		goto out;
+	}
 	if (l->tp == NET_TLS) {
 		err = net_tls_ssl_new(l->tls, &ssl);
 		if (err) {
-			close(fd);
 			goto out;
 		}
 		c->tls = net_tls_ref(l->tls);
 		c->ssl = ssl;
 		SSL_set_app_data(ssl, c);
-		c->bev = bufferevent_openssl_socket_new(
-		        n->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
-		        BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			SSL_free(ssl);
-			c->ssl = NULL;
-			close(fd);
+		if (SSL_set_fd(ssl, fd) != 1) {
 			err = -ENOMEM;
 			goto out;
 		}
-		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	} else {
-		c->bev = bufferevent_socket_new(n->base, fd,
-		                                BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			close(fd);
-			err = -ENOMEM;
-			goto out;
-		}
+		SSL_set_accept_state(ssl);
+		conn_ssl_modes(ssl);
 	}
 	c->open = true;
 	conn_link(n, c);
-	conn_setup_bev(c);
+	conn_want_read(c, true);
 	conn_arm(c, true);
 	log_debug("net", "%s connection from %s", net_transport_name(l->tp),
 	          ps);
@@ -499,7 +573,7 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 	struct net_conn *c = NULL;
 	char ps[NET_ADDR_STRLEN];
 	SSL *ssl = NULL;
-	int err;
+	int fd, err;
 
 	*out = NULL;
 	if (tp == NET_TLS) {
@@ -550,37 +624,37 @@ int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
 				goto out;
 			}
 		}
-		c->bev = bufferevent_openssl_socket_new(
-		        n->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
-		        BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			SSL_free(ssl);
-			c->ssl = NULL;
-			err = -ENOMEM;
-			goto out;
-		}
-		bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
-	} else {
-		c->bev = bufferevent_socket_new(n->base, -1,
-		                                BEV_OPT_CLOSE_ON_FREE);
-		if (c->bev == NULL) {
-			err = -ENOMEM;
-			goto out;
-		}
+		conn_ssl_modes(ssl);
 	}
-	c->open = true;
-	conn_link(n, c);
-	conn_setup_bev(c);
-	if (bufferevent_socket_connect(c->bev,
-	                               (const struct sockaddr *)&dst->ss,
-	                               (int)dst->len) < 0) {
-		err = EVUTIL_SOCKET_ERROR() != 0 ? -EVUTIL_SOCKET_ERROR()
-		                                 : -ECONNREFUSED;
-		conn_shut(c);
-		c->net = NULL;
+	fd = socket(dst->ss.ss_family,
+	            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
 		goto out;
 	}
-	conn_local(c, bufferevent_getfd(c->bev));
+	if (conn_attach(c, fd) != 0) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (connect(fd, (const struct sockaddr *)&dst->ss, dst->len) < 0 &&
+	    errno != EINPROGRESS) {
+		err = -errno;
+		if (err != -ECONNREFUSED) {
+			goto out;
+		}
+		/* refused at once: reported like a refusal that comes
+		 * later, as NET_CONN_CLOSED */
+		c->open = true;
+		conn_link(n, c);
+		conn_defer_close(c, -ECONNREFUSED);
+	} else {
+		c->open = true;
+		conn_link(n, c);
+		/* writable once connected (or failed) */
+		c->connecting = true;
+		conn_want_write(c, true);
+	}
+	conn_local(c, fd);
 	conn_arm(c, true);
 	/* the caller's reference; the net keeps its own */
 	n->stats.connects++;
@@ -683,13 +757,10 @@ static TL_MUST_CHECK int ssl_error(struct net_conn *c, char *why, size_t len)
 	unsigned long e = 0, x;
 	long vr;
 
-	if (c->bev != NULL) {
-		/* libevent queues the SSL_get_error() code too (library
-		 * 0): keep the first real OpenSSL error */
-		while ((x = bufferevent_get_openssl_error(c->bev)) != 0) {
-			if (e == 0 && ERR_GET_LIB(x) != 0) {
-				e = x;
-			}
+	/* the queue of the call that failed (cleared before each) */
+	while ((x = ERR_get_error()) != 0) {
+		if (e == 0 && ERR_GET_LIB(x) != 0) {
+			e = x;
 		}
 	}
 	if (c->ssl != NULL) {
@@ -734,147 +805,491 @@ static TL_MUST_CHECK int ssl_error(struct net_conn *c, char *why, size_t len)
 	return 0;
 }
 
-static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+/* The peer closed (FIN, or TLS close_notify). */
+static void conn_eof(struct net_conn *c)
 {
-	struct net_conn *c = arg;
+	c->broken = true;
+	conn_close(c, 0, NULL);
+}
+
+/* A socket or TLS error; se: errno of the failing call, 0 if none. */
+static void conn_fail(struct net_conn *c, int se)
+{
 	char why[256];
 	int err;
 
-	if (what & BEV_EVENT_CONNECTED) {
-		if (c->tp == NET_TLS) {
-			conn_tls_peer(c);
-		}
-		conn_local(c, bufferevent_getfd(bev));
-		conn_up(c);
-		return;
+	c->broken = true;
+	why[0] = '\0';
+	err = c->tp == NET_TLS ? ssl_error(c, why, sizeof(why)) : 0;
+	if (err == 0 && c->outgoing && !c->up) {
+		err = -ECONNREFUSED;
+	} else if (err == 0) {
+		err = se != 0 ? -se : -ECONNRESET;
 	}
-	if (what & BEV_EVENT_EOF) {
-		c->broken = true;
-		conn_close(c, 0, NULL);
-		return;
+	if (why[0] == '\0') {
+		snprintf(why, sizeof(why), "%s", tl_strerror(err));
 	}
-	if (what & BEV_EVENT_ERROR) {
-		int se = EVUTIL_SOCKET_ERROR();
-		c->broken = true;
-		why[0] = '\0';
-		err = c->tp == NET_TLS ? ssl_error(c, why, sizeof(why)) : 0;
-		if (err == 0 && c->outgoing && !c->up) {
-			err = -ECONNREFUSED;
-		} else if (err == 0) {
-			err = se != 0 ? -se : -ECONNRESET;
+	/* a refused handshake is worth a line; a reset is not */
+	conn_close(c, err,
+	           err == -TL_ETRUST || err == -TL_EAUTH ||
+	                           err == -TL_ECRYPTO || !c->up
+	                   ? why
+	                   : NULL);
+}
+
+/* A TLS call returned r <= 0: wait for the socket (want read / write),
+ * or end the connection. Returns true when the connection goes on. */
+static bool conn_ssl_wait(struct net_conn *c, int r, bool *want_rd,
+                          bool *want_wr)
+{
+	int se = errno;
+
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		*want_rd = true;
+		return true;
+	case SSL_ERROR_WANT_WRITE:
+		*want_wr = true;
+		return true;
+	case SSL_ERROR_ZERO_RETURN:
+		conn_eof(c);
+		return false;
+	case SSL_ERROR_SYSCALL:
+		if (ERR_peek_error() == 0 && se == 0) {
+			/* EOF without close_notify */
+			conn_eof(c);
+			return false;
 		}
-		if (why[0] == '\0') {
-			snprintf(why, sizeof(why), "%s", tl_strerror(err));
-		}
-		/* a refused handshake is worth a line; a reset is not */
-		conn_close(c, err,
-		           err == -TL_ETRUST || err == -TL_EAUTH ||
-		                           err == -TL_ECRYPTO || !c->up
-		                   ? why
-		                   : NULL);
-		return;
+		conn_fail(c, se);
+		return false;
+	default:
+		conn_fail(c, se);
+		return false;
 	}
 }
 
-static void conn_read_cb(struct bufferevent *bev, void *arg)
+static void conn_handshake(struct net_conn *c)
 {
-	struct net_conn *c = arg;
-	struct net *n = c->net;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	uint64_t now = net_now_ms();
+	bool want_rd = false, want_wr = false;
+	int r;
 
-	if (c->closing) {
+	ERR_clear_error();
+	errno = 0;
+	r = SSL_do_handshake(c->ssl);
+	if (r == 1) {
+		conn_want_write(c, false);
+		conn_tls_peer(c);
+		conn_local(c, c->fd);
+		net_conn_ref(c);
+		conn_up(c);
+		if (c->open) {
+			/* what was queued meanwhile, and records that came
+			 * with the handshake's last flight */
+			conn_flush(c);
+		}
+		if (c->open && !c->closing) {
+			conn_read(c);
+		} else if (c->open) {
+			conn_want_read(c, false);
+		}
+		net_conn_unref(c);
 		return;
 	}
-	c->activity_ms = now;
-	net_conn_ref(c);
-	while (c->open && !c->closing) {
-		size_t len = evbuffer_get_length(in), mlen = 0;
-		const uint8_t *p;
-		int r;
+	if (conn_ssl_wait(c, r, &want_rd, &want_wr)) {
+		conn_want_write(c, want_wr);
+	}
+}
 
-		if (len == 0) {
-			c->msg_start_ms = 0;
-			break;
-		}
-		p = evbuffer_pullup(in, (ssize_t)len);
-		if (p == NULL) {
+/* The outgoing connect(2) finished, one way or the other. */
+static void conn_connected(struct net_conn *c)
+{
+	int se = 0;
+	socklen_t sl = sizeof(se);
+
+	c->connecting = false;
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &se, &sl) < 0) {
+		se = errno;
+	}
+	if (se != 0) {
+		errno = se;
+		conn_fail(c, se);
+		return;
+	}
+	conn_local(c, c->fd);
+	conn_want_read(c, true);
+	if (c->tp == NET_TLS) {
+		if (SSL_set_fd(c->ssl, c->fd) != 1) {
 			conn_close(c, -ENOMEM, "out of memory");
-			break;
+			return;
 		}
-		r = n->h.frame_h(p, len, &mlen, n->h.arg);
+		SSL_set_connect_state(c->ssl);
+		conn_handshake(c);
+		return;
+	}
+	conn_want_write(c, false);
+	net_conn_ref(c);
+	conn_up(c);
+	if (c->open) {
+		conn_flush(c);
+	}
+	net_conn_unref(c);
+}
+
+/* Writes out what is queued; closes a closing connection once done. */
+static void conn_flush(struct net_conn *c)
+{
+	bool want_rd = false, want_wr = false;
+
+	c->flush_soon = false;
+	if (!c->up) {
+		return; /* written once up */
+	}
+	while (c->open && c->out_len > 0) {
+		const uint8_t *p = c->out + c->out_off;
+		size_t len = c->out_len;
+		ssize_t r;
+
+		if (c->ssl != NULL) {
+			int n = len > INT32_MAX ? INT32_MAX : (int)len;
+			ERR_clear_error();
+			errno = 0;
+			r = SSL_write(c->ssl, p, n);
+			if (r <= 0) {
+				if (conn_ssl_wait(c, (int)r, &want_rd,
+				                  &want_wr)) {
+					c->wr_wants_rd = want_rd;
+					conn_want_write(c, want_wr);
+				}
+				return;
+			}
+		} else {
+			r = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (r < 0) {
+				if (errno == EAGAIN || errno == EWOULDBLOCK) {
+					conn_want_write(c, true);
+				} else if (errno != EINTR) {
+					conn_fail(c, errno);
+				}
+				if (errno != EINTR) {
+					return;
+				}
+				continue;
+			}
+		}
+		c->out_off += (size_t)r;
+		c->out_len -= (size_t)r;
+	}
+	if (!c->open) {
+		return;
+	}
+	c->wr_wants_rd = false;
+	c->out_off = 0;
+	if (!c->rd_wants_wr) {
+		conn_want_write(c, false);
+	}
+	if (c->out_cap > 65536) {
+		/* a big answer went out: do not keep its room */
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	if (c->closing) {
+		conn_close(c, 0, NULL);
+	}
+}
+
+/* Frames and delivers the messages in p[0..len); returns the bytes
+ * consumed, or SIZE_MAX when the connection closed. */
+static size_t conn_deliver(struct net_conn *c, const uint8_t *p, size_t len,
+                           uint64_t now)
+{
+	struct net *n = c->net;
+	size_t off = 0;
+
+	while (c->open && !c->closing && off < len) {
+		size_t mlen = 0;
+		int r = n->h.frame_h(p + off, len - off, &mlen, n->h.arg);
+
 		if (r < 0) {
 			conn_close(c, r, "framing error");
-			break;
+			return SIZE_MAX;
 		}
 		if (r == NET_FRAME_MORE) {
-			if (len >= n->conf.max_input) {
+			if (len - off >= n->conf.max_input) {
 				char why[96];
 				snprintf(why, sizeof(why),
 				         "message over %zu bytes",
 				         n->conf.max_input);
 				conn_close(c, -TL_ELIMIT, why);
-				break;
+				return SIZE_MAX;
 			}
 			if (c->msg_start_ms == 0) {
+				/* what is left starts the next message */
 				c->msg_start_ms = now;
 				conn_arm(c, false);
 			}
-			break;
+			return off;
 		}
 		if ((r != NET_FRAME_MSG && r != NET_FRAME_KEEPALIVE) ||
-		    mlen == 0 || mlen > len) {
+		    mlen == 0 || mlen > len - off) {
 			conn_close(c, -TL_EPARSE,
 			           "framer returned a bad length");
-			break;
+			return SIZE_MAX;
 		}
 		if (r == NET_FRAME_KEEPALIVE) {
 			n->stats.keepalives++;
 		}
 		if (r == NET_FRAME_MSG) {
 			n->stats.msgs_in++;
-			n->h.recv_h(c, &c->peer, &c->local, c->tp, p, mlen,
-			            n->h.arg);
-			if (!c->open) {
-				break;
-			}
+			n->h.recv_h(c, &c->peer, &c->local, c->tp, p + off,
+			            mlen, n->h.arg);
 		} else if (mlen >= 4) {
 			/* RFC 5626 §3.5.1: answer a CRLFCRLF ping with a
 			 * CRLF pong */
-			bufferevent_write(bev, "\r\n", 2);
+			if (net_conn_send(c, (const uint8_t *)"\r\n", 2) != 0 &&
+			    !c->open) {
+				return SIZE_MAX;
+			}
 		} else if (n->h.conn_h != NULL) {
 			n->h.conn_h(c, NET_CONN_PONG, 0, n->h.arg);
-			if (!c->open) {
+		}
+		off += mlen;
+		c->msg_start_ms = 0;
+	}
+	return c->open ? off : SIZE_MAX;
+}
+
+/* Reads what the socket has (TLS: every record buffered), frames and
+ * delivers it; answers sent meanwhile go out together at the end. */
+static void conn_read(struct net_conn *c)
+{
+	struct net *n = c->net;
+	size_t cap = n->conf.max_input;
+	uint64_t now = net_now_ms();
+	int i;
+
+	if (!c->open || c->closing) {
+		return;
+	}
+	if (c->rd_wants_wr) {
+		c->rd_wants_wr = false;
+		if (c->out_len == 0) {
+			conn_want_write(c, false);
+		}
+	}
+	c->in_rx = true;
+	for (i = 0; i < CONN_READS && c->open && !c->closing; i++) {
+		uint8_t *b = c->in_len > 0 ? c->in : n->rbuf;
+		size_t have = c->in_len, used;
+		bool want_rd = false, want_wr = false;
+		ssize_t r;
+
+		if (c->ssl != NULL) {
+			size_t room = cap - have;
+			ERR_clear_error();
+			errno = 0;
+			r = SSL_read(c->ssl, b + have,
+			             room > INT32_MAX ? INT32_MAX : (int)room);
+			if (r <= 0) {
+				if (conn_ssl_wait(c, (int)r, &want_rd,
+				                  &want_wr) &&
+				    want_wr) {
+					c->rd_wants_wr = true;
+					conn_want_write(c, true);
+				}
+				break;
+			}
+		} else {
+			r = read(c->fd, b + have, cap - have);
+			if (r == 0) {
+				conn_eof(c);
+				break;
+			}
+			if (r < 0) {
+				if (errno == EINTR) {
+					continue;
+				}
+				if (errno != EAGAIN && errno != EWOULDBLOCK) {
+					conn_fail(c, errno);
+				}
 				break;
 			}
 		}
-		evbuffer_drain(in, mlen);
-		/* what is left starts the next message now */
-		c->msg_start_ms = 0;
+		c->activity_ms = now;
+		have += (size_t)r;
+		used = conn_deliver(c, b, have, now);
+		if (used == SIZE_MAX || !c->open) {
+			break;
+		}
+		if (used < have) {
+			if (c->in == NULL) {
+				c->in = malloc(cap);
+				if (c->in == NULL) {
+					conn_close(c, -ENOMEM, "out of memory");
+					break;
+				}
+			}
+			memmove(c->in, b + used, have - used);
+			c->in_len = have - used;
+		} else {
+			c->in_len = 0;
+		}
+		/* a short read took all there was; the next event says
+		 * when there is more (TLS: unless records are buffered) */
+		if (c->ssl != NULL ? !SSL_has_pending(c->ssl)
+		                   : (size_t)r < cap - (have - (size_t)r)) {
+			break;
+		}
 	}
+	c->in_rx = false;
+	if (c->open && c->in_len == 0 && c->in != NULL) {
+		free(c->in);
+		c->in = NULL;
+	}
+	if (c->open && c->out_len > 0) {
+		conn_flush(c);
+	}
+	if (c->open && !c->closing && c->ssl != NULL &&
+	    SSL_has_pending(c->ssl)) {
+		/* cut short by CONN_READS: on with the next turn */
+		event_active(c->polling ? c->poll : c->rev, EV_READ, 1);
+	}
+}
+
+/* Readiness events while idle, a timer while busy (conf.rx_batch_us, as
+ * for UDP): a connection readable again within rx_batch_us of its last
+ * read is read every rx_batch_us until a read finds nothing, so several
+ * messages share one wakeup, one read and one write (one TLS record). */
+static void conn_batch(struct net_conn *c, bool from_poll, bool got)
+{
+	unsigned us = c->net != NULL ? c->net->conf.rx_batch_us : 0;
+	uint64_t now;
+
+	if (us == 0 || !c->open || c->closing) {
+		return;
+	}
+	now = net_now_us();
+	if (from_poll) {
+		if (!got) {
+			event_del(c->poll);
+			c->polling = false;
+			conn_want_read(c, true);
+		}
+	} else if (got && now - c->last_rd_us < us) {
+		struct timeval tv = {
+		        .tv_sec = (time_t)(us / 1000000u),
+		        .tv_usec = (suseconds_t)(us % 1000000u),
+		};
+		if (c->poll == NULL) {
+			c->poll = event_new(c->net->base, -1, EV_PERSIST,
+			                    conn_io_cb, c);
+		}
+		if (c->poll != NULL && event_add(c->poll, &tv) == 0) {
+			conn_want_read(c, false);
+			c->polling = true;
+		}
+	}
+	c->last_rd_us = now;
+}
+
+static void conn_io_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct net_conn *c = arg;
+	uint64_t before;
+
+	(void)fd;
+	net_conn_ref(c);
+	if (c->deferred) {
+		if (c->open) {
+			ERR_clear_error();
+			conn_fail(c, -c->deferred_err);
+		}
+		goto out;
+	}
+	if (c->connecting) {
+		if (what & EV_WRITE) {
+			conn_connected(c);
+		}
+		goto out;
+	}
+	if (!c->up) {
+		if (c->ssl != NULL) {
+			conn_handshake(c);
+		}
+		goto out;
+	}
+	if ((what & EV_WRITE) && c->rd_wants_wr) {
+		what |= EV_READ;
+	}
+	if ((what & (EV_READ | EV_TIMEOUT)) && c->wr_wants_rd) {
+		what |= EV_WRITE;
+	}
+	if (what & EV_WRITE) {
+		conn_flush(c);
+	}
+	if (c->open && (what & (EV_READ | EV_TIMEOUT))) {
+		before = c->net->stats.msgs_in + c->net->stats.keepalives;
+		conn_read(c);
+		if (c->open) {
+			conn_batch(
+			        c, (what & EV_TIMEOUT) != 0,
+			        c->net->stats.msgs_in + c->net->stats
+			                                        .keepalives !=
+			                        before ||
+			                c->in_len > 0);
+		}
+	}
+out:
 	net_conn_unref(c);
 }
 
 int net_conn_send(struct net_conn *c, const uint8_t *p, size_t len)
 {
-	struct evbuffer *out;
+	size_t need;
 
 	if (c == NULL) {
 		return -EINVAL;
 	}
-	if (!c->open || c->bev == NULL || c->closing) {
+	if (!c->open || c->fd < 0 || c->closing || c->deferred) {
 		return -ENOTCONN;
 	}
-	out = bufferevent_get_output(c->bev);
 	if (c->net->conf.max_output != 0 &&
-	    evbuffer_get_length(out) + len > c->net->conf.max_output) {
+	    c->out_len + len > c->net->conf.max_output) {
 		conn_close(c, -TL_ELIMIT, "peer does not read (max_output)");
 		return -TL_ELIMIT;
 	}
-	if (bufferevent_write(c->bev, p, len) < 0) {
-		return -ENOMEM;
+	need = c->out_off + c->out_len + len;
+	if (need > c->out_cap) {
+		if (c->out_off > 0) {
+			memmove(c->out, c->out + c->out_off, c->out_len);
+			c->out_off = 0;
+			need = c->out_len + len;
+		}
+		if (need > c->out_cap) {
+			size_t cap = c->out_cap ? c->out_cap : 2048;
+			while (cap < need) {
+				cap *= 2;
+			}
+			uint8_t *np = realloc(c->out, cap);
+			if (np == NULL) {
+				return -ENOMEM;
+			}
+			c->out = np;
+			c->out_cap = cap;
+		}
 	}
+	memcpy(c->out + c->out_off + c->out_len, p, len);
+	c->out_len += len;
 	c->activity_ms = net_now_ms();
+	/* Answers to what is being read go out together when the read is
+	 * done; anything else on the next turn of the loop (never from
+	 * inside the caller: a failed write closes the connection, and the
+	 * caller gets no callback in the middle of its send). */
+	if (c->up && !c->in_rx && !c->writing && !c->flush_soon &&
+	    !c->wr_wants_rd) {
+		c->flush_soon = true;
+		event_active(c->wev, EV_WRITE, 1);
+	}
 	return 0;
 }
 

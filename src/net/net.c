@@ -74,6 +74,11 @@ int net_new(struct net **out, struct event_base *base,
 		n->conf.max_input = 64;
 	}
 	n->h = *h;
+	n->rbuf = malloc(n->conf.max_input);
+	if (n->rbuf == NULL) {
+		free(n);
+		return -ENOMEM;
+	}
 	ignore_sigpipe();
 	*out = n;
 	return 0;
@@ -120,6 +125,7 @@ void net_free(struct net *n)
 	net_tls_unref(n->tls_client);
 	free(n->udp_buf);
 	free(n->txq);
+	free(n->rbuf);
 	free(n);
 }
 

@@ -5,7 +5,6 @@
 #include "net/net.h"
 #include "net/net_tls.h"
 
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
@@ -78,10 +77,32 @@ struct net_conn {
 	enum net_transport tp;
 	struct net_addr peer;
 	struct net_addr local;
-	struct bufferevent *bev;
-	SSL *ssl; /* owned by bev */
+	int fd;
+	struct event *rev;  /* readable (persistent while reading) */
+	struct event *wev;  /* writable: connecting, or output waiting */
+	struct event *poll; /* rx_batch_us: reads on a timer while busy */
+	SSL *ssl;
 	struct net_tls *tls;
 	struct event *timer;
+	/* Input: a partial message kept between reads (max_input bytes,
+	 * allocated only while one is pending; whole messages are framed
+	 * in the net's read buffer). */
+	uint8_t *in;
+	size_t in_len;
+	/* Output not yet written: out[out_off .. out_off + out_len). */
+	uint8_t *out;
+	size_t out_off, out_len, out_cap;
+	uint64_t last_rd_us;
+	int deferred_err; /* a send failed: closed from the loop */
+	bool connecting;  /* outgoing connect(2) in progress */
+	bool reading;     /* rev is added */
+	bool writing;     /* wev is added */
+	bool polling;     /* poll is added instead of rev */
+	bool in_rx;       /* in the read handler: sends flush at its end */
+	bool flush_soon;  /* wev activated to flush on the next turn */
+	bool deferred;    /* deferred_err is set */
+	bool rd_wants_wr; /* SSL_read needs the socket writable */
+	bool wr_wants_rd; /* SSL_write needs the socket readable */
 	bool open;
 	bool up;
 	bool outgoing;
@@ -114,6 +135,7 @@ struct net {
 	unsigned refuse_quiet;
 	uint8_t *udp_buf;
 	struct net_txq *txq;
+	uint8_t *rbuf; /* stream reads, max_input bytes */
 };
 
 uint64_t net_now_ms(void);
@@ -121,7 +143,6 @@ uint64_t net_now_us(void);
 unsigned net_addr_hash_host(const struct net_addr *a);
 
 /* conn.c */
-void net_conn_attach_tls(struct net_conn *c, SSL *ssl);
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
                     const struct sockaddr *sa, int salen) TL_MUST_CHECK;
 int net_conn_open(struct net_conn **out, struct net *n, enum net_transport tp,
