@@ -340,6 +340,15 @@ unsigned net_addr_hash_host(const struct net_addr *a)
 	return h % NET_HASH_SIZE;
 }
 
+unsigned net_addr_hash(const struct net_addr *a)
+{
+	uint32_t h = net_addr_hash_host(a) * 2654435761u;
+
+	h ^= net_addr_port(a);
+	h *= 16777619u;
+	return (h ^ (h >> 15)) % NET_HASH_SIZE;
+}
+
 uint64_t net_now_ms(void)
 {
 	struct timespec ts;

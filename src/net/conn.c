@@ -90,9 +90,62 @@ void net_conn_unref(struct net_conn *c)
 	conn_free(c);
 }
 
+static struct net_host *host_get(struct net *n, const struct net_addr *a,
+                                 bool create)
+{
+	unsigned b = net_addr_hash_host(a);
+	struct net_host *h;
+
+	for (h = n->hosts[b]; h != NULL; h = h->next) {
+		if (net_addr_eq_host(&h->addr, a)) {
+			return h;
+		}
+	}
+	if (!create || (h = calloc(1, sizeof(*h))) == NULL) {
+		return NULL;
+	}
+	h->addr = *a;
+	h->next = n->hosts[b];
+	n->hosts[b] = h;
+	return h;
+}
+
+static void host_put(struct net *n, struct net_host *h)
+{
+	struct net_host **pp = &n->hosts[net_addr_hash_host(&h->addr)];
+
+	if (h->incoming > 0) {
+		return;
+	}
+	while (*pp != h) {
+		pp = &(*pp)->next;
+	}
+	*pp = h->next;
+	free(h);
+}
+
+/* The handshake is done: no longer pending for the per-address limit. */
+static void host_up(struct net_conn *c)
+{
+	if (c->host != NULL && c->host_pending) {
+		c->host->pending--;
+		c->host_pending = false;
+	}
+}
+
 static void conn_link(struct net *n, struct net_conn *c)
 {
-	c->bucket = net_addr_hash_host(&c->peer);
+	if (!c->outgoing) {
+		/* without memory for the entry the connection goes
+		 * uncounted: the total limit still holds */
+		c->host = host_get(n, &c->peer, true);
+		if (c->host != NULL) {
+			c->host->incoming++;
+			c->host_pending = !c->up;
+			c->host->pending += c->host_pending ? 1u : 0u;
+		}
+	}
+	c->bucket = net_addr_hash(&c->peer);
 	c->hprev = NULL;
 	c->hnext = n->buckets[c->bucket];
 	if (c->hnext != NULL) {
@@ -114,6 +167,12 @@ static void conn_unlink(struct net *n, struct net_conn *c)
 	}
 	c->hnext = c->hprev = NULL;
 	n->nconns--;
+	if (c->host != NULL) {
+		host_up(c);
+		c->host->incoming--;
+		host_put(n, c->host);
+		c->host = NULL;
+	}
 }
 
 /* Shut the connection down: unlink, free the socket (and SSL) and timer.
@@ -404,18 +463,10 @@ static void conn_local(struct net_conn *c, int fd)
 static void count_ip(struct net *n, const struct net_addr *a,
                      unsigned *incoming, unsigned *pending)
 {
-	struct net_conn *c;
+	struct net_host *h = host_get(n, a, false);
 
-	*incoming = *pending = 0;
-	for (c = n->buckets[net_addr_hash_host(a)]; c != NULL; c = c->hnext) {
-		if (c->outgoing || !net_addr_eq_host(&c->peer, a)) {
-			continue;
-		}
-		(*incoming)++;
-		if (!c->up) {
-			(*pending)++;
-		}
-	}
+	*incoming = h != NULL ? h->incoming : 0;
+	*pending = h != NULL ? h->pending : 0;
 }
 
 static void conn_up(struct net_conn *c)
@@ -423,6 +474,7 @@ static void conn_up(struct net_conn *c)
 	struct net *n = c->net;
 
 	c->up = true;
+	host_up(c);
 	c->activity_ms = net_now_ms();
 	conn_arm(c, true);
 	net_conn_ref(c);
@@ -691,7 +743,7 @@ struct net_conn *net_conn_find(struct net *n, enum net_transport tp,
 {
 	struct net_conn *c, *best = NULL;
 
-	for (c = n->buckets[net_addr_hash_host(dst)]; c != NULL; c = c->hnext) {
+	for (c = n->buckets[net_addr_hash(dst)]; c != NULL; c = c->hnext) {
 		if (c->tp != tp || !c->open || c->closing ||
 		    !net_addr_eq(&c->peer, dst)) {
 			continue;

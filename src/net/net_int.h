@@ -72,8 +72,12 @@ struct net_txq {
 struct net_conn {
 	unsigned refs;
 	struct net *net;                /* NULL once the net is gone */
-	struct net_conn *hnext, *hprev; /* bucket of the peer's host */
+	struct net_conn *hnext, *hprev; /* bucket of the peer's address */
 	unsigned bucket;
+	/* An incoming connection counts in its peer host's entry (limits
+	 * per address); host_pending while its handshake is not done. */
+	struct net_host *host;
+	bool host_pending;
 	enum net_transport tp;
 	struct net_addr peer;
 	struct net_addr local;
@@ -128,6 +132,7 @@ struct net {
 	struct net_lst *lsts;
 	struct net_tls *tls_client;
 	struct net_conn *buckets[NET_HASH_SIZE];
+	struct net_host *hosts[NET_HASH_SIZE];
 	unsigned nconns;
 	struct net_stats stats;
 	/* refusals come in floods: one log line a second at most */
@@ -141,6 +146,17 @@ struct net {
 uint64_t net_now_ms(void);
 uint64_t net_now_us(void);
 unsigned net_addr_hash_host(const struct net_addr *a);
+/* Host and port. */
+unsigned net_addr_hash(const struct net_addr *a);
+
+/* Incoming connections from one host: what the per-address limits count
+ * without walking the connections (thousands of phones behind one NAT,
+ * or a load test on loopback, share a host). */
+struct net_host {
+	struct net_host *next;
+	struct net_addr addr;
+	unsigned incoming, pending;
+};
 
 /* conn.c */
 int net_conn_accept(struct net *n, struct net_lst *l, int fd,
