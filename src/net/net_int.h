@@ -8,6 +8,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <openssl/ssl.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -16,7 +17,9 @@
 #define NET_UDP_MAX   65507u
 
 struct net_tls {
-	unsigned refs;
+	/* atomic: a context may be shared by threads (the boot threads of a
+	 * fleet, enrolment clients), each connection taking a reference */
+	atomic_uint refs;
 	enum net_tls_role role;
 	SSL_CTX *ctx;
 	net_tls_verify_h *verify_h;

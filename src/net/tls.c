@@ -465,14 +465,14 @@ int net_tls_new_derived(struct net_tls **out, struct net_tls *base,
 struct net_tls *net_tls_ref(struct net_tls *t)
 {
 	if (t != NULL) {
-		t->refs++;
+		atomic_fetch_add(&t->refs, 1);
 	}
 	return t;
 }
 
 void net_tls_unref(struct net_tls *t)
 {
-	if (t == NULL || --t->refs > 0) {
+	if (t == NULL || atomic_fetch_sub(&t->refs, 1) > 1) {
 		return;
 	}
 	SSL_CTX_free(t->ctx);

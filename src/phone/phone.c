@@ -738,8 +738,8 @@ static TL_MUST_CHECK int capf_anchors(struct phone *p, char *fn, size_t cap,
  * phone of a fleet holds the same CTL: each boot thread keeps the last
  * context it made, keyed by the SHA-256 of the anchors, and reuses it
  * while they are the same (the verification is the same: same anchors,
- * same flags). Per thread, as a context's reference count is not
- * atomic; freed when the thread ends. */
+ * same flags). Per thread, so that no lock is needed to look it up;
+ * freed when the thread ends. */
 struct capf_tls_cache {
 	unsigned char md[32];
 	struct net_tls *tls;
