@@ -33,7 +33,7 @@ void net_conf_default(struct net_conf *conf)
 	conf->max_conns = 4096;
 	conf->max_conns_per_ip = 128;
 	conf->max_pending_per_ip = 0;
-	conf->rx_batch_us = 1000;
+	conf->rx_batch_us = 4000;
 }
 
 /* A write to a peer that has gone must fail with EPIPE, not kill the

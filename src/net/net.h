@@ -176,12 +176,14 @@ struct net_conf {
 	/* Incoming connections not yet up (TLS handshakes in progress) per
 	 * source IP: 0 means max_conns_per_ip (default 0). */
 	unsigned max_pending_per_ip;
-	/* Busy sockets are read in batches (microseconds, default 1000):
+	/* Busy sockets are read in batches (microseconds, default 4000):
 	 * a UDP listener or stream connection readable again within this
 	 * time of its last read is then read every rx_batch_us on a timer
 	 * instead of on each readiness event, until a read finds nothing.
 	 * Several messages per wakeup, their answers sent together; a
-	 * message waits at most this long. 0: read on every event. */
+	 * message waits at most this long, plus one tick of the loop's
+	 * clock (libevent's coarse monotonic clock: 4 ms on a 250 Hz
+	 * kernel). 0: read on every event. */
 	unsigned rx_batch_us;
 };
 
