@@ -211,7 +211,14 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 			fflush(stdout);
 		}
 	}
+	bool all_started = f->next_reg >= f->n;
 	pthread_mutex_unlock(&f->mu);
+	/* Counting walks every phone: not while some have yet to start
+	 * registering (none of them is registered then), except for the
+	 * deadline's report. */
+	if (f->done || (!all_started && t <= f->deadline_s)) {
+		return;
+	}
 	fleet_counts(f, &reg, &failed);
 	if (!f->done && reg == f->n) {
 		f->done = true;
