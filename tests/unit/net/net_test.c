@@ -921,6 +921,158 @@ static void test_connect_timeout(void **state)
 	event_base_free(base);
 }
 
+/* --- batches while busy (rx_batch_us) --- */
+
+#define BATCH_PORT 31500
+#define BATCH_N    300
+
+/* Reads every datagram queued on fd (non-blocking); counts them, checks
+ * each is an echo "ok:d<i>" and that they come in order. */
+static void udp_collect(int fd, int *got, int *next, bool *in_order)
+{
+	char buf[512];
+	ssize_t r;
+
+	while ((r = recv(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT)) > 0) {
+		int i = -1;
+		buf[r] = '\0';
+		if (sscanf(buf, "ok:d%d", &i) != 1 || i != *next) {
+			*in_order = false;
+		}
+		*next = i + 1;
+		(*got)++;
+	}
+}
+
+/* A burst of datagrams is read in batches and every one is answered (the
+ * answers leave in sendmmsg batches), in order; after the burst a lone
+ * datagram is answered too. */
+static void test_udp_batches(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_addr sa = t_addr("127.0.0.1", BATCH_PORT);
+	struct net_addr ca = t_addr("127.0.0.1", BATCH_PORT + 1);
+	struct net_stats st;
+	int fd, i, got = 0, next = 0, rcv = 1 << 20;
+	bool in_order = true;
+	uint64_t end, t0;
+
+	t_init(&srv, base, NULL);
+	srv.echo = true;
+	assert_int_equal(net_listen(srv.n, NET_UDP, &sa, NULL, NULL), 0);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	assert_true(fd >= 0);
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	assert_int_equal(bind(fd, (struct sockaddr *)&ca.ss, ca.len), 0);
+	/* three bursts, the loop running between them */
+	for (int burst = 0; burst < 3; burst++) {
+		for (i = burst * 100; i < (burst + 1) * 100; i++) {
+			char m[32];
+			int n = snprintf(m, sizeof(m), "d%d\n", i);
+			assert_int_equal(sendto(fd, m, (size_t)n, 0,
+			                        (struct sockaddr *)&sa.ss,
+			                        sa.len),
+			                 n);
+		}
+		run_for(base, 2);
+	}
+	end = t_now_ms() + 3000;
+	while (got < BATCH_N && t_now_ms() < end) {
+		run_for(base, 5);
+		udp_collect(fd, &got, &next, &in_order);
+	}
+	assert_int_equal(got, BATCH_N);
+	assert_true(in_order);
+	assert_int_equal(srv.echo_err, 0);
+	net_get_stats(srv.n, &st);
+	assert_int_equal(st.udp_in, BATCH_N);
+	assert_int_equal(st.udp_out, BATCH_N);
+	/* idle for a while (the listener is back on readiness events), then
+	 * one datagram: answered */
+	run_for(base, 50);
+	assert_int_equal(
+	        sendto(fd, "d300\n", 5, 0, (struct sockaddr *)&sa.ss, sa.len),
+	        5);
+	t0 = t_now_ms();
+	while (got < BATCH_N + 1 && t_now_ms() < t0 + 2000) {
+		event_base_loop(base, EVLOOP_ONCE);
+		udp_collect(fd, &got, &next, &in_order);
+	}
+	assert_int_equal(got, BATCH_N + 1);
+	assert_true(in_order);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
+/* Pipelined stream messages: all answered, in order, the answers to one
+ * read written together; the connection stays usable after the burst. */
+static void test_tcp_batches(void **state)
+{
+	struct event_base *base = event_base_new();
+	struct tstate srv;
+	struct net_addr sa = t_addr("127.0.0.1", BATCH_PORT + 2);
+	static char burst[BATCH_N * 16];
+	static char in[BATCH_N * 32];
+	size_t blen = 0, ilen = 0;
+	int fd, i, lines = 0;
+	uint64_t end;
+
+	t_init(&srv, base, NULL);
+	srv.echo = true;
+	assert_int_equal(net_listen(srv.n, NET_TCP, &sa, NULL, NULL), 0);
+	fd = raw_connect(&sa);
+	assert_true(fd >= 0);
+	assert_true(wait_ge(base, &srv.ups, 1, 2000));
+	for (i = 0; i < BATCH_N; i++) {
+		blen += (size_t)snprintf(burst + blen, sizeof(burst) - blen,
+		                         "m%d\n", i);
+	}
+	/* in three writes, the last message split across two */
+	raw_write(fd, "m-1\n");
+	assert_int_equal(write(fd, burst, blen / 2), (ssize_t)(blen / 2));
+	run_for(base, 1);
+	assert_int_equal(write(fd, burst + blen / 2, blen - blen / 2 - 2),
+	                 (ssize_t)(blen - blen / 2 - 2));
+	run_for(base, 1);
+	assert_int_equal(write(fd, burst + blen - 2, 2), 2);
+	end = t_now_ms() + 3000;
+	while (lines < BATCH_N + 1 && t_now_ms() < end) {
+		ssize_t r = raw_read(base, fd, in + ilen, sizeof(in) - ilen - 1,
+		                     100);
+		if (r > 0) {
+			ilen += (size_t)r;
+			lines = 0;
+			for (size_t k = 0; k < ilen; k++) {
+				lines += in[k] == '\n';
+			}
+		}
+	}
+	assert_int_equal(lines, BATCH_N + 1);
+	in[ilen] = '\0';
+	{
+		char *p = in;
+		assert_int_equal(strncmp(p, "ok:m-1\n", 7), 0);
+		p += 7;
+		for (i = 0; i < BATCH_N; i++) {
+			char want[32];
+			int n = snprintf(want, sizeof(want), "ok:m%d\n", i);
+			assert_int_equal(strncmp(p, want, (size_t)n), 0);
+			p += n;
+		}
+	}
+	assert_int_equal(srv.echo_err, 0);
+	/* after the burst: one more, answered */
+	run_for(base, 50);
+	raw_write(fd, "last\n");
+	assert_true(raw_read(base, fd, in, sizeof(in), 2000) == 8);
+	assert_int_equal(strncmp(in, "ok:last\n", 8), 0);
+	close(fd);
+	t_fini(&srv);
+	event_base_free(base);
+}
+
 /* Freeing the net with connections open in both directions. */
 static void test_free_open(void **state)
 {
@@ -1008,6 +1160,8 @@ int main(void)
 	        cmocka_unit_test(test_output_bound),
 	        cmocka_unit_test(test_connect_timeout),
 	        cmocka_unit_test(test_close_flush),
+	        cmocka_unit_test(test_udp_batches),
+	        cmocka_unit_test(test_tcp_batches),
 	        cmocka_unit_test(test_free_open),
 	        cmocka_unit_test(test_bad_args),
 	};
