@@ -521,6 +521,9 @@ int capf_srv_new(struct capf_srv **out, struct event_base *base,
 	nc.max_output = 256 * 1024;
 	nc.max_conns = c->max_conns ? c->max_conns : 1024;
 	nc.max_conns_per_ip = nc.max_conns;
+	/* a session is a few messages, each waiting for the last answer:
+	 * reading in timed batches would only add latency */
+	nc.rx_batch_us = 0;
 	struct net_handlers h = {
 	        .frame_h = frame_h,
 	        .recv_h = recv_h,
