@@ -299,6 +299,48 @@ static void mutual(const char *host, uint16_t port, int max_version,
 	pair_fini(&p);
 }
 
+/* Many messages queued before the handshake ends and sent in a burst:
+ * records read ahead and framed, every one answered, in order. */
+static bool cli_got_all(void *arg)
+{
+	struct pair *p = arg;
+	struct net_stats st;
+
+	net_get_stats(p->cli.n, &st);
+	return st.msgs_in >= 200;
+}
+
+static void test_tls_burst(void **state)
+{
+	struct pair p;
+	struct net_stats st;
+	int i;
+
+	pair_init(
+	        &p, "127.0.0.1", 31503,
+	        server_ctx(NET_TLS_CLIENT_CERT_REQUIRED, NULL, NULL, NULL),
+	        client_ctx(path("phone.pem"), path("phone.key"), true, NULL, 0),
+	        NULL);
+	for (i = 0; i < 200; i++) {
+		char m[32];
+		int n = snprintf(m, sizeof(m), "m%d\n", i);
+		assert_int_equal(net_send(p.cli.n, NET_TLS, &p.sa, NULL,
+		                          (const uint8_t *)m, (size_t)n),
+		                 0);
+	}
+	assert_true(run_until(p.base, cli_got_all, &p, 5000));
+	net_get_stats(p.srv.n, &st);
+	assert_int_equal(st.msgs_in, 200);
+	assert_int_equal(p.srv.echo_err, 0);
+	for (i = 0; i < T_MAXMSG; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "ok:m%d\n", i);
+		assert_string_equal(p.cli.msg[i], want);
+	}
+	assert_int_equal(p.srv.ups, 1);
+	pair_fini(&p);
+}
+
 static void test_tls13_v4(void **state)
 {
 	mutual("127.0.0.1", PORT_BASE + 0, 0, "TLSv1.3");
@@ -1228,6 +1270,7 @@ int main(void)
 	        cmocka_unit_test(test_tls13_v4),
 	        cmocka_unit_test(test_tls13_v6),
 	        cmocka_unit_test(test_tls12),
+	        cmocka_unit_test(test_tls_burst),
 	        cmocka_unit_test(test_tls11_refused),
 	        cmocka_unit_test(test_dual_cert),
 	        cmocka_unit_test(test_client_cert_missing),
