@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	EVP_PKEY *k = NULL;
-	struct slice spki;
+	struct slice spki, subject;
 
 	if (pki_spki_decode(&k, data, size) == 0) {
 		const unsigned char *q = data;
@@ -27,8 +27,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (k) {
 		abort();
 	}
-	if (pki_cert_spki(data, size, &spki) == 0) {
-		if (spki.p < data || spki.p + spki.len > data + size) {
+	if (pki_cert_spki(data, size, &subject, &spki) == 0) {
+		if (spki.p < data || spki.p + spki.len > data + size ||
+		    subject.p < data || subject.p + subject.len > spki.p) {
 			abort();
 		}
 		k = NULL;

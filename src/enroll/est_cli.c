@@ -252,38 +252,6 @@ static int p7_first_cert(struct slice der, struct slice *cert)
 	return err;
 }
 
-/* The subject and SubjectPublicKeyInfo of a certificate (RFC 5280
- * §4.1): TBSCertificate { [0] version, serialNumber, signature, issuer,
- * validity, subject, subjectPublicKeyInfo, ... } */
-static int cert_parts(struct slice der, struct slice *subject,
-                      struct slice *spki)
-{
-	struct cur c, x = {0}, tbs = {0}, v = {0};
-	int err;
-
-	cur_init(&c, der.p, der.len);
-	err = pki_der_tlv(&c, 0x30, &x, NULL);
-	if (!err) {
-		err = pki_der_tlv(&x, 0x30, &tbs, NULL);
-	}
-	if (!err) {
-		err = pki_der_tlv(&tbs, 0xa0, &v, NULL);
-	}
-	if (!err) {
-		err = pki_der_tlv(&tbs, 0x02, &v, NULL);
-	}
-	for (int i = 0; !err && i < 3; i++) {
-		err = pki_der_tlv(&tbs, 0x30, &v, NULL);
-	}
-	if (!err) {
-		err = pki_der_tlv(&tbs, 0x30, &v, subject);
-	}
-	if (!err) {
-		err = pki_der_tlv(&tbs, 0x30, &v, spki);
-	}
-	return err;
-}
-
 int est_resp_cert(struct slice der, const char *device, EVP_PKEY *key,
                   struct slice *cert)
 {
@@ -297,7 +265,7 @@ int est_resp_cert(struct slice der, const char *device, EVP_PKEY *key,
 	buf_init(&mine, 0);
 	err = p7_first_cert(der, cert);
 	if (!err) {
-		err = cert_parts(*cert, &subject, &spki);
+		err = pki_cert_spki(cert->p, cert->len, &subject, &spki);
 	}
 	if (!err) {
 		err = pki_spki_encode(key, &mine);

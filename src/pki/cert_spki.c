@@ -1,4 +1,4 @@
-/* The SubjectPublicKeyInfo of a DER certificate, found by walking its
+/* The subject and SubjectPublicKeyInfo of a DER certificate, found by walking its
  * outer structure (RFC 5280 §4.1): TBSCertificate { [0] version OPTIONAL,
  * serialNumber, signature, issuer, validity, subject,
  * subjectPublicKeyInfo, ... }. For callers that need only the key of a
@@ -9,12 +9,17 @@
 
 #include "base/cur.h"
 
-int pki_cert_spki(const uint8_t *der, size_t len, struct slice *spki)
+int pki_cert_spki(const uint8_t *der, size_t len, struct slice *subject,
+                  struct slice *spki)
 {
 	struct cur c, x = {0}, tbs = {0}, v = {0};
+	struct slice subj = SLICE_NULL;
 	int err;
 
 	*spki = SLICE_NULL;
+	if (subject) {
+		*subject = SLICE_NULL;
+	}
 	if (!der || len == 0) {
 		return -TL_ETRUNC;
 	}
@@ -32,15 +37,20 @@ int pki_cert_spki(const uint8_t *der, size_t len, struct slice *spki)
 	if (!err) {
 		err = pki_der_tlv(&tbs, 0x02, &v, NULL); /* serialNumber */
 	}
-	/* signature, issuer, validity, subject */
-	for (int i = 0; !err && i < 4; i++) {
+	/* signature, issuer, validity */
+	for (int i = 0; !err && i < 3; i++) {
 		err = pki_der_tlv(&tbs, 0x30, &v, NULL);
+	}
+	if (!err) {
+		err = pki_der_tlv(&tbs, 0x30, &v, &subj);
 	}
 	if (!err) {
 		err = pki_der_tlv(&tbs, 0x30, &v, spki);
 	}
 	if (err) {
 		*spki = SLICE_NULL;
+	} else if (subject) {
+		*subject = subj;
 	}
 	return err;
 }

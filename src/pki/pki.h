@@ -167,11 +167,13 @@ int pki_spki_encode(EVP_PKEY *key, struct buf *out) TL_MUST_CHECK;
  * pki_cert_parse for input that must be. pki_cert_shared_clear empties
  * the table (tests, shutdown). */
 X509 *pki_cert_shared(const uint8_t *der, size_t len);
-/* The SubjectPublicKeyInfo of a DER certificate as a slice of der, found
- * by walking the certificate's outer structure only (no signature or
- * field check): for the key of a certificate the caller already trusts,
- * e.g. one the site issued and recorded. -TL_EPARSE, -TL_ETRAIL. */
-int pki_cert_spki(const uint8_t *der, size_t len,
+/* The subject Name (if subject is not NULL) and SubjectPublicKeyInfo of
+ * a DER certificate as slices of der, found by walking the certificate's
+ * outer structure only (no signature or field check): for the key of a
+ * certificate the caller already trusts (one the site issued and
+ * recorded), or to compare a new certificate with what was asked for
+ * before decoding it. -TL_EPARSE, -TL_ETRAIL. */
+int pki_cert_spki(const uint8_t *der, size_t len, struct slice *subject,
                   struct slice *spki) TL_MUST_CHECK;
 void pki_cert_shared_clear(void);
 int pki_serial_hex(const X509 *x, char *out, size_t outlen) TL_MUST_CHECK;

@@ -43,7 +43,7 @@ int cnf_sign_transform(enum cnf_file f, const char *mac, struct slice body,
 	}
 	/* the certificate the store recorded for the device: only its key
 	 * is needed (a full decode costs several signatures) */
-	err = pki_cert_spki(cert_der, cert_len, &spki);
+	err = pki_cert_spki(cert_der, cert_len, NULL, &spki);
 	if (!err) {
 		err = pki_spki_decode(&dev, spki.p, spki.len);
 	}

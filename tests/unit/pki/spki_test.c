@@ -210,11 +210,21 @@ static void test_cert_spki(void **state)
 		n = i2d_X509(x, &der);
 		wn = i2d_PUBKEY(k, &want);
 		assert_true(n > 0 && wn > 0);
-		assert_int_equal(pki_cert_spki(der, (size_t)n, &spki), 0);
+		assert_int_equal(pki_cert_spki(der, (size_t)n, NULL, &spki), 0);
 		assert_int_equal(spki.len, (size_t)wn);
 		assert_memory_equal(spki.p, want, (size_t)wn);
+		{
+			struct slice subj;
+			unsigned char *name = NULL;
+			int nl = i2d_X509_NAME(X509_get_subject_name(x), &name);
+			assert_int_equal(
+			        pki_cert_spki(der, (size_t)n, &subj, &spki), 0);
+			assert_int_equal(subj.len, (size_t)nl);
+			assert_memory_equal(subj.p, name, (size_t)nl);
+			OPENSSL_free(name);
+		}
 		/* trailing bytes, truncation */
-		assert_int_equal(pki_cert_spki(der, (size_t)n - 1, &spki),
+		assert_int_equal(pki_cert_spki(der, (size_t)n - 1, NULL, &spki),
 		                 -TL_EPARSE);
 		assert_null(spki.p);
 		{
@@ -223,7 +233,7 @@ static void test_cert_spki(void **state)
 			memcpy(longer, der, (size_t)n);
 			longer[n] = 0;
 			assert_int_equal(
-			        pki_cert_spki(longer, (size_t)n + 1, &spki),
+			        pki_cert_spki(longer, (size_t)n + 1, NULL, &spki),
 			        -TL_ETRAIL);
 			free(longer);
 		}
