@@ -921,12 +921,12 @@ static void put_challenge(struct buf *out, enum sip_auth_alg alg,
 	}
 }
 
-int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
-			     struct slice realm, struct slice addr, bool stale,
-			     struct buf *out)
+/* The realm checked, a fresh nonce and the realm's opaque: what every
+ * challenge of one response carries. */
+static int challenge_tokens(struct sip_auth_srv *a, struct slice realm,
+			    struct slice addr, char nonce[NONCE_TXT_LEN + 1],
+			    char opaque[32])
 {
-	char nonce[NONCE_TXT_LEN + 1];
-	char opaque[32];
 	int rc;
 
 	if (!quotable(realm) || realm.len > REALM_MAX) {
@@ -936,7 +936,17 @@ int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
 	if (rc) {
 		return rc;
 	}
-	rc = make_opaque(a, realm, opaque);
+	return make_opaque(a, realm, opaque);
+}
+
+int sip_auth_challenge_value(struct sip_auth_srv *a, enum sip_auth_alg alg,
+			     struct slice realm, struct slice addr, bool stale,
+			     struct buf *out)
+{
+	char nonce[NONCE_TXT_LEN + 1];
+	char opaque[32];
+	int rc = challenge_tokens(a, realm, addr, nonce, opaque);
+
 	if (rc) {
 		return rc;
 	}
@@ -953,20 +963,12 @@ int sip_auth_challenge_algs(struct sip_auth_srv *a,
 		proxy ? "Proxy-Authenticate: " : "WWW-Authenticate: ";
 	char nonce[NONCE_TXT_LEN + 1];
 	char opaque[32];
-	int rc;
-
-	if (!quotable(realm) || realm.len > REALM_MAX) {
-		return -TL_EPARSE;
-	}
 	/* RFC 7616 §3.9.1: the challenges of one response may share their
 	 * nonce (its example offers SHA-256 and MD5 with one); the nonce
 	 * binds time, realm and address, not the algorithm, and its nonce
 	 * counts are kept per nonce whichever algorithm answers. */
-	rc = make_nonce(a, realm, addr, nonce);
-	if (rc) {
-		return rc;
-	}
-	rc = make_opaque(a, realm, opaque);
+	int rc = challenge_tokens(a, realm, addr, nonce, opaque);
+
 	if (rc) {
 		return rc;
 	}
