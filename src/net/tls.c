@@ -114,6 +114,34 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
 	return 0;
 }
 
+/* The chain each certificate is sent with, built once here. Left to
+ * itself OpenSSL builds it in every handshake (a chain verification from
+ * the context's trust store, signatures included) and sends the root
+ * with it. A built chain stops at the root, which a peer must hold as an
+ * anchor anyway (RFC 8446 §4.4.2: it may be omitted); a chain given in
+ * the configuration is kept as given. Per-connection certificates
+ * (net_tls_new_derived) come with their chain: no context builds one. */
+static void fix_chains(SSL_CTX *ctx)
+{
+	STACK_OF(X509) *chain = NULL;
+
+	if (SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST) == 1) {
+		do {
+			if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
+			    sk_X509_num(chain) <= 0) {
+				/* an incomplete chain is sent as far as it
+				 * goes: the peer's check decides */
+				(void)SSL_CTX_build_cert_chain(
+				        ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+				                     SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+				                     SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
+			}
+		} while (SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT) == 1);
+	}
+	ERR_clear_error();
+	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);
+}
+
 static TL_MUST_CHECK int use_cert_key(SSL_CTX *ctx, const char *cert_file,
                                       const char *key_file, X509 *cert,
                                       STACK_OF(X509) * chain, EVP_PKEY *key,
@@ -399,6 +427,7 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 	}
 	SSL_CTX_set_verify(t->ctx, mode, NULL);
 	SSL_CTX_set_cert_verify_callback(t->ctx, cert_verify_cb, t);
+	fix_chains(t->ctx);
 	if (conf->keylog_file != NULL) {
 		err = open_keylog(t, conf->keylog_file);
 		if (err) {

@@ -6,8 +6,10 @@
  * CTL a phone of a fleet parses holds the site's service certificates,
  * every config the site encrypts names the device's LSC twice (stub and
  * encrypted file). A small direct-mapped table keeps the last decoded
- * certificate per slot with a copy of its DER; a hit is an exact byte
- * comparison and a reference. The X509 objects are shared read-only
+ * certificates, four ways per set (so that a few certificates falling in
+ * one set do not evict one another over and over), each with a copy of its
+ * DER; a hit is an exact byte comparison and a reference, and a miss
+ * replaces the way least recently used. The X509 objects are shared read-only
  * (OpenSSL's reference counts are atomic and its lazily cached extension
  * data is taken under its own lock). */
 #include "pki/pki.h"
@@ -17,16 +19,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SLOTS 64
+#define SETS 16
+#define WAYS 4
 #define DER_MAX 16384 /* larger certificates are decoded, not kept */
 
 struct slot {
 	uint8_t *der;
 	size_t len;
 	X509 *x;
+	uint64_t used; /* clock of the last hit or fill */
 };
 
-static struct slot slots[SLOTS];
+static struct slot slots[SETS][WAYS];
+static uint64_t clock_now; /* under lock */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* FNV-1a over the tail of the DER, where certificates differ (the
@@ -39,27 +44,34 @@ static size_t slot_of(const uint8_t *der, size_t len)
 	for (size_t i = from; i < len; i++) {
 		h = (h ^ der[i]) * 1099511628211ull;
 	}
-	return (size_t)(h >> 32) % SLOTS;
+	return (size_t)(h >> 32) % SETS;
 }
 
-static X509 *lookup(size_t i, const uint8_t *der, size_t len)
+static X509 *lookup(size_t set, const uint8_t *der, size_t len)
 {
 	X509 *x = NULL;
 
 	pthread_mutex_lock(&lock);
-	if (slots[i].x && slots[i].len == len && !memcmp(slots[i].der, der, len) &&
-	    X509_up_ref(slots[i].x) == 1) {
-		x = slots[i].x;
+	for (size_t w = 0; w < WAYS; w++) {
+		struct slot *s = &slots[set][w];
+		if (s->x && s->len == len && !memcmp(s->der, der, len)) {
+			if (X509_up_ref(s->x) == 1) {
+				x = s->x;
+				s->used = ++clock_now;
+			}
+			break;
+		}
 	}
 	pthread_mutex_unlock(&lock);
 	return x;
 }
 
-static void keep(size_t i, const uint8_t *der, size_t len, X509 *x)
+static void keep(size_t set, const uint8_t *der, size_t len, X509 *x)
 {
 	uint8_t *copy = malloc(len);
 	uint8_t *old_der;
 	X509 *old_x;
+	struct slot *v;
 
 	if (!copy || X509_up_ref(x) != 1) {
 		free(copy);
@@ -67,9 +79,15 @@ static void keep(size_t i, const uint8_t *der, size_t len, X509 *x)
 	}
 	memcpy(copy, der, len);
 	pthread_mutex_lock(&lock);
-	old_der = slots[i].der;
-	old_x = slots[i].x;
-	slots[i] = (struct slot){.der = copy, .len = len, .x = x};
+	v = &slots[set][0];
+	for (size_t w = 1; w < WAYS; w++) {
+		if (slots[set][w].used < v->used) {
+			v = &slots[set][w]; /* empty ways have used 0 */
+		}
+	}
+	old_der = v->der;
+	old_x = v->x;
+	*v = (struct slot){.der = copy, .len = len, .x = x, .used = ++clock_now};
 	pthread_mutex_unlock(&lock);
 	free(old_der);
 	X509_free(old_x);
@@ -102,10 +120,10 @@ X509 *pki_cert_shared(const uint8_t *der, size_t len)
 
 void pki_cert_shared_clear(void)
 {
-	for (size_t i = 0; i < SLOTS; i++) {
+	for (size_t i = 0; i < SETS * WAYS; i++) {
 		pthread_mutex_lock(&lock);
-		struct slot s = slots[i];
-		slots[i] = (struct slot){0};
+		struct slot s = slots[i / WAYS][i % WAYS];
+		slots[i / WAYS][i % WAYS] = (struct slot){0};
 		pthread_mutex_unlock(&lock);
 		free(s.der);
 		X509_free(s.x);
