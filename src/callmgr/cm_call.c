@@ -47,10 +47,18 @@ struct cm_call {
 	 * transferor's dialog (for NOTIFY and the final BYE). */
 	bool xfer;
 	struct cm_leg xfer_leg;
-	struct sip_tsx *xfer_cli; /* attended transfer: re-INVITE on leg B */
 	/* A re-INVITE being relayed (hold, resume). */
 	struct sip_tsx *re_srv, *re_cli;
 	int re_from; /* 0: from A, 1: from B */
+	/* A new pair after a transfer negotiates its media afresh (RFC 3725
+	 * §5, RFC 3261 §14.2): a re-INVITE without an offer to leg A, the
+	 * offer of A's 2xx in a re-INVITE to leg B, B's answer in the ACK to
+	 * A. The old SDP of either party holds keys that the transferor
+	 * knows, and the answer A gave to it is for someone else. */
+	enum { RK_NONE, RK_OFFER, RK_ANSWER } rk;
+	struct sip_tsx *rk_a, *rk_b;
+	uint32_t rk_cseq_a, rk_cseq_b;
+	struct buf rk_ack; /* the answer in the ACK to A, for resending */
 };
 
 struct cm_calls {
@@ -180,15 +188,18 @@ static void send_in_dialog(struct cm_calls *cs, struct cm_leg *l,
 	buf_free(&b);
 }
 
-/* RFC 3261 §13.2.2.4: the ACK for a 2xx, outside any transaction. */
-static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
+/* RFC 3261 §13.2.2.4: the ACK for a 2xx, outside any transaction; with
+ * the answer when the 2xx carried an offer (RFC 3261 §14.2). */
+static void send_ack_sdp(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq,
+                         struct slice sdp)
 {
 	struct buf b;
 	int err;
 
 	buf_init(&b, SIP_MSG_MAX_SIZE);
-	err = cm_build_req(&cs->h, &b, "ACK", l, cseq, "", SLICE_NULL,
-	                   SLICE_NULL);
+	err = cm_build_req(&cs->h, &b, "ACK", l, cseq, "",
+	                   sdp.len ? SLICE_LIT("application/sdp") : SLICE_NULL,
+	                   sdp);
 	if (!err) {
 		err = sip_stack_send(cs->stack, l->tp, &l->dst, b.p, b.len);
 	}
@@ -196,6 +207,11 @@ static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
 		log_warn("call", "ACK not sent: %s", tl_strerror(err));
 	}
 	buf_free(&b);
+}
+
+static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
+{
+	send_ack_sdp(cs, l, cseq, SLICE_NULL);
 }
 
 /* Print body (an SDP) for the leg towards `to`. srtp: what was printed
@@ -284,7 +300,9 @@ static void call_free(struct cm_call *c)
 	sip_tsx_unref(c->b_tsx);
 	sip_tsx_unref(c->re_srv);
 	sip_tsx_unref(c->re_cli);
-	sip_tsx_unref(c->xfer_cli);
+	sip_tsx_unref(c->rk_a);
+	sip_tsx_unref(c->rk_b);
+	buf_free_secret(&c->rk_ack);
 	buf_free(&c->offer);
 	buf_free(&c->ok_hdrs);
 	buf_free(&c->ok_body);
@@ -657,49 +675,24 @@ static void send_ok_to_a(struct cm_call *c)
 
 static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
                       void *arg);
+static void rk_start(struct cm_call *c);
+static void rk_a_resp(struct cm_call *c, struct sip_msg *resp, uint16_t code);
+static void rk_b_resp(struct cm_call *c, struct sip_msg *resp, uint16_t code);
 
-/* The transfer target answered: re-INVITE the transferee with the
- * target's SDP (third-party call control, RFC 3725 flow IV simplified:
- * the target got the transferee's last SDP as its offer), then tell the
- * transferor and end its dialog. */
+/* The transfer target answered (its offer was the transferee's last
+ * SDP, so that it could ring): the transferee and the target now
+ * negotiate their media afresh (rk_start, RFC 3725 §5), then the
+ * transferor is told and its dialog ended. */
 static void xfer_connected(struct cm_call *c)
 {
 	struct cm_calls *cs = c->cs;
-	struct buf b, hdrs;
-	int err;
 
-	buf_init(&b, SIP_MSG_MAX_SIZE);
-	buf_init(&hdrs, 4096);
-	cm_contact_hdr(&cs->h, &hdrs, c->a.tp, c->b.line.dn);
-	callinfo_hdr(&hdrs, c->sec, "to");
-	buf_put(&hdrs, "", 1);
-	err = buf_err(&hdrs);
-	if (!err) {
-		c->a.cseq++;
-		err = cm_build_req(&cs->h, &b, "INVITE", &c->a, c->a.cseq,
-		                   (const char *)hdrs.p,
-		                   c->ok_body.len ? SLICE_LIT("application/sdp")
-		                                  : SLICE_NULL,
-		                   buf_slice(&c->ok_body));
-	}
-	if (!err) {
-		sip_tsx_unref(c->re_cli);
-		c->re_cli = NULL;
-		c->re_from = 1; /* its 2xx is ACKed on leg A */
-		err = sip_stack_request(cs->stack, &c->re_cli, b.p, b.len,
-		                        c->a.tp, &c->a.dst, on_b_resp, cs);
-	}
-	if (err) {
-		log_warn("call", "transfer: re-INVITE not sent: %s",
-		         tl_strerror(err));
-	}
+	rk_start(c);
 	notify_refer(cs, &c->xfer_leg, "SIP/2.0 200 OK\r\n", true);
 	send_in_dialog(cs, &c->xfer_leg, "BYE", "", SLICE_NULL);
 	log_info("call", "%s transferred to %s", c->a.line.dn, c->b.line.dn);
 	c->xfer = false;
 	OPENSSL_cleanse(&c->xfer_leg.line, sizeof(c->xfer_leg.line));
-	buf_free(&b);
-	buf_free(&hdrs);
 }
 
 static void on_answer(struct cm_call *c, struct sip_msg *resp)
@@ -830,16 +823,20 @@ static void on_b_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	struct cm_call *c = find_b_tsx(cs, t);
 
 	if (!c) {
+		for (c = cs->calls; c; c = c->next) {
+			if (c->rk_a == t) {
+				rk_a_resp(c, resp, code);
+				return;
+			}
+			if (c->rk_b == t) {
+				rk_b_resp(c, resp, code);
+				return;
+			}
+		}
 		c = find_re_cli(cs, t);
 		if (c) {
 			on_reinvite_resp(c, resp, code);
 			return;
-		}
-		for (c = cs->calls; c; c = c->next) {
-			if (c->xfer_cli == t && code >= 200 && code < 300 &&
-			    resp) {
-				send_ack(cs, &c->b, c->b.cseq);
-			}
 		}
 		return;
 	}
@@ -938,6 +935,7 @@ static void new_call(struct cm_calls *cs, const struct sip_stack_req *r)
 	buf_init(&c->ok_body, SDP_MAX_SIZE * 2);
 	buf_init(&c->last_sdp[0], SDP_MAX_SIZE);
 	buf_init(&c->last_sdp[1], SDP_MAX_SIZE);
+	buf_init(&c->rk_ack, SDP_MAX_SIZE * 2);
 	c->t_start = (int64_t)time(NULL);
 	c->a_tsx = sip_tsx_ref(r->tsx);
 	c->next = cs->calls;
@@ -1014,7 +1012,7 @@ static void reinvite(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	bool srtp, hold = false;
 	int err;
 
-	if (c->state != CM_CONNECTED || c->re_srv) {
+	if (c->state != CM_CONNECTED || c->re_srv || c->rk != RK_NONE) {
 		reply(r, 491, NULL); /* RFC 3261 §14.2 */
 		return;
 	}
@@ -1213,8 +1211,54 @@ static struct cm_call *find_replaced(struct cm_calls *cs,
 	return NULL;
 }
 
-static void send_offer(struct cm_call *c, struct cm_leg *to,
-                       struct sip_tsx **tsx, struct slice sdp_in)
+/* ---- a new pair's media after a transfer ---- */
+
+static void rk_update_status(struct cm_call *c, bool srtp_a)
+{
+	struct buf ci;
+	enum cm_sec sec = cm_sec_call(cm_sec_party(c->a.line.mode, c->a.tp),
+	                              cm_sec_party(c->b.line.mode, c->b.tp),
+	                              srtp_a && c->srtp_b);
+
+	c->srtp_a = srtp_a;
+	if (sec == c->sec) {
+		return;
+	}
+	/* The re-INVITEs said c->sec; what was negotiated says otherwise:
+	 * cisco-formats.md §7, a status change goes in an UPDATE. */
+	c->sec = sec;
+	for (int i = 0; i < 2; i++) {
+		buf_init(&ci, 512);
+		callinfo_hdr(&ci, sec, i ? "from" : "to");
+		buf_put(&ci, "", 1);
+		if (buf_err(&ci) == 0) {
+			send_in_dialog(c->cs, i ? &c->b : &c->a, "UPDATE",
+			               (const char *)ci.p, SLICE_NULL);
+		}
+		buf_free(&ci);
+	}
+}
+
+/* Last step: the answer (B's, printed for A) in the ACK to A's 2xx. */
+static void rk_finish(struct cm_call *c, struct slice answer)
+{
+	bool srtp_a = false;
+
+	buf_reset(&c->rk_ack);
+	if (rewrite_sdp(c, &c->a, answer, &c->rk_ack, &srtp_a) != 0 ||
+	    buf_err(&c->rk_ack)) {
+		buf_reset(&c->rk_ack);
+		srtp_a = false;
+	}
+	send_ack_sdp(c->cs, &c->a, c->rk_cseq_a, buf_slice(&c->rk_ack));
+	c->rk = RK_NONE;
+	rk_update_status(c, srtp_a);
+}
+
+/* Send leg `to` a re-INVITE with body (printed for it; empty: none),
+ * Call-Info with the pair's status. */
+static int rk_invite(struct cm_call *c, struct cm_leg *to, struct slice body,
+                     struct sip_tsx **tsx, uint32_t *cseq)
 {
 	struct cm_calls *cs = c->cs;
 	struct buf b, hdrs, sdp;
@@ -1224,15 +1268,17 @@ static void send_offer(struct cm_call *c, struct cm_leg *to,
 	buf_init(&b, SIP_MSG_MAX_SIZE);
 	buf_init(&hdrs, 4096);
 	buf_init(&sdp, SDP_MAX_SIZE * 2);
-	err = rewrite_sdp(c, to, sdp_in, &sdp, &srtp);
-	cm_contact_hdr(&cs->h, &hdrs, to->tp, "cm");
+	err = rewrite_sdp(c, to, body, &sdp, &srtp);
+	cm_contact_hdr(&cs->h, &hdrs, to->tp,
+	               to == &c->a ? c->b.line.dn : c->a.line.dn);
 	callinfo_hdr(&hdrs, c->sec, to == &c->a ? "to" : "from");
 	buf_put(&hdrs, "", 1);
 	if (!err) {
-		err = buf_err(&hdrs);
+		err = buf_err(&hdrs) ? buf_err(&hdrs) : buf_err(&sdp);
 	}
 	if (!err) {
 		to->cseq++;
+		*cseq = to->cseq;
 		err = cm_build_req(&cs->h, &b, "INVITE", to, to->cseq,
 		                   (const char *)hdrs.p,
 		                   sdp.len ? SLICE_LIT("application/sdp")
@@ -1245,13 +1291,98 @@ static void send_offer(struct cm_call *c, struct cm_leg *to,
 		err = sip_stack_request(cs->stack, tsx, b.p, b.len, to->tp,
 		                        &to->dst, on_b_resp, cs);
 	}
+	buf_free(&b);
+	buf_free(&hdrs);
+	buf_free_secret(&sdp);
+	return err;
+}
+
+/* Start: A (the transferee, or Y of an attended transfer) is asked for
+ * a new offer. */
+static void rk_start(struct cm_call *c)
+{
+	int err = rk_invite(c, &c->a, SLICE_NULL, &c->rk_a, &c->rk_cseq_a);
+
 	if (err) {
 		log_warn("call", "transfer: re-INVITE not sent: %s",
 		         tl_strerror(err));
+		return;
 	}
-	buf_free(&b);
-	buf_free(&hdrs);
-	buf_free(&sdp);
+	buf_reset(&c->rk_ack);
+	c->rk = RK_OFFER;
+}
+
+static void rk_a_resp(struct cm_call *c, struct sip_msg *resp, uint16_t code)
+{
+	struct slice body = resp ? sip_msg_body(resp) : SLICE_NULL;
+
+	if (code < 200) {
+		return;
+	}
+	if (c->rk != RK_OFFER) {
+		/* A 2xx again: once B answered, the same ACK again; before,
+		 * the ACK waits for B's answer. */
+		if (c->rk == RK_NONE && code < 300 && resp) {
+			send_ack_sdp(c->cs, &c->a, c->rk_cseq_a,
+			             buf_slice(&c->rk_ack));
+		}
+		return;
+	}
+	if (code >= 300 || !resp) {
+		/* A cannot make a new offer: point it at B with B's last SDP
+		 * (the media moves; its keys stay as they were). */
+		log_warn("call",
+		         "transfer: %s answered %u to an offerless re-INVITE",
+		         c->a.line.dn, code);
+		uint32_t cseq;
+		c->rk = RK_NONE;
+		if (rk_invite(c, &c->a, buf_slice(&c->last_sdp[1]), &c->re_cli,
+		              &cseq) != 0) {
+			log_warn("call", "transfer: re-INVITE not sent");
+		}
+		c->re_from = 1; /* its 2xx is ACKed on leg A */
+		return;
+	}
+	if (!body.len || sdp_parse(c->cs->sdp, body.p, body.len) != 0) {
+		/* RFC 3261 §14.2 wants an offer here; answer with what B
+		 * said last so that A at least sends to B. */
+		log_warn("call", "transfer: %s sent no usable offer",
+		         c->a.line.dn);
+		rk_finish(c, buf_slice(&c->last_sdp[1]));
+		return;
+	}
+	set_sdp(&c->last_sdp[0], body);
+	if (rk_invite(c, &c->b, body, &c->rk_b, &c->rk_cseq_b) != 0) {
+		log_warn("call", "transfer: re-INVITE to %s not sent",
+		         c->b.line.dn);
+		rk_finish(c, buf_slice(&c->last_sdp[1]));
+		return;
+	}
+	c->rk = RK_ANSWER;
+}
+
+static void rk_b_resp(struct cm_call *c, struct sip_msg *resp, uint16_t code)
+{
+	struct slice body = resp ? sip_msg_body(resp) : SLICE_NULL;
+
+	if (code < 200) {
+		return;
+	}
+	if (code < 300 && resp) {
+		send_ack(c->cs, &c->b, c->rk_cseq_b);
+	}
+	if (c->rk != RK_ANSWER) {
+		return; /* a 2xx retransmission, ACKed again */
+	}
+	if (code < 300 && resp && body.len &&
+	    sdp_parse(c->cs->sdp, body.p, body.len) == 0) {
+		set_sdp(&c->last_sdp[1], body);
+		c->srtp_b = sdp_is_srtp(c->cs->sdp);
+	} else {
+		log_warn("call", "transfer: %s did not answer the offer (%u)",
+		         c->b.line.dn, code);
+	}
+	rk_finish(c, buf_slice(&c->last_sdp[1]));
 }
 
 /* Attended transfer (RFC 5589 §7, RFC 3891): X, in call c (leg xl) and in
@@ -1268,7 +1399,7 @@ static void attended(struct cm_call *c, int xl, const struct sip_stack_req *r,
 
 	c2 = find_replaced(cs, rp, &xl2);
 	if (!c2 || c2 == c || c2->state != CM_CONNECTED || c2->re_srv ||
-	    c2->xfer) {
+	    c2->xfer || c2->rk != RK_NONE) {
 		reply(r, c2 ? 491 : 481, NULL);
 		return;
 	}
@@ -1296,10 +1427,10 @@ static void attended(struct cm_call *c, int xl, const struct sip_stack_req *r,
 	        cm_sec_call(cm_sec_party(c->a.line.mode, c->a.tp),
 	                    cm_sec_party(c->b.line.mode, c->b.tp),
 	                    c->srtp_a && c->srtp_b && c2->srtp_a && c2->srtp_b);
-	/* Each gets the other's last SDP as a new offer (RFC 3725 §5). */
-	send_offer(c, &c->a, &c->re_cli, buf_slice(&c->last_sdp[1]));
-	c->re_from = 1; /* the 2xx from leg A is ACKed on leg A */
-	send_offer(c, &c->b, &c->xfer_cli, buf_slice(&c->last_sdp[0]));
+	/* Y and Z negotiate afresh: Y's new offer to Z, Z's answer in the
+	 * ACK to Y (RFC 3725 §5). Either one's last SDP holds keys that X
+	 * knows. */
+	rk_start(c);
 	notify_refer(cs, &x1, "SIP/2.0 200 OK\r\n", true);
 	send_in_dialog(cs, &x1, "BYE", "", SLICE_NULL);
 	send_in_dialog(cs, &x2, "BYE", "", SLICE_NULL);
@@ -1321,7 +1452,8 @@ static void on_refer(struct cm_call *c, int leg, const struct sip_stack_req *r)
 	uint16_t code;
 	struct buf ci;
 
-	if (c->state != CM_CONNECTED || c->re_srv || c->xfer) {
+	if (c->state != CM_CONNECTED || c->re_srv || c->xfer ||
+	    c->rk != RK_NONE) {
 		reply(r, 491, NULL);
 		return;
 	}

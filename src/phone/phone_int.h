@@ -100,6 +100,7 @@ struct phone_call {
 	struct media_srtp_key offer_keys[2]; /* offered, by tag 1 and 2 */
 	struct media_srtp_key tx, rx;
 	bool have_keys;
+	bool offer_in_2xx; /* our offer went in a 2xx: the ACK answers */
 	struct media_stats last_stats;
 	bool tone_heard;
 	uint64_t tone_frames;

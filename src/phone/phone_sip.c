@@ -566,19 +566,62 @@ static TL_MUST_CHECK int build_sdp(struct phone *p, struct buf *b,
 	return err ? -TL_ECRYPTO : buf_err(b);
 }
 
-/* Read the peer's SDP: address, codec, direction, and (answer_to_offer
- * false: their answer to our offer; true: their offer) the SRTP keys. */
-static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
-                                  bool is_offer, int *answer_tag,
-                                  struct net_addr *remote, bool *hold)
+/* What a peer's SDP says about the audio stream, read in full before any
+ * of it is used: a refused re-offer must leave the call as it was (RFC
+ * 3261 §14.2). Keys are collected only when this phone may do SRTP
+ * (RFC 4568 §8.3: over TLS, an encrypted device), in the peer's order. */
+#define TAKE_KEYS_MAX 4
+
+struct sdp_take {
+	struct net_addr remote;
+	bool has_remote; /* a real address: not 0.0.0.0, not port 0 */
+	bool hold;
+	enum media_codec codec;
+	size_t n_keys;
+	struct {
+		int tag;
+		struct media_srtp_key key;
+	} keys[TAKE_KEYS_MAX];
+};
+
+/* The stream as negotiated, built before it replaces the call's. */
+struct neg {
+	bool srtp;
+	struct media_srtp_key tx, rx;
+	int tag;
+	enum media_codec codec;
+	struct net_addr remote;
+	bool has_remote;
+	bool fresh_tx; /* a key made for this answer */
+};
+
+static void take_wipe(struct sdp_take *t)
 {
-	struct phone_call *c = &p->call;
+	OPENSSL_cleanse(t, sizeof(*t));
+}
+
+static void neg_wipe(struct neg *n)
+{
+	OPENSSL_cleanse(n, sizeof(*n));
+}
+
+static bool key_eq(const struct media_srtp_key *a,
+                   const struct media_srtp_key *b)
+{
+	return a->suite == b->suite && a->len == b->len &&
+	       a->len <= sizeof(a->key) &&
+	       CRYPTO_memcmp(a->key, b->key, a->len) == 0;
+}
+
+static TL_MUST_CHECK int sdp_take_read(struct phone *p, struct slice body,
+                                       struct sdp_take *t)
+{
 	struct sdp *s = NULL;
 	struct sdp_media m;
 	char host[64];
 	int err = sdp_new(&s);
 
-	*answer_tag = 0;
+	memset(t, 0, sizeof(*t));
 	if (!err) {
 		err = sdp_parse(s, body.p, body.len);
 	}
@@ -588,12 +631,13 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 	if (err) {
 		goto out;
 	}
-	*hold = sdp_on_hold(s);
+	t->hold = sdp_on_hold(s);
 	if (slice_to_cstr(m.conn_addr, host, sizeof(host)) != 0 ||
-	    net_addr_set(remote, host, m.port) != 0) {
+	    net_addr_set(&t->remote, host, m.port) != 0) {
 		err = -TL_EPARSE;
 		goto out;
 	}
+	t->has_remote = m.port != 0 && strcmp(host, "0.0.0.0") != 0;
 	/* The first G.711 format listed. */
 	bool found = false;
 	struct slice f = m.fmts;
@@ -604,7 +648,7 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 		}
 		struct slice tok = slice_make(f.p, i);
 		if (slice_eq_str(tok, "0") || slice_eq_str(tok, "8")) {
-			c->codec = tok.p[0] == '0' ? MEDIA_PCMU : MEDIA_PCMA;
+			t->codec = tok.p[0] == '0' ? MEDIA_PCMU : MEDIA_PCMA;
 			found = true;
 		}
 		f = i < f.len ? slice_make(f.p + i + 1, f.len - i - 1)
@@ -614,57 +658,198 @@ static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
 		err = -TL_EUNKNOWN;
 		goto out;
 	}
-	if (!call_srtp_allowed(p) || !m.savp || m.n_crypto == 0) {
-		/* keys only over TLS (RFC 4568 §8.3); plain RTP otherwise */
-		if (!is_offer && c->srtp && m.n_crypto == 0) {
-			c->srtp = false;
-		}
-		if (!is_offer) {
-			c->srtp = false;
-		}
-		goto out;
+	if (!call_srtp_allowed(p) || !m.savp) {
+		goto out; /* keys only over TLS; plain RTP otherwise */
 	}
-	for (size_t j = 0; j < m.n_crypto; j++) {
+	for (size_t j = 0; j < m.n_crypto && t->n_keys < TAKE_KEYS_MAX; j++) {
 		struct sdp_crypto cr;
 		enum media_srtp_suite suite;
 		if (sdp_crypto_get(s, 0, j, &cr) != 0 ||
 		    media_srtp_suite_parse(cr.suite, &suite) != 0 ||
 		    (suite != MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80 &&
 		     suite != MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32 &&
-		     suite != MEDIA_SRTP_AEAD_AES_128_GCM)) {
+		     suite != MEDIA_SRTP_AEAD_AES_128_GCM) ||
+		    cr.tag < 1 || cr.tag > 999999999 ||
+		    media_srtp_key_parse(&t->keys[t->n_keys].key, suite,
+		                         cr.key_params) != 0) {
 			continue;
 		}
-		if (is_offer) {
-			if (media_srtp_key_parse(&c->rx, suite,
-			                         cr.key_params) != 0 ||
-			    media_srtp_key_generate(&c->tx, suite) != 0) {
-				continue;
-			}
-			*answer_tag = (int)cr.tag;
-			c->crypto_tag = (int)cr.tag;
-			c->suite = suite;
-			c->srtp = true;
-			c->have_keys = true;
-			break;
-		}
-		if (cr.tag < 1 || cr.tag > 2 ||
-		    c->offer_keys[cr.tag - 1].suite != suite ||
-		    media_srtp_key_parse(&c->rx, suite, cr.key_params) != 0) {
-			continue;
-		}
-		c->tx = c->offer_keys[cr.tag - 1];
-		c->crypto_tag = (int)cr.tag;
-		c->suite = suite;
-		c->srtp = true;
-		c->have_keys = true;
-		*answer_tag = (int)cr.tag;
-		break;
-	}
-	if (!is_offer && *answer_tag == 0) {
-		c->srtp = false;
+		t->keys[t->n_keys++].tag = (int)cr.tag;
 	}
 out:
 	sdp_free(s);
+	return err;
+}
+
+/* Our answer to an offer: the first crypto line we support (RFC 4568
+ * §7.1.2: same tag and suite, our own key). On a re-offer (RFC 4568
+ * §7.1.4) the peer may keep its key or send a new one, and the media may
+ * now go to another party (the call manager re-points a transferee at
+ * the transfer target, RFC 3725). A new peer key is installed; and we
+ * answer with a fresh key of our own whenever the peer's key or address
+ * changed: the key we sent before is known to whoever held the other end
+ * until now (the transferor, after a transfer), and must not protect
+ * what goes to someone else. Only an unchanged re-offer (hold, resume)
+ * keeps both keys. */
+static TL_MUST_CHECK int neg_offer(struct phone *p, const struct sdp_take *t,
+                                   struct neg *n)
+{
+	struct phone_call *c = &p->call;
+	bool active = c->st == CALL_ACTIVE;
+	size_t pick = 0;
+	bool same_key = false;
+
+	memset(n, 0, sizeof(*n));
+	n->codec = t->codec;
+	n->remote = active && !t->has_remote ? c->remote : t->remote;
+	n->has_remote = t->has_remote || !active;
+	if (t->n_keys == 0) {
+		return 0;
+	}
+	if (active && c->srtp) {
+		for (size_t i = 0; i < t->n_keys; i++) {
+			if (key_eq(&t->keys[i].key, &c->rx)) {
+				pick = i;
+				same_key = true;
+				break;
+			}
+		}
+	}
+	bool moved =
+	        active && t->has_remote && !net_addr_eq(&t->remote, &c->remote);
+	n->srtp = true;
+	n->tag = t->keys[pick].tag;
+	n->rx = t->keys[pick].key;
+	if (same_key && !moved && c->tx.suite == n->rx.suite) {
+		n->tx = c->tx;
+		return 0;
+	}
+	n->fresh_tx = true;
+	return media_srtp_key_generate(&n->tx, n->rx.suite);
+}
+
+/* The peer's answer to our offer: full (both suites, offer_keys by tag
+ * 1 and 2) or a re-offer of the key we use (c->tx under c->crypto_tag).
+ * No usable crypto line in the answer: plain RTP. */
+static void neg_answer(struct phone *p, const struct sdp_take *t, bool full,
+                       struct neg *n)
+{
+	struct phone_call *c = &p->call;
+
+	memset(n, 0, sizeof(*n));
+	n->codec = t->codec;
+	n->remote = t->has_remote ? t->remote : c->remote;
+	n->has_remote = true;
+	for (size_t i = 0; i < t->n_keys; i++) {
+		int tag = t->keys[i].tag;
+		const struct media_srtp_key *mine = NULL;
+		if (full && tag >= 1 && tag <= 2 &&
+		    c->offer_keys[tag - 1].suite == t->keys[i].key.suite) {
+			mine = &c->offer_keys[tag - 1];
+		} else if (!full && c->srtp && tag == c->crypto_tag &&
+		           c->tx.suite == t->keys[i].key.suite) {
+			mine = &c->tx;
+		}
+		if (mine) {
+			n->srtp = true;
+			n->tag = tag;
+			n->tx = *mine;
+			n->rx = t->keys[i].key;
+			return;
+		}
+	}
+}
+
+/* Make n the call's stream: into the running media session first (a
+ * failure there leaves everything as it was), then the call's state. */
+static TL_MUST_CHECK int neg_install(struct phone *p, const struct neg *n)
+{
+	struct phone_call *c = &p->call;
+	bool keys = n->srtp != c->srtp ||
+	            (n->srtp &&
+	             (!key_eq(&n->tx, &c->tx) || !key_eq(&n->rx, &c->rx)));
+	bool moved = n->has_remote && !net_addr_eq(&n->remote, &c->remote);
+	int err = 0;
+
+	if (c->st == CALL_ACTIVE && c->ms) {
+		if (keys) {
+			err = media_session_set_srtp(c->ms,
+			                             n->srtp ? &n->tx : NULL,
+			                             n->srtp ? &n->rx : NULL);
+		}
+		if (!err && n->codec != c->codec) {
+			err = media_session_set_codec(c->ms, n->codec);
+		}
+		if (err) {
+			return err;
+		}
+		if (moved && media_session_set_remote(c->ms, &n->remote) != 0) {
+			log_warn("phone", "%s: media address refused", p->name);
+		}
+		if (keys && !p->conf.quiet) {
+			log_info("phone", "%s: %s%s", p->name,
+			         n->srtp ? "SRTP re-keyed" : "plain RTP",
+			         moved ? ", media moved" : "");
+		}
+	}
+	c->codec = n->codec;
+	if (n->has_remote) {
+		c->remote = n->remote;
+	}
+	c->srtp = n->srtp;
+	if (n->srtp) {
+		c->tx = n->tx;
+		c->rx = n->rx;
+		c->crypto_tag = n->tag;
+		c->suite = n->rx.suite;
+		c->have_keys = true;
+	}
+	return 0;
+}
+
+/* RFC 4568 §6.1 keys for an offer: both suites, the preferred first. */
+static TL_MUST_CHECK int make_offer_keys(struct phone *p)
+{
+	struct phone_call *c = &p->call;
+	enum media_srtp_suite a = MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
+	enum media_srtp_suite g = MEDIA_SRTP_AEAD_AES_128_GCM;
+	int err;
+
+	if (!call_srtp_allowed(p)) {
+		return 0;
+	}
+	err = media_srtp_key_generate(&c->offer_keys[0],
+	                              p->conf.prefer_gcm ? g : a);
+	if (!err) {
+		err = media_srtp_key_generate(&c->offer_keys[1],
+		                              p->conf.prefer_gcm ? a : g);
+	}
+	return err;
+}
+
+/* Take an SDP body of the peer: an offer (answer_to false) or the answer
+ * to our offer (full: the offer of a new call or of a 2xx; else the
+ * re-offer of our key), and make it the call's stream. */
+static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
+                                  bool is_offer, bool full, bool *hold)
+{
+	struct sdp_take t;
+	struct neg n;
+	int err = sdp_take_read(p, body, &t);
+
+	if (!err && is_offer) {
+		err = neg_offer(p, &t, &n);
+	} else if (!err) {
+		neg_answer(p, &t, full, &n);
+	}
+	if (!err) {
+		err = neg_install(p, &n);
+	}
+	if (!err) {
+		*hold = t.hold;
+	}
+	take_wipe(&t);
+	neg_wipe(&n);
 	return err;
 }
 
@@ -836,16 +1021,20 @@ static void inv_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 	}
 	callinfo(p, resp);
 	send_ack(p);
-	if (c->st == CALL_ACTIVE) {
-		return; /* a re-INVITE's 2xx: hold/resume done */
-	}
 	struct slice body = sip_msg_body(resp);
-	struct net_addr remote;
-	int tag;
 	bool hold;
-	int err = take_sdp(p, body, false, &tag, &remote, &hold);
+	if (c->st == CALL_ACTIVE) {
+		/* A re-INVITE's 2xx (hold, resume): the peer may answer our
+		 * key with a new one of its own (RFC 4568 §7.1.4). */
+		if (body.len && take_sdp(p, body, false, false, &hold) != 0) {
+			log_warn("phone", "%s: re-INVITE answer not taken",
+			         p->name);
+		}
+		return;
+	}
+	int err = take_sdp(p, body, false, true, &hold);
 	if (!err) {
-		err = phone_media_start(p, c, &remote);
+		err = phone_media_start(p, c, &c->remote);
 	}
 	c->st = CALL_ACTIVE;
 	if (err) {
@@ -875,20 +1064,9 @@ static TL_MUST_CHECK int new_call(struct phone *p, bool outgoing)
 	c->sdp_id &= 0x7fffffff;
 	if (outgoing) {
 		rand_hex(c->call_id, 16);
-		if (call_srtp_allowed(p)) {
-			enum media_srtp_suite a =
-			        MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80;
-			enum media_srtp_suite g = MEDIA_SRTP_AEAD_AES_128_GCM;
-			err = media_srtp_key_generate(
-			        &c->offer_keys[0], p->conf.prefer_gcm ? g : a);
-			if (!err) {
-				err = media_srtp_key_generate(
-				        &c->offer_keys[1],
-				        p->conf.prefer_gcm ? a : g);
-			}
-			if (err) {
-				return err;
-			}
+		err = make_offer_keys(p);
+		if (err) {
+			return err;
 		}
 	}
 	return phone_media_open(p, c);
@@ -1198,9 +1376,8 @@ static void on_invite(struct phone *p, const struct sip_stack_req *r)
 	struct sip_msg *m = r->msg;
 	const struct sip_addr *from = sip_msg_from(m);
 	const struct sip_uri *ru = sip_msg_ruri(m);
-	struct net_addr remote;
 	bool hold;
-	int tag, err;
+	int err;
 
 	if (c->st != CALL_IDLE && c->st != CALL_ENDED) {
 		reply(r, 486, (struct slice){0});
@@ -1222,7 +1399,7 @@ static void on_invite(struct phone *p, const struct sip_stack_req *r)
 			c->line = i;
 		}
 	}
-	err = take_sdp(p, sip_msg_body(m), true, &tag, &remote, &hold);
+	err = take_sdp(p, sip_msg_body(m), true, true, &hold);
 	if (err) {
 		reply(r, 488, (struct slice){0});
 		call_reset(p);
@@ -1257,11 +1434,10 @@ static void on_invite(struct phone *p, const struct sip_stack_req *r)
 		c->ltag[tt.len] = 0;
 	}
 	c->cseq = 1;
-	c->remote = remote;
+	(void)hold;
 	callinfo(p, m);
 	c->inv = sip_tsx_ref(r->tsx);
 	c->st = CALL_RINGING;
-	(void)tag;
 	if (!p->conf.quiet) {
 		log_info("phone", "%s: incoming call from %s%s", p->name,
 		         c->number, c->srtp ? " (SRTP offered)" : "");
@@ -1295,35 +1471,45 @@ static void on_reinvite(struct phone *p, const struct sip_stack_req *r)
 	struct phone_call *c = &p->call;
 	struct slice body = sip_msg_body(r->msg);
 	struct buf hdr, sdp;
+	bool hold = false;
 	int err = 0;
 
-	callinfo(p, r->msg);
-	if (body.len) {
-		struct sdp *s = NULL;
-		struct sdp_media m;
-		struct net_addr to;
-		char host[64];
-		if (sdp_new(&s) == 0 && sdp_parse(s, body.p, body.len) == 0) {
-			c->remote_held = sdp_on_hold(s);
-			/* RFC 3264 §8.3.1: the media may now go elsewhere (the
-			 * call manager re-points us after a transfer, RFC 3725). */
-			if (c->ms && sdp_media_get(s, 0, &m) == 0 && m.port &&
-			    slice_to_cstr(m.conn_addr, host, sizeof(host)) == 0 &&
-			    net_addr_set(&to, host, m.port) == 0 &&
-			    media_session_set_remote(c->ms, &to) != 0) {
-				log_warn("phone", "re-INVITE: media address "
-				                  "%s:%u refused", host, m.port);
-			}
-		}
-		sdp_free(s);
+	if (c->st != CALL_ACTIVE || c->offer_in_2xx) {
+		/* RFC 3261 §14.2: our offer is still waiting for its answer */
+		reply(r, 491, (struct slice){0});
+		return;
 	}
+	callinfo(p, r->msg);
 	buf_init(&hdr, 4096);
 	buf_init(&sdp, SDP_MAX_SIZE);
 	contact_hdr(p, &hdr, p->lines[c->line].dn);
-	err = build_sdp(p, &sdp,
-	                c->remote_held ? "recvonly"
-	                               : (c->held ? "sendonly" : "sendrecv"),
-	                SDP_ANSWER);
+	if (body.len) {
+		/* RFC 3264 §8: a new offer. The media may go elsewhere and
+		 * come with new keys (RFC 4568 §7.1.4): see neg_offer. A
+		 * refused one leaves the call as it was (RFC 3261 §14.2). */
+		if (take_sdp(p, body, true, true, &hold) != 0) {
+			reply(r, 488, (struct slice){0});
+			goto out;
+		}
+		c->remote_held = hold;
+		err = build_sdp(p, &sdp,
+		                c->remote_held
+		                        ? "recvonly"
+		                        : (c->held ? "sendonly" : "sendrecv"),
+		                SDP_ANSWER);
+	} else {
+		/* RFC 3261 §14.2: no offer in the re-INVITE, so ours goes in
+		 * the 2xx and the answer comes in the ACK. The call manager
+		 * does this after a transfer (RFC 3725 §5) to let both ends
+		 * of the new pair key their streams afresh: new keys of both
+		 * suites, as for a new call. */
+		err = make_offer_keys(p);
+		if (!err) {
+			err = build_sdp(p, &sdp,
+			                c->held ? "sendonly" : "sendrecv",
+			                SDP_OFFER);
+		}
+	}
 	if (!err) {
 		err = sip_tsx_reply(r->tsx, 200, NULL, buf_slice(&hdr),
 		                    slice_from_str("application/sdp"),
@@ -1331,10 +1517,39 @@ static void on_reinvite(struct phone *p, const struct sip_stack_req *r)
 	}
 	if (err) {
 		reply(r, 500, (struct slice){0});
+		goto out;
 	}
+	c->offer_in_2xx = body.len == 0;
 	phone_media_hold(c, !c->held && !c->remote_held, !c->held);
+out:
 	buf_free(&hdr);
 	buf_free_secret(&sdp);
+}
+
+/* RFC 3261 §13.2.2.4 / §14.2: the ACK of a 2xx that carried our offer
+ * carries the answer. Without one the stream stays as it was. */
+static void on_ack(struct phone *p, const struct sip_stack_req *r)
+{
+	struct phone_call *c = &p->call;
+	struct slice body = sip_msg_body(r->msg);
+	bool hold = false;
+
+	if (!in_dialog(p, r->msg) || !c->offer_in_2xx) {
+		return;
+	}
+	c->offer_in_2xx = false;
+	if (!body.len) {
+		log_warn("phone", "%s: ACK without an answer to our offer",
+		         p->name);
+		return;
+	}
+	if (take_sdp(p, body, false, true, &hold) != 0) {
+		log_warn("phone", "%s: the answer in the ACK was not taken",
+		         p->name);
+		return;
+	}
+	c->remote_held = hold;
+	phone_media_hold(c, !c->held && !c->remote_held, !c->held);
 }
 
 static void on_notify(struct phone *p, const struct sip_stack_req *r)
@@ -1393,7 +1608,8 @@ static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
 
 	(void)s;
 	if (meth == SIP_M_ACK) {
-		return; /* the ACK to our 200 */
+		on_ack(p, r); /* the ACK to our 200 */
+		return;
 	}
 	if (meth == SIP_M_NOTIFY) {
 		on_notify(p, r);
