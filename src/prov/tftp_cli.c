@@ -8,6 +8,7 @@
 #include <event2/event_struct.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -458,10 +459,48 @@ static void fetch_done(struct tftp_cli *c, int err, void *arg)
 	f->done = true;
 }
 
+/* tftp_cli_fetch's event loop, one per thread and kept: a loop costs an
+ * epoll instance, a notification pipe and a round of environment checks,
+ * and a booting phone fetches four or five files. A fetch leaves no event
+ * behind (tftp_cli_free). Freed when the thread ends. */
+static pthread_key_t base_key;
+static pthread_once_t base_once = PTHREAD_ONCE_INIT;
+static bool base_key_ok;
+
+static void base_drop(void *v)
+{
+	event_base_free(v);
+}
+
+static void base_key_init(void)
+{
+	base_key_ok = pthread_key_create(&base_key, base_drop) == 0;
+}
+
+static struct event_base *thread_base(bool *owned)
+{
+	struct event_base *base = NULL;
+
+	pthread_once(&base_once, base_key_init);
+	*owned = !base_key_ok;
+	if (base_key_ok) {
+		base = pthread_getspecific(base_key);
+	}
+	if (!base) {
+		base = event_base_new();
+		if (base && base_key_ok &&
+		    pthread_setspecific(base_key, base) != 0) {
+			*owned = true;
+		}
+	}
+	return base;
+}
+
 int tftp_cli_fetch(const struct tftp_cli_req *req, struct buf *out,
                    struct tftp_cli_info *info)
 {
-	struct event_base *base = event_base_new();
+	bool owned;
+	struct event_base *base = thread_base(&owned);
 	struct tftp_cli *c = NULL;
 	struct fetch f = {0};
 	int err;
@@ -494,6 +533,8 @@ int tftp_cli_fetch(const struct tftp_cli_req *req, struct buf *out,
 	}
 out:
 	tftp_cli_free(c);
-	event_base_free(base);
+	if (owned) {
+		event_base_free(base);
+	}
 	return err;
 }
