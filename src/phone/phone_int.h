@@ -113,6 +113,34 @@ struct phone_call {
 	struct net_addr remote;      /* the peer's RTP address */
 };
 
+/* The peer's SDP as far as the audio stream goes, read in full before
+ * any of it is used: the first stream's address, direction, first G.711
+ * codec and (when srtp_ok) the crypto lines of supported suites whose
+ * keys parse, in the peer's order. */
+#define PHONE_SDP_KEYS_MAX 4
+struct phone_sdp {
+	struct net_addr remote;
+	bool has_remote; /* a real address: not 0.0.0.0, not port 0 */
+	bool hold;
+	enum media_codec codec;
+	size_t n_keys;
+	struct {
+		int tag;
+		struct media_srtp_key key;
+	} keys[PHONE_SDP_KEYS_MAX];
+};
+
+/* A negotiated stream, built before it replaces the call's. */
+struct phone_neg {
+	bool srtp;
+	struct media_srtp_key tx, rx;
+	int tag; /* the a=crypto tag of the pair */
+	enum media_codec codec;
+	struct net_addr remote;
+	bool has_remote;
+	bool fresh_tx; /* tx was made for this answer */
+};
+
 struct phone {
 	struct event_base *base;
 	struct phone_conf conf; /* strings below are owned copies */
@@ -180,6 +208,24 @@ int phone_media_start(struct phone *p, struct phone_call *c,
                       const struct net_addr *remote) TL_MUST_CHECK;
 void phone_media_close(struct phone *p, struct phone_call *c);
 void phone_media_hold(struct phone_call *c, bool send, bool recv);
+/* SDP offer/answer for the stream (phone_media.c). -TL_EUNKNOWN: no
+ * G.711 format; parse errors of sdp_parse. Secrets: wipe both structs. */
+int phone_sdp_read(struct phone_sdp *t, struct slice body,
+                   bool srtp_ok) TL_MUST_CHECK;
+/* Our answer to the offer t in call c (a new call, or a re-offer when c is
+ * active). */
+int phone_neg_offer(struct phone_neg *n, const struct phone_call *c,
+                    const struct phone_sdp *t) TL_MUST_CHECK;
+/* The peer's answer t to our offer: full (offer_keys, tags 1 and 2) or
+ * our re-offer of c->tx under c->crypto_tag. */
+void phone_neg_answer(struct phone_neg *n, const struct phone_call *c,
+                      const struct phone_sdp *t, bool full);
+/* Make n the stream of c: the running media session first (an error
+ * there changes nothing), then c. */
+int phone_neg_install(struct phone *p, struct phone_call *c,
+                      const struct phone_neg *n) TL_MUST_CHECK;
+void phone_sdp_wipe(struct phone_sdp *t);
+void phone_neg_wipe(struct phone_neg *n);
 
 void phone_step(struct phone *p, enum phone_step s, enum step_state st,
                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -566,247 +566,6 @@ static TL_MUST_CHECK int build_sdp(struct phone *p, struct buf *b,
 	return err ? -TL_ECRYPTO : buf_err(b);
 }
 
-/* What a peer's SDP says about the audio stream, read in full before any
- * of it is used: a refused re-offer must leave the call as it was (RFC
- * 3261 §14.2). Keys are collected only when this phone may do SRTP
- * (RFC 4568 §8.3: over TLS, an encrypted device), in the peer's order. */
-#define TAKE_KEYS_MAX 4
-
-struct sdp_take {
-	struct net_addr remote;
-	bool has_remote; /* a real address: not 0.0.0.0, not port 0 */
-	bool hold;
-	enum media_codec codec;
-	size_t n_keys;
-	struct {
-		int tag;
-		struct media_srtp_key key;
-	} keys[TAKE_KEYS_MAX];
-};
-
-/* The stream as negotiated, built before it replaces the call's. */
-struct neg {
-	bool srtp;
-	struct media_srtp_key tx, rx;
-	int tag;
-	enum media_codec codec;
-	struct net_addr remote;
-	bool has_remote;
-	bool fresh_tx; /* a key made for this answer */
-};
-
-static void take_wipe(struct sdp_take *t)
-{
-	OPENSSL_cleanse(t, sizeof(*t));
-}
-
-static void neg_wipe(struct neg *n)
-{
-	OPENSSL_cleanse(n, sizeof(*n));
-}
-
-static bool key_eq(const struct media_srtp_key *a,
-                   const struct media_srtp_key *b)
-{
-	return a->suite == b->suite && a->len == b->len &&
-	       a->len <= sizeof(a->key) &&
-	       CRYPTO_memcmp(a->key, b->key, a->len) == 0;
-}
-
-static TL_MUST_CHECK int sdp_take_read(struct phone *p, struct slice body,
-                                       struct sdp_take *t)
-{
-	struct sdp *s = NULL;
-	struct sdp_media m;
-	char host[64];
-	int err = sdp_new(&s);
-
-	memset(t, 0, sizeof(*t));
-	if (!err) {
-		err = sdp_parse(s, body.p, body.len);
-	}
-	if (!err) {
-		err = sdp_media_get(s, 0, &m);
-	}
-	if (err) {
-		goto out;
-	}
-	t->hold = sdp_on_hold(s);
-	if (slice_to_cstr(m.conn_addr, host, sizeof(host)) != 0 ||
-	    net_addr_set(&t->remote, host, m.port) != 0) {
-		err = -TL_EPARSE;
-		goto out;
-	}
-	t->has_remote = m.port != 0 && strcmp(host, "0.0.0.0") != 0;
-	/* The first G.711 format listed. */
-	bool found = false;
-	struct slice f = m.fmts;
-	while (f.len && !found) {
-		size_t i = 0;
-		while (i < f.len && f.p[i] != ' ') {
-			i++;
-		}
-		struct slice tok = slice_make(f.p, i);
-		if (slice_eq_str(tok, "0") || slice_eq_str(tok, "8")) {
-			t->codec = tok.p[0] == '0' ? MEDIA_PCMU : MEDIA_PCMA;
-			found = true;
-		}
-		f = i < f.len ? slice_make(f.p + i + 1, f.len - i - 1)
-		              : slice_make(f.p, 0);
-	}
-	if (!found) {
-		err = -TL_EUNKNOWN;
-		goto out;
-	}
-	if (!call_srtp_allowed(p) || !m.savp) {
-		goto out; /* keys only over TLS; plain RTP otherwise */
-	}
-	for (size_t j = 0; j < m.n_crypto && t->n_keys < TAKE_KEYS_MAX; j++) {
-		struct sdp_crypto cr;
-		enum media_srtp_suite suite;
-		if (sdp_crypto_get(s, 0, j, &cr) != 0 ||
-		    media_srtp_suite_parse(cr.suite, &suite) != 0 ||
-		    (suite != MEDIA_SRTP_AES_CM_128_HMAC_SHA1_80 &&
-		     suite != MEDIA_SRTP_AES_CM_128_HMAC_SHA1_32 &&
-		     suite != MEDIA_SRTP_AEAD_AES_128_GCM) ||
-		    cr.tag < 1 || cr.tag > 999999999 ||
-		    media_srtp_key_parse(&t->keys[t->n_keys].key, suite,
-		                         cr.key_params) != 0) {
-			continue;
-		}
-		t->keys[t->n_keys++].tag = (int)cr.tag;
-	}
-out:
-	sdp_free(s);
-	return err;
-}
-
-/* Our answer to an offer: the first crypto line we support (RFC 4568
- * §7.1.2: same tag and suite, our own key). On a re-offer (RFC 4568
- * §7.1.4) the peer may keep its key or send a new one, and the media may
- * now go to another party (the call manager re-points a transferee at
- * the transfer target, RFC 3725). A new peer key is installed; and we
- * answer with a fresh key of our own whenever the peer's key or address
- * changed: the key we sent before is known to whoever held the other end
- * until now (the transferor, after a transfer), and must not protect
- * what goes to someone else. Only an unchanged re-offer (hold, resume)
- * keeps both keys. */
-static TL_MUST_CHECK int neg_offer(struct phone *p, const struct sdp_take *t,
-                                   struct neg *n)
-{
-	struct phone_call *c = &p->call;
-	bool active = c->st == CALL_ACTIVE;
-	size_t pick = 0;
-	bool same_key = false;
-
-	memset(n, 0, sizeof(*n));
-	n->codec = t->codec;
-	n->remote = active && !t->has_remote ? c->remote : t->remote;
-	n->has_remote = t->has_remote || !active;
-	if (t->n_keys == 0) {
-		return 0;
-	}
-	if (active && c->srtp) {
-		for (size_t i = 0; i < t->n_keys; i++) {
-			if (key_eq(&t->keys[i].key, &c->rx)) {
-				pick = i;
-				same_key = true;
-				break;
-			}
-		}
-	}
-	bool moved =
-	        active && t->has_remote && !net_addr_eq(&t->remote, &c->remote);
-	n->srtp = true;
-	n->tag = t->keys[pick].tag;
-	n->rx = t->keys[pick].key;
-	if (same_key && !moved && c->tx.suite == n->rx.suite) {
-		n->tx = c->tx;
-		return 0;
-	}
-	n->fresh_tx = true;
-	return media_srtp_key_generate(&n->tx, n->rx.suite);
-}
-
-/* The peer's answer to our offer: full (both suites, offer_keys by tag
- * 1 and 2) or a re-offer of the key we use (c->tx under c->crypto_tag).
- * No usable crypto line in the answer: plain RTP. */
-static void neg_answer(struct phone *p, const struct sdp_take *t, bool full,
-                       struct neg *n)
-{
-	struct phone_call *c = &p->call;
-
-	memset(n, 0, sizeof(*n));
-	n->codec = t->codec;
-	n->remote = t->has_remote ? t->remote : c->remote;
-	n->has_remote = true;
-	for (size_t i = 0; i < t->n_keys; i++) {
-		int tag = t->keys[i].tag;
-		const struct media_srtp_key *mine = NULL;
-		if (full && tag >= 1 && tag <= 2 &&
-		    c->offer_keys[tag - 1].suite == t->keys[i].key.suite) {
-			mine = &c->offer_keys[tag - 1];
-		} else if (!full && c->srtp && tag == c->crypto_tag &&
-		           c->tx.suite == t->keys[i].key.suite) {
-			mine = &c->tx;
-		}
-		if (mine) {
-			n->srtp = true;
-			n->tag = tag;
-			n->tx = *mine;
-			n->rx = t->keys[i].key;
-			return;
-		}
-	}
-}
-
-/* Make n the call's stream: into the running media session first (a
- * failure there leaves everything as it was), then the call's state. */
-static TL_MUST_CHECK int neg_install(struct phone *p, const struct neg *n)
-{
-	struct phone_call *c = &p->call;
-	bool keys = n->srtp != c->srtp ||
-	            (n->srtp &&
-	             (!key_eq(&n->tx, &c->tx) || !key_eq(&n->rx, &c->rx)));
-	bool moved = n->has_remote && !net_addr_eq(&n->remote, &c->remote);
-	int err = 0;
-
-	if (c->st == CALL_ACTIVE && c->ms) {
-		if (keys) {
-			err = media_session_set_srtp(c->ms,
-			                             n->srtp ? &n->tx : NULL,
-			                             n->srtp ? &n->rx : NULL);
-		}
-		if (!err && n->codec != c->codec) {
-			err = media_session_set_codec(c->ms, n->codec);
-		}
-		if (err) {
-			return err;
-		}
-		if (moved && media_session_set_remote(c->ms, &n->remote) != 0) {
-			log_warn("phone", "%s: media address refused", p->name);
-		}
-		if (keys && !p->conf.quiet) {
-			log_info("phone", "%s: %s%s", p->name,
-			         n->srtp ? "SRTP re-keyed" : "plain RTP",
-			         moved ? ", media moved" : "");
-		}
-	}
-	c->codec = n->codec;
-	if (n->has_remote) {
-		c->remote = n->remote;
-	}
-	c->srtp = n->srtp;
-	if (n->srtp) {
-		c->tx = n->tx;
-		c->rx = n->rx;
-		c->crypto_tag = n->tag;
-		c->suite = n->rx.suite;
-		c->have_keys = true;
-	}
-	return 0;
-}
-
 /* RFC 4568 §6.1 keys for an offer: both suites, the preferred first. */
 static TL_MUST_CHECK int make_offer_keys(struct phone *p)
 {
@@ -827,29 +586,32 @@ static TL_MUST_CHECK int make_offer_keys(struct phone *p)
 	return err;
 }
 
-/* Take an SDP body of the peer: an offer (answer_to false) or the answer
- * to our offer (full: the offer of a new call or of a 2xx; else the
- * re-offer of our key), and make it the call's stream. */
+/* Take an SDP body of the peer: an offer (is_offer) or the answer to our
+ * offer (full: the offer of a new call or of a 2xx; else the re-offer of
+ * our key), and make it the call's stream; nothing changes on an error
+ * (RFC 3261 §14.2). */
 static TL_MUST_CHECK int take_sdp(struct phone *p, struct slice body,
                                   bool is_offer, bool full, bool *hold)
 {
-	struct sdp_take t;
-	struct neg n;
-	int err = sdp_take_read(p, body, &t);
+	struct phone_call *c = &p->call;
+	struct phone_sdp t;
+	struct phone_neg n;
+	int err = phone_sdp_read(&t, body, call_srtp_allowed(p));
 
+	memset(&n, 0, sizeof(n));
 	if (!err && is_offer) {
-		err = neg_offer(p, &t, &n);
+		err = phone_neg_offer(&n, c, &t);
 	} else if (!err) {
-		neg_answer(p, &t, full, &n);
+		phone_neg_answer(&n, c, &t, full);
 	}
 	if (!err) {
-		err = neg_install(p, &n);
+		err = phone_neg_install(p, c, &n);
 	}
 	if (!err) {
 		*hold = t.hold;
 	}
-	take_wipe(&t);
-	neg_wipe(&n);
+	phone_sdp_wipe(&t);
+	phone_neg_wipe(&n);
 	return err;
 }
 
@@ -1485,7 +1247,7 @@ static void on_reinvite(struct phone *p, const struct sip_stack_req *r)
 	contact_hdr(p, &hdr, p->lines[c->line].dn);
 	if (body.len) {
 		/* RFC 3264 §8: a new offer. The media may go elsewhere and
-		 * come with new keys (RFC 4568 §7.1.4): see neg_offer. A
+		 * come with new keys (RFC 4568 §7.1.4): see phone_neg_offer. A
 		 * refused one leaves the call as it was (RFC 3261 §14.2). */
 		if (take_sdp(p, body, true, true, &hold) != 0) {
 			reply(r, 488, (struct slice){0});
