@@ -14,6 +14,8 @@
 #     never the 1 kHz tone's G.711 bytes, and no a=crypto in clear.
 #  5. Hold and resume on the new pair keep the audio going (an unchanged
 #     re-offer keeps its keys).
+#  6. The caller transfers: 1003 calls 1001 and sends it on to 1002;
+#     1002 hears 1001, both show encrypted, no authentication failures.
 set -u
 if [ -n "${TL_BUILD:-}" ]; then
 	mkdir -p "$TL_BUILD/tmp" && export TMPDIR=$TL_BUILD/tmp
@@ -249,6 +251,38 @@ tl_check "1003's WAV holds 1001's 1 kHz tone (share $share)" \
 share=$(python3 "$D/goertzel.py" "$D/pa.wav" 1500 tail 2>/dev/null || echo 0)
 tl_check "1001's WAV ends with 1003's 1.5 kHz tone (share $share)" \
 	python3 -c "import sys; sys.exit(0 if $share >= 0.8 else 1)"
+
+# ---- 6. the caller transfers: 1003 calls 1001, then sends it on to 1002
+#      (the transferee is the callee of the first call this time) ----
+tl_check "1003 dials 1001" ctl pc dial 1001
+wait_js pa "s['call']['state']" ringing 15 ||
+	tl_check_fail "1001 is not ringing ($(js pa "s['call']['state']"))"
+tl_check "1001 answers" ctl pa answer
+wait_js pa "s['call'].get('tone_detected')" True 15 ||
+	tl_check_fail "1001 did not hear 1003's tone"
+tl_check "1003 transfers 1001 to 1002" ctl pc transfer 1002
+wait_js pc "s['call']['state']" ended 10 ||
+	tl_check_fail "1003's call did not end"
+wait_js pb "s['call'].get('tone_detected')" True 15 ||
+	tl_check_fail "1002 did not hear 1001's tone"
+wait_js pa "s['call']['security']" encrypted 10 ||
+	tl_check_fail "1001 does not show encrypted ($(js pa "s['call']['security']"))"
+tl_assert_eq "encrypted encrypted True True" "$(js pa \
+	"s['call']['security']") $(js pb "s['call']['security']") $(js pa \
+	"s['call']['srtp']") $(js pb "s['call']['srtp']")" \
+	"1001 and 1002: encrypted, SRTP"
+tl_assert_eq "0" "$(js pb "s['call']['srtp_auth_fail']")" \
+	"1002: no SRTP packet failed authentication"
+r1=$(js pa "s['call']['packets_received']")
+f1=$(js pa "s['call']['srtp_auth_fail']")
+sleep 1
+r2=$(js pa "s['call']['packets_received']")
+tl_check "1001 receives 1002's (silent) packets ($r1 -> $r2)" \
+	test "$r2" -ge $((r1 + 30))
+tl_assert_eq "$f1" "$(js pa "s['call']['srtp_auth_fail']")" \
+	"1001: no SRTP authentication failure once re-keyed"
+tl_check "1002 hangs up" ctl pb hangup
+wait_js pa "s['call']['state']" ended 10 || tl_check_fail "1001 saw no BYE"
 
 for p in pa pb pc; do
 	rc=0
