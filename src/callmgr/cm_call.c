@@ -206,7 +206,7 @@ static void send_ack_sdp(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq,
 	if (err) {
 		log_warn("call", "ACK not sent: %s", tl_strerror(err));
 	}
-	buf_free(&b);
+	buf_free_secret(&b); /* an answer holds an SRTP key */
 }
 
 static void send_ack(struct cm_calls *cs, struct cm_leg *l, uint32_t cseq)
@@ -1291,7 +1291,7 @@ static int rk_invite(struct cm_call *c, struct cm_leg *to, struct slice body,
 		err = sip_stack_request(cs->stack, tsx, b.p, b.len, to->tp,
 		                        &to->dst, on_b_resp, cs);
 	}
-	buf_free(&b);
+	buf_free_secret(&b);
 	buf_free(&hdrs);
 	buf_free_secret(&sdp);
 	return err;
