@@ -190,12 +190,26 @@ tl_stop_all() {
 	TL_NAMES=()
 }
 
+# Stop the deadline watcher: its process group, or the process itself
+# when it has not made the group yet (a test that fails at once), then the
+# group it may have made meanwhile.
+tl__deadline_stop() {
+	[ -n "$TL_DEADLINE_PID" ] || return 0
+	kill -TERM -- "-$TL_DEADLINE_PID" 2>/dev/null || {
+		kill -TERM "$TL_DEADLINE_PID" 2>/dev/null
+		kill -TERM -- "-$TL_DEADLINE_PID" 2>/dev/null
+	}
+	TL_DEADLINE_PID=
+}
+
 tl_deadline() {
 	local secs=${1:?} me=$$
-	[ -z "$TL_DEADLINE_PID" ] || kill -TERM -- "-$TL_DEADLINE_PID" 2>/dev/null
-	# Its own process group, so that the sleep goes with it (it would
-	# otherwise hold the caller's stderr open, a pipe perhaps).
-	setsid bash -c 'sleep "$1"; echo "FAIL: deadline of $1 s reached" >&2
+	tl__deadline_stop
+	# Its own process group, so that the sleep goes with it; the sleep
+	# holds no descriptor of the caller's (a pipe, perhaps, that a
+	# reader would wait on until the sleep ends).
+	setsid bash -c 'sleep "$1" </dev/null >/dev/null 2>&1
+		echo "FAIL: deadline of $1 s reached" >&2
 		kill -TERM "$2"' tl-deadline "$secs" "$me" </dev/null >/dev/null &
 	TL_DEADLINE_PID=$!
 }
@@ -203,7 +217,7 @@ tl_deadline() {
 tl__cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	[ -z "$TL_DEADLINE_PID" ] || kill -TERM -- "-$TL_DEADLINE_PID" 2>/dev/null
+	tl__deadline_stop
 	tl_stop_all
 	if [ "${TL_KEEP_TMP:-0}" = 1 ]; then
 		echo "scratch directory kept: $TL_TMP" >&2
