@@ -385,7 +385,7 @@ tl_check "blind transfer: 202, NOTIFY 100 and 200, BYE" \
 	-inf "$D/uac-xfer.csv" -m 1 -t u1 -p "$UAC"
 rc=0
 wait_gone uas-xfer || rc=$?
-tl_assert_eq 0 "$rc" "the transferee got the target's SDP in a re-INVITE"
+tl_assert_eq 0 "$rc" "the transferee was re-INVITEd and got the target's answer"
 rc=0
 wait_gone uas-xtarget || rc=$?
 tl_assert_eq 0 "$rc" "the target answered and was hung up on"
