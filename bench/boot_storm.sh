@@ -11,7 +11,7 @@
 #     --phones N       phones (default 1000)
 #     --secure         encrypted devices: CAPF install + TLS (default:
 #                      nonsecure devices, signed config, UDP)
-#     --workers W      boot threads in the fleet (default 4)
+#     --workers W      boot threads in the fleet (default 8)
 #     --timeout S      give up after S seconds (default 120)
 #     --base-port P    the site's 7 ports from P (default: free in
 #                      39800-39990)
@@ -38,7 +38,7 @@ mkdir -p "$TMPDIR"
 T=${TL_BIN:-build/trustline}
 N=1000
 SECURE=false
-WORKERS=4
+WORKERS=8
 TIMEOUT=120
 BASE=
 JSON=false

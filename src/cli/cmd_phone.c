@@ -57,7 +57,7 @@ static const char usage[] =
         "  --json                print the final/boot status as JSON\n"
         "  --fleet N             run N phones, MACs MAC, MAC+1, ... (state in\n"
         "                        DIR/SEP<MAC>/), boot them with --workers\n"
-        "                        threads (default 4), report the time until\n"
+        "                        threads (default 8), report the time until\n"
         "                        all are registered\n"
         "  --exit-registered     (fleet) exit once all are registered\n"
         "  --sync                (fleet) fsync every state file, as a single\n"
@@ -373,7 +373,7 @@ int cmd_phone(int argc, char **argv)
 	const char *tftp = NULL, *sock = NULL;
 	bool boot_only = false, json = false, exit_reg = false;
 	bool sync_state = false;
-	unsigned long fleet = 1, timeout_s = 120, workers = 4;
+	unsigned long fleet = 1, timeout_s = 120, workers = 8;
 	char sockbuf[1100];
 	char *end;
 	int c, rc = CLI_EFAIL;

@@ -16,6 +16,8 @@ struct trust_ctl {
 	struct tlv_file f;
 	X509 **certs; /* one per record, decoded on first use */
 	bool *bad;    /* a record whose certificate failed to decode */
+	bool *signed_by; /* the file's signature verified with this record's
+	                  * key (a second look need not check it again) */
 };
 
 static bool role_covers(uint16_t have, uint16_t want)
@@ -167,6 +169,7 @@ void trust_ctl_free(struct trust_ctl *ctl)
 	}
 	free(ctl->certs);
 	free(ctl->bad);
+	free(ctl->signed_by);
 	tlv_file_clear(&ctl->f);
 	free(ctl->bytes);
 	free(ctl);
@@ -258,7 +261,8 @@ int trust_ctl_parse(struct trust_ctl **out, const uint8_t *p, size_t len,
 	}
 	ctl->certs = calloc(ctl->f.nrecs, sizeof(*ctl->certs));
 	ctl->bad = calloc(ctl->f.nrecs, sizeof(*ctl->bad));
-	if (!ctl->certs || !ctl->bad) {
+	ctl->signed_by = calloc(ctl->f.nrecs, sizeof(*ctl->signed_by));
+	if (!ctl->certs || !ctl->bad || !ctl->signed_by) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -322,8 +326,10 @@ X509 *trust_ctl_signer(const struct trust_ctl *ctl)
 			continue;
 		}
 		x = cert_at(ctl, i);
-		if (x && !trust_check_sig(X509_get0_pubkey(x), h, ctl->bytes,
-		                          ctl->len)) {
+		if (x && (ctl->signed_by[i] ||
+		          !trust_check_sig(X509_get0_pubkey(x), h, ctl->bytes,
+		                           ctl->len))) {
+			ctl->signed_by[i] = true;
 			return x;
 		}
 	}
@@ -395,6 +401,8 @@ int trust_ctl_verify(const struct trust_ctl *ctl, const struct trust_ctl *prev,
 			*why = "signature does not verify";
 			continue;
 		}
+		/* the same key: a previous CTL's record has these bytes */
+		ctl->signed_by[i] = true;
 		return trust_check_cert(cert, o, why);
 	}
 	if (!listed) {
