@@ -5,6 +5,8 @@
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct alg_name {
@@ -49,15 +51,75 @@ const char *pki_alg_name(enum pki_alg alg)
 	return "?";
 }
 
+/* EC key generation contexts, one per curve and thread, kept: making one
+ * (as EVP_PKEY_Q_keygen does for every key) costs more than the P-256 key
+ * itself. Freed when the thread ends. */
+struct keygen_ctxs {
+	EVP_PKEY_CTX *ec[2]; /* P-256, P-384 */
+};
+
+static pthread_key_t kg_key;
+static pthread_once_t kg_once = PTHREAD_ONCE_INIT;
+static bool kg_key_ok;
+
+static void kg_drop(void *v)
+{
+	struct keygen_ctxs *k = v;
+
+	if (k) {
+		EVP_PKEY_CTX_free(k->ec[0]);
+		EVP_PKEY_CTX_free(k->ec[1]);
+		free(k);
+	}
+}
+
+static void kg_init(void)
+{
+	kg_key_ok = pthread_key_create(&kg_key, kg_drop) == 0;
+}
+
+static EVP_PKEY *ec_keygen(size_t i, const char *group)
+{
+	struct keygen_ctxs *k = NULL;
+	EVP_PKEY *out = NULL;
+
+	pthread_once(&kg_once, kg_init);
+	if (kg_key_ok) {
+		k = pthread_getspecific(kg_key);
+		if (!k && (k = calloc(1, sizeof(*k))) != NULL &&
+		    pthread_setspecific(kg_key, k) != 0) {
+			free(k);
+			k = NULL;
+		}
+	}
+	if (!k) {
+		return EVP_PKEY_Q_keygen(NULL, NULL, "EC", group);
+	}
+	if (!k->ec[i]) {
+		EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+		if (!c || EVP_PKEY_keygen_init(c) != 1 ||
+		    EVP_PKEY_CTX_set_group_name(c, group) != 1) {
+			EVP_PKEY_CTX_free(c);
+			return NULL;
+		}
+		k->ec[i] = c;
+	}
+	if (EVP_PKEY_generate(k->ec[i], &out) != 1) {
+		EVP_PKEY_free(out);
+		return NULL;
+	}
+	return out;
+}
+
 int pki_keygen(EVP_PKEY **out, enum pki_alg alg)
 {
 	*out = NULL;
 	switch (alg) {
 	case PKI_ALG_P256:
-		*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		*out = ec_keygen(0, "P-256");
 		break;
 	case PKI_ALG_P384:
-		*out = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+		*out = ec_keygen(1, "P-384");
 		break;
 	case PKI_ALG_RSA2048:
 		*out = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);

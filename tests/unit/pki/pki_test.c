@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <openssl/pem.h>
+#include <pthread.h>
 #include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -927,10 +928,59 @@ static void test_site_names(void **state)
 	}
 }
 
+/* Keys from the same thread (which keeps a generation context per curve)
+ * and from another are all different, on the curve asked for, and pass
+ * the policy. */
+static void *keygen_thread(void *arg)
+{
+	EVP_PKEY **k = arg;
+
+	return pki_keygen(k, PKI_ALG_P256) == 0 ? k : NULL;
+}
+
+static void test_keygen_fresh(void **state)
+{
+	static const enum pki_alg algs[] = {PKI_ALG_P256, PKI_ALG_P384};
+	static const char *const groups[] = {"prime256v1", "secp384r1"};
+	(void)state;
+
+	for (size_t a = 0; a < 2; a++) {
+		EVP_PKEY *k[4] = {0};
+		for (size_t i = 0; i < 3; i++) {
+			char g[32];
+			assert_int_equal(pki_keygen(&k[i], algs[a]), 0);
+			assert_int_equal(EVP_PKEY_get_utf8_string_param(
+			                         k[i], "group", g, sizeof(g),
+			                         NULL),
+			                 1);
+			assert_string_equal(g, groups[a]);
+			assert_int_equal(pki_key_policy(k[i]), 0);
+			for (size_t j = 0; j < i; j++) {
+				assert_int_not_equal(EVP_PKEY_eq(k[i], k[j]), 1);
+			}
+		}
+		if (a == 0) {
+			pthread_t th;
+			void *ret = NULL;
+			assert_int_equal(
+			        pthread_create(&th, NULL, keygen_thread, &k[3]), 0);
+			assert_int_equal(pthread_join(th, &ret), 0);
+			assert_non_null(ret);
+			for (size_t j = 0; j < 3; j++) {
+				assert_int_not_equal(EVP_PKEY_eq(k[3], k[j]), 1);
+			}
+		}
+		for (size_t i = 0; i < 4; i++) {
+			EVP_PKEY_free(k[i]);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_alg_profile_names),
+	        cmocka_unit_test(test_keygen_fresh),
 	        cmocka_unit_test(test_profiles),
 	        cmocka_unit_test(test_issue_der_matches),
 	        cmocka_unit_test(test_issue_der_rejects),
