@@ -47,6 +47,41 @@ struct phone_target {
 	struct net_tls *tls;
 };
 
+/* A line's message-waiting subscription (RFC 3842 over RFC 6665): one
+ * dialog, refreshed inside it at half the expiry granted (§4.1.2.1),
+ * dropped and started again after a pause when it fails or ends. */
+enum phone_mwi_state {
+	MWI_IDLE = 0,      /* none: not registered yet, or unsubscribed */
+	MWI_TRYING,        /* a new SUBSCRIBE sent */
+	MWI_ACTIVE,        /* granted; the refresh timer runs */
+	MWI_REFRESHING,    /* a SUBSCRIBE inside the dialog sent */
+	MWI_WAITING,       /* dropped: a new subscription after a pause */
+	MWI_ENDED,         /* terminated with a reason not to come back */
+	MWI_UNSUBSCRIBING, /* Expires: 0 sent */
+	MWI_STATE_MAX
+};
+
+struct phone_mwi_sub {
+	enum phone_mwi_state st;
+	/* The dialog (RFC 6665 §4.1.2.1): empty call_id when there is
+	 * none; rtag and target come from the 2xx (or the first NOTIFY). */
+	char call_id[40];
+	char ltag[24];
+	char rtag[128];
+	char target[256];
+	uint32_t cseq;
+	uint32_t ask;       /* the Expires asked */
+	uint32_t granted;   /* the expiry last granted */
+	int64_t expires_at; /* monotonic seconds */
+	unsigned auth_tries;
+	unsigned fails;     /* drops in a row; a refresh granted resets it */
+	uint64_t dialogs;   /* subscriptions started */
+	uint64_t refreshes; /* refreshes granted inside their dialog */
+	char why[120];      /* the last failure or end */
+	struct event *timer;
+	struct sip_tsx *tsx;
+};
+
 struct phone_line {
 	struct phone *p;
 	char dn[32];
@@ -64,6 +99,7 @@ struct phone_line {
 	struct event *timer;
 	struct event *guard; /* no final answer to REGISTER in time */
 	struct sip_tsx *tsx;
+	struct phone_mwi_sub mwi;
 };
 
 enum call_state {
@@ -201,6 +237,29 @@ int phone_sip_start(struct phone *p) TL_MUST_CHECK;
 void phone_sip_stop(struct phone *p);
 void phone_call_end(struct phone *p, const char *why);
 void phone_update_state(struct phone *p);
+
+/* The MWI subscription's timing (phone_sip.c), without I/O. */
+/* Seconds until the refresh of a subscription granted for granted s
+ * (> 0): half of it, at least 1. */
+uint32_t phone_mwi_refresh_in(uint32_t granted);
+/* The pause before a new subscription after fails (>= 1) drops in a row:
+ * 2, 4, 8 ... seconds, at most PHONE_MWI_RETRY_MAX. */
+#define PHONE_MWI_RETRY_MAX 60
+uint32_t phone_mwi_retry_in(unsigned fails);
+/* RFC 6665 §4.1.3: after "Subscription-State: terminated" with reason
+ * (empty: none) and retry-after, the nth drop in a row (fails >= 1): false
+ * when the subscriber should not come back (rejected, noresource,
+ * invariant), else true and the pause in *delay. A retry-after is
+ * honoured up to PHONE_MWI_RETRY_AFTER_MAX. */
+#define PHONE_MWI_RETRY_AFTER_MAX 3600
+bool phone_mwi_resubscribe(struct slice reason, bool has_retry_after,
+                           uint32_t retry_after, unsigned fails,
+                           uint32_t *delay);
+/* For the status: "idle", "subscribing", "active", "refreshing",
+ * "retrying", "ended", "unsubscribing". */
+const char *phone_mwi_state_name(enum phone_mwi_state s);
+/* Seconds the subscription has left, 0 when none is granted. */
+uint32_t phone_mwi_left(const struct phone_line *l);
 
 /* phone_media.c */
 int phone_media_open(struct phone *p, struct phone_call *c) TL_MUST_CHECK;

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define UA    "Trustline-phone/1"
 #define ALLOW "Allow: INVITE, ACK, CANCEL, BYE, UPDATE, NOTIFY, OPTIONS\r\n"
@@ -255,51 +256,414 @@ static TL_MUST_CHECK int answer_chal(struct phone *p, struct phone_line *l,
 	return err ? err : buf_err(hdr);
 }
 
+/* ---- MWI subscription (RFC 3842 over RFC 6665) ---- */
+
+uint32_t phone_mwi_refresh_in(uint32_t granted)
+{
+	return granted >= 2 ? granted / 2 : 1;
+}
+
+uint32_t phone_mwi_retry_in(unsigned fails)
+{
+	if (fails == 0) {
+		fails = 1;
+	}
+	if (fails >= 6) {
+		return PHONE_MWI_RETRY_MAX;
+	}
+	uint32_t d = 1u << fails;
+	return d < PHONE_MWI_RETRY_MAX ? d : PHONE_MWI_RETRY_MAX;
+}
+
+bool phone_mwi_resubscribe(struct slice reason, bool has_retry_after,
+                           uint32_t retry_after, unsigned fails,
+                           uint32_t *delay)
+{
+	/* "Retry immediately" is kept from looping against a notifier that
+	 * ends every subscription at once: the first drop goes back at
+	 * once, the next ones after the growing pause. */
+	uint32_t soon = fails <= 1 ? 0 : phone_mwi_retry_in(fails - 1);
+	uint32_t after = retry_after < PHONE_MWI_RETRY_AFTER_MAX
+	                         ? retry_after
+	                         : PHONE_MWI_RETRY_AFTER_MAX;
+
+	*delay = 0;
+	/* §4.1.3: "Clients SHOULD NOT attempt to re-subscribe". */
+	if (slice_eq_str_nocase(reason, "rejected") ||
+	    slice_eq_str_nocase(reason, "noresource") ||
+	    slice_eq_str_nocase(reason, "invariant")) {
+		return false;
+	}
+	if (slice_eq_str_nocase(reason, "probation")) {
+		/* "SHOULD retry at some later time", at least retry-after */
+		uint32_t later = phone_mwi_retry_in(fails);
+		*delay = has_retry_after && after > later ? after : later;
+		return true;
+	}
+	if (slice_eq_str_nocase(reason, "giveup") && has_retry_after) {
+		*delay = after > soon ? after : soon;
+		return true;
+	}
+	/* deactivated, timeout ("retry-after has no semantics"), giveup
+	 * without retry-after, none or unknown ("MAY attempt to
+	 * re-subscribe at any time"). */
+	*delay = soon;
+	return true;
+}
+
+const char *phone_mwi_state_name(enum phone_mwi_state s)
+{
+	static const char *const n[MWI_STATE_MAX] = {
+	        "idle",     "subscribing", "active",       "refreshing",
+	        "retrying", "ended",       "unsubscribing"};
+	return (unsigned)s < MWI_STATE_MAX ? n[s] : "?";
+}
+
+static int64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+uint32_t phone_mwi_left(const struct phone_line *l)
+{
+	const struct phone_mwi_sub *m = &l->mwi;
+	int64_t left;
+
+	if (m->st != MWI_ACTIVE && m->st != MWI_REFRESHING) {
+		return 0;
+	}
+	left = m->expires_at - mono_s();
+	return left > 0 ? (uint32_t)(left < UINT32_MAX ? left : UINT32_MAX) : 0;
+}
+
+static void mwi_timer_in(struct phone_line *l, uint32_t secs)
+{
+	struct timeval tv = {secs, 0};
+
+	if (l->mwi.timer) {
+		evtimer_add(l->mwi.timer, &tv);
+	}
+}
+
+static void mwi_clear_dialog(struct phone_mwi_sub *m)
+{
+	sip_tsx_unref(m->tsx);
+	m->tsx = NULL;
+	m->call_id[0] = m->ltag[0] = m->rtag[0] = m->target[0] = 0;
+	m->granted = 0;
+	m->expires_at = 0;
+}
+
+/* The dialog is gone (RFC 6665 §4.1.2.2: a refresh refused with 481 or
+ * another failure, a timeout, a transport error): NOTIFYs of it get 481
+ * from now on, and a new subscription (new Call-ID, new tag) follows
+ * after a pause. */
+static void mwi_drop(struct phone_line *l, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void mwi_drop(struct phone_line *l, const char *fmt, ...)
+{
+	struct phone_mwi_sub *m = &l->mwi;
+	va_list ap;
+	uint32_t d;
+
+	va_start(ap, fmt);
+	vsnprintf(m->why, sizeof(m->why), fmt, ap);
+	va_end(ap);
+	mwi_clear_dialog(m);
+	if (m->st == MWI_UNSUBSCRIBING || m->st == MWI_IDLE) {
+		m->st = MWI_IDLE;
+		return;
+	}
+	d = phone_mwi_retry_in(++m->fails);
+	m->st = MWI_WAITING;
+	log_warn("phone",
+	         "%s: line %s: MWI subscription dropped (%s), "
+	         "a new one in %us",
+	         l->p->name, l->dn, m->why, d);
+	mwi_timer_in(l, d);
+}
+
+static void mwi_ruri(const struct phone_line *l, char *out, size_t n)
+{
+	const struct phone_mwi_sub *m = &l->mwi;
+
+	if (m->rtag[0] && m->target[0]) {
+		snprintf(out, n, "%s", m->target);
+	} else {
+		snprintf(out, n, "sip:%.31s@%.200s", l->dn, l->p->cnf.host);
+	}
+}
+
+static void sub_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
+                     void *arg);
+
+/* One SUBSCRIBE of the line's subscription: a new one when there is no
+ * remote tag yet, else inside the dialog (RFC 6665 §4.1.2.1: to the
+ * remote target, with both tags and the next CSeq). */
+static void mwi_send(struct phone_line *l, uint32_t expires, const char *authz)
+{
+	struct phone *p = l->p;
+	struct phone_mwi_sub *m = &l->mwi;
+	char ruri[300], aor[300];
+	struct buf b;
+	int err;
+
+	mwi_ruri(l, ruri, sizeof(ruri));
+	snprintf(aor, sizeof(aor), "sip:%.31s@%.200s", l->dn, p->cnf.host);
+	buf_init(&b, SIP_MSG_MAX_SIZE);
+	err = start_req(p, &b, "SUBSCRIBE", ruri, l->dn, m->ltag, aor, m->rtag,
+	                m->call_id, ++m->cseq);
+	if (!err) {
+		contact_hdr(p, &b, l->dn);
+		buf_printf(&b,
+		           "Event: message-summary\r\n"
+		           "Accept: application/simple-message-summary\r\n"
+		           "Expires: %u\r\n",
+		           expires);
+		if (authz) {
+			buf_put_str(&b, authz);
+		}
+		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
+	}
+	if (!err) {
+		sip_tsx_unref(m->tsx);
+		m->tsx = NULL;
+		err = sip_stack_request(p->sip, &m->tsx, b.p, b.len,
+		                        phone_tgt(p)->tp, &phone_tgt(p)->addr,
+		                        sub_resp, l);
+	}
+	buf_free_secret(&b);
+	if (err) {
+		mwi_drop(l, "SUBSCRIBE not sent: %s", tl_strerror(err));
+	}
+}
+
+/* RFC 3842 §4: watch the line's own mailbox (message-summary) in a new
+ * dialog; the call manager NOTIFYs at once and on every change. */
+static void mwi_start(struct phone_line *l)
+{
+	struct phone_mwi_sub *m = &l->mwi;
+
+	mwi_clear_dialog(m);
+	rand_hex(m->ltag, 8);
+	rand_hex(m->call_id, 16);
+	m->cseq = 0;
+	m->auth_tries = 0;
+	m->st = MWI_TRYING;
+	m->dialogs++;
+	mwi_send(l, m->ask, NULL);
+}
+
+static void mwi_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct phone_line *l = arg;
+	struct phone_mwi_sub *m = &l->mwi;
+
+	(void)fd;
+	(void)what;
+	if (m->st == MWI_ACTIVE) {
+		m->st = MWI_REFRESHING;
+		m->auth_tries = 0;
+		mwi_send(l, m->ask, NULL);
+	} else if (m->st == MWI_WAITING) {
+		mwi_start(l);
+	}
+}
+
+/* Take the remote tag and target of the dialog from a 2xx (To, Contact)
+ * or a NOTIFY (From, Contact): the first remote tag stays; the target
+ * follows every target refresh (RFC 6665 §4.1.2.1). */
+static void mwi_dialog_from(struct phone_mwi_sub *m, struct sip_msg *msg,
+                            struct slice rtag)
+{
+	struct sip_iter it;
+	struct sip_contact ct;
+
+	if (!m->rtag[0] && rtag.p && rtag.len && rtag.len < sizeof(m->rtag)) {
+		memcpy(m->rtag, rtag.p, rtag.len);
+		m->rtag[rtag.len] = 0;
+	}
+	sip_msg_iter(&it, msg, SIP_HDR_CONTACT);
+	if (sip_iter_contact(&it, &ct) == 1 && !ct.star &&
+	    ct.addr.uri_raw.len && ct.addr.uri_raw.len < sizeof(m->target)) {
+		memcpy(m->target, ct.addr.uri_raw.p, ct.addr.uri_raw.len);
+		m->target[ct.addr.uri_raw.len] = 0;
+	}
+}
+
 static void sub_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
                      void *arg)
 {
 	struct phone_line *l = arg;
+	struct phone *p = l->p;
+	struct phone_mwi_sub *m = &l->mwi;
+	bool refresh = m->st == MWI_REFRESHING;
 
-	(void)t;
-	(void)resp;
+	if (t != m->tsx || code < 200) {
+		return;
+	}
+	sip_tsx_unref(m->tsx);
+	m->tsx = NULL;
+	if ((code == 401 || code == 407) && resp) {
+		char ruri[300];
+		struct buf h;
+		int err = -TL_EAUTH;
+		mwi_ruri(l, ruri, sizeof(ruri));
+		buf_init(&h, 8192);
+		if (m->auth_tries++ < 2) {
+			err = answer_chal(p, l, resp, code, "SUBSCRIBE", ruri,
+			                  &h);
+		}
+		if (!err) {
+			buf_put(&h, "", 1);
+			err = buf_err(&h);
+		}
+		if (!err) {
+			mwi_send(l, m->st == MWI_UNSUBSCRIBING ? 0 : m->ask,
+			         (const char *)h.p);
+		} else {
+			mwi_drop(l, "digest refused (%u)", code);
+		}
+		buf_free_secret(&h);
+		return;
+	}
+	if (m->st == MWI_UNSUBSCRIBING) {
+		/* the final NOTIFY may still come: the dialog stays */
+		m->st = MWI_IDLE;
+		if (!p->conf.quiet) {
+			log_info("phone",
+			         "%s: line %s: MWI unsubscribed (%u) in "
+			         "dialog %s",
+			         p->name, l->dn, code, m->call_id);
+		}
+		return;
+	}
 	if (code >= 300) {
-		log_warn("phone", "%s: line %s: MWI subscription refused (%u)",
-		         l->p->name, l->dn, code);
+		struct slice r =
+		        resp ? sip_msg_reason(resp) : (struct slice){0};
+		uint32_t min;
+		/* RFC 6665 §4.1.2.1: 423 names the shortest expiry taken */
+		if (code == 423 && resp &&
+		    sip_msg_hdr_u32(resp, SIP_HDR_MIN_EXPIRES, &min) == 0 &&
+		    min > m->ask && min <= 86400) {
+			m->ask = min;
+		}
+		if (!resp) {
+			mwi_drop(l, "%s %s", refresh ? "refresh" : "SUBSCRIBE",
+			         code == 408 ? "timed out" : "not delivered");
+		} else {
+			mwi_drop(l, "%s refused: %u %.*s",
+			         refresh ? "refresh" : "SUBSCRIBE", code,
+			         (int)r.len, r.p ? (const char *)r.p : "");
+		}
+		return;
+	}
+	/* 2xx: RFC 6665 §4.1.2.1, its Expires is the duration granted. */
+	uint32_t granted = m->ask;
+	if (sip_msg_expires(resp, &granted) != 0) {
+		granted = m->ask;
+	}
+	mwi_dialog_from(m, resp, sip_msg_to(resp)->tag);
+	m->auth_tries = 0;
+	if (granted == 0 || !m->rtag[0]) {
+		mwi_drop(l, "%s",
+		         granted ? "2xx without a To tag"
+		                 : "the notifier granted no time");
+		return;
+	}
+	m->granted = granted;
+	m->expires_at = mono_s() + granted;
+	m->st = MWI_ACTIVE;
+	m->why[0] = 0;
+	if (refresh) {
+		m->refreshes++;
+		m->fails = 0;
+	}
+	if (!p->conf.quiet) {
+		log_info("phone",
+		         "%s: line %s: MWI subscription %s in dialog %s, "
+		         "expires %us",
+		         p->name, l->dn, refresh ? "refreshed" : "granted",
+		         m->call_id, granted);
+	}
+	mwi_timer_in(l, phone_mwi_refresh_in(granted));
+}
+
+/* A NOTIFY of the subscription (RFC 6665 §4.1.3), already answered: a
+ * shorter expires= moves the refresh earlier; "terminated" ends the
+ * dialog, and a new subscription follows unless the reason says not to. */
+static void mwi_notified(struct phone_line *l, struct sip_msg *msg)
+{
+	struct phone_mwi_sub *m = &l->mwi;
+	struct sip_substate ss;
+	uint32_t d;
+
+	if (sip_msg_substate(msg, &ss) != 0) {
+		return;
+	}
+	if (slice_eq_str_nocase(ss.state, "terminated")) {
+		if (m->st == MWI_UNSUBSCRIBING || m->st == MWI_IDLE) {
+			m->st = MWI_IDLE;
+			mwi_clear_dialog(m);
+			return;
+		}
+		if (l->mwi.timer) {
+			evtimer_del(l->mwi.timer);
+		}
+		snprintf(m->why, sizeof(m->why),
+		         "terminated by the notifier%s%.*s",
+		         ss.reason.len ? ": " : "", (int)ss.reason.len,
+		         ss.reason.len ? (const char *)ss.reason.p : "");
+		mwi_clear_dialog(m);
+		if (!phone_mwi_resubscribe(ss.reason, ss.has_retry_after,
+		                           ss.retry_after, ++m->fails, &d)) {
+			m->st = MWI_ENDED;
+			log_warn("phone", "%s: line %s: MWI subscription %s",
+			         l->p->name, l->dn, m->why);
+			return;
+		}
+		m->st = MWI_WAITING;
+		if (!l->p->conf.quiet) {
+			log_info("phone",
+			         "%s: line %s: MWI subscription %s, a new one "
+			         "in %us",
+			         l->p->name, l->dn, m->why, d);
+		}
+		mwi_timer_in(l, d);
+		return;
+	}
+	if (m->st == MWI_ACTIVE && ss.has_expires) {
+		int64_t now = mono_s();
+		if ((int64_t)ss.expires < m->expires_at - now) {
+			m->expires_at = now + ss.expires;
+			mwi_timer_in(
+			        l, ss.expires ? phone_mwi_refresh_in(ss.expires)
+			                      : 0);
+		}
 	}
 }
 
-/* RFC 3842 §4: watch the line's own mailbox (message-summary); the call
- * manager NOTIFYs at once and on every change. */
-static void mwi_subscribe(struct phone_line *l)
+/* The line whose subscription dialog msg (a NOTIFY) belongs to: its
+ * Call-ID, our tag in To, and the notifier's tag in From once known. */
+static struct phone_line *mwi_match(struct phone *p, struct sip_msg *msg)
 {
-	struct phone *p = l->p;
-	char ruri[300], tag[24], cid[40];
-	struct buf b;
-	int err;
+	struct slice cid = sip_msg_call_id(msg);
+	struct slice tt = sip_msg_to(msg)->tag;
+	struct slice ft = sip_msg_from(msg)->tag;
 
-	rand_hex(tag, 8);
-	rand_hex(cid, 16);
-	buf_init(&b, SIP_MSG_MAX_SIZE);
-	snprintf(ruri, sizeof(ruri), "sip:%.31s@%.200s", l->dn, p->cnf.host);
-	err = start_req(p, &b, "SUBSCRIBE", ruri, l->dn, tag, ruri, NULL, cid,
-	                1);
-	if (!err) {
-		contact_hdr(p, &b, l->dn);
-		buf_put_str(&b, "Event: message-summary\r\n"
-		                "Accept: application/simple-message-summary\r\n"
-		                "Expires: 3600\r\n");
-		err = sip_build_end(&b, (struct slice){0}, (struct slice){0});
+	for (size_t i = 0; i < p->n_lines; i++) {
+		struct phone_mwi_sub *m = &p->lines[i].mwi;
+		if (m->call_id[0] && slice_eq_str(cid, m->call_id) &&
+		    slice_eq_str(tt, m->ltag) &&
+		    (!m->rtag[0] || slice_eq_str(ft, m->rtag))) {
+			return &p->lines[i];
+		}
 	}
-	if (!err) {
-		err = sip_stack_request(p->sip, NULL, b.p, b.len,
-		                        phone_tgt(p)->tp, &phone_tgt(p)->addr,
-		                        sub_resp, l);
-	}
-	if (err) {
-		log_warn("phone", "%s: SUBSCRIBE not sent: %s", p->name,
-		         tl_strerror(err));
-	}
-	buf_free(&b);
+	return NULL;
 }
 
 static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
@@ -350,11 +714,15 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 			l->st = REG_IDLE;
 			return;
 		}
+		bool was_ok = l->st == REG_OK;
 		l->st = REG_OK;
 		l->auth_tries = 0;
-		if (!l->subscribed) {
+		if (!l->subscribed || l->mwi.st == MWI_IDLE) {
 			l->subscribed = true;
-			mwi_subscribe(l);
+			mwi_start(l);
+		} else if (!was_ok && l->mwi.st == MWI_WAITING) {
+			/* registered again: the notifier knows the line now */
+			mwi_timer_in(l, 0);
 		}
 		snprintf(l->why, sizeof(l->why), "over %s, expires %us",
 		         net_transport_name(phone_tgt(p)->tp), exp);
@@ -1317,10 +1685,29 @@ static void on_ack(struct phone *p, const struct sip_stack_req *r)
 static void on_notify(struct phone *p, const struct sip_stack_req *r)
 {
 	struct slice body = sip_msg_body(r->msg);
+	struct sip_event ev;
+	struct phone_line *l = NULL;
 
+	/* RFC 6665 §4.1.3: a NOTIFY of no subscription of ours gets 481,
+	 * which ends it at the notifier (an old dialog we dropped). Other
+	 * events (check-sync) are taken as before. */
+	if (sip_msg_event(r->msg, &ev) == 0 &&
+	    slice_eq_str(ev.package, "message-summary")) {
+		l = mwi_match(p, r->msg);
+		if (!l) {
+			reply(r, 481, (struct slice){0});
+			return;
+		}
+	}
 	if (!authorized(p, r)) {
 		return;
 	}
+	if (!l) {
+		reply(r, 200, (struct slice){0});
+		return;
+	}
+	/* It may come before the 2xx of the SUBSCRIBE (RFC 6665 §4.1.2.4). */
+	mwi_dialog_from(&l->mwi, r->msg, sip_msg_from(r->msg)->tag);
 	/* RFC 3842 §5.2: "Messages-Waiting: yes|no". */
 	for (size_t i = 0; i + 14 <= body.len; i++) {
 		if (i + 17 <= body.len &&
@@ -1359,6 +1746,7 @@ static void on_notify(struct phone *p, const struct sip_stack_req *r)
 		}
 	}
 	reply(r, 200, (struct slice){0});
+	mwi_notified(l, r->msg);
 }
 
 static void on_request(struct sip_stack *s, const struct sip_stack_req *r,
@@ -1559,9 +1947,12 @@ int phone_sip_start(struct phone *p)
 		if (err) {
 			return err;
 		}
+		/* The subscription asks for what the registration asks. */
+		l->mwi.ask = l->expires;
 		l->timer = evtimer_new(p->base, reg_timer, l);
 		l->guard = evtimer_new(p->base, reg_guard, l);
-		if (!l->timer || !l->guard) {
+		l->mwi.timer = evtimer_new(p->base, mwi_timer, l);
+		if (!l->timer || !l->guard || !l->mwi.timer) {
 			return -ENOMEM;
 		}
 	}
@@ -1585,6 +1976,26 @@ void phone_shutdown(struct phone *p)
 	    p->call.st == CALL_RINGING) {
 		if (phone_hangup(p) != 0) {
 			phone_call_end(p, "shutdown");
+		}
+	}
+	for (size_t i = 0; i < p->n_lines; i++) {
+		struct phone_line *l = &p->lines[i];
+		struct phone_mwi_sub *m = &l->mwi;
+		if (m->timer) {
+			evtimer_del(m->timer);
+		}
+		/* RFC 6665 §4.1.2.3: unsubscribe inside the dialog (the
+		 * notifier answers with a final NOTIFY); a subscription not
+		 * granted yet is only forgotten. */
+		if ((m->st == MWI_ACTIVE || m->st == MWI_REFRESHING) &&
+		    m->rtag[0]) {
+			m->st = MWI_UNSUBSCRIBING;
+			m->auth_tries = 0;
+			mwi_send(l, 0, NULL);
+		} else if (m->st != MWI_UNSUBSCRIBING) {
+			m->st = MWI_IDLE;
+			sip_tsx_unref(m->tsx);
+			m->tsx = NULL;
 		}
 	}
 	for (size_t i = 0; i < p->n_lines; i++) {
@@ -1614,6 +2025,12 @@ void phone_sip_stop(struct phone *p)
 		if (l->guard) {
 			event_free(l->guard);
 			l->guard = NULL;
+		}
+		sip_tsx_unref(l->mwi.tsx);
+		l->mwi.tsx = NULL;
+		if (l->mwi.timer) {
+			event_free(l->mwi.timer);
+			l->mwi.timer = NULL;
 		}
 		sip_auth_client_free(l->auth);
 		l->auth = NULL;
