@@ -76,19 +76,8 @@ phone() {
 		--state "$D/$name" "${pw[@]}" "$@"
 }
 ctl() { "$T" phone ctl "$D/$1/ctl.sock" "${@:2}"; }
-js() { # phone, python expression on the status `s`
-	ctl "$1" status json 2>/dev/null |
-		python3 -c "import json,sys; s=json.load(sys.stdin); print($2)" \
-			2>/dev/null
-}
-wait_js() { # phone, expression, value, seconds
-	local i
-	for i in $(seq $(($4 * 10))); do
-		[ "$(js "$1" "$2")" = "$3" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+js() { tl_phone_js "$D/$1/ctl.sock" "$2"; } # phone, expression on `s`
+wait_js() { tl_phone_wait_js "$D/$1/ctl.sock" "${@:2}"; } # phone, expr, value, s
 
 # ---- 1. boot ----
 # The encrypted phones get their line passwords from their encrypted

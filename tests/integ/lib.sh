@@ -282,6 +282,25 @@ tl_summary() {
 # SIPp in the foreground, never interactive, never longer than
 # TL_SIPP_TIMEOUT seconds; screen output, errors and statistics in the
 # scratch directory under NAME.
+# A phone agent's JSON status, through its control socket: prints the
+# value of a Python expression on it (the status is `s`), nothing when the
+# phone does not answer.
+tl_phone_js() { # SOCKET EXPR
+	"${TL_BIN:?}" phone ctl "$1" status json 2>/dev/null |
+		python3 -c "import json,sys; s=json.load(sys.stdin); print($2)" \
+			2>/dev/null
+}
+
+# Waits up to SECONDS for tl_phone_js SOCKET EXPR to print VALUE.
+tl_phone_wait_js() { # SOCKET EXPR VALUE SECONDS
+	local i
+	for i in $(seq $(($4 * 10))); do
+		[ "$(tl_phone_js "$1" "$2")" = "$3" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 tl_sipp() {
 	local name=${1:?tl_sipp NAME SIPP-ARGS...} rc
 	shift
