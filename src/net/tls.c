@@ -123,20 +123,20 @@ static int cert_verify_cb(X509_STORE_CTX *sctx, void *arg)
  * (net_tls_new_derived) come with their chain: no context builds one. */
 static void fix_chains(SSL_CTX *ctx)
 {
-	STACK_OF(X509) *chain = NULL;
+	/* an incomplete chain is sent as far as it goes: the peer's check
+	 * decides */
+	const int flags = SSL_BUILD_CHAIN_FLAG_NO_ROOT |
+	                  SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
+	                  SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR;
+	int more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST);
 
-	if (SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_FIRST) == 1) {
-		do {
-			if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
-			    sk_X509_num(chain) <= 0) {
-				/* an incomplete chain is sent as far as it
-				 * goes: the peer's check decides */
-				(void)SSL_CTX_build_cert_chain(
-				        ctx, SSL_BUILD_CHAIN_FLAG_NO_ROOT |
-				                     SSL_BUILD_CHAIN_FLAG_IGNORE_ERROR |
-				                     SSL_BUILD_CHAIN_FLAG_CLEAR_ERROR);
-			}
-		} while (SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT) == 1);
+	for (; more == 1;
+	     more = SSL_CTX_set_current_cert(ctx, SSL_CERT_SET_NEXT)) {
+		STACK_OF(X509) *chain = NULL;
+		if (SSL_CTX_get0_chain_certs(ctx, &chain) == 1 &&
+		    sk_X509_num(chain) <= 0) {
+			(void)SSL_CTX_build_cert_chain(ctx, flags);
+		}
 	}
 	ERR_clear_error();
 	SSL_CTX_set_mode(ctx, SSL_MODE_NO_AUTO_CHAIN);

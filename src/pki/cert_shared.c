@@ -5,13 +5,13 @@
  * signatures. The same few certificates are decoded over and over: every
  * CTL a phone of a fleet parses holds the site's service certificates,
  * every config the site encrypts names the device's LSC twice (stub and
- * encrypted file). A small direct-mapped table keeps the last decoded
- * certificates, four ways per set (so that a few certificates falling in
- * one set do not evict one another over and over), each with a copy of its
- * DER; a hit is an exact byte comparison and a reference, and a miss
- * replaces the way least recently used. The X509 objects are shared read-only
- * (OpenSSL's reference counts are atomic and its lazily cached extension
- * data is taken under its own lock). */
+ * encrypted file). A small table keeps the last decoded certificates
+ * with a copy of their DER, in sets of four chosen by a hash (so that a
+ * few certificates falling in one set do not evict one another over and
+ * over); a hit is an exact byte comparison and a reference, and a miss
+ * replaces the least recently used of its set. The X509 objects are
+ * shared read-only (OpenSSL's reference counts are atomic and its lazily
+ * cached extension data is taken under its own lock). */
 #include "pki/pki.h"
 
 #include <limits.h>
@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SETS 16
-#define WAYS 4
+#define SETS    16
+#define WAYS    4
 #define DER_MAX 16384 /* larger certificates are decoded, not kept */
 
 struct slot {
@@ -87,7 +87,8 @@ static void keep(size_t set, const uint8_t *der, size_t len, X509 *x)
 	}
 	old_der = v->der;
 	old_x = v->x;
-	*v = (struct slot){.der = copy, .len = len, .x = x, .used = ++clock_now};
+	*v = (struct slot){
+	        .der = copy, .len = len, .x = x, .used = ++clock_now};
 	pthread_mutex_unlock(&lock);
 	free(old_der);
 	X509_free(old_x);
