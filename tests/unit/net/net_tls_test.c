@@ -495,6 +495,61 @@ static void test_dual_cert(void **state)
 	pair_fini(&p);
 }
 
+/* The chain a server sends is built once from its trust store: the
+ * intermediate between its certificate and the root goes with it, the
+ * root does not (a client holds it as its anchor). */
+static void test_chain_sent(void **state)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+	struct pair p;
+	char hostport[32];
+	EVP_PKEY *rk = t_key_ec(), *ik = t_key_ec(), *lk = t_key_ec();
+	X509 *root = t_cert(rk, "Chain Test Root", NULL, NULL, true, 21, NULL);
+	X509 *inter = t_cert(ik, "Chain Test Inter", root, rk, true, 22, NULL);
+	X509 *leaf = t_cert(lk, "chain.test", inter, ik, false, 23,
+	                    "DNS:chain.test,IP:127.0.0.1");
+	FILE *f = fopen(path("chain_ca.pem"), "w");
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(PEM_write_X509(f, root), 1);
+	assert_int_equal(PEM_write_X509(f, inter), 1);
+	fclose(f);
+	t_write_cert(path("chain_root.pem"), root);
+	c.role = NET_TLS_SERVER;
+	c.cert = leaf;
+	c.key = lk;
+	c.ca_file = path("chain_ca.pem");
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	snprintf(hostport, sizeof(hostport), "127.0.0.1:%d", PORT_BASE + 12);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 12, t, NULL, NULL);
+	{
+		char root_file[512];
+		snprintf(root_file, sizeof(root_file), "%s",
+		         path("chain_root.pem"));
+		char *const argv[] = {"openssl",  "s_client", "-showcerts",
+		                      "-CAfile",  root_file,  "-connect",
+		                      hostport,   NULL};
+		assert_int_equal(spawn_run(p.base, argv, 10000), 0);
+		assert_true(out_has(" 0 s:CN = chain.test"));
+		assert_true(out_has(" 1 s:CN = Chain Test Inter"));
+		assert_false(out_has(" 2 s:"));
+		assert_false(out_has("s:CN = Chain Test Root"));
+		/* the root alone suffices to verify what was sent */
+		assert_true(out_has("Verify return code: 0 (ok)"));
+	}
+	pair_fini(&p);
+	unlink(path("chain_ca.pem"));
+	unlink(path("chain_root.pem"));
+	X509_free(root);
+	X509_free(inter);
+	X509_free(leaf);
+	EVP_PKEY_free(rk);
+	EVP_PKEY_free(ik);
+	EVP_PKEY_free(lk);
+}
+
 /* --- client certificates --- */
 
 static void test_client_cert_missing(void **state)
@@ -1273,6 +1328,7 @@ int main(void)
 	        cmocka_unit_test(test_tls_burst),
 	        cmocka_unit_test(test_tls11_refused),
 	        cmocka_unit_test(test_dual_cert),
+	        cmocka_unit_test(test_chain_sent),
 	        cmocka_unit_test(test_client_cert_missing),
 	        cmocka_unit_test(test_client_cert_optional),
 	        cmocka_unit_test(test_crl),
