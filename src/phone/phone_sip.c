@@ -714,14 +714,14 @@ static void reg_resp(struct sip_tsx *t, struct sip_msg *resp, uint16_t code,
 			l->st = REG_IDLE;
 			return;
 		}
-		bool was_ok = l->st == REG_OK;
 		l->st = REG_OK;
 		l->auth_tries = 0;
 		if (!l->subscribed || l->mwi.st == MWI_IDLE) {
 			l->subscribed = true;
 			mwi_start(l);
-		} else if (!was_ok && l->mwi.st == MWI_WAITING) {
-			/* registered again: the notifier knows the line now */
+		} else if (l->mwi.st == MWI_WAITING) {
+			/* registered (again): a notifier that lost the line
+			 * (a restart) knows it now */
 			mwi_timer_in(l, 0);
 		}
 		snprintf(l->why, sizeof(l->why), "over %s, expires %us",

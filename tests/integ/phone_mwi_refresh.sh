@@ -9,13 +9,16 @@
 #     know, and the phone would then start a new one).
 #  3. After the first 60 s have passed, an MWI change (`trustline mwi set`)
 #     still reaches the phone, and no second dialog was ever made.
-#  4. On SIGTERM the phone unsubscribes and exits 0.
+#  4. The call manager restarts and forgets the subscription: the next
+#     refresh gets 481, the phone drops the dialog and starts a new one
+#     (after its next REGISTER at the latest), and a change reaches it.
+#  5. On SIGTERM the phone unsubscribes and exits 0.
 set -u
 if [ -n "${TL_BUILD:-}" ]; then
 	mkdir -p "$TL_BUILD/tmp" && export TMPDIR=$TL_BUILD/tmp
 fi
 . "$(dirname "$0")/lib.sh"
-tl_deadline 240
+tl_deadline 300
 
 T=${TL_BIN:?TL_BIN is the trustline binary}
 D=$(tl_tmpdir)
@@ -98,13 +101,38 @@ tl_check "the subscription was never dropped or terminated" \
 tl_check "the refreshes kept the dialog" bash -c \
 	"! grep 'MWI subscription refreshed' '$log' | grep -vq 'dialog $cid,'"
 
-# ---- 4. stop ----
+# ---- 4. the notifier forgets the dialog: 481, then a new dialog ----
+rc=0
+tl_stop serve || rc=$?
+tl_assert_eq 0 "$rc" "serve exits 0"
+tl_start serve2 "$T" serve --site "$site" --no-capf
+tl_wait_port udp 127.0.0.1 "$P" 20 || tl_fail "serve again: no SIP"
+wait_log "line 1701: MWI subscription dropped (refresh refused: 481" 45 ||
+	tl_fail "the refresh of the forgotten dialog did not get 481"
+tl_pass "the refresh of the forgotten dialog was refused with 481"
+for _ in $(seq 700); do
+	[ "$(grep -c "line 1701: MWI subscription granted" "$log")" -ge 2 ] &&
+		break
+	sleep 0.1
+done
+cid2=$(sed -n 's/.*line 1701: MWI subscription granted in dialog \([0-9a-f]*\),.*/\1/p' \
+	"$log" | sed -n 2p)
+tl_check "a new subscription in a new dialog ($cid2)" \
+	test -n "$cid2" -a "$cid2" != "$cid"
+"$T" mwi set 1701 --new 0 --old 4 --site "$site" >/dev/null ||
+	tl_fail "mwi set"
+wait_js "s['mwi_old']" 4 10 || tl_check_fail "the MWI change did not arrive"
+tl_assert_eq "False 0 4" "$(js "s['mwi'], s['mwi_new'], s['mwi_old']" |
+	tr -d "(),'")" "a change reaches the phone in the new dialog"
+cid=$cid2
+
+# ---- 5. stop ----
 rc=0
 tl_stop phone || rc=$?
 tl_assert_eq 0 "$rc" "the phone exits 0 on SIGTERM"
 tl_check "it unsubscribed inside the dialog" \
 	grep -q "line 1701: MWI unsubscribed (200) in dialog $cid" "$log"
 rc=0
-tl_stop serve || rc=$?
+tl_stop serve2 || rc=$?
 tl_assert_eq 0 "$rc" "serve exits 0"
 tl_summary
