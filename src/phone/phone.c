@@ -1149,6 +1149,20 @@ static json_t *status_json(struct phone *p)
 		json_object_set_new(l, "state",
 		                    json_string(reg_name(p->lines[i].st)));
 		json_object_set_new(l, "detail", json_string(p->lines[i].why));
+		const struct phone_line *pl = &p->lines[i];
+		json_t *m = json_object();
+		json_object_set_new(
+		        m, "state",
+		        json_string(phone_mwi_state_name(pl->mwi.st)));
+		json_object_set_new(m, "expires_in",
+		                    json_integer(phone_mwi_left(pl)));
+		json_object_set_new(
+		        m, "refreshes",
+		        json_integer((json_int_t)pl->mwi.refreshes));
+		json_object_set_new(m, "dialogs",
+		                    json_integer((json_int_t)pl->mwi.dialogs));
+		json_object_set_new(m, "detail", json_string(pl->mwi.why));
+		json_object_set_new(l, "mwi_subscription", m);
 		json_array_append_new(lines, l);
 	}
 	json_object_set_new(j, "lines", lines);
@@ -1232,8 +1246,18 @@ int phone_status(struct phone *p, struct buf *out, bool json)
 	           p->cert_kind[0] ? p->cert_kind : "none", p->cert_subject,
 	           p->cert_not_after[0] ? " until " : "", p->cert_not_after);
 	for (size_t i = 0; i < p->n_lines; i++) {
-		buf_printf(out, "  line %-4s %-11s %s\n", p->lines[i].dn,
-		           reg_name(p->lines[i].st), p->lines[i].why);
+		const struct phone_line *pl = &p->lines[i];
+		buf_printf(out, "  line %-4s %-11s %s\n", pl->dn,
+		           reg_name(pl->st), pl->why);
+		if (pl->mwi.st != MWI_IDLE) {
+			buf_printf(out,
+			           "  mwi  %-4s %-11s %us left, %llu "
+			           "refresh(es)%s%s\n",
+			           pl->dn, phone_mwi_state_name(pl->mwi.st),
+			           phone_mwi_left(pl),
+			           (unsigned long long)pl->mwi.refreshes,
+			           pl->mwi.why[0] ? ", " : "", pl->mwi.why);
+		}
 	}
 	if (p->call.st != CALL_IDLE) {
 		buf_printf(out,

@@ -40,19 +40,8 @@ tl_wait_port udp 127.0.0.1 "$P" 20 || tl_fail "serve: no SIP"
 tl_start phone "$T" phone --mac 00000000D701 --tftp "127.0.0.1:$((P + 2))" \
 	--state "$D/phone" --password pw1701mwi --expires 60
 log=$(tl_log phone)
-js() {
-	"$T" phone ctl "$D/phone/ctl.sock" status json 2>/dev/null |
-		python3 -c "import json,sys; s=json.load(sys.stdin); print($1)" \
-			2>/dev/null
-}
-wait_js() { # expression, value, seconds
-	local i
-	for i in $(seq $(($3 * 10))); do
-		[ "$(js "$1")" = "$2" ] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+js() { tl_phone_js "$D/phone/ctl.sock" "$1"; }             # expression on `s`
+wait_js() { tl_phone_wait_js "$D/phone/ctl.sock" "$@"; } # expr, value, s
 wait_log() { # pattern, seconds
 	local i
 	for i in $(seq $(($2 * 10))); do
@@ -85,6 +74,12 @@ tl_check "refreshed inside the same dialog" \
 	"$log"
 tl_check "refreshed at about half the expiry ($((t1 - t0)) s)" \
 	test $((t1 - t0)) -ge 20 -a $((t1 - t0)) -le 45
+m="s['lines'][0]['mwi_subscription']"
+tl_check "the status shows it active again after the refresh" \
+	wait_js "$m['state'], $m['refreshes'] >= 1, $m['dialogs']" \
+	"active True 1" 10
+tl_check "more than half of its 60 s left (the refresh renewed it)" \
+	test "$(js "$m['expires_in'] > 35")" = True
 
 # ---- 3. past the first expiry, a change still reaches the phone ----
 left=$((t0 + 64 - $(date +%s)))
