@@ -4,6 +4,8 @@
 #include "pki/pki.h"
 #include "pki/pki_key.h"
 
+#include "fuzz_ca.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -15,20 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	EVP_PKEY *k = NULL;
-	struct pki_key *key = NULL;
-	X509 *cert = NULL;
-	struct pki_issue req = {.profile = PKI_PROFILE_CA, .cn = "Fuzz CA"};
-
 	(void)argc;
 	(void)argv;
-	if (pki_keygen(&k, PKI_ALG_P256) || pki_key_from_pkey(&key, k) ||
-	    pki_self_issue(&cert, key, &req) ||
-	    pki_ca_new(&ca, cert, key, NULL)) {
-		abort();
-	}
-	EVP_PKEY_free(k);
-	X509_free(cert);
+	ca = fuzz_ca_new();
 	return 0;
 }
 
