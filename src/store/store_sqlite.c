@@ -849,6 +849,44 @@ static int migrate(struct store *st)
 	return err;
 }
 
+/* Switch the database to WAL. The mode is stored in the file, so this
+ * usually finds it set already. Switching needs the database to itself,
+ * and SQLite reports a busy database there at once, without its busy
+ * handler: when several processes open a new database together, they
+ * retry, bounded by the busy timeout. */
+static int wal_on(struct store *st)
+{
+	for (int waited = 0;; waited += 10) {
+		sqlite3_stmt *s = NULL;
+		int rc = sqlite3_prepare_v2(st->db, "PRAGMA journal_mode = WAL",
+		                            -1, &s, NULL);
+		bool wal = false;
+
+		if (rc == SQLITE_OK) {
+			rc = sqlite3_step(s);
+		}
+		if (rc == SQLITE_ROW) {
+			const unsigned char *mode = sqlite3_column_text(s, 0);
+
+			wal = mode && strcmp((const char *)mode, "wal") == 0;
+			rc = SQLITE_OK;
+		}
+		sqlite3_finalize(s);
+		if (rc == SQLITE_OK) {
+			if (wal) {
+				return 0;
+			}
+			log_err(COMP, "the database cannot use a WAL journal");
+			return -TL_ESTORE;
+		}
+		if (((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) ||
+		    waited >= BUSY_TIMEOUT_MS) {
+			return db_err(st, rc, "WAL journal");
+		}
+		sqlite3_sleep(10);
+	}
+}
+
 int store_open(struct store **out, const char *path)
 {
 	struct store *st;
@@ -886,8 +924,11 @@ int store_open(struct store **out, const char *path)
 	}
 	sqlite3_extended_result_codes(st->db, 1);
 	sqlite3_busy_timeout(st->db, BUSY_TIMEOUT_MS);
-	err = exec(st, "PRAGMA journal_mode = WAL; "
-	               "PRAGMA foreign_keys = ON; "
+	err = wal_on(st);
+	if (err) {
+		goto out;
+	}
+	err = exec(st, "PRAGMA foreign_keys = ON; "
 	               "PRAGMA synchronous = NORMAL; "
 	               "PRAGMA secure_delete = ON");
 	if (err) {
