@@ -139,7 +139,9 @@ tl_start fleet "$T" phone --fleet "$N" --mac 0000B0000000 \
 fpid=$(tl_pid fleet)
 f_cpu=0
 while tl_alive fleet; do
-	f_cpu=$(cpu "$fpid")
+	# an exited, not yet reaped fleet reads as 0: keep the last figure
+	c=$(cpu "$fpid")
+	[ "$c" -gt "$f_cpu" ] && f_cpu=$c
 	sleep 0.2
 done
 t1=$(date +%s.%N)
@@ -148,11 +150,14 @@ hz=$(getconf CLK_TCK)
 log=$(tl_log fleet)
 booted=$(sed -n 's/^fleet: \([0-9]*\) booted in \([0-9.]*\) s.*/\1 \2/p' "$log")
 reg=$(sed -n 's/^fleet: \([0-9]*\)\/[0-9]* registered in \([0-9.]*\) s (\([0-9.]*\) phones\/s).*/\1 \2 \3/p' "$log")
+# the fleet's own count (getrusage) when all are registered
+fc=$(sed -n 's/^fleet: .* registered in .*, CPU \([0-9.]*\) s$/\1/p' "$log")
 timeout_line=$(grep "^fleet: timeout" "$log" || true)
 read -r nb tb <<<"${booted:-0 0}"
 read -r nr tr rate <<<"${reg:-0 0 0}"
 site_cpu=$(awk -v a="$s0" -v b="$s1" -v h="$hz" 'BEGIN{printf "%.2f", (b-a)/h}')
 fleet_cpu=$(awk -v a="$f_cpu" -v h="$hz" 'BEGIN{printf "%.2f", a/h}')
+[ -n "$fc" ] && fleet_cpu=$fc
 wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b-a}')
 kind=nonsecure-udp
 $SECURE && kind=secure-capf-tls

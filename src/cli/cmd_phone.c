@@ -185,6 +185,18 @@ static void fleet_counts(const struct fleet *f, size_t *reg, size_t *failed)
 	}
 }
 
+/* CPU seconds of the process so far, user and system, every thread. */
+static double cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0) {
+		return 0;
+	}
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 {
 	struct fleet *f = arg;
@@ -222,8 +234,9 @@ static void fleet_tick(evutil_socket_t fd, short what, void *arg)
 	fleet_counts(f, &reg, &failed);
 	if (!f->done && reg == f->n) {
 		f->done = true;
-		printf("fleet: %zu/%zu registered in %.3f s (%.1f phones/s)\n",
-		       reg, f->n, t, t > 0 ? (double)reg / t : 0.0);
+		printf("fleet: %zu/%zu registered in %.3f s (%.1f phones/s), "
+		       "CPU %.2f s\n",
+		       reg, f->n, t, t > 0 ? (double)reg / t : 0.0, cpu_s());
 		fflush(stdout);
 		if (f->exit_registered) {
 			event_base_loopbreak(f->base);
