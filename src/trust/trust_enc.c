@@ -46,8 +46,13 @@ static int ecdh_kek(EVP_PKEY *priv, EVP_PKEY *peer, const uint8_t *qe,
 		err = -ENOMEM;
 		goto out;
 	}
+	/* No public-key validation in set_peer: it would multiply the
+	 * point by the group order, as costly as the ECDH itself. Both
+	 * callers' points were decoded by OpenSSL, which checks that they
+	 * lie on P-256, and P-256 has cofactor 1: a point on the curve is
+	 * in the group (SP 800-56A 5.6.2.3.4, partial validation). */
 	if (EVP_PKEY_derive_init(dctx) != 1 ||
-	    EVP_PKEY_derive_set_peer(dctx, peer) != 1 ||
+	    EVP_PKEY_derive_set_peer_ex(dctx, peer, 0) != 1 ||
 	    EVP_PKEY_derive(dctx, z, &zlen) != 1 || zlen != sizeof(z)) {
 		goto out;
 	}

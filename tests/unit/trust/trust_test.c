@@ -484,6 +484,28 @@ static void test_enc(void **state)
 				                    "not match its hash");
 				assert_int_equal(out.len, 0);
 			}
+			/* EC: an ephemeral point moved off the curve, with no
+			 * CTL to check the signature: refused, and nothing
+			 * comes out */
+			if (devs[i] == dev_ec_cert) {
+				struct tlv_file tf;
+				size_t at;
+
+				assert_int_equal(tlv_parse(&tf, TLV_KIND_ENC,
+				                           b.p, b.len, NULL),
+				                 0);
+				/* 0x04 || x || y: the last byte of y */
+				at = (size_t)(tf.hdr.enc_key.p - b.p) + 64;
+				tlv_file_clear(&tf);
+				b.p[at] ^= 1;
+				assert_int_equal(trust_enc_open(buf_slice(&b),
+				                                NULL, NULL,
+				                                keys[i], &out,
+				                                &why),
+				                 -TL_EAUTH);
+				assert_int_equal(out.len, 0);
+				b.p[at] ^= 1;
+			}
 			buf_free(&b);
 			buf_free(&out);
 		}
