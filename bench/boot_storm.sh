@@ -23,6 +23,9 @@
 #                      simulated phones creating small files on the host's
 #                      disk measure its inode allocator, not the site: a
 #                      real phone writes its own flash.
+#     --no-prebuild    the site builds each config at the first request
+#                      (default: it builds all when it starts, and the
+#                      phones boot once that is done; its time is printed)
 #     --json           one JSON object at the end
 #   Environment: TL_BIN (default build/trustline; use a release build).
 #
@@ -44,6 +47,7 @@ BASE=
 JSON=false
 SYNC=
 FLASH=
+NO_PREBUILD=false
 while [ $# -gt 0 ]; do
 	case $1 in
 	--phones) N=$2; shift ;;
@@ -54,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--json) JSON=true ;;
 	--sync) SYNC=--sync ;;
 	--flash) FLASH=$2; shift ;;
+	--no-prebuild) NO_PREBUILD=true ;;
 	-h | --help)
 		sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
@@ -120,10 +125,24 @@ sqlite3 "$site/trustline.db" <"$D/seed.sql" || tl_fail "seeding the store"
 # The fleet needs the shared password: every phone gets --password per
 # line from a file of DN=PW lines would be long; the fleet passes one
 # password per phone through its MAC index instead (see below).
-tl_start serve "$T" serve --site "$site"
+tl_start serve "$T" serve --site "$site" $($NO_PREBUILD && echo --no-prebuild)
 tl_wait_port udp 127.0.0.1 $((P + 2)) 30 || tl_fail "serve: no TFTP"
 tl_wait_port tcp 127.0.0.1 $((P + 1)) 30 || tl_fail "serve: no TLS"
 tl_wait_port tcp 127.0.0.1 $((P + 4)) 30 || tl_fail "serve: no CAPF"
+# The site builds every device's config files when it starts, as Cisco's
+# TFTP service does: the phones boot once it is done (--no-prebuild
+# measures a site that builds each at the first request instead).
+pre="not built at start"
+if ! $NO_PREBUILD; then
+	for ((i = 0; i < 10 * (TIMEOUT + 60); i++)); do
+		grep -q "config files of [0-9]* devices built" "$(tl_log serve)" &&
+			break
+		sleep 0.1
+	done
+	pre=$(sed -n 's/.*config files of \([0-9]*\) devices built in \([0-9.]*\) s.*/\1 devices in \2 s/p' \
+		"$(tl_log serve)")
+	[ -n "$pre" ] || tl_fail "serve: the config files were not built"
+fi
 sleep 1
 
 cpu() { # pid: utime+stime in clock ticks of the process and its threads
@@ -167,9 +186,11 @@ if $JSON; then
 	printf '"boot_s":%s,"registered":%s,"registered_s":%s,' "$tb" "$nr" "$tr"
 	printf '"phones_per_s":%s,"site_cpu_s":%s,"fleet_cpu_s":%s,' \
 		"$rate" "$site_cpu" "$fleet_cpu"
-	printf '"wall_s":%s,"workers":%s}\n' "$wall" "$WORKERS"
+	printf '"wall_s":%s,"workers":%s,"configs_at_start":"%s"}\n' \
+		"$wall" "$WORKERS" "$pre"
 else
 	echo "boot storm ($kind): $N phones, $WORKERS boot threads"
+	echo "  site: config files at start: $pre (before the phones start)"
 	echo "  booted (TFTP, CTL, config$($SECURE && echo ', CAPF')): $nb in $tb s"
 	echo "  registered: $nr in $tr s from the start: $rate phones/s"
 	[ -n "$timeout_line" ] && echo "  $timeout_line"

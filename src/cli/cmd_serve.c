@@ -28,7 +28,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: trustline serve [--site DIR] [--keylog FILE] "
-		"[--no-tftp] [--no-http] [--no-capf]\n\n"
+		"[--no-tftp] [--no-http] [--no-capf]\n"
+		"                       [--no-prebuild]\n\n"
 		"Runs the services of the site in the foreground and logs to "
 		"stderr (ports\nfrom trustline.conf):\n"
 		"  the call manager (registrar, calls, MWI) on SIP UDP/TCP and "
@@ -45,7 +46,11 @@ static void usage(FILE *f)
 		"(debugging only)\n"
 		"  --no-tftp      do not start the TFTP server\n"
 		"  --no-http      do not start the HTTP provisioning server\n"
-		"  --no-capf      do not start CAPF and EST (enrolment)\n");
+		"  --no-capf      do not start CAPF and EST (enrolment)\n"
+		"  --no-prebuild  build a phone's config files when it first "
+		"asks for them,\n"
+		"                 not every device's at start (which is "
+		"logged as it goes)\n");
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -201,6 +206,7 @@ int cmd_serve(int argc, char **argv)
 	const char *dir = cli_site_default();
 	const char *keylog = NULL;
 	bool no_tftp = false, no_http = false, no_capf = false;
+	bool no_prebuild = false;
 	struct site site;
 	struct store *st = NULL, *prov_st = NULL;
 	struct event_base *base = NULL;
@@ -233,6 +239,8 @@ int cmd_serve(int argc, char **argv)
 			no_http = true;
 		} else if (!strcmp(argv[i], "--no-capf")) {
 			no_capf = true;
+		} else if (!strcmp(argv[i], "--no-prebuild")) {
+			no_prebuild = true;
 		} else {
 			usage(stderr);
 			return CLI_EUSAGE;
@@ -354,6 +362,13 @@ int cmd_serve(int argc, char **argv)
 			goto out;
 		}
 		prov_fs_set_gen(fs, prov_site_gen, gen);
+		/* Cisco's TFTP service builds every device's files when it
+		 * starts: phones booting together then wait for no
+		 * signature of their first config. */
+		if (!no_prebuild && prov_site_prebuild(gen, pt.base) != 0) {
+			log_warn("serve", "config files are built when asked "
+					  "for");
+		}
 	}
 	if (!no_tftp) {
 		struct tftp_srv_cfg tc = {.addr = site.listen,
@@ -432,9 +447,9 @@ out:
 	enroll_svc_free(enr);
 	http_prov_free(http);
 	tftp_srv_free(tftp);
+	prov_site_free(gen); /* before the loop it has an event on */
 	prov_thread_free(&pt);
 	prov_fs_free(fs);
-	prov_site_free(gen);
 	store_close(prov_st);
 	cm_svc_free(svc);
 	if (sigterm) {

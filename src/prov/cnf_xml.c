@@ -953,6 +953,22 @@ int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
 	return 0;
 }
 
+int cnf_cache_warm(struct cnf_cache *c, const char *mac, unsigned *n)
+{
+	*n = 0;
+	for (int f = 0; f < CNF_FILE_MAX; f++) {
+		struct slice bytes;
+		int err = cnf_cache_get(c, mac, (enum cnf_file)f, &bytes);
+
+		if (err == 0) {
+			(*n)++;
+		} else if (err != -TL_ENOTFOUND) {
+			return err;
+		}
+	}
+	return 0;
+}
+
 int cnf_cache_gen(const char *name, struct buf *out, void *arg)
 {
 	struct cnf_cache *c = arg;

@@ -133,6 +133,11 @@ void cnf_cache_free(struct cnf_cache *c);
  * -TL_ENOTFOUND for an unknown device or a file not served to it. */
 int cnf_cache_get(struct cnf_cache *c, const char *mac, enum cnf_file f,
                   struct slice *out) TL_MUST_CHECK;
+/* Build now every file served to mac that the cache does not hold yet
+ * (a site builds all of them at start, as Cisco's TFTP service does);
+ * *n: the files it holds for the device afterwards. */
+int cnf_cache_warm(struct cnf_cache *c, const char *mac,
+                   unsigned *n) TL_MUST_CHECK;
 /* A prov_gen_h (prov_fs.h) over a cache: arg is the struct cnf_cache.
  * Serves SEP<MAC>.cnf.xml, .cnf.xml.sgn and .cnf.xml.enc.sgn for the
  * devices in the store; -TL_ENOTFOUND for any other name or an unknown

@@ -8,10 +8,28 @@
 #include "trust/trust.h"
 
 #include <errno.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* Devices built per turn of the loop: about 5 ms of signatures, so that
+ * TFTP and HTTP requests are answered meanwhile. */
+#define PREBUILD_BATCH    16
+#define PREBUILD_PROGRESS 10000
+
+/* The build of every device's files at start: the devices as listed then
+ * (one added later is built at its first request). */
+struct prebuild {
+	struct event *ev;
+	char (*macs)[13];
+	size_t n, cap, next;
+	size_t files, failed;
+	bool listed;
+	struct timespec t0;
+};
 
 struct prov_site {
 	struct store *st;
@@ -27,6 +45,7 @@ struct prov_site {
 	bool have_skey;
 	uint8_t skey[PROV_SECRET_KEY_LEN];
 	char pki_dir[4096];
+	struct prebuild pre;
 };
 
 /* cnf_secret_h: the sealed copy of a line's password (prov_secret.h). */
@@ -104,11 +123,122 @@ fail:
 	return err;
 }
 
+static int collect(const struct store_device *d, void *arg)
+{
+	struct prebuild *pre = arg;
+
+	if (pre->n == pre->cap) {
+		size_t cap = pre->cap ? 2 * pre->cap : 1024;
+		char(*m)[13] = realloc(pre->macs, cap * sizeof(*m));
+
+		if (!m) {
+			return -ENOMEM;
+		}
+		pre->macs = m;
+		pre->cap = cap;
+	}
+	memcpy(pre->macs[pre->n++], d->mac, 13);
+	return 0;
+}
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) +
+	       (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void prebuild_done(struct prebuild *pre)
+{
+	free(pre->macs);
+	pre->macs = NULL;
+	pre->n = pre->cap = pre->next = 0;
+}
+
+static void prebuild_cb(evutil_socket_t fd, short what, void *arg)
+{
+	static const struct timeval now = {0, 0};
+	struct prov_site *ps = arg;
+	struct prebuild *pre = &ps->pre;
+
+	(void)fd;
+	(void)what;
+	if (!pre->listed) {
+		int err;
+
+		pre->listed = true;
+		clock_gettime(CLOCK_MONOTONIC, &pre->t0);
+		err = store_device_list(ps->st, collect, pre);
+		if (err) {
+			log_warn("prov", "cannot list the devices to build "
+			                 "their configs: %s; they are built "
+			                 "when asked for",
+			         tl_strerror(err));
+			prebuild_done(pre);
+			return;
+		}
+		log_info("prov", "building the config files of %zu devices",
+		         pre->n);
+	}
+	for (int k = 0; k < PREBUILD_BATCH && pre->next < pre->n; k++) {
+		unsigned got = 0;
+		int err = cnf_cache_warm(ps->cache, pre->macs[pre->next], &got);
+
+		if (err) {
+			/* logged by what failed; asked for, it is tried again */
+			pre->failed++;
+		}
+		pre->files += got;
+		if (++pre->next % PREBUILD_PROGRESS == 0 && pre->next < pre->n) {
+			log_info("prov", "config files: %zu/%zu devices built",
+			         pre->next, pre->n);
+		}
+	}
+	if (pre->next < pre->n) {
+		if (event_add(pre->ev, &now) == 0) {
+			return;
+		}
+		log_warn("prov", "config build stopped after %zu devices",
+		         pre->next);
+	} else {
+		log_info("prov",
+		         "config files of %zu devices built in %.2f s: %zu "
+		         "files, %zu devices failed",
+		         pre->n, since(&pre->t0), pre->files, pre->failed);
+	}
+	prebuild_done(pre);
+}
+
+int prov_site_prebuild(struct prov_site *ps, struct event_base *base)
+{
+	static const struct timeval now = {0, 0};
+
+	if (!ps || !base || ps->pre.ev) {
+		return -EINVAL;
+	}
+	ps->pre.ev = evtimer_new(base, prebuild_cb, ps);
+	if (!ps->pre.ev) {
+		return -ENOMEM;
+	}
+	if (event_add(ps->pre.ev, &now) != 0) {
+		event_free(ps->pre.ev);
+		ps->pre.ev = NULL;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 void prov_site_free(struct prov_site *ps)
 {
 	if (!ps) {
 		return;
 	}
+	if (ps->pre.ev) {
+		event_free(ps->pre.ev);
+	}
+	prebuild_done(&ps->pre);
 	cnf_cache_free(ps->cache);
 	OPENSSL_cleanse(ps->skey, sizeof(ps->skey));
 	pki_key_free(ps->key);

@@ -45,6 +45,13 @@ mkdir -p "$D/mic"
 tl_start serve "$T" serve --site "$site"
 tl_wait_port udp 127.0.0.1 $((P + 2)) 20 || tl_fail "no TFTP"
 tl_wait_port tcp 127.0.0.1 $((P + 3)) 20 || tl_fail "no HTTP"
+for _ in $(seq 100); do
+	grep -q "config files of" "$(tl_log serve)" && break
+	sleep 0.1
+done
+tl_check "serve builds both devices' config files at start" \
+	grep -q "config files of 2 devices built in [0-9.]* s: 2 files, 0 devices failed" \
+	"$(tl_log serve)"
 
 # Nonsecure cluster: the plain config, over both protocols, identical.
 tl_check "plain config over TFTP" fetch_tftp SEP0011223344A1.cnf.xml "$D/a1.xml"

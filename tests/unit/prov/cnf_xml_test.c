@@ -527,6 +527,52 @@ static void test_cache(void **state)
 	cnf_cache_free(NULL);
 }
 
+/* Building all of a device's files ahead (the site's build at start):
+ * exactly the files it is served, each once, then found by a request. */
+static void test_cache_warm(void **state)
+{
+	struct fx *f = *state;
+	struct cnf_cache *c = NULL;
+	struct slice s;
+	unsigned n = 99;
+	int calls = 0, len;
+	uint8_t *der;
+
+	set_profile(f, "nonsecure");
+	assert_int_equal(cnf_cache_new(&c, f->st, &f->site, secret_cb,
+	                               transform_cb, &calls),
+	                 0);
+	assert_int_equal(cnf_cache_warm(c, "AABBCCDDEEFF", &n), 0);
+	assert_int_equal(n, 1); /* nonsecure: the plain .cnf.xml */
+	assert_int_equal(cnf_cache_builds(c), 1);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_XML, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 1);
+
+	/* mixed mode, a certificate: the stub and the encrypted config */
+	der = make_cert(&len);
+	assert_int_equal(
+	        store_device_cert_set(f->st, "AABBCCDDEEFF", der, (size_t)len),
+	        0);
+	OPENSSL_free(der);
+	assert_int_equal(store_cluster_mode_set(f->st, STORE_CLUSTER_MIXED), 0);
+	assert_int_equal(cnf_cache_warm(c, "AABBCCDDEEFF", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cnf_cache_builds(c), 3);
+	assert_int_equal(calls, 3);
+	/* again: nothing to build */
+	assert_int_equal(cnf_cache_warm(c, "AABBCCDDEEFF", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(cnf_cache_builds(c), 3);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_SGN, &s), 0);
+	assert_int_equal(cnf_cache_get(c, "AABBCCDDEEFF", CNF_FILE_ENC, &s), 0);
+	assert_int_equal(cnf_cache_builds(c), 3);
+	/* an unknown device: nothing built, nothing cached */
+	assert_int_equal(cnf_cache_warm(c, "0000000000AA", &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(cnf_cache_builds(c), 3);
+	cnf_cache_free(c);
+}
+
 /* Many devices: every lookup finds its own device (the table grows and
  * is rebuilt when a device leaves). */
 static void test_cache_many(void **state)
@@ -884,6 +930,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_build_rejects, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cache, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_cache_warm, setup,
+	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cache_gen, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_cache_many, setup,
