@@ -62,12 +62,17 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 }
 
 /* Provisioning (TFTP, HTTP and the config generator with its RSA
- * signatures) runs on a thread of its own: its own event loop and its own
- * database connection (SQLite WAL: it only reads, and readers do not wait
- * for the main thread's writes). Under a boot storm it is about half of
- * the site's work; the call manager and CAPF keep the main thread. The
- * main thread stops it by writing to a pipe the thread's loop watches. */
-struct prov_thread {
+ * signatures) and enrolment (CAPF and EST: TLS handshakes, the CA's
+ * signatures, a database write per certificate) each run on a thread of
+ * their own: their own event loop and their own database connection
+ * (SQLite WAL: readers do not wait for a writer; writers wait for each
+ * other with the busy timeout). They share nothing in memory with the
+ * call manager, which keeps the main thread: what they change reaches it
+ * through the database and the CRL file. Under a boot storm provisioning
+ * is about half of the site's work. The main thread stops a loop by
+ * writing to a pipe the loop watches. */
+struct loop_thread {
+	const char *name;
 	struct event_base *base;
 	struct event *stop_ev;
 	int stop_fd[2];
@@ -75,31 +80,31 @@ struct prov_thread {
 	bool running;
 };
 
-static void prov_stop_cb(evutil_socket_t fd, short what, void *arg)
+static void loop_stop_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	event_base_loopexit(arg, NULL);
 }
 
-static void *prov_main(void *arg)
+static void *loop_main(void *arg)
 {
-	struct prov_thread *t = arg;
+	struct loop_thread *t = arg;
 
 	if (event_base_dispatch(t->base) < 0) {
-		log_err("serve", "provisioning event loop failed");
+		log_err("serve", "%s event loop failed", t->name);
 	}
 	return NULL;
 }
 
-static int prov_thread_init(struct prov_thread *t)
+static int loop_thread_init(struct loop_thread *t, const char *name)
 {
-	*t = (struct prov_thread){.stop_fd = {-1, -1}};
+	*t = (struct loop_thread){.name = name, .stop_fd = {-1, -1}};
 	t->base = event_base_new();
 	if (!t->base || pipe(t->stop_fd) != 0) {
 		return -ENOMEM;
 	}
-	t->stop_ev = event_new(t->base, t->stop_fd[0], EV_READ, prov_stop_cb,
+	t->stop_ev = event_new(t->base, t->stop_fd[0], EV_READ, loop_stop_cb,
 			       t->base);
 	if (!t->stop_ev || event_add(t->stop_ev, NULL) != 0) {
 		return -ENOMEM;
@@ -107,16 +112,16 @@ static int prov_thread_init(struct prov_thread *t)
 	return 0;
 }
 
-static int prov_thread_start(struct prov_thread *t)
+static int loop_thread_start(struct loop_thread *t)
 {
-	int err = pthread_create(&t->tid, NULL, prov_main, t);
+	int err = pthread_create(&t->tid, NULL, loop_main, t);
 
 	t->running = err == 0;
 	return -err;
 }
 
 /* Stop the thread if it runs: nothing runs on its loop afterwards. */
-static void prov_thread_stop(struct prov_thread *t)
+static void loop_thread_stop(struct loop_thread *t)
 {
 	if (t->running) {
 		ssize_t n;
@@ -129,9 +134,9 @@ static void prov_thread_stop(struct prov_thread *t)
 }
 
 /* Free the loop, after what ran on it was freed. */
-static void prov_thread_free(struct prov_thread *t)
+static void loop_thread_free(struct loop_thread *t)
 {
-	prov_thread_stop(t);
+	loop_thread_stop(t);
 	if (t->stop_ev) {
 		event_free(t->stop_ev);
 	}
@@ -143,7 +148,7 @@ static void prov_thread_free(struct prov_thread *t)
 	if (t->base) {
 		event_base_free(t->base);
 	}
-	*t = (struct prov_thread){.stop_fd = {-1, -1}};
+	*t = (struct loop_thread){.stop_fd = {-1, -1}};
 }
 
 static bool file_exists(const char *p)
@@ -208,9 +213,10 @@ int cmd_serve(int argc, char **argv)
 	bool no_tftp = false, no_http = false, no_capf = false;
 	bool no_prebuild = false;
 	struct site site;
-	struct store *st = NULL, *prov_st = NULL;
+	struct store *st = NULL, *prov_st = NULL, *enr_st = NULL;
 	struct event_base *base = NULL;
-	struct prov_thread pt = {.stop_fd = {-1, -1}};
+	struct loop_thread pt = {.stop_fd = {-1, -1}};
+	struct loop_thread et = {.stop_fd = {-1, -1}};
 	struct event *sigterm = NULL, *sigint = NULL;
 	struct cm_svc *svc = NULL;
 	struct prov_fs *fs = NULL;
@@ -324,7 +330,7 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	if (!no_tftp || !no_http) {
-		err = prov_thread_init(&pt);
+		err = loop_thread_init(&pt, "provisioning");
 		if (err) {
 			cli_fail("serve", "cannot create the provisioning loop");
 			goto out;
@@ -412,7 +418,18 @@ int cmd_serve(int argc, char **argv)
 			.client_ca_file = have_ca ? client_ca : NULL,
 			.keylog_file = keylog,
 		};
-		err = enroll_svc_new(&enr, base, st, &ec);
+		err = loop_thread_init(&et, "enrolment");
+		if (err) {
+			cli_fail("serve", "cannot create the enrolment loop");
+			goto out;
+		}
+		err = store_open(&enr_st, site.db);
+		if (err) {
+			cli_fail("serve", "cannot open %s: %s", site.db,
+				 tl_strerror(err));
+			goto out;
+		}
+		err = enroll_svc_new(&enr, et.base, enr_st, &ec);
 		if (err) {
 			log_warn("serve", "CAPF and EST are off: %s",
 				 tl_strerror(err));
@@ -422,9 +439,17 @@ int cmd_serve(int argc, char **argv)
 		}
 	}
 	if (pt.base) {
-		err = prov_thread_start(&pt);
+		err = loop_thread_start(&pt);
 		if (err) {
 			cli_fail("serve", "cannot start provisioning: %s",
+				 tl_strerror(err));
+			goto out;
+		}
+	}
+	if (enr) {
+		err = loop_thread_start(&et);
+		if (err) {
+			cli_fail("serve", "cannot start enrolment: %s",
 				 tl_strerror(err));
 			goto out;
 		}
@@ -442,15 +467,18 @@ int cmd_serve(int argc, char **argv)
 	log_info("serve", "stopped");
 	rc = CLI_OK;
 out:
-	/* the provisioning thread first: nothing runs on its loop after */
-	prov_thread_stop(&pt);
+	/* the threads first: nothing runs on their loops after */
+	loop_thread_stop(&pt);
+	loop_thread_stop(&et);
 	enroll_svc_free(enr);
 	http_prov_free(http);
 	tftp_srv_free(tftp);
 	prov_site_free(gen); /* before the loop it has an event on */
-	prov_thread_free(&pt);
+	loop_thread_free(&pt);
+	loop_thread_free(&et);
 	prov_fs_free(fs);
 	store_close(prov_st);
+	store_close(enr_st);
 	cm_svc_free(svc);
 	if (sigterm) {
 		event_free(sigterm);
