@@ -2,6 +2,7 @@
 #include "base/log.h"
 #include "cli/cli.h"
 #include "cli_cmds.h"
+#include "pki/pki.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +30,11 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	int i = 1;
+
+	/* before anything uses OpenSSL */
+	if (pki_ossl_init() != 0) {
+		log_debug("main", "OpenSSL's default algorithms in use");
+	}
 
 	while (i < argc && argv[i][0] == '-') {
 		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {

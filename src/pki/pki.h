@@ -18,6 +18,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Call first, before anything else in the process uses OpenSSL: the
+ * default library context then offers the default provider's algorithms
+ * with only the key types we use (src/pki/ossl.c: certificate decoding
+ * and key encoding are much faster in OpenSSL 3.0). Idempotent; an
+ * error leaves OpenSSL's defaults in place. */
+int pki_ossl_init(void) TL_MUST_CHECK;
+
 enum pki_alg {
 	PKI_ALG_P256,
 	PKI_ALG_P384,
