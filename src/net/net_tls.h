@@ -65,6 +65,9 @@ struct net_tls_conf {
 	/* Trust anchors (PEM, may hold several) and a CRL file (PEM, may
 	 * hold several: one per issuing CA). */
 	const char *ca_file;
+	/* Trust anchors as objects (borrowed), beside or instead of
+	 * ca_file. */
+	STACK_OF(X509) * ca_certs;
 	const char *crl_file;
 	/* With crl_file, every issuer must have its CRL there, or its
 	 * certificates are refused ("unable to get certificate CRL"). Set
@@ -75,7 +78,7 @@ struct net_tls_conf {
 	/* Server only. */
 	enum net_tls_client_auth client_auth;
 	/* Both sides. For a client, the server certificate is always
-	 * checked: without ca_file a verify_h is required. */
+	 * checked: without ca_file or ca_certs a verify_h is required. */
 	net_tls_verify_h *verify_h;
 	void *verify_arg;
 	/* NSS key log format (SSLKEYLOGFILE), appended; NULL: off. For

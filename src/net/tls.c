@@ -324,7 +324,8 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 		log_err("net", "TLS versions: only 1.2 and 1.3 are allowed");
 		return -TL_ECONFIG;
 	}
-	if (!server && conf->ca_file == NULL && conf->verify_h == NULL) {
+	if (!server && conf->ca_file == NULL && conf->ca_certs == NULL &&
+	    conf->verify_h == NULL) {
 		log_err("net", "TLS client needs a CA file or a verify hook");
 		return -TL_ECONFIG;
 	}
@@ -398,6 +399,18 @@ int net_tls_new(struct net_tls **out, const struct net_tls_conf *conf)
 			if (names != NULL) {
 				SSL_CTX_set_client_CA_list(t->ctx, names);
 			}
+		}
+	}
+	for (int i = 0; conf->ca_certs != NULL && i < sk_X509_num(conf->ca_certs);
+	     i++) {
+		X509 *a = sk_X509_value(conf->ca_certs, i);
+
+		if (X509_STORE_add_cert(SSL_CTX_get_cert_store(t->ctx), a) !=
+		            1 ||
+		    (server && conf->client_auth != NET_TLS_CLIENT_CERT_NONE &&
+		     SSL_CTX_add_client_CA(t->ctx, a) != 1)) {
+			log_ssl_errors("net: CA certificate");
+			goto out;
 		}
 	}
 	if (conf->crl_file != NULL) {

@@ -686,51 +686,47 @@ static TL_MUST_CHECK int numeric_host(const char *host, char *out, size_t cap)
 	return rc == 0 ? 0 : -TL_ENOTFOUND;
 }
 
-/* The CAPF certificates of the CTL, as the trust anchors of the CAPF
- * connection (DESIGN.md boot step 4). */
-static TL_MUST_CHECK int capf_anchors(struct phone *p, char *fn, size_t cap,
+/* The CAPF certificates of the CTL (borrowed), the trust anchors of the
+ * CAPF connection (DESIGN.md boot step 4), and a digest naming them: the
+ * SHA-256 of their DER encodings. */
+static TL_MUST_CHECK int capf_anchors(struct phone *p, STACK_OF(X509) * *out,
                                       unsigned char md[32])
 {
-	struct buf pem;
-	size_t n = 0;
-	int err = path(p, "capf-trust.pem", fn, cap);
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	EVP_MD_CTX *h = EVP_MD_CTX_new();
+	int err = sk && h && EVP_DigestInit_ex(h, EVP_sha256(), NULL) == 1
+	                  ? 0
+	                  : -ENOMEM;
 
-	buf_init(&pem, 0);
 	for (size_t i = 0; !err && i < trust_ctl_count(p->ctl); i++) {
 		struct trust_entry e;
+		unsigned char *der = NULL;
+		int len;
+
 		if (trust_ctl_entry(p->ctl, i, &e) != 0 ||
 		    e.role != TLV_ROLE_CAPF || !e.cert) {
 			continue;
 		}
-		BIO *bio = BIO_new(BIO_s_mem());
-		char *d;
-		long len;
-		if (!bio || PEM_write_bio_X509(bio, e.cert) != 1) {
-			BIO_free(bio);
+		len = i2d_X509(e.cert, &der);
+		if (len <= 0 || EVP_DigestUpdate(h, der, (size_t)len) != 1 ||
+		    !sk_X509_push(sk, e.cert)) {
 			err = -TL_ECRYPTO;
-			break;
 		}
-		len = BIO_get_mem_data(bio, &d);
-		buf_put(&pem, d, (size_t)len);
-		BIO_free(bio);
-		n++;
+		OPENSSL_free(der);
 	}
-	if (!err && n == 0) {
+	if (!err && sk_X509_num(sk) == 0) {
 		err = -TL_ENOTFOUND;
 	}
-	if (!err) {
-		err = buf_err(&pem);
-	}
-	if (!err &&
-	    EVP_Digest(pem.p, pem.len, md, NULL, EVP_sha256(), NULL) != 1) {
+	if (!err && EVP_DigestFinal_ex(h, md, NULL) != 1) {
 		err = -TL_ECRYPTO;
 	}
-	if (!err) {
-		/* as every state file: fsync unless in a fleet */
-		err = save(p, "capf-trust.pem", pem.p, pem.len, 0644);
+	EVP_MD_CTX_free(h);
+	if (err) {
+		sk_X509_free(sk);
+		return err;
 	}
-	buf_free(&pem);
-	return err;
+	*out = sk;
+	return 0;
 }
 
 /* The CAPF client's TLS context, made from the CTL's CAPF certificates.
@@ -765,8 +761,9 @@ static void capf_tls_init(void)
 }
 
 /* A reference to a context for these anchors (net_tls_unref it). */
-static TL_MUST_CHECK int
-capf_tls(const char *anchors, const unsigned char md[32], struct net_tls **out)
+static TL_MUST_CHECK int capf_tls(STACK_OF(X509) * anchors,
+                                  const unsigned char md[32],
+                                  struct net_tls **out)
 {
 	struct capf_tls_cache *k = NULL;
 	struct net_tls *t = NULL;
@@ -783,7 +780,7 @@ capf_tls(const char *anchors, const unsigned char md[32], struct net_tls **out)
 	}
 	struct net_tls_conf tc = {
 	        .role = NET_TLS_CLIENT,
-	        .ca_file = anchors,
+	        .ca_certs = anchors,
 	};
 	err = net_tls_new(&t, &tc);
 	if (err) {
@@ -835,7 +832,8 @@ static void pin_init(void)
 static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 {
 	struct capf_cli_result r = {0};
-	char host[64], anchors[1200], crt[1200], keyf[1200];
+	char host[64], crt[1200], keyf[1200];
+	STACK_OF(X509) *anchors = NULL;
 	unsigned char md[32];
 	struct net_tls *tls = NULL;
 	int mode = p->cnf.capf_auth_mode;
@@ -859,7 +857,7 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		return refuse(p, STEP_CAPF, -TL_ECRYPTO,
 		              "cannot pin the CTL's CAPF certificate");
 	}
-	err = capf_anchors(p, anchors, sizeof(anchors), md);
+	err = capf_anchors(p, &anchors, md);
 	if (err) {
 		return refuse(p, STEP_CAPF, err,
 		              "no CAPF certificate in the CTL");
@@ -869,12 +867,12 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		err = path(p, "lsc.key", keyf, sizeof(keyf));
 	}
 	if (err) {
+		sk_X509_free(anchors);
 		return refuse(p, STEP_CAPF, err, "state path too long");
 	}
 	struct capf_cli_conf c = {
 	        .host = host,
 	        .port = p->cnf.capf_port,
-	        .ca_file = anchors,
 	        .device = p->name,
 	        .cert_out = crt,
 	        .key_out = keyf,
@@ -889,9 +887,11 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 			 * to the LSC we hold (see below) */
 			phone_step(p, STEP_CAPF, STEP_OK,
 			           "LSC on file; no auth string to use");
+			sk_X509_free(anchors);
 			return 0;
 		}
 		if (!p->conf.auth_string) {
+			sk_X509_free(anchors);
 			return refuse(p, STEP_CAPF, -TL_EAUTH,
 			              "CAPF asks for an auth string and none "
 			              "was given");
@@ -908,6 +908,7 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 			if (!p->conf.mic_cert || !p->conf.mic_key ||
 			    load_pair(p->conf.mic_cert, p->conf.mic_key, &m,
 			              &k) != 0) {
+				sk_X509_free(anchors);
 				return refuse(p, STEP_CAPF, -TL_EAUTH,
 				              "CAPF asks for a MIC and the "
 				              "phone has none");
@@ -918,6 +919,7 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 			p->key = k;
 		}
 		if (!p->cert) {
+			sk_X509_free(anchors);
 			return refuse(p, STEP_CAPF, -TL_EAUTH,
 			              "CAPF asks for a certificate and the "
 			              "phone has none");
@@ -926,10 +928,13 @@ static TL_MUST_CHECK int step_capf(struct phone *p, bool *installed)
 		c.cert_key = p->key;
 		break;
 	default:
+		sk_X509_free(anchors);
 		return refuse(p, STEP_CAPF, -TL_EPARSE, "capfAuthMode %d",
 		              mode);
 	}
+	/* the context (kept per thread) holds the anchors from here on */
 	err = capf_tls(anchors, md, &tls);
+	sk_X509_free(anchors);
 	if (err) {
 		return refuse(p, STEP_CAPF, err,
 		              "no TLS context for the CAPF server");
