@@ -849,6 +849,41 @@ static void test_verify_hook_pin(void **state)
 	pair_fini(&p);
 }
 
+/* Trust anchors given as objects: the CA verifies the server, a
+ * certificate that did not issue it does not. */
+static struct net_tls *client_anchors(X509 *anchor)
+{
+	struct net_tls_conf c = {0};
+	struct net_tls *t = NULL;
+	STACK_OF(X509) *sk = sk_X509_new_null();
+
+	assert_non_null(sk);
+	assert_true(sk_X509_push(sk, anchor) > 0);
+	c.role = NET_TLS_CLIENT;
+	c.ca_certs = sk;
+	assert_int_equal(net_tls_new(&t, &c), 0);
+	sk_X509_free(sk); /* borrowed: the context holds its own */
+	return t;
+}
+
+static void test_ca_certs(void **state)
+{
+	struct pair p;
+
+	(void)state;
+	pair_init(&p, "127.0.0.1", PORT_BASE + 44,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_anchors(ca_cert), NULL);
+	assert_true(exchange(&p));
+	assert_string_equal(net_conn_peer_identity(p.cli.last_up), "ccm.test");
+	pair_fini(&p);
+	pair_init(&p, "127.0.0.1", PORT_BASE + 45,
+	          server_ctx(NET_TLS_CLIENT_CERT_NONE, NULL, NULL, NULL),
+	          client_anchors(rogue_cert), NULL);
+	refused(&p);
+	pair_fini(&p);
+}
+
 /* Server name: SNI and subject alternative name check. */
 static bool up_or_closed(void *arg)
 {
@@ -1336,6 +1371,7 @@ int main(void)
 	        cmocka_unit_test(test_crl_reload),
 	        cmocka_unit_test(test_verify_hook_reject),
 	        cmocka_unit_test(test_verify_hook_pin),
+	        cmocka_unit_test(test_ca_certs),
 	        cmocka_unit_test(test_server_name),
 	        cmocka_unit_test(test_keylog),
 	        cmocka_unit_test(test_handshake_timeout),
