@@ -186,9 +186,12 @@ static void prebuild_cb(evutil_socket_t fd, short what, void *arg)
 		unsigned got = 0;
 		int err = cnf_cache_warm(ps->cache, pre->macs[pre->next], &got);
 
-		if (err) {
-			/* logged by what failed; asked for, it is tried again */
-			pre->failed++;
+		if (err && ++pre->failed <= 10) {
+			/* asked for, its files are tried again */
+			log_warn("prov", "config files of %s not built: %s%s",
+			         pre->macs[pre->next], tl_strerror(err),
+			         pre->failed == 10 ? " (no more such lines)"
+			                           : "");
 		}
 		pre->files += got;
 		if (++pre->next % PREBUILD_PROGRESS == 0 && pre->next < pre->n) {
