@@ -321,6 +321,10 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	log_set_level(LOG_WARN);
+	/* OpenSSL as the trustline binary sets it up (src/pki/ossl.c) */
+	if (pki_ossl_init() != 0) {
+		fprintf(stderr, "capf_enroll_bench: OpenSSL's defaults\n");
+	}
 	if (make_site((unsigned)(secs * 4000 + 1000), rsa) != 0) {
 		fprintf(stderr, "capf_enroll_bench: cannot make the site\n");
 		return 1;
