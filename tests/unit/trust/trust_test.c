@@ -412,6 +412,19 @@ static void test_every_byte(void **state)
 	buf_free(&ctlb);
 }
 
+/* Where an encrypted config's content hash (key false) or wrapped key
+ * field (key true) starts in b. */
+static size_t enc_field_at(const struct buf *b, bool key)
+{
+	struct tlv_file tf;
+	size_t at;
+
+	assert_int_equal(tlv_parse(&tf, TLV_KIND_ENC, b->p, b->len, NULL), 0);
+	at = (size_t)((key ? tf.hdr.enc_key.p : tf.hdr.enc_hash.p) - b->p);
+	tlv_file_clear(&tf);
+	return at;
+}
+
 static void test_enc(void **state)
 {
 	static const char xml[] = "<device><sipLines><line><authPassword>"
@@ -465,14 +478,8 @@ static void test_enc(void **state)
 			/* a flipped byte of the content hash in the header
 			 * (no CTL): only the hash comparison can refuse it */
 			{
-				struct tlv_file tf;
-				size_t at;
+				size_t at = enc_field_at(&b, false);
 
-				assert_int_equal(tlv_parse(&tf, TLV_KIND_ENC,
-				                           b.p, b.len, NULL),
-				                 0);
-				at = (size_t)(tf.hdr.enc_hash.p - b.p);
-				tlv_file_clear(&tf);
 				b.p[at] ^= 1;
 				assert_int_equal(trust_enc_open(buf_slice(&b),
 				                                NULL, NULL,
@@ -483,26 +490,25 @@ static void test_enc(void **state)
 				                    "decrypted content does "
 				                    "not match its hash");
 				assert_int_equal(out.len, 0);
+				b.p[at] ^= 1;
 			}
 			/* EC: an ephemeral point moved off the curve, with no
-			 * CTL to check the signature: refused, and nothing
-			 * comes out */
+			 * CTL to check the signature: the key agreement
+			 * refuses it, and nothing comes out */
 			if (devs[i] == dev_ec_cert) {
-				struct tlv_file tf;
-				size_t at;
-
-				assert_int_equal(tlv_parse(&tf, TLV_KIND_ENC,
-				                           b.p, b.len, NULL),
-				                 0);
 				/* 0x04 || x || y: the last byte of y */
-				at = (size_t)(tf.hdr.enc_key.p - b.p) + 64;
-				tlv_file_clear(&tf);
+				size_t at = enc_field_at(&b, true) + 64;
+
 				b.p[at] ^= 1;
 				assert_int_equal(trust_enc_open(buf_slice(&b),
 				                                NULL, NULL,
 				                                keys[i], &out,
 				                                &why),
 				                 -TL_EAUTH);
+				assert_string_equal(why,
+				                    "content key does not "
+				                    "decrypt with this device "
+				                    "key");
 				assert_int_equal(out.len, 0);
 				b.p[at] ^= 1;
 			}
