@@ -74,6 +74,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 struct loop_thread {
 	const char *name;
 	struct event_base *base;
+	struct store *st; /* the loop's own database connection */
 	struct event *stop_ev;
 	int stop_fd[2];
 	pthread_t tid;
@@ -97,7 +98,8 @@ static void *loop_main(void *arg)
 	return NULL;
 }
 
-static int loop_thread_init(struct loop_thread *t, const char *name)
+static int loop_thread_init(struct loop_thread *t, const char *name,
+			    const char *db)
 {
 	*t = (struct loop_thread){.name = name, .stop_fd = {-1, -1}};
 	t->base = event_base_new();
@@ -109,7 +111,7 @@ static int loop_thread_init(struct loop_thread *t, const char *name)
 	if (!t->stop_ev || event_add(t->stop_ev, NULL) != 0) {
 		return -ENOMEM;
 	}
-	return 0;
+	return store_open(&t->st, db);
 }
 
 static int loop_thread_start(struct loop_thread *t)
@@ -148,6 +150,7 @@ static void loop_thread_free(struct loop_thread *t)
 	if (t->base) {
 		event_base_free(t->base);
 	}
+	store_close(t->st);
 	*t = (struct loop_thread){.stop_fd = {-1, -1}};
 }
 
@@ -213,7 +216,7 @@ int cmd_serve(int argc, char **argv)
 	bool no_tftp = false, no_http = false, no_capf = false;
 	bool no_prebuild = false;
 	struct site site;
-	struct store *st = NULL, *prov_st = NULL, *enr_st = NULL;
+	struct store *st = NULL;
 	struct event_base *base = NULL;
 	struct loop_thread pt = {.stop_fd = {-1, -1}};
 	struct loop_thread et = {.stop_fd = {-1, -1}};
@@ -330,15 +333,10 @@ int cmd_serve(int argc, char **argv)
 	}
 
 	if (!no_tftp || !no_http) {
-		err = loop_thread_init(&pt, "provisioning");
+		err = loop_thread_init(&pt, "provisioning", site.db);
 		if (err) {
-			cli_fail("serve", "cannot create the provisioning loop");
-			goto out;
-		}
-		err = store_open(&prov_st, site.db);
-		if (err) {
-			cli_fail("serve", "cannot open %s: %s", site.db,
-				 tl_strerror(err));
+			cli_fail("serve", "cannot start provisioning (%s): %s",
+				 site.db, tl_strerror(err));
 			goto out;
 		}
 		err = prov_fs_new(&fs, site.tftp);
@@ -361,7 +359,7 @@ int cmd_serve(int argc, char **argv)
 			.sip_tls_port = site.ports.sip_tls,
 			.capf_port = site.ports.capf,
 		};
-		err = prov_site_new(&gen, prov_st, site.pki, &cs);
+		err = prov_site_new(&gen, pt.st, site.pki, &cs);
 		if (err) {
 			cli_fail("serve", "cannot generate phone configs: %s",
 				 tl_strerror(err));
@@ -418,18 +416,13 @@ int cmd_serve(int argc, char **argv)
 			.client_ca_file = have_ca ? client_ca : NULL,
 			.keylog_file = keylog,
 		};
-		err = loop_thread_init(&et, "enrolment");
+		err = loop_thread_init(&et, "enrolment", site.db);
 		if (err) {
-			cli_fail("serve", "cannot create the enrolment loop");
+			cli_fail("serve", "cannot start enrolment (%s): %s",
+				 site.db, tl_strerror(err));
 			goto out;
 		}
-		err = store_open(&enr_st, site.db);
-		if (err) {
-			cli_fail("serve", "cannot open %s: %s", site.db,
-				 tl_strerror(err));
-			goto out;
-		}
-		err = enroll_svc_new(&enr, et.base, enr_st, &ec);
+		err = enroll_svc_new(&enr, et.base, et.st, &ec);
 		if (err) {
 			log_warn("serve", "CAPF and EST are off: %s",
 				 tl_strerror(err));
@@ -477,8 +470,6 @@ out:
 	loop_thread_free(&pt);
 	loop_thread_free(&et);
 	prov_fs_free(fs);
-	store_close(prov_st);
-	store_close(enr_st);
 	cm_svc_free(svc);
 	if (sigterm) {
 		event_free(sigterm);
