@@ -31,10 +31,11 @@ ca=$site/pki/ca.crt
 # and the server accepted the certificate. With TLS 1.3 the server checks
 # the client's certificate after the client's Finished: a refusal arrives
 # as an alert on the first read, so send one CRLF keepalive and wait for
-# the server's answer or its alert.
+# the server's answer or its alert (3 s: a loaded machine may take more
+# than one).
 hs() {
 	local name=$1 n=$2 ver=$3 mac=00112233CC0$2
-	(printf '\r\n\r\n'; sleep 1) | timeout 10 openssl s_client \
+	(printf '\r\n\r\n'; sleep 3) | timeout 10 openssl s_client \
 		-connect "127.0.0.1:$((P + 1))" "$ver" -CAfile "$ca" \
 		-verify_return_error -cert "$D/lsc$n/SEP$mac.crt" \
 		-key "$D/lsc$n/SEP$mac.key" >"$D/$name.out" 2>&1
