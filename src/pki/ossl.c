@@ -94,14 +94,13 @@ static OSSL_ALGORITHM *filter(int op)
 		n++;
 	}
 	out = calloc(n + 1, sizeof(*out));
-	if (!out) {
-		return NULL;
-	}
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; out && i < n; i++) {
 		if (kept_name(a[i].algorithm_names)) {
 			out[k++] = a[i];
 		}
 	}
+	/* the entries point at the provider's static tables */
+	OSSL_PROVIDER_unquery_operation(g.deflt, op, a);
 	return out;
 }
 

@@ -20,6 +20,9 @@
 #define PREBUILD_BATCH    16
 #define PREBUILD_PROGRESS 10000
 
+/* The next turn of the loop: a zero timeout. */
+static const struct timeval next_turn = {0, 0};
+
 /* The build of every device's files at start: the devices as listed then
  * (one added later is built at its first request). */
 struct prebuild {
@@ -159,7 +162,6 @@ static void prebuild_done(struct prebuild *pre)
 
 static void prebuild_cb(evutil_socket_t fd, short what, void *arg)
 {
-	static const struct timeval now = {0, 0};
 	struct prov_site *ps = arg;
 	struct prebuild *pre = &ps->pre;
 
@@ -200,7 +202,7 @@ static void prebuild_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (pre->next < pre->n) {
-		if (event_add(pre->ev, &now) == 0) {
+		if (event_add(pre->ev, &next_turn) == 0) {
 			return;
 		}
 		log_warn("prov", "config build stopped after %zu devices",
@@ -216,7 +218,6 @@ static void prebuild_cb(evutil_socket_t fd, short what, void *arg)
 
 int prov_site_prebuild(struct prov_site *ps, struct event_base *base)
 {
-	static const struct timeval now = {0, 0};
 
 	if (!ps || !base || ps->pre.ev) {
 		return -EINVAL;
@@ -225,7 +226,7 @@ int prov_site_prebuild(struct prov_site *ps, struct event_base *base)
 	if (!ps->pre.ev) {
 		return -ENOMEM;
 	}
-	if (event_add(ps->pre.ev, &now) != 0) {
+	if (event_add(ps->pre.ev, &next_turn) != 0) {
 		event_free(ps->pre.ev);
 		ps->pre.ev = NULL;
 		return -ENOMEM;
